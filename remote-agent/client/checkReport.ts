@@ -1,0 +1,60 @@
+/**
+ * What checking a BPF C file produces, independent of any editor: diagnostics on source
+ * positions and one verdict per program. The CLI prints these, the extension converts them
+ * into vscode.Diagnostic and code lenses. Positions are 1-based, files are local absolute paths.
+ */
+
+export type DiagnosticSource = 'clang' | 'verifier';
+export type Severity = 'error' | 'warning' | 'note';
+
+export interface RelatedLocation {
+  file: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+export interface SourceDiagnostic {
+  file: string;
+  line: number;
+  column: number;
+  severity: Severity;
+  message: string;
+  source: DiagnosticSource;
+  /** Program the diagnostic belongs to (verifier diagnostics); absent for clang's. */
+  program?: string;
+  /** Where the verifier walked before failing, and clang's notes. */
+  related?: RelatedLocation[];
+}
+
+export interface ProgramReport {
+  name: string;
+  section: string;
+  type: string;
+  ok: boolean;
+  /** Where the program's function starts, when the object's line info tells. */
+  file?: string;
+  line?: number;
+  insnCount: number;
+  insnsProcessed: number | null;
+  peakStates: number | null;
+  verificationTimeUs: number | null;
+  /** Full verifier log (and libbpf's messages) for the Output channel. */
+  log: string;
+  /** One-line reason of a failure: the verifier's last message, or libbpf's. */
+  error?: string;
+}
+
+export interface CheckReport {
+  /** Local absolute path of the checked file. */
+  file: string;
+  /** Target description, e.g. "local" or "root@vm1:22". */
+  target: string;
+  /** Kernel release of the target. */
+  kernelRelease: string;
+  compiled: boolean;
+  diagnostics: SourceDiagnostic[];
+  programs: ProgramReport[];
+  compileMs: number;
+  loadMs: number;
+}

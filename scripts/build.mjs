@@ -1,0 +1,46 @@
+// The one build script: generates the helper table, bundles the extension, the language server
+// and the CLI with esbuild, and stages the agent's sources that get shipped and built on targets.
+// Usage: node scripts/build.mjs [--production] [--watch]
+import * as esbuild from 'esbuild';
+import { cpSync, mkdirSync, rmSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+execFileSync(process.execPath, [join(root, 'scripts/generate-helper-table.mjs')], { stdio: 'inherit' });
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  logLevel: 'warning',
+  absWorkingDir: root,
+};
+
+const bundles = [
+  { entryPoints: ['extension/extension.ts'], outfile: 'out/extension.js', external: ['vscode'] },
+  { entryPoints: ['language-server/server.ts'], outfile: 'out/server.js' },
+  { entryPoints: ['cli/main.ts'], outfile: 'out/cli.js', banner: { js: '#!/usr/bin/env node' } },
+];
+
+// The agent is built on each target from these sources (see remote-agent/client/deployAgent.ts).
+const agentSrc = join(root, 'remote-agent/agent');
+const agentOut = join(root, 'out/agent-src');
+rmSync(agentOut, { recursive: true, force: true });
+mkdirSync(agentOut, { recursive: true });
+for (const f of readdirSync(agentSrc)) {
+  if (/\.(c|h)$/.test(f) || f === 'Makefile') cpSync(join(agentSrc, f), join(agentOut, f));
+}
+
+if (watch) {
+  for (const b of bundles) await (await esbuild.context({ ...common, ...b })).watch();
+} else {
+  await Promise.all(bundles.map((b) => esbuild.build({ ...common, ...b })));
+}
