@@ -1,0 +1,16 @@
+/* Event layout shared by execsnoop.bpf.c and whoever reads the ring buffer. */
+#ifndef EXECSNOOP_H
+#define EXECSNOOP_H
+
+#define TASK_COMM_LEN 16
+#define FILENAME_LEN 127
+
+struct exec_event {
+	int pid;
+	int ppid;
+	unsigned int uid;
+	char comm[TASK_COMM_LEN];
+	char filename[FILENAME_LEN + 1];
+};
+
+#endif /* EXECSNOOP_H */

@@ -1,0 +1,69 @@
+/**
+ * How `ebpf-studio check` prints results: compiler-style text lines or a JSON array.
+ * Pure functions of CheckReports, so the formats are unit-tested without a target.
+ */
+import * as path from 'node:path';
+import type { CheckReport, SourceDiagnostic } from '../remote-agent/client/checkReport';
+
+export type OutputFormat = 'text' | 'json';
+
+/** One entry of the `--format json` array; line and column are 1-based. */
+export interface JsonDiagnostic {
+  file: string;
+  line: number;
+  column: number;
+  severity: SourceDiagnostic['severity'];
+  message: string;
+  source: SourceDiagnostic['source'];
+  program: string | null;
+}
+
+/** Paths under the working directory print relative to it, as compilers do; others stay absolute. */
+export function displayPath(file: string, cwd: string): string {
+  const rel = path.relative(cwd, file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+export function formatText(reports: CheckReport[], cwd: string): string {
+  const lines: string[] = [];
+  for (const report of reports) {
+    for (const d of report.diagnostics) {
+      const program = d.program ? ` (${d.program})` : '';
+      lines.push(`${displayPath(d.file, cwd)}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.source}]${program}`);
+    }
+    const where = `${displayPath(report.file, cwd)}`;
+    if (!report.compiled) {
+      lines.push(`${where}: not compiled, no program verified (on ${report.target})`);
+      continue;
+    }
+    for (const p of report.programs) {
+      const insns = p.insnsProcessed === null ? 'instructions processed unknown' : `${p.insnsProcessed} insns processed`;
+      const verdict = p.ok ? 'ok' : 'failed';
+      lines.push(`${where}: program ${p.name} (${p.section}): ${verdict}, ${insns} (on ${report.target}, kernel ${report.kernelRelease})`);
+    }
+    if (report.programs.length === 0) lines.push(`${where}: no BPF programs found (no SEC("…") functions)`);
+  }
+  return lines.length ? lines.join('\n') + '\n' : '';
+}
+
+export function toJsonDiagnostics(reports: CheckReport[], cwd: string): JsonDiagnostic[] {
+  return reports.flatMap((r) =>
+    r.diagnostics.map((d) => ({
+      file: displayPath(d.file, cwd),
+      line: d.line,
+      column: d.column,
+      severity: d.severity,
+      message: d.message,
+      source: d.source,
+      program: d.program ?? null,
+    })),
+  );
+}
+
+/** 0 when every program compiled and passed, 1 when anything is an error. */
+export function exitStatusOf(reports: CheckReport[]): 0 | 1 {
+  const failed = reports.some(
+    (r) => !r.compiled || r.programs.some((p) => !p.ok) || r.diagnostics.some((d) => d.severity === 'error'),
+  );
+  return failed ? 1 : 0;
+}
