@@ -104,11 +104,12 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return 0;
       default:
-        throw new UsageError(command ? `unknown command '${command}'\n${USAGE}` : USAGE);
+        throw new UsageError(command ? `unknown command '${command}' (see ebpf-studio --help)` : 'no command given (see ebpf-studio --help)');
     }
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`ebpf-studio: ${message}\n`);
+    // Scripts read one line per failure: fold multi-line explanations into it.
+    process.stderr.write(`ebpf-studio: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
     // Anything that stopped us before a verdict (usage, connection, host key, agent) is status 2.
     return 2;
   }

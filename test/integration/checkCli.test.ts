@@ -1,0 +1,98 @@
+/**
+ * `ebpf-studio check` end to end, as a CI pipeline runs it: the CLI process connects to a private
+ * sshd on 127.0.0.1, deploys the agent, compiles with clang and verifies in this real kernel.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startSshd, writeKnownHostsWithWrongKey, type PrivateSshd } from '../support/sshd';
+
+const root = path.join(__dirname, '..', '..');
+const programs = path.join(root, 'test/fixtures/programs');
+let sshd: PrivateSshd;
+let scratch: string;
+
+before(async () => {
+  sshd = await startSshd();
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ebpf-cli-test-'));
+});
+
+after(async () => {
+  await sshd?.stop();
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+function check(files: string[], extra: { knownHosts?: string; format?: 'text' | 'json' } = {}) {
+  const args = [
+    '--import', 'tsx', path.join(root, 'cli/main.ts'), 'check', ...files,
+    '--target', `ssh://${sshd.user}@${sshd.host}:${sshd.port}`,
+    '--identity', sshd.identityFile,
+    '--known-hosts', extra.knownHosts ?? sshd.knownHostsFile,
+    '--format', extra.format ?? 'text',
+  ];
+  const run = spawnSync(process.execPath, args, { cwd: programs, encoding: 'utf8', timeout: 120_000 });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+test('a program the verifier accepts: exit 0 and an ok line with the instructions processed', () => {
+  const run = check(['passes.bpf.c']);
+  assert.equal(run.stderr, '');
+  assert.equal(run.status, 0);
+  assert.match(run.stdout, /^passes\.bpf\.c: program \w+ \(tracepoint\/syscalls\/sys_enter_execve\): ok, [1-9]\d* insns processed \(on root@127\.0\.0\.1:\d+, kernel .+\)$/m);
+});
+
+test('a verifier rejection is an error on the line of the failing instruction, naming the program', () => {
+  const run = check(['rejected.bpf.c'], { format: 'json' });
+  assert.equal(run.status, 1);
+  assert.deepEqual(JSON.parse(run.stdout), [
+    {
+      file: 'rejected.bpf.c',
+      line: 22,
+      column: JSON.parse(run.stdout)[0].column,
+      severity: 'error',
+      message: "R0 invalid mem access 'map_value_or_null'",
+      source: 'verifier',
+      program: 'count_execve',
+    },
+  ]);
+  assert.ok(JSON.parse(run.stdout)[0].column >= 1);
+});
+
+test('a clang error is reported at clang\'s file:line:col and nothing is verified', () => {
+  const run = check(['clang-error.bpf.c']);
+  assert.equal(run.status, 1);
+  assert.equal(
+    run.stdout,
+    "clang-error.bpf.c:11:9: error: use of undeclared identifier 'undeclared_counter' [clang]\n" +
+      `clang-error.bpf.c: not compiled, no program verified (on root@127.0.0.1:${sshd.port})\n`,
+  );
+});
+
+test('an unknown host key is refused with its SHA256 fingerprint, exit 2', () => {
+  const empty = path.join(scratch, 'empty_known_hosts');
+  fs.writeFileSync(empty, '');
+  const run = check(['passes.bpf.c'], { knownHosts: empty });
+  assert.equal(run.status, 2);
+  assert.equal(run.stdout, '');
+  assert.ok(run.stderr.includes(sshd.hostKeyFingerprint), run.stderr);
+  assert.equal(run.stderr.trim().split('\n').length, 1, 'one line on stderr');
+});
+
+test('a changed host key is refused, exit 2', () => {
+  const wrong = path.join(scratch, 'wrong_known_hosts');
+  writeKnownHostsWithWrongKey(sshd, wrong);
+  const run = check(['passes.bpf.c'], { knownHosts: wrong });
+  assert.equal(run.status, 2);
+  assert.equal(run.stdout, '');
+  assert.match(run.stderr, /changed|does not match|MITM|man-in-the-middle/i);
+  assert.equal(run.stderr.trim().split('\n').length, 1, 'one line on stderr');
+});
+
+test('a bad --format is a usage error, exit 2', () => {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli/main.ts'), 'check', 'passes.bpf.c', '--format', 'xml'], { cwd: programs, encoding: 'utf8' });
+  assert.equal(run.status, 2);
+  assert.equal(run.stderr, "ebpf-studio: --format must be text or json, not 'xml'\n");
+});

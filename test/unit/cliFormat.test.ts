@@ -1,0 +1,77 @@
+/** The `check` command's output formats and exit status, on hand-made reports. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { exitStatusOf, formatText, toJsonDiagnostics } from '../../cli/formatReport';
+import type { CheckReport } from '../../remote-agent/client/checkReport';
+
+const cwd = '/home/dev/probes';
+
+const rejected: CheckReport = {
+  file: '/home/dev/probes/probe.bpf.c',
+  target: 'root@vm1:22',
+  kernelRelease: '6.1.0-27-amd64',
+  compiled: true,
+  compileMs: 60,
+  loadMs: 20,
+  diagnostics: [
+    {
+      file: '/home/dev/probes/probe.bpf.c',
+      line: 21,
+      column: 5,
+      severity: 'error',
+      message: "R0 invalid mem access 'map_value_or_null'",
+      source: 'verifier',
+      program: 'count_exec',
+    },
+  ],
+  programs: [
+    { name: 'count_exec', section: 'tracepoint/syscalls/sys_enter_execve', type: 'tracepoint', ok: false, insnCount: 12, insnsProcessed: 7, peakStates: 0, verificationTimeUs: 40, log: '', error: "R0 invalid mem access 'map_value_or_null'" },
+    { name: 'on_exit', section: 'tracepoint/sched/sched_process_exit', type: 'tracepoint', ok: true, insnCount: 30, insnsProcessed: 1234, peakStates: 3, verificationTimeUs: 90, log: '' },
+  ],
+};
+
+const clangError: CheckReport = {
+  file: '/tmp/other/bad.bpf.c',
+  target: 'local',
+  kernelRelease: '6.18.44',
+  compiled: false,
+  compileMs: 40,
+  loadMs: 0,
+  diagnostics: [
+    { file: '/tmp/other/bad.bpf.c', line: 3, column: 14, severity: 'error', message: "use of undeclared identifier 'x'", source: 'clang' },
+  ],
+  programs: [],
+};
+
+test('text output prints one compiler-style line per diagnostic, then a verdict line per program', () => {
+  assert.equal(
+    formatText([rejected], cwd),
+    "probe.bpf.c:21:5: error: R0 invalid mem access 'map_value_or_null' [verifier] (count_exec)\n" +
+      'probe.bpf.c: program count_exec (tracepoint/syscalls/sys_enter_execve): failed, 7 insns processed (on root@vm1:22, kernel 6.1.0-27-amd64)\n' +
+      'probe.bpf.c: program on_exit (tracepoint/sched/sched_process_exit): ok, 1234 insns processed (on root@vm1:22, kernel 6.1.0-27-amd64)\n',
+  );
+});
+
+test('text output says a file that did not compile verified nothing, and keeps paths outside the cwd absolute', () => {
+  assert.equal(
+    formatText([clangError], cwd),
+    "/tmp/other/bad.bpf.c:3:14: error: use of undeclared identifier 'x' [clang]\n" +
+      '/tmp/other/bad.bpf.c: not compiled, no program verified (on local)\n',
+  );
+});
+
+test('json output is one flat array of diagnostics with 1-based positions and a null program for clang', () => {
+  assert.deepEqual(toJsonDiagnostics([rejected, clangError], cwd), [
+    { file: 'probe.bpf.c', line: 21, column: 5, severity: 'error', message: "R0 invalid mem access 'map_value_or_null'", source: 'verifier', program: 'count_exec' },
+    { file: '/tmp/other/bad.bpf.c', line: 3, column: 14, severity: 'error', message: "use of undeclared identifier 'x'", source: 'clang', program: null },
+  ]);
+});
+
+test('exit status is 1 when any program fails or any file does not compile, else 0', () => {
+  assert.equal(exitStatusOf([rejected]), 1);
+  assert.equal(exitStatusOf([clangError]), 1);
+  const passing: CheckReport = { ...rejected, diagnostics: [], programs: [{ ...rejected.programs[1]! }] };
+  assert.equal(exitStatusOf([passing]), 0);
+  const withWarning: CheckReport = { ...passing, diagnostics: [{ ...clangError.diagnostics[0]!, severity: 'warning' }] };
+  assert.equal(exitStatusOf([withWarning]), 0);
+});

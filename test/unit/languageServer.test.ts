@@ -1,0 +1,363 @@
+// The language server, driven as a separate process over stdio by a real LSP client, the way an
+// editor uses it: completion, hover and signature help for BPF helpers in a realistic program.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createProtocolConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  CompletionRequest,
+  CompletionResolveRequest,
+  DidChangeTextDocumentNotification,
+  DidOpenTextDocumentNotification,
+  ExitNotification,
+  HoverRequest,
+  InitializeRequest,
+  InitializedNotification,
+  LogMessageNotification,
+  ShutdownRequest,
+  SignatureHelpRequest,
+  type CompletionItem,
+  type CompletionList,
+  type Position,
+  type ProtocolConnection,
+} from 'vscode-languageserver-protocol/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+
+const root = join(import.meta.dirname, '../..');
+const uri = 'file:///work/probe/execsnoop.bpf.c';
+
+// A tracepoint program with a ring buffer, caught while its author types `bpf_ring`.
+const program = `// SPDX-License-Identifier: GPL-2.0
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+struct event {
+	__u32 pid;
+	char comm[16];
+	char filename[64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} exec_count SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int handle_execve(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	__u64 *count = bpf_map_lookup_elem(&exec_count, &pid);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct event *e;
+	int ppid;
+
+	/* no helpers here: bpf_ring */
+	bpf_printk("reserve with bpf_ring", pid);
+	e = bpf_ring
+	if (!e)
+		return 0;
+	e->pid = pid;
+	bpf_probe_read_kernel(&ppid, sizeof(ppid), &task->real_parent->tgid);
+	bpf_probe_read_kernel(e->comm, 
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+/** The position right after the first occurrence of `marker` (after `occurrence` earlier ones). */
+function positionAfter(text: string, marker: string, occurrence = 0): Position {
+  let index = -1;
+  for (let i = 0; i <= occurrence; i++) {
+    index = text.indexOf(marker, index + 1);
+    assert.notEqual(index, -1, `marker ${JSON.stringify(marker)} not in the test document`);
+  }
+  const offset = index + marker.length;
+  const lines = text.slice(0, offset).split('\n');
+  return { line: lines.length - 1, character: lines.at(-1)!.length };
+}
+
+function itemsOf(result: CompletionItem[] | CompletionList | null): CompletionItem[] {
+  if (result === null) return [];
+  return Array.isArray(result) ? result : result.items;
+}
+
+const headerHelpers = [
+  ...readFileSync(process.env.BPF_HELPER_DEFS || '/usr/include/bpf/bpf_helper_defs.h', 'utf8').matchAll(
+    /^static (.*?)\(\*(bpf_\w+)\)\((.*)\) = \(void \*\) \d+;$/gm,
+  ),
+].map((m) => m[2]);
+
+let server: ChildProcess;
+let connection: ProtocolConnection;
+let version = 1;
+const logMessages: string[] = [];
+let serverStderr = '';
+let firstCompletionMs = 0;
+let spawnedAt = 0;
+
+// Loaded after the helper table is generated, which they import.
+let scanCursorContext: typeof import('../../language-server/cursorContext').scanCursorContext;
+let completeHelpers: typeof import('../../language-server/completion').completeHelpers;
+
+before(async () => {
+  // The server imports the generated helper table: make sure it exists (a no-op when it is current).
+  execFileSync(process.execPath, [join(root, 'scripts/generate-helper-table.mjs')], { stdio: 'pipe' });
+  ({ scanCursorContext } = await import('../../language-server/cursorContext'));
+  ({ completeHelpers } = await import('../../language-server/completion'));
+  spawnedAt = performance.now();
+  server = spawn(process.execPath, ['--import', 'tsx', 'language-server/server.ts', '--stdio'], {
+    cwd: root,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  server.stderr!.on('data', (chunk) => (serverStderr += chunk));
+  connection = createProtocolConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+  connection.onNotification(LogMessageNotification.type, (message) => {
+    logMessages.push(message.message);
+  });
+  connection.listen();
+
+  const init = await connection.sendRequest(InitializeRequest.type, {
+    processId: process.pid,
+    rootUri: null,
+    capabilities: { textDocument: { completion: { completionItem: { snippetSupport: true } } } },
+  });
+  assert.equal(init.serverInfo?.name, 'ebpf-studio-language-server');
+  await connection.sendNotification(InitializedNotification.type, {});
+  await connection.sendNotification(DidOpenTextDocumentNotification.type, {
+    textDocument: { uri, languageId: 'c', version, text: program },
+  });
+});
+
+after(() => {
+  connection?.dispose();
+  if (server.exitCode === null) server.kill();
+});
+
+test('completion after `bpf_ring` offers every ring buffer helper with its exact signature', async () => {
+  const result = await connection.sendRequest(CompletionRequest.type, {
+    textDocument: { uri },
+    position: positionAfter(program, 'e = bpf_ring'),
+  });
+  firstCompletionMs = performance.now() - spawnedAt;
+  const items = itemsOf(result);
+  assert.deepEqual(
+    items.map((i) => i.label),
+    headerHelpers,
+    'all helpers are offered; the client filters them by what was typed',
+  );
+
+  const ring = items.filter((i) => (i.label as string).startsWith('bpf_ring'));
+  assert.deepEqual(
+    ring.map((i) => i.label),
+    headerHelpers.filter((name) => name.startsWith('bpf_ring')),
+  );
+  const detail = (name: string) => ring.find((i) => i.label === name)?.detail;
+  assert.equal(detail('bpf_ringbuf_reserve'), 'void *bpf_ringbuf_reserve(void *ringbuf, __u64 size, __u64 flags)');
+  assert.equal(detail('bpf_ringbuf_submit'), 'void bpf_ringbuf_submit(void *data, __u64 flags)');
+  assert.equal(detail('bpf_ringbuf_output'), 'long bpf_ringbuf_output(void *ringbuf, void *data, __u64 size, __u64 flags)');
+  assert.equal(detail('bpf_ringbuf_discard'), 'void bpf_ringbuf_discard(void *data, __u64 flags)');
+
+  const reserve = ring.find((i) => i.label === 'bpf_ringbuf_reserve')!;
+  assert.equal(reserve.kind, 3 /* CompletionItemKind.Function */);
+  assert.equal(reserve.insertTextFormat, 2 /* InsertTextFormat.Snippet */);
+  const typed = positionAfter(program, 'e = bpf_ring');
+  assert.deepEqual(reserve.textEdit, {
+    range: { start: { line: typed.line, character: typed.character - 'bpf_ring'.length }, end: typed },
+    newText: 'bpf_ringbuf_reserve(${1:ringbuf}, ${2:size}, ${3:flags})',
+  });
+});
+
+test('resolving a completion adds the helper documentation as Markdown', async () => {
+  const items = itemsOf(
+    await connection.sendRequest(CompletionRequest.type, { textDocument: { uri }, position: positionAfter(program, 'e = bpf_ring') }),
+  );
+  const resolved = await connection.sendRequest(
+    CompletionResolveRequest.type,
+    items.find((i) => i.label === 'bpf_ringbuf_reserve')!,
+  );
+  assert.deepEqual(resolved.documentation, {
+    kind: 'markdown',
+    value:
+      'Reserve *size* bytes of payload in a ring buffer *ringbuf*.\n*flags* must be 0.\n\n' +
+      '**Returns**\n\nValid pointer with *size* bytes of memory available; NULL,\notherwise.\n\n' +
+      'Helper `BPF_FUNC_ringbuf_reserve` = 131 (libbpf `bpf_helper_defs.h`)',
+  });
+});
+
+test('no completion inside a comment, a string, an #include path or after `->`', async () => {
+  for (const position of [
+    positionAfter(program, '/* no helpers here: bpf_ring'),
+    positionAfter(program, '"reserve with bpf_ring'),
+    positionAfter(program, '#include <bpf/bpf_'),
+    positionAfter(program, 'e->'),
+  ]) {
+    const result = await connection.sendRequest(CompletionRequest.type, { textDocument: { uri }, position });
+    assert.deepEqual(itemsOf(result), [], `at ${JSON.stringify(position)}`);
+  }
+});
+
+test('hover over bpf_map_lookup_elem shows its signature, documentation and return value', async () => {
+  const start = positionAfter(program, '__u64 *count = ');
+  const hover = await connection.sendRequest(HoverRequest.type, {
+    textDocument: { uri },
+    position: { line: start.line, character: start.character + 5 },
+  });
+  assert.deepEqual(hover, {
+    contents: {
+      kind: 'markdown',
+      value:
+        '```c\nvoid *bpf_map_lookup_elem(void *map, const void *key)\n```\n\n' +
+        'Perform a lookup in *map* for an entry associated to *key*.\n\n' +
+        '**Returns**\n\nMap value associated to *key*, or **NULL** if no entry was\nfound.\n\n' +
+        'Helper `BPF_FUNC_map_lookup_elem` = 1 (libbpf `bpf_helper_defs.h`)',
+    },
+    range: { start, end: { line: start.line, character: start.character + 'bpf_map_lookup_elem'.length } },
+  });
+});
+
+test('no hover on names that are not helpers, or on a helper name inside a string', async () => {
+  for (const position of [positionAfter(program, 'handle_exe'), positionAfter(program, '"reserve with bpf_ring')]) {
+    assert.equal(await connection.sendRequest(HoverRequest.type, { textDocument: { uri }, position }), null);
+  }
+});
+
+test('signature help in `bpf_probe_read_kernel(e->comm, |` highlights the second parameter', async () => {
+  const help = await connection.sendRequest(SignatureHelpRequest.type, {
+    textDocument: { uri },
+    position: positionAfter(program, 'bpf_probe_read_kernel(e->comm, '),
+  });
+  const label = 'long bpf_probe_read_kernel(void *dst, __u32 size, const void *unsafe_ptr)';
+  assert.equal(help?.activeSignature, 0);
+  assert.equal(help?.activeParameter, 1);
+  assert.equal(help?.signatures.length, 1);
+  const signature = help!.signatures[0];
+  assert.equal(signature.label, label);
+  assert.equal(signature.activeParameter, 1);
+  assert.deepEqual(
+    signature.parameters?.map((p) => label.slice(...(p.label as [number, number]))),
+    ['void *dst', '__u32 size', 'const void *unsafe_ptr'],
+  );
+});
+
+test('signature help counts only the call’s own commas, not those of nested calls', async () => {
+  const position = positionAfter(program, 'bpf_probe_read_kernel(&ppid, sizeof(ppid), &task->real_parent->tgid');
+  const third = await connection.sendRequest(SignatureHelpRequest.type, { textDocument: { uri }, position });
+  assert.equal(third?.activeParameter, 2);
+  const insideSizeof = await connection.sendRequest(SignatureHelpRequest.type, {
+    textDocument: { uri },
+    position: positionAfter(program, 'bpf_probe_read_kernel(&ppid, sizeof(pp'),
+  });
+  assert.equal(insideSizeof?.signatures[0].label.includes('bpf_probe_read_kernel'), true);
+  assert.equal(insideSizeof?.activeParameter, 1);
+  const inString = await connection.sendRequest(SignatureHelpRequest.type, {
+    textDocument: { uri },
+    position: positionAfter(program, '"reserve with '),
+  });
+  assert.equal(inString, null);
+});
+
+test('after an incremental edit, completion answers for the new text', async () => {
+  // The author finishes the reservation and starts another call on a new line.
+  const typed = positionAfter(program, 'e = bpf_ring');
+  const insertion = 'buf_reserve(&events, sizeof(*e), 0);\n\tbpf_ktime';
+  await connection.sendNotification(DidChangeTextDocumentNotification.type, {
+    textDocument: { uri, version: ++version },
+    contentChanges: [{ range: { start: typed, end: typed }, text: insertion }],
+  });
+  const position = { line: typed.line + 1, character: '\tbpf_ktime'.length };
+  const items = itemsOf(await connection.sendRequest(CompletionRequest.type, { textDocument: { uri }, position }));
+  const ktime = items.find((i) => i.label === 'bpf_ktime_get_ns');
+  assert.equal(ktime?.detail, '__u64 bpf_ktime_get_ns(void)');
+  assert.deepEqual(ktime?.textEdit, {
+    range: { start: { line: position.line, character: 1 }, end: position },
+    newText: 'bpf_ktime_get_ns()',
+  });
+  const help = await connection.sendRequest(SignatureHelpRequest.type, {
+    textDocument: { uri },
+    position: { line: typed.line, character: typed.character + 'buf_reserve(&events, '.length },
+  });
+  assert.equal(help?.signatures[0].label, 'void *bpf_ringbuf_reserve(void *ringbuf, __u64 size, __u64 flags)');
+  assert.equal(help?.activeParameter, 1);
+});
+
+test('the server logs to the client, not to stdout, and shuts down cleanly', async (t) => {
+  assert.deepEqual(
+    logMessages.filter((m) => m.startsWith('eBPF language server ready')),
+    [`eBPF language server ready: ${headerHelpers.length} BPF helpers from libbpf's bpf_helper_defs.h`],
+  );
+  await connection.sendRequest(ShutdownRequest.type);
+  const exited = once(server, 'exit');
+  await connection.sendNotification(ExitNotification.type);
+  const [code] = await exited;
+  assert.equal(code, 0, `server stderr: ${serverStderr}`);
+  assert.equal(serverStderr, '');
+  t.diagnostic(`spawn to first completion answer: ${firstCompletionMs.toFixed(0)} ms (through tsx)`);
+});
+
+// The cursor-context scanner on its own (in-process): the cases a line-based guess gets wrong.
+
+/** The context at the end of `source`. */
+function contextAtEnd(source: string) {
+  return scanCursorContext(source, source.length);
+}
+
+test('a block comment spanning lines is still a comment on its later lines', () => {
+  assert.equal(contextAtEnd('/* keys:\n * pid -> count\n * bpf_map').region, 'block-comment');
+  assert.equal(contextAtEnd('/* keys */\nbpf_map').region, 'code');
+});
+
+test('quotes inside character literals and escaped quotes do not open or close strings', () => {
+  assert.equal(contextAtEnd(`char q = '"'; bpf_`).region, 'code');
+  assert.equal(contextAtEnd('bpf_printk("say \\"bpf_').region, 'string');
+  assert.equal(contextAtEnd('bpf_printk("a\\\\"); bpf_').region, 'code');
+});
+
+test('an unterminated string ends with its line', () => {
+  assert.equal(contextAtEnd('bpf_printk("half typed\n\tbpf_').region, 'code');
+});
+
+test('a parenthesis left open on an earlier statement does not capture later calls', () => {
+  const { openBrackets } = contextAtEnd('foo(a;\nbpf_map_lookup_elem(&map, ');
+  assert.deepEqual(openBrackets, [{ bracket: '(', callee: 'bpf_map_lookup_elem', commas: 1 }]);
+});
+
+test('commas of a compound literal and semicolons of a for header belong to their own brackets', () => {
+  assert.deepEqual(contextAtEnd('for (i = 0; i < n; i++) bpf_map_update_elem(&m, &k, &(struct v){ .a = 1, .b = 2 }, ').openBrackets, [
+    { bracket: '(', callee: 'bpf_map_update_elem', commas: 3 },
+  ]);
+  assert.deepEqual(contextAtEnd('for (i = 0; i < bpf_').openBrackets, [{ bracket: '(', callee: 'for', commas: 0 }]);
+});
+
+test('without client snippet support, completion inserts the bare helper name', () => {
+  const document = TextDocument.create('file:///x.bpf.c', 'c', 1, 'int f(void) {\n\tbpf_map_look');
+  const items = completeHelpers(document, document.getText().length, { snippetSupport: false });
+  const lookup = items.find((i) => i.label === 'bpf_map_lookup_elem');
+  assert.equal(lookup?.insertTextFormat, 1 /* InsertTextFormat.PlainText */);
+  assert.deepEqual(lookup?.textEdit, {
+    range: { start: { line: 1, character: 1 }, end: { line: 1, character: 13 } },
+    newText: 'bpf_map_lookup_elem',
+  });
+});
+
+test('when a call already follows the cursor, completion does not add another pair of parentheses', () => {
+  const document = TextDocument.create('file:///x.bpf.c', 'c', 1, 'int f(void) {\n\tbpf_ktime(');
+  const offset = document.getText().length - 1;
+  const ktime = completeHelpers(document, offset, { snippetSupport: true }).find((i) => i.label === 'bpf_ktime_get_ns');
+  assert.equal(ktime?.insertTextFormat, 1 /* InsertTextFormat.PlainText */);
+  assert.equal((ktime?.textEdit as { newText: string }).newText, 'bpf_ktime_get_ns');
+});
