@@ -1,0 +1,225 @@
+/**
+ * The check pipeline: bundle a BPF C file with its workspace headers, compile it on the target,
+ * verify every program in the target's kernel, and turn what comes back into a CheckReport:
+ * clang's diagnostics, one verifier diagnostic per rejected program on the source line of the
+ * failing instruction, and a verdict per program. Editor-independent (CLI and extension share it).
+ */
+import type { CompileParams, CompileResult, LoadParams, LoadResult, ProgramVerdict, ReleaseParams, ReleaseResult } from '../protocol';
+import type { CheckReport, ProgramReport, RelatedLocation, SourceDiagnostic } from './checkReport';
+import { parseClangDiagnostics } from './clangDiagnostics';
+import { BpfObject, type SourcePosition } from './elfObject';
+import { collectSourceBundle, type ReadSource, type SourceBundle } from './sourceBundle';
+import { parseVerifierLog, type LogAnnotation, type ParsedVerifierLog } from './verifierLog';
+
+/** What checkFile needs of an agent connection; the AgentClient satisfies it. */
+export interface VerifyingAgent {
+  compile(p: CompileParams, signal?: AbortSignal): Promise<CompileResult>;
+  load(p: LoadParams, signal?: AbortSignal): Promise<LoadResult>;
+  release(p: ReleaseParams, signal?: AbortSignal): Promise<ReleaseResult>;
+}
+
+export interface CheckOptions {
+  /** Target description for the report, e.g. "local" or "root@vm1:22". */
+  target: string;
+  kernelRelease: string;
+  /** Reads a local file; lets an editor supply unsaved buffers. Defaults to the file system. */
+  readFile?: ReadSource;
+  signal?: AbortSignal;
+}
+
+/** How many source lines of the verifier's walk (before the failing one) become related info. */
+const PATH_CONTEXT_LINES = 4;
+
+export async function checkFile(agent: VerifyingAgent, file: string, opts: CheckOptions): Promise<CheckReport> {
+  const bundle = await collectSourceBundle(file, { readFile: opts.readFile, signal: opts.signal });
+  const mainLocal = bundle.localPathOf(bundle.main)!;
+  const compiled = await agent.compile({ files: bundle.files, main: bundle.main }, opts.signal);
+  const report: CheckReport = {
+    file: mainLocal,
+    target: opts.target,
+    kernelRelease: opts.kernelRelease,
+    compiled: compiled.ok,
+    diagnostics: parseClangDiagnostics(compiled.stderr, (n) => bundle.resolve(n), mainLocal),
+    programs: [],
+    compileMs: compiled.durationMs,
+    loadMs: 0,
+  };
+  if (!compiled.ok || compiled.objectId === null) {
+    if (!report.diagnostics.some((d) => d.severity === 'error')) {
+      report.diagnostics.push({
+        file: mainLocal,
+        line: 1,
+        column: 1,
+        severity: 'error',
+        message: `clang failed (exit status ${compiled.exitCode}) without reporting an error; its output: ${compiled.stderr.trim() || '(none)'}`,
+        source: 'clang',
+      });
+    }
+    report.compiled = false;
+    return report;
+  }
+
+  const objectId = compiled.objectId;
+  let outcome: 'ok' | { error: unknown } = 'ok';
+  try {
+    const object = compiled.object === null ? undefined : BpfObject.parse(Buffer.from(compiled.object, 'base64'));
+    const loaded = await agent.load({ objectId }, opts.signal);
+    for (const verdict of loaded.programs) {
+      report.loadMs += verdict.loadMs;
+      const { program, diagnostic } = judgeProgram(verdict, object, bundle, mainLocal);
+      report.programs.push(program);
+      if (diagnostic) report.diagnostics.push(diagnostic);
+    }
+    return report;
+  } catch (error) {
+    outcome = { error };
+    throw error;
+  } finally {
+    // Released even when cancelled: the agent must not keep the object's work directory.
+    await agent.release({ objectId }).catch((releaseError: unknown) => {
+      if (outcome === 'ok') throw releaseError;
+      const first = outcome.error;
+      throw new AggregateError(
+        [first, releaseError],
+        `${messageOf(first)} (releasing object ${objectId} on the target failed too: ${messageOf(releaseError)})`,
+      );
+    });
+  }
+}
+
+function judgeProgram(
+  verdict: ProgramVerdict,
+  object: BpfObject | undefined,
+  bundle: SourceBundle,
+  mainLocal: string,
+): { program: ProgramReport; diagnostic?: SourceDiagnostic } {
+  const parsed = parseVerifierLog(verdict.log);
+  const definition = functionDefinition(verdict.name, object, bundle);
+  const program: ProgramReport = {
+    name: verdict.name,
+    section: verdict.section,
+    type: verdict.type,
+    ok: verdict.ok,
+    ...(definition ? { file: definition.file, line: definition.line } : {}),
+    insnCount: verdict.insnCount,
+    insnsProcessed: verdict.insnsProcessed ?? parsed.stats.insnsProcessed,
+    peakStates: verdict.peakStates ?? parsed.stats.peakStates,
+    verificationTimeUs: verdict.verificationTimeUs ?? parsed.stats.verificationTimeUs,
+    log: [verdict.log.trimEnd(), verdict.libbpfLog.trimEnd()].filter((s) => s !== '').join('\n\n'),
+  };
+  if (verdict.ok) return { program };
+
+  const message = failureMessage(verdict, parsed);
+  program.error = message.join('; ');
+  const mapper = new LocationMapper(verdict.name, object, bundle);
+  const failing = parsed.failingInsn === null ? undefined : mapper.insn(parsed.failingInsn, lastAnnotation(parsed));
+  const at: LocalPosition = failing ??
+    mapper.annotation(lastAnnotation(parsed)) ?? { file: definition?.file ?? mainLocal, line: definition?.line ?? 1, column: 1 };
+
+  const related: RelatedLocation[] = [];
+  for (const step of parsed.path.slice(0, -1).slice(-PATH_CONTEXT_LINES)) {
+    const where = mapper.annotation(step);
+    if (where) related.push({ ...where, message: `verifier path: ${step.source}` });
+  }
+  if (parsed.allocInsn !== null) {
+    const where = mapper.insn(parsed.allocInsn, undefined);
+    if (where) related.push({ ...where, message: 'the leaked reference was acquired here' });
+  }
+  const diagnostic: SourceDiagnostic = {
+    file: at.file,
+    line: at.line,
+    column: at.column,
+    severity: 'error',
+    message: message.join('\n'),
+    source: 'verifier',
+    program: verdict.name,
+    ...(related.length > 0 ? { related } : {}),
+  };
+  return { program, diagnostic };
+}
+
+function failureMessage(verdict: ProgramVerdict, parsed: ParsedVerifierLog): string[] {
+  if (parsed.message.length > 0) return parsed.message;
+  const libbpfLines = verdict.libbpfLog.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  if (libbpfLines.length > 0) return [libbpfLines[libbpfLines.length - 1]];
+  return [`the kernel refused to load ${verdict.name} (errno ${-verdict.errno}) and gave no reason`];
+}
+
+function lastAnnotation(parsed: ParsedVerifierLog): LogAnnotation | undefined {
+  return parsed.path[parsed.path.length - 1];
+}
+
+interface LocalPosition {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** Maps instructions and log annotations of one program to local source positions. */
+class LocationMapper {
+  constructor(
+    private readonly program: string,
+    private readonly object: BpfObject | undefined,
+    private readonly bundle: SourceBundle,
+  ) {}
+
+  /** The object's line info first; past the function (subprograms), the log's annotation. */
+  insn(insn: number, annotation: LogAnnotation | undefined): LocalPosition | undefined {
+    const fromObject = this.object?.positionOf(this.program, insn);
+    const local = fromObject && this.fromObject(fromObject);
+    if (local) return local;
+    return annotation ? this.annotation(annotation) : undefined;
+  }
+
+  annotation(a: LogAnnotation | undefined): LocalPosition | undefined {
+    if (!a) return undefined;
+    if (a.insn !== null) {
+      const fromObject = this.object?.positionOf(this.program, a.insn);
+      const local = fromObject && this.fromObject(fromObject);
+      if (local) return local;
+    }
+    if (a.file !== undefined && a.line !== undefined && a.line > 0) {
+      const file = this.bundle.resolve(a.file);
+      if (file) return { file, line: a.line, column: 1 };
+    }
+    return this.bySourceText(a.source);
+  }
+
+  private fromObject(p: SourcePosition): LocalPosition | undefined {
+    const file = this.bundle.resolve(p.file);
+    return file ? { file, line: p.line, column: p.column > 0 ? p.column : 1 } : undefined;
+  }
+
+  /** 6.1-style logs give only the text; it names a line when exactly one bundle line matches it. */
+  private bySourceText(source: string): LocalPosition | undefined {
+    if (source === '') return undefined;
+    const matches: LocalPosition[] = [];
+    for (const f of this.bundle.files) {
+      f.content.split('\n').forEach((text, i) => {
+        if (text.trim() === source) matches.push({ file: this.bundle.localPathOf(f.path)!, line: i + 1, column: text.indexOf(source) + 1 });
+      });
+    }
+    return matches.length === 1 ? matches[0] : undefined;
+  }
+}
+
+/**
+ * Where a program's function is defined: the line info of its first instruction gives its file and
+ * first line (the signature or first statement); the definition `name(` at or above it is the
+ * line a code lens belongs on.
+ */
+function functionDefinition(name: string, object: BpfObject | undefined, bundle: SourceBundle): { file: string; line: number } | undefined {
+  const start = object?.positionOf(name, 0);
+  const file = start && bundle.resolve(start.file);
+  if (!start || !file) return undefined;
+  const lines = (bundle.contentOf(file) ?? '').split('\n');
+  const definition = new RegExp(`\\b${name}\\s*\\(`);
+  for (let i = Math.min(start.line, lines.length) - 1; i >= 0 && i >= start.line - 50; i--) {
+    if (definition.test(lines[i])) return { file, line: i + 1 };
+  }
+  return { file, line: start.line };
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,167 @@
+/**
+ * Reads a kernel verifier log (log level 1 and/or 4) as text and extracts what a diagnostic needs:
+ * the error message, the failing instruction, the source annotations the verifier printed, the
+ * source lines it walked, and the statistics. A pure function of the text.
+ *
+ * Formats: since Linux 6.x (here 6.18) annotations are `; <code> @ <file>:<line>`; older kernels
+ * (6.1) print `; <code>` only, so the file and line must then come from the object's line info.
+ */
+
+/** A `; <code>` line of the log: the source line of the instructions that follow it. */
+export interface LogAnnotation {
+  /** Source text as the kernel printed it (leading whitespace stripped by the kernel). */
+  source: string;
+  /** File name as printed (the kernel prints the basename); absent in 6.1-style logs. */
+  file?: string;
+  /** 1-based line; absent in 6.1-style logs. 0 means "no line" (compiler-generated code). */
+  line?: number;
+  /** Index of the instruction printed right after the annotation; null when none follows. */
+  insn: number | null;
+  /** 0-based line number in the log. */
+  logLine: number;
+}
+
+export interface VerifierStats {
+  insnsProcessed: number | null;
+  insnLimit: number | null;
+  maxStatesPerInsn: number | null;
+  totalStates: number | null;
+  peakStates: number | null;
+  markRead: number | null;
+  verificationTimeUs: number | null;
+  /** Stack depth per (sub)program, from "stack depth 0+8". */
+  stackDepth: number[] | null;
+}
+
+export interface ParsedVerifierLog {
+  /** The verifier's error message, one entry per line; empty when the log holds no error. */
+  message: string[];
+  /** Index of the instruction the verifier rejected; null when the log names none. */
+  failingInsn: number | null;
+  /** Instruction that acquired a leaked reference ("alloc_insn=N"), when the message names one. */
+  allocInsn: number | null;
+  /** Every annotation, in log order. */
+  annotations: LogAnnotation[];
+  /**
+   * The source lines the verifier walked up to the failure, oldest first, with consecutive
+   * repeats of the same line folded; the last entry is the line of the failing instruction.
+   */
+  path: LogAnnotation[];
+  stats: VerifierStats;
+}
+
+const INSN_LINE = /^(\d+): \([0-9a-f]{2}\) /;
+/** Register-state lines: "0: R1=ctx() R10=fp0", "6: frame1: R1=…", "from 5 to 14: …". */
+const STATE_LINE = /^(\d+: (R\d+|frame\d+:|safe)|from \d+ to \d+:)/;
+const ANNOTATION_LINE = /^; ?(.*?)(?: @ (\S+):(\d+))?$/;
+const PROCESSED_LINE =
+  /^processed (\d+) insns \(limit (\d+)\) max_states_per_insn (\d+) total_states (\d+) peak_states (\d+) mark_read (\d+)/;
+const TIME_LINE = /^verification time (\d+) usec/;
+const STACK_LINE = /^stack depth ([\d+]+)/;
+/** Context the verifier prints around some errors; not part of the message itself. */
+const NOT_MESSAGE = /^(\s|R\d+(_\w+)?=|frame\d+:|caller:|callee:|cur state:|old state:|func#\d+ @\d+|last_idx |regs=|parent didn't have regs)/;
+
+function emptyStats(): VerifierStats {
+  return {
+    insnsProcessed: null,
+    insnLimit: null,
+    maxStatesPerInsn: null,
+    totalStates: null,
+    peakStates: null,
+    markRead: null,
+    verificationTimeUs: null,
+    stackDepth: null,
+  };
+}
+
+export function parseVerifierLog(text: string): ParsedVerifierLog {
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  const stats = emptyStats();
+  const annotations: LogAnnotation[] = [];
+  const pendingAnnotations: LogAnnotation[] = [];
+  let lastInsnLine = -1;
+  let lastInsn: number | null = null;
+  let firstStatsLine = lines.length;
+
+  lines.forEach((line, i) => {
+    let m: RegExpExecArray | null;
+    if ((m = PROCESSED_LINE.exec(line))) {
+      stats.insnsProcessed = Number(m[1]);
+      stats.insnLimit = Number(m[2]);
+      stats.maxStatesPerInsn = Number(m[3]);
+      stats.totalStates = Number(m[4]);
+      stats.peakStates = Number(m[5]);
+      stats.markRead = Number(m[6]);
+    } else if ((m = TIME_LINE.exec(line))) {
+      stats.verificationTimeUs = Number(m[1]);
+    } else if ((m = STACK_LINE.exec(line))) {
+      stats.stackDepth = m[1].split('+').filter((s) => s !== '').map(Number);
+    } else if ((m = INSN_LINE.exec(line))) {
+      lastInsnLine = i;
+      lastInsn = Number(m[1]);
+      for (const a of pendingAnnotations) a.insn = lastInsn;
+      pendingAnnotations.length = 0;
+      return;
+    } else if (line.startsWith(';') && (m = ANNOTATION_LINE.exec(line))) {
+      const annotation: LogAnnotation = { source: m[1].trim(), insn: null, logLine: i };
+      if (m[2] !== undefined) {
+        annotation.file = m[2];
+        annotation.line = Number(m[3]);
+      }
+      annotations.push(annotation);
+      pendingAnnotations.push(annotation);
+      return;
+    } else {
+      return;
+    }
+    firstStatsLine = Math.min(firstStatsLine, i);
+  });
+
+  const message = extractMessage(lines, lastInsnLine, firstStatsLine);
+  const joined = message.join('\n');
+  const atInsn = /\bat insn (\d+)/.exec(joined);
+  const alloc = /\balloc_insn=(\d+)/.exec(joined);
+  const failingInsn = message.length === 0 ? null : atInsn ? Number(atInsn[1]) : lastInsn;
+
+  return {
+    message,
+    failingInsn,
+    allocInsn: alloc ? Number(alloc[1]) : null,
+    annotations,
+    path: walkedPath(annotations, message.length > 0 ? firstStatsLine : lines.length),
+    stats,
+  };
+}
+
+/**
+ * The message is what follows the last instruction, minus annotations and register dumps. Some
+ * errors span two lines ("invalid access to packet …" + "R1 offset is outside of the packet",
+ * "Unreleased reference …" + "BPF_EXIT instruction … would lead to reference leak"): keep all.
+ * Without any instruction (the verifier stopped before walking), the last meaningful line is it.
+ */
+function extractMessage(lines: string[], lastInsnLine: number, firstStatsLine: number): string[] {
+  const candidates: string[] = [];
+  for (let i = lastInsnLine + 1; i < firstStatsLine; i++) {
+    const line = lines[i].trimEnd();
+    if (line === '' || line.startsWith(';') || INSN_LINE.test(line) || STATE_LINE.test(line)) continue;
+    if (NOT_MESSAGE.test(line)) continue;
+    candidates.push(line);
+  }
+  if (lastInsnLine >= 0 || candidates.length === 0) return candidates;
+  return [candidates[candidates.length - 1]];
+}
+
+function walkedPath(annotations: LogAnnotation[], endLogLine: number): LogAnnotation[] {
+  const path: LogAnnotation[] = [];
+  for (const a of annotations) {
+    if (a.logLine >= endLogLine) break;
+    if (a.line === 0 || a.source === '') continue;
+    const prev = path[path.length - 1];
+    if (prev && prev.source === a.source && prev.file === a.file && prev.line === a.line) {
+      path[path.length - 1] = a;
+      continue;
+    }
+    path.push(a);
+  }
+  return path;
+}
