@@ -29,7 +29,9 @@ export function formatText(reports: CheckReport[], cwd: string): string {
   for (const report of reports) {
     for (const d of report.diagnostics) {
       const program = d.program ? ` (${d.program})` : '';
-      lines.push(`${displayPath(d.file, cwd)}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.source}]${program}`);
+      // One line per diagnostic, as grep and CI annotators expect: multi-line verifier messages are joined.
+      const message = d.message.split('\n').join('; ');
+      lines.push(`${displayPath(d.file, cwd)}:${d.line}:${d.column}: ${d.severity}: ${message} [${d.source}]${program}`);
     }
     const where = `${displayPath(report.file, cwd)}`;
     if (!report.compiled) {

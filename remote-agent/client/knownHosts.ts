@@ -1,0 +1,203 @@
+/**
+ * OpenSSH known_hosts checking for ssh2's hostVerifier: the same file, the same matching rules and
+ * the same fingerprints as `ssh`, so a host trusted in a terminal is trusted here and a changed or
+ * revoked key is refused here as it is there.
+ *
+ * Supported: plain names and comma lists with `*`/`?` wildcards and `!` negation, `[host]:port` for
+ * ports other than 22, hashed names (`|1|salt|hash`, HMAC-SHA1), `@revoked`. `@cert-authority` lines
+ * are skipped: host certificates are not used by this client.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface HostKeyInfo {
+  host: string;
+  port: number;
+  keyType: string;
+  /** 'SHA256:…' (unpadded base64), as OpenSSH prints it. */
+  fingerprint: string;
+  knownHostsFile: string;
+}
+
+export interface KnownHostEntry {
+  /** 1-based line number in the file. */
+  line: number;
+  marker: 'revoked' | null;
+  /** The host field as written: a comma list of patterns, or one hashed name. */
+  hosts: string;
+  keyType: string;
+  key: Buffer;
+}
+
+export interface KnownHostsFile {
+  entries: KnownHostEntry[];
+  /** Lines that are neither entries, comments nor blank, with why; OpenSSH skips them too. */
+  invalid: Array<{ line: number; reason: string }>;
+}
+
+export type HostKeyCheck =
+  | { status: 'known'; line: number }
+  | { status: 'unknown' }
+  | { status: 'changed'; line: number; knownKeyType: string }
+  | { status: 'revoked'; line: number };
+
+export function parseKnownHosts(text: string): KnownHostsFile {
+  const entries: KnownHostEntry[] = [];
+  const invalid: KnownHostsFile['invalid'] = [];
+  const lines = text.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    const lineNumber = index + 1;
+    const content = lines[index]!.trim();
+    if (content === '' || content.startsWith('#')) continue;
+    const fields = content.split(/[ \t]+/);
+    let marker: KnownHostEntry['marker'] = null;
+    if (fields[0]!.startsWith('@')) {
+      const name = fields.shift()!;
+      if (name === '@cert-authority') continue;
+      if (name !== '@revoked') {
+        invalid.push({ line: lineNumber, reason: `unknown marker ${name}` });
+        continue;
+      }
+      marker = 'revoked';
+    }
+    const [hosts, keyType, keyBase64] = fields;
+    if (hosts === undefined || keyType === undefined || keyBase64 === undefined) {
+      invalid.push({ line: lineNumber, reason: 'expected: hosts key-type base64-key' });
+      continue;
+    }
+    const key = Buffer.from(keyBase64, 'base64');
+    let blobType: string;
+    try {
+      blobType = hostKeyType(key);
+    } catch (error) {
+      invalid.push({ line: lineNumber, reason: (error as Error).message });
+      continue;
+    }
+    if (blobType !== keyType) {
+      invalid.push({ line: lineNumber, reason: `key type ${keyType} does not match the key's own type ${blobType}` });
+      continue;
+    }
+    entries.push({ line: lineNumber, marker, hosts, keyType, key });
+  }
+  return { entries, invalid };
+}
+
+/** The key type named inside an SSH public key blob (its first length-prefixed string). */
+export function hostKeyType(key: Buffer): string {
+  if (key.length < 4) throw new Error('the key is too short to be an SSH public key');
+  const length = key.readUInt32BE(0);
+  if (length === 0 || length > 64 || 4 + length > key.length) throw new Error('the key does not start with a key type');
+  const type = key.subarray(4, 4 + length).toString('latin1');
+  if (!/^[a-z0-9@.-]+$/.test(type)) throw new Error('the key does not start with a key type');
+  return type;
+}
+
+export function sha256Fingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** The name OpenSSH looks a host up by: `host` on port 22, `[host]:port` elsewhere. */
+export function knownHostsName(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
+export function checkHostKey(file: KnownHostsFile, host: string, port: number, key: Buffer): HostKeyCheck {
+  const name = knownHostsName(host, port).toLowerCase();
+  const keyType = hostKeyType(key);
+  const sameKey = (entry: KnownHostEntry): boolean => entry.keyType === keyType && entry.key.equals(key);
+  const forHost = file.entries.filter((entry) => hostFieldMatches(entry.hosts, name));
+
+  const revoked = forHost.find((entry) => entry.marker === 'revoked' && sameKey(entry));
+  if (revoked) return { status: 'revoked', line: revoked.line };
+  const trusted = forHost.filter((entry) => entry.marker === null);
+  const known = trusted.find(sameKey);
+  if (known) return { status: 'known', line: known.line };
+  // The host is known but presents none of its known keys. A different type counts too: the client
+  // offers the known types first (see knownKeyTypes), so a genuine server would have used one.
+  const different = trusted.find((entry) => entry.keyType === keyType) ?? trusted[0];
+  if (different) return { status: 'changed', line: different.line, knownKeyType: different.keyType };
+  return { status: 'unknown' };
+}
+
+/** Key types recorded for a host, in file order, to prefer them when negotiating the host key. */
+export function knownKeyTypes(file: KnownHostsFile, host: string, port: number): string[] {
+  const name = knownHostsName(host, port).toLowerCase();
+  const types = file.entries.filter((entry) => entry.marker === null && hostFieldMatches(entry.hosts, name)).map((entry) => entry.keyType);
+  return [...new Set(types)];
+}
+
+function hostFieldMatches(hosts: string, name: string): boolean {
+  if (hosts.startsWith('|1|')) return hashedNameMatches(hosts, name);
+  let matched = false;
+  for (const pattern of hosts.toLowerCase().split(',')) {
+    if (pattern === '') continue;
+    const negated = pattern.startsWith('!');
+    if (wildcardMatches(negated ? pattern.slice(1) : pattern, name)) {
+      if (negated) return false;
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+function hashedNameMatches(field: string, name: string): boolean {
+  const [, , saltBase64, hashBase64] = field.split('|');
+  if (!saltBase64 || !hashBase64) return false;
+  const salt = Buffer.from(saltBase64, 'base64');
+  const digest = createHmac('sha1', salt).update(name).digest();
+  return digest.equals(Buffer.from(hashBase64, 'base64'));
+}
+
+/** OpenSSH's match_pattern: `*` any run, `?` one character, nothing else special. */
+function wildcardMatches(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let starP = -1;
+  let starT = 0;
+  while (t < text.length) {
+    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === text[t])) {
+      p++;
+      t++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      starP = p++;
+      starT = t;
+    } else if (starP !== -1) {
+      p = starP + 1;
+      t = ++starT;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
+}
+
+export function knownHostsLine(host: string, port: number, key: Buffer): string {
+  return `${knownHostsName(host, port)} ${hostKeyType(key)} ${key.toString('base64')}`;
+}
+
+/** Reads a known_hosts file; a missing file is an empty one (first connection ever). */
+export function readKnownHostsFile(path: string): KnownHostsFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], invalid: [] };
+    throw new Error(`cannot read the known hosts file ${path}: ${(error as Error).message}`);
+  }
+  return parseKnownHosts(text);
+}
+
+/** Appends a plain (unhashed) entry, as `ssh` does with HashKnownHosts off; creates ~/.ssh as 0700. */
+export function appendKnownHost(path: string, host: string, port: number, key: Buffer): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  let prefix = '';
+  try {
+    const size = statSync(path).size;
+    if (size > 0 && !readFileSync(path, 'utf8').endsWith('\n')) prefix = '\n';
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  appendFileSync(path, `${prefix}${knownHostsLine(host, port, key)}\n`, { mode: 0o600 });
+}

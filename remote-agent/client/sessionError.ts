@@ -1,0 +1,27 @@
+/**
+ * The one error type of opening and running an agent session, with a `kind` a UI can branch on
+ * (offer to trust a host key, tell the user to fix sudo, …) and a message a user can act on.
+ */
+import type { HostKeyInfo } from './knownHosts';
+
+export type AgentSessionErrorKind =
+  | 'unknown-host-key'
+  | 'changed-host-key'
+  | 'auth'
+  | 'connect'
+  | 'sudo-password'
+  | 'agent-build'
+  | 'agent-start'
+  | 'closed';
+
+export class AgentSessionError extends Error {
+  readonly kind: AgentSessionErrorKind;
+  readonly hostKey?: HostKeyInfo;
+
+  constructor(kind: AgentSessionErrorKind, message: string, options?: { hostKey?: HostKeyInfo; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AgentSessionError';
+    this.kind = kind;
+    if (options?.hostKey) this.hostKey = options.hostKey;
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * The Transport over SSH (ssh2, pure JS): exec channels for commands and the agent, SFTP for
+ * uploads. Connecting resolves the target through ~/.ssh/config, checks the host key against
+ * known_hosts as OpenSSH would (knownHosts.ts), and authenticates with an explicit key, the
+ * config's and default keys, and ssh-agent. Keepalives notice a dead link within about a minute.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { isIPv6 } from 'node:net';
+import { join } from 'node:path';
+import { Client, utils, type AnyAuthMethod, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import { abortReason } from './abortReason';
+import {
+  appendKnownHost,
+  checkHostKey,
+  hostKeyType,
+  knownHostsName,
+  knownKeyTypes,
+  readKnownHostsFile,
+  sha256Fingerprint,
+  type HostKeyInfo,
+} from './knownHosts';
+import { AgentSessionError } from './sessionError';
+import { resolveSshHost } from './sshConfigHosts';
+import type { CommandResult, ExitStatus, RunningProcess, Transport } from './transport';
+
+export interface SshConnectOptions {
+  host: string;
+  user?: string;
+  port?: number;
+  knownHostsFile?: string;
+  identityFile?: string;
+  sshConfigFile?: string;
+  confirmUnknownHostKey?: (info: HostKeyInfo) => Promise<boolean>;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+const CONNECT_TIMEOUT_MS = 20_000;
+const KEEPALIVE_INTERVAL_MS = 15_000;
+const KEEPALIVE_COUNT_MAX = 3;
+/** Without ssh2's native binding, AES-GCM (AES-NI through Node's crypto) is the fastest cipher. */
+const CIPHERS = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'];
+const DEFAULT_KEY_FILES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+
+export async function connectSsh(options: SshConnectOptions): Promise<SshTransport> {
+  const { signal, log } = options;
+  if (signal?.aborted) throw abortReason(signal);
+  const resolved = resolveSshHost(options.host, options.sshConfigFile);
+  const host = resolved.hostName;
+  const port = options.port ?? resolved.port ?? 22;
+  const user = options.user ?? resolved.user ?? userInfo().username;
+  const description = `${user}@${isIPv6(host) ? `[${host}]` : host}:${port}`;
+  const knownHostsFile = options.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
+  const authMethods = authenticationMethods(user, options, resolved.identityFiles, log);
+  const knownTypes = knownKeyTypes(readKnownHostsFile(knownHostsFile), host, port);
+
+  const client = new Client();
+  return new Promise<SshTransport>((resolve, reject) => {
+    let hostKeyFailure: AgentSessionError | undefined;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const armTimer = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => fail(new AgentSessionError('connect', `Connecting to ${description} timed out after ${CONNECT_TIMEOUT_MS / 1000} s. Check that the host is up and reachable, and that sshd listens on port ${port}.`)), CONNECT_TIMEOUT_MS);
+    };
+    const cleanup = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      client.off('error', onError);
+      client.off('close', onClose);
+    };
+    const fail = (error: Error): void => {
+      if (settled) return;
+      cleanup();
+      client.destroy();
+      reject(error);
+    };
+    const onAbort = (): void => fail(abortReason(signal!));
+    const onError = (error: Error & { level?: string }): void => {
+      if (hostKeyFailure) return fail(hostKeyFailure);
+      if (error.level === 'client-authentication') {
+        const tried = authMethods.map((method) => (method.type === 'agent' ? 'ssh-agent' : describeKeyMethod(method))).join(', ') || 'no keys at all';
+        return fail(
+          new AgentSessionError(
+            'auth',
+            `${description} refused every key tried (${tried}). Add your public key to ~/.ssh/authorized_keys of ${user} on the target, ` +
+              `or name the right key (identityFile setting, IdentityFile in ~/.ssh/config) or load it into ssh-agent.`,
+            { cause: error },
+          ),
+        );
+      }
+      fail(new AgentSessionError('connect', `Cannot connect to ${description}: ${error.message}. Check the host name, the port and that sshd runs there.`, { cause: error }));
+    };
+    const onClose = (): void => fail(hostKeyFailure ?? new AgentSessionError('connect', `${description} closed the connection during the SSH handshake.`));
+
+    const verifyHostKey = (key: Buffer, verify: (valid: boolean) => void): void => {
+      let info: HostKeyInfo;
+      let check: ReturnType<typeof checkHostKey>;
+      try {
+        info = { host, port, keyType: hostKeyType(key), fingerprint: sha256Fingerprint(key), knownHostsFile };
+        check = checkHostKey(readKnownHostsFile(knownHostsFile), host, port, key);
+      } catch (error) {
+        hostKeyFailure = new AgentSessionError('connect', `Cannot check the host key of ${description}: ${(error as Error).message}.`, { cause: error });
+        return verify(false);
+      }
+      const name = knownHostsName(host, port);
+      switch (check.status) {
+        case 'known':
+          return verify(true);
+        case 'revoked':
+          hostKeyFailure = new AgentSessionError(
+            'changed-host-key',
+            `The host key of ${description} (${info.keyType} ${info.fingerprint}) is marked @revoked in ${knownHostsFile} line ${check.line}. Refusing to connect.`,
+            { hostKey: info },
+          );
+          return verify(false);
+        case 'changed':
+          hostKeyFailure = new AgentSessionError(
+            'changed-host-key',
+            `The host key of ${description} has changed: it now presents ${info.keyType} ${info.fingerprint}, but ${knownHostsFile} line ${check.line} ` +
+              `holds a different ${check.knownKeyType} key for ${name}. Someone may be intercepting the connection, or the host was reinstalled. ` +
+              `If you know the key changed legitimately, remove the old entry (ssh-keygen -R '${name}' -f ${knownHostsFile}) and connect again.`,
+            { hostKey: info },
+          );
+          return verify(false);
+        case 'unknown':
+          break;
+      }
+      const unknown = new AgentSessionError(
+        'unknown-host-key',
+        `The host key of ${description} is not known: ${info.keyType} ${info.fingerprint}. If that fingerprint is right, add it with ` +
+          `'ssh-keyscan -p ${port} ${host} >> ${knownHostsFile}' (then compare with 'ssh-keygen -lf ${knownHostsFile}') or connect once with 'ssh -p ${port} ${user}@${host}'.`,
+        { hostKey: info },
+      );
+      if (!options.confirmUnknownHostKey) {
+        hostKeyFailure = unknown;
+        return verify(false);
+      }
+      clearTimeout(timer); // a person is deciding: do not time the connection out under them
+      options.confirmUnknownHostKey(info).then(
+        (trusted) => {
+          if (settled) return;
+          if (!trusted) {
+            hostKeyFailure = unknown;
+            return verify(false);
+          }
+          try {
+            appendKnownHost(knownHostsFile, host, port, key);
+          } catch (error) {
+            hostKeyFailure = new AgentSessionError('connect', `Cannot add the host key of ${description} to ${knownHostsFile}: ${(error as Error).message}.`, { cause: error });
+            return verify(false);
+          }
+          log?.(`Added ${name} ${info.keyType} ${info.fingerprint} to ${knownHostsFile}.`);
+          armTimer();
+          verify(true);
+        },
+        (error: unknown) => {
+          hostKeyFailure = new AgentSessionError('unknown-host-key', `${unknown.message} (asking whether to trust it failed: ${String(error)})`, { hostKey: info });
+          verify(false);
+        },
+      );
+    };
+
+    signal?.addEventListener('abort', onAbort, { once: true });
+    client.on('error', onError);
+    client.on('close', onClose);
+    client.once('ready', () => {
+      if (settled) return;
+      cleanup();
+      log?.(`Connected to ${description}.`);
+      resolve(new SshTransport(client, description));
+    });
+    armTimer();
+    log?.(`Connecting to ${description}…`);
+    client.connect({
+      host,
+      port,
+      username: user,
+      authHandler: authMethods,
+      hostVerifier: verifyHostKey,
+      readyTimeout: 0, // our own timer, paused while confirmUnknownHostKey waits for a person
+      keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+      keepaliveCountMax: KEEPALIVE_COUNT_MAX,
+      algorithms: {
+        cipher: CIPHERS as never,
+        // Like OpenSSH: ask for the key types known_hosts already holds for this host first.
+        serverHostKey: knownTypes.length > 0 ? ({ prepend: knownTypes.flatMap(hostKeyAlgorithms) } as never) : undefined,
+      },
+    });
+  });
+}
+
+/** Signature algorithms that prove a key of this type (RSA keys sign with SHA-2 first). */
+function hostKeyAlgorithms(keyType: string): string[] {
+  return keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [keyType];
+}
+
+function describeKeyMethod(method: AnyAuthMethod): string {
+  return 'keyFile' in method ? String((method as { keyFile: string }).keyFile) : method.type;
+}
+
+/** The explicit key, then ~/.ssh/config's IdentityFile keys and the default keys, then ssh-agent. */
+function authenticationMethods(
+  username: string,
+  options: SshConnectOptions,
+  configIdentityFiles: string[],
+  log: ((line: string) => void) | undefined,
+): AnyAuthMethod[] {
+  const methods: AnyAuthMethod[] = [];
+  const addKey = (file: string, explicit: boolean): void => {
+    let content: Buffer;
+    try {
+      content = readFileSync(file);
+    } catch (error) {
+      if (explicit) throw new AgentSessionError('auth', `Cannot read the identity file ${file}: ${(error as Error).message}.`, { cause: error });
+      return;
+    }
+    const parsed = utils.parseKey(content);
+    if (parsed instanceof Error) {
+      const why = /encrypted|passphrase/i.test(parsed.message)
+        ? 'it is protected by a passphrase; load it into ssh-agent (ssh-add) instead'
+        : `it is not a private key ssh2 can read (${parsed.message})`;
+      if (explicit) throw new AgentSessionError('auth', `Cannot use the identity file ${file}: ${why}.`);
+      log?.(`Skipping ${file}: ${why}.`);
+      return;
+    }
+    methods.push({ type: 'publickey', username, key: content, keyFile: file } as AnyAuthMethod);
+  };
+  if (options.identityFile) addKey(options.identityFile, true);
+  const defaults = DEFAULT_KEY_FILES.map((name) => join(homedir(), '.ssh', name));
+  for (const file of [...new Set([...configIdentityFiles, ...defaults])]) {
+    if (file !== options.identityFile && existsSync(file)) addKey(file, false);
+  }
+  const agentSocket = process.env['SSH_AUTH_SOCK'];
+  if (agentSocket) methods.push({ type: 'agent', username, agent: agentSocket });
+  return methods;
+}
+
+export class SshTransport implements Transport {
+  readonly description: string;
+  readonly lost: Promise<Error>;
+  private readonly client: Client;
+  private sftpSession: Promise<SFTPWrapper> | undefined;
+  private disposed = false;
+
+  constructor(client: Client, description: string) {
+    this.client = client;
+    this.description = description;
+    let lastError: Error | undefined;
+    client.on('error', (error: Error) => {
+      lastError = error;
+    });
+    this.lost = new Promise<Error>((resolve) => {
+      client.once('close', () => {
+        const why = this.disposed ? 'the session was closed' : (lastError?.message ?? 'the server closed the connection');
+        resolve(new AgentSessionError('closed', `connection to ${description} lost: ${why}`, lastError ? { cause: lastError } : undefined));
+      });
+    });
+  }
+
+  async run(command: string, options: { signal?: AbortSignal; stdin?: string } = {}): Promise<CommandResult> {
+    const { signal } = options;
+    if (signal?.aborted) throw abortReason(signal);
+    const channel = await this.exec(command);
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    channel.on('data', (chunk: Buffer) => stdout.push(chunk));
+    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    channel.end(options.stdin ?? '');
+    const onAbort = (): void => killChannel(channel);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const status = await exitOfChannel(channel);
+      if (signal?.aborted) throw abortReason(signal);
+      return { ...status, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async spawn(command: string): Promise<RunningProcess> {
+    const channel = await this.exec(command);
+    return { stdin: channel, stdout: channel, stderr: channel.stderr, exited: exitOfChannel(channel), kill: () => killChannel(channel) };
+  }
+
+  async writeFile(path: string, content: Buffer, mode: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw abortReason(signal);
+    this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) => {
+      this.client.sftp((error, sftp) => (error ? reject(new Error(`cannot open SFTP on ${this.description}: ${error.message}`)) : resolve(sftp)));
+    });
+    const sftp = await this.sftpSession;
+    await new Promise<void>((resolve, reject) => {
+      sftp.writeFile(path, content, { mode }, (error) => (error ? reject(new Error(`cannot write ${path} on ${this.description}: ${error.message}`)) : resolve()));
+    });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.client.end();
+    await Promise.race([this.lost, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    this.client.destroy();
+  }
+
+  private exec(command: string): Promise<ClientChannel> {
+    return new Promise<ClientChannel>((resolve, reject) => {
+      const failed = (why: string): void => reject(new AgentSessionError('closed', `cannot run a command on ${this.description}: ${why}`));
+      try {
+        this.client.exec(command, (error, channel) => (error ? failed(error.message) : resolve(channel)));
+      } catch (error) {
+        failed((error as Error).message);
+      }
+    });
+  }
+}
+
+function exitOfChannel(channel: ClientChannel): Promise<ExitStatus> {
+  return new Promise<ExitStatus>((resolve) => {
+    let status: ExitStatus | undefined;
+    channel.on('exit', (code: number | null, signalName?: string) => {
+      status = { exitCode: typeof code === 'number' ? code : null, signal: signalName ?? null };
+    });
+    channel.on('close', () => resolve(status ?? { exitCode: null, signal: null, failure: 'the SSH channel closed without an exit status' }));
+  });
+}
+
+function killChannel(channel: ClientChannel): void {
+  // OpenSSH honours signal requests since 7.9 (ssh2 sends none once our side of the channel is
+  // ended); closing the channel covers the rest: the process loses its pipes.
+  channel.signal('KILL');
+  channel.close();
+}

@@ -1,0 +1,55 @@
+/**
+ * How the client reaches the machine the agent runs on: run a shell command and collect its output,
+ * start a long-running process with its three streams, write a file. Local (child_process) and SSH
+ * (ssh2 exec channels + SFTP) implement it, so deployment and the session are written once.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+export interface ExitStatus {
+  /** Exit code; null when the process was killed by a signal or its channel vanished (link lost). */
+  exitCode: number | null;
+  signal: string | null;
+  /** Set when there was no exit at all: the process could not start, or its SSH channel closed without one. */
+  failure?: string;
+}
+
+export interface CommandResult extends ExitStatus {
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunningProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Resolves (never rejects) once the process is gone and its streams are closed. */
+  readonly exited: Promise<ExitStatus>;
+  /** Stops the process (SIGKILL locally; over SSH, a KILL signal request and closing the channel). */
+  kill(): void;
+}
+
+export interface Transport {
+  /** 'local' or 'user@host:port', as shown to users. */
+  readonly description: string;
+  /** Runs `command` with /bin/sh -c on the target; rejects only when it could not be started or on abort. */
+  run(command: string, options?: { signal?: AbortSignal; stdin?: string }): Promise<CommandResult>;
+  /** Starts `command` with /bin/sh -c on the target and hands over its streams. */
+  spawn(command: string): Promise<RunningProcess>;
+  /** Writes (creates or replaces) a file on the target; the parent directory must exist. */
+  writeFile(path: string, content: Buffer, mode: number, signal?: AbortSignal): Promise<void>;
+  /** Resolves with the reason once the link to the target is gone (never for the local transport). */
+  readonly lost: Promise<Error>;
+  dispose(): Promise<void>;
+}
+
+/** Quotes a value for /bin/sh as one word: nothing inside single quotes is special. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The last lines of a tool's output (at most `maxLines` lines and `maxChars` characters), for error messages. */
+export function tailOf(text: string, maxLines = 30, maxChars = 4000): string {
+  let tail = text.trimEnd().split('\n').slice(-maxLines).join('\n');
+  if (tail.length > maxChars) tail = tail.slice(tail.length - maxChars);
+  return tail;
+}

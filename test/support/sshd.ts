@@ -1,0 +1,182 @@
+/**
+ * A private OpenSSH server for integration tests: 127.0.0.1 on a free port, its own temp dir with
+ * a fresh ed25519 host key, a client key allowed to log in as root, and a known_hosts file listing
+ * the real host key as `[127.0.0.1]:PORT`. Without sshd or root it throws in CI (CI=true), and
+ * elsewhere tells tests why to skip (sshdUnavailableReason), never skipping silently.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const SSHD = '/usr/sbin/sshd';
+
+export interface PrivateSshd {
+  host: string;
+  port: number;
+  user: 'root';
+  identityFile: string;
+  /** Lists the server's real host key as `[127.0.0.1]:PORT ssh-ed25519 …`. */
+  knownHostsFile: string;
+  /** 'SHA256:…' of the host key, as `ssh-keygen -lf` prints it. */
+  hostKeyFingerprint: string;
+  /** The temp dir holding config, keys and the log (sshd.log). */
+  dir: string;
+  /** Kills the per-connection sshd processes (drops every live SSH connection); the server keeps listening. */
+  dropConnections(): void;
+  stop(): Promise<void>;
+}
+
+/** Why this machine cannot run the private sshd, or null when it can. Throws instead when CI=true. */
+export function sshdUnavailableReason(): string | null {
+  let reason: string | null = null;
+  if (!existsSync(SSHD)) reason = `${SSHD} is missing (apt-get install openssh-server)`;
+  else if (process.getuid?.() !== 0) reason = 'the private sshd logs in as root, so the tests must run as root';
+  else if (!existsSync('/usr/bin/ssh-keygen')) reason = 'ssh-keygen is missing (apt-get install openssh-client)';
+  if (reason !== null && process.env['CI'] === 'true') throw new Error(`SSH integration tests cannot run: ${reason}.`);
+  return reason;
+}
+
+export async function startSshd(): Promise<PrivateSshd> {
+  const unavailable = sshdUnavailableReason();
+  if (unavailable !== null) throw new Error(`cannot start the private sshd: ${unavailable}`);
+  const dir = mkdtempSync(join(tmpdir(), 'ebpf-studio-sshd-'));
+  const hostKey = join(dir, 'host_ed25519');
+  const clientKey = join(dir, 'client_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'private-sshd-host', '-f', hostKey]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'private-sshd-client', '-f', clientKey]);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKey}.pub`), { mode: 0o600 });
+
+  const port = await freePort();
+  const config = join(dir, 'sshd_config');
+  const log = join(dir, 'sshd.log');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'UsePAM no',
+      'StrictModes no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      'Subsystem sftp internal-sftp',
+      '',
+    ].join('\n'),
+  );
+  mkdirSync('/run/sshd', { recursive: true });
+  // -D keeps sshd in the foreground as our child, so it cannot outlive the test run by accident.
+  const server = spawn(SSHD, ['-D', '-f', config, '-E', log], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  try {
+    await waitForBanner(port, server, log);
+  } catch (error) {
+    server.kill('SIGKILL');
+    throw error;
+  }
+
+  const hostPub = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/);
+  const knownHostsFile = join(dir, 'known_hosts');
+  writeFileSync(knownHostsFile, `[127.0.0.1]:${port} ${hostPub[0]} ${hostPub[1]}\n`);
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`], { encoding: 'utf8' }).split(/\s+/)[1]!;
+
+  return {
+    host: '127.0.0.1',
+    port,
+    user: 'root',
+    identityFile: clientKey,
+    knownHostsFile,
+    hostKeyFingerprint: fingerprint,
+    dir,
+    dropConnections: () => killChildren(server),
+    stop: async () => {
+      killChildren(server);
+      server.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes a known_hosts file that lists a DIFFERENT ed25519 key for this sshd's `[host]:port`. */
+export function writeKnownHostsWithWrongKey(sshd: PrivateSshd, path: string): void {
+  const other = join(sshd.dir, `other_ed25519_${Date.now()}`);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'not-the-host', '-f', other]);
+  const pub = readFileSync(`${other}.pub`, 'utf8').trim().split(/\s+/);
+  writeFileSync(path, `[${sshd.host}]:${sshd.port} ${pub[0]} ${pub[1]}\n`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls until the server sends its SSH banner (it accepts and speaks), for at most 10 s. */
+async function waitForBanner(port: number, server: ChildProcess, log: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) {
+      throw new Error(`the private sshd exited with status ${server.exitCode}: ${existsSync(log) ? readFileSync(log, 'utf8').trim() : 'no log'}`);
+    }
+    const banner = await new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.setTimeout(1000);
+      socket.once('data', (data) => {
+        socket.destroy();
+        resolve(data.toString('latin1'));
+      });
+      socket.once('error', () => resolve(''));
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve('');
+      });
+    });
+    if (banner.startsWith('SSH-2.0-')) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the private sshd on 127.0.0.1:${port} did not accept connections within 10 s: ${existsSync(log) ? readFileSync(log, 'utf8').trim() : 'no log'}`);
+}
+
+/** SIGKILLs the per-connection processes of our sshd (its direct children and theirs), found via /proc. */
+function killChildren(server: ChildProcess): void {
+  if (server.pid === undefined) return;
+  const parents = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ESRCH') continue; // exited meanwhile
+      throw error;
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(name)]);
+  }
+  const victims: number[] = [];
+  const collect = (pid: number): void => {
+    for (const child of parents.get(pid) ?? []) {
+      victims.push(child);
+      collect(child);
+    }
+  };
+  collect(server.pid);
+  for (const pid of victims) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+}
