@@ -11,16 +11,13 @@ import { parseArgs } from 'node:util';
 import { openAgentSession, type AgentSession } from '../remote-agent/client/agentSession';
 import { checkFile } from '../remote-agent/client/checkFile';
 import type { CheckReport } from '../remote-agent/client/checkReport';
-import { describeTarget, parseTarget } from '../remote-agent/client/targetSpec';
+import { parseTarget } from '../remote-agent/client/targetSpec';
 import { exitStatusOf, formatText, toJsonDiagnostics, type OutputFormat } from './formatReport';
 import { version } from '../package.json';
 
 const USAGE = `usage: ebpf-studio check FILE... [--target local|ssh://[user@]host[:port]] [--identity KEYFILE]
                           [--known-hosts FILE] [--format text|json]
        ebpf-studio --version`;
-
-/** A problem that is the caller's, not the program's: exit status 2, one line on stderr. */
-class UsageError extends Error {}
 
 /** The agent's C sources ship beside the bundle (out/agent-src); from a checkout they are in the tree. */
 function agentSourceDir(): string {
@@ -40,33 +37,24 @@ async function check(argv: string[], signal: AbortSignal): Promise<number> {
     },
   });
   const format = values.format as OutputFormat;
-  if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, not '${values.format}'`);
-  if (positionals.length === 0) throw new UsageError('check needs at least one FILE');
+  if (format !== 'text' && format !== 'json') throw new Error(`--format must be text or json, not '${values.format}'`);
+  if (positionals.length === 0) throw new Error('check needs at least one FILE');
   const files = positionals.map((f) => path.resolve(f));
   for (const f of files) {
-    if (!fs.existsSync(f)) throw new UsageError(`${f}: no such file`);
+    if (!fs.existsSync(f)) throw new Error(`${f}: no such file`);
   }
-  let target;
-  try {
-    target = parseTarget(values.target!);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const target = parseTarget(values.target!);
 
-  let session: AgentSession;
-  try {
-    session = await openAgentSession({
-      target,
-      agentSourceDir: agentSourceDir(),
-      knownHostsFile: values['known-hosts'],
-      identityFile: values.identity,
-      clientVersion: `ebpf-studio-cli ${version}`,
-      signal,
-      log: process.env.EBPF_STUDIO_DEBUG ? (line) => process.stderr.write(`${line}\n`) : undefined,
-    });
-  } catch (e) {
-    throw new UsageError(`cannot reach ${describeTarget(target)}: ${(e as Error).message}`);
-  }
+  // Its errors name the target and say what to do (host key, auth, sudo, agent build).
+  const session: AgentSession = await openAgentSession({
+    target,
+    agentSourceDir: agentSourceDir(),
+    knownHostsFile: values['known-hosts'],
+    identityFile: values.identity,
+    clientVersion: `ebpf-studio-cli ${version}`,
+    signal,
+    log: process.env.EBPF_STUDIO_DEBUG ? (line) => process.stderr.write(`${line}\n`) : undefined,
+  });
   try {
     const reports: CheckReport[] = [];
     for (const file of files) {
@@ -104,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return 0;
       default:
-        throw new UsageError(command ? `unknown command '${command}' (see ebpf-studio --help)` : 'no command given (see ebpf-studio --help)');
+        throw new Error(command ? `unknown command '${command}' (see ebpf-studio --help)` : 'no command given (see ebpf-studio --help)');
     }
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);

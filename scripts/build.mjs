@@ -22,10 +22,13 @@ const common = {
   minify: production,
   logLevel: 'warning',
   absWorkingDir: root,
+  // ssh2 tries its optional native crypto binding and cpu-features inside try/catch; without them
+  // it runs on pure JS + Node's crypto, so leave them out of the bundle.
+  external: ['*.node', 'cpu-features'],
 };
 
 const bundles = [
-  { entryPoints: ['extension/extension.ts'], outfile: 'out/extension.js', external: ['vscode'] },
+  { entryPoints: ['extension/extension.ts'], outfile: 'out/extension.js', external: ['vscode', '*.node', 'cpu-features'] },
   { entryPoints: ['language-server/server.ts'], outfile: 'out/server.js' },
   { entryPoints: ['cli/main.ts'], outfile: 'out/cli.js', banner: { js: '#!/usr/bin/env node' } },
 ];
