@@ -55,7 +55,8 @@ export interface HelloResult {
 // The agent writes `files` into a fresh private work directory, then runs, with that directory as
 // the current directory:
 //   clang -g -O2 -target bpf -D__TARGET_ARCH_<arch> -I. -I<vmlinux cache dir> [-include-pch ...]
-//         -fno-color-diagnostics -c <main> -o <object>
+//         -idirafter /usr/include/<clang -print-multiarch> -fno-color-diagnostics -c <main> -o <object>
+// (-idirafter because `-target bpf` does not search the multiarch dir, where Debian keeps asm/types.h)
 // so clang's diagnostics and the object's line info name files by the same relative paths the
 // client sent. vmlinux.h is generated from the target's /sys/kernel/btf/vmlinux and cached.
 

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* State shared by the agent's request handlers: options, held objects, and the input side that
+ * must keep being read (for cancellations) while a long request such as compile runs. */
+#ifndef EBPF_AGENT_H
+#define EBPF_AGENT_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "objects.h"
+#include "rpc.h"
+
+#define AGENT_VERSION "0.1.0"
+#define AGENT_PROTOCOL_VERSION 1
+
+struct agent {
+	const char *cache_dir;		/* vmlinux.h and its PCH, per btfId */
+	const char *tmp_dir;		/* parent of the per-compile work dirs */
+	const char *const *methods;	/* NULL-terminated, for hello's capabilities */
+	struct object_table objects;
+	struct line_reader reader;
+	struct inbound_queue queue;
+	struct json_object *running_id;	/* id of the request being handled; NULL if none */
+	bool running_cancelled;
+	bool input_closed;
+	sigset_t poll_sigmask;		/* signal mask while blocked in ppoll() */
+};
+
+/* Set by SIGTERM/SIGHUP/SIGINT; the agent cleans up and exits. */
+extern volatile sig_atomic_t agent_stop_requested;
+
+/* Reads what stdin holds now: cancellations take effect at once, other messages are queued.
+ * Returns 0, or a negative errno when stdin fails. */
+int agent_pump_input(struct agent *a);
+
+/* Whether the running request must stop: it was cancelled or the agent is terminating. */
+bool agent_should_abort(const struct agent *a);
+
+/* Routes libbpf's messages: into the current program's libbpfLog during load, else stderr. */
+void libbpf_output_install(void);
+
+/* Request handlers. Each fills @reply with a result or an error. */
+void method_hello(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_compile(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_load(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_release(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+
+#endif

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* Running a tool (clang) as a child in its own process group, collecting its output, and
+ * killing the whole group when the request that started it is cancelled. */
+#ifndef EBPF_AGENT_PROCESS_H
+#define EBPF_AGENT_PROCESS_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Polled beside the child's output while it runs (the agent's stdin). */
+struct proc_watch {
+	int fd;				/* -1: nothing to watch */
+	int (*on_readable)(void *ctx);	/* nonzero: stop watching @fd (closed) */
+	bool (*should_abort)(void *ctx);
+	void *ctx;
+	const sigset_t *sigmask;	/* for ppoll(); NULL for the current mask */
+};
+
+struct proc_result {
+	char *output;		/* stdout and stderr, interleaved; NUL-terminated */
+	size_t output_len;
+	bool output_truncated;
+	int exit_code;		/* -1 when killed by a signal */
+	bool aborted;		/* killed because should_abort() said so */
+};
+
+/* Runs argv[0] (a path) in @cwd. Returns 0 when the child ran (whatever its exit status), or a
+ * negative errno when it could not be started. */
+int proc_run(const char *const *argv, const char *cwd, size_t max_output,
+	     const struct proc_watch *watch, struct proc_result *res);
+void proc_result_free(struct proc_result *res);
+
+#endif

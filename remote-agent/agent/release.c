@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+/* release: forget a compiled object and delete its work directory. */
+#include "agent.h"
+
+void method_release(struct agent *a, struct json_object *params, struct rpc_reply *r)
+{
+	struct json_object *id;
+	struct held_object *obj;
+
+	if (!params || !json_object_is_type(params, json_type_object) ||
+	    !json_object_object_get_ex(params, "objectId", &id) || !json_object_is_type(id, json_type_string)) {
+		rpc_reply_error(r, RPC_INVALID_PARAMS, "params.objectId must be a string returned by compile.");
+		return;
+	}
+	obj = objects_find(&a->objects, json_object_get_string(id));
+	if (!obj) {
+		rpc_reply_error(r, RPC_UNKNOWN_OBJECT, "Object \"%.64s\" is not held by the agent (never compiled, "
+				"already released, or evicted).", json_object_get_string(id));
+		return;
+	}
+	objects_drop(obj);
+	r->result = json_object_new_object();
+}

@@ -1,0 +1,360 @@
+/**
+ * The C agent (remote-agent/agent) on this machine's real kernel, spoken to in raw JSON lines
+ * exactly as the client does. Runs the AddressSanitizer build and fails on any sanitizer report
+ * in its stderr, so every path here is also checked for leaks and memory errors.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, accessSync, constants } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { ErrorCode } from '../../remote-agent/protocol';
+
+const repo = join(import.meta.dirname, '..', '..');
+const agentDir = join(repo, 'remote-agent', 'agent');
+const agentBinary = join(agentDir, 'build', 'ebpf-agent-asan');
+const fixtures = join(repo, 'test', 'fixtures', 'programs');
+
+interface RpcMessage {
+  jsonrpc: '2.0';
+  id: number | string | null;
+  result?: any;
+  error?: { code: number; message: string; data?: any };
+}
+
+/** One agent process: lines in, replies out, stderr collected for the sanitizer check. */
+class AgentProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly tmpDir = mkdtempSync(join(tmpdir(), 'agent-test-tmp-'));
+  readonly cacheDir = mkdtempSync(join(tmpdir(), 'agent-test-cache-'));
+  stderr = '';
+  private replies: RpcMessage[] = [];
+  private waiters: Array<(m: RpcMessage) => void> = [];
+  private nextId = 1;
+  readonly exited: Promise<number | null>;
+
+  constructor(env: NodeJS.ProcessEnv = process.env) {
+    this.child = spawn(agentBinary, ['--cache-dir', this.cacheDir], {
+      env: { ...env, TMPDIR: this.tmpDir, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1' },
+    });
+    this.child.stderr.setEncoding('utf8');
+    this.child.stderr.on('data', (chunk: string) => (this.stderr += chunk));
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      const message = JSON.parse(line) as RpcMessage;
+      const waiter = this.waiters.shift();
+      if (waiter) waiter(message);
+      else this.replies.push(message);
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  sendLine(line: string): void {
+    this.child.stdin.write(line + '\n');
+  }
+
+  nextReply(): Promise<RpcMessage> {
+    const queued = this.replies.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  send(method: string, params: unknown): number {
+    const id = this.nextId++;
+    this.sendLine(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    return id;
+  }
+
+  async request(method: string, params: unknown): Promise<RpcMessage> {
+    const id = this.send(method, params);
+    const reply = await this.nextReply();
+    assert.equal(reply.id, id, `reply to request ${id}`);
+    return reply;
+  }
+
+  async close(): Promise<number | null> {
+    this.child.stdin.end();
+    return this.exited;
+  }
+
+  cleanup(): void {
+    rmSync(this.tmpDir, { recursive: true, force: true });
+    rmSync(this.cacheDir, { recursive: true, force: true });
+  }
+}
+
+function fixture(name: string) {
+  return { files: [{ path: name, content: readFileSync(join(fixtures, name), 'utf8') }], main: name };
+}
+
+function assertNoSanitizerReport(stderr: string): void {
+  assert.doesNotMatch(stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/, stderr);
+}
+
+/** Why this machine cannot run the agent against a real kernel, or null when it can. */
+function missingPrerequisite(): string | null {
+  if (process.getuid?.() !== 0) return 'loading BPF programs needs root';
+  try {
+    accessSync('/sys/kernel/btf/vmlinux', constants.R_OK);
+  } catch {
+    return 'the kernel has no BTF at /sys/kernel/btf/vmlinux';
+  }
+  return null;
+}
+
+const skipReason = missingPrerequisite();
+if (skipReason && process.env.CI === 'true') {
+  test('agent prerequisites', () => assert.fail(`agent integration tests cannot run here: ${skipReason}`));
+}
+
+let agent: AgentProcess;
+
+before(() => {
+  if (skipReason) return;
+  execFileSync('make', ['-s', '-C', agentDir, 'SANITIZE=1'], { stdio: 'inherit' });
+  agent = new AgentProcess();
+});
+
+after(async () => {
+  if (!agent) return;
+  if (agent.child.exitCode === null) await agent.close();
+  agent.cleanup();
+});
+
+const t = skipReason ? test.skip : test;
+
+t('hello describes this host: kernel, BTF, clang, libbpf and the methods answered', async () => {
+  const reply = await agent.request('hello', { clientVersion: 'agent.test' });
+  const kernelRelease = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
+  const clangFirstLine = execFileSync('clang', ['--version'], { encoding: 'utf8' }).split('\n')[0];
+  assert.equal(reply.error, undefined);
+  assert.equal(reply.result.agentVersion, '0.1.0');
+  assert.equal(reply.result.protocolVersion, 1);
+  assert.equal(reply.result.kernelRelease, kernelRelease);
+  assert.equal(reply.result.arch, execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim());
+  assert.equal(reply.result.btf, true);
+  assert.match(reply.result.btfId, /^[0-9a-f]{16}$/);
+  assert.equal(reply.result.clang, clangFirstLine);
+  assert.match(reply.result.libbpfVersion, /^1\.\d+$/);
+  assert.equal(reply.result.euid, 0);
+  assert.deepEqual(reply.result.capabilities, ['hello', 'compile', 'load', 'release']);
+});
+
+t('compile of a program including vmlinux.h generates vmlinux.h once, then takes it from the cache', async () => {
+  const first = await agent.request('compile', fixture('passes.bpf.c'));
+  assert.equal(first.result.ok, true, first.result.stderr);
+  assert.equal(first.result.vmlinuxH, 'generated');
+  assert.equal(first.result.exitCode, 0);
+  assert.equal(first.result.stderr, '');
+  assert.match(first.result.objectId, /^obj-\d+$/);
+  const elf = Buffer.from(first.result.object, 'base64');
+  assert.deepEqual([...elf.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
+  assert.equal(elf[18], 247, 'e_machine is EM_BPF');
+
+  const second = await agent.request('compile', fixture('passes.bpf.c'));
+  assert.equal(second.result.ok, true);
+  assert.equal(second.result.vmlinuxH, 'cached');
+  assert.notEqual(second.result.objectId, first.result.objectId);
+  assert.ok(second.result.durationMs < 2000, `compile with the PCH took ${second.result.durationMs} ms`);
+});
+
+t('a clang error comes back as ok:false with clang stderr naming file:line:col', async () => {
+  const reply = await agent.request('compile', fixture('clang-error.bpf.c'));
+  assert.equal(reply.result.ok, false);
+  assert.equal(reply.result.objectId, null);
+  assert.equal(reply.result.object, null);
+  assert.equal(reply.result.exitCode, 1);
+  assert.match(reply.result.stderr, /^clang-error\.bpf\.c:11:9: error: use of undeclared identifier 'undeclared_counter'$/m);
+});
+
+async function compileAndLoad(name: string) {
+  const compiled = await agent.request('compile', fixture(name));
+  assert.equal(compiled.result.ok, true, compiled.result.stderr);
+  const loaded = await agent.request('load', { objectId: compiled.result.objectId });
+  assert.equal(loaded.error, undefined, JSON.stringify(loaded.error));
+  return loaded.result.programs as any[];
+}
+
+/** The verifier's own message: the last log line before its statistics lines. */
+function verifierMessage(log: string): string {
+  const lines = log.trimEnd().split('\n');
+  const stats = /^(processed \d+ insns|verification time|stack depth)/;
+  while (lines.length && stats.test(lines[lines.length - 1])) lines.pop();
+  return lines[lines.length - 1];
+}
+
+t('load of a correct program passes the verifier with statistics', async () => {
+  const [prog] = await compileAndLoad('passes.bpf.c');
+  assert.equal(prog.name, 'trace_execve');
+  assert.equal(prog.section, 'tracepoint/syscalls/sys_enter_execve');
+  assert.equal(prog.type, 'tracepoint');
+  assert.equal(prog.ok, true);
+  assert.equal(prog.errno, 0);
+  assert.ok(prog.insnCount > 0);
+  assert.ok(prog.insnsProcessed > 0);
+  assert.ok(prog.totalStates >= 0 && prog.peakStates >= 0);
+  assert.ok(prog.verificationTimeUs >= 0);
+  assert.match(prog.log, /^processed \d+ insns/m);
+  assert.doesNotMatch(prog.log, /^\d+: \(/m, 'a passing program gets the stats log only');
+});
+
+t('load of a program dereferencing a map value without a NULL check is rejected with EACCES', async () => {
+  const [prog] = await compileAndLoad('rejected.bpf.c');
+  assert.equal(prog.name, 'count_execve');
+  assert.equal(prog.ok, false);
+  assert.equal(prog.errno, -13);
+  assert.equal(verifierMessage(prog.log), "R0 invalid mem access 'map_value_or_null'");
+  assert.match(prog.log, /^; \*count \+= 1; @ rejected\.bpf\.c:22$/m);
+  assert.match(prog.libbpfLog, /prog 'count_execve': failed to load: -13/);
+  assert.equal(prog.insnsProcessed, 7);
+});
+
+t('each program of an object gets its own verdict', async () => {
+  const programs = await compileAndLoad('two-programs.bpf.c');
+  assert.deepEqual(
+    programs.map((p) => [p.name, p.ok, p.errno]),
+    [
+      ['count_ok', true, 0],
+      ['count_unchecked', false, -13],
+    ],
+  );
+  assert.equal(verifierMessage(programs[1].log), "R0 invalid mem access 'map_value_or_null'");
+  assert.match(programs[1].log, /@ two-programs\.bpf\.c:36$/m);
+});
+
+t('load of selected programs only, and of a name the object lacks', async () => {
+  const compiled = await agent.request('compile', fixture('two-programs.bpf.c'));
+  const only = await agent.request('load', { objectId: compiled.result.objectId, programs: ['count_unchecked'] });
+  assert.deepEqual(only.result.programs.map((p: any) => p.name), ['count_unchecked']);
+  const missing = await agent.request('load', { objectId: compiled.result.objectId, programs: ['nope'] });
+  assert.equal(missing.error?.code, ErrorCode.InvalidParams);
+  assert.match(missing.error!.message, /params\.programs\[0\].*"nope"/);
+});
+
+t('release forgets the object; a second release and a load of it are UnknownObject', async () => {
+  const compiled = await agent.request('compile', fixture('rejected.bpf.c'));
+  const objectId = compiled.result.objectId;
+  assert.equal(readdirSync(agent.tmpDir).length > 0, true);
+  assert.deepEqual((await agent.request('release', { objectId })).result, {});
+  assert.equal((await agent.request('release', { objectId })).error?.code, ErrorCode.UnknownObject);
+  assert.equal((await agent.request('load', { objectId })).error?.code, ErrorCode.UnknownObject);
+});
+
+t('bad input gets the right JSON-RPC error and the agent keeps answering', async () => {
+  agent.sendLine('{"jsonrpc":"2.0","id":1,"method":');
+  assert.deepEqual(await agent.nextReply(), {
+    jsonrpc: '2.0',
+    id: null,
+    error: { code: ErrorCode.ParseError, message: 'The line is not valid JSON (UTF-8, one JSON-RPC message per line).' },
+  });
+  agent.sendLine('[1,2]');
+  assert.equal((await agent.nextReply()).error?.code, ErrorCode.InvalidRequest);
+  agent.sendLine('{"jsonrpc":"2.0","id":7}');
+  const noMethod = await agent.nextReply();
+  assert.equal(noMethod.id, 7);
+  assert.equal(noMethod.error?.code, ErrorCode.InvalidRequest);
+
+  const unknown = await agent.request('attach', {});
+  assert.equal(unknown.error?.code, ErrorCode.MethodNotFound);
+  assert.match(unknown.error!.message, /no method "attach"/);
+
+  const dotdot = await agent.request('compile', { files: [{ path: '../evil.c', content: 'int x;' }], main: '../evil.c' });
+  assert.equal(dotdot.error?.code, ErrorCode.InvalidParams);
+  assert.equal(dotdot.error?.message, 'params.files[0].path "../evil.c" contains a \'..\' segment.');
+  const absolute = await agent.request('compile', { files: [{ path: '/etc/x.c', content: '' }], main: '/etc/x.c' });
+  assert.match(absolute.error!.message, /params\.files\[0\]\.path .* is absolute/);
+  const badDefine = await agent.request('compile', { ...fixture('passes.bpf.c'), defines: ['X; rm -rf /'] });
+  assert.match(badDefine.error!.message, /params\.defines\[0\]/);
+  const mainMissing = await agent.request('compile', { files: [{ path: 'a.c', content: '' }], main: 'b.c' });
+  assert.match(mainMissing.error!.message, /params\.main "b\.c" is not one of the paths/);
+
+  const unknownObject = await agent.request('load', { objectId: 'obj-999999' });
+  assert.equal(unknownObject.error?.code, ErrorCode.UnknownObject);
+
+  agent.sendLine(JSON.stringify({ jsonrpc: '2.0', method: 'hello', params: { clientVersion: 'notification' } }));
+  const stillAlive = await agent.request('hello', { clientVersion: 'after bad input' });
+  assert.equal(stillAlive.result.protocolVersion, 1, 'a notification gets no reply; the next reply is this one');
+});
+
+/** A file clang needs seconds for: two million _Static_asserts from nested macros. */
+const slowSource = [
+  '#define X1(x) x x x x x x x x x x',
+  '#define X2(x) X1(X1(x))',
+  '#define X4(x) X2(X2(x))',
+  '#define X6(x) X2(X4(x))',
+  'X6(_Static_assert(1, "");)',
+  'X6(_Static_assert(1, "");)',
+  '',
+].join('\n');
+
+t('$/cancelRequest stops a running clang, or drops a queued request, with RequestCancelled; the rest still run', async () => {
+  const before = readdirSync(agent.tmpDir).length;
+  const started = Date.now();
+  const id = agent.send('compile', { files: [{ path: 'slow.bpf.c', content: slowSource }], main: 'slow.bpf.c' });
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const helloId = agent.send('hello', { clientVersion: 'queued behind compile' });
+  const dropId = agent.send('hello', { clientVersion: 'cancelled while queued' });
+  agent.sendLine(JSON.stringify({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: dropId } }));
+  const dropped = await agent.nextReply();
+  assert.deepEqual(dropped, {
+    jsonrpc: '2.0',
+    id: dropId,
+    error: { code: ErrorCode.RequestCancelled, message: 'The request was cancelled before it ran.' },
+  });
+  agent.sendLine(JSON.stringify({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id } }));
+  const cancelled = await agent.nextReply();
+  assert.equal(cancelled.id, id);
+  assert.equal(cancelled.error?.code, ErrorCode.RequestCancelled);
+  assert.ok(Date.now() - started < 2500, `cancellation took ${Date.now() - started} ms`);
+  const queued = await agent.nextReply();
+  assert.equal(queued.id, helloId);
+  assert.equal(queued.result.protocolVersion, 1);
+  assert.equal(readdirSync(agent.tmpDir).length, before, 'the cancelled compile left no work dir');
+});
+
+t('a line over 32 MiB is answered with InvalidRequest and discarded, and the agent goes on', async () => {
+  agent.sendLine(JSON.stringify({ jsonrpc: '2.0', id: 'big', method: 'hello', params: { clientVersion: 'x'.repeat(33 << 20) } }));
+  const tooLong = await agent.nextReply();
+  assert.equal(tooLong.id, null);
+  assert.equal(tooLong.error?.code, ErrorCode.InvalidRequest);
+  assert.match(tooLong.error!.message, /longer than the agent's limit of 32 MiB/);
+  assert.equal((await agent.request('hello', { clientVersion: 'after' })).result.protocolVersion, 1);
+});
+
+t('SIGTERM makes the agent remove its work dirs and exit', async () => {
+  const doomed = new AgentProcess();
+  try {
+    const compiled = await doomed.request('compile', fixture('rejected.bpf.c'));
+    assert.equal(compiled.result.ok, true);
+    assert.equal(readdirSync(doomed.tmpDir).length, 1);
+    doomed.child.kill('SIGTERM');
+    assert.equal(await doomed.exited, 0);
+    assert.deepEqual(readdirSync(doomed.tmpDir), []);
+    assertNoSanitizerReport(doomed.stderr);
+  } finally {
+    doomed.cleanup();
+  }
+});
+
+t('clang missing on the host is ClangMissing telling to install clang', async () => {
+  const noClang = new AgentProcess({ ...process.env, PATH: '/nonexistent' });
+  try {
+    const reply = await noClang.request('compile', fixture('clang-error.bpf.c'));
+    assert.equal(reply.error?.code, ErrorCode.ClangMissing);
+    assert.match(reply.error!.message, /install clang/);
+    const hello = await noClang.request('hello', { clientVersion: 'x' });
+    assert.equal(hello.result.clang, null);
+    assert.equal(await noClang.close(), 0);
+    assertNoSanitizerReport(noClang.stderr);
+  } finally {
+    noClang.cleanup();
+  }
+});
+
+t('at EOF on stdin the agent exits 0, removes its work dirs, and has leaked nothing', async () => {
+  assert.ok(readdirSync(agent.tmpDir).length > 0, 'objects held so far have work dirs');
+  assert.equal(await agent.close(), 0);
+  assert.deepEqual(readdirSync(agent.tmpDir), []);
+  assertNoSanitizerReport(agent.stderr);
+});
