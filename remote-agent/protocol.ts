@@ -18,6 +18,29 @@ export const Method = {
   compile: 'compile',
   load: 'load',
   release: 'release',
+  probeHelpers: 'probe.helpers',
+  attach: 'attach',
+  detach: 'detach',
+  unpin: 'unpin',
+  streamStart: 'stream.start',
+  streamStop: 'stream.stop',
+  traceStart: 'trace.start',
+  traceStop: 'trace.stop',
+  objectMaps: 'object.maps',
+  mapDump: 'map.dump',
+  mapLookup: 'map.lookup',
+  mapUpdate: 'map.update',
+  mapDelete: 'map.delete',
+  hostPrograms: 'host.programs',
+  hostMaps: 'host.maps',
+  btfVmlinux: 'btf.vmlinux',
+} as const;
+
+/** Notification names, agent → client. */
+export const Notification = {
+  events: 'events',
+  trace: 'trace',
+  streamEnded: 'stream.ended',
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -47,6 +70,51 @@ export interface HelloResult {
   euid: number;
   /** Methods this agent answers, e.g. ["hello","compile","load","release"]. */
   capabilities: string[];
+  /** What the kernel can do, probed for real at agent start (cheap probes only; see probe.helpers). */
+  features: KernelFeatures;
+}
+
+/**
+ * Kernel facts that decide what can be attached and how. Each is probed (a real load, a map
+ * create, a file under tracefs), not guessed from the version.
+ */
+export interface KernelFeatures {
+  /** tracefs has kprobe_events (CONFIG_KPROBE_EVENTS): kprobe/kretprobe attach works. */
+  kprobeEvents: boolean;
+  /** tracefs has uprobe_events (CONFIG_UPROBE_EVENTS): uprobe/uretprobe/usdt attach works. */
+  uprobeEvents: boolean;
+  /** BPF_PROG_TYPE_TRACING loads (fentry/fexit/fmod_ret/tp_btf/iter). */
+  tracingPrograms: boolean;
+  /** BPF_PROG_TYPE_LSM loads and "bpf" is in /sys/kernel/security/lsm. */
+  lsm: boolean;
+  /** BPF_MAP_TYPE_RINGBUF can be created. */
+  ringbuf: boolean;
+  /** tcx links (BPF_TCX_INGRESS/EGRESS, Linux 6.6+); else tc attaches through a clsact qdisc. */
+  tcx: boolean;
+  /** bpf_get_attach_cookie is available (BPF cookies on kprobe/uprobe/tracepoint links). */
+  bpfCookie: boolean;
+  /** Where tracefs is mounted ("/sys/kernel/tracing" or "/sys/kernel/debug/tracing"); null when not mounted. */
+  tracefs: string | null;
+  /** Where bpffs is mounted (normally "/sys/fs/bpf"); null when not mounted (pinning impossible). */
+  bpffs: string | null;
+  /** Program types (libbpf names, e.g. "xdp") that load on this kernel. */
+  programTypes: string[];
+  /** Map types (libbpf names, e.g. "ringbuf") that can be created on this kernel. */
+  mapTypes: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// probe.helpers — client → agent. Which helpers each program type may call on this kernel, and which
+// are GPL-only. Kept out of `hello` because it costs a few thousand probe loads (~1 s); the agent
+// caches the answer per kernel (by btfId) in its cache dir, and the client per btfId too.
+
+export type ProbeHelpersParams = Record<string, never>;
+
+export interface ProbeHelpersResult {
+  /** Program type (libbpf name) → names of the helpers it may call, e.g. { "xdp": ["bpf_map_lookup_elem", …] }. */
+  helpersByProgramType: Record<string, string[]>;
+  /** Helpers a non-GPL program may not call ("cannot call GPL-restricted function"). */
+  gplOnly: string[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,6 +214,255 @@ export interface ReleaseParams {
 export type ReleaseResult = Record<string, never>;
 
 // ---------------------------------------------------------------------------------------------
+// attach — client → agent. Attach one program of a compiled object. The first attach of an object
+// loads the whole object (every program, its maps) into the kernel and keeps it until `release`
+// or the agent exits; later attaches of the same object reuse that instance, so programs share
+// their maps. Links belong to the agent: they go away when it exits, unless pinned.
+
+export interface AttachParams {
+  objectId: string;
+  /** Function name of the program. */
+  program: string;
+  /** Where to attach when the section does not say it all (e.g. SEC("xdp") needs an interface). Absent: libbpf's auto-attach by section. */
+  target?: AttachTarget;
+  /** Pin the link under <bpffs>/ebpf-studio/ so it outlives the agent (until `unpin`). */
+  pin?: boolean;
+}
+
+export type AttachTarget =
+  | { kind: 'tracepoint'; category: string; name: string }
+  | { kind: 'raw_tracepoint'; name: string }
+  | { kind: 'kprobe'; function: string; offset?: number; retprobe?: boolean }
+  | { kind: 'uprobe'; binary: string; symbol?: string; offset?: number; pid?: number; retprobe?: boolean }
+  | { kind: 'usdt'; binary: string; provider: string; name: string; pid?: number }
+  /** mode: "native" (driver), "generic" (skb), "offload"; default: native, falling back to generic. */
+  | { kind: 'xdp'; interface: string; mode?: 'native' | 'generic' | 'offload' }
+  /** tcx when the kernel has it, else a clsact qdisc + tc filter. */
+  | { kind: 'tc'; interface: string; direction: 'ingress' | 'egress' }
+  | { kind: 'cgroup'; path: string }
+  /** A packet socket bound to the interface, with the program as its SO_ATTACH_BPF filter. */
+  | { kind: 'socket_filter'; interface: string }
+  /** event: a perf software/hardware event; one of period or frequency; every CPU unless cpu is given. */
+  | { kind: 'perf_event'; event: 'cpu-clock' | 'task-clock' | 'cpu-cycles' | 'instructions'; period?: number; frequency?: number; cpu?: number };
+
+export interface AttachResult {
+  linkId: string;
+  /** What was attached where, for people: "tracepoint syscalls/sys_enter_execve", "xdp on veth0 (generic)". */
+  description: string;
+  /** Kernel id of the loaded program (bpftool prog show id N). */
+  programId: number;
+  pinnedPath: string | null;
+}
+
+// detach — client → agent. Destroys a link (and unpins it if it was pinned).
+export interface DetachParams {
+  linkId: string;
+}
+export type DetachResult = Record<string, never>;
+
+// unpin — client → agent. Removes a pinned link of ours (a path under <bpffs>/ebpf-studio/ only).
+export interface UnpinParams {
+  path: string;
+}
+export type UnpinResult = Record<string, never>;
+
+// ---------------------------------------------------------------------------------------------
+// stream.start / stream.stop — client → agent. Read a BPF_MAP_TYPE_RINGBUF or
+// BPF_MAP_TYPE_PERF_EVENT_ARRAY map of an attached object and send its records as `events`
+// notifications, batched. Backpressure: the agent keeps at most `queueLimitBytes` of unsent
+// records; beyond that it drops records and counts them, it never grows without bound.
+
+export interface StreamStartParams {
+  objectId: string;
+  /** Map name as in the object. */
+  map: string;
+  /** A batch is sent when it holds this many records … (default 4096) */
+  maxBatchRecords?: number;
+  /** … or its oldest record waited this long (default 50 ms). */
+  maxLatencyMs?: number;
+  /** Default 16 MiB. */
+  queueLimitBytes?: number;
+}
+
+export interface StreamStartResult {
+  streamId: string;
+  kind: 'ringbuf' | 'perf';
+}
+
+export interface StreamCounters {
+  /** Records read from the kernel. */
+  received: number;
+  /** Records written to the client. */
+  sent: number;
+  /** Records dropped by the agent (client too slow) plus those the kernel reported lost (perf). */
+  dropped: number;
+}
+
+export interface StreamStopParams {
+  streamId: string;
+}
+export type StreamStopResult = StreamCounters;
+
+/** Notification `events`, agent → client: a batch of raw records of one stream. */
+export interface EventsNotification {
+  streamId: string;
+  /** The records back to back, base64. */
+  data: string;
+  /** Byte length of each record, in order. */
+  sizes: number[];
+  /** Cumulative counters of the stream at the time of this batch. */
+  counters: StreamCounters;
+}
+
+/** Notification `stream.ended`, agent → client: a stream stopped on its own (object released, read error). */
+export interface StreamEndedNotification {
+  streamId: string;
+  reason: string;
+  counters: StreamCounters;
+}
+
+// ---------------------------------------------------------------------------------------------
+// trace.start / trace.stop — client → agent. Follow tracefs trace_pipe (bpf_printk output) and send
+// its lines as `trace` notifications, batched like events, dropping (and counting) when the
+// client is slow. One trace follower per agent.
+
+export type TraceStartParams = Record<string, never>;
+export type TraceStartResult = Record<string, never>;
+export type TraceStopParams = Record<string, never>;
+export interface TraceStopResult {
+  received: number;
+  sent: number;
+  dropped: number;
+}
+
+/** Notification `trace`, agent → client: raw trace_pipe lines, without the trailing newline. */
+export interface TraceNotification {
+  lines: string[];
+  dropped: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maps of an attached (loaded) object, and of the whole host. Keys and values travel as base64 of
+// the raw bytes; per-CPU maps give one value per possible CPU.
+
+export interface ObjectMapsParams {
+  objectId: string;
+}
+
+export interface MapInfo {
+  name: string;
+  /** libbpf's name of the map type, e.g. "hash", "ringbuf". */
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  /** Type ids in the object's BTF (0 when unknown); the client decodes keys and values with them. */
+  btfKeyTypeId: number;
+  btfValueTypeId: number;
+  /** Kernel map id; null before the object is loaded (no attach yet). */
+  mapId: number | null;
+}
+
+export interface ObjectMapsResult {
+  maps: MapInfo[];
+}
+
+export interface MapDumpParams {
+  objectId: string;
+  map: string;
+  /** Continue after this key (base64), from a previous page's nextCursor. */
+  cursor?: string;
+  /** Entries per page, default 256, at most 4096. */
+  limit?: number;
+}
+
+export interface MapEntry {
+  key: string;
+  /** One value; for per-CPU maps, one per possible CPU. */
+  values: string[];
+}
+
+export interface MapDumpResult {
+  entries: MapEntry[];
+  /** null when this page is the last. */
+  nextCursor: string | null;
+}
+
+export interface MapLookupParams {
+  objectId: string;
+  map: string;
+  key: string;
+}
+export interface MapLookupResult {
+  /** null when the key is absent. */
+  values: string[] | null;
+}
+
+export interface MapUpdateParams {
+  objectId: string;
+  map: string;
+  key: string;
+  /** One value, or one per possible CPU for per-CPU maps. */
+  values: string[];
+  /** BPF_ANY (default), BPF_NOEXIST, BPF_EXIST. */
+  flags?: 'any' | 'noexist' | 'exist';
+}
+export type MapUpdateResult = Record<string, never>;
+
+export interface MapDeleteParams {
+  objectId: string;
+  map: string;
+  key: string;
+}
+export interface MapDeleteResult {
+  /** false when the key was absent. */
+  deleted: boolean;
+}
+
+/** host.programs — every BPF program loaded on the host, like `bpftool prog list`. */
+export type HostProgramsParams = Record<string, never>;
+export interface HostProgram {
+  id: number;
+  name: string;
+  type: string;
+  tag: string;
+  /** Loaded by this agent's session. */
+  ours: boolean;
+  mapIds: number[];
+  /** Seconds since the epoch. */
+  loadTime: number;
+  uid: number;
+  runCount: number | null;
+  runTimeNs: number | null;
+}
+export interface HostProgramsResult {
+  programs: HostProgram[];
+}
+
+/** host.maps — every BPF map on the host, like `bpftool map list`. */
+export type HostMapsParams = Record<string, never>;
+export interface HostMap {
+  id: number;
+  name: string;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  ours: boolean;
+}
+export interface HostMapsResult {
+  maps: HostMap[];
+}
+
+/** btf.vmlinux — the target kernel's BTF (/sys/kernel/btf/vmlinux) for the language server. */
+export type BtfVmlinuxParams = Record<string, never>;
+export interface BtfVmlinuxResult {
+  btfId: string;
+  /** The raw BTF, base64 (a few MiB). */
+  data: string;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Errors. Standard JSON-RPC codes, plus the agent's own in the -32000..-32099 range. Every error's
 // `message` is a full sentence a user can act on.
 
@@ -167,6 +484,17 @@ export const ErrorCode = {
   ObjectOpenFailed: -32004,
   /** The agent lacks the privileges to load programs (not root, no CAP_BPF). */
   PermissionDenied: -32005,
+  /**
+   * The target kernel lacks what this attach (or stream) needs; `message` names the kernel
+   * feature ("kprobe events are not enabled in this kernel (CONFIG_KPROBE_EVENTS)").
+   */
+  KernelFeatureMissing: -32006,
+  /** The kernel refused to attach (bad interface, no such function or tracepoint, busy, …). */
+  AttachFailed: -32007,
+  /** linkId, streamId or map name unknown to the agent. */
+  UnknownHandle: -32008,
+  /** The whole object failed to load for attaching; data.programs says which program and why. */
+  ObjectLoadFailed: -32009,
 } as const;
 
 /**
