@@ -5,7 +5,7 @@
  * elsewhere tells tests why to skip (sshdUnavailableReason), never skipping silently.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +46,9 @@ export async function startSshd(): Promise<PrivateSshd> {
   const clientKey = join(dir, 'client_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'private-sshd-host', '-f', hostKey]);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'private-sshd-client', '-f', clientKey]);
-  writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKey}.pub`), { mode: 0o600 });
+  // sshd reads authorized_keys as the user logging in: non-root test users need to read it too.
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKey}.pub`), { mode: 0o644 });
 
   const port = await freePort();
   const config = join(dir, 'sshd_config');
