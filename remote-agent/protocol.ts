@@ -10,7 +10,7 @@
  * Wire types only: the client converts them into its own types (diagnostics, verdicts) at the edge.
  */
 
-export const AGENT_PROTOCOL_VERSION = 1;
+export const AGENT_PROTOCOL_VERSION = 2;
 
 /** Method names, client → agent requests. */
 export const Method = {

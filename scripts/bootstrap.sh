@@ -15,7 +15,7 @@ node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || di
 # Compilers and libbpf for the agent and for BPF programs; sshd for the SSH tests; chromium drives
 # code-server in the editor tests; clangd sits beside our server; libkrb5-dev builds code-server's kerberos module.
 packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev libjson-c-dev pkg-config make gcc bpftool
-          openssh-server openssh-client sudo chromium ripgrep clangd libkrb5-dev iproute2 git ca-certificates)
+          openssh-server openssh-client sudo iputils-ping chromium ripgrep clangd libkrb5-dev iproute2 git ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

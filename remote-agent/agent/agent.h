@@ -7,16 +7,18 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "features.h"
 #include "objects.h"
 #include "rpc.h"
 
 #define AGENT_VERSION "0.1.0"
-#define AGENT_PROTOCOL_VERSION 1
+#define AGENT_PROTOCOL_VERSION 2
 
 struct agent {
 	const char *cache_dir;		/* vmlinux.h and its PCH, per btfId */
 	const char *tmp_dir;		/* parent of the per-compile work dirs */
 	const char *const *methods;	/* NULL-terminated, for hello's capabilities */
+	struct kernel_features features;	/* probed at start */
 	struct object_table objects;
 	struct line_reader reader;
 	struct inbound_queue queue;
@@ -39,10 +41,43 @@ bool agent_should_abort(const struct agent *a);
 /* Routes libbpf's messages: into the current program's libbpfLog during load, else stderr. */
 void libbpf_output_install(void);
 
+/* A growing text buffer (capped at 1 MiB) for libbpf's messages. */
+struct text_sink {
+	char *buf;
+	size_t len;
+	size_t cap;
+	bool truncated;
+};
+
+/* While @sink is set, libbpf's warnings and info go into it instead of stderr (NULL: stderr). */
+void libbpf_capture(struct text_sink *sink);
+const char *sink_text(const struct text_sink *s);
+void sink_reset(struct text_sink *s);
+
+struct bpf_program;
+/* Verifies @prog of @held on its own, as `load` does, and returns its ProgramVerdict (NULL: no memory). */
+struct json_object *program_verdict_json(const struct held_object *held, const struct bpf_program *prog);
+
 /* Request handlers. Each fills @reply with a result or an error. */
 void method_hello(struct agent *a, struct json_object *params, struct rpc_reply *reply);
 void method_compile(struct agent *a, struct json_object *params, struct rpc_reply *reply);
 void method_load(struct agent *a, struct json_object *params, struct rpc_reply *reply);
 void method_release(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_probe_helpers(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_attach(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_detach(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_unpin(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_stream_start(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_stream_stop(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_trace_start(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_trace_stop(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_object_maps(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_map_dump(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_map_lookup(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_map_update(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_map_delete(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_host_programs(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_host_maps(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_btf_vmlinux(struct agent *a, struct json_object *params, struct rpc_reply *reply);
 
 #endif

@@ -52,4 +52,5 @@ void method_hello(struct agent *a, struct json_object *params, struct rpc_reply 
 	json_object_object_add(r->result, "libbpfVersion", json_object_new_string(libbpf_version));
 	json_object_object_add(r->result, "euid", json_object_new_int((int)geteuid()));
 	json_object_object_add(r->result, "capabilities", caps);
+	json_object_object_add(r->result, "features", features_json(&a->features));
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* ebpf-agent: reads JSON-RPC requests from stdin, one per line, handles them one at a time and
- * writes one reply line each to stdout. Cancellations are read even while a request runs. */
+ * writes one reply line each to stdout. Cancellations are read even while a request runs. One
+ * poll loop serves stdin, stdout's writability, the streams' buffers and trace_pipe together. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "outbuf.h"
+#include "streams.h"
 
 #define CANCEL_METHOD "$/cancelRequest"
 
@@ -25,9 +28,27 @@ static const struct method {
 	{ "compile", method_compile },
 	{ "load", method_load },
 	{ "release", method_release },
+	{ "probe.helpers", method_probe_helpers },
+	{ "attach", method_attach },
+	{ "detach", method_detach },
+	{ "unpin", method_unpin },
+	{ "stream.start", method_stream_start },
+	{ "stream.stop", method_stream_stop },
+	{ "trace.start", method_trace_start },
+	{ "trace.stop", method_trace_stop },
+	{ "object.maps", method_object_maps },
+	{ "map.dump", method_map_dump },
+	{ "map.lookup", method_map_lookup },
+	{ "map.update", method_map_update },
+	{ "map.delete", method_map_delete },
+	{ "host.programs", method_host_programs },
+	{ "host.maps", method_host_maps },
+	{ "btf.vmlinux", method_btf_vmlinux },
 };
 
-static const char *const method_names[] = { "hello", "compile", "load", "release", NULL };
+#define METHOD_COUNT (sizeof(methods) / sizeof(methods[0]))
+
+static const char *method_names[METHOD_COUNT + 1];
 
 volatile sig_atomic_t agent_stop_requested;
 
@@ -138,9 +159,8 @@ static int dispatch(struct agent *a, struct inbound *in)
 	if (!m) {
 		if (notification)
 			return 0;	/* unknown notifications are ignored, as in LSP */
-		return rpc_send_error(id, RPC_METHOD_NOT_FOUND, "The agent has no method \"%.100s\"; it answers %s, %s, %s "
-				      "and %s (see hello's capabilities).", name, method_names[0], method_names[1],
-				      method_names[2], method_names[3]);
+		return rpc_send_error(id, RPC_METHOD_NOT_FOUND, "The agent has no method \"%.100s\"; see hello's "
+				      "capabilities for the methods it answers.", name);
 	}
 	json_object_object_get_ex(msg, "params", &params);
 	a->running_id = notification ? NULL : id;
@@ -152,29 +172,51 @@ static int dispatch(struct agent *a, struct inbound *in)
 	return err;
 }
 
+static int dispatch_queued(struct agent *a)
+{
+	struct inbound *in;
+	int err = 0;
+
+	while (!err && !agent_stop_requested && (in = inbound_queue_pop(&a->queue))) {
+		err = dispatch(a, in);
+		inbound_free(in);
+	}
+	return err;
+}
+
 static int serve(struct agent *a)
 {
-	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
-	struct inbound *in;
-	int err;
+	struct pollfd fds[2 + STREAMS_MAX + 1];
+	struct timespec timeout;
+	size_t n, nstreams;
+	int err, wait_ms;
 
 	while (!agent_stop_requested) {
-		while (!agent_stop_requested && (in = inbound_queue_pop(&a->queue))) {
-			err = dispatch(a, in);
-			inbound_free(in);
-			if (err) {
-				fprintf(stderr, "ebpf-agent: cannot write to stdout: %s\n", strerror(-err));
-				return err;
-			}
-		}
+		err = dispatch_queued(a);
+		if (err)
+			return err;
 		if (a->input_closed || agent_stop_requested)
 			break;
-		if (ppoll(&pfd, 1, NULL, &a->poll_sigmask) < 0) {
+		fds[0] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+		fds[1] = (struct pollfd){ .fd = outbuf_pending() ? STDOUT_FILENO : -1, .events = POLLOUT };
+		nstreams = streams_poll_fds(fds + 2);
+		n = 2 + nstreams;
+		wait_ms = streams_timeout_ms();
+		timeout = (struct timespec){ .tv_sec = wait_ms / 1000, .tv_nsec = (wait_ms % 1000) * 1000000L };
+		if (ppoll(fds, n, wait_ms < 0 ? NULL : &timeout, &a->poll_sigmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		err = agent_pump_input(a);
+		if (fds[1].revents & (POLLERR | POLLHUP))
+			return -EPIPE;	/* the client is gone (its SSH channel dropped) */
+		err = outbuf_flush();
+		if (!err && fds[0].revents)
+			err = agent_pump_input(a);
+		if (err)
+			return err;
+		streams_service(fds + 2, nstreams);
+		err = outbuf_flush();
 		if (err)
 			return err;
 	}
@@ -271,8 +313,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	a.tmp_dir = tmp && tmp[0] == '/' ? tmp : "/tmp";
+	for (size_t i = 0; i < METHOD_COUNT; i++)
+		method_names[i] = methods[i].name;
 	a.methods = method_names;
 	err = setup_signals(&a);
+	if (!err)
+		err = outbuf_init();
 	if (!err)
 		err = line_reader_init(&a.reader);
 	if (err) {
@@ -280,10 +326,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	libbpf_output_install();
+	features_probe(&a.features);
 	err = serve(&a);
+	if (err)
+		fprintf(stderr, "ebpf-agent: stdout failed (%s); detaching everything and exiting\n", strerror(-err));
 	if (agent_stop_requested)
 		fprintf(stderr, "ebpf-agent: stopping on signal %d\n", (int)agent_stop_requested);
+	streams_stop_all();
 	objects_clear(&a.objects);
+	if (!err)
+		outbuf_drain(2000);
+	outbuf_free();
 	inbound_queue_clear(&a.queue);
 	line_reader_free(&a.reader);
 	return err ? 1 : 0;

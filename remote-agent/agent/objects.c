@@ -4,11 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/libbpf.h>
+
+#include "links.h"
 #include "objects.h"
+#include "streams.h"
 #include "workdir.h"
 
 void objects_drop(struct held_object *obj)
 {
+	if (obj->loaded) {
+		streams_object_gone(obj);
+		links_object_gone(obj);
+		bpf_object__close(obj->loaded);
+	}
 	if (obj->work_dir)
 		work_dir_remove(obj->work_dir);
 	free(obj->work_dir);
@@ -17,15 +26,19 @@ void objects_drop(struct held_object *obj)
 	memset(obj, 0, sizeof(*obj));
 }
 
+/* Loaded (attached) objects are evicted only when every slot holds one. */
 static struct held_object *free_or_oldest_slot(struct object_table *t)
 {
-	struct held_object *oldest = &t->slots[0];
+	struct held_object *oldest = NULL;
 
 	for (int i = 0; i < OBJECT_TABLE_SLOTS; i++) {
-		if (!t->slots[i].id[0])
-			return &t->slots[i];
-		if (t->slots[i].seq < oldest->seq)
-			oldest = &t->slots[i];
+		struct held_object *o = &t->slots[i];
+
+		if (!o->id[0])
+			return o;
+		if (!oldest || (!!o->loaded < !!oldest->loaded) ||
+		    (!!o->loaded == !!oldest->loaded && o->seq < oldest->seq))
+			oldest = o;
 	}
 	fprintf(stderr, "ebpf-agent: holding %d objects, forgetting the oldest (%s)\n",
 		OBJECT_TABLE_SLOTS, oldest->id);

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+struct bpf_object;
+
 #define OBJECT_TABLE_SLOTS 32
 #define OBJECT_ID_MAX 32
 
@@ -16,6 +18,7 @@ struct held_object {
 	char *work_dir;			/* removed with the object */
 	void *data;
 	size_t size;
+	struct bpf_object *loaded;	/* the instance attach loaded; NULL until then */
 };
 
 struct object_table {
@@ -27,6 +30,7 @@ struct object_table {
 struct held_object *objects_add(struct object_table *t, char *name, char *work_dir,
 				void *data, size_t size);
 struct held_object *objects_find(struct object_table *t, const char *id);
+/* Forgets the object: stops its streams, destroys its links, closes its loaded instance. */
 void objects_drop(struct held_object *obj);
 void objects_clear(struct object_table *t);
 

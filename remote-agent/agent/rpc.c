@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "outbuf.h"
 #include "rpc.h"
 
 #define READ_CHUNK (64u << 10)
@@ -35,14 +36,16 @@ void rpc_reply_free(struct rpc_reply *reply)
 static int write_line(struct json_object *msg)
 {
 	const char *text;
+	int err;
 
 	text = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN |
 						   JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text)
 		return -ENOMEM;
-	if (fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF || fflush(stdout) == EOF)
-		return -errno;
-	return 0;
+	err = outbuf_append(text, strlen(text));
+	if (!err)
+		err = outbuf_append("\n", 1);
+	return err ? err : outbuf_flush();
 }
 
 static struct json_object *new_envelope(struct json_object *id)
@@ -93,6 +96,23 @@ int rpc_send_error(struct json_object *id, int code, const char *fmt, ...)
 	va_end(ap);
 	ret = rpc_send(id, &reply);
 	rpc_reply_free(&reply);
+	return ret;
+}
+
+int rpc_send_notification(const char *method, struct json_object *params)
+{
+	struct json_object *msg = json_object_new_object();
+	int ret;
+
+	if (!msg) {
+		json_object_put(params);
+		return -ENOMEM;
+	}
+	json_object_object_add(msg, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(msg, "method", json_object_new_string(method));
+	json_object_object_add(msg, "params", params);
+	ret = write_line(msg);
+	json_object_put(msg);
 	return ret;
 }
 

@@ -24,6 +24,10 @@ enum rpc_error_code {
 	RPC_UNKNOWN_OBJECT = -32003,
 	RPC_OBJECT_OPEN_FAILED = -32004,
 	RPC_PERMISSION_DENIED = -32005,
+	RPC_KERNEL_FEATURE_MISSING = -32006,
+	RPC_ATTACH_FAILED = -32007,
+	RPC_UNKNOWN_HANDLE = -32008,
+	RPC_OBJECT_LOAD_FAILED = -32009,
 };
 
 /* What a handler answers: either result or (error_code, error_message[, error_data]). */
@@ -42,6 +46,9 @@ void rpc_reply_free(struct rpc_reply *reply);
 int rpc_send(struct json_object *id, const struct rpc_reply *reply);
 __attribute__((format(printf, 3, 4)))
 int rpc_send_error(struct json_object *id, int code, const char *fmt, ...);
+
+/* Writes a notification; takes ownership of @params. */
+int rpc_send_notification(const char *method, struct json_object *params);
 
 /* One received line: a parsed message, or why the line could not be parsed. */
 struct inbound {

@@ -24,14 +24,12 @@
 #define MAX_PROGRAMS 256
 
 /* Where libbpf's messages go while a program is being opened and loaded; stderr otherwise. */
-struct text_sink {
-	char *buf;
-	size_t len;
-	size_t cap;
-	bool truncated;
-};
-
 static struct text_sink *libbpf_sink;
+
+void libbpf_capture(struct text_sink *sink)
+{
+	libbpf_sink = sink;
+}
 
 static void sink_vappend(struct text_sink *s, const char *fmt, va_list ap)
 {
@@ -76,7 +74,7 @@ static void sink_append(struct text_sink *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void sink_reset(struct text_sink *s)
+void sink_reset(struct text_sink *s)
 {
 	s->len = 0;
 	s->truncated = false;
@@ -84,7 +82,7 @@ static void sink_reset(struct text_sink *s)
 		s->buf[0] = '\0';
 }
 
-static const char *sink_text(const struct text_sink *s)
+const char *sink_text(const struct text_sink *s)
 {
 	return s->len ? s->buf : "";
 }
@@ -370,6 +368,23 @@ static void open_failed(const struct text_sink *log, int err, struct rpc_reply *
 			strerror(-err));
 	r->error_data = json_object_new_object();
 	json_object_object_add(r->error_data, "libbpfLog", json_object_new_string(sink_text(log)));
+}
+
+struct json_object *program_verdict_json(const struct held_object *held, const struct bpf_program *prog)
+{
+	const char *type = libbpf_bpf_prog_type_str(bpf_program__type(prog));
+	struct verdict v = { .name = bpf_program__name(prog) };
+	struct json_object *o = NULL;
+
+	v.section = strdup(bpf_program__section_name(prog));
+	v.type = strdup(type ? type : "unknown");
+	if (v.section && v.type && !verify_program(held, &v))
+		o = verdict_json(&v);
+	free(v.section);
+	free(v.type);
+	free(v.log);
+	free(v.libbpf_log.buf);
+	return o;
 }
 
 void method_load(struct agent *a, struct json_object *params, struct rpc_reply *r)

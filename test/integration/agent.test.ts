@@ -130,7 +130,7 @@ t('hello describes this host: kernel, BTF, clang, libbpf and the methods answere
   const clangFirstLine = execFileSync('clang', ['--version'], { encoding: 'utf8' }).split('\n')[0];
   assert.equal(reply.error, undefined);
   assert.equal(reply.result.agentVersion, '0.1.0');
-  assert.equal(reply.result.protocolVersion, 1);
+  assert.equal(reply.result.protocolVersion, 2);
   assert.equal(reply.result.kernelRelease, kernelRelease);
   assert.equal(reply.result.arch, execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim());
   assert.equal(reply.result.btf, true);
@@ -138,7 +138,11 @@ t('hello describes this host: kernel, BTF, clang, libbpf and the methods answere
   assert.equal(reply.result.clang, clangFirstLine);
   assert.match(reply.result.libbpfVersion, /^1\.\d+$/);
   assert.equal(reply.result.euid, 0);
-  assert.deepEqual(reply.result.capabilities, ['hello', 'compile', 'load', 'release']);
+  assert.deepEqual(reply.result.capabilities, [
+    'hello', 'compile', 'load', 'release', 'probe.helpers', 'attach', 'detach', 'unpin', 'stream.start', 'stream.stop',
+    'trace.start', 'trace.stop', 'object.maps', 'map.dump', 'map.lookup', 'map.update', 'map.delete', 'host.programs',
+    'host.maps', 'btf.vmlinux',
+  ]);
 });
 
 t('compile of a program including vmlinux.h generates vmlinux.h once, then takes it from the cache', async () => {
@@ -255,9 +259,9 @@ t('bad input gets the right JSON-RPC error and the agent keeps answering', async
   assert.equal(noMethod.id, 7);
   assert.equal(noMethod.error?.code, ErrorCode.InvalidRequest);
 
-  const unknown = await agent.request('attach', {});
+  const unknown = await agent.request('frobnicate', {});
   assert.equal(unknown.error?.code, ErrorCode.MethodNotFound);
-  assert.match(unknown.error!.message, /no method "attach"/);
+  assert.match(unknown.error!.message, /no method "frobnicate"/);
 
   const dotdot = await agent.request('compile', { files: [{ path: '../evil.c', content: 'int x;' }], main: '../evil.c' });
   assert.equal(dotdot.error?.code, ErrorCode.InvalidParams);
@@ -274,7 +278,7 @@ t('bad input gets the right JSON-RPC error and the agent keeps answering', async
 
   agent.sendLine(JSON.stringify({ jsonrpc: '2.0', method: 'hello', params: { clientVersion: 'notification' } }));
   const stillAlive = await agent.request('hello', { clientVersion: 'after bad input' });
-  assert.equal(stillAlive.result.protocolVersion, 1, 'a notification gets no reply; the next reply is this one');
+  assert.equal(stillAlive.result.protocolVersion, 2, 'a notification gets no reply; the next reply is this one');
 });
 
 /** A file clang needs seconds for: two million _Static_asserts from nested macros. */
@@ -309,7 +313,7 @@ t('$/cancelRequest stops a running clang, or drops a queued request, with Reques
   assert.ok(Date.now() - started < 2500, `cancellation took ${Date.now() - started} ms`);
   const queued = await agent.nextReply();
   assert.equal(queued.id, helloId);
-  assert.equal(queued.result.protocolVersion, 1);
+  assert.equal(queued.result.protocolVersion, 2);
   assert.equal(readdirSync(agent.tmpDir).length, before, 'the cancelled compile left no work dir');
 });
 
@@ -319,7 +323,7 @@ t('a line over 32 MiB is answered with InvalidRequest and discarded, and the age
   assert.equal(tooLong.id, null);
   assert.equal(tooLong.error?.code, ErrorCode.InvalidRequest);
   assert.match(tooLong.error!.message, /longer than the agent's limit of 32 MiB/);
-  assert.equal((await agent.request('hello', { clientVersion: 'after' })).result.protocolVersion, 1);
+  assert.equal((await agent.request('hello', { clientVersion: 'after' })).result.protocolVersion, 2);
 });
 
 t('SIGTERM makes the agent remove its work dirs and exit', async () => {
