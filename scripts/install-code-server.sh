@@ -31,16 +31,17 @@ command -v make >/dev/null && command -v g++ >/dev/null \
 
 quiet_npm() { npm --no-audit --no-fund --loglevel=error "$@" >/dev/null; }
 
-# Rebuilds each package under $1 that has a binding.gyp. npm's own rebuild would look for prebuilt
-# binaries online first; node-gyp (shipped with npm) compiles against this Node's headers instead.
+# Compiles the native modules of the npm project in $1 (those with a binding.gyp, except the
+# Windows-only ones) against this Node. `npm rebuild PKG...` runs just their build, since the
+# install skipped every script; node-gyp takes the headers from this Node's installation.
 rebuild_native() {
-  local dir="$1" gyp pkgdir
-  while IFS= read -r gyp; do
-    pkgdir="$(dirname "$gyp")"
-    [ -f "$pkgdir/package.json" ] || continue
-    (cd "$pkgdir" && npm_config_yes=true npm exec --offline -- node-gyp rebuild --release >/dev/null 2>"$prefix/node-gyp.log") \
-      || die "compiling $(basename "$pkgdir") failed; see $prefix/node-gyp.log"
-  done < <(find "$dir" -name binding.gyp -path '*/node_modules/*' -not -path '*/test/*' -not -path '*/deps/*' -not -path '*/build/*')
+  local project="$1" names
+  names=$(cd "$project" && find node_modules -maxdepth 3 -name binding.gyp -not -path '*/windows-*' \
+            | sed -e 's#^node_modules/##' -e 's#/binding.gyp$##' | sort)
+  [ -n "$names" ] || return 0
+  # shellcheck disable=SC2086 # one package name per word
+  (cd "$project" && npm_config_yes=true npm rebuild --loglevel=error $names >"$prefix/rebuild.log" 2>&1) \
+    || die "compiling code-server's native modules ($names) failed; see $prefix/rebuild.log"
 }
 
 mkdir -p "$prefix"
@@ -55,9 +56,8 @@ say "installing VS Code's runtime modules"
 (cd "$vscode/extensions" && quiet_npm install --omit=dev --ignore-scripts)
 
 say "compiling native modules"
-rebuild_native "$vscode/node_modules"
-rebuild_native "$pkg/node_modules"
-rebuild_native "$prefix/node_modules/argon2" 2>/dev/null || true
+rebuild_native "$vscode"
+rebuild_native "$prefix"   # argon2 (password hashing in code-server's own server)
 
 # @vscode/ripgrep's postinstall downloads a binary from GitHub; Debian's rg is the same program.
 mkdir -p "$vscode/node_modules/@vscode/ripgrep/bin"

@@ -1,0 +1,162 @@
+/**
+ * One agent session per target, opened when first needed and opened again after it closes
+ * (SSH link lost, agent died): the rest of the extension asks for "the session of this target"
+ * and never holds one across failures. It also owns the host-key dialogue, so an unknown key is
+ * asked about once and a refused or changed key does not turn every save into a popup.
+ */
+import * as vscode from 'vscode';
+import { AgentSessionError, openAgentSession, type AgentSession, type HostKeyInfo } from '../remote-agent/client/agentSession';
+import type { TargetSpec } from '../remote-agent/client/targetSpec';
+import type { ExtensionLog } from './extensionLog';
+import { readSettings } from './settings';
+
+export type ConnectionState =
+  | { state: 'connecting'; description: string }
+  | { state: 'connected'; description: string; kernelRelease: string }
+  | { state: 'closed' | 'failed'; description: string; reason: string };
+
+export interface AgentSessionsOptions {
+  agentSourceDir: string;
+  clientVersion: string;
+  log: ExtensionLog;
+}
+
+export class AgentSessions implements vscode.Disposable {
+  private readonly sessions = new Map<string, Promise<AgentSession>>();
+  /** Targets whose unknown host key the user declined: not asked again until Reconnect/Select Target. */
+  private readonly declinedHostKeys = new Set<string>();
+  /** Targets whose changed host key was already reported in an error message. */
+  private readonly reportedChangedKeys = new Set<string>();
+  private readonly shutdown = new AbortController();
+  private readonly stateEmitter = new vscode.EventEmitter<ConnectionState>();
+  /** Fires on every connection change of any target. */
+  readonly onDidChangeState = this.stateEmitter.event;
+
+  constructor(private readonly options: AgentSessionsOptions) {}
+
+  /** The open session of `target`, opening one if there is none (or the last one closed). */
+  get(target: TargetSpec, description: string): Promise<AgentSession> {
+    let session = this.sessions.get(description);
+    if (!session) {
+      session = this.open(target, description);
+      this.sessions.set(description, session);
+      // A failed open is forgotten so that the next request tries again.
+      session.catch(() => {
+        if (this.sessions.get(description) === session) this.sessions.delete(description);
+      });
+    }
+    return session;
+  }
+
+  /** Closes the session of `target` (if any), forgets declined host keys, and opens a new one. */
+  async reconnect(target: TargetSpec, description: string): Promise<AgentSession> {
+    this.declinedHostKeys.delete(description);
+    this.reportedChangedKeys.delete(description);
+    await this.close(description);
+    return this.get(target, description);
+  }
+
+  /** Closes every session, e.g. after the SSH settings changed; they reopen when next needed. */
+  async closeAll(): Promise<void> {
+    this.declinedHostKeys.clear();
+    this.reportedChangedKeys.clear();
+    await Promise.all([...this.sessions.keys()].map((description) => this.close(description)));
+  }
+
+  dispose(): void {
+    this.shutdown.abort(new Error('eBPF Studio is shutting down'));
+    for (const session of this.sessions.values()) {
+      session.then((s) => s.dispose()).catch(() => {
+        // A session that failed to open has nothing to dispose; its failure was already logged.
+      });
+    }
+    this.sessions.clear();
+    this.stateEmitter.dispose();
+  }
+
+  private async close(description: string): Promise<void> {
+    const session = this.sessions.get(description);
+    if (!session) return;
+    this.sessions.delete(description);
+    const opened = await session.catch(() => undefined);
+    if (opened) {
+      await opened.dispose();
+      this.options.log.info(`${description}: session closed (reconnecting)`);
+    }
+  }
+
+  private async open(target: TargetSpec, description: string): Promise<AgentSession> {
+    const { log } = this.options;
+    const settings = readSettings();
+    this.stateEmitter.fire({ state: 'connecting', description });
+    log.info(`${description}: connecting`);
+    const started = Date.now();
+    try {
+      const session = await openAgentSession({
+        target,
+        agentSourceDir: this.options.agentSourceDir,
+        clientVersion: this.options.clientVersion,
+        ...(settings.knownHostsFile ? { knownHostsFile: settings.knownHostsFile } : {}),
+        ...(settings.identityFile ? { identityFile: settings.identityFile } : {}),
+        confirmUnknownHostKey: (info) => this.confirmUnknownHostKey(description, info),
+        signal: this.shutdown.signal,
+        log: (line) => log.info(`${description}: ${line}`),
+      });
+      const { hello } = session;
+      log.info(
+        `${description}: connected in ${Date.now() - started} ms — kernel ${hello.kernelRelease} (${hello.arch}), ` +
+          `BTF ${hello.btf ? 'yes' : 'no'}, ${hello.clang ?? 'no clang'}, libbpf ${hello.libbpfVersion}, agent ${hello.agentVersion}, euid ${hello.euid}`,
+      );
+      this.stateEmitter.fire({ state: 'connected', description, kernelRelease: hello.kernelRelease });
+      void session.closed.then((reason) => this.onClosed(description, session, reason));
+      return session;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      log.info(`${description}: cannot connect: ${reason}`);
+      this.stateEmitter.fire({ state: 'failed', description, reason });
+      if (error instanceof AgentSessionError && error.kind === 'changed-host-key') this.reportChangedHostKey(description, error);
+      throw error;
+    }
+  }
+
+  private async onClosed(description: string, session: AgentSession, reason: Error): Promise<void> {
+    const current = this.sessions.get(description);
+    const isCurrent = current !== undefined && (await current.catch(() => undefined)) === session;
+    if (!isCurrent) return; // replaced by Reconnect: its closing is expected
+    this.sessions.delete(description);
+    this.options.log.info(`${description}: session closed: ${reason.message} (it reopens on the next verification)`);
+    this.stateEmitter.fire({ state: 'closed', description, reason: reason.message });
+  }
+
+  private async confirmUnknownHostKey(description: string, info: HostKeyInfo): Promise<boolean> {
+    if (this.declinedHostKeys.has(description)) return false;
+    const trust = 'Trust and Connect';
+    const answer = await vscode.window.showWarningMessage(
+      `The authenticity of host ${info.host} (port ${info.port}) can't be established.`,
+      {
+        modal: true,
+        detail:
+          `Its ${info.keyType} key fingerprint is ${info.fingerprint}.\n\n` +
+          `Connect only if this is the fingerprint of the host (on the host: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub). ` +
+          `Trusting it adds the key to ${info.knownHostsFile}.`,
+      },
+      trust,
+    );
+    if (answer === trust) return true;
+    this.declinedHostKeys.add(description);
+    this.options.log.info(`${description}: host key ${info.fingerprint} not trusted; run "eBPF: Reconnect" to review it again`);
+    return false;
+  }
+
+  /** A changed host key may be an attack: say so once, loudly, whatever started the connection. */
+  private reportChangedHostKey(description: string, error: AgentSessionError): void {
+    if (this.reportedChangedKeys.has(description)) return;
+    this.reportedChangedKeys.add(description);
+    const key = error.hostKey;
+    const detail = key ? ` It now offers ${key.keyType} key ${key.fingerprint}; the key on record is in ${key.knownHostsFile}.` : '';
+    void vscode.window.showErrorMessage(
+      `eBPF Studio refused to connect to ${description}: its host key has changed.${detail} ` +
+        `Someone could be intercepting the connection. If the host was reinstalled, remove its old key from the known_hosts file and reconnect.`,
+    );
+  }
+}

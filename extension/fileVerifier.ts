@@ -1,0 +1,137 @@
+/**
+ * Checks a *.bpf.c document on the current target (compile with clang, load every program in the
+ * target's kernel) and keeps the latest report of each file. One run per file at a time: a new
+ * save cancels the run still in flight for the same file. Unsaved editor text is what gets
+ * checked, for the file itself and for the headers it includes.
+ */
+import { readFile } from 'node:fs/promises';
+import * as vscode from 'vscode';
+import { checkFile } from '../remote-agent/client/checkFile';
+import type { CheckReport } from '../remote-agent/client/checkReport';
+import type { AgentSessions } from './agentSessions';
+import type { ExtensionLog } from './extensionLog';
+import { readSettings, resolveTarget } from './settings';
+
+export type VerifyTrigger = 'save' | 'open' | 'command';
+
+export interface RunningCheck {
+  file: vscode.Uri;
+  target: string;
+}
+
+/** Thrown for problems the user must fix before anything can be verified (no usable target). */
+export class NoTargetError extends Error {
+  override readonly name = 'NoTargetError';
+}
+
+export function isBpfSource(document: vscode.TextDocument): boolean {
+  return document.uri.scheme === 'file' && document.uri.path.endsWith('.bpf.c');
+}
+
+export class FileVerifier implements vscode.Disposable {
+  private readonly reports = new Map<string, CheckReport>();
+  private readonly runs = new Map<string, { controller: AbortController; check: RunningCheck }>();
+  private readonly reportsEmitter = new vscode.EventEmitter<vscode.Uri>();
+  private readonly runningEmitter = new vscode.EventEmitter<void>();
+  /** Fires with the file whose report changed (new verdict, or cleared). */
+  readonly onDidChangeReport = this.reportsEmitter.event;
+  /** Fires when a run starts or ends. */
+  readonly onDidChangeRunning = this.runningEmitter.event;
+
+  constructor(
+    private readonly sessions: AgentSessions,
+    private readonly log: ExtensionLog,
+  ) {}
+
+  reportFor(file: vscode.Uri): CheckReport | undefined {
+    return this.reports.get(file.toString());
+  }
+
+  allReports(): CheckReport[] {
+    return [...this.reports.values()];
+  }
+
+  running(): RunningCheck[] {
+    return [...this.runs.values()].map((run) => run.check);
+  }
+
+  isRunning(file: vscode.Uri): boolean {
+    return this.runs.has(file.toString());
+  }
+
+  /**
+   * Checks `document` and publishes the report. Resolves with undefined when a newer run for the
+   * same file superseded this one. Rejects with NoTargetError, AgentSessionError (connection) or
+   * another Error (the check itself failed); the caller decides whether that is worth a popup.
+   */
+  async verify(document: vscode.TextDocument, trigger: VerifyTrigger): Promise<CheckReport | undefined> {
+    const target = resolveTarget(readSettings().target);
+    if (!target.ok) throw new NoTargetError(target.reason);
+
+    const key = document.uri.toString();
+    this.runs.get(key)?.controller.abort(new DOMException('superseded by a newer check of the same file', 'AbortError'));
+    const controller = new AbortController();
+    const run = { controller, check: { file: document.uri, target: target.description } };
+    this.runs.set(key, run);
+    this.runningEmitter.fire();
+
+    const name = vscode.workspace.asRelativePath(document.uri);
+    const started = Date.now();
+    try {
+      const session = await this.sessions.get(target.spec, target.description);
+      if (controller.signal.aborted) return undefined;
+      const report = await checkFile(session.client, document.uri.fsPath, {
+        target: session.description,
+        kernelRelease: session.hello.kernelRelease,
+        readFile: readOpenDocumentOrDisk,
+        signal: controller.signal,
+      });
+      if (controller.signal.aborted) return undefined;
+      this.reports.set(key, report);
+      this.log.info(`${name} (${trigger}): ${summarize(report)} — ${Date.now() - started} ms`);
+      this.reportsEmitter.fire(document.uri);
+      return report;
+    } catch (error) {
+      if (controller.signal.aborted) return undefined;
+      throw error;
+    } finally {
+      if (this.runs.get(key) === run) {
+        this.runs.delete(key);
+        this.runningEmitter.fire();
+      }
+    }
+  }
+
+  /** Forgets the report of a file (its diagnostics and lenses go away with it). */
+  forget(file: vscode.Uri): void {
+    const key = file.toString();
+    this.runs.get(key)?.controller.abort(new DOMException('the file was closed', 'AbortError'));
+    if (this.reports.delete(key)) this.reportsEmitter.fire(file);
+  }
+
+  dispose(): void {
+    for (const run of this.runs.values()) run.controller.abort(new DOMException('eBPF Studio is shutting down', 'AbortError'));
+    this.runs.clear();
+    this.reportsEmitter.dispose();
+    this.runningEmitter.dispose();
+  }
+}
+
+/** What the editor shows is what gets checked: open documents' text, unsaved edits included. */
+async function readOpenDocumentOrDisk(absPath: string): Promise<string> {
+  const open = vscode.workspace.textDocuments.find((doc) => doc.uri.scheme === 'file' && doc.uri.fsPath === absPath);
+  return open ? open.getText() : readFile(absPath, 'utf8');
+}
+
+/** One line for the Output channel: "compile error" or each program's verdict. */
+export function summarize(report: CheckReport): string {
+  const where = `on ${report.target} (${report.kernelRelease})`;
+  if (!report.compiled) {
+    const errors = report.diagnostics.filter((d) => d.severity === 'error').length;
+    return `does not compile (${errors} error${errors === 1 ? '' : 's'}) ${where}`;
+  }
+  const verdicts = report.programs.map((p) =>
+    p.ok ? `${p.name} ✓ ${p.insnsProcessed === null ? 'verified' : `${p.insnsProcessed.toLocaleString('en-US')} insns processed`}` : `${p.name} ✗ ${p.error ?? 'rejected'}`,
+  );
+  return `${verdicts.join('; ') || 'no programs'} ${where} (compile ${Math.round(report.compileMs)} ms, load ${Math.round(report.loadMs)} ms)`;
+}

@@ -1,0 +1,71 @@
+/**
+ * A code lens above each BPF program's function with its verdict on the target kernel:
+ * "✓ 1,234 insns processed · tracepoint on local (6.18)" or "✗ <the verifier's last message>";
+ * clicking it shows that program's full verifier log.
+ */
+import * as vscode from 'vscode';
+import type { CheckReport, ProgramReport } from '../remote-agent/client/checkReport';
+import { Commands, verifierLogArgs } from './commandLinks';
+import type { FileVerifier } from './fileVerifier';
+
+const MAX_TITLE = 120;
+
+export function registerProgramCodeLens(verifier: FileVerifier): vscode.Disposable {
+  const changed = new vscode.EventEmitter<void>();
+  const provider: vscode.CodeLensProvider = {
+    onDidChangeCodeLenses: changed.event,
+    provideCodeLenses(document) {
+      const report = verifier.reportFor(document.uri);
+      if (!report?.compiled) return [];
+      const text = document.getText();
+      return report.programs.map((program) => {
+        const line = programLine(text, program, document.uri.fsPath);
+        return new vscode.CodeLens(new vscode.Range(line, 0, line, 0), {
+          title: lensTitle(program, report),
+          tooltip: `Show the verifier log of ${program.name} (${program.section})`,
+          command: Commands.showVerifierLog,
+          arguments: verifierLogArgs(document.uri, program.name),
+        });
+      });
+    },
+  };
+  return vscode.Disposable.from(
+    changed,
+    vscode.languages.registerCodeLensProvider({ scheme: 'file', pattern: '**/*.bpf.c' }, provider),
+    verifier.onDidChangeReport(() => changed.fire()),
+  );
+}
+
+export function lensTitle(program: ProgramReport, report: CheckReport): string {
+  if (!program.ok) return truncate(`✗ ${program.error ?? 'rejected by the verifier'}`);
+  const work = program.insnsProcessed === null ? 'verified' : `${program.insnsProcessed.toLocaleString('en-US')} insns processed`;
+  return truncate(`✓ ${work} · ${program.type} on ${report.target} (${shortKernel(report.kernelRelease)})`);
+}
+
+/** "6.18.44-cloud-amd64" → "6.18": enough to tell kernels apart at a glance; the log has the rest. */
+export function shortKernel(release: string): string {
+  return /^\d+\.\d+/.exec(release)?.[0] ?? release;
+}
+
+/**
+ * The 0-based line of the program's function in the current text, so lenses stay on their
+ * function while the user edits: found by name after its SEC(), else where the report says.
+ */
+function programLine(text: string, program: ProgramReport, file: string): number {
+  const name = program.name.replace(/[^A-Za-z0-9_]/g, '');
+  const definition = new RegExp(`^[^\\n;{}()]*\\b${name}\\s*\\(`, 'm').exec(text);
+  if (definition) return lineOfOffset(text, definition.index);
+  if (program.line !== undefined && (program.file === undefined || program.file === file)) return Math.max(0, program.line - 1);
+  return 0;
+}
+
+function lineOfOffset(text: string, offset: number): number {
+  let line = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
+function truncate(title: string): string {
+  const oneLine = title.replace(/\s+/g, ' ');
+  return oneLine.length > MAX_TITLE ? `${oneLine.slice(0, MAX_TITLE - 1)}…` : oneLine;
+}

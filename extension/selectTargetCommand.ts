@@ -1,0 +1,64 @@
+/**
+ * "eBPF: Select Target": where programs are compiled and verified — this machine, a host from
+ * ~/.ssh/config, or any user@host:port — stored in the `ebpfStudio.target` setting.
+ */
+import * as vscode from 'vscode';
+import { listSshConfigHosts } from '../remote-agent/client/sshConfigHosts';
+import { describeTarget, parseTarget } from '../remote-agent/client/targetSpec';
+import { Commands } from './commandLinks';
+import { errorMessage, readSettings, storeTarget } from './settings';
+
+type TargetItem = vscode.QuickPickItem & { setting?: string; enterManually?: boolean };
+
+export function registerSelectTargetCommand(): vscode.Disposable {
+  return vscode.commands.registerCommand(Commands.selectTarget, async (): Promise<boolean> => {
+    const current = readSettings().target;
+    const items: TargetItem[] = [
+      {
+        label: '$(vm) This machine',
+        description: process.platform === 'linux' ? 'local agent, needs root or sudo' : `not possible here: ${process.platform} cannot load eBPF`,
+        setting: 'local',
+      },
+    ];
+    let hosts: string[] = [];
+    let hostsError: string | undefined;
+    try {
+      hosts = listSshConfigHosts();
+    } catch (error) {
+      hostsError = errorMessage(error);
+    }
+    if (hosts.length > 0) items.push({ label: 'SSH hosts from ~/.ssh/config', kind: vscode.QuickPickItemKind.Separator });
+    for (const host of hosts) items.push({ label: `$(remote) ${host}`, setting: host });
+    items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
+    items.push({ label: '$(edit) Enter user@host:port…', enterManually: true, ...(hostsError ? { detail: `~/.ssh/config could not be read: ${hostsError}` } : {}) });
+    for (const item of items) {
+      if (item.setting !== undefined && item.setting === current) item.description = `${item.description ?? ''} (current)`.trim();
+    }
+
+    const picked = await vscode.window.showQuickPick(items, { placeHolder: `eBPF target${current ? ` (now: ${current})` : ' (now: automatic)'}` });
+    if (!picked) return false;
+    const setting = picked.enterManually ? await askForHost(current) : picked.setting;
+    if (setting === undefined) return false;
+    await storeTarget(setting);
+    return true;
+  });
+}
+
+async function askForHost(current: string): Promise<string | undefined> {
+  const entered = await vscode.window.showInputBox({
+    title: 'eBPF target over SSH',
+    prompt: 'user@host:port, ssh://user@host:port, or a Host alias from ~/.ssh/config',
+    placeHolder: 'root@192.168.122.10:22',
+    value: current === 'local' ? '' : current,
+    validateInput: (text) => {
+      if (text.trim() === '') return 'Enter a host';
+      try {
+        const spec = parseTarget(text.trim());
+        return spec.kind === 'local' ? undefined : { message: `Connects to ${describeTarget(spec)}`, severity: vscode.InputBoxValidationSeverity.Info };
+      } catch (error) {
+        return errorMessage(error);
+      }
+    },
+  });
+  return entered?.trim() || undefined;
+}

@@ -1,0 +1,79 @@
+/**
+ * The extension's settings (`ebpfStudio.*`) and how the target setting becomes a TargetSpec.
+ * An empty target means "automatic": this machine when the extension host runs on Linux (the
+ * only OS that can load eBPF programs), otherwise the user has to pick an SSH host.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { describeTarget, parseTarget, type TargetSpec } from '../remote-agent/client/targetSpec';
+
+export const SETTINGS_SECTION = 'ebpfStudio';
+
+export interface EbpfStudioSettings {
+  target: string;
+  knownHostsFile: string | undefined;
+  identityFile: string | undefined;
+  verifyOnSave: boolean;
+}
+
+export function readSettings(): EbpfStudioSettings {
+  const config = vscode.workspace.getConfiguration(SETTINGS_SECTION);
+  return {
+    target: config.get<string>('target', '').trim(),
+    knownHostsFile: expandHome(config.get<string>('knownHostsFile', '')),
+    identityFile: expandHome(config.get<string>('identityFile', '')),
+    verifyOnSave: config.get<boolean>('verifyOnSave', true),
+  };
+}
+
+export type ResolvedTarget =
+  | { ok: true; spec: TargetSpec; description: string }
+  | { ok: false; reason: string };
+
+/** The target to verify on, or why there is none (a sentence the user can act on). */
+export function resolveTarget(setting: string): ResolvedTarget {
+  if (setting === '') {
+    if (process.platform !== 'linux') {
+      return {
+        ok: false,
+        reason: `No eBPF target is set, and this machine (${process.platform}) cannot load eBPF programs. Run "eBPF: Select Target" and pick a Linux host reachable over SSH.`,
+      };
+    }
+    const spec: TargetSpec = { kind: 'local' };
+    return { ok: true, spec, description: describeTarget(spec) };
+  }
+  try {
+    const spec = parseTarget(setting);
+    if (spec.kind === 'local' && process.platform !== 'linux') {
+      return {
+        ok: false,
+        reason: `The target is "local", but this machine (${process.platform}) cannot load eBPF programs. Run "eBPF: Select Target" and pick a Linux host reachable over SSH.`,
+      };
+    }
+    return { ok: true, spec, description: describeTarget(spec) };
+  } catch (error) {
+    return {
+      ok: false,
+      reason: `The setting ebpfStudio.target ("${setting}") is not a target: ${errorMessage(error)} Run "eBPF: Select Target" to pick one.`,
+    };
+  }
+}
+
+/** Stores the target in the workspace settings when a folder is open, else in the user settings. */
+export async function storeTarget(setting: string): Promise<void> {
+  const scope = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await vscode.workspace.getConfiguration(SETTINGS_SECTION).update('target', setting, scope);
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function expandHome(file: string | undefined): string | undefined {
+  const trimmed = file?.trim();
+  if (!trimmed) return undefined;
+  if (trimmed === '~') return os.homedir();
+  if (trimmed.startsWith('~/')) return path.join(os.homedir(), trimmed.slice(2));
+  return trimmed;
+}
