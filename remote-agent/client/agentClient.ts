@@ -5,22 +5,66 @@
  * breaks (process died, SSH link lost), every pending request rejects at once with ONE reason, the
  * `closed` promise resolves with it, and every later call rejects with it: nothing ever hangs.
  * Cancelling through an AbortSignal sends `$/cancelRequest` and rejects the call at once.
+ *
+ * Backpressure for event streams: vscode-jsonrpc queues every message it reads and handles one per
+ * event-loop turn, so a slow `events` subscriber would let that queue grow without bound. The
+ * client counts `events` notifications read but not yet handled and stops reading the agent's
+ * output above PAUSE_AT_PENDING_BATCHES; the SSH window (or the pipe) then fills, the agent's
+ * writes block, and the agent drops records and counts them, as the protocol intends.
  */
 import type { Readable, Writable } from 'node:stream';
-import { CancellationTokenSource, ResponseError, type Disposable, type Logger, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  CancellationTokenSource,
+  createMessageConnection,
+  Message,
+  ResponseError,
+  type Disposable,
+  type Logger,
+  type MessageConnection,
+  type MessageReader,
+} from 'vscode-jsonrpc/node';
 import {
   Method,
+  Notification,
+  type AttachParams,
+  type AttachResult,
+  type BtfVmlinuxResult,
   type CompileParams,
   type CompileResult,
+  type DetachParams,
+  type DetachResult,
+  type EventsNotification,
   type HelloParams,
   type HelloResult,
+  type HostMapsResult,
+  type HostProgramsResult,
   type LoadParams,
   type LoadResult,
+  type MapDeleteParams,
+  type MapDeleteResult,
+  type MapDumpParams,
+  type MapDumpResult,
+  type MapLookupParams,
+  type MapLookupResult,
+  type MapUpdateParams,
+  type MapUpdateResult,
+  type ObjectMapsParams,
+  type ObjectMapsResult,
+  type ProbeHelpersResult,
   type ReleaseParams,
   type ReleaseResult,
+  type StreamEndedNotification,
+  type StreamStartParams,
+  type StreamStartResult,
+  type StreamStopParams,
+  type StreamStopResult,
+  type TraceNotification,
+  type TraceStopResult,
+  type UnpinParams,
+  type UnpinResult,
 } from '../protocol';
 import { abortReason } from './abortReason';
-import { createLineMessageConnection } from './lineJsonRpc';
+import { LineMessageReader, LineMessageWriter } from './lineJsonRpc';
 
 /** A JSON-RPC error answered by the agent; `code` is one of protocol.ts's ErrorCode values. */
 export class AgentError extends Error {
@@ -45,6 +89,10 @@ export interface AgentClientOptions {
   log?: (line: string) => void;
 }
 
+/** Unhandled `events` batches at which the client stops reading the agent, and at which it reads again. */
+const PAUSE_AT_PENDING_BATCHES = 8;
+const RESUME_AT_PENDING_BATCHES = 2;
+
 export class AgentClient {
   /** Resolves, never rejects, with the reason the client stopped working. */
   readonly closed: Promise<Error>;
@@ -55,6 +103,10 @@ export class AgentClient {
   private resolveClosed!: (reason: Error) => void;
   /** Set as soon as the client starts closing; the reason may still be under computation. */
   private failure: Promise<Error> | undefined;
+  private readonly eventHandlers = new Set<(batch: EventsNotification) => void>();
+  private pendingEventBatches = 0;
+  private readingPaused = false;
+  private readonly input: Readable;
 
   constructor(input: Readable, output: Writable, options: AgentClientOptions = {}) {
     this.closed = new Promise<Error>((resolve) => {
@@ -68,7 +120,10 @@ export class AgentClient {
       info: () => {},
       log: () => {},
     };
-    this.connection = createLineMessageConnection(input, output, logger);
+    this.input = input;
+    this.connection = createMessageConnection(this.pacedReader(new LineMessageReader(input)), new LineMessageWriter(output), logger);
+    // Always handled here, so every batch counted as pending is also counted as handled.
+    this.connection.onNotification(Notification.events, (batch: EventsNotification) => this.dispatchEvents(batch));
     this.connection.onClose(() => this.beginClose(undefined));
     this.connection.onError(([error]) => this.beginClose(error));
     this.connection.listen();
@@ -88,6 +143,86 @@ export class AgentClient {
 
   release(params: ReleaseParams, signal?: AbortSignal): Promise<ReleaseResult> {
     return this.request<ReleaseResult>(Method.release, params, signal);
+  }
+
+  probeHelpers(signal?: AbortSignal): Promise<ProbeHelpersResult> {
+    return this.request<ProbeHelpersResult>(Method.probeHelpers, {}, signal);
+  }
+
+  attach(params: AttachParams, signal?: AbortSignal): Promise<AttachResult> {
+    return this.request<AttachResult>(Method.attach, params, signal);
+  }
+
+  detach(params: DetachParams, signal?: AbortSignal): Promise<DetachResult> {
+    return this.request<DetachResult>(Method.detach, params, signal);
+  }
+
+  unpin(params: UnpinParams, signal?: AbortSignal): Promise<UnpinResult> {
+    return this.request<UnpinResult>(Method.unpin, params, signal);
+  }
+
+  streamStart(params: StreamStartParams, signal?: AbortSignal): Promise<StreamStartResult> {
+    return this.request<StreamStartResult>(Method.streamStart, params, signal);
+  }
+
+  streamStop(params: StreamStopParams, signal?: AbortSignal): Promise<StreamStopResult> {
+    return this.request<StreamStopResult>(Method.streamStop, params, signal);
+  }
+
+  traceStart(signal?: AbortSignal): Promise<Record<string, never>> {
+    return this.request<Record<string, never>>(Method.traceStart, {}, signal);
+  }
+
+  traceStop(signal?: AbortSignal): Promise<TraceStopResult> {
+    return this.request<TraceStopResult>(Method.traceStop, {}, signal);
+  }
+
+  objectMaps(params: ObjectMapsParams, signal?: AbortSignal): Promise<ObjectMapsResult> {
+    return this.request<ObjectMapsResult>(Method.objectMaps, params, signal);
+  }
+
+  mapDump(params: MapDumpParams, signal?: AbortSignal): Promise<MapDumpResult> {
+    return this.request<MapDumpResult>(Method.mapDump, params, signal);
+  }
+
+  mapLookup(params: MapLookupParams, signal?: AbortSignal): Promise<MapLookupResult> {
+    return this.request<MapLookupResult>(Method.mapLookup, params, signal);
+  }
+
+  mapUpdate(params: MapUpdateParams, signal?: AbortSignal): Promise<MapUpdateResult> {
+    return this.request<MapUpdateResult>(Method.mapUpdate, params, signal);
+  }
+
+  mapDelete(params: MapDeleteParams, signal?: AbortSignal): Promise<MapDeleteResult> {
+    return this.request<MapDeleteResult>(Method.mapDelete, params, signal);
+  }
+
+  hostPrograms(signal?: AbortSignal): Promise<HostProgramsResult> {
+    return this.request<HostProgramsResult>(Method.hostPrograms, {}, signal);
+  }
+
+  hostMaps(signal?: AbortSignal): Promise<HostMapsResult> {
+    return this.request<HostMapsResult>(Method.hostMaps, {}, signal);
+  }
+
+  btfVmlinux(signal?: AbortSignal): Promise<BtfVmlinuxResult> {
+    return this.request<BtfVmlinuxResult>(Method.btfVmlinux, {}, signal);
+  }
+
+  /** Batches of raw ring buffer / perf buffer records, for every stream of this agent. */
+  onEvents(handler: (batch: EventsNotification) => void): Disposable {
+    this.eventHandlers.add(handler);
+    return { dispose: () => this.eventHandlers.delete(handler) };
+  }
+
+  /** trace_pipe lines, once trace.start has been asked. */
+  onTrace(handler: (batch: TraceNotification) => void): Disposable {
+    return this.connection.onNotification(Notification.trace, (params: TraceNotification) => handler(params));
+  }
+
+  /** A stream that stopped on its own (object released, read error), with its final counters. */
+  onStreamEnded(handler: (ended: StreamEndedNotification) => void): Disposable {
+    return this.connection.onNotification(Notification.streamEnded, (params: StreamEndedNotification) => handler(params));
   }
 
   /** Any request of the protocol, for methods added after the typed ones above. */
@@ -143,6 +278,39 @@ export class AgentClient {
   /** Handler for an agent → client notification (for protocol additions such as event streams). */
   onNotification(method: string, handler: (params: unknown) => void): Disposable {
     return this.connection.onNotification(method, handler);
+  }
+
+  /** Counts `events` batches as they are read, and stops reading while too many wait to be handled. */
+  private pacedReader(reader: MessageReader): MessageReader {
+    return {
+      onError: reader.onError,
+      onClose: reader.onClose,
+      onPartialMessage: reader.onPartialMessage,
+      dispose: () => reader.dispose(),
+      listen: (callback) =>
+        reader.listen((message) => {
+          if (Message.isNotification(message) && message.method === Notification.events) {
+            this.pendingEventBatches++;
+            if (!this.readingPaused && this.pendingEventBatches >= PAUSE_AT_PENDING_BATCHES) {
+              this.readingPaused = true;
+              this.input.pause();
+            }
+          }
+          callback(message);
+        }),
+    };
+  }
+
+  private dispatchEvents(batch: EventsNotification): void {
+    try {
+      for (const handler of this.eventHandlers) handler(batch);
+    } finally {
+      this.pendingEventBatches--;
+      if (this.readingPaused && this.pendingEventBatches <= RESUME_AT_PENDING_BATCHES) {
+        this.readingPaused = false;
+        this.input.resume();
+      }
+    }
   }
 
   /** Fails every pending and later request with `reason` (first reason wins) and drops the connection. */

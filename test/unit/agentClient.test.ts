@@ -10,7 +10,7 @@ import { ErrorCode, type HelloResult } from '../../remote-agent/protocol';
 
 const helloResult: HelloResult = {
   agentVersion: '0.1.0',
-  protocolVersion: 1,
+  protocolVersion: 2,
   kernelRelease: '6.18.44',
   arch: 'x86_64',
   btf: true,
@@ -19,6 +19,19 @@ const helloResult: HelloResult = {
   libbpfVersion: '1.1',
   euid: 0,
   capabilities: ['hello', 'compile', 'load', 'release'],
+  features: {
+    kprobeEvents: false,
+    uprobeEvents: true,
+    tracingPrograms: false,
+    lsm: false,
+    ringbuf: true,
+    tcx: true,
+    bpfCookie: true,
+    tracefs: '/sys/kernel/tracing',
+    bpffs: '/sys/fs/bpf',
+    programTypes: ['tracepoint', 'xdp'],
+    mapTypes: ['hash', 'ringbuf'],
+  },
 };
 
 interface WireMessage {

@@ -1,0 +1,46 @@
+/**
+ * The CLI's way to an agent: the options every command shares (--target, --identity,
+ * --known-hosts) and opening the session with them. Host keys are never trusted on first use here:
+ * an unknown key is refused with its fingerprint, so scripts cannot be silently redirected.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { openAgentSession, type AgentSession } from '../remote-agent/client/agentSession';
+import { parseTarget } from '../remote-agent/client/targetSpec';
+import { version } from '../package.json';
+
+export const CONNECTION_OPTIONS = {
+  target: { type: 'string', default: 'local' },
+  identity: { type: 'string' },
+  'known-hosts': { type: 'string' },
+} as const;
+
+export interface ConnectionValues {
+  target?: string;
+  identity?: string;
+  'known-hosts'?: string;
+}
+
+/** The agent's C sources ship beside the bundle (out/agent-src); from a checkout they are in the tree. */
+function agentSourceDir(): string {
+  const bundled = path.join(__dirname, 'agent-src');
+  return fs.existsSync(bundled) ? bundled : path.join(__dirname, '..', 'remote-agent', 'agent');
+}
+
+/** Its errors name the target and say what to do (host key, auth, sudo, agent build). */
+export function openCliSession(values: ConnectionValues, signal: AbortSignal): Promise<AgentSession> {
+  return openAgentSession({
+    target: parseTarget(values.target ?? 'local'),
+    agentSourceDir: agentSourceDir(),
+    knownHostsFile: values['known-hosts'],
+    identityFile: values.identity,
+    clientVersion: `ebpf-studio-cli ${version}`,
+    signal,
+    log: process.env.EBPF_STUDIO_DEBUG ? (line) => process.stderr.write(`${line}\n`) : undefined,
+  });
+}
+
+export function parseFormat(value: string | undefined): 'text' | 'json' {
+  if (value !== 'text' && value !== 'json') throw new Error(`--format must be text or json, not '${value}'`);
+  return value;
+}

@@ -1,0 +1,104 @@
+/**
+ * `ebpf-studio run FILE`: verify the file exactly as `check` does (same output, exit 1 when
+ * rejected), attach every program (by section, or per --attach), print each decoded ring/perf
+ * buffer record and each bpf_printk line as it arrives, and on Ctrl-C (SIGINT/SIGTERM) or after
+ * --duration detach everything and print per-stream counters.
+ * stdout carries only records and the final counters (NDJSON with --format json); progress goes
+ * to stderr. Exit: 0 ran and stopped, 1 rejected or could not attach, 2 usage or connection
+ * problems, including losing the connection while running.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseAttachSpec, type AttachSpec } from '../remote-agent/client/attachSpec';
+import { AttachError, startProgramRun } from '../remote-agent/client/programSession';
+import { CONNECTION_OPTIONS, openCliSession, parseFormat } from './cliSession';
+import { eventBatchJson, eventBatchText, summaryJson, summaryText, traceJson, traceText } from './formatEvents';
+import { exitStatusOf, formatText, toJsonDiagnostics } from './formatReport';
+
+export async function runCommand(argv: string[], signal: AbortSignal): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...CONNECTION_OPTIONS,
+      format: { type: 'string', default: 'text' },
+      attach: { type: 'string', multiple: true, default: [] },
+      duration: { type: 'string' },
+    },
+  });
+  const format = parseFormat(values.format);
+  if (positionals.length !== 1) throw new Error('run needs exactly one FILE');
+  const file = path.resolve(positionals[0]);
+  if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
+  const specs: AttachSpec[] = values.attach.map(parseAttachSpec);
+  let durationMs: number | undefined;
+  if (values.duration !== undefined) {
+    const seconds = Number(values.duration);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`--duration must be a number of seconds above 0, not '${values.duration}'`);
+    durationMs = seconds * 1000;
+  }
+  const out = (text: string) => {
+    if (text !== '') process.stdout.write(text);
+  };
+  const status = (text: string) => process.stderr.write(`${text}\n`);
+
+  const session = await openCliSession(values, signal);
+  try {
+    let started;
+    try {
+      started = await startProgramRun(session.client, file, { target: session.description, kernelRelease: session.hello.kernelRelease, attach: specs, signal });
+    } catch (error) {
+      if (!(error instanceof AttachError)) throw error;
+      status(`ebpf-studio: ${error.message.replace(/\s*\n\s*/g, ' ')}`);
+      return 1;
+    }
+    const { report, run } = started;
+    const cwd = process.cwd();
+    if (!run) {
+      out(format === 'json' ? JSON.stringify(toJsonDiagnostics([report], cwd), null, 2) + '\n' : formatText([report], cwd));
+      return exitStatusOf([report]);
+    }
+    status(formatText([report], cwd).trimEnd());
+    for (const a of run.attached) status(`attached ${a.program}: ${a.description} (prog id ${a.programId})`);
+    for (const s of run.streams) status(`streaming ${s.map} (${s.kind}) as ${s.recordType}`);
+    if (run.tracing) status('following trace_pipe for bpf_printk lines');
+    for (const note of run.notes) status(`note: ${note}`);
+
+    const dropped = new Map<string, number>();
+    run.onEvents((batch) => {
+      out(format === 'json' ? eventBatchJson(batch) : eventBatchText(batch));
+      if (batch.counters.dropped > (dropped.get(batch.map) ?? 0)) {
+        dropped.set(batch.map, batch.counters.dropped);
+        status(`${batch.map}: ${batch.counters.dropped} records dropped so far (the reader is behind the kernel)`);
+      }
+    });
+    run.onTrace((records) => out(format === 'json' ? traceJson(records) : traceText(records)));
+    run.onStreamEnded((stream, reason) => status(`${stream.map}: the stream ended: ${reason}`));
+
+    const stopped = await untilStopped(signal, durationMs, session.closed);
+    if (stopped instanceof Error) throw stopped; // the link or the agent went away: nothing to detach
+    const summary = await run.stop();
+    out(format === 'json' ? summaryJson(summary) : summaryText(summary));
+    return 0;
+  } finally {
+    await session.dispose();
+  }
+}
+
+/** Resolves when the user stops (Ctrl-C) or the duration passes; with the reason when the session dies first. */
+function untilStopped(signal: AbortSignal, durationMs: number | undefined, closed: Promise<Error>): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (result: Error | undefined) => {
+      if (timer) clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(result);
+    };
+    const onAbort = () => finish(undefined);
+    if (signal.aborted) return finish(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (durationMs !== undefined) timer = setTimeout(() => finish(undefined), durationMs);
+    void closed.then((reason) => finish(reason));
+  });
+}

@@ -1,0 +1,189 @@
+/**
+ * The run pipeline against a fake agent that compiles for real (clang on this machine, against a
+ * vmlinux.h generated into a temp dir) and plays the kernel's part: what is attached where, which
+ * streams start, how records and printk lines come back decoded, and that stop undoes everything
+ * in reverse order; plus how the CLI prints records.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { AttachParams, CompileParams, CompileResult, EventsNotification, StreamEndedNotification, TraceNotification } from '../../remote-agent/protocol';
+import { parseAttachSpec } from '../../remote-agent/client/attachSpec';
+import { BpfObject } from '../../remote-agent/client/elfObject';
+import { startProgramRun, type EventBatch, type RunningAgent, type TraceRecord } from '../../remote-agent/client/programSession';
+import { eventBatchJson, eventBatchText, summaryText, traceText } from '../../cli/formatEvents';
+
+const root = path.join(__dirname, '..', '..');
+const template = path.join(root, 'bpf-templates/tracepoint-ringbuf/execsnoop.bpf.c');
+let scratch: string;
+let vmlinuxH: Buffer;
+
+before(() => {
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ebpf-run-test-'));
+  vmlinuxH = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { maxBuffer: 1 << 28 });
+});
+
+after(() => {
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+type Call = [string, unknown?];
+
+/** A fake agent: real clang, every program verifies, attach/streams/trace recorded in `calls`. */
+function fakeAgent(opts: { maps?: { name: string; type: string }[]; failAttach?: string } = {}) {
+  const calls: Call[] = [];
+  const handlers = { events: [] as ((b: EventsNotification) => void)[], trace: [] as ((b: TraceNotification) => void)[], ended: [] as ((e: StreamEndedNotification) => void)[] };
+  const objects = new Map<string, Buffer>();
+  const compile = async (p: CompileParams): Promise<CompileResult> => {
+    calls.push(['compile', p.main]);
+    const dir = fs.mkdtempSync(path.join(scratch, 'c-'));
+    for (const f of p.files) fs.writeFileSync(path.join(dir, f.path), f.content);
+    fs.writeFileSync(path.join(dir, 'vmlinux.h'), vmlinuxH);
+    const multiarch = execFileSync('clang', ['-print-multiarch'], { encoding: 'utf8' }).trim();
+    execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86', '-I.', '-idirafter', `/usr/include/${multiarch}`, '-c', p.main, '-o', 'out.o'], { cwd: dir });
+    const object = fs.readFileSync(path.join(dir, 'out.o'));
+    const objectId = `obj${objects.size + 1}`;
+    objects.set(objectId, object);
+    return { ok: true, objectId, object: object.toString('base64'), stderr: '', exitCode: 0, durationMs: 1, vmlinuxH: 'cached' };
+  };
+  const agent: RunningAgent = {
+    compile,
+    load: async ({ objectId }) => {
+      calls.push(['load', objectId]);
+      const object = BpfObject.parse(objects.get(objectId)!);
+      const programs = object.functions
+        .filter((f) => f.global && f.sectionName !== '.text')
+        .map((f) => ({ name: f.name, section: f.sectionName, type: f.sectionName.split('/')[0], ok: true, errno: 0, log: '', libbpfLog: '', insnCount: 10, insnsProcessed: 10, totalStates: 1, peakStates: 1, verificationTimeUs: 5, loadMs: 1 }));
+      return { programs };
+    },
+    release: async ({ objectId }) => (calls.push(['release', objectId]), {}),
+    attach: async (p: AttachParams) => {
+      calls.push(['attach', p]);
+      if (opts.failAttach) throw new Error(opts.failAttach);
+      return { linkId: `link-${p.program}`, description: `tracepoint ${p.program}`, programId: 42, pinnedPath: null };
+    },
+    detach: async ({ linkId }) => (calls.push(['detach', linkId]), {}),
+    objectMaps: async ({ objectId }) => {
+      calls.push(['objectMaps', objectId]);
+      const maps = opts.maps ?? [{ name: 'events', type: 'ringbuf' }];
+      return { maps: maps.map((m) => ({ ...m, keySize: 0, valueSize: 0, maxEntries: 4096, btfKeyTypeId: 0, btfValueTypeId: 0, mapId: 7 })) };
+    },
+    streamStart: async (p) => (calls.push(['streamStart', p.map]), { streamId: `s-${p.map}`, kind: 'ringbuf' }),
+    streamStop: async ({ streamId }) => (calls.push(['streamStop', streamId]), { received: 2, sent: 2, dropped: 0 }),
+    traceStart: async () => (calls.push(['traceStart']), {}),
+    traceStop: async () => (calls.push(['traceStop']), { received: 1, sent: 1, dropped: 0 }),
+    onEvents: (h) => (handlers.events.push(h), { dispose: () => handlers.events.splice(handlers.events.indexOf(h), 1) }),
+    onTrace: (h) => (handlers.trace.push(h), { dispose: () => handlers.trace.splice(handlers.trace.indexOf(h), 1) }),
+    onStreamEnded: (h) => (handlers.ended.push(h), { dispose: () => handlers.ended.splice(handlers.ended.indexOf(h), 1) }),
+  };
+  return { agent, calls, handlers };
+}
+
+function execRecord(pid: number, comm: string, filename: string): Buffer {
+  const r = Buffer.alloc(156);
+  r.writeInt32LE(pid, 0);
+  r.writeInt32LE(1, 4);
+  r.write(`${comm}\0`, 12, 'latin1');
+  r.write(`${filename}\0`, 28, 'latin1');
+  return r;
+}
+
+test('execsnoop: verified, compiled again with the type anchor, attached by section, its ring buffer decoded, then undone in reverse', async () => {
+  const { agent, calls, handlers } = fakeAgent();
+  const { report, run } = await startProgramRun(agent, template, { target: 'fake', kernelRelease: '6.18' });
+  assert.equal(report.programs[0].ok, true);
+  assert.ok(run);
+  assert.deepEqual(calls, [
+    ['compile', 'execsnoop.bpf.c'],
+    ['load', 'obj1'],
+    ['release', 'obj1'],
+    ['compile', '__ebpf_studio_run.c'],
+    ['attach', { objectId: 'obj2', program: 'handle_execve' }],
+    ['objectMaps', 'obj2'],
+    ['streamStart', 'events'],
+  ]);
+  assert.deepEqual(run.streams, [{ map: 'events', streamId: 's-events', kind: 'ringbuf', recordType: 'struct exec_event' }]);
+  assert.equal(run.tracing, false, 'no bpf_printk in the template: no trace_pipe');
+
+  const batches: EventBatch[] = [];
+  run.onEvents((b) => batches.push(b));
+  const data = Buffer.concat([execRecord(4242, 'bash', '/usr/bin/true'), execRecord(4243, 'sh', '/bin/ls')]);
+  handlers.events[0]({ streamId: 's-events', data: data.toString('base64'), sizes: [156, 156], counters: { received: 2, sent: 2, dropped: 0 } });
+  handlers.events[0]({ streamId: 'someone-elses', data: '', sizes: [], counters: { received: 0, sent: 0, dropped: 0 } });
+  assert.equal(batches.length, 1);
+  assert.deepEqual(batches[0].records, [
+    { pid: 4242, ppid: 1, uid: 0, comm: 'bash', filename: '/usr/bin/true' },
+    { pid: 4243, ppid: 1, uid: 0, comm: 'sh', filename: '/bin/ls' },
+  ]);
+
+  calls.length = 0;
+  const summary = await run.stop();
+  assert.deepEqual(calls, [['streamStop', 's-events'], ['detach', 'link-handle_execve'], ['release', 'obj2']]);
+  assert.deepEqual(summary, { streams: [{ map: 'events', received: 2, sent: 2, dropped: 0, decoded: 2 }], trace: null });
+  assert.equal(handlers.events.length, 0, 'subscriptions are disposed');
+});
+
+test('a printk program follows trace_pipe before attaching, and its lines come back parsed', async () => {
+  const file = path.join(scratch, 'hello.bpf.c');
+  fs.writeFileSync(
+    file,
+    '#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\nchar LICENSE[] SEC("license") = "GPL";\n' +
+      'SEC("tracepoint/syscalls/sys_enter_execve")\nint hello(void *ctx)\n{\n\tbpf_printk("hello from %d", 1);\n\treturn 0;\n}\n',
+  );
+  const { agent, calls, handlers } = fakeAgent({ maps: [] });
+  const { run } = await startProgramRun(agent, file, { target: 'fake', kernelRelease: '6.18' });
+  assert.ok(run);
+  assert.deepEqual(calls.map((c) => c[0]), ['compile', 'load', 'release', 'compile', 'traceStart', 'attach', 'objectMaps']);
+  assert.equal(calls[3][1], 'hello.bpf.c', 'no event maps: the plain file is compiled');
+  const lines: TraceRecord[] = [];
+  run.onTrace((records) => lines.push(...records));
+  handlers.trace[0]({ lines: ['            true-692     [001] ...21  2585.614131: bpf_trace_printk: hello from 1'], dropped: 0 });
+  assert.equal(lines[0].parsed?.message, 'hello from 1');
+  assert.equal(traceText([{ ...lines[0], receivedAt: new Date(2026, 0, 1, 9, 5, 7, 42).getTime() }]), '09:05:07.042 printk true-692 [001] hello from 1\n');
+  const summary = await run.stop();
+  assert.deepEqual(summary.trace, { received: 1, sent: 1, dropped: 0 });
+});
+
+test('an attach failure undoes what was done and names the program and the kernel\'s reason', async () => {
+  const { agent, calls } = fakeAgent({ failAttach: 'kprobe events are not enabled in this kernel (CONFIG_KPROBE_EVENTS)' });
+  await assert.rejects(startProgramRun(agent, template, { target: 'fake', kernelRelease: '6.18' }), {
+    name: 'AttachError',
+    message: 'Cannot attach handle_execve (SEC("tracepoint/syscalls/sys_enter_execve")): kprobe events are not enabled in this kernel (CONFIG_KPROBE_EVENTS)',
+  });
+  assert.deepEqual(calls.slice(-1), [['release', 'obj2']]);
+});
+
+test('--attach specs: a spec of the wrong kind, or naming an unknown program, fails before anything is attached', async () => {
+  const { agent, calls } = fakeAgent();
+  await assert.rejects(startProgramRun(agent, template, { target: 'fake', kernelRelease: '6.18', attach: [parseAttachSpec('xdp:lo')] }), {
+    message: 'No program of this file can attach to xdp (programs: handle_execve (tracepoint)). Check the spec\'s kind.',
+  });
+  await assert.rejects(startProgramRun(agent, template, { target: 'fake', kernelRelease: '6.18', attach: [parseAttachSpec('nope=xdp:lo')] }), {
+    message: "--attach names program 'nope', but this file's programs are handle_execve.",
+  });
+  assert.ok(!calls.some((c) => c[0] === 'attach'));
+  const ok = await startProgramRun(agent, template, { target: 'fake', kernelRelease: '6.18', attach: [parseAttachSpec('tracepoint:syscalls:sys_enter_execveat')] });
+  assert.deepEqual(calls.find((c) => c[0] === 'attach')?.[1], {
+    objectId: 'obj4',
+    program: 'handle_execve',
+    target: { kind: 'tracepoint', category: 'syscalls', name: 'sys_enter_execveat' },
+  });
+  await ok.run!.stop();
+});
+
+test('the CLI prints a record per line: text with local time and name=value, NDJSON with the fields object', () => {
+  const receivedAt = new Date(2026, 0, 1, 13, 4, 5, 6).getTime();
+  const batch: EventBatch = {
+    map: 'events',
+    receivedAt,
+    records: [{ pid: 4242, comm: 'bash', big: 2n ** 64n - 1n, nested: { a: [1, 2] } }],
+    counters: { received: 1, sent: 1, dropped: 0 },
+  };
+  assert.equal(eventBatchText(batch), '13:04:05.006 events pid=4242 comm="bash" big=18446744073709551615 nested={a=[1,2]}\n');
+  const json = eventBatchJson(batch);
+  assert.equal(json, `{"type":"event","time":"${new Date(receivedAt).toISOString()}","map":"events","fields":{"pid":4242,"comm":"bash","big":18446744073709551615,"nested":{"a":[1,2]}}}\n`);
+  assert.equal(summaryText({ streams: [{ map: 'events', received: 5, sent: 4, dropped: 1, decoded: 4 }], trace: null }), 'events: 5 received, 4 sent, 1 dropped, 4 decoded\n');
+});
