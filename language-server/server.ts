@@ -1,4 +1,5 @@
-// The eBPF C language server: completion, hover and signature help for BPF helpers in *.bpf.c files.
+// The eBPF C language server: completion, hover and signature help for BPF helpers, kfuncs and the
+// target kernel's types (from its BTF) in *.bpf.c files.
 // Speaks LSP over stdio, node IPC or a socket, as the client chooses on the command line
 // (--stdio, --node-ipc, --socket=N). Never imports `vscode`: any LSP client can use it.
 import {
@@ -13,10 +14,19 @@ import { bpfHelpers } from './helperTable';
 import { completeHelpers, resolveHelperCompletion, type CompletionOptions } from './completion';
 import { hoverHelper } from './hover';
 import { helperSignatureHelp } from './signatureHelp';
+import { KernelTypes } from './kernelTypes';
+import { TargetInfoNotification, type TargetInfoParams } from './lspExtensions';
+import { completeMembers } from './memberCompletion';
+import { completeSectionTargets } from './sectionTargets';
+import { completeKfuncs, isKfuncItem, kfuncSignatureHelp, resolveKfuncCompletion } from './kfuncs';
+import { hoverKernel } from './kernelHover';
+import { EbpfDocumentFeatures } from './documentFeatures';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
 const completionOptions: CompletionOptions = { snippetSupport: false };
+const kernelTypes = new KernelTypes(connection.console);
+const ebpfFeatures = new EbpfDocumentFeatures(connection, documents);
 
 connection.onInitialize((params): InitializeResult => {
   completionOptions.snippetSupport =
@@ -24,9 +34,10 @@ connection.onInitialize((params): InitializeResult => {
   return {
     capabilities: {
       textDocumentSync: TextDocumentSyncKind.Incremental,
-      completionProvider: { resolveProvider: true },
+      completionProvider: { resolveProvider: true, triggerCharacters: ['"', '/'] },
       hoverProvider: true,
       signatureHelpProvider: { triggerCharacters: ['(', ','], retriggerCharacters: [')'] },
+      ...ebpfFeatures.capabilities(params),
     },
     serverInfo: { name: 'ebpf-studio-language-server', version: '0.1.0' },
   };
@@ -34,24 +45,45 @@ connection.onInitialize((params): InitializeResult => {
 
 connection.onInitialized(() => {
   connection.console.info(`eBPF language server ready: ${bpfHelpers.length} BPF helpers from libbpf's bpf_helper_defs.h`);
+  kernelTypes.useLocalKernel();
 });
 
-connection.onCompletion(({ textDocument, position }) => {
+connection.onNotification(TargetInfoNotification, (target: TargetInfoParams) => {
+  kernelTypes.setTarget(target);
+  ebpfFeatures.setTarget(target);
+});
+
+connection.onCompletion(async ({ textDocument, position }) => {
   const document = documents.get(textDocument.uri);
   if (document === undefined) return [];
-  return completeHelpers(document, document.offsetAt(position), completionOptions);
+  const offset = document.offsetAt(position);
+  const kernel = await kernelTypes.get();
+  return (
+    completeSectionTargets(document, offset, kernel, kernelTypes.features) ??
+    ebpfFeatures.complete(document, offset) ??
+    completeMembers(document, offset, kernel) ?? [
+      ...completeHelpers(document, offset, completionOptions),
+      ...completeKfuncs(document, offset, kernel, completionOptions.snippetSupport),
+    ]
+  );
 });
 
-connection.onCompletionResolve(resolveHelperCompletion);
+connection.onCompletionResolve(async (item) =>
+  isKfuncItem(item) ? resolveKfuncCompletion(item, await kernelTypes.get()) : resolveHelperCompletion(item),
+);
 
-connection.onHover(({ textDocument, position }) => {
+connection.onHover(async ({ textDocument, position }) => {
   const document = documents.get(textDocument.uri);
-  return document === undefined ? null : hoverHelper(document, document.offsetAt(position));
+  if (document === undefined) return null;
+  const offset = document.offsetAt(position);
+  return hoverHelper(document, offset) ?? ebpfFeatures.hover(document, offset) ?? hoverKernel(document, offset, await kernelTypes.get());
 });
 
-connection.onSignatureHelp(({ textDocument, position }) => {
+connection.onSignatureHelp(async ({ textDocument, position }) => {
   const document = documents.get(textDocument.uri);
-  return document === undefined ? null : helperSignatureHelp(document, document.offsetAt(position));
+  if (document === undefined) return null;
+  const offset = document.offsetAt(position);
+  return helperSignatureHelp(document, offset) ?? kfuncSignatureHelp(document, offset, await kernelTypes.get());
 });
 
 documents.listen(connection);

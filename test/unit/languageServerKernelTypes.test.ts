@@ -182,7 +182,9 @@ before(async () => {
   server = spawn(process.execPath, ['--import', 'tsx', 'language-server/server.ts', '--stdio'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   server.stderr!.on('data', (chunk) => (serverStderr += chunk));
   connection = createProtocolConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
-  connection.onNotification(LogMessageNotification.type, (message) => logMessages.push(message.message));
+  connection.onNotification(LogMessageNotification.type, (message) => {
+    logMessages.push(message.message);
+  });
   connection.listen();
   await connection.sendRequest(InitializeRequest.type, {
     processId: process.pid,
