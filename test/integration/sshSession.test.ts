@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AgentSessionError, openAgentSession, type HostKeyInfo } from '../../remote-agent/client/agentSession';
 import { startSshd, sshdUnavailableReason, writeKnownHostsWithWrongKey, type PrivateSshd } from '../support/sshd';
+import { AGENT_PROTOCOL_VERSION } from '../../remote-agent/protocol';
 
 const agentSourceDir = join(import.meta.dirname, '../../remote-agent/agent');
 const kernelRelease = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
@@ -44,7 +45,7 @@ test('an SSH session to root@127.0.0.1 deploys the agent, which says hello with 
     assert.equal(session.description, `root@127.0.0.1:${sshd.port}`);
     assert.equal(session.hello.kernelRelease, kernelRelease);
     assert.equal(session.hello.euid, 0);
-    assert.equal(session.hello.protocolVersion, 1);
+    assert.equal(session.hello.protocolVersion, AGENT_PROTOCOL_VERSION);
     assert.ok(lines.some((line) => line.startsWith(`Connected to root@127.0.0.1:${sshd.port}`)), lines.join('\n'));
   } finally {
     await session.dispose();
