@@ -27,11 +27,22 @@ function agentSourceDir(): string {
   return fs.existsSync(bundled) ? bundled : path.join(__dirname, '..', 'remote-agent', 'agent');
 }
 
+/**
+ * The static agents ship beside the bundle (out/agent-bin); a checkout has them once
+ * scripts/build-agent-binaries.sh ran. Without them every target builds the agent from source.
+ */
+function agentBinaryDir(): string | undefined {
+  const bundled = path.join(__dirname, 'agent-bin');
+  const checkout = path.join(__dirname, '..', 'remote-agent', 'agent', 'build', 'static');
+  return [bundled, checkout].find((dir) => fs.existsSync(dir));
+}
+
 /** Its errors name the target and say what to do (host key, auth, sudo, agent build). */
 export function openCliSession(values: ConnectionValues, signal: AbortSignal): Promise<AgentSession> {
   return openAgentSession({
     target: parseTarget(values.target ?? 'local'),
     agentSourceDir: agentSourceDir(),
+    agentBinaryDir: agentBinaryDir(),
     knownHostsFile: values['known-hosts'],
     identityFile: values.identity,
     clientVersion: `ebpf-studio-cli ${version}`,

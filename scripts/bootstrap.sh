@@ -15,13 +15,37 @@ node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || di
 # Compilers and libbpf for the agent and for BPF programs; sshd for the SSH tests; chromium drives
 # code-server in the editor tests; clangd sits beside our server; libkrb5-dev builds code-server's kerberos module.
 packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev libjson-c-dev pkg-config make gcc bpftool
-          openssh-server openssh-client sudo iputils-ping chromium ripgrep clangd libkrb5-dev iproute2 git ca-certificates)
+          openssh-server openssh-client sudo iputils-ping chromium ripgrep clangd libkrb5-dev iproute2 git ca-certificates
+          file binutils)
+# The static agents that ship in the .vsix (scripts/build-agent-binaries.sh) are built for amd64 and
+# arm64: the other architecture's cross gcc and static libraries come from Debian's multiarch
+# packages (the -dev packages of both architectures install side by side); qemu-user runs the
+# foreign binary in test/integration/agentBinaries.test.ts. Ubuntu serves foreign architectures
+# from another mirror, so there the foreign agent is skipped (npm run build warns; npm run package needs it).
+update_needed=false
+host_arch=$(dpkg --print-architecture)
+case "$host_arch" in
+  amd64) foreign_arch=arm64 cross_gcc=gcc-aarch64-linux-gnu ;;
+  arm64) foreign_arch=amd64 cross_gcc=gcc-x86-64-linux-gnu ;;
+  *) foreign_arch='' ;;
+esac
+if [ -n "$foreign_arch" ] && grep -qx 'ID=debian' /etc/os-release; then
+  if ! dpkg --print-foreign-architectures | grep -qx "$foreign_arch"; then
+    say "adding the $foreign_arch architecture to dpkg, for the cross-built static agent"
+    dpkg --add-architecture "$foreign_arch"
+    update_needed=true
+  fi
+  packages+=("$cross_gcc" "libc6-dev-$foreign_arch-cross" qemu-user-static
+             "libbpf-dev:$foreign_arch" "libelf-dev:$foreign_arch" "zlib1g-dev:$foreign_arch" "libjson-c-dev:$foreign_arch")
+else
+  say "warning: not Debian on amd64/arm64: only this machine's architecture gets a static agent"
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing Debian packages: ${missing[*]}"
+if [ ${#missing[@]} -gt 0 ] || $update_needed; then
+  say "installing Debian packages: ${missing[*]:-none}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -7,7 +7,7 @@
 import { AGENT_PROTOCOL_VERSION, type HelloResult } from '../protocol';
 import { abortReason } from './abortReason';
 import { AgentClient } from './agentClient';
-import { deployAgent, readAgentSources } from './deployAgent';
+import { deployAgent, readAgentBinaries, readAgentSources } from './deployAgent';
 import type { HostKeyInfo } from './knownHosts';
 import { LocalTransport } from './localTransport';
 import { AgentSessionError } from './sessionError';
@@ -23,6 +23,12 @@ export interface OpenSessionOptions {
   target: TargetSpec;
   /** Directory holding the agent's C sources and Makefile (in the vsix: out/agent-src; in the repo: remote-agent/agent). */
   agentSourceDir: string;
+  /**
+   * Directory of the statically linked agents, `<uname -m>/ebpf-agent` (in the vsix: out/agent-bin;
+   * in the repo: remote-agent/agent/build/static). A target of a listed architecture gets that binary
+   * and needs no build tools; absent → the agent is always built from agentSourceDir on the target.
+   */
+  agentBinaryDir?: string;
   /** Default ~/.ssh/known_hosts. */
   knownHostsFile?: string;
   /** Else ssh-agent (SSH_AUTH_SOCK), the default ~/.ssh/id_* keys and the ssh config's IdentityFile. */
@@ -58,6 +64,7 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
   const log = opts.log ?? (() => {});
   if (signal?.aborted) throw abortReason(signal);
   const sources = readAgentSources(opts.agentSourceDir);
+  const binaries = opts.agentBinaryDir === undefined ? undefined : readAgentBinaries(opts.agentBinaryDir);
 
   const transport: Transport =
     opts.target.kind === 'local'
@@ -77,7 +84,7 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
 
   let agent: RunningProcess | undefined;
   try {
-    const deployed = await deployAgent(transport, sources, { ...(signal !== undefined && { signal }), log });
+    const deployed = await deployAgent(transport, sources, { ...(binaries !== undefined && { binaries }), ...(signal !== undefined && { signal }), log });
     const asRoot = deployed.uid === 0;
     log(`Starting the agent on ${where}${asRoot ? '' : ' with sudo -n'}.`);
     const started = await transport.spawn(`exec ${asRoot ? '' : 'sudo -n '}${shellQuote(deployed.agentPath)}`);

@@ -1,11 +1,12 @@
 /**
- * Puts a built agent on the target, once per version of its sources: the sources' content hash
- * names a cache directory (`~/.cache/ebpf-studio/agent-<hash12>/` of the target user), and only when
- * that has no `build/ebpf-agent` yet are the sources uploaded and built there with `make`, so the
- * binary always matches the target's libbpf, libc and architecture.
+ * Puts a runnable agent on the target, once per version. A statically linked agent shipped for the
+ * target's architecture (`uname -m`) is preferred: it is uploaded to
+ * `~/.cache/ebpf-studio/agent-<binary hash12>/ebpf-agent` and kept only if it runs there, so the
+ * target needs no compiler or -dev packages. Otherwise (another architecture, or the shipped one
+ * does not run) the sources are uploaded to `agent-<sources hash12>/` and built there with `make`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { abortReason } from './abortReason';
 import { AgentSessionError } from './sessionError';
@@ -17,13 +18,18 @@ export interface AgentSources {
   files: Array<{ name: string; content: Buffer }>;
 }
 
+/** The static agents shipped with the client, by the `uname -m` of the machines they run on. */
+export type AgentBinaries = ReadonlyMap<string, { hash: string; content: Buffer }>;
+
 export interface DeployedAgent {
   /** Absolute path of the agent binary on the target. */
   agentPath: string;
   /** The target user's uid and name: the agent needs root, through sudo otherwise. */
   uid: number;
   userName: string;
-  /** True when this call built it (first use of these sources on that target). */
+  /** 'shipped': the static agent shipped for the target's architecture; 'source': built there with make. */
+  origin: 'shipped' | 'source';
+  /** True when this call installed it (first use of this version on that target). */
   built: boolean;
 }
 
@@ -69,27 +75,90 @@ export function readAgentSources(dir: string): AgentSources {
   return { hash: hash.digest('hex'), files };
 }
 
+/**
+ * Reads the shipped static agents: `DIR/<uname -m>/ebpf-agent` (in the vsix out/agent-bin, in a
+ * checkout remote-agent/agent/build/static, written by scripts/build-agent-binaries.sh).
+ */
+export function readAgentBinaries(dir: string): AgentBinaries {
+  const binaries = new Map<string, { hash: string; content: Buffer }>();
+  let arches: string[];
+  try {
+    arches = readdirSync(dir);
+  } catch (error) {
+    throw new AgentSessionError('agent-build', `Cannot read the shipped agents in ${dir}: ${(error as Error).message}. Run scripts/build-agent-binaries.sh (npm run build does), or reinstall the extension.`, { cause: error });
+  }
+  for (const arch of arches) {
+    const path = join(dir, arch, 'ebpf-agent');
+    // The arch becomes part of a shell command and a path on the target: only `uname -m`-like names.
+    if (!/^[a-z0-9_]+$/.test(arch) || !existsSync(path)) continue;
+    const content = readFileSync(path);
+    binaries.set(arch, { hash: createHash('sha256').update(content).digest('hex'), content });
+  }
+  return binaries;
+}
+
 export async function deployAgent(
   transport: Transport,
   sources: AgentSources,
-  options: { signal?: AbortSignal; log?: (line: string) => void } = {},
+  options: { binaries?: AgentBinaries; signal?: AbortSignal; log?: (line: string) => void } = {},
 ): Promise<DeployedAgent> {
   const { signal, log } = options;
+  const binaries: AgentBinaries = options.binaries ?? new Map();
   const where = transport.description;
-  const dirName = `agent-${sources.hash.slice(0, 12)}`;
-  // One round trip: who we are there, and whether this version is already built.
+  const sourceDirName = `agent-${sources.hash.slice(0, 12)}`;
+  const binaryDirName = (arch: string): string => `agent-${binaries.get(arch)!.hash.slice(0, 12)}`;
+  // Relative to the cache directory: every agent that may already be installed there.
+  const candidates = [`${sourceDirName}/build/ebpf-agent`, ...[...binaries.keys()].map((arch) => `${binaryDirName(arch)}/ebpf-agent`)];
+  // One round trip: who we are there, the architecture, which versions are installed, and whether
+  // clang and libbpf's headers (needed to compile the user's programs, not to run the agent) are there.
   const probe = await transport.run(
-    `printf '%s\\n' "$HOME" "$(id -u)" "$(id -un)"; test -x "$HOME/.cache/ebpf-studio/${dirName}/build/ebpf-agent" && echo built || echo missing`,
+    `printf '%s\\n' "$HOME" "$(id -u)" "$(id -un)" "$(uname -m)"; ` +
+      `for f in ${candidates.join(' ')}; do test -x "$HOME/.cache/ebpf-studio/$f" && echo "installed $f"; done; ` +
+      `command -v clang >/dev/null 2>&1 || echo 'lacks clang'; ` +
+      `test -r /usr/include/bpf/bpf_helpers.h || test -r /usr/local/include/bpf/bpf_helpers.h || echo 'lacks bpf/bpf_helpers.h'; true`,
     signalOption(signal),
   );
-  const [home, uidText, userName, state] = probe.stdout.split('\n');
-  if (probe.exitCode !== 0 || !home || !uidText || !/^\d+$/.test(uidText) || !userName) {
-    throw new AgentSessionError('agent-start', `Cannot inspect ${where} (a POSIX shell with id and test is needed): exit ${probe.exitCode ?? probe.failure}, ${tailOf(probe.stderr || probe.stdout)}`);
+  const [home, uidText, userName, arch, ...facts] = probe.stdout.split('\n');
+  if (probe.exitCode !== 0 || !home || !uidText || !/^\d+$/.test(uidText) || !userName || !arch) {
+    throw new AgentSessionError('agent-start', `Cannot inspect ${where} (a POSIX shell with id, uname and test is needed): exit ${probe.exitCode ?? probe.failure}, ${tailOf(probe.stderr || probe.stdout)}`);
   }
-  const dir = `${home}/.cache/ebpf-studio/${dirName}`;
+  const cache = `${home}/.cache/ebpf-studio`;
+  const installed = (relative: string): boolean => facts.includes(`installed ${relative}`);
+  const identity = { uid: Number(uidText), userName };
+  const lacking = facts.filter((fact) => fact.startsWith('lacks ')).map((fact) => fact.slice('lacks '.length));
+  if (lacking.length > 0) {
+    log?.(
+      `Warning: ${where} lacks ${lacking.join(' and ')}: the agent runs, but compiling eBPF programs there needs clang and libbpf's headers ` +
+        `(Debian/Ubuntu: apt-get install clang libbpf-dev).`,
+    );
+  }
+
+  let shippedFailure: string | undefined;
+  if (binaries.has(arch)) {
+    const dirName = binaryDirName(arch);
+    const agentPath = `${cache}/${dirName}/ebpf-agent`;
+    if (installed(`${dirName}/ebpf-agent`)) {
+      log?.(`Using the shipped ${arch} agent ${dirName}, already on ${where}.`);
+      return { ...identity, agentPath, origin: 'shipped', built: false };
+    }
+    try {
+      await installShippedAgent(transport, binaries.get(arch)!.content, `${cache}/${dirName}`, { arch, signal, log });
+      return { ...identity, agentPath, origin: 'shipped', built: true };
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      shippedFailure = (error as Error).message;
+      log?.(`${shippedFailure} Building the agent from source on ${where} instead.`);
+    }
+  } else {
+    const shipped = binaries.size > 0 ? `only for ${[...binaries.keys()].join(', ')}` : 'none given to this client';
+    log?.(`No static agent is shipped for ${arch} (${shipped}): building it from source on ${where}.`);
+  }
+
+  const dirName = sourceDirName;
+  const dir = `${cache}/${dirName}`;
   const agentPath = `${dir}/build/ebpf-agent`;
-  const deployed = { agentPath, uid: Number(uidText), userName };
-  if (state === 'built') {
+  const deployed = { ...identity, agentPath, origin: 'source' as const };
+  if (installed(`${dirName}/build/ebpf-agent`)) {
     log?.(`Agent ${dirName} is already built on ${where}.`);
     return { ...deployed, built: false };
   }
@@ -109,7 +178,8 @@ export async function deployAgent(
     const started = Date.now();
     const build = await transport.run(`make -C ${shellQuote(staging)} 2>&1`, signalOption(signal));
     if (build.exitCode !== 0) {
-      throw new AgentSessionError('agent-build', await buildFailureMessage(transport, where, build.exitCode, build.failure, build.stdout, signal));
+      const message = await buildFailureMessage(transport, where, build.exitCode, build.failure, build.stdout, signal);
+      throw new AgentSessionError('agent-build', shippedFailure === undefined ? message : `${message}\n(Tried first: ${shippedFailure})`);
     }
     log?.(`Built the agent on ${where} in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
     // mv -T fails if another session put the same version in place first; theirs is as good as ours.
@@ -127,6 +197,47 @@ export async function deployAgent(
     throw error;
   }
   return { ...deployed, built: true };
+}
+
+/**
+ * Uploads a shipped static agent into a private staging directory, checks that it runs there
+ * (`--version`: a wrong architecture, a noexec home or a seccomp policy show up here), and renames
+ * it into place, so a cache directory that exists always holds an agent that ran.
+ */
+async function installShippedAgent(
+  transport: Transport,
+  content: Buffer,
+  dir: string,
+  options: { arch: string; signal: AbortSignal | undefined; log: ((line: string) => void) | undefined },
+): Promise<void> {
+  const { arch, signal, log } = options;
+  const where = transport.description;
+  const staging = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
+  const stagedAgent = `${staging}/ebpf-agent`;
+  const started = Date.now();
+  log?.(`Uploading the shipped ${arch} agent (${(content.length / 1e6).toFixed(1)} MB) to ${where}:${staging}…`);
+  try {
+    await mustSucceed(transport, `umask 077 && mkdir -p ${shellQuote(staging)}`, 'create the agent directory', signal);
+    await transport.writeFile(stagedAgent, content, 0o755, signal);
+    const run = await transport.run(`${shellQuote(stagedAgent)} --version 2>&1`, signalOption(signal));
+    if (run.exitCode !== 0 || !run.stdout.startsWith('ebpf-agent ')) {
+      const status = run.exitCode === null ? (run.failure ?? 'no exit status') : `exit ${run.exitCode}`;
+      throw new AgentSessionError('agent-start', `The shipped ${arch} agent does not run on ${where} (${status}): ${tailOf(run.stdout, 5, 500) || 'no output'}.`);
+    }
+    // mv -T fails if another session put the same version in place first; theirs is as good as ours.
+    await mustSucceed(
+      transport,
+      `mv -T ${shellQuote(staging)} ${shellQuote(dir)} 2>/dev/null || rm -rf ${shellQuote(staging)}; test -x ${shellQuote(`${dir}/ebpf-agent`)}`,
+      'install the shipped agent',
+      signal,
+    );
+    log?.(`Installed the shipped ${arch} agent (${run.stdout.trim()}) on ${where} in ${((Date.now() - started) / 1000).toFixed(1)} s, without building it.`);
+  } catch (error) {
+    await transport.run(`rm -rf ${shellQuote(staging)}`).catch((cleanupError: unknown) => {
+      log?.(`Could not remove ${staging} on ${where}: ${(cleanupError as Error).message}`);
+    });
+    throw error;
+  }
 }
 
 async function mustSucceed(transport: Transport, command: string, what: string, signal: AbortSignal | undefined): Promise<void> {
