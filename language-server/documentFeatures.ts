@@ -1,6 +1,6 @@
 // Wires the features built on the document model into the LSP connection: diagnostics on every
 // change, quick fixes, the outline, go to definition, the write-clangd-config command, and the
-// section/map completions and hovers server.ts asks for before its own. server.ts only creates it.
+// map completions and section/map hovers server.ts asks for before its own. server.ts only creates it.
 import { arch as hostArch, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type {
@@ -21,7 +21,6 @@ import { documentSymbols } from './documentSymbols';
 import type { TargetInfoParams } from './lspExtensions';
 import { completeMaps } from './mapCompletion';
 import { hoverMap } from './mapHover';
-import { completeSection } from './sectionCompletion';
 import { hoverSection } from './sectionHover';
 
 /** Arguments a client may pass to ebpfStudio.writeClangdConfig; all optional. */
@@ -82,7 +81,7 @@ export class EbpfDocumentFeatures {
   }
 
   complete(document: TextDocument, offset: number): CompletionItem[] | undefined {
-    return completeSection(document, offset) ?? completeMaps(document, modelOf(document), offset);
+    return completeMaps(document, modelOf(document), offset);
   }
 
   hover(document: TextDocument, offset: number): Hover | null {

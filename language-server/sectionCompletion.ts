@@ -1,25 +1,13 @@
 // Completion inside SEC("…"): libbpf's section names with their program type and what follows them,
-// then the target part — tracepoint categories and events from this machine's tracefs, and whatever
-// a registered provider knows (kernel functions for kprobe/fentry come from the target's BTF).
+// then, after `tracepoint/` or `tp/`, the categories and events of this machine's tracefs. Targets
+// that the kernel's BTF names (kprobe/, fentry/, tp_btf/, lsm/, …) are sectionTargets.ts's, which
+// server.ts asks first; other targets (uprobe paths, usdt, …) get no list.
 import { readFileSync } from 'node:fs';
 import { CompletionItemKind, MarkupKind, type CompletionItem } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { scanCursorContext } from './cursorContext';
 import { programTypes } from './programTypes';
 import { sectionDefinitions, type SectionDefinition } from './sectionTable';
-
-/**
- * Names that may follow `PREFIX/` for one section definition, or undefined when the provider knows
- * none (the next provider is asked). `typed` is what the author wrote after the prefix so far.
- */
-export type SectionTargetProvider = (definition: SectionDefinition, typed: string) => readonly string[] | undefined;
-
-const providers: SectionTargetProvider[] = [];
-
-/** Adds a source of target names (e.g. kernel functions from the target's BTF for kprobe/ and fentry/). */
-export function registerSectionTargetProvider(provider: SectionTargetProvider): void {
-  providers.unshift(provider);
-}
 
 let localTracepoints: readonly string[] | undefined;
 
@@ -39,8 +27,6 @@ function tracepointsOfThisMachine(): readonly string[] {
   }
   return localTracepoints;
 }
-
-registerSectionTargetProvider((definition) => (definition.programType === 'tracepoint' ? tracepointsOfThisMachine() : undefined));
 
 function programTypeDetail(definition: SectionDefinition): string {
   if (definition.programType === null) return 'data section';
@@ -87,13 +73,8 @@ export function completeSection(document: TextDocument, offset: number): Complet
   // After a target-taking prefix and '/': complete the target.
   const owner = sectionDefinitions.find((d) => d.target !== null && typed.startsWith(`${d.prefix}/`));
   if (owner !== undefined) {
-    const targetTyped = typed.slice(owner.prefix.length + 1);
-    for (const provider of providers) {
-      const names = provider(owner, targetTyped);
-      if (names === undefined) continue;
-      return targetItems(document, offset, owner, targetTyped, names);
-    }
-    return [];
+    if (owner.programType !== 'tracepoint') return [];
+    return targetItems(document, offset, owner, typed.slice(owner.prefix.length + 1), tracepointsOfThisMachine());
   }
 
   const range = { start: document.positionAt(start), end: document.positionAt(offset) };

@@ -6,6 +6,7 @@
 import { CompletionItemKind, type CompletionItem, type CompletionList } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { KernelFeatures } from '../remote-agent/protocol';
+import { scanCursorContext } from './cursorContext';
 import type { KernelTypeIndex } from './kernelTypes';
 
 const MAX_ITEMS = 1000;
@@ -80,6 +81,8 @@ export function sectionTargetAt(text: string, offset: number): { section: string
   const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
   const m = /\bSEC\(\s*"([\w.]+)\/([\w.]*)$/.exec(text.slice(lineStart, offset));
   if (!m || SECTION_TARGETS[m[1]] === undefined) return undefined;
+  // `// SEC("kprobe/…` in a comment is prose, not a section.
+  if (scanCursorContext(text, offset).region !== 'string') return undefined;
   return { section: m[1], typed: m[2], typedStart: offset - m[2].length };
 }
 

@@ -3,6 +3,7 @@
 // Speaks LSP over stdio, node IPC or a socket, as the client chooses on the command line
 // (--stdio, --node-ipc, --socket=N). Never imports `vscode`: any LSP client can use it.
 import {
+  CompletionTriggerKind,
   createConnection,
   ProposedFeatures,
   TextDocuments,
@@ -18,6 +19,7 @@ import { KernelTypes } from './kernelTypes';
 import { TargetInfoNotification, type TargetInfoParams } from './lspExtensions';
 import { completeMembers } from './memberCompletion';
 import { completeSectionTargets } from './sectionTargets';
+import { completeSection } from './sectionCompletion';
 import { completeKfuncs, isKfuncItem, kfuncSignatureHelp, resolveKfuncCompletion } from './kfuncs';
 import { hoverKernel } from './kernelHover';
 import { EbpfDocumentFeatures } from './documentFeatures';
@@ -34,7 +36,7 @@ connection.onInitialize((params): InitializeResult => {
   return {
     capabilities: {
       textDocumentSync: TextDocumentSyncKind.Incremental,
-      completionProvider: { resolveProvider: true, triggerCharacters: ['"', '/'] },
+      completionProvider: { resolveProvider: true, triggerCharacters: ['"', '/', '.', '>'] },
       hoverProvider: true,
       signatureHelpProvider: { triggerCharacters: ['(', ','], retriggerCharacters: [')'] },
       ...ebpfFeatures.capabilities(params),
@@ -53,13 +55,19 @@ connection.onNotification(TargetInfoNotification, (target: TargetInfoParams) => 
   ebpfFeatures.setTarget(target);
 });
 
-connection.onCompletion(async ({ textDocument, position }) => {
+connection.onCompletion(async ({ textDocument, position, context }) => {
   const document = documents.get(textDocument.uri);
   if (document === undefined) return [];
   const offset = document.offsetAt(position);
   const kernel = await kernelTypes.get();
+  const section = completeSectionTargets(document, offset, kernel, kernelTypes.features) ?? completeSection(document, offset);
+  if (section !== undefined) return section;
+  // A trigger character opens the list only where it starts something: `->` and `.` before a field.
+  // The `/` of a comment or a division, the `"` of a string, the `>` of a comparison get none.
+  if (context?.triggerKind === CompletionTriggerKind.TriggerCharacter) {
+    return context.triggerCharacter === '.' || context.triggerCharacter === '>' ? (completeMembers(document, offset, kernel) ?? []) : [];
+  }
   return (
-    completeSectionTargets(document, offset, kernel, kernelTypes.features) ??
     ebpfFeatures.complete(document, offset) ??
     completeMembers(document, offset, kernel) ?? [
       ...completeHelpers(document, offset, completionOptions),

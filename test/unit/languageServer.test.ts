@@ -276,6 +276,27 @@ test('signature help counts only the call’s own commas, not those of nested ca
   assert.equal(inString, null);
 });
 
+test('a trigger character opens a list only where it starts something: not for the `/` of a comment, nor a comparison', async () => {
+  // Each document is the file as it is at the moment its last character was typed.
+  const typing = async (name: string, text: string, trigger: string): Promise<CompletionItem[]> => {
+    const typedUri = `file:///work/probe/typing-${name}.bpf.c`;
+    await connection.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: typedUri, languageId: 'c', version: 1, text } });
+    const lines = text.split('\n');
+    const position = { line: lines.length - 1, character: lines.at(-1)!.length };
+    return itemsOf(await connection.sendRequest(CompletionRequest.type, { textDocument: { uri: typedUri }, position, context: { triggerKind: 2, triggerCharacter: trigger } }));
+  };
+  const body = 'SEC("tracepoint/syscalls/sys_enter_execve")\nint handle(void *ctx)\n{\n\tstruct event *e = 0;\n\t__u32 pid = 0;\n';
+  const start = 'struct event { __u32 pid; char comm[16]; };\n' + body;
+  assert.deepEqual(await typing('comment-start', `${start}\t/`, '/'), [], 'the first / of a comment');
+  assert.deepEqual(await typing('comment-second', `${start}\t//`, '/'), [], 'the second / of a comment');
+  assert.deepEqual(await typing('comment-section', `${start}\t// attach with SEC("kprobe/`, '/'), [], 'a section name quoted in a comment');
+  assert.deepEqual(await typing('division', `${start}\tpid = pid /`, '/'), [], 'a division');
+  assert.deepEqual(await typing('comparison', `${start}\tif (pid >`, '>'), [], 'a comparison');
+  assert.deepEqual(await typing('string', `${start}\tbpf_printk("`, '"'), [], 'a string');
+  assert.deepEqual((await typing('arrow', `${start}\te->`, '>')).map((i) => i.label), ['pid', 'comm'], 'fields after ->');
+  assert.ok((await typing('section', 'SEC("', '"')).some((i) => i.label === 'tracepoint/'), 'section names after SEC("');
+});
+
 test('after an incremental edit, completion answers for the new text', async () => {
   // The author finishes the reservation and starts another call on a new line.
   const typed = positionAfter(program, 'e = bpf_ring');
