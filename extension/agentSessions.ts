@@ -17,6 +17,8 @@ export type ConnectionState =
 
 export interface AgentSessionsOptions {
   agentSourceDir: string;
+  /** The static agents shipped in the vsix (out/agent-bin/<arch>/ebpf-agent). */
+  agentBinaryDir: string;
   clientVersion: string;
   log: ExtensionLog;
 }
@@ -95,6 +97,7 @@ export class AgentSessions implements vscode.Disposable {
       const session = await openAgentSession({
         target,
         agentSourceDir: this.options.agentSourceDir,
+        agentBinaryDir: this.options.agentBinaryDir,
         clientVersion: this.options.clientVersion,
         ...(settings.knownHostsFile ? { knownHostsFile: settings.knownHostsFile } : {}),
         ...(settings.identityFile ? { identityFile: settings.identityFile } : {}),

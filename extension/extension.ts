@@ -4,13 +4,22 @@
  */
 import * as vscode from 'vscode';
 import { AgentSessions } from './agentSessions';
+import { AttachCommands, registerAttachCommands } from './attachCommands';
+import { registerAttachedStatusBar } from './attachedStatusBar';
+import { registerEventsView } from './eventsView';
+import { registerExplorerTree } from './explorerTree';
 import { ExtensionLog } from './extensionLog';
 import { FileVerifier } from './fileVerifier';
 import { startLanguageClient } from './languageClient';
+import { registerTargetInfoSync } from './targetInfoSync';
+import { registerClangdConfigOffer } from './clangdConfigOffer';
+import { registerMapsView } from './mapsView';
 import { registerProgramCodeLens } from './programCodeLens';
 import { registerReportDiagnostics } from './reportDiagnostics';
+import { RunningPrograms } from './runningPrograms';
 import { registerSelectTargetCommand } from './selectTargetCommand';
 import { errorMessage } from './settings';
+import { registerTraceOutput } from './traceOutput';
 import { registerVerdictStatusBar } from './verdictStatusBar';
 import { registerVerifierLogCommand } from './verifierLogCommand';
 import { registerVerifyTriggers } from './verifyTriggers';
@@ -18,22 +27,37 @@ import { registerVerifyTriggers } from './verifyTriggers';
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const log = new ExtensionLog('eBPF Studio');
   const version = String((context.extension.packageJSON as { version?: unknown }).version ?? 'unknown');
-  const sessions = new AgentSessions({ agentSourceDir: context.asAbsolutePath('out/agent-src'), clientVersion: `ebpf-studio ${version}`, log });
+  const sessions = new AgentSessions({ agentSourceDir: context.asAbsolutePath('out/agent-src'), agentBinaryDir: context.asAbsolutePath('out/agent-bin'), clientVersion: `ebpf-studio ${version}`, log });
   const verifier = new FileVerifier(sessions, log);
   const statusBar = registerVerdictStatusBar(verifier, sessions);
+  const running = new RunningPrograms(sessions, log);
+  const events = registerEventsView(context.extensionUri, running, log);
   context.subscriptions.push(
     log,
     sessions,
     verifier,
     statusBar,
+    running,
+    events,
+    vscode.commands.registerCommand(AttachCommands.showEvents, (runId?: unknown) => events.show(typeof runId === 'string' ? runId : undefined)),
+    registerAttachCommands(verifier, running, log),
+    registerAttachedStatusBar(running),
+    registerTraceOutput(running),
+    registerMapsView(running, log),
+    registerExplorerTree(sessions, running),
     registerReportDiagnostics(verifier, log),
-    registerProgramCodeLens(verifier),
+    registerProgramCodeLens(verifier, running),
     registerVerifierLogCommand(verifier, log),
     registerSelectTargetCommand(),
     registerVerifyTriggers(verifier, sessions, statusBar, log),
   );
   try {
-    context.subscriptions.push(await startLanguageClient(context));
+    const client = await startLanguageClient(context);
+    context.subscriptions.push(
+      client,
+      registerTargetInfoSync(client, sessions, context.globalStorageUri, log),
+      registerClangdConfigOffer(client, context, log),
+    );
   } catch (error) {
     // Verification works without the language server; say why completion and hover are missing.
     log.info(`the eBPF language server did not start: ${errorMessage(error)}`);

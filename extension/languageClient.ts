@@ -6,7 +6,8 @@
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 
-export async function startLanguageClient(context: vscode.ExtensionContext): Promise<vscode.Disposable> {
+/** The started client: the target and clangd features talk to the server through it; disposing it stops the server. */
+export async function startLanguageClient(context: vscode.ExtensionContext): Promise<LanguageClient> {
   const module = context.asAbsolutePath('out/server.js');
   const serverOptions: ServerOptions = {
     run: { module, transport: TransportKind.ipc },
@@ -17,5 +18,5 @@ export async function startLanguageClient(context: vscode.ExtensionContext): Pro
   };
   const client = new LanguageClient('ebpfStudio', 'eBPF Studio Language Server', serverOptions, clientOptions);
   await client.start();
-  return { dispose: () => void client.stop() };
+  return client;
 }

@@ -1,16 +1,20 @@
 /**
  * A code lens above each BPF program's function with its verdict on the target kernel:
  * "✓ 1,234 insns processed · tracepoint on local (6.18)" or "✗ <the verifier's last message>";
- * clicking it shows that program's full verifier log.
+ * clicking it shows that program's full verifier log. Next to a passing program's verdict,
+ * "▶ Attach" (or "■ Detach" while it is attached on the current target).
  */
 import * as vscode from 'vscode';
 import type { CheckReport, ProgramReport } from '../remote-agent/client/checkReport';
+import { AttachCommands, programArgs } from './attachCommands';
 import { Commands, verifierLogArgs } from './commandLinks';
 import type { FileVerifier } from './fileVerifier';
+import type { RunningPrograms } from './runningPrograms';
+import { readSettings, resolveTarget } from './settings';
 
 const MAX_TITLE = 120;
 
-export function registerProgramCodeLens(verifier: FileVerifier): vscode.Disposable {
+export function registerProgramCodeLens(verifier: FileVerifier, running: RunningPrograms): vscode.Disposable {
   const changed = new vscode.EventEmitter<void>();
   const provider: vscode.CodeLensProvider = {
     onDidChangeCodeLenses: changed.event,
@@ -18,14 +22,33 @@ export function registerProgramCodeLens(verifier: FileVerifier): vscode.Disposab
       const report = verifier.reportFor(document.uri);
       if (!report?.compiled) return [];
       const text = document.getText();
-      return report.programs.map((program) => {
+      const target = resolveTarget(readSettings().target);
+      return report.programs.flatMap((program) => {
         const line = programLine(text, program, document.uri.fsPath);
-        return new vscode.CodeLens(new vscode.Range(line, 0, line, 0), {
+        const range = new vscode.Range(line, 0, line, 0);
+        const verdict = new vscode.CodeLens(range, {
           title: lensTitle(program, report),
           tooltip: `Show the verifier log of ${program.name} (${program.section})`,
           command: Commands.showVerifierLog,
           arguments: verifierLogArgs(document.uri, program.name),
         });
+        if (!program.ok || !target.ok) return [verdict];
+        const run = running.runOf(document.uri, program.name, target.description);
+        const attached = run?.run.attached.find((a) => a.program === program.name);
+        const action = run
+          ? {
+              title: '■ Detach',
+              tooltip: `Attached: ${attached?.description ?? program.section} (prog id ${attached?.programId ?? '?'})${run.programs.length > 1 ? `; detaches ${run.programs.join(', ')}, attached together` : ''}`,
+              command: AttachCommands.detachProgram,
+              arguments: programArgs(document.uri, program.name),
+            }
+          : {
+              title: '▶ Attach',
+              tooltip: `Attach ${program.name} (SEC("${program.section}")) on ${target.description}`,
+              command: AttachCommands.attachProgram,
+              arguments: programArgs(document.uri, program.name),
+            };
+        return [verdict, new vscode.CodeLens(range, action)];
       });
     },
   };
@@ -33,6 +56,7 @@ export function registerProgramCodeLens(verifier: FileVerifier): vscode.Disposab
     changed,
     vscode.languages.registerCodeLensProvider({ scheme: 'file', pattern: '**/*.bpf.c' }, provider),
     verifier.onDidChangeReport(() => changed.fire()),
+    running.onDidChange(() => changed.fire()),
   );
 }
 

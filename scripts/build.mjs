@@ -31,6 +31,8 @@ const bundles = [
   { entryPoints: ['extension/extension.ts'], outfile: 'out/extension.js', external: ['vscode', '*.node', 'cpu-features'] },
   { entryPoints: ['language-server/server.ts'], outfile: 'out/server.js' },
   { entryPoints: ['cli/main.ts'], outfile: 'out/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  // The Events view's webview: a browser script and its stylesheet, loaded from out/webview/ under a strict CSP.
+  { entryPoints: ['extension/webview/events.ts', 'extension/webview/events.css'], outdir: 'out/webview', platform: 'browser', format: 'iife', target: 'chrome114', external: [] },
 ];
 
 // The agent is built on each target from these sources (see remote-agent/client/deployAgent.ts).
@@ -41,6 +43,9 @@ mkdirSync(agentOut, { recursive: true });
 for (const f of readdirSync(agentSrc)) {
   if (/\.(c|h)$/.test(f) || f === 'Makefile') cpSync(join(agentSrc, f), join(agentOut, f));
 }
+// Static agents for x86_64 and aarch64 (out/agent-bin/<arch>/ebpf-agent): targets of those need no build tools.
+// A package must hold both; a development build may skip a foreign architecture whose cross tools are missing.
+execFileSync(join(root, 'scripts/build-agent-binaries.sh'), production ? ['--require-all'] : [], { stdio: 'inherit' });
 
 if (watch) {
   for (const b of bundles) await (await esbuild.context({ ...common, ...b })).watch();

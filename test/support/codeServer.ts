@@ -3,11 +3,12 @@
  * free loopback port with its own user-data and extensions directories, and Debian's chromium
  * driven by playwright-core to use it the way a person does.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
@@ -154,6 +155,26 @@ export async function openWorkbench(browser: Browser, url: string, timeoutMs = 6
   await page.goto(url, { timeout: timeoutMs });
   await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: timeoutMs });
   return page;
+}
+
+/** The .vsix under test: EBPF_STUDIO_VSIX when set, else a fresh `npm run package`. */
+export async function vsixUnderTest(): Promise<string> {
+  if (process.env.EBPF_STUDIO_VSIX) return process.env.EBPF_STUDIO_VSIX;
+  try {
+    await promisify(execFile)('npm', ['run', '--silent', 'package'], { cwd: repoRoot, maxBuffer: 16 << 20 });
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    throw new Error(`npm run package failed:\n${stdout}\n${stderr}`);
+  }
+  return join(repoRoot, 'out/ebpf-studio.vsix');
+}
+
+/** An Output channel's text as code-server logged it (the longest copy: it is logged on both sides of the remote connection). */
+export async function outputChannelLog(userDataDir: string, channel: string): Promise<string> {
+  const logs = join(userDataDir, 'logs');
+  const files = (await readdir(logs, { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith(`${channel}.log`));
+  const texts = await Promise.all(files.map((f) => readFile(join(logs, f), 'utf8')));
+  return texts.sort((a, b) => b.length - a.length)[0] ?? `(no log of the "${channel}" Output channel found)`;
 }
 
 function collect(child: ChildProcess): () => string {

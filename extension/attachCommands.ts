@@ -1,0 +1,131 @@
+/**
+ * Attach and Detach, from a code lens above a program, the Explorer tree, the editor title or the
+ * command palette: verify the file, ask for a target when the program's section needs one, attach
+ * with progress (cancellable), and pop up what went wrong, since the user asked for it.
+ */
+import * as vscode from 'vscode';
+import { explicitTargetNeeded, type AttachSpec } from '../remote-agent/client/attachSpec';
+import { AgentSessionError } from '../remote-agent/client/agentSession';
+import type { ProgramReport } from '../remote-agent/client/checkReport';
+import { AttachError } from '../remote-agent/client/programSession';
+import { promptAttachTarget } from './attachTargetPrompt';
+import type { ExtensionLog } from './extensionLog';
+import { isBpfSource, NoTargetError, type FileVerifier } from './fileVerifier';
+import { NotAttachedError, type RunningPrograms } from './runningPrograms';
+import { errorMessage, readSettings, resolveTarget } from './settings';
+
+export const AttachCommands = {
+  attachProgram: 'ebpfStudio.attachProgram',
+  attachFile: 'ebpfStudio.attachFile',
+  detachProgram: 'ebpfStudio.detachProgram',
+  detachRun: 'ebpfStudio.detachRun',
+  detachAll: 'ebpfStudio.detachAll',
+  showEvents: 'ebpfStudio.showEvents',
+} as const;
+
+/** Arguments of attachProgram / detachProgram when a lens or tree item names one program. */
+export function programArgs(file: vscode.Uri, program: string): [string, string] {
+  return [file.toString(), program];
+}
+
+export function registerAttachCommands(verifier: FileVerifier, running: RunningPrograms, log: ExtensionLog): vscode.Disposable {
+  /** The document of `file` (a URI string from a lens), else the active *.bpf.c editor's. */
+  const documentOf = async (file: unknown): Promise<vscode.TextDocument | undefined> => {
+    if (typeof file === 'string') return vscode.workspace.openTextDocument(vscode.Uri.parse(file, true));
+    if (file instanceof vscode.Uri) return vscode.workspace.openTextDocument(file);
+    const active = vscode.window.activeTextEditor?.document;
+    if (active && isBpfSource(active)) return active;
+    void vscode.window.showWarningMessage('Open a *.bpf.c file first: Attach works on the programs of the file in the editor.');
+    return undefined;
+  };
+
+  /** Explicit targets for those of `programs` whose sections need one; undefined when the user cancelled. */
+  const askTargets = async (programs: ProgramReport[]): Promise<AttachSpec[] | undefined> => {
+    const target = resolveTarget(readSettings().target);
+    const local = target.ok && target.spec.kind === 'local';
+    const specs: AttachSpec[] = [];
+    for (const program of programs) {
+      const needed = explicitTargetNeeded(program.section);
+      if (!needed) continue;
+      const spec = await promptAttachTarget(program, needed, local);
+      if (!spec) return undefined;
+      specs.push(spec);
+    }
+    return specs;
+  };
+
+  const attach = async (file: unknown, program: unknown): Promise<void> => {
+    const document = await documentOf(file);
+    if (!document) return;
+    const name = vscode.workspace.asRelativePath(document.uri);
+    try {
+      if (document.isDirty) await document.save();
+      // The current verdicts tell which programs exist and which need a target; a stale or missing report is refreshed first.
+      const report = verifier.reportFor(document.uri) ?? (await verifier.verify(document, 'command'));
+      if (!report) return;
+      const wanted = typeof program === 'string' ? report.programs.filter((p) => p.name === program) : report.programs;
+      if (typeof program === 'string' && wanted.length === 0) {
+        void vscode.window.showErrorMessage(`${name} has no program named ${program} (its programs: ${report.programs.map((p) => p.name).join(', ') || 'none'}). Save the file to verify it again.`);
+        return;
+      }
+      const specs = await askTargets(wanted);
+      if (!specs) return;
+      const label = typeof program === 'string' ? program : `the programs of ${name}`;
+      const attached = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Attaching ${label}`, cancellable: true },
+        (_progress, token) => {
+          const controller = new AbortController();
+          token.onCancellationRequested(() => controller.abort(new DOMException('cancelled by the user', 'AbortError')));
+          return running.attach(document, typeof program === 'string' ? [program] : undefined, specs, controller.signal);
+        },
+      );
+      const where = attached.run.attached.map((a) => `${a.program} → ${a.description}`).join(', ');
+      vscode.window.setStatusBarMessage(`$(plug) eBPF: attached ${where}`, 5000);
+      if (attached.streams.size > 0) await vscode.commands.executeCommand(AttachCommands.showEvents, attached.id);
+    } catch (error) {
+      if (error instanceof DOMException && error.name === 'AbortError') return;
+      await explainAttachFailure(error, name, log);
+    }
+  };
+
+  const detachProgram = async (file: unknown, program: unknown): Promise<void> => {
+    if (typeof file !== 'string' || typeof program !== 'string') return;
+    const uri = vscode.Uri.parse(file, true);
+    const target = resolveTarget(readSettings().target);
+    const run = running.runs().find((r) => r.file.toString() === uri.toString() && r.programs.includes(program) && (!target.ok || r.target === target.description));
+    if (run) await detachRun(run.id);
+  };
+
+  const detachRun = async (id: unknown): Promise<void> => {
+    const run = typeof id === 'string' ? running.get(id) : undefined;
+    if (!run) return;
+    try {
+      await running.detach(run.id);
+      vscode.window.setStatusBarMessage(`$(debug-disconnect) eBPF: detached ${run.programs.join(', ')}`, 5000);
+    } catch (error) {
+      log.info(`detaching ${run.programs.join(', ')}: ${errorMessage(error)}`);
+      void vscode.window.showErrorMessage(`Detaching ${run.programs.join(', ')} from ${run.target} failed: ${errorMessage(error)}`);
+    }
+  };
+
+  return vscode.Disposable.from(
+    vscode.commands.registerCommand(AttachCommands.attachProgram, attach),
+    vscode.commands.registerCommand(AttachCommands.attachFile, (file?: unknown) => attach(file, undefined)),
+    vscode.commands.registerCommand(AttachCommands.detachProgram, detachProgram),
+    vscode.commands.registerCommand(AttachCommands.detachRun, (item?: unknown) => detachRun(typeof item === 'object' && item !== null && 'runId' in item ? item.runId : item)),
+    vscode.commands.registerCommand(AttachCommands.detachAll, () => running.detachAll()),
+  );
+}
+
+async function explainAttachFailure(error: unknown, name: string, log: ExtensionLog): Promise<void> {
+  const message = errorMessage(error);
+  log.info(`${name}: attach failed: ${message}`);
+  const actions: string[] = [];
+  if (error instanceof NotAttachedError) actions.push('Show Verifier Log');
+  else if (error instanceof NoTargetError || error instanceof AgentSessionError) actions.push('Select Target');
+  actions.push('Show Output');
+  const choice = await vscode.window.showErrorMessage(error instanceof AttachError || error instanceof NotAttachedError ? message : `Cannot attach ${name}: ${message}`, ...actions);
+  if (choice === 'Show Verifier Log') await vscode.commands.executeCommand('ebpfStudio.showVerifierLog');
+  else if (choice === 'Select Target') await vscode.commands.executeCommand('ebpfStudio.selectTarget');
+  else if (choice === 'Show Output') log.show();
+}

@@ -1,0 +1,97 @@
+/**
+ * Asks where to attach a program whose section does not say (SEC("xdp"), SEC("tc"), a bare
+ * SEC("uprobe"), SEC("perf_event"), cgroup programs, socket filters): one quick pick offering the
+ * likely specs — the target's network interfaces when the target is this machine — and accepting
+ * any typed spec, checked with the same parser as the CLI's --attach before it is accepted.
+ * For an SSH target the interfaces are not listed (the agent has no request for them): type one.
+ */
+import { readdir } from 'node:fs/promises';
+import * as vscode from 'vscode';
+import { ATTACH_SPEC_FORMS, parseAttachSpec, type AttachSpec } from '../remote-agent/client/attachSpec';
+import type { ProgramReport } from '../remote-agent/client/checkReport';
+import { errorMessage } from './settings';
+
+/** Specs worth offering for a program whose example spec (from explicitTargetNeeded) is `example`. */
+export function suggestedSpecs(example: string, interfaces: readonly string[]): string[] {
+  const kind = example.split(':')[0];
+  const ifaces = interfaces.filter((i) => i !== 'lo').concat(interfaces.includes('lo') ? ['lo'] : []);
+  switch (kind) {
+    case 'xdp':
+      return ifaces.flatMap((i) => [`xdp:${i}`, `xdp:${i}:generic`]);
+    case 'tc':
+      return ifaces.flatMap((i) => [`tc:${i}:ingress`, `tc:${i}:egress`]);
+    case 'socket':
+      return ifaces.map((i) => `socket:${i}`);
+    case 'cgroup':
+      return ['cgroup:/sys/fs/cgroup', 'cgroup:/sys/fs/cgroup/system.slice', 'cgroup:/sys/fs/cgroup/user.slice'];
+    case 'perf_event':
+      return ['perf_event:cpu-clock:freq=99', 'perf_event:cpu-clock:freq=999', 'perf_event:cpu-cycles:period=1000000', 'perf_event:instructions:period=1000000'];
+    default:
+      return [example];
+  }
+}
+
+/** Network interfaces of this machine (for the local target), or none when they cannot be read. */
+export async function localInterfaces(): Promise<string[]> {
+  try {
+    return (await readdir('/sys/class/net')).sort();
+  } catch {
+    return []; // not Linux, or no sysfs: the user types the name instead
+  }
+}
+
+interface SpecItem extends vscode.QuickPickItem {
+  spec?: AttachSpec;
+}
+
+/**
+ * Asks for the target of `program`; resolves with the spec (naming the program) or undefined when
+ * the user cancels.
+ */
+export async function promptAttachTarget(program: ProgramReport, needed: { why: string; example: string }, targetIsLocal: boolean): Promise<AttachSpec | undefined> {
+  const interfaces = targetIsLocal ? await localInterfaces() : [];
+  const suggestions = suggestedSpecs(needed.example, interfaces);
+  const pick = vscode.window.createQuickPick<SpecItem>();
+  pick.title = `Attach ${program.name} (SEC("${program.section}"))`;
+  pick.placeholder = `${needed.why[0].toUpperCase()}${needed.why.slice(1)}: pick one or type a spec, e.g. ${needed.example}${targetIsLocal ? '' : ' (the interfaces of an SSH target are not listed: type the name)'}`;
+  pick.matchOnDescription = true;
+  pick.ignoreFocusOut = true;
+
+  const itemFor = (text: string, description?: string): SpecItem => {
+    try {
+      const spec = parseAttachSpec(text);
+      return { label: text, description, spec: { program: spec.program ?? program.name, target: spec.target } };
+    } catch (error) {
+      return { label: text, description: '$(error) not a valid spec', detail: errorMessage(error), alwaysShow: true };
+    }
+  };
+  const suggested = suggestions.map((s) => itemFor(s, 'suggested'));
+  const update = (): void => {
+    const typed = pick.value.trim();
+    const typedItem = typed === '' || suggestions.includes(typed) ? [] : [{ ...itemFor(typed, 'typed'), alwaysShow: true }];
+    pick.items = [...typedItem, ...suggested, { label: 'Forms', kind: vscode.QuickPickItemKind.Separator }, ...ATTACH_SPEC_FORMS.map((f) => ({ label: f, description: 'form', alwaysShow: false }))];
+  };
+  update();
+
+  return new Promise<AttachSpec | undefined>((resolve) => {
+    let settled = false;
+    const finish = (spec: AttachSpec | undefined): void => {
+      if (settled) return;
+      settled = true;
+      resolve(spec);
+      pick.dispose();
+    };
+    pick.onDidChangeValue(update);
+    pick.onDidAccept(() => {
+      const chosen = pick.selectedItems[0];
+      if (chosen?.spec) {
+        finish(chosen.spec);
+        return;
+      }
+      // A form or an invalid spec: put it in the box to be completed instead of accepting it.
+      if (chosen) pick.value = chosen.label.replace(/[A-Z][A-Z_|[\]=]*.*$/, '');
+    });
+    pick.onDidHide(() => finish(undefined));
+    pick.show();
+  });
+}

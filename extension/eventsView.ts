@@ -1,0 +1,360 @@
+/**
+ * The Events view: a webview in the panel with the decoded records of every running stream, one
+ * stream at a time, as a table. Built to stay responsive at 100k events/s: the extension keeps
+ * only the newest MAX_ROWS rows per stream (flattening only those), counts everything, and sends
+ * the webview what changed at most 10 times a second; the webview draws only the visible rows.
+ * Pause freezes the table (counters keep counting), Clear empties it, Export writes the rows that
+ * match the filter as JSON or CSV.
+ */
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import type { EventBatch } from '../remote-agent/client/programSession';
+import { flattenRecord, parseFilter, RowRing, rowMatcher, rowsToCsv, rowsToJson, type EventRow, type RecordValue } from './eventRows';
+import { parseFromWebview, type StreamInfo, type ToWebview } from './eventsMessages';
+import type { ExtensionLog } from './extensionLog';
+import type { AttachedRun, RunningPrograms } from './runningPrograms';
+import { errorMessage } from './settings';
+
+export const EVENTS_VIEW_ID = 'ebpfStudio.events';
+export const MAX_ROWS = 5000;
+const FLUSH_MS = 100;
+const RATE_WINDOW_MS = 1000;
+
+class StreamFeed {
+  readonly ring = new RowRing(MAX_ROWS);
+  columns: string[] = [];
+  private readonly columnIndex = new Map<string, number>();
+  /** Rows added since the webview last got them (for the selected stream). */
+  pending: EventRow[] = [];
+  /** The webview must get every row again (columns changed, cleared, selected anew). */
+  needsReset = true;
+  seq = 0;
+  ended: string | undefined;
+  rate = 0;
+  private rateFrom = { at: Date.now(), received: 0 };
+
+  constructor(
+    readonly key: string,
+    readonly run: AttachedRun,
+    readonly map: string,
+  ) {}
+
+  get label(): string {
+    return `${this.map} · ${this.run.programs.join(', ')} (${vscode.workspace.asRelativePath(this.run.file)}) on ${this.run.target}`;
+  }
+
+  /** Takes a batch: every record counts, only the newest MAX_ROWS are turned into rows. */
+  add(batch: EventBatch, paused: boolean): void {
+    const records = batch.records;
+    if (paused) {
+      this.seq += records.length;
+      return;
+    }
+    const first = Math.max(0, records.length - MAX_ROWS);
+    this.seq += first;
+    for (let i = first; i < records.length; i++) {
+      const flat = flattenRecord(records[i] as RecordValue);
+      for (const column of flat.keys()) {
+        if (!this.columnIndex.has(column)) {
+          this.columnIndex.set(column, this.columns.length);
+          this.columns.push(column);
+          this.needsReset = true;
+        }
+      }
+      const cells = this.columns.map((c) => flat.get(c) ?? '');
+      const row: EventRow = { seq: ++this.seq, time: batch.receivedAt, cells };
+      this.ring.push(row);
+      this.pending.push(row);
+    }
+    if (this.pending.length > 2 * MAX_ROWS) this.pending = this.pending.slice(-MAX_ROWS);
+  }
+
+  clear(): void {
+    this.ring.clear();
+    this.pending = [];
+    this.needsReset = true;
+  }
+
+  updateRate(now: number): void {
+    const received = this.run.streams.get(this.map)?.counters.received ?? 0;
+    const elapsed = now - this.rateFrom.at;
+    if (elapsed < RATE_WINDOW_MS) return;
+    this.rate = Math.max(0, Math.round(((received - this.rateFrom.received) * 1000) / elapsed));
+    this.rateFrom = { at: now, received };
+  }
+
+  info(): StreamInfo {
+    const state = this.run.streams.get(this.map);
+    const counters = state?.counters ?? { received: 0, sent: 0, dropped: 0 };
+    const note = this.run.run.streams.find((s) => s.map === this.map)?.note;
+    const ended = this.ended ?? state?.ended;
+    return {
+      key: this.key,
+      label: this.label,
+      recordType: state?.recordType ?? 'unknown',
+      ...counters,
+      rate: this.rate,
+      held: this.ring.length,
+      ...(ended !== undefined && { ended }),
+      ...(note !== undefined && { note }),
+    };
+  }
+}
+
+export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable {
+  private view: vscode.WebviewView | undefined;
+  private readonly feeds = new Map<string, StreamFeed>();
+  private selected: string | null = null;
+  private paused = false;
+  private readonly timer: NodeJS.Timeout;
+  private ticks = 0;
+  /** The editor to give the focus back to when the webview is ready. */
+  private refocus: vscode.TextEditor | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly running: RunningPrograms,
+    private readonly log: ExtensionLog,
+  ) {
+    this.disposables.push(
+      running.onEvents(({ run, batch }) => this.feedOf(run, batch.map).add(batch, this.paused)),
+      running.onDidChange(() => this.runsChanged()),
+    );
+    this.timer = setInterval(() => this.flush(), FLUSH_MS);
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    const assets = vscode.Uri.joinPath(this.extensionUri, 'out', 'webview');
+    view.webview.options = { enableScripts: true, localResourceRoots: [assets] };
+    view.webview.html = this.html(view.webview, assets);
+    this.disposables.push(
+      view.webview.onDidReceiveMessage((message: unknown) => this.receive(message)),
+      view.onDidChangeVisibility(() => {
+        if (view.visible) this.resend();
+      }),
+      view.onDidDispose(() => {
+        if (this.view === view) this.view = undefined;
+      }),
+    );
+  }
+
+  /**
+   * Shows the view, on the first stream of `runId` when given, leaving the focus where it was
+   * (the editor keeps it: code lenses only refresh in a focused editor).
+   */
+  async show(runId?: string): Promise<void> {
+    if (typeof runId === 'string') {
+      const feed = [...this.feeds.values()].find((f) => f.run.id === runId) ?? this.firstFeedOf(runId);
+      if (feed) this.select(feed.key);
+    }
+    if (this.view) {
+      this.view.show(true);
+      return;
+    }
+    // Never shown yet: only the focus command creates it; the focus goes back to the editor once
+    // the webview has loaded (it takes the focus when its content arrives).
+    this.refocus = vscode.window.activeTextEditor;
+    await vscode.commands.executeCommand(`${EVENTS_VIEW_ID}.focus`);
+  }
+
+  private async returnFocus(): Promise<void> {
+    const editor = this.refocus;
+    this.refocus = undefined;
+    if (editor) await vscode.window.showTextDocument(editor.document, { viewColumn: editor.viewColumn, preserveFocus: false });
+  }
+
+  dispose(): void {
+    clearInterval(this.timer);
+    for (const d of this.disposables) d.dispose();
+  }
+
+  private firstFeedOf(runId: string): StreamFeed | undefined {
+    const run = this.running.get(runId);
+    const map = run?.run.streams[0]?.map;
+    return run && map ? this.feedOf(run, map) : undefined;
+  }
+
+  private feedOf(run: AttachedRun, map: string): StreamFeed {
+    const key = `${run.id}/${map}`;
+    let feed = this.feeds.get(key);
+    if (!feed) {
+      feed = new StreamFeed(key, run, map);
+      this.feeds.set(key, feed);
+      if (this.selected === null || this.feeds.get(this.selected)?.ended !== undefined) this.select(key);
+    }
+    return feed;
+  }
+
+  private runsChanged(): void {
+    const live = new Set(this.running.runs().map((r) => r.id));
+    for (const run of this.running.runs()) for (const stream of run.run.streams) this.feedOf(run, stream.map);
+    for (const feed of this.feeds.values()) {
+      // Rows of a detached run stay until cleared or replaced, so the last events can still be read and exported.
+      if (!live.has(feed.run.id) && feed.ended === undefined) feed.ended = 'detached';
+    }
+    // Keep at most the live streams plus the few most recent ended ones.
+    const ended = [...this.feeds.values()].filter((f) => f.ended !== undefined);
+    for (const feed of ended.slice(0, Math.max(0, ended.length - 4))) {
+      this.feeds.delete(feed.key);
+      if (this.selected === feed.key) this.selected = null;
+    }
+    if (this.selected === null) {
+      const next = [...this.feeds.values()].reverse().find((f) => f.ended === undefined) ?? [...this.feeds.values()].pop();
+      if (next) this.select(next.key);
+    }
+    this.sendStreams();
+  }
+
+  private select(key: string): void {
+    if (!this.feeds.has(key)) return;
+    this.selected = key;
+    const feed = this.feeds.get(key)!;
+    feed.needsReset = true;
+  }
+
+  private receive(raw: unknown): void {
+    const message = parseFromWebview(raw);
+    if (!message) {
+      this.log.info('Events view: ignored a malformed message from the webview');
+      return;
+    }
+    switch (message.type) {
+      case 'ready':
+        this.resend();
+        void this.returnFocus();
+        return;
+      case 'select':
+        this.select(message.key);
+        this.sendStreams();
+        this.flushRows();
+        return;
+      case 'pause':
+        this.paused = message.paused;
+        this.sendStreams();
+        return;
+      case 'clear':
+        for (const feed of this.feeds.values()) feed.clear();
+        this.sendStreams();
+        this.flushRows();
+        return;
+      case 'export':
+        void this.export(message.format, message.filter);
+        return;
+    }
+  }
+
+  private resend(): void {
+    for (const feed of this.feeds.values()) feed.needsReset = true;
+    this.sendStreams();
+    this.flushRows();
+  }
+
+  private flush(): void {
+    const now = Date.now();
+    for (const feed of this.feeds.values()) feed.updateRate(now);
+    if (!this.view?.visible) return;
+    this.flushRows();
+    // Counters and rates once a second: enough to read, and cheap.
+    if (++this.ticks % (RATE_WINDOW_MS / FLUSH_MS) === 0) this.sendStreams();
+  }
+
+  private flushRows(): void {
+    const feed = this.selected === null ? undefined : this.feeds.get(this.selected);
+    if (!feed || !this.view) return;
+    if (feed.needsReset) {
+      feed.needsReset = false;
+      feed.pending = [];
+      this.post({ type: 'rows', key: feed.key, reset: true, columns: feed.columns, rows: feed.ring.toArray() });
+    } else if (feed.pending.length > 0) {
+      const rows = feed.pending.length > MAX_ROWS ? feed.pending.slice(-MAX_ROWS) : feed.pending;
+      feed.pending = [];
+      this.post({ type: 'rows', key: feed.key, reset: false, columns: feed.columns, rows });
+    }
+  }
+
+  private sendStreams(): void {
+    this.post({ type: 'streams', streams: [...this.feeds.values()].map((f) => f.info()), selected: this.selected, paused: this.paused, maxRows: MAX_ROWS });
+  }
+
+  private post(message: ToWebview): void {
+    // Serialisable by construction (strings and numbers); a hidden or disposed view just misses it.
+    void this.view?.webview.postMessage(message);
+  }
+
+  private async export(format: 'json' | 'csv', filterText: string): Promise<void> {
+    const feed = this.selected === null ? undefined : this.feeds.get(this.selected);
+    if (!feed) {
+      void vscode.window.showInformationMessage('There are no events to export: attach a program that writes to a ring buffer or perf buffer first.');
+      return;
+    }
+    const filter = parseFilter(filterText);
+    if (!filter.ok) {
+      void vscode.window.showErrorMessage(`The filter is not valid, so nothing was exported: ${filter.error}`);
+      return;
+    }
+    const matches = rowMatcher(filter.terms, feed.columns);
+    const rows = feed.ring.toArray().filter(matches);
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const name = `${feed.map}-events.${format}`;
+    const uri = await vscode.window.showSaveDialog({
+      title: `Export ${rows.length} ${feed.map} events`,
+      ...(folder && { defaultUri: vscode.Uri.joinPath(folder, name) }),
+      filters: format === 'csv' ? { CSV: ['csv'] } : { JSON: ['json'] },
+    });
+    if (!uri) return;
+    try {
+      const text = format === 'csv' ? rowsToCsv(feed.columns, rows) : rowsToJson(feed.columns, rows);
+      await vscode.workspace.fs.writeFile(uri, Buffer.from(text, 'utf8'));
+      vscode.window.setStatusBarMessage(`$(export) eBPF: exported ${rows.length} events to ${vscode.workspace.asRelativePath(uri)}`, 5000);
+    } catch (error) {
+      void vscode.window.showErrorMessage(`Exporting the events to ${uri.fsPath} failed: ${errorMessage(error)}`);
+    }
+  }
+
+  private html(webview: vscode.Webview, assets: vscode.Uri): string {
+    const nonce = randomBytes(16).toString('base64');
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(assets, 'events.js'));
+    const style = webview.asWebviewUri(vscode.Uri.joinPath(assets, 'events.css'));
+    const csp = [`default-src 'none'`, `style-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`, `img-src ${webview.cspSource}`, `font-src ${webview.cspSource}`].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style.toString()}">
+<title>eBPF Events</title>
+</head>
+<body>
+<div class="toolbar">
+  <select id="stream" title="Stream (event map of an attached run)" aria-label="Stream"></select>
+  <input id="filter" type="text" spellcheck="false" placeholder="Filter: pid=4242 comm~bash cpu>=2" aria-label="Filter" title="Terms separated by spaces, all must hold: field=value, field!=value, field~text (contains), field&gt;N, field&lt;N, or a bare word (any field contains)">
+  <button id="pause" type="button" title="Freeze the table; counters keep counting">Pause</button>
+  <button id="clear" type="button" title="Forget the rows shown">Clear</button>
+  <button id="export-json" type="button" title="Save the rows that match the filter as JSON">Export JSON</button>
+  <button id="export-csv" type="button" title="Save the rows that match the filter as CSV">Export CSV</button>
+</div>
+<div id="stats" class="stats"></div>
+<div id="message" class="message" hidden></div>
+<div id="scroller" class="scroller" tabindex="0">
+  <table id="table"><thead><tr id="header"></tr></thead><tbody id="body"></tbody></table>
+</div>
+<script nonce="${nonce}" src="${script.toString()}"></script>
+</body>
+</html>`;
+  }
+}
+
+export function registerEventsView(extensionUri: vscode.Uri, running: RunningPrograms, log: ExtensionLog): vscode.Disposable & { show(runId?: string): Promise<void> } {
+  const view = new EventsView(extensionUri, running, log);
+  const registration = vscode.window.registerWebviewViewProvider(EVENTS_VIEW_ID, view, { webviewOptions: { retainContextWhenHidden: true } });
+  return {
+    show: (runId) => view.show(runId),
+    dispose: () => {
+      registration.dispose();
+      view.dispose();
+    },
+  };
+}

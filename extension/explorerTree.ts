@@ -1,0 +1,201 @@
+/**
+ * The eBPF Explorer: each target (the configured one, and any with attached programs), whether it
+ * is connected, and under it what eBPF Studio attached there (programs with their links, maps) and
+ * everything loaded on the host (host.programs / host.maps, like `bpftool prog|map list`, ours
+ * marked). Host listings are read when expanded and on Refresh; expanding a target that is not
+ * connected connects to it, since the user asked to look.
+ */
+import * as vscode from 'vscode';
+import type { HostMap, HostProgram } from '../remote-agent/protocol';
+import type { AgentClient } from '../remote-agent/client/agentClient';
+import type { AgentSessions, ConnectionState } from './agentSessions';
+import { AttachCommands } from './attachCommands';
+import type { AttachedRun, RunningPrograms } from './runningPrograms';
+import { errorMessage, readSettings, resolveTarget } from './settings';
+
+export const EXPLORER_VIEW_ID = 'ebpfStudio.explorer';
+export const REFRESH_EXPLORER_COMMAND = 'ebpfStudio.explorer.refresh';
+
+type Node =
+  | { kind: 'target'; target: string }
+  | { kind: 'attached'; target: string }
+  | { kind: 'run'; run: AttachedRun }
+  | { kind: 'hostPrograms'; target: string }
+  | { kind: 'hostMaps'; target: string }
+  | { kind: 'leaf'; label: string; description?: string; tooltip?: string; icon?: string; contextValue?: string; runId?: string };
+
+export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly states = new Map<string, ConnectionState>();
+  private readonly disposables: vscode.Disposable[];
+
+  constructor(
+    private readonly sessions: AgentSessions,
+    private readonly running: RunningPrograms,
+  ) {
+    this.disposables = [
+      sessions.onDidChangeState((state) => {
+        this.states.set(state.description, state);
+        this.refresh();
+      }),
+      running.onDidChange(() => this.refresh()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('ebpfStudio.target')) this.refresh();
+      }),
+    ];
+  }
+
+  refresh(): void {
+    this.changed.fire(undefined);
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    const collapsed = vscode.TreeItemCollapsibleState.Collapsed;
+    switch (node.kind) {
+      case 'target': {
+        const state = this.states.get(node.target);
+        const item = new vscode.TreeItem(node.target, vscode.TreeItemCollapsibleState.Expanded);
+        item.id = `target:${node.target}`;
+        item.description = state?.state === 'connected' ? `connected · kernel ${state.kernelRelease}` : (state?.state ?? 'not connected');
+        item.tooltip = state && 'reason' in state ? `${state.state}: ${state.reason}` : undefined;
+        item.iconPath = new vscode.ThemeIcon(state?.state === 'connected' ? 'vm-active' : state?.state === 'failed' || state?.state === 'closed' ? 'vm-outline' : 'vm');
+        return item;
+      }
+      case 'attached': {
+        const runs = this.runsOn(node.target);
+        const item = new vscode.TreeItem('Attached by eBPF Studio', runs.length > 0 ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+        item.id = `attached:${node.target}`;
+        item.description = runs.length === 0 ? 'nothing attached' : `${runs.flatMap((r) => r.run.attached).length} program(s)`;
+        item.iconPath = new vscode.ThemeIcon('plug');
+        return item;
+      }
+      case 'run': {
+        const item = new vscode.TreeItem(vscode.workspace.asRelativePath(node.run.file), vscode.TreeItemCollapsibleState.Expanded);
+        item.id = `run:${node.run.id}`;
+        item.description = `since ${new Date(node.run.startedAt).toLocaleTimeString()}`;
+        item.contextValue = 'attachedRun';
+        item.iconPath = new vscode.ThemeIcon('file-code');
+        item.resourceUri = node.run.file;
+        return item;
+      }
+      case 'hostPrograms': {
+        const item = new vscode.TreeItem('All programs on host', collapsed);
+        item.id = `hostPrograms:${node.target}`;
+        item.iconPath = new vscode.ThemeIcon('symbol-function');
+        return item;
+      }
+      case 'hostMaps': {
+        const item = new vscode.TreeItem('All maps on host', collapsed);
+        item.id = `hostMaps:${node.target}`;
+        item.iconPath = new vscode.ThemeIcon('database');
+        return item;
+      }
+      case 'leaf': {
+        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+        if (node.description !== undefined) item.description = node.description;
+        if (node.tooltip !== undefined) item.tooltip = node.tooltip;
+        if (node.icon) item.iconPath = new vscode.ThemeIcon(node.icon);
+        if (node.contextValue) item.contextValue = node.contextValue;
+        return item;
+      }
+    }
+  }
+
+  async getChildren(node?: Node): Promise<Node[]> {
+    if (!node) return this.targets().map((target) => ({ kind: 'target', target }));
+    switch (node.kind) {
+      case 'target':
+        return [
+          { kind: 'attached', target: node.target },
+          { kind: 'hostPrograms', target: node.target },
+          { kind: 'hostMaps', target: node.target },
+        ];
+      case 'attached':
+        return this.runsOn(node.target).map((run) => ({ kind: 'run', run }));
+      case 'run':
+        return [
+          ...node.run.run.attached.map(
+            (a): Node => ({ kind: 'leaf', label: a.program, description: `${a.description} · prog id ${a.programId}`, tooltip: `SEC("${a.section}") — bpftool prog show id ${a.programId}`, icon: 'symbol-event', contextValue: 'attachedProgram', runId: node.run.id }),
+          ),
+          ...[...node.run.streams.values()].map(
+            (s): Node => ({ kind: 'leaf', label: s.map, description: `${s.kind} · ${s.recordType} · ${s.counters.received} received, ${s.counters.dropped} dropped`, icon: 'broadcast' }),
+          ),
+        ];
+      case 'hostPrograms':
+        return this.hostListing(node.target, async (client) => (await client.hostPrograms()).programs.map(programLeaf));
+      case 'hostMaps':
+        return this.hostListing(node.target, async (client) => (await client.hostMaps()).maps.map(mapLeaf));
+      case 'leaf':
+        return [];
+    }
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+    this.changed.dispose();
+  }
+
+  private targets(): string[] {
+    const targets = new Set<string>();
+    const configured = resolveTarget(readSettings().target);
+    if (configured.ok) targets.add(configured.description);
+    for (const run of this.running.runs()) targets.add(run.target);
+    return [...targets];
+  }
+
+  private runsOn(target: string): AttachedRun[] {
+    return this.running.runs().filter((r) => r.target === target);
+  }
+
+  private async hostListing(target: string, list: (client: AgentClient) => Promise<Node[]>): Promise<Node[]> {
+    const run = this.runsOn(target)[0];
+    try {
+      let client = run?.session.client;
+      if (!client) {
+        const configured = resolveTarget(readSettings().target);
+        if (!configured.ok || configured.description !== target) return [{ kind: 'leaf', label: `${target} is not the current target: select it to list its programs.` }];
+        client = (await this.sessions.get(configured.spec, configured.description)).client;
+      }
+      const nodes = await list(client);
+      return nodes.length > 0 ? nodes : [{ kind: 'leaf', label: 'none' }];
+    } catch (error) {
+      return [{ kind: 'leaf', label: `Cannot list: ${errorMessage(error)}`, icon: 'error' }];
+    }
+  }
+}
+
+function programLeaf(p: HostProgram): Node {
+  const runs = p.runCount !== null && p.runTimeNs !== null && p.runCount > 0 ? ` · ${p.runCount} runs, ${Math.round(p.runTimeNs / p.runCount)} ns/run` : '';
+  return {
+    kind: 'leaf',
+    label: `${p.id}: ${p.name || '(no name)'}`,
+    description: `${p.type}${p.ours ? ' · eBPF Studio' : ''}${runs}`,
+    tooltip: `id ${p.id}, ${p.type}, tag ${p.tag}, uid ${p.uid}, loaded ${new Date(p.loadTime * 1000).toLocaleString()}, maps ${p.mapIds.join(', ') || 'none'}`,
+    icon: p.ours ? 'star-full' : 'symbol-function',
+  };
+}
+
+function mapLeaf(m: HostMap): Node {
+  return {
+    kind: 'leaf',
+    label: `${m.id}: ${m.name || '(no name)'}`,
+    description: `${m.type} · key ${m.keySize} B · value ${m.valueSize} B · max ${m.maxEntries}${m.ours ? ' · eBPF Studio' : ''}`,
+    icon: m.ours ? 'star-full' : 'database',
+  };
+}
+
+export function registerExplorerTree(sessions: AgentSessions, running: RunningPrograms): vscode.Disposable {
+  const tree = new ExplorerTree(sessions, running);
+  return vscode.Disposable.from(
+    tree,
+    vscode.window.createTreeView(EXPLORER_VIEW_ID, { treeDataProvider: tree, showCollapseAll: true }),
+    vscode.commands.registerCommand(REFRESH_EXPLORER_COMMAND, () => tree.refresh()),
+    // Detach from a run's item or one of its programs.
+    vscode.commands.registerCommand('ebpfStudio.explorer.detach', (node?: Node) => {
+      const runId = node?.kind === 'run' ? node.run.id : node?.kind === 'leaf' ? node.runId : undefined;
+      if (runId) return vscode.commands.executeCommand(AttachCommands.detachRun, runId);
+      return undefined;
+    }),
+  );
+}

@@ -1,0 +1,316 @@
+/**
+ * The Maps view: the maps of each attached object (type, key and value size, max entries) and,
+ * expanded, their entries decoded with the object's BTF (`key → value`), a page of 256 at a time
+ * (map.dump's cursor; "Load more" continues). Expanded maps are read again every second while the
+ * view is visible, and not at all while it is hidden. Entries can be deleted from the context menu.
+ */
+import * as vscode from 'vscode';
+import type { MapEntry, MapInfo } from '../remote-agent/protocol';
+import { parseBtf, type Btf } from '../remote-agent/client/btf';
+import { BpfObject } from '../remote-agent/client/elfObject';
+import { compileRecordDecoder, hexRecordDecoder, type RecordDecoder } from '../remote-agent/client/eventDecoder';
+import { objectBtfBytes } from '../remote-agent/client/eventRecordTypes';
+import { flattenRecord, type RecordValue } from './eventRows';
+import type { ExtensionLog } from './extensionLog';
+import type { AttachedRun, RunningPrograms } from './runningPrograms';
+import { errorMessage } from './settings';
+
+export const MAPS_VIEW_ID = 'ebpfStudio.maps';
+export const MapsCommands = {
+  refresh: 'ebpfStudio.maps.refresh',
+  deleteEntry: 'ebpfStudio.maps.deleteEntry',
+  loadMore: 'ebpfStudio.maps.loadMore',
+} as const;
+
+const PAGE = 256;
+const REFRESH_MS = 1000;
+/** Map types whose records are streamed, not stored: nothing to dump. */
+const STREAMED = new Set(['ringbuf', 'perf_event_array', 'user_ringbuf']);
+
+type Node =
+  | { kind: 'run'; run: AttachedRun }
+  | { kind: 'map'; run: AttachedRun; map: MapInfo }
+  | { kind: 'entry'; run: AttachedRun; map: MapInfo; entry: MapEntry; index: number }
+  | { kind: 'more'; run: AttachedRun; map: MapInfo }
+  | { kind: 'message'; id: string; text: string; tooltip?: string };
+
+interface MapContents {
+  entries: MapEntry[];
+  /** Cursor after the last loaded page; null when everything is loaded. */
+  cursor: string | null;
+  pages: number;
+  error?: string;
+}
+
+interface RunData {
+  maps?: Promise<MapInfo[]>;
+  btf?: { btf: Btf; littleEndian: boolean } | null;
+  decoders: Map<number, RecordDecoder>;
+  contents: Map<string, MapContents>;
+  nodes: Map<string, Node>;
+}
+
+export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly data = new Map<string, RunData>();
+  /** Map nodes the user expanded: the ones refreshed every second. */
+  private readonly expanded = new Set<Node>();
+  private tree: vscode.TreeView<Node> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing = false;
+
+  constructor(
+    private readonly running: RunningPrograms,
+    private readonly log: ExtensionLog,
+  ) {}
+
+  attach(tree: vscode.TreeView<Node>): vscode.Disposable {
+    this.tree = tree;
+    const sync = (): void => {
+      if (tree.visible && !this.timer) this.timer = setInterval(() => void this.refreshExpanded(), REFRESH_MS);
+      if (!tree.visible && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    };
+    sync();
+    return vscode.Disposable.from(
+      tree.onDidChangeVisibility(sync),
+      tree.onDidExpandElement((e) => {
+        if (e.element.kind === 'map') this.expanded.add(e.element);
+      }),
+      tree.onDidCollapseElement((e) => this.expanded.delete(e.element)),
+      this.running.onDidChange(() => {
+        const live = new Set(this.running.runs().map((r) => r.id));
+        for (const id of this.data.keys()) if (!live.has(id)) this.data.delete(id);
+        for (const node of this.expanded) if (node.kind === 'map' && !live.has(node.run.id)) this.expanded.delete(node);
+        this.changed.fire(undefined);
+      }),
+    );
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    switch (node.kind) {
+      case 'run': {
+        const item = new vscode.TreeItem(vscode.workspace.asRelativePath(node.run.file), vscode.TreeItemCollapsibleState.Expanded);
+        item.id = node.run.id;
+        item.description = `${node.run.programs.join(', ')} on ${node.run.target}`;
+        item.iconPath = new vscode.ThemeIcon('plug');
+        return item;
+      }
+      case 'map': {
+        const streamed = STREAMED.has(node.map.type);
+        const item = new vscode.TreeItem(node.map.name, streamed ? vscode.TreeItemCollapsibleState.None : vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = `${node.run.id}/${node.map.name}`;
+        item.description = describeMap(node.map);
+        item.tooltip = `${node.map.name}: ${node.map.type}, key ${node.map.keySize} B, value ${node.map.valueSize} B, max ${node.map.maxEntries} entries${node.map.mapId === null ? '' : `, map id ${node.map.mapId} (bpftool map dump id ${node.map.mapId})`}${streamed ? '\nIts records stream to the Events view.' : ''}`;
+        item.iconPath = new vscode.ThemeIcon(streamed ? 'broadcast' : 'database');
+        item.contextValue = streamed ? 'streamedMap' : 'map';
+        return item;
+      }
+      case 'entry': {
+        const key = this.decode(node.run, node.map.btfKeyTypeId, node.entry.key);
+        const value = node.entry.values.length === 1 ? this.decode(node.run, node.map.btfValueTypeId, node.entry.values[0]) : perCpu(node.entry.values.map((v) => this.decode(node.run, node.map.btfValueTypeId, v)));
+        const item = new vscode.TreeItem(`${key} → ${value}`, vscode.TreeItemCollapsibleState.None);
+        item.tooltip = `key ${hexOf(node.entry.key)}\nvalue ${node.entry.values.map(hexOf).join('\n      ')}`;
+        item.contextValue = 'mapEntry';
+        return item;
+      }
+      case 'more': {
+        const item = new vscode.TreeItem('Load more…', vscode.TreeItemCollapsibleState.None);
+        item.command = { command: MapsCommands.loadMore, title: 'Load more', arguments: [node] };
+        item.iconPath = new vscode.ThemeIcon('ellipsis');
+        return item;
+      }
+      case 'message': {
+        const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+        if (node.tooltip) item.tooltip = node.tooltip;
+        return item;
+      }
+    }
+  }
+
+  async getChildren(node?: Node): Promise<Node[]> {
+    if (!node) {
+      const runs = this.running.runs();
+      if (runs.length === 0) return [{ kind: 'message', id: 'none', text: 'No attached programs: ▶ Attach one to see its maps.' }];
+      return runs.map((run) => this.node(run, `run:${run.id}`, () => ({ kind: 'run', run })));
+    }
+    if (node.kind === 'run') {
+      try {
+        const maps = await this.mapsOf(node.run);
+        const visible = maps.filter((m) => !m.name.endsWith('.rodata') && !m.name.endsWith('.bss') && !m.name.endsWith('.data') && !m.name.endsWith('.kconfig'));
+        return visible.map((map) => this.node(node.run, `map:${map.name}`, () => ({ kind: 'map', run: node.run, map })));
+      } catch (error) {
+        return [{ kind: 'message', id: 'error', text: `Cannot list the maps: ${errorMessage(error)}` }];
+      }
+    }
+    if (node.kind === 'map') {
+      const contents = this.runData(node.run).contents.get(node.map.name) ?? (await this.load(node.run, node.map, 1));
+      if (contents.error) return [{ kind: 'message', id: 'error', text: contents.error }];
+      if (contents.entries.length === 0) return [{ kind: 'message', id: 'empty', text: 'empty' }];
+      const entries: Node[] = contents.entries.map((entry, index) => ({ kind: 'entry', run: node.run, map: node.map, entry, index }));
+      if (contents.cursor !== null) entries.push({ kind: 'more', run: node.run, map: node.map });
+      return entries;
+    }
+    return [];
+  }
+
+  /** Reads `pages` pages of `map` from its start (a fresh view of a changing map). */
+  private async load(run: AttachedRun, map: MapInfo, pages: number): Promise<MapContents> {
+    const contents: MapContents = { entries: [], cursor: null, pages: 0 };
+    try {
+      let cursor: string | undefined;
+      do {
+        const page = await run.session.client.mapDump({ objectId: run.objectId, map: map.name, limit: PAGE, ...(cursor !== undefined && { cursor }) });
+        contents.entries.push(...page.entries);
+        contents.pages++;
+        cursor = page.nextCursor ?? undefined;
+        contents.cursor = page.nextCursor;
+      } while (cursor !== undefined && contents.pages < pages);
+    } catch (error) {
+      contents.error = `Cannot read ${map.name}: ${errorMessage(error)}`;
+    }
+    this.runData(run).contents.set(map.name, contents);
+    return contents;
+  }
+
+  async loadMore(node: Node): Promise<void> {
+    if (node.kind !== 'more') return;
+    const pages = (this.runData(node.run).contents.get(node.map.name)?.pages ?? 0) + 1;
+    await this.load(node.run, node.map, pages);
+    this.changed.fire(this.runData(node.run).nodes.get(`map:${node.map.name}`));
+  }
+
+  async refresh(): Promise<void> {
+    for (const data of this.data.values()) data.contents.clear();
+    this.changed.fire(undefined);
+  }
+
+  async deleteEntry(node: Node): Promise<void> {
+    if (node.kind !== 'entry') return;
+    try {
+      const { deleted } = await node.run.session.client.mapDelete({ objectId: node.run.objectId, map: node.map.name, key: node.entry.key });
+      if (!deleted) vscode.window.setStatusBarMessage(`eBPF: that ${node.map.name} entry was already gone`, 4000);
+    } catch (error) {
+      void vscode.window.showErrorMessage(`Deleting the entry of ${node.map.name} failed: ${errorMessage(error)}`);
+    }
+    await this.reload(node.run, node.map);
+  }
+
+  dispose(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.changed.dispose();
+  }
+
+  private async refreshExpanded(): Promise<void> {
+    if (this.refreshing || !this.tree?.visible) return;
+    this.refreshing = true;
+    try {
+      for (const node of this.expanded) if (node.kind === 'map') await this.reload(node.run, node.map);
+    } catch (error) {
+      this.log.info(`Maps view: refreshing failed: ${errorMessage(error)}`);
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private async reload(run: AttachedRun, map: MapInfo): Promise<void> {
+    if (this.running.get(run.id) !== run) return;
+    const pages = Math.max(1, this.runData(run).contents.get(map.name)?.pages ?? 1);
+    await this.load(run, map, pages);
+    this.changed.fire(this.runData(run).nodes.get(`map:${map.name}`));
+  }
+
+  private runData(run: AttachedRun): RunData {
+    let data = this.data.get(run.id);
+    if (!data) {
+      data = { decoders: new Map(), contents: new Map(), nodes: new Map() };
+      this.data.set(run.id, data);
+    }
+    return data;
+  }
+
+  /** One node object per thing, so the tree keeps expansion state across refreshes. */
+  private node(run: AttachedRun, key: string, make: () => Node): Node {
+    const nodes = this.runData(run).nodes;
+    let node = nodes.get(key);
+    if (!node) {
+      node = make();
+      nodes.set(key, node);
+    }
+    return node;
+  }
+
+  private mapsOf(run: AttachedRun): Promise<MapInfo[]> {
+    const data = this.runData(run);
+    data.maps ??= run.session.client.objectMaps({ objectId: run.objectId }).then((r) => r.maps);
+    return data.maps;
+  }
+
+  private decode(run: AttachedRun, typeId: number, base64: string): string {
+    const bytes = Buffer.from(base64, 'base64');
+    const decoder = this.decoderFor(run, typeId);
+    try {
+      return valueText(decoder.decode(bytes, 0, bytes.length) as RecordValue);
+    } catch {
+      return `0x${bytes.toString('hex')}`; // a value the type does not describe: its bytes
+    }
+  }
+
+  private decoderFor(run: AttachedRun, typeId: number): RecordDecoder {
+    const data = this.runData(run);
+    if (data.btf === undefined) data.btf = btfOf(run.object);
+    if (typeId === 0 || !data.btf) return hexRecordDecoder;
+    let decoder = data.decoders.get(typeId);
+    if (!decoder) {
+      decoder = compileRecordDecoder(data.btf.btf, typeId, data.btf.littleEndian);
+      data.decoders.set(typeId, decoder);
+    }
+    return decoder;
+  }
+}
+
+function btfOf(object: Buffer | undefined): { btf: Btf; littleEndian: boolean } | null {
+  if (!object) return null;
+  const elf = BpfObject.parse(object);
+  const bytes = objectBtfBytes(elf, object);
+  return bytes ? { btf: parseBtf(bytes), littleEndian: elf.littleEndian } : null;
+}
+
+function describeMap(map: MapInfo): string {
+  // A ring buffer's max_entries is its size in bytes; perf buffers have one slot per CPU.
+  if (map.type === 'ringbuf' || map.type === 'user_ringbuf') return `${map.type} · ${(map.maxEntries / 1024).toLocaleString('en-US')} KiB · streamed to Events`;
+  if (map.type === 'perf_event_array') return `${map.type} · ${map.maxEntries} CPUs · streamed to Events`;
+  return `${map.type} · key ${map.keySize} B · value ${map.valueSize} B · max ${map.maxEntries.toLocaleString('en-US')}`;
+}
+
+/** `4242`, `{pid=1, comm=bash}`: a decoded key or value on one line. */
+function valueText(value: RecordValue): string {
+  const flat = flattenRecord(value);
+  if (flat.size === 1 && flat.has('value')) return flat.get('value')!;
+  return `{${[...flat].map(([k, v]) => `${k}=${v}`).join(', ')}}`;
+}
+
+function perCpu(values: string[]): string {
+  const shown = values.slice(0, 8).map((v, cpu) => `cpu${cpu}=${v}`);
+  return `[${shown.join(', ')}${values.length > 8 ? `, … ${values.length} CPUs` : ''}]`;
+}
+
+function hexOf(base64: string): string {
+  return `0x${Buffer.from(base64, 'base64').toString('hex')}`;
+}
+
+export function registerMapsView(running: RunningPrograms, log: ExtensionLog): vscode.Disposable {
+  const view = new MapsView(running, log);
+  const tree = vscode.window.createTreeView(MAPS_VIEW_ID, { treeDataProvider: view, showCollapseAll: true });
+  return vscode.Disposable.from(
+    view,
+    tree,
+    view.attach(tree),
+    vscode.commands.registerCommand(MapsCommands.refresh, () => view.refresh()),
+    vscode.commands.registerCommand(MapsCommands.deleteEntry, (node: Node) => view.deleteEntry(node)),
+    vscode.commands.registerCommand(MapsCommands.loadMore, (node: Node) => view.loadMore(node)),
+  );
+}

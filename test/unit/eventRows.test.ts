@@ -1,0 +1,109 @@
+/**
+ * The Events table's pure parts: how decoded records become columns, what the filter typed above
+ * the table means, the bounded ring of rows, CSV/JSON export, and the validation of the messages
+ * that cross the webview boundary.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { HexBytes } from '../../remote-agent/client/eventDecoder';
+import { csvField, flattenRecord, parseFilter, RowRing, rowMatcher, rowsToCsv, rowsToJson, unknownFields, type EventRow } from '../../extension/eventRows';
+import { parseFromWebview, parseToWebview } from '../../extension/eventsMessages';
+
+test('nested struct members become a.b columns, short scalar arrays one cell, hex as 0x…', () => {
+  const flat = flattenRecord({ pid: 4242, comm: 'bash', key: { saddr: 16777343, dport: 8080 }, args: [1, 2, 3], ptr: new HexBytes('0xffff8880'), big: 18446744073709551615n, ok: true });
+  assert.deepEqual([...flat], [
+    ['pid', '4242'],
+    ['comm', 'bash'],
+    ['key.saddr', '16777343'],
+    ['key.dport', '8080'],
+    ['args', '[1, 2, 3]'],
+    ['ptr', '0xffff8880'],
+    ['big', '18446744073709551615'],
+    ['ok', 'true'],
+  ]);
+});
+
+test('arrays of structs get a column per element and field; a record of unknown type is one value column', () => {
+  assert.deepEqual([...flattenRecord({ frames: [{ ip: 1 }, { ip: 2 }] })], [
+    ['frames[0].ip', '1'],
+    ['frames[1].ip', '2'],
+  ]);
+  assert.deepEqual([...flattenRecord(new HexBytes('0x0102'))], [['value', '0x0102']]);
+});
+
+const columns = ['pid', 'comm', 'key.dport'];
+const rows: EventRow[] = [
+  { seq: 1, time: 0, cells: ['4242', 'bash', '80'] },
+  { seq: 2, time: 0, cells: ['1', 'systemd', '443'] },
+  { seq: 3, time: 0, cells: ['4258', 'kworker/0:1 x', '8080'] },
+];
+const matching = (filter: string): number[] => {
+  const parsed = parseFilter(filter);
+  assert.ok(parsed.ok, `${filter} parses`);
+  return rows.filter(rowMatcher(parsed.terms, columns)).map((r) => r.seq);
+};
+
+test('filter terms: = equals (numbers as numbers, hex too), != differs, ~ contains case-insensitively, all terms must hold', () => {
+  assert.deepEqual(matching('pid=4242'), [1]);
+  assert.deepEqual(matching('pid=0x10a2'), [3]);
+  assert.deepEqual(matching('comm~BASH'), [1]);
+  assert.deepEqual(matching('pid!=1'), [1, 3]);
+  assert.deepEqual(matching('comm~k pid!=1'), [3]);
+  assert.deepEqual(matching(''), [1, 2, 3]);
+});
+
+test('filter: numeric comparisons, nested field names, bare words match any field, quoted values keep their spaces', () => {
+  assert.deepEqual(matching('key.dport>=443'), [2, 3]);
+  assert.deepEqual(matching('pid<100'), [2]);
+  assert.deepEqual(matching('systemd'), [2]);
+  assert.deepEqual(matching('comm="kworker/0:1 x"'), [3]);
+});
+
+test('filter errors say what is wrong; unknown fields are reported as such', () => {
+  assert.deepEqual(parseFilter('pid>abc'), { ok: false, error: "pid>abc: > compares numbers, and 'abc' is not a number." });
+  assert.deepEqual(parseFilter('comm="bash'), { ok: false, error: 'comm="bash: the closing quote is missing.' });
+  const parsed = parseFilter('pdi=1 comm~x seq>2');
+  assert.ok(parsed.ok);
+  assert.deepEqual(unknownFields(parsed.terms, columns), ['pdi']);
+});
+
+test('the ring keeps the newest rows in arrival order', () => {
+  const ring = new RowRing(3);
+  for (let seq = 1; seq <= 5; seq++) ring.push({ seq, time: 0, cells: [] });
+  assert.deepEqual(ring.toArray().map((r) => r.seq), [3, 4, 5]);
+  assert.equal(ring.length, 3);
+  ring.clear();
+  assert.deepEqual(ring.toArray(), []);
+});
+
+test('CSV fields with commas, quotes, line breaks or edge spaces are quoted (RFC 4180); others are not', () => {
+  assert.equal(csvField('bash'), 'bash');
+  assert.equal(csvField('a,b'), '"a,b"');
+  assert.equal(csvField('say "hi"'), '"say ""hi"""');
+  assert.equal(csvField('two\nlines'), '"two\nlines"');
+  assert.equal(csvField(' padded'), '" padded"');
+  assert.equal(csvField(''), '');
+});
+
+test('CSV and JSON exports carry seq, an ISO time and every column', () => {
+  const exported: EventRow[] = [{ seq: 7, time: Date.UTC(2026, 0, 2, 3, 4, 5, 6), cells: ['4242', 'a,b'] }];
+  assert.equal(rowsToCsv(['pid', 'comm'], exported), 'seq,time,pid,comm\r\n7,2026-01-02T03:04:05.006Z,4242,"a,b"\r\n');
+  assert.deepEqual(JSON.parse(rowsToJson(['pid', 'comm'], exported)), [{ seq: 7, time: '2026-01-02T03:04:05.006Z', pid: '4242', comm: 'a,b' }]);
+});
+
+test('messages from the webview are accepted only in their exact shapes', () => {
+  assert.deepEqual(parseFromWebview({ type: 'export', format: 'csv', filter: 'pid=1' }), { type: 'export', format: 'csv', filter: 'pid=1' });
+  assert.deepEqual(parseFromWebview({ type: 'pause', paused: true }), { type: 'pause', paused: true });
+  assert.equal(parseFromWebview({ type: 'export', format: 'html', filter: '' }), undefined);
+  assert.equal(parseFromWebview({ type: 'pause', paused: 'yes' }), undefined);
+  assert.equal(parseFromWebview({ type: 'select', key: 'x'.repeat(5000) }), undefined);
+  assert.equal(parseFromWebview({ type: 'run', command: 'rm -rf /' }), undefined);
+  assert.equal(parseFromWebview('ready'), undefined);
+});
+
+test('messages to the webview are checked too: rows must hold strings only', () => {
+  const rowsMessage = { type: 'rows', key: 'run-1/events', reset: true, columns: ['pid'], rows: [{ seq: 1, time: 5, cells: ['1'] }] };
+  assert.deepEqual(parseToWebview(rowsMessage), rowsMessage);
+  assert.equal(parseToWebview({ ...rowsMessage, rows: [{ seq: 1, time: 5, cells: [{ html: '<img>' }] }] }), undefined);
+  assert.equal(parseToWebview({ type: 'streams', streams: [], selected: null, paused: false }), undefined);
+});
