@@ -1,7 +1,10 @@
 // What surrounds a cursor in eBPF C source: whether it sits in code, a string, a character literal,
 // a comment or an #include path, and which calls and brackets are still open there.
-// A single forward scan from the start of the document to the cursor — a tokenizer, not a C parser:
-// it knows comments, literals and brackets, which is what completion, hover and signature help need.
+// A forward scan from the start of the document to the cursor — a tokenizer, not a C parser: it
+// knows comments, literals and brackets, which is what completion, hover and signature help need.
+// Every request asks this, several times, of a document that may have thousands of lines: the scan
+// leaves checkpoints of its state along the way, per text, so the next question about the same text
+// resumes from the nearest checkpoint before its offset instead of from offset 0.
 
 export type Region = 'code' | 'string' | 'char' | 'line-comment' | 'block-comment' | 'include-path';
 
@@ -30,14 +33,69 @@ export function isIdentifierChar(c: string): boolean {
   return isIdentifierStart(c) || (c >= '0' && c <= '9');
 }
 
+/** Everything the scan carries from one character to the next: enough to resume it there. */
+interface ScanState {
+  /** The next character to read. */
+  i: number;
+  region: Region;
+  open: OpenBracket[];
+  lastIdentifier: string | null;
+  atLineStart: boolean;
+}
+
+/** Characters between checkpoints: resuming costs at most this much scanning. */
+const CHECKPOINT_STRIDE = 2048;
+/** Texts whose checkpoints are kept: the open documents a client asks about in turn. */
+const CHECKPOINTED_TEXTS = 8;
+
+/** Per text, states the scan passed through, ascending by `i`; the most recently used text first. */
+const checkpointsByText: { text: string; states: ScanState[] }[] = [];
+
+function copyState(state: ScanState): ScanState {
+  return { ...state, open: state.open.map((b) => ({ ...b })) };
+}
+
+function checkpointsOf(text: string): ScanState[] {
+  const at = checkpointsByText.findIndex((c) => c.text === text);
+  const entry = at === -1 ? { text, states: [{ i: 0, region: 'code' as Region, open: [], lastIdentifier: null, atLineStart: true }] } : checkpointsByText.splice(at, 1)[0];
+  checkpointsByText.unshift(entry);
+  checkpointsByText.length = Math.min(checkpointsByText.length, CHECKPOINTED_TEXTS);
+  return entry.states;
+}
+
+/** The last checkpoint at or before `offset` (the first one is at 0). */
+function checkpointBefore(states: ScanState[], offset: number): ScanState {
+  let low = 0;
+  let high = states.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if (states[middle].i <= offset) low = middle;
+    else high = middle - 1;
+  }
+  return states[low];
+}
+
 export function scanCursorContext(text: string, offset: number): CursorContext {
-  const open: OpenBracket[] = [];
-  let region: Region = 'code';
-  let lastIdentifier: string | null = null;
-  let atLineStart = true;
-  let i = 0;
+  const states = checkpointsOf(text);
+  const state = copyState(checkpointBefore(states, offset));
+  advance(text, state, offset, states);
+  return { region: state.region, openBrackets: state.open };
+}
+
+/**
+ * Scans from `state.i` until `offset`. The state at each step depends only on the text before it,
+ * never on `offset`, so a checkpoint is valid for every later question about the same text.
+ */
+function advance(text: string, state: ScanState, offset: number, checkpoints: ScanState[]): void {
+  const open = state.open;
+  let { i, region, lastIdentifier, atLineStart } = state;
+  let nextCheckpoint = checkpoints.at(-1)!.i + CHECKPOINT_STRIDE;
 
   while (i < offset) {
+    if (i >= nextCheckpoint) {
+      checkpoints.push(copyState({ i, region, open, lastIdentifier, atLineStart }));
+      nextCheckpoint = i + CHECKPOINT_STRIDE;
+    }
     const c = text[i];
     const next = text[i + 1];
 
@@ -121,8 +179,12 @@ export function scanCursorContext(text: string, offset: number): CursorContext {
     }
     lastIdentifier = null;
   }
-  return { region, openBrackets: open };
+  state.i = i;
+  state.region = region;
+  state.lastIdentifier = lastIdentifier;
+  state.atLineStart = atLineStart;
 }
+
 
 /** The identifier the cursor is in or right after, as offsets into `text`. */
 export function identifierAt(text: string, offset: number): { start: number; end: number; name: string } | undefined {

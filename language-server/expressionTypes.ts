@@ -252,6 +252,36 @@ function splitTopLevel(text: string, separator: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // Types by name.
 
+/**
+ * The field lists of kernel structs, per BTF and type id, built once: spelling out task_struct's
+ * ~250 fields costs more than the rest of a completion or hover together. Shared, so never mutated.
+ */
+const kernelFieldLists = new WeakMap<Btf, Map<number, Field[]>>();
+
+/** The fields of a kernel struct/union, spelled out from its BTF. */
+function kernelFields(btf: Btf, recordId: number): Field[] {
+  const fields: Field[] = [];
+  const collect = (id: number, bitBase: number, depth: number) => {
+    for (const member of btf.resolve(id).members ?? []) {
+      const inner = btf.resolve(member.type);
+      if (member.name === '' && (inner.kind === 'struct' || inner.kind === 'union') && depth < 8) {
+        collect(inner.id, bitBase + member.bitOffset, depth + 1);
+        continue;
+      }
+      fields.push({
+        name: member.name,
+        typeName: btf.typeName(member.type),
+        type: { base: { source: 'btf', id: member.type }, pointers: 0 },
+        bitOffset: bitBase + member.bitOffset,
+        bitSize: member.bitSize,
+        size: member.bitSize === 0 ? btf.sizeOf(member.type) : undefined,
+      });
+    }
+  };
+  collect(recordId, 0, 0);
+  return fields;
+}
+
 export class TypeResolver {
   constructor(
     readonly btf: Btf | undefined,
@@ -331,26 +361,10 @@ export class TypeResolver {
       resolved = this.btf.byName(resolved.name, resolved.fwdUnion ? 'union' : 'struct') ?? resolved;
     }
     if (resolved.kind !== 'struct' && resolved.kind !== 'union') return undefined;
-    const fields: Field[] = [];
-    const btf = this.btf;
-    const collect = (id: number, bitBase: number, depth: number) => {
-      for (const member of btf.resolve(id).members ?? []) {
-        const inner = btf.resolve(member.type);
-        if (member.name === '' && (inner.kind === 'struct' || inner.kind === 'union') && depth < 8) {
-          collect(inner.id, bitBase + member.bitOffset, depth + 1);
-          continue;
-        }
-        fields.push({
-          name: member.name,
-          typeName: btf.typeName(member.type),
-          type: { base: { source: 'btf', id: member.type }, pointers: 0 },
-          bitOffset: bitBase + member.bitOffset,
-          bitSize: member.bitSize,
-          size: member.bitSize === 0 ? btf.sizeOf(member.type) : undefined,
-        });
-      }
-    };
-    collect(resolved.id, 0, 0);
+    let known = kernelFieldLists.get(this.btf);
+    if (known === undefined) kernelFieldLists.set(this.btf, (known = new Map()));
+    let fields = known.get(resolved.id);
+    if (fields === undefined) known.set(resolved.id, (fields = kernelFields(this.btf, resolved.id)));
     return fields;
   }
 

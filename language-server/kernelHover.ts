@@ -62,7 +62,18 @@ function codeBlock(code: string, note: string): string {
   return `\`\`\`c\n${code}\n\`\`\`\n\n${note}`;
 }
 
+/** Per kernel and type id: a layout is the same every time, and task_struct's takes ~0.3 ms to spell out. */
+const typeHovers = new WeakMap<KernelTypeIndex, Map<number, string>>();
+
 function typeHover(kernel: KernelTypeIndex, t: BtfType): string {
+  let known = typeHovers.get(kernel);
+  if (known === undefined) typeHovers.set(kernel, (known = new Map()));
+  let markdown = known.get(t.id);
+  if (markdown === undefined) known.set(t.id, (markdown = describeType(kernel, t)));
+  return markdown;
+}
+
+function describeType(kernel: KernelTypeIndex, t: BtfType): string {
   const btf = kernel.btf;
   const from = `Kernel type from the BTF of \`${kernel.source}\``;
   switch (t.kind) {

@@ -2,33 +2,18 @@
 // editor uses it: completion, hover and signature help for BPF helpers in a realistic program.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
-  createProtocolConnection,
-  StreamMessageReader,
-  StreamMessageWriter,
   CompletionRequest,
   CompletionResolveRequest,
   DidChangeTextDocumentNotification,
-  DidOpenTextDocumentNotification,
-  ExitNotification,
   HoverRequest,
-  InitializeRequest,
-  InitializedNotification,
-  LogMessageNotification,
-  ShutdownRequest,
   SignatureHelpRequest,
   type CompletionItem,
-  type CompletionList,
-  type Position,
-  type ProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { itemsOf, positionAfter, startLanguageServer, type LanguageServerSession } from './languageServerSession';
 
-const root = join(import.meta.dirname, '../..');
 const uri = 'file:///work/probe/execsnoop.bpf.c';
 
 // A tracepoint program with a ring buffer, caught while its author types `bpf_ring`.
@@ -79,73 +64,32 @@ int handle_execve(struct trace_event_raw_sys_enter *ctx)
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-/** The position right after the first occurrence of `marker` (after `occurrence` earlier ones). */
-function positionAfter(text: string, marker: string, occurrence = 0): Position {
-  let index = -1;
-  for (let i = 0; i <= occurrence; i++) {
-    index = text.indexOf(marker, index + 1);
-    assert.notEqual(index, -1, `marker ${JSON.stringify(marker)} not in the test document`);
-  }
-  const offset = index + marker.length;
-  const lines = text.slice(0, offset).split('\n');
-  return { line: lines.length - 1, character: lines.at(-1)!.length };
-}
-
-function itemsOf(result: CompletionItem[] | CompletionList | null): CompletionItem[] {
-  if (result === null) return [];
-  return Array.isArray(result) ? result : result.items;
-}
-
 const headerHelpers = [
   ...readFileSync(process.env.BPF_HELPER_DEFS || '/usr/include/bpf/bpf_helper_defs.h', 'utf8').matchAll(
     /^static (.*?)\(\*(bpf_\w+)\)\((.*)\) = \(void \*\) \d+;$/gm,
   ),
 ].map((m) => m[2]);
 
-let server: ChildProcess;
-let connection: ProtocolConnection;
+let session: LanguageServerSession;
+let connection: LanguageServerSession['connection'];
 let version = 1;
-const logMessages: string[] = [];
-let serverStderr = '';
 let firstCompletionMs = 0;
-let spawnedAt = 0;
 
 // Loaded after the helper table is generated, which they import.
 let scanCursorContext: typeof import('../../language-server/cursorContext').scanCursorContext;
 let completeHelpers: typeof import('../../language-server/completion').completeHelpers;
 
 before(async () => {
-  // The server imports the generated helper table: make sure it exists (a no-op when it is current).
-  execFileSync(process.execPath, [join(root, 'scripts/generate-helper-table.mjs')], { stdio: 'pipe' });
+  session = await startLanguageServer();
+  connection = session.connection;
+  assert.equal(session.initializeResult.serverInfo?.name, 'ebpf-studio-language-server');
   ({ scanCursorContext } = await import('../../language-server/cursorContext'));
   ({ completeHelpers } = await import('../../language-server/completion'));
-  spawnedAt = performance.now();
-  server = spawn(process.execPath, ['--import', 'tsx', 'language-server/server.ts', '--stdio'], {
-    cwd: root,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  server.stderr!.on('data', (chunk) => (serverStderr += chunk));
-  connection = createProtocolConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
-  connection.onNotification(LogMessageNotification.type, (message) => {
-    logMessages.push(message.message);
-  });
-  connection.listen();
-
-  const init = await connection.sendRequest(InitializeRequest.type, {
-    processId: process.pid,
-    rootUri: null,
-    capabilities: { textDocument: { completion: { completionItem: { snippetSupport: true } } } },
-  });
-  assert.equal(init.serverInfo?.name, 'ebpf-studio-language-server');
-  await connection.sendNotification(InitializedNotification.type, {});
-  await connection.sendNotification(DidOpenTextDocumentNotification.type, {
-    textDocument: { uri, languageId: 'c', version, text: program },
-  });
+  await session.open(uri, program);
 });
 
 after(() => {
-  connection?.dispose();
-  if (server.exitCode === null) server.kill();
+  session?.kill();
 });
 
 test('completion after `bpf_ring` offers every ring buffer helper with its exact signature', async () => {
@@ -153,7 +97,7 @@ test('completion after `bpf_ring` offers every ring buffer helper with its exact
     textDocument: { uri },
     position: positionAfter(program, 'e = bpf_ring'),
   });
-  firstCompletionMs = performance.now() - spawnedAt;
+  firstCompletionMs = performance.now() - session.startedAt;
   // kfuncs of this machine's kernel follow the helpers (languageServerKernelTypes.test.ts covers them).
   const items = itemsOf(result).filter((i) => i.labelDetails?.description !== 'kfunc');
   assert.deepEqual(
@@ -280,7 +224,7 @@ test('a trigger character opens a list only where it starts something: not for t
   // Each document is the file as it is at the moment its last character was typed.
   const typing = async (name: string, text: string, trigger: string): Promise<CompletionItem[]> => {
     const typedUri = `file:///work/probe/typing-${name}.bpf.c`;
-    await connection.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: typedUri, languageId: 'c', version: 1, text } });
+    await session.open(typedUri, text);
     const lines = text.split('\n');
     const position = { line: lines.length - 1, character: lines.at(-1)!.length };
     return itemsOf(await connection.sendRequest(CompletionRequest.type, { textDocument: { uri: typedUri }, position, context: { triggerKind: 2, triggerCharacter: trigger } }));
@@ -323,15 +267,12 @@ test('after an incremental edit, completion answers for the new text', async () 
 
 test('the server logs to the client, not to stdout, and shuts down cleanly', async (t) => {
   assert.deepEqual(
-    logMessages.filter((m) => m.startsWith('eBPF language server ready')),
+    session.logMessages.filter((m) => m.startsWith('eBPF language server ready')),
     [`eBPF language server ready: ${headerHelpers.length} BPF helpers from libbpf's bpf_helper_defs.h`],
   );
-  await connection.sendRequest(ShutdownRequest.type);
-  const exited = once(server, 'exit');
-  await connection.sendNotification(ExitNotification.type);
-  const [code] = await exited;
-  assert.equal(code, 0, `server stderr: ${serverStderr}`);
-  assert.equal(serverStderr, '');
+  const code = await session.close();
+  assert.equal(code, 0, `server stderr: ${session.stderr()}`);
+  assert.equal(session.stderr(), '');
   t.diagnostic(`spawn to first completion answer: ${firstCompletionMs.toFixed(0)} ms (through tsx)`);
 });
 
@@ -367,6 +308,21 @@ test('commas of a compound literal and semicolons of a for header belong to thei
     { bracket: '(', callee: 'bpf_map_update_elem', commas: 3 },
   ]);
   assert.deepEqual(contextAtEnd('for (i = 0; i < bpf_').openBrackets, [{ bracket: '(', callee: 'for', commas: 0 }]);
+});
+
+test('in a long document, asked at any offset in any order, the context is what a first scan finds', () => {
+  // Comments, strings and brackets that run across the scanner's checkpoints (every 2048 characters).
+  const unit = (i: number) =>
+    `/* ${'note '.repeat(i % 7 === 0 ? 500 : 3)} */\nint f${i}(void) {\n\tbpf_printk("${'x'.repeat(i % 5 === 0 ? 2100 : 8)}\\"", ` +
+    `bpf_map_lookup_elem(&m, &(struct k){ .a = ${i}, .b = '\\'' }), \n#include <bpf/bpf_helpers.h>\n\t// ${'c'.repeat(i % 3 === 0 ? 2050 : 4)}\n`;
+  const source = Array.from({ length: 60 }, (_, i) => unit(i)).join('');
+  const offsets = Array.from({ length: 400 }, (_, i) => Math.floor((i * 7919) % (source.length + 1)));
+  for (const offset of [...offsets, ...[...offsets].reverse()]) {
+    // The same text cut 100 characters on is one never scanned before, and still holds the whole
+    // token the offset is in (the scanner looks ahead within a token: `/*`, `#include`).
+    const firstScan = scanCursorContext(source.slice(0, offset + 100), offset);
+    assert.deepEqual(scanCursorContext(source, offset), firstScan, `at ${offset}`);
+  }
 });
 
 test('without client snippet support, completion inserts the bare helper name', () => {

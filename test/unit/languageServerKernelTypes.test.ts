@@ -4,33 +4,25 @@
 // Expected offsets come from bpftool's dump of /sys/kernel/btf/vmlinux, not from the server's reader.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  createProtocolConnection,
-  StreamMessageReader,
-  StreamMessageWriter,
   CompletionRequest,
   CompletionResolveRequest,
-  DidOpenTextDocumentNotification,
   HoverRequest,
-  InitializeRequest,
-  InitializedNotification,
-  LogMessageNotification,
   SignatureHelpRequest,
   type CompletionItem,
   type CompletionList,
   type MarkupContent,
   type Position,
-  type ProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 import { parseBtf } from '../../remote-agent/client/btf';
 import { BpfObject } from '../../remote-agent/client/elfObject';
 import { TargetInfoNotification, type TargetInfoParams } from '../../language-server/lspExtensions';
+import { itemsOf, positionAfter, startLanguageServer, type LanguageServerSession } from './languageServerSession';
 
-const root = join(import.meta.dirname, '../..');
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 
 const program = `// SPDX-License-Identifier: GPL-2.0
@@ -99,22 +91,6 @@ char LICENSE[] SEC("license") = "GPL";
 
 const uri = 'file:///work/probe/kernel.bpf.c';
 
-/** The position right after `marker`'s occurrence number `occurrence` (0-based). */
-function positionAfter(text: string, marker: string, occurrence = 0): Position {
-  let index = -1;
-  for (let i = 0; i <= occurrence; i++) {
-    index = text.indexOf(marker, index + 1);
-    assert.notEqual(index, -1, `marker ${JSON.stringify(marker)} not in the test document`);
-  }
-  const lines = text.slice(0, index + marker.length).split('\n');
-  return { line: lines.length - 1, character: lines.at(-1)!.length };
-}
-
-function itemsOf(result: CompletionItem[] | CompletionList | null): CompletionItem[] {
-  if (result === null) return [];
-  return Array.isArray(result) ? result : result.items;
-}
-
 /** bpftool's raw dump, read independently of the server's BTF reader. */
 const rawDump = execFileSync('bpftool', ['btf', 'dump', 'file', VMLINUX, 'format', 'raw'], { maxBuffer: 1 << 30 }).toString();
 
@@ -161,10 +137,8 @@ const typeOf = (struct: string, member: string) => {
   return { name: btf.typeName(m.type), size: btf.sizeOf(m.type) };
 };
 
-let server: ChildProcess;
-let connection: ProtocolConnection;
-let serverStderr = '';
-const logMessages: string[] = [];
+let session: LanguageServerSession;
+let connection: LanguageServerSession['connection'];
 let firstFieldCompletionMs = 0;
 let tempDir = '';
 
@@ -172,36 +146,19 @@ async function complete(position: Position, documentUri = uri): Promise<Completi
   return itemsOf(await connection.sendRequest(CompletionRequest.type, { textDocument: { uri: documentUri }, position }));
 }
 
-async function open(documentUri: string, text: string): Promise<void> {
-  await connection.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: documentUri, languageId: 'c', version: 1, text } });
-}
-
 before(async () => {
-  execFileSync(process.execPath, [join(root, 'scripts/generate-helper-table.mjs')], { stdio: 'pipe' });
+  session = await startLanguageServer();
+  connection = session.connection;
   tempDir = mkdtempSync(join(tmpdir(), 'lsp-kernel-types-'));
-  server = spawn(process.execPath, ['--import', 'tsx', 'language-server/server.ts', '--stdio'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
-  server.stderr!.on('data', (chunk) => (serverStderr += chunk));
-  connection = createProtocolConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
-  connection.onNotification(LogMessageNotification.type, (message) => {
-    logMessages.push(message.message);
-  });
-  connection.listen();
-  await connection.sendRequest(InitializeRequest.type, {
-    processId: process.pid,
-    rootUri: null,
-    capabilities: { textDocument: { completion: { completionItem: { snippetSupport: true } } } },
-  });
-  await connection.sendNotification(InitializedNotification.type, {});
   const opened = performance.now();
-  await open(uri, program);
+  await session.open(uri, program);
   const items = await complete(positionAfter(program, 'e->pid = t->'));
   firstFieldCompletionMs = performance.now() - opened;
   assert.ok(items.some((i) => i.label === 'pid'));
 });
 
 after(() => {
-  connection?.dispose();
-  if (server.exitCode === null) server.kill();
+  session?.kill();
   rmSync(tempDir, { recursive: true, force: true });
 });
 
@@ -322,7 +279,7 @@ test('kfuncs from this kernel’s BTF are offered with their prototype and the e
 test('SEC("…/") completes attach targets from BTF: functions, tracepoints, LSM hooks and syscalls', async () => {
   const targets = 'SEC("fentry/do_sys_o")\nSEC("tp_btf/sched_sw")\nSEC("lsm/file_op")\nSEC("ksyscall/opena")\nSEC("kprobe/")\n';
   const targetsUri = 'file:///work/probe/targets.bpf.c';
-  await open(targetsUri, targets);
+  await session.open(targetsUri, targets);
   const fentry = await complete(positionAfter(targets, 'fentry/do_sys_o'), targetsUri);
   assert.deepEqual(fentry.map((i) => i.label), bpftoolNames('FUNC', 'do_sys_o').sort());
   assert.ok(fentry.some((i) => i.label === 'do_sys_openat2'));
@@ -350,7 +307,7 @@ test('ebpfStudio/targetInfo switches to the target’s BTF, and back to this mac
 
   const text = 'int f(void)\n{\n\tstruct remote_only *r = 0;\n\tstruct task_struct *t = 0;\n\treturn r->a + t->pid;\n}\n';
   const targetUri = 'file:///work/probe/remote.bpf.c';
-  await open(targetUri, text);
+  await session.open(targetUri, text);
   const target: TargetInfoParams = { description: 'root@10.0.0.2:22', kernelRelease: '6.1.0', arch: 'x86_64', btfPath, btfId: 'remote-1', features: null, helpers: null };
   await connection.sendNotification(TargetInfoNotification, target);
   assert.deepEqual(
@@ -368,7 +325,7 @@ test('ebpfStudio/targetInfo switches to the target’s BTF, and back to this mac
   assert.ok((await complete(positionAfter(text, 't->'), targetUri)).some((i) => i.label === 'pid'));
   await connection.sendNotification(TargetInfoNotification, { ...target, btfPath: null, btfId: null });
   assert.deepEqual(await complete(positionAfter(text, 't->'), targetUri), [], 'a target without BTF offers no kernel fields');
-  assert.ok(logMessages.some((m) => m.startsWith(`Kernel types: root@10.0.0.2:22 sent no BTF`)));
-  assert.ok(logMessages.some((m) => /^Kernel types: \d+ types from \/sys\/kernel\/btf\/vmlinux \(parsed in \d+ ms/.test(m)), logMessages.join('\n'));
-  assert.equal(serverStderr, '');
+  assert.ok(session.logMessages.some((m) => m.startsWith(`Kernel types: root@10.0.0.2:22 sent no BTF`)));
+  assert.ok(session.logMessages.some((m) => /^Kernel types: \d+ types from \/sys\/kernel\/btf\/vmlinux \(parsed in \d+ ms/.test(m)), session.logMessages.join('\n'));
+  assert.equal(session.stderr(), '');
 });

@@ -3,7 +3,6 @@
 // writes clangd's flags for *.bpf.c.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,19 +14,14 @@ import {
   DocumentSymbolRequest,
   ExecuteCommandRequest,
   HoverRequest,
-  createProtocolConnection,
-  StreamMessageReader,
-  StreamMessageWriter,
-  InitializeRequest,
   type CompletionItem,
-  type CompletionList,
   type DocumentSymbol,
   type Hover,
   type TextDocumentEdit,
   type TextEdit,
 } from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { positionOf, rangeOf, root, startLanguageServer, type LanguageServerSession } from './languageServerSession';
+import { itemsOf, positionOf, rangeOf, startLanguageServer, type LanguageServerSession } from './languageServerSession';
 
 const workspace = mkdtempSync(join(tmpdir(), 'ls-workspace-'));
 let session: LanguageServerSession;
@@ -41,10 +35,6 @@ after(async () => {
   assert.equal(await session.close(), 0, session.stderr());
   rmSync(workspace, { recursive: true, force: true });
 });
-
-function itemsOf(result: CompletionItem[] | CompletionList | null): CompletionItem[] {
-  return result === null ? [] : Array.isArray(result) ? result : result.items;
-}
 
 const uri = 'file:///work/rb/execsnoop.bpf.c';
 // A tracepoint program with a ring buffer and a hash map, in the middle of being written.
@@ -253,12 +243,9 @@ test('ebpfStudio.writeClangdConfig writes .clangd flags for *.bpf.c and keeps th
 
 test('`ebpf-studio lsp` (cli/lspCommand.ts) serves the same server over stdio', { timeout: 30_000 }, async () => {
   // argv as the bundled CLI sees it: [node, cli.js, 'lsp'].
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', "require('./cli/lspCommand.ts').runLanguageServer([])", 'out/cli.js', 'lsp'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
-  const connection = createProtocolConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
-  connection.listen();
-  const init = await connection.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: null, capabilities: {} });
+  const cli = await startLanguageServer({ nodeArguments: ['--import', 'tsx', '-e', "require('./cli/lspCommand.ts').runLanguageServer([])", 'out/cli.js', 'lsp'] });
+  const init = cli.initializeResult;
   assert.equal(init.serverInfo?.name, 'ebpf-studio-language-server');
   assert.equal(init.capabilities.documentSymbolProvider, true);
-  connection.dispose();
-  child.kill();
+  cli.kill();
 });

@@ -1,5 +1,6 @@
 // The language server as an editor runs it: a separate process over stdio, driven by a real LSP
-// client. Shared by the language-server tests that open documents and wait for their diagnostics.
+// client. The one way the language-server tests start it, open documents, wait for diagnostics and
+// read what it logged; plus the position helpers they write their requests with.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,8 +13,11 @@ import {
   ExitNotification,
   InitializeRequest,
   InitializedNotification,
+  LogMessageNotification,
   PublishDiagnosticsNotification,
   ShutdownRequest,
+  type CompletionItem,
+  type CompletionList,
   type Diagnostic,
   type InitializeResult,
   type Position,
@@ -25,23 +29,43 @@ export const root = join(import.meta.dirname, '../..');
 export interface LanguageServerSession {
   connection: ProtocolConnection;
   initializeResult: InitializeResult;
+  /** performance.now() when the server process was spawned. */
+  startedAt: number;
+  /** The server's window/logMessage messages so far, in order. */
+  logMessages: string[];
   /** Opens a document and resolves with the diagnostics the server publishes for it. */
   open(uri: string, text: string): Promise<Diagnostic[]>;
   /** The next diagnostics published for `uri`. */
   nextDiagnostics(uri: string): Promise<Diagnostic[]>;
   stderr(): string;
+  /** Shuts the server down as the LSP says (shutdown, exit) and resolves with its exit code. */
   close(): Promise<number | null>;
+  /** Ends the server at once if it still runs: for `after` hooks, whatever state a failed test left. */
+  kill(): void;
 }
 
-export async function startLanguageServer(options: { rootUri?: string; workspaceEdit?: boolean } = {}): Promise<LanguageServerSession> {
+export interface LanguageServerOptions {
+  rootUri?: string;
+  workspaceEdit?: boolean;
+  /** Node's arguments that start the server; by default language-server/server.ts over stdio, through tsx. */
+  nodeArguments?: string[];
+}
+
+export async function startLanguageServer(options: LanguageServerOptions = {}): Promise<LanguageServerSession> {
+  // The server imports the generated helper table: make sure it exists (a no-op when it is current).
   execFileSync(process.execPath, [join(root, 'scripts/generate-helper-table.mjs')], { stdio: 'pipe' });
-  const server: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'language-server/server.ts', '--stdio'], {
+  const startedAt = performance.now();
+  const server: ChildProcess = spawn(process.execPath, options.nodeArguments ?? ['--import', 'tsx', 'language-server/server.ts', '--stdio'], {
     cwd: root,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
   server.stderr!.on('data', (chunk) => (stderr += chunk));
   const connection = createProtocolConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+  const logMessages: string[] = [];
+  connection.onNotification(LogMessageNotification.type, (message) => {
+    logMessages.push(message.message);
+  });
   const waiting = new Map<string, ((d: Diagnostic[]) => void)[]>();
   connection.onNotification(PublishDiagnosticsNotification.type, ({ uri, diagnostics }) => {
     const waiters = waiting.get(uri) ?? [];
@@ -66,6 +90,8 @@ export async function startLanguageServer(options: { rootUri?: string; workspace
   return {
     connection,
     initializeResult,
+    startedAt,
+    logMessages,
     nextDiagnostics,
     async open(uri, text) {
       const published = nextDiagnostics(uri);
@@ -81,7 +107,22 @@ export async function startLanguageServer(options: { rootUri?: string; workspace
       connection.dispose();
       return code as number | null;
     },
+    kill() {
+      connection.dispose();
+      if (server.exitCode === null && server.signalCode === null) server.kill();
+    },
   };
+}
+
+/** A completion answer's items, whichever of its two shapes the server chose. */
+export function itemsOf(result: CompletionItem[] | CompletionList | null): CompletionItem[] {
+  if (result === null) return [];
+  return Array.isArray(result) ? result : result.items;
+}
+
+/** The position right after the first occurrence of `marker` (after `occurrence` earlier ones). */
+export function positionAfter(text: string, marker: string, occurrence = 0): Position {
+  return positionOf(text, marker, marker.length, occurrence);
 }
 
 /** The position of the first occurrence of `marker` (after `occurrence` earlier ones), plus `delta` characters. */
