@@ -56,7 +56,8 @@ void sink_reset(struct text_sink *s);
 
 struct bpf_program;
 /* Verifies @prog of @held on its own, as `load` does, and returns its ProgramVerdict (NULL: no memory). */
-struct json_object *program_verdict_json(const struct held_object *held, const struct bpf_program *prog);
+struct json_object *program_verdict_json(const struct held_object *held, const struct bpf_program *prog,
+					 const struct kernel_features *f);
 
 /* Request handlers. Each fills @reply with a result or an error. */
 void method_hello(struct agent *a, struct json_object *params, struct rpc_reply *reply);

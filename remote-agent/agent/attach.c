@@ -69,16 +69,16 @@ static void verifier_message(const char *log, char *out, size_t size)
 	}
 }
 
-static void load_failed(struct held_object *held, struct bpf_object *obj, int err,
+static void load_failed(const struct kernel_features *f, struct held_object *held, struct bpf_object *obj, int err,
 			const struct text_sink *log, struct rpc_reply *r)
 {
 	struct json_object *programs = json_object_new_array();
 	struct bpf_program *prog, *first = NULL;
-	char message[512] = "";
+	char message[512] = "", why[512];
 
 	/* Each program on its own tells which one the verifier refused, with its own log. */
 	bpf_object__for_each_program(prog, obj) {
-		struct json_object *v = program_verdict_json(held, prog);
+		struct json_object *v = program_verdict_json(held, prog, f);
 		struct json_object *ok;
 
 		if (!v)
@@ -96,7 +96,11 @@ static void load_failed(struct held_object *held, struct bpf_object *obj, int er
 			json_object_put(v);
 		}
 	}
-	if (err == -EPERM && geteuid() != 0)
+	if (first && features_program_kind_missing(f, first, why, sizeof(why)))
+		rpc_reply_error(r, RPC_KERNEL_FEATURE_MISSING, "Object %s cannot be loaded on this kernel: program %s "
+				"(SEC(\"%s\")) is %s. The kernel answered: %s.", held->id, bpf_program__name(first),
+				bpf_program__section_name(first), why, message[0] ? message : strerror(-err));
+	else if (err == -EPERM && geteuid() != 0)
 		rpc_reply_error(r, RPC_PERMISSION_DENIED, "Loading BPF programs needs root (or CAP_BPF with CAP_PERFMON); "
 				"the agent runs as uid %u. Start it with sudo.", geteuid());
 	else if (first)
@@ -111,7 +115,7 @@ static void load_failed(struct held_object *held, struct bpf_object *obj, int er
 }
 
 /* Loads @held whole, once. */
-static bool ensure_loaded(struct held_object *held, struct rpc_reply *r)
+static bool ensure_loaded(const struct kernel_features *f, struct held_object *held, struct rpc_reply *r)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = held->name);
 	struct text_sink log = { 0 };
@@ -130,7 +134,7 @@ static bool ensure_loaded(struct held_object *held, struct rpc_reply *r)
 		r->error_data = json_object_new_object();
 		json_object_object_add(r->error_data, "libbpfLog", json_object_new_string(sink_text(&log)));
 	} else if (err) {
-		load_failed(held, obj, err, &log, r);
+		load_failed(f, held, obj, err, &log, r);
 		bpf_object__close(obj);
 	} else {
 		held->loaded = obj;
@@ -292,6 +296,7 @@ static bool attach_auto(struct attach_ctx *c)
 		return false;
 	}
 	snprintf(what, sizeof(what), "by its section \"%.256s\"", sec);
+	c->link->composite = str_starts(sec, "usdt");
 	if (!keep_link(c, link, what))
 		return false;
 	{
@@ -430,6 +435,7 @@ static bool attach_usdt(struct attach_ctx *c)
 		return false;
 	}
 	snprintf(what, sizeof(what), "to USDT %s:%s in %s", provider, name, binary);
+	c->link->composite = true;
 	return keep_link(c, bpf_program__attach_usdt(c->prog, (pid_t)pid, binary, provider, name, NULL), what) &&
 	       set_description(c, "usdt %s:%s:%s", binary, provider, name);
 }
@@ -730,7 +736,7 @@ void method_attach(struct agent *a, struct json_object *params, struct rpc_reply
 				"pinned; mount it (`mount -t bpf bpf /sys/fs/bpf`) or attach without pin.");
 		return;
 	}
-	if (!ensure_loaded(c.held, r))
+	if (!ensure_loaded(&a->features, c.held, r))
 		return;
 	c.prog = bpf_object__find_program_by_name(c.held->loaded, program);
 	if (!c.prog) {

@@ -158,3 +158,28 @@ struct json_object *features_json(const struct kernel_features *f)
 	json_object_object_add(o, "mapTypes", maps);
 	return o;
 }
+
+/* Writes why the kernel cannot load @prog at all into @why when its kind is one hello.features says
+ * this kernel lacks; false when the kind is there (the verifier's verdict then says what is wrong).
+ * A missing trampoline or BPF LSM shows only as a bare EPERM or ENOTSUPP with an empty log. */
+bool features_program_kind_missing(const struct kernel_features *f, const struct bpf_program *prog, char *why, size_t size)
+{
+	enum bpf_prog_type type = bpf_program__type(prog);
+	enum bpf_attach_type attach = bpf_program__expected_attach_type(prog);
+	const char *name = libbpf_bpf_prog_type_str(type);
+
+	if (type == BPF_PROG_TYPE_LSM && !f->lsm)
+		snprintf(why, size, "a BPF LSM program, and this kernel does not have BPF LSM enabled (that needs "
+			 "CONFIG_BPF_LSM=y and \"bpf\" in the lsm= boot parameter; see /sys/kernel/security/lsm); "
+			 "use a tracepoint, raw_tracepoint or tp_btf program to observe instead");
+	else if (type == BPF_PROG_TYPE_TRACING && !f->tracing_programs &&
+		 (attach == BPF_TRACE_FENTRY || attach == BPF_TRACE_FEXIT || attach == BPF_MODIFY_RETURN))
+		snprintf(why, size, "an fentry/fexit/fmod_ret program, and this kernel cannot attach BPF trampolines to "
+			 "kernel functions; use %s instead",
+			 f->kprobe_events ? "a kprobe/kretprobe" : "a tracepoint, raw_tracepoint or tp_btf program");
+	else if (type > 0 && type < FEATURE_MAX_TYPES && name && !f->prog_types[type])
+		snprintf(why, size, "a %s program, and this kernel does not load %s programs at all", name, name);
+	else
+		return false;
+	return true;
+}

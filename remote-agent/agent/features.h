@@ -9,6 +9,9 @@
 
 #include <json-c/json.h>
 #include <linux/bpf.h>
+#include <stddef.h>
+
+struct bpf_program;
 
 /* Newer than the uapi headers of Debian 12: tcx attach types (Linux 6.6). */
 #define ATTACH_TCX_INGRESS 46
@@ -34,6 +37,10 @@ struct kernel_features {
  * the agent is root (tracepoint attach and trace_pipe need it). */
 void features_probe(struct kernel_features *f);
 struct json_object *features_json(const struct kernel_features *f);
+/* Writes why this kernel cannot load @prog at all into @why when its kind is one @f says the kernel
+ * lacks (BPF LSM, trampolines, an unknown program type); false when the kind is there. */
+bool features_program_kind_missing(const struct kernel_features *f, const struct bpf_program *prog, char *why,
+				   size_t size);
 
 enum helper_verdict {
 	HELPER_DENIED,		/* unknown to the kernel, or not for this program type */

@@ -51,7 +51,7 @@ struct attachment *link_find(const char *id)
 
 int link_pin_fd(const struct attachment *l)
 {
-	if (l->nlinks == 1 && l->link_fd < 0 && l->socket_fd < 0 && !l->tc_legacy)
+	if (l->nlinks == 1 && l->link_fd < 0 && l->socket_fd < 0 && !l->tc_legacy && !l->composite)
 		return bpf_link__fd(l->links[0]);
 	if (l->nlinks == 0 && l->link_fd >= 0)
 		return l->link_fd;

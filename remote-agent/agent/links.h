@@ -22,6 +22,8 @@ struct attachment {
 	size_t nlinks;
 	int link_fd;			/* raw kernel link (xdp, tcx); -1 if none */
 	int socket_fd;			/* packet socket of a socket_filter; -1 if none */
+	bool composite;			/* one libbpf link over several kernel links (usdt: a uprobe per
+					 * call site); its bpf_link__fd is no link fd (libbpf leaves it 0) */
 	bool tc_legacy;			/* a clsact filter: detach with tc_hook/tc_opts */
 	bool tc_hook_created;		/* we created the clsact qdisc: destroy it with the last filter */
 	struct bpf_tc_hook tc_hook;

@@ -133,9 +133,10 @@ static struct bpf_object *open_object(const struct held_object *held)
 }
 
 /* One load of one program at @log_level into @log (size @log_size). Returns 0 or -errno. */
-static int load_once(const struct held_object *held, struct verdict *v, __u32 log_level,
-		     char *log, size_t log_size)
+static int load_once(const struct held_object *held, const struct kernel_features *f, struct verdict *v,
+		     __u32 log_level, char *log, size_t log_size)
 {
+	char why[512];
 	struct bpf_program *prog, *target;
 	struct bpf_object *obj;
 	double t0;
@@ -164,14 +165,17 @@ static int load_once(const struct held_object *held, struct verdict *v, __u32 lo
 	err = bpf_object__load(obj);
 	v->load_ms = now_ms() - t0;
 	v->insn_cnt = bpf_program__insn_cnt(target);
+	/* A kind the kernel lacks fails with a bare errno and an empty log: say what is missing. */
+	if (err && features_program_kind_missing(f, target, why, sizeof(why)))
+		sink_append(&v->libbpf_log, "ebpf-agent: %s is %s.\n", v->name, why);
 	bpf_object__close(obj);
 	libbpf_sink = NULL;
 	return err;
 }
 
 /* Loads at @log_level, growing the log buffer while the kernel says it is too small. */
-static int load_with_log(const struct held_object *held, struct verdict *v, __u32 log_level,
-			 size_t log_size)
+static int load_with_log(const struct held_object *held, const struct kernel_features *f, struct verdict *v,
+			 __u32 log_level, size_t log_size)
 {
 	char *log = NULL;
 	int err;
@@ -184,7 +188,7 @@ static int load_with_log(const struct held_object *held, struct verdict *v, __u3
 			return -ENOMEM;
 		}
 		log = grown;
-		err = load_once(held, v, log_level, log, log_size);
+		err = load_once(held, f, v, log_level, log, log_size);
 		if (err != -ENOSPC || log_size >= LOG_MAX)
 			break;
 		log_size *= 4;
@@ -197,13 +201,13 @@ static int load_with_log(const struct held_object *held, struct verdict *v, __u3
 	return err;
 }
 
-static int verify_program(const struct held_object *held, struct verdict *v)
+static int verify_program(const struct held_object *held, const struct kernel_features *f, struct verdict *v)
 {
 	int err;
 
-	err = load_with_log(held, v, LOG_STATS, STATS_LOG_START);
+	err = load_with_log(held, f, v, LOG_STATS, STATS_LOG_START);
 	if (err && err != -ENOMEM)
-		err = load_with_log(held, v, LOG_PATH | LOG_STATS, PATH_LOG_START);
+		err = load_with_log(held, f, v, LOG_PATH | LOG_STATS, PATH_LOG_START);
 	v->ok = err == 0;
 	v->err = err;
 	return err == -ENOMEM ? err : 0;
@@ -370,7 +374,8 @@ static void open_failed(const struct text_sink *log, int err, struct rpc_reply *
 	json_object_object_add(r->error_data, "libbpfLog", json_object_new_string(sink_text(log)));
 }
 
-struct json_object *program_verdict_json(const struct held_object *held, const struct bpf_program *prog)
+struct json_object *program_verdict_json(const struct held_object *held, const struct bpf_program *prog,
+					 const struct kernel_features *f)
 {
 	const char *type = libbpf_bpf_prog_type_str(bpf_program__type(prog));
 	struct verdict v = { .name = bpf_program__name(prog) };
@@ -378,7 +383,7 @@ struct json_object *program_verdict_json(const struct held_object *held, const s
 
 	v.section = strdup(bpf_program__section_name(prog));
 	v.type = strdup(type ? type : "unknown");
-	if (v.section && v.type && !verify_program(held, &v))
+	if (v.section && v.type && !verify_program(held, f, &v))
 		o = verdict_json(&v);
 	free(v.section);
 	free(v.type);
@@ -416,7 +421,7 @@ void method_load(struct agent *a, struct json_object *params, struct rpc_reply *
 	if (!check_requested(programs, v, n, held->id, r))
 		goto out_close;
 	for (size_t i = 0; i < n; i++) {
-		if (verify_program(held, &v[i])) {
+		if (verify_program(held, &a->features, &v[i])) {
 			rpc_reply_error(r, RPC_INTERNAL_ERROR, "The agent ran out of memory.");
 			goto out_close;
 		}

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, accessSync, constants } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync, accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -200,6 +200,8 @@ after(async () => {
   if (agent && agent.child.exitCode === null) await agent.close();
   spawnSync('ip', ['link', 'del', hostIf]);
   spawnSync('ip', ['netns', 'del', netns]);
+  for (const path of [...escapeLinks, victimPin, ...pinsLeftBehind]) rmSync(path, { force: true });
+  if (testCgroup && existsSync(testCgroup)) rmdirSync(testCgroup);
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -263,16 +265,30 @@ t('a tracepoint with a ring buffer streams the execve of a child with its pid', 
   await agent.ok('release', { objectId });
 });
 
-t('a perf event array streams as kind "perf"', async () => {
+t('a perf event array streams as kind "perf": the execve of a child arrives whole, counted, and ends with the object', async () => {
   const objectId = await compile(agent, 'perfbuf.bpf.c');
-  await agent.ok('attach', { objectId, program: 'on_execve_perf' });
+  const link = await agent.ok('attach', { objectId, program: 'on_execve_perf' });
+  assert.equal(link.description, 'tracepoint syscalls/sys_enter_execve');
   const stream = await agent.ok('stream.start', { objectId, map: 'exec_events', maxLatencyMs: 10 });
   assert.equal(stream.kind, 'perf');
+  const again = await agent.request('stream.start', { objectId, map: 'exec_events' });
+  assert.equal(again.error?.code, ErrorCode.InvalidParams, 'one stream per map');
   const childPid = spawnSync('/bin/true').pid!;
-  await agent.waitFor(() => records(agent, stream.streamId).some((r) => r.length >= 24 && r.readUInt32LE(0) === childPid));
+  await agent.waitFor(() => records(agent, stream.streamId).some((r) => r.readUInt32LE(0) === childPid));
+  const got = records(agent, stream.streamId);
+  // The kernel pads a perf sample's raw data so that its u32 size and the data end 8-byte aligned:
+  // the 24-byte exec_event arrives as 28 bytes, the last 4 zero (a perf buffer cannot tell them apart).
+  assert.ok(got.every((r) => r.length === 28), `record sizes ${[...new Set(got.map((r) => r.length))]}`);
+  const event = got.find((r) => r.readUInt32LE(0) === childPid)!;
+  assert.deepEqual(decodeExecEvent(event.subarray(0, 24)), { pid: childPid, uid: 0, comm: 'node' });
+  assert.deepEqual([...event.subarray(24)], [0, 0, 0, 0]);
   await agent.ok('release', { objectId });
   const ended = await agent.waitFor((m) => m.method === 'stream.ended' && m.params.streamId === stream.streamId);
   assert.equal(ended.params.reason, `Object ${objectId} was released.`);
+  const { received, sent, dropped } = ended.params.counters;
+  assert.equal(dropped, 0);
+  assert.equal(sent, received);
+  assert.equal(received, records(agent, stream.streamId).length, 'every record received was delivered');
 });
 
 t('bpf_printk output arrives as trace notifications', async () => {
@@ -379,31 +395,291 @@ t('a kprobe on a kernel without CONFIG_KPROBE_EVENTS is KernelFeatureMissing, at
   await agent.ok('release', { objectId });
 });
 
-t('socket_filter, cgroup_skb and perf_event programs attach and run', async () => {
-  const bss = async (objectId: string) => {
-    const maps = await agent.ok('object.maps', { objectId });
-    const name = maps.maps.find((m: any) => m.name.endsWith('.bss')).name;
-    return u64((await agent.ok('map.lookup', { objectId, map: name, key: u32(0) })).values[0]);
+// ---- Every other hook kind, each proven by what its program saw ----
+
+/** The first u64 of an object's .bss (the fixtures that use one keep a single counter there). */
+async function bssCounter(a: Agent, objectId: string): Promise<bigint> {
+  const maps = await a.ok('object.maps', { objectId });
+  const name = maps.maps.find((m: any) => m.name.endsWith('.bss')).name;
+  return u64((await a.ok('map.lookup', { objectId, map: name, key: u32(0) })).values[0]);
+}
+
+/** Values [0..n) of an array map of u64 (per-CPU maps: the sum over CPUs). */
+async function arrayCounters(a: Agent, objectId: string, map: string, n: number): Promise<bigint[]> {
+  const out: bigint[] = [];
+  for (let k = 0; k < n; k++) {
+    const { values } = await a.ok('map.lookup', { objectId, map, key: u32(k) });
+    out.push(values.reduce((sum: bigint, v: string) => sum + u64(v), 0n));
+  }
+  return out;
+}
+
+/** A test prerequisite that is not the whole file's: skipped locally, a failure under CI=true. */
+function lacking(context: { skip(message: string): void }, reason: string): void {
+  if (process.env.CI === 'true') assert.fail(`cannot run here: ${reason}`);
+  context.skip(reason);
+}
+
+/** Links the kernel holds for one program (bpftool link show), whoever created them. */
+function kernelLinksOf(programId: number): any[] {
+  return JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })).filter((l: any) => l.prog_id === programId);
+}
+
+/** Resolves once @pid sleeps reading its stdin (node gives a child a socket pair), its startup over. */
+async function blockedReadingStdin(pid: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!/^unix_stream_read|pipe_read$/.test(readFileSync(`/proc/${pid}/wchan`, 'utf8'))) {
+    assert.ok(Date.now() < deadline, `process ${pid} never blocked reading its stdin`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const onlineCpus = (() => {
+  const cpus: number[] = [];
+  for (const range of readFileSync('/sys/devices/system/cpu/online', 'utf8').trim().split(',')) {
+    const [from, to = from] = range.split('-').map(Number);
+    for (let c = from; c <= to; c++) cpus.push(c);
+  }
+  return cpus;
+})();
+
+t('a raw_tracepoint on sys_enter counts exactly one process\'s getpid calls, attached by section and by target', async () => {
+  const getpidNr = { x64: 39, arm64: 172 }[process.arch as 'x64' | 'arm64'];
+  assert.ok(getpidNr, `no getpid number for ${process.arch}`);
+  const objectId = await compile(agent, 'raw_tracepoint.bpf.c');
+  const bySection = await agent.ok('attach', { objectId, program: 'count_syscall' });
+  assert.equal(bySection.description, 'raw_tracepoint sys_enter');
+  await agent.ok('map.update', { objectId, map: 'syscall_config', key: u32(1), values: [u32(getpidNr!)] });
+  /** Counts the @calls getpid() of a fresh driver, from the moment it waits on its stdin. */
+  const countedCalls = async (calls: number) => {
+    const driver = floodDriver(calls, 0);
+    await agent.ok('map.update', { objectId, map: 'syscall_config', key: u32(0), values: [u32(driver.pid)] });
+    await blockedReadingStdin(driver.pid);
+    const before = await bssCounter(agent, objectId);
+    driver.go();
+    await driver.done;
+    return (await bssCounter(agent, objectId)) - before;
   };
-  const socketObject = await compile(agent, 'socket_filter.bpf.c');
-  const sock = await agent.ok('attach', { objectId: socketObject, program: 'count_packets', target: { kind: 'socket_filter', interface: hostIf } });
-  assert.equal(sock.description, `socket_filter on ${hostIf} (packet socket)`);
-  ping(2);
-  assert.ok((await bss(socketObject)) >= 4n, 'two requests out, two replies in');
+  assert.equal(await countedCalls(500), 500n);
+  await agent.ok('detach', { linkId: bySection.linkId });
+  assert.equal(await countedCalls(100), 0n, 'detached');
 
-  const cgroupObject = await compile(agent, 'cgroup_skb.bpf.c');
-  const cgroup2 = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')![1];
-  const cg = await agent.ok('attach', { objectId: cgroupObject, program: 'count_egress', target: { kind: 'cgroup', path: cgroup2 } });
-  assert.equal(cg.description, `cgroup ${cgroup2}`);
-  ping(1);
-  assert.ok((await bss(cgroupObject)) >= 1n);
+  const byTarget = await agent.ok('attach', { objectId, program: 'count_syscall', target: { kind: 'raw_tracepoint', name: 'sys_enter' } });
+  assert.equal(byTarget.description, 'raw_tracepoint sys_enter');
+  assert.equal(await countedCalls(300), 300n);
 
-  const perfObject = await compile(agent, 'perf_event.bpf.c');
-  const perf = await agent.ok('attach', { objectId: perfObject, program: 'on_sample', target: { kind: 'perf_event', event: 'cpu-clock', frequency: 1000 } });
-  assert.equal(perf.description, 'perf_event cpu-clock every 1000 Hz on every CPU');
+  const unknown = await agent.request('attach', { objectId, program: 'count_syscall', target: { kind: 'raw_tracepoint', name: 'no_such_tracepoint' } });
+  assert.equal(unknown.error?.code, ErrorCode.AttachFailed);
+  assert.match(unknown.error!.message, /^The kernel refused to attach program count_syscall to raw tracepoint no_such_tracepoint: No such file or directory \(errno 2\)\.$/);
+  const badName = await agent.request('attach', { objectId, program: 'count_syscall', target: { kind: 'raw_tracepoint', name: 'sys/enter' } });
+  assert.equal(badName.error?.message, 'params.target.name must be a tracepoint name ([A-Za-z0-9_]).');
+  await agent.ok('release', { objectId });
+});
+
+t('tp_btf (a tracing program without a trampoline) attaches here and sees the exec of a child by its pid', async () => {
+  const objectId = await compile(agent, 'tp_btf.bpf.c');
+  const link = await agent.ok('attach', { objectId, program: 'on_exec_btf' });
+  assert.equal(link.description, 'tp_btf sched_process_exec');
+  const childPid = spawnSync('/bin/true').pid!;
+  const looked = await agent.ok('map.lookup', { objectId, map: 'execs_by_pid', key: u32(childPid) });
+  assert.deepEqual(looked.values.map(u64), [1n]);
+  await agent.ok('release', { objectId });
+});
+
+t('fentry and lsm programs on a kernel without trampolines or BPF LSM are KernelFeatureMissing naming the feature', async (context) => {
+  const { features } = await agent.ok('hello', { clientVersion: 'agentAttach.test' });
+  if (features.tracingPrograms || features.lsm) return lacking(context, 'this kernel has fentry or BPF LSM; these messages are for kernels without');
+  const fentry = await compile(agent, 'fentry.bpf.c');
+  const noTrampoline = await agent.request('attach', { objectId: fentry, program: 'on_unlinkat' });
+  assert.equal(noTrampoline.error?.code, ErrorCode.KernelFeatureMissing);
+  assert.equal(noTrampoline.error?.message, `Object ${fentry} cannot be loaded on this kernel: program on_unlinkat (SEC("fentry/do_unlinkat")) is an fentry/fexit/fmod_ret program, and this kernel cannot attach BPF trampolines to kernel functions (hello.features.tracingPrograms is false); use ${features.kprobeEvents ? 'a kprobe/kretprobe' : 'a tracepoint, raw_tracepoint or tp_btf program'} instead. The kernel answered: Operation not permitted.`);
+  const lsm = await compile(agent, 'lsm.bpf.c');
+  const noLsm = await agent.request('attach', { objectId: lsm, program: 'on_file_open' });
+  assert.equal(noLsm.error?.code, ErrorCode.KernelFeatureMissing);
+  assert.equal(noLsm.error?.message, `Object ${lsm} cannot be loaded on this kernel: program on_file_open (SEC("lsm/file_open")) is a BPF LSM program, and this kernel does not have BPF LSM enabled (that needs CONFIG_BPF_LSM=y and "bpf" in the lsm= boot parameter; see /sys/kernel/security/lsm); use a tracepoint, raw_tracepoint or tp_btf program to observe instead. The kernel answered: Operation not permitted.`);
+  for (const objectId of [fentry, lsm]) await agent.ok('release', { objectId });
+});
+
+t('a uretprobe sees every return value of the probed function', async () => {
+  const binary = join(scratch, 'uprobe_target');
+  if (!existsSync(binary)) execFileSync('cc', ['-O0', '-g', '-o', binary, join(fixtures, 'uprobe_target.c')]);
+  const objectId = await compile(agent, 'uretprobe.bpf.c');
+  const bySection = await agent.request('attach', { objectId, program: 'on_target_return' });
+  assert.equal(bySection.error?.message, 'Program on_target_return (SEC("uretprobe")) cannot be attached by its section alone; give params.target (where to attach it).');
+  const link = await agent.ok('attach', { objectId, program: 'on_target_return', target: { kind: 'uprobe', binary, symbol: 'target_function', retprobe: true } });
+  assert.equal(link.description, `uretprobe ${binary}:target_function+0`);
+  execFileSync(binary, ['5']);
+  assert.deepEqual(await arrayCounters(agent, objectId, 'returns', 2), [5n, 2n + 4n + 6n + 8n + 10n]);
+  await agent.ok('release', { objectId });
+});
+
+t('usdt: the probe\'s arguments arrive exactly; a pid limits it to one process; it cannot be pinned', async (context) => {
+  const binary = join(scratch, 'usdt_target');
+  const built = spawnSync('cc', ['-O1', '-o', binary, join(fixtures, 'usdt_target.c')], { encoding: 'utf8' });
+  if (built.status !== 0 && /sys\/sdt\.h/.test(built.stderr)) return lacking(context, '<sys/sdt.h> is missing (apt-get install systemtap-sdt-dev)');
+  assert.equal(built.status, 0, built.stderr);
+  const objectId = await compile(agent, 'usdt.bpf.c');
+  const everywhere = await agent.ok('attach', { objectId, program: 'on_tick', target: { kind: 'usdt', binary, provider: 'ebpf_studio', name: 'tick' } });
+  assert.equal(everywhere.description, `usdt ${binary}:ebpf_studio:tick`);
+  execFileSync(binary, ['7']);
+  assert.deepEqual(await arrayCounters(agent, objectId, 'ticks', 3), [7n, 28n, 280n], 'hits, sum of i (1..7), sum of i * 10');
+  await agent.ok('detach', { linkId: everywhere.linkId });
+
+  // two waiting processes; only the one named by pid is seen
+  const start = (n: number) => {
+    const child = spawn(binary, [String(n), 'wait']);
+    return { pid: child.pid!, go: () => child.stdin.end('\n'), done: new Promise((resolve) => child.on('exit', resolve)) };
+  };
+  const watched = start(3);
+  const other = start(4);
+  const one = await agent.ok('attach', { objectId, program: 'on_tick', target: { kind: 'usdt', binary, provider: 'ebpf_studio', name: 'tick', pid: watched.pid } });
+  watched.go();
+  other.go();
+  await Promise.all([watched.done, other.done]);
+  assert.deepEqual(await arrayCounters(agent, objectId, 'ticks', 3), [7n + 3n, 28n + 6n, 280n + 60n]);
+  await agent.ok('detach', { linkId: one.linkId });
+
+  const pinned = await agent.request('attach', { objectId, program: 'on_tick', target: { kind: 'usdt', binary, provider: 'ebpf_studio', name: 'tick' }, pin: true });
+  assert.equal(pinned.error?.code, ErrorCode.InvalidParams);
+  assert.equal(pinned.error?.message, `params.pin: usdt ${binary}:ebpf_studio:tick is not a single kernel link and cannot be pinned; attach without pin.`);
+  const noProbe = await agent.request('attach', { objectId, program: 'on_tick', target: { kind: 'usdt', binary, provider: 'ebpf_studio', name: 'tock' } });
+  assert.equal(noProbe.error?.code, ErrorCode.AttachFailed);
+  const badName = await agent.request('attach', { objectId, program: 'on_tick', target: { kind: 'usdt', binary, provider: 'ebpf-studio', name: 'tick' } });
+  assert.equal(badName.error?.message, 'params.target.provider and .name must be USDT names ([A-Za-z0-9_]).');
+  await agent.ok('release', { objectId });
+});
+
+t('perf_event: cpu-clock at 1000 Hz is one link per CPU under one linkId, each CPU sampling; cpu limits it to one', async () => {
+  const objectId = await compile(agent, 'perf_event_cpus.bpf.c');
+  const perCpu = async () => (await agent.ok('map.lookup', { objectId, map: 'samples_by_cpu', key: u32(0) })).values.map(u64) as bigint[];
+  const link = await agent.ok('attach', { objectId, program: 'count_sample', target: { kind: 'perf_event', event: 'cpu-clock', frequency: 1000 } });
+  assert.equal(link.description, 'perf_event cpu-clock every 1000 Hz on every CPU');
+  assert.equal(kernelLinksOf(link.programId).filter((l) => l.type === 'perf_event').length, onlineCpus.length, 'one kernel perf_event link per online CPU');
+  const attachedAt = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const sampled = await perCpu();
+  const elapsedMs = Date.now() - attachedAt;
+  console.log(`perf_event cpu-clock 1000 Hz, ${elapsedMs} ms: samples per CPU ${sampled.join(', ')}`);
+  // An idle vCPU of this VM sometimes takes only a few samples: more than none is what proves its link.
+  for (const cpu of onlineCpus) assert.ok(sampled[cpu] > 0n && sampled[cpu] <= BigInt(elapsedMs + 20), `CPU ${cpu}: ${sampled[cpu]} samples in ${elapsedMs} ms at 1000 Hz`);
+  const pinned = await agent.request('attach', { objectId, program: 'count_sample', target: { kind: 'perf_event', event: 'cpu-clock' }, pin: true });
+  assert.equal(pinned.error?.message, 'params.pin: perf_event cpu-clock every 99 Hz on every CPU is not a single kernel link and cannot be pinned; attach without pin.');
+  await agent.ok('detach', { linkId: link.linkId });
+  assert.deepEqual(kernelLinksOf(link.programId), [], 'detach closed every per-CPU link (and the failed pin left none)');
+  const stopped = await perCpu();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(await perCpu(), stopped, 'no samples after detach');
+
+  const cpu = onlineCpus[0];
+  const zeros = sampled.map(() => Buffer.alloc(8).toString('base64'));
+  await agent.ok('map.update', { objectId, map: 'samples_by_cpu', key: u32(0), values: zeros });
+  const one = await agent.ok('attach', { objectId, program: 'count_sample', target: { kind: 'perf_event', event: 'cpu-clock', period: 1_000_000, cpu } });
+  assert.equal(one.description, 'perf_event cpu-clock every 1000000 events on one CPU');
   await new Promise((resolve) => setTimeout(resolve, 300));
-  assert.ok((await bss(perfObject)) > 0n);
-  for (const objectId of [socketObject, cgroupObject, perfObject]) await agent.ok('release', { objectId });
+  const onlyOne = await perCpu();
+  assert.ok(onlyOne[cpu] > 0n, `CPU ${cpu} sampled`);
+  assert.deepEqual(onlyOne.filter((_, i) => i !== cpu), sampled.filter((_, i) => i !== cpu).map(() => 0n), 'no other CPU sampled');
+  await agent.ok('detach', { linkId: one.linkId });
+
+  const both = await agent.request('attach', { objectId, program: 'count_sample', target: { kind: 'perf_event', event: 'cpu-clock', period: 1000, frequency: 10 } });
+  assert.equal(both.error?.message, 'params.target: give period or frequency, not both.');
+  if (!existsSync('/sys/bus/event_source/devices/cpu')) {
+    const hardware = await agent.request('attach', { objectId, program: 'count_sample', target: { kind: 'perf_event', event: 'cpu-cycles' } });
+    assert.deepEqual(hardware.error, { code: ErrorCode.KernelFeatureMissing, message: 'The hardware perf event cpu-cycles is not available on this host (no PMU, as in most VMs); use cpu-clock instead.' });
+  }
+  await agent.ok('release', { objectId });
+});
+
+// A cgroup v2 directory of the test's own, under wherever cgroup2 is mounted.
+const cgroup2Root = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
+const testCgroup = cgroup2Root && join(cgroup2Root, `ebpf-studio-test-${process.pid}`);
+
+/** Runs ping from a shell that first moves itself into @cgroup (the socket is created after). */
+function pingFromCgroup(cgroup: string, count: number): void {
+  execFileSync('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec ping -c ${count} -i 0.2 -W 2 -q ${nsAddr}`], { stdio: 'pipe' });
+}
+
+t('cgroup_skb egress on a cgroup of its own counts exactly the packets of processes inside it', async (context) => {
+  if (!cgroup2Root || !testCgroup) return lacking(context, 'cgroup2 is not mounted (see /proc/mounts)');
+  mkdirSync(testCgroup);
+  const objectId = await compile(agent, 'cgroup_skb.bpf.c');
+  const link = await agent.ok('attach', { objectId, program: 'count_egress', target: { kind: 'cgroup', path: testCgroup } });
+  assert.equal(link.description, `cgroup ${testCgroup}`);
+  pingFromCgroup(testCgroup, 3);
+  assert.equal(await bssCounter(agent, objectId), 3n, 'three echo requests left the cgroup');
+  ping(2); // from outside the cgroup
+  assert.equal(await bssCounter(agent, objectId), 3n, 'packets of other cgroups are not counted');
+  await agent.ok('detach', { linkId: link.linkId });
+  pingFromCgroup(testCgroup, 1);
+  assert.equal(await bssCounter(agent, objectId), 3n, 'detached');
+
+  const v1 = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup')?.[1];
+  for (const path of ['/tmp', ...(v1 ? [v1] : [])]) {
+    const refused = await agent.request('attach', { objectId, program: 'count_egress', target: { kind: 'cgroup', path } });
+    assert.equal(refused.error?.message, `params.target.path "${path}" is not a cgroup v2 directory (e.g. /sys/fs/cgroup or one below it).`);
+  }
+  await agent.ok('release', { objectId });
+});
+
+t('socket_filter on the veth sees exactly the echo requests and replies of a ping, and nothing after detach', async () => {
+  const objectId = await compile(agent, 'socket_icmp.bpf.c');
+  const link = await agent.ok('attach', { objectId, program: 'count_echo', target: { kind: 'socket_filter', interface: hostIf } });
+  assert.equal(link.description, `socket_filter on ${hostIf} (packet socket)`);
+  ping(3);
+  assert.deepEqual(await arrayCounters(agent, objectId, 'echo_counts', 2), [3n, 3n]);
+  const pinned = await agent.request('attach', { objectId, program: 'count_echo', target: { kind: 'socket_filter', interface: hostIf }, pin: true });
+  assert.equal(pinned.error?.message, `params.pin: socket_filter on ${hostIf} (packet socket) is not a single kernel link and cannot be pinned; attach without pin.`);
+  await agent.ok('detach', { linkId: link.linkId });
+  ping(1);
+  assert.deepEqual(await arrayCounters(agent, objectId, 'echo_counts', 2), [3n, 3n], 'the packet socket is closed');
+  await agent.ok('release', { objectId });
+});
+
+// Pins made outside the agent for the unpin tests, removed in after().
+const victimPin = `/sys/fs/bpf/ebpf-studio-victim-${process.pid}`;
+const escapeLinks = [`/sys/fs/bpf/ebpf-studio/escape-bpffs-${process.pid}`, `/sys/fs/bpf/ebpf-studio/escape-etc-${process.pid}`];
+const pinsLeftBehind: string[] = [];
+
+t('a pinned link outlives its agent; another agent unpins it and the program is gone; unpin refuses a symlink out', async () => {
+  const pinner = new Agent();
+  const objectId = await compile(pinner, 'exec_ringbuf.bpf.c');
+  const link = await pinner.ok('attach', { objectId, program: 'on_execve', pin: true });
+  pinsLeftBehind.push(link.pinnedPath);
+  assert.equal(link.pinnedPath, `/sys/fs/bpf/ebpf-studio/on_execve_${link.linkId}_${pinner.child.pid}`);
+  assert.equal(await pinner.close(), 0);
+  assertNoSanitizerReport(pinner.stderr);
+  assert.ok(existsSync(link.pinnedPath), 'the pin stays when the agent exits');
+  const shown = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show', 'pinned', link.pinnedPath], { encoding: 'utf8' }));
+  assert.equal(shown.prog_id, link.programId);
+  assert.equal(shown.type, 'perf_event');
+  const survivor = (await agent.ok('host.programs')).programs.find((p: any) => p.id === link.programId);
+  assert.equal(survivor?.ours, false, 'still loaded, now no agent\'s');
+
+  // symlinks inside the pin dir that lead out of it
+  execFileSync('bpftool', ['map', 'create', victimPin, 'type', 'array', 'key', '4', 'value', '4', 'entries', '1', 'name', 'victim']);
+  symlinkSync(victimPin, escapeLinks[0]);
+  symlinkSync('/etc/passwd', escapeLinks[1]);
+  for (const path of escapeLinks) {
+    const refused = await agent.request('unpin', { path });
+    assert.deepEqual(refused.error, { code: ErrorCode.InvalidParams, message: `params.path "${path}" is not a pinned object under /sys/fs/bpf/ebpf-studio/.` });
+  }
+  assert.ok(existsSync(victimPin) && existsSync('/etc/passwd'), 'nothing outside was removed');
+
+  assert.deepEqual(await agent.ok('unpin', { path: link.pinnedPath }), {});
+  assert.equal(existsSync(link.pinnedPath), false);
+  const deadline = Date.now() + 2000;
+  while (kernelLinksOf(link.programId).length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(kernelLinksOf(link.programId), [], 'the last reference to the link is gone');
+});
+
+t('detach of a pinned link removes its pin', async () => {
+  const objectId = await compile(agent, 'exec_ringbuf.bpf.c');
+  const link = await agent.ok('attach', { objectId, program: 'on_execve', pin: true });
+  assert.ok(existsSync(link.pinnedPath));
+  await agent.ok('detach', { linkId: link.linkId });
+  assert.equal(existsSync(link.pinnedPath), false);
+  assert.deepEqual(kernelLinksOf(link.programId), []);
+  await agent.ok('release', { objectId });
 });
 
 t('bad attach params name the field; a target that does not fit the program says so', async () => {
@@ -523,7 +799,8 @@ t('a slow reader makes the agent drop whole records and count them; its memory s
     console.log(`slow reader: received ${counters.received}, sent ${counters.sent}, dropped ${counters.dropped}; VmRSS ${rssBefore} -> ${rssDuring} KiB`);
     assert.ok(counters.dropped > 0);
     assert.equal(counters.received, counters.sent + counters.dropped);
-    assert.ok(rssDuring - rssBefore < 48 * 1024, `RSS grew by ${rssDuring - rssBefore} KiB`);
+    // 1 MiB of queued records + 1 MiB of unsent stdout + slack for ASan: measured here ~5.3 MiB
+    assert.ok(rssDuring - rssBefore < 16 * 1024, `RSS grew by ${rssDuring - rssBefore} KiB`);
     const got = records(slow, stream.streamId);
     assert.equal(got.length, counters.sent);
     assert.ok(got.every((r) => r.length === 32), 'only whole records');

@@ -96,3 +96,19 @@ test('a bad --format is a usage error, exit 2', () => {
   assert.equal(run.status, 2);
   assert.equal(run.stderr, "ebpf-studio: --format must be text or json, not 'xml'\n");
 });
+
+test('a program kind this kernel cannot load says which kernel feature is missing', () => {
+  // Decided by the kernel under test, so the assertion is exact either way.
+  const probe = spawnSync('bpftool', ['feature', 'probe', 'kernel'], { encoding: 'utf8' }).stdout;
+  const trampolines = /eBPF program_type tracing is available/.test(probe);
+  const run = check(['fentry.bpf.c']);
+  if (trampolines) {
+    assert.equal(run.status, 0, run.stdout);
+  } else {
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stdout,
+      /^fentry\.bpf\.c:10:1: error: ebpf-agent: on_unlinkat is an fentry\/fexit\/fmod_ret program, and this kernel cannot attach BPF trampolines to kernel functions; use .+ instead\. \[verifier\] \(on_unlinkat\)$/m,
+    );
+  }
+});
