@@ -1,5 +1,6 @@
-// Completion of BPF helper names: every helper of the generated table, offered wherever an
-// identifier may be typed in code (not in strings, comments, #include paths or after `.`/`->`).
+// Completion of BPF helper names: the helpers of the generated table, offered wherever an
+// identifier may be typed in code (not in strings, comments, #include paths or after `.`/`->`);
+// inside a program, only those its type may call on the target when the target's probe says so.
 import { CompletionItemKind, InsertTextFormat, MarkupKind, type CompletionItem } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { bpfHelpers, findHelper, helperDocumentation, type BpfHelper } from './helperTable';
@@ -31,7 +32,12 @@ function isMemberAccess(text: string, identifierStart: number): boolean {
   return text[i] === '.' || (text[i] === '>' && text[i - 1] === '-');
 }
 
-export function completeHelpers(document: TextDocument, offset: number, options: CompletionOptions): CompletionItem[] {
+export function completeHelpers(
+  document: TextDocument,
+  offset: number,
+  options: CompletionOptions,
+  allowed: ReadonlySet<string> | null = null,
+): CompletionItem[] {
   const text = document.getText();
   if (scanCursorContext(text, offset).region !== 'code') return [];
 
@@ -45,7 +51,8 @@ export function completeHelpers(document: TextDocument, offset: number, options:
   const callFollows = text[identifierAt(text, offset)?.end ?? offset] === '(';
   const asSnippet = options.snippetSupport && !callFollows;
 
-  return bpfHelpers.map((helper) => {
+  const offered = allowed === null ? bpfHelpers : bpfHelpers.filter((helper) => allowed.has(helper.name));
+  return offered.map((helper) => {
     const data: HelperItemData = { helper: helper.name };
     return {
       label: helper.name,

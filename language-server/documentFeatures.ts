@@ -22,6 +22,7 @@ import type { TargetInfoParams } from './lspExtensions';
 import { completeMaps } from './mapCompletion';
 import { hoverMap } from './mapHover';
 import { hoverSection } from './sectionHover';
+import { matchSection } from './sectionTable';
 
 /** Arguments a client may pass to ebpfStudio.writeClangdConfig; all optional. */
 export interface WriteClangdConfigArguments {
@@ -82,6 +83,20 @@ export class EbpfDocumentFeatures {
 
   complete(document: TextDocument, offset: number): CompletionItem[] | undefined {
     return completeMaps(document, modelOf(document), offset);
+  }
+
+  /**
+   * The helpers the program around `offset` may call on the target, from the target's helper probe;
+   * null outside a program, for a section we cannot type, or before the probe arrived (then every
+   * helper is offered: no guessing).
+   */
+  helpersAllowedAt(document: TextDocument, offset: number): ReadonlySet<string> | null {
+    const byType = this.target?.helpers?.helpersByProgramType;
+    if (!byType) return null;
+    const program = modelOf(document).programs.find((p) => p.body.start <= offset && offset <= p.body.end);
+    const programType = program?.section ? matchSection(program.section.name.replace(/^\?/, ''))?.definition.programType : undefined;
+    const allowed = programType ? byType[programType] : undefined;
+    return allowed ? new Set(allowed) : null;
   }
 
   hover(document: TextDocument, offset: number): Hover | null {

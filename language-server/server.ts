@@ -70,7 +70,7 @@ connection.onCompletion(async ({ textDocument, position, context }) => {
   return (
     ebpfFeatures.complete(document, offset) ??
     completeMembers(document, offset, kernel) ?? [
-      ...completeHelpers(document, offset, completionOptions),
+      ...completeHelpers(document, offset, completionOptions, ebpfFeatures.helpersAllowedAt(document, offset)),
       ...completeKfuncs(document, offset, kernel, completionOptions.snippetSupport),
     ]
   );

@@ -7,10 +7,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CodeActionRequest, DidChangeTextDocumentNotification, type CodeAction, type Diagnostic } from 'vscode-languageserver-protocol/node';
+import { CodeActionRequest, CompletionItemKind, CompletionRequest, DidChangeTextDocumentNotification, type CodeAction, type Diagnostic } from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { TargetInfoNotification, type TargetInfoParams } from '../../language-server/lspExtensions';
-import { positionOf, rangeOf, root, startLanguageServer, type LanguageServerSession } from './languageServerSession';
+import { itemsOf, positionAfter, positionOf, rangeOf, root, startLanguageServer, type LanguageServerSession } from './languageServerSession';
 
 const DOCS = 'https://github.com/ebpf-studio/ebpf-studio/blob/main/docs/diagnostics.md';
 
@@ -364,6 +364,35 @@ test("helpers the target's probe does not allow for the program type are errors,
   const cleared = session.nextDiagnostics(uri);
   await session.connection.sendNotification(TargetInfoNotification, { ...target, helpers: null, description: 'local' });
   assert.deepEqual(await cleared, []);
+});
+
+test("inside a program, helper completion offers only what the target's probe allows its type", async () => {
+  const uri = 'file:///work/xdp/complete.bpf.c';
+  const text = xdpCounter.replace('*count += 1;', 'if (count)\n\t\t*count = bpf_;') + '\nstatic int outside = bpf_;\n';
+  await session.open(uri, text);
+  const helpersAt = async (position: ReturnType<typeof positionAfter>) =>
+    itemsOf(await session.connection.sendRequest(CompletionRequest.type, { textDocument: { uri }, position }))
+      .filter((item) => item.kind === CompletionItemKind.Function && item.labelDetails?.description !== 'kfunc')
+      .map((item) => item.label);
+  const target: TargetInfoParams = {
+    description: 'root@vm1:22',
+    kernelRelease: '6.1.0-test',
+    arch: 'x86_64',
+    btfPath: null,
+    btfId: null,
+    features: null,
+    helpers: { helpersByProgramType: { xdp: ['bpf_map_lookup_elem', 'bpf_xdp_adjust_head'] }, gplOnly: [] },
+  };
+  const republished = session.nextDiagnostics(uri);
+  await session.connection.sendNotification(TargetInfoNotification, target);
+  await republished;
+  assert.deepEqual(await helpersAt(positionAfter(text, '*count = bpf_')), ['bpf_map_lookup_elem', 'bpf_xdp_adjust_head']);
+  // Outside any program there is no program type to filter by.
+  assert.ok((await helpersAt(positionAfter(text, 'outside = bpf_'))).length > 200);
+  const cleared = session.nextDiagnostics(uri);
+  await session.connection.sendNotification(TargetInfoNotification, { ...target, helpers: null, description: 'local' });
+  await cleared;
+  assert.ok((await helpersAt(positionAfter(text, '*count = bpf_'))).length > 200, 'without a probe every helper is offered');
 });
 
 test('diagnostics follow edits: adding the NULL check clears the error', async () => {
