@@ -1,7 +1,8 @@
 /**
  * Attach and Detach, from a code lens above a program, the Explorer tree, the editor title or the
  * command palette: verify the file, ask for a target when the program's section needs one, attach
- * with progress (cancellable), and pop up what went wrong, since the user asked for it.
+ * with progress (cancellable) into the file's one run on the target (so programs of a file share
+ * maps), detach one program or a whole run, and pop up what went wrong, since the user asked for it.
  */
 import * as vscode from 'vscode';
 import { explicitTargetNeeded, type AttachSpec } from '../remote-agent/client/attachSpec';
@@ -63,48 +64,59 @@ export function registerAttachCommands(verifier: FileVerifier, running: RunningP
       // The current verdicts tell which programs exist and which need a target; a stale or missing report is refreshed first.
       const report = verifier.reportFor(document.uri) ?? (await verifier.verify(document, 'command'));
       if (!report) return;
-      const wanted = typeof program === 'string' ? report.programs.filter((p) => p.name === program) : report.programs;
-      if (typeof program === 'string' && wanted.length === 0) {
+      const named = typeof program === 'string' ? report.programs.filter((p) => p.name === program) : report.programs;
+      if (typeof program === 'string' && named.length === 0) {
         void vscode.window.showErrorMessage(`${name} has no program named ${program} (its programs: ${report.programs.map((p) => p.name).join(', ') || 'none'}). Save the file to verify it again.`);
+        return;
+      }
+      // Programs already attached on this target stay as they are (Attach All attaches the others into the same run).
+      const target = resolveTarget(readSettings().target);
+      const wanted = target.ok ? named.filter((p) => !running.runOf(document.uri, p.name, target.description)) : named;
+      if (wanted.length === 0 && named.length > 0) {
+        vscode.window.setStatusBarMessage(`$(plug) eBPF: ${typeof program === 'string' ? program : `every program of ${name}`} is already attached`, 5000);
         return;
       }
       const specs = await askTargets(wanted);
       if (!specs) return;
       const label = typeof program === 'string' ? program : `the programs of ${name}`;
-      const attached = await vscode.window.withProgress(
+      const { run, attached } = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Attaching ${label}`, cancellable: true },
         (_progress, token) => {
           const controller = new AbortController();
           token.onCancellationRequested(() => controller.abort(new DOMException('cancelled by the user', 'AbortError')));
-          return running.attach(document, typeof program === 'string' ? [program] : undefined, specs, controller.signal);
+          return running.attach(document, wanted.map((p) => p.name), specs, controller.signal);
         },
       );
-      const where = attached.run.attached.map((a) => `${a.program} → ${a.description}`).join(', ');
+      const where = attached.map((a) => `${a.program} → ${a.description}`).join(', ');
       vscode.window.setStatusBarMessage(`$(plug) eBPF: attached ${where}`, 5000);
-      if (attached.streams.size > 0) await vscode.commands.executeCommand(AttachCommands.showEvents, attached.id);
+      if (run.streams.size > 0) await vscode.commands.executeCommand(AttachCommands.showEvents, run.id);
     } catch (error) {
       if (error instanceof DOMException && error.name === 'AbortError') return;
       await explainAttachFailure(error, name, log);
     }
   };
 
+  /** From a lens: `program` of `file` on the current target. */
   const detachProgram = async (file: unknown, program: unknown): Promise<void> => {
     if (typeof file !== 'string' || typeof program !== 'string') return;
     const uri = vscode.Uri.parse(file, true);
     const target = resolveTarget(readSettings().target);
     const run = running.runs().find((r) => r.file.toString() === uri.toString() && r.programs.includes(program) && (!target.ok || r.target === target.description));
-    if (run) await detachRun(run.id);
+    if (run) await detachRun(run.id, program);
   };
 
-  const detachRun = async (id: unknown): Promise<void> => {
+  /** Run `id` whole, or only its `program` (the run stops with its last program). */
+  const detachRun = async (id: unknown, program?: unknown): Promise<void> => {
     const run = typeof id === 'string' ? running.get(id) : undefined;
     if (!run) return;
+    const what = typeof program === 'string' ? program : run.programs.join(', ');
     try {
-      await running.detach(run.id);
-      vscode.window.setStatusBarMessage(`$(debug-disconnect) eBPF: detached ${run.programs.join(', ')}`, 5000);
+      if (typeof program === 'string') await running.detachProgram(run.id, program);
+      else await running.detach(run.id);
+      vscode.window.setStatusBarMessage(`$(debug-disconnect) eBPF: detached ${what}`, 5000);
     } catch (error) {
-      log.info(`detaching ${run.programs.join(', ')}: ${errorMessage(error)}`);
-      void vscode.window.showErrorMessage(`Detaching ${run.programs.join(', ')} from ${run.target} failed: ${errorMessage(error)}`);
+      log.info(`detaching ${what}: ${errorMessage(error)}`);
+      void vscode.window.showErrorMessage(`Detaching ${what} from ${run.target} failed: ${errorMessage(error)}`);
     }
   };
 
@@ -112,7 +124,7 @@ export function registerAttachCommands(verifier: FileVerifier, running: RunningP
     vscode.commands.registerCommand(AttachCommands.attachProgram, attach),
     vscode.commands.registerCommand(AttachCommands.attachFile, (file?: unknown) => attach(file, undefined)),
     vscode.commands.registerCommand(AttachCommands.detachProgram, detachProgram),
-    vscode.commands.registerCommand(AttachCommands.detachRun, (item?: unknown) => detachRun(typeof item === 'object' && item !== null && 'runId' in item ? item.runId : item)),
+    vscode.commands.registerCommand(AttachCommands.detachRun, (item?: unknown, program?: unknown) => detachRun(typeof item === 'object' && item !== null && 'runId' in item ? item.runId : item, program)),
     vscode.commands.registerCommand(AttachCommands.detachAll, () => running.detachAll()),
   );
 }

@@ -32,6 +32,7 @@ class StreamFeed {
   ended: string | undefined;
   rate = 0;
   private rateFrom = { at: Date.now(), received: 0 };
+  private programs: string[] = [];
 
   constructor(
     readonly key: string,
@@ -40,7 +41,10 @@ class StreamFeed {
   ) {}
 
   get label(): string {
-    return `${this.map} · ${this.run.programs.join(', ')} (${vscode.workspace.asRelativePath(this.run.file)}) on ${this.run.target}`;
+    // Programs come and go in a run; once the run stopped, the label keeps the last ones.
+    const programs = this.run.programs;
+    if (programs.length > 0) this.programs = programs;
+    return `${this.map} · ${this.programs.join(', ')} (${vscode.workspace.asRelativePath(this.run.file)}) on ${this.run.target}`;
   }
 
   /** Takes a batch: every record counts, only the newest MAX_ROWS are turned into rows. */

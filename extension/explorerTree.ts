@@ -22,7 +22,7 @@ type Node =
   | { kind: 'run'; run: AttachedRun }
   | { kind: 'hostPrograms'; target: string }
   | { kind: 'hostMaps'; target: string }
-  | { kind: 'leaf'; label: string; description?: string; tooltip?: string; icon?: string; contextValue?: string; runId?: string };
+  | { kind: 'leaf'; label: string; description?: string; tooltip?: string; icon?: string; contextValue?: string; runId?: string; program?: string };
 
 export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
@@ -74,6 +74,7 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
         const item = new vscode.TreeItem(vscode.workspace.asRelativePath(node.run.file), vscode.TreeItemCollapsibleState.Expanded);
         item.id = `run:${node.run.id}`;
         item.description = `since ${new Date(node.run.startedAt).toLocaleTimeString()}`;
+        item.tooltip = `${node.run.programs.join(', ')}: one loaded object (${node.run.objectId}), so they share its maps. Detach here detaches them all.`;
         item.contextValue = 'attachedRun';
         item.iconPath = new vscode.ThemeIcon('file-code');
         item.resourceUri = node.run.file;
@@ -116,7 +117,7 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
       case 'run':
         return [
           ...node.run.run.attached.map(
-            (a): Node => ({ kind: 'leaf', label: a.program, description: `${a.description} · prog id ${a.programId}`, tooltip: `SEC("${a.section}") — bpftool prog show id ${a.programId}`, icon: 'symbol-event', contextValue: 'attachedProgram', runId: node.run.id }),
+            (a): Node => ({ kind: 'leaf', label: a.program, description: `${a.description} · prog id ${a.programId}`, tooltip: `SEC("${a.section}") — bpftool prog show id ${a.programId}`, icon: 'symbol-event', contextValue: 'attachedProgram', runId: node.run.id, program: a.program }),
           ),
           ...[...node.run.streams.values()].map(
             (s): Node => ({ kind: 'leaf', label: s.map, description: `${s.kind} · ${s.recordType} · ${s.counters.received} received, ${s.counters.dropped} dropped`, icon: 'broadcast' }),
@@ -191,10 +192,10 @@ export function registerExplorerTree(sessions: AgentSessions, running: RunningPr
     tree,
     vscode.window.createTreeView(EXPLORER_VIEW_ID, { treeDataProvider: tree, showCollapseAll: true }),
     vscode.commands.registerCommand(REFRESH_EXPLORER_COMMAND, () => tree.refresh()),
-    // Detach from a run's item or one of its programs.
+    // Detach from a run's item (the whole run) or from one of its programs (that program only).
     vscode.commands.registerCommand('ebpfStudio.explorer.detach', (node?: Node) => {
-      const runId = node?.kind === 'run' ? node.run.id : node?.kind === 'leaf' ? node.runId : undefined;
-      if (runId) return vscode.commands.executeCommand(AttachCommands.detachRun, runId);
+      if (node?.kind === 'run') return vscode.commands.executeCommand(AttachCommands.detachRun, node.run.id);
+      if (node?.kind === 'leaf' && node.runId !== undefined) return vscode.commands.executeCommand(AttachCommands.detachRun, node.runId, node.program);
       return undefined;
     }),
   );

@@ -1,15 +1,12 @@
 /**
- * The Maps view: the maps of each attached object (type, key and value size, max entries) and,
- * expanded, their entries decoded with the object's BTF (`key → value`), a page of 256 at a time
- * (map.dump's cursor; "Load more" continues). Expanded maps are read again every second while the
- * view is visible, and not at all while it is hidden. Entries can be deleted from the context menu.
+ * The Maps view: the maps of each attached object (one per file and target, shared by all its
+ * attached programs: type, key and value size, max entries) and, expanded, their entries decoded
+ * with the object's BTF (`key → value`), a page of 256 at a time (map.dump's cursor; "Load more"
+ * continues). Expanded maps are read again every second while the view is visible, and not at
+ * all while it is hidden. Entries can be deleted from the context menu.
  */
 import * as vscode from 'vscode';
 import type { MapEntry, MapInfo } from '../remote-agent/protocol';
-import { parseBtf, type Btf } from '../remote-agent/client/btf';
-import { BpfObject } from '../remote-agent/client/elfObject';
-import { compileRecordDecoder, hexRecordDecoder, type RecordDecoder } from '../remote-agent/client/eventDecoder';
-import { objectBtfBytes } from '../remote-agent/client/eventRecordTypes';
 import { flattenRecord, type RecordValue } from './eventRows';
 import type { ExtensionLog } from './extensionLog';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
@@ -44,8 +41,6 @@ interface MapContents {
 
 interface RunData {
   maps?: Promise<MapInfo[]>;
-  btf?: { btf: Btf; littleEndian: boolean } | null;
-  decoders: Map<number, RecordDecoder>;
   contents: Map<string, MapContents>;
   nodes: Map<string, Node>;
 }
@@ -226,7 +221,7 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
   private runData(run: AttachedRun): RunData {
     let data = this.data.get(run.id);
     if (!data) {
-      data = { decoders: new Map(), contents: new Map(), nodes: new Map() };
+      data = { contents: new Map(), nodes: new Map() };
       this.data.set(run.id, data);
     }
     return data;
@@ -251,32 +246,13 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
 
   private decode(run: AttachedRun, typeId: number, base64: string): string {
     const bytes = Buffer.from(base64, 'base64');
-    const decoder = this.decoderFor(run, typeId);
+    const decoder = run.run.valueDecoder(typeId);
     try {
       return valueText(decoder.decode(bytes, 0, bytes.length) as RecordValue);
     } catch {
       return `0x${bytes.toString('hex')}`; // a value the type does not describe: its bytes
     }
   }
-
-  private decoderFor(run: AttachedRun, typeId: number): RecordDecoder {
-    const data = this.runData(run);
-    if (data.btf === undefined) data.btf = btfOf(run.object);
-    if (typeId === 0 || !data.btf) return hexRecordDecoder;
-    let decoder = data.decoders.get(typeId);
-    if (!decoder) {
-      decoder = compileRecordDecoder(data.btf.btf, typeId, data.btf.littleEndian);
-      data.decoders.set(typeId, decoder);
-    }
-    return decoder;
-  }
-}
-
-function btfOf(object: Buffer | undefined): { btf: Btf; littleEndian: boolean } | null {
-  if (!object) return null;
-  const elf = BpfObject.parse(object);
-  const bytes = objectBtfBytes(elf, object);
-  return bytes ? { btf: parseBtf(bytes), littleEndian: elf.littleEndian } : null;
 }
 
 function describeMap(map: MapInfo): string {

@@ -9,7 +9,7 @@ import type { CheckReport, ProgramReport } from '../remote-agent/client/checkRep
 import { AttachCommands, programArgs } from './attachCommands';
 import { Commands, verifierLogArgs } from './commandLinks';
 import type { FileVerifier } from './fileVerifier';
-import type { RunningPrograms } from './runningPrograms';
+import type { AttachedRun, RunningPrograms } from './runningPrograms';
 import { readSettings, resolveTarget } from './settings';
 
 const MAX_TITLE = 120;
@@ -38,13 +38,13 @@ export function registerProgramCodeLens(verifier: FileVerifier, running: Running
         const action = run
           ? {
               title: '■ Detach',
-              tooltip: `Attached: ${attached?.description ?? program.section} (prog id ${attached?.programId ?? '?'})${run.programs.length > 1 ? `; detaches ${run.programs.join(', ')}, attached together` : ''}`,
+              tooltip: `Attached: ${attached?.description ?? program.section} (prog id ${attached?.programId ?? '?'})${run.programs.length > 1 ? `; shares its maps with ${run.programs.filter((p) => p !== program.name).join(', ')}, which stay${run.programs.length > 2 ? '' : 's'} attached` : ''}`,
               command: AttachCommands.detachProgram,
               arguments: programArgs(document.uri, program.name),
             }
           : {
               title: '▶ Attach',
-              tooltip: `Attach ${program.name} (SEC("${program.section}")) on ${target.description}`,
+              tooltip: `Attach ${program.name} (SEC("${program.section}")) on ${target.description}${sharing(running.runs(), document.uri, target.description)}`,
               command: AttachCommands.attachProgram,
               arguments: programArgs(document.uri, program.name),
             };
@@ -58,6 +58,12 @@ export function registerProgramCodeLens(verifier: FileVerifier, running: Running
     verifier.onDidChangeReport(() => changed.fire()),
     running.onDidChange(() => changed.fire()),
   );
+}
+
+/** ", into the object ... already runs" when other programs of the file are attached there: the attach joins them. */
+function sharing(runs: AttachedRun[], file: vscode.Uri, target: string): string {
+  const run = runs.find((r) => r.file.toString() === file.toString() && r.target === target);
+  return run ? `, into the object ${run.programs.join(', ')} already run${run.programs.length === 1 ? 's' : ''} in (sharing its maps)` : '';
 }
 
 export function lensTitle(program: ProgramReport, report: CheckReport): string {

@@ -1,17 +1,20 @@
 /**
- * The programs eBPF Studio has attached, per file and target: each Attach starts one run (verify,
- * compile, attach, stream — remote-agent/client/programSession.ts) and each Detach stops it. The
- * views (code lenses, Events, Maps, Explorer, status bar) read the runs from here and subscribe to
- * their events and trace lines. A run dies with its agent session (links belong to the agent), so
- * when a target disconnects its runs are forgotten and the user is told.
+ * The programs eBPF Studio has attached, per file and target: one run per (file, target)
+ * (remote-agent/client/programSession.ts: verified, compiled, ONE object instance). Attach of a
+ * program opens the run if there is none and attaches the program into it, so every program of a
+ * file shares the object's maps; Detach of a program detaches its link, and of the last one stops
+ * the run (streams, trace, release). The views (code lenses, Events, Maps, Explorer, status bar)
+ * read the runs from here and subscribe to their events and trace lines. A run dies with its
+ * agent session (links belong to the agent), so when a target disconnects its runs are forgotten
+ * and the user is told.
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import type { AttachParams, CompileParams, CompileResult, LoadParams, StreamCounters } from '../remote-agent/protocol';
+import type { StreamCounters } from '../remote-agent/protocol';
 import type { AgentSession } from '../remote-agent/client/agentSession';
 import type { AttachSpec } from '../remote-agent/client/attachSpec';
 import type { CheckReport } from '../remote-agent/client/checkReport';
-import { startProgramRun, type EventBatch, type ProgramRun, type RunningAgent, type RunSummary, type TraceRecord } from '../remote-agent/client/programSession';
+import { openProgramRun, type AttachedProgram, type EventBatch, type ProgramRun, type RunSummary, type TraceRecord } from '../remote-agent/client/programSession';
 import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
 import { NoTargetError } from './fileVerifier';
@@ -28,22 +31,30 @@ export interface StreamState {
   ended?: string;
 }
 
-export interface AttachedRun {
-  /** Unique for the extension's lifetime. */
-  id: string;
-  file: vscode.Uri;
-  target: string;
-  kernelRelease: string;
-  /** Names of the programs this run attached (the ones asked for; every program for Attach All). */
-  programs: string[];
-  run: ProgramRun;
-  session: AgentSession;
+/** The run of one file on one target, with what the views keep of it. */
+export class AttachedRun {
+  readonly startedAt = Date.now();
+  readonly streams = new Map<string, StreamState>();
+
+  constructor(
+    /** Unique for the extension's lifetime. */
+    readonly id: string,
+    readonly file: vscode.Uri,
+    readonly target: string,
+    readonly kernelRelease: string,
+    readonly run: ProgramRun,
+    readonly session: AgentSession,
+  ) {}
+
+  /** Names of the programs attached now, in the order they were attached. */
+  get programs(): string[] {
+    return this.run.attached.map((a) => a.program);
+  }
+
   /** The agent's handle of the running object, for object.maps and map.dump. */
-  objectId: string;
-  /** The compiled object (ELF) that is running, for decoding map keys and values with its BTF. */
-  object: Buffer | undefined;
-  startedAt: number;
-  streams: Map<string, StreamState>;
+  get objectId(): string {
+    return this.run.objectId;
+  }
 }
 
 export interface RunEvents {
@@ -69,12 +80,15 @@ export class NotAttachedError extends Error {
 }
 
 export class RunningPrograms implements vscode.Disposable {
+  /** Every run, including one whose first attach is in progress (no program yet). */
   private readonly active = new Map<string, AttachedRun>();
+  /** Per (file, target): the last attach/detach asked, so they run one after the other. */
+  private readonly queues = new Map<string, Promise<void>>();
   private nextId = 1;
   private readonly changed = new vscode.EventEmitter<void>();
   private readonly eventsEmitter = new vscode.EventEmitter<RunEvents>();
   private readonly traceEmitter = new vscode.EventEmitter<RunTrace>();
-  /** A run started, stopped or lost its session. */
+  /** A program was attached or detached, a run stopped or lost its session. */
   readonly onDidChange = this.changed.event;
   /** Decoded records of any run, batch by batch (a handler must be cheap: up to 100k records/s). */
   readonly onEvents = this.eventsEmitter.event;
@@ -85,8 +99,9 @@ export class RunningPrograms implements vscode.Disposable {
     private readonly log: ExtensionLog,
   ) {}
 
+  /** The runs with at least one program attached. */
   runs(): AttachedRun[] {
-    return [...this.active.values()];
+    return [...this.active.values()].filter((r) => r.run.attached.length > 0);
   }
 
   get(id: string): AttachedRun | undefined {
@@ -95,46 +110,104 @@ export class RunningPrograms implements vscode.Disposable {
 
   /** The run on `target` that attached `program` of `file`, if any. */
   runOf(file: vscode.Uri, program: string, target: string): AttachedRun | undefined {
-    const key = file.toString();
-    return this.runs().find((r) => r.file.toString() === key && r.target === target && r.programs.includes(program));
+    return this.runs().find((r) => r.file.toString() === file.toString() && r.target === target && r.programs.includes(program));
   }
 
   /**
-   * Verifies `document` on the current target and attaches `programs` of it (all of them when
-   * undefined) in one run, sharing the object's maps. Rejects with NotAttachedError when the
-   * verifier refuses, AttachError when the kernel does, NoTargetError / AgentSessionError when
-   * there is no target to attach on.
+   * Attaches `programs` of `document` (those not attached yet) on the current target, into the
+   * file's run there: opened (verified, compiled) by the first attach, shared by the later ones,
+   * so all programs of the file share its maps. `specs` give targets to
+   * programs whose sections do not say where. Rejects with NotAttachedError when the verifier
+   * refuses, AttachError when the kernel does, NoTargetError / AgentSessionError when there is no
+   * target to attach on; what this call attached before a failure stays attached.
    */
-  async attach(document: vscode.TextDocument, programs: string[] | undefined, specs: AttachSpec[], signal: AbortSignal): Promise<AttachedRun> {
+  async attach(document: vscode.TextDocument, programs: string[], specs: AttachSpec[], signal: AbortSignal): Promise<{ run: AttachedRun; attached: AttachedProgram[] }> {
     const target = resolveTarget(readSettings().target);
     if (!target.ok) throw new NoTargetError(target.reason);
     const session = await this.sessions.get(target.spec, target.description);
-    const recorder = recordingAgent(session, programs);
+    return this.serialized(runKey(document.uri, session.description), async () => {
+      const name = vscode.workspace.asRelativePath(document.uri);
+      const started = Date.now();
+      const existing = [...this.active.values()].find((r) => r.session === session && r.file.toString() === document.uri.toString());
+      if (existing && (await existing.run.sourceChanged(signal))) {
+        throw new Error(
+          `${name} changed since ${existing.programs.join(', ')} ${existing.programs.length === 1 ? 'was' : 'were'} attached, and programs of one file share one loaded object: detach ${existing.programs.join(', ')} first, then attach again to run the edited file.`,
+        );
+      }
+      const run = existing ?? (await this.open(document, session, signal));
+      const attached: AttachedProgram[] = [];
+      try {
+        for (const program of programs) {
+          if (run.programs.includes(program)) continue;
+          const target = specs.find((s) => s.program === program)?.target;
+          attached.push(await run.run.attachProgram(program, { ...(target && { target }), signal }));
+          for (const stream of run.run.streams) streamState(run, stream.map);
+          this.changed.fire();
+        }
+      } catch (error) {
+        if (run.run.attached.length === 0) {
+          await this.stop(run).catch((stopError: unknown) => this.log.info(`${name}: undoing the run failed: ${errorMessage(stopError)}`));
+        }
+        throw error;
+      }
+      const where = attached.map((a) => `${a.program} → ${a.description} (prog id ${a.programId})`).join('; ');
+      if (attached.length > 0) this.log.info(`${name}: attached on ${run.target} in ${Date.now() - started} ms: ${where}${existing ? ` (into the running object ${run.objectId}, sharing its maps)` : ''}`);
+      return { run, attached };
+    });
+  }
+
+  /** Detaches `program` of run `id`; the last program's detach stops the run. Undefined when it was not attached. */
+  async detachProgram(id: string, program: string): Promise<RunSummary | undefined> {
+    const attached = this.active.get(id);
+    if (!attached) return undefined;
+    return this.serialized(runKey(attached.file, attached.target), async () => {
+      if (this.active.get(id) !== attached || !attached.programs.includes(program)) return undefined;
+      await attached.run.detachProgram(program);
+      const name = vscode.workspace.asRelativePath(attached.file);
+      if (attached.run.attached.length > 0) {
+        this.log.info(`${name}: detached ${program} from ${attached.target}; ${attached.programs.join(', ')} stay${attached.programs.length === 1 ? 's' : ''} attached`);
+        this.changed.fire();
+        return undefined;
+      }
+      this.log.info(`${name}: detached ${program} from ${attached.target}`);
+      return this.stop(attached);
+    });
+  }
+
+  /** Stops a run: streams, trace, links and the object, in that order; logs its final counters. */
+  async detach(id: string): Promise<RunSummary | undefined> {
+    const attached = this.active.get(id);
+    if (!attached) return undefined;
+    return this.serialized(runKey(attached.file, attached.target), async () => (this.active.get(id) === attached ? this.stop(attached) : undefined));
+  }
+
+  /** Detaches every run (of one target when given); failures are logged, the rest still detach. */
+  async detachAll(target?: string): Promise<void> {
+    const runs = this.runs().filter((r) => target === undefined || r.target === target);
+    await Promise.all(runs.map((r) => this.detach(r.id).catch((error: unknown) => this.log.info(`detaching ${r.programs.join(', ')} failed: ${errorMessage(error)}`))));
+  }
+
+  dispose(): void {
+    // The agents release everything when their sessions close (AgentSessions disposes them);
+    // stopping here is the polite path for a session that stays open.
+    for (const attached of this.active.values()) void attached.run.stop().catch(() => undefined);
+    this.active.clear();
+    this.changed.dispose();
+    this.eventsEmitter.dispose();
+    this.traceEmitter.dispose();
+  }
+
+  /** Verifies and compiles `document` into a run with nothing attached yet, its handlers in place before any record is read. */
+  private async open(document: vscode.TextDocument, session: AgentSession, signal: AbortSignal): Promise<AttachedRun> {
     const name = vscode.workspace.asRelativePath(document.uri);
-    const started = Date.now();
-    const { report, run } = await startProgramRun(recorder.agent, document.uri.fsPath, {
+    const { report, run } = await openProgramRun(session.client, document.uri.fsPath, {
       target: session.description,
       kernelRelease: session.hello.kernelRelease,
       readFile: readOpenDocumentOrDisk,
-      attach: specs,
       signal,
-      deferStreams: true,
     });
     if (!run) throw new NotAttachedError(rejection(report, name), report);
-    const objectId = recorder.objectId();
-    const attached: AttachedRun = {
-      id: `run-${this.nextId++}`,
-      file: document.uri,
-      target: session.description,
-      kernelRelease: session.hello.kernelRelease,
-      programs: run.attached.map((a) => a.program),
-      run,
-      session,
-      objectId: objectId ?? '',
-      object: objectId === undefined ? undefined : recorder.objectOf(objectId),
-      startedAt: Date.now(),
-      streams: new Map(),
-    };
+    const attached = new AttachedRun(`run-${this.nextId++}`, document.uri, session.description, session.hello.kernelRelease, run, session);
     run.onEvents((batch) => {
       const stream = streamState(attached, batch.map);
       stream.counters = batch.counters;
@@ -148,110 +221,58 @@ export class RunningPrograms implements vscode.Disposable {
       this.changed.fire();
     });
     this.active.set(attached.id, attached);
-    // Every handler is in place before the first record is read, so none is missed.
-    try {
-      await run.startStreams();
-    } catch (error) {
-      this.active.delete(attached.id);
-      await run.stop().catch((stopError: unknown) => this.log.info(`${name}: undoing the run failed: ${errorMessage(stopError)}`));
-      throw error;
-    }
-    for (const stream of run.streams) streamState(attached, stream.map);
     void session.closed.then((reason) => this.lost(attached, reason));
-    const where = run.attached.map((a) => `${a.program} → ${a.description} (prog id ${a.programId})`).join('; ');
-    this.log.info(`${name}: attached on ${attached.target} in ${Date.now() - started} ms: ${where}`);
     for (const note of run.notes) this.log.info(`${name}: ${note}`);
-    this.changed.fire();
     return attached;
   }
 
-  /** Stops a run: streams, trace, links and the object, in that order; logs its final counters. */
-  async detach(id: string): Promise<RunSummary | undefined> {
-    const attached = this.active.get(id);
-    if (!attached) return undefined;
-    this.active.delete(id);
+  /** Forgets `attached` and stops its run; logs the final counters. */
+  private async stop(attached: AttachedRun): Promise<RunSummary> {
+    const programs = attached.programs;
+    this.active.delete(attached.id);
     this.changed.fire();
-    const name = vscode.workspace.asRelativePath(attached.file);
     const summary = await attached.run.stop();
     for (const s of summary.streams) {
       const state = attached.streams.get(s.map);
       if (state) state.counters = { received: s.received, sent: s.sent, dropped: s.dropped };
     }
     const counters = summary.streams.map((s) => `${s.map}: ${s.received} received, ${s.sent} sent, ${s.dropped} dropped`).join('; ');
-    this.log.info(`${name}: detached ${attached.programs.join(', ')} from ${attached.target}${counters ? ` — ${counters}` : ''}`);
+    const name = vscode.workspace.asRelativePath(attached.file);
+    this.log.info(`${name}: ${programs.length > 0 ? `detached ${programs.join(', ')} and ` : ''}released object ${attached.objectId} on ${attached.target}${counters ? ` — ${counters}` : ''}`);
     return summary;
   }
 
-  /** Detaches every run (of one target when given); failures are logged, the rest still detach. */
-  async detachAll(target?: string): Promise<void> {
-    const runs = this.runs().filter((r) => target === undefined || r.target === target);
-    await Promise.all(runs.map((r) => this.detach(r.id).catch((error: unknown) => this.log.info(`detaching ${r.programs.join(', ')} failed: ${errorMessage(error)}`))));
-  }
-
-  dispose(): void {
-    // The agents release everything when their sessions close (AgentSessions disposes them);
-    // stopping here is the polite path for a session that stays open.
-    for (const attached of this.runs()) void attached.run.stop().catch(() => undefined);
-    this.active.clear();
-    this.changed.dispose();
-    this.eventsEmitter.dispose();
-    this.traceEmitter.dispose();
+  /** Runs `step` after every attach/detach of the same (file, target) asked before it has settled. */
+  private serialized<T>(key: string, step: () => Promise<T>): Promise<T> {
+    const result = (this.queues.get(key) ?? Promise.resolve()).then(step);
+    // The queue only orders the steps; each step's failure goes to its own caller through `result`.
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(key, tail);
+    void tail.then(() => {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    });
+    return result;
   }
 
   private lost(attached: AttachedRun, reason: Error): void {
     if (this.active.get(attached.id) !== attached) return;
     this.active.delete(attached.id);
-    const name = vscode.workspace.asRelativePath(attached.file);
-    this.log.info(`${name}: ${attached.programs.join(', ')} detached from ${attached.target}: the session ended (${reason.message})`);
-    void vscode.window.showWarningMessage(
-      `eBPF Studio lost the connection to ${attached.target}: ${attached.programs.join(', ')} of ${name} ${attached.programs.length === 1 ? 'is' : 'are'} no longer attached.`,
-    );
+    const programs = attached.programs;
     this.changed.fire();
+    if (programs.length === 0) return;
+    const name = vscode.workspace.asRelativePath(attached.file);
+    this.log.info(`${name}: ${programs.join(', ')} detached from ${attached.target}: the session ended (${reason.message})`);
+    void vscode.window.showWarningMessage(
+      `eBPF Studio lost the connection to ${attached.target}: ${programs.join(', ')} of ${name} ${programs.length === 1 ? 'is' : 'are'} no longer attached.`,
+    );
   }
 }
 
-/**
- * The agent as the run pipeline sees it, plus two things the views need that a ProgramRun keeps to
- * itself: the id of the object it attaches and the compiled ELF of that object (for the BTF of
- * its maps). With `only`, verification (and so attaching) is narrowed to those programs.
- */
-function recordingAgent(session: AgentSession, only: string[] | undefined): { agent: RunningAgent; objectId(): string | undefined; objectOf(id: string): Buffer | undefined } {
-  const client = session.client;
-  const objects = new Map<string, string>();
-  let attachedObject: string | undefined;
-  const agent: RunningAgent = {
-    compile: async (p: CompileParams, signal?: AbortSignal): Promise<CompileResult> => {
-      const result = await client.compile(p, signal);
-      if (result.objectId !== null && result.object !== null) objects.set(result.objectId, result.object);
-      return result;
-    },
-    load: (p: LoadParams, signal?: AbortSignal) => client.load(only ? { ...p, programs: only } : p, signal),
-    release: (p, signal) => {
-      objects.delete(p.objectId);
-      return client.release(p, signal);
-    },
-    attach: (p: AttachParams, signal?: AbortSignal) => {
-      attachedObject = p.objectId;
-      return client.attach(p, signal);
-    },
-    detach: (p, signal) => client.detach(p, signal),
-    objectMaps: (p, signal) => client.objectMaps(p, signal),
-    streamStart: (p, signal) => client.streamStart(p, signal),
-    streamStop: (p, signal) => client.streamStop(p, signal),
-    traceStart: (signal) => client.traceStart(signal),
-    traceStop: (signal) => client.traceStop(signal),
-    onEvents: (handler) => client.onEvents(handler),
-    onTrace: (handler) => client.onTrace(handler),
-    onStreamEnded: (handler) => client.onStreamEnded(handler),
-  };
-  return {
-    agent,
-    objectId: () => attachedObject,
-    objectOf: (id) => {
-      const base64 = objects.get(id);
-      return base64 === undefined ? undefined : Buffer.from(base64, 'base64');
-    },
-  };
+function runKey(file: vscode.Uri, target: string): string {
+  return `${target}\n${file.toString()}`;
 }
 
 /** The state of one event map's stream, created on first use (records can arrive while streams still start). */

@@ -1,10 +1,12 @@
 /**
  * Running one BPF C file on a target: verify it exactly as `check` does, compile it for attaching
- * (with the record types of its event maps carried into BTF, see eventRecordTypes.ts), attach
- * every program (by section, or where the caller's attach specs say), stream every ring buffer and
- * perf buffer map with records decoded into named fields, follow trace_pipe when the program
- * prints, and on stop undo all of it in reverse order and report per-stream counters.
- * Editor-independent: the CLI's `run` and the extension's live view share it.
+ * (with the record types of its event maps carried into BTF, see eventRecordTypes.ts), attach its
+ * programs (by section, or where the caller's attach specs say) into ONE object instance so they
+ * share its maps, stream every ring buffer and perf buffer map with records decoded into named
+ * fields, follow trace_pipe when the program prints, and on stop undo all of it in reverse order
+ * and report per-stream counters. Editor-independent: the CLI's `run` attaches everything at once
+ * (startProgramRun); the extension opens a run and attaches and detaches programs one by one
+ * (openProgramRun, ProgramRun.attachProgram / detachProgram).
  */
 import * as path from 'node:path';
 import type {
@@ -32,7 +34,7 @@ import type {
   TraceStopResult,
 } from '../protocol';
 import { explicitTargetNeeded, programTypesFor, type AttachSpec } from './attachSpec';
-import { parseBtf } from './btf';
+import { parseBtf, type Btf } from './btf';
 import { checkFile, type CheckOptions } from './checkFile';
 import type { CheckReport } from './checkReport';
 import { BpfObject } from './elfObject';
@@ -138,84 +140,197 @@ const PRINTK_CALL = /\b(bpf_printk|bpf_trace_printk|bpf_trace_vprintk|__bpf_prin
 const EVENT_MAP_TYPES = new Set(['ringbuf', 'perf_event_array']);
 
 /**
- * Verifies `file` (the report is exactly `check`'s). When a program is rejected or the file does
- * not compile, nothing is attached and `run` is undefined; else the programs are attached and
- * streaming, and the caller must `stop()` the run.
+ * Verifies `file` (the report is exactly `check`'s) and, when every program passes, compiles it
+ * for running and loads nothing yet: the run is open with no program attached, its trace_pipe
+ * follower (if any) started. Attach programs into it one by one with `attachProgram`; they all go
+ * into the one object instance the agent loads on the first attach, so they share its maps.
+ * When a program is rejected or the file does not compile, `run` is undefined. `opts.attach`
+ * specs are checked here (before anything is compiled) and become the programs' default targets.
+ * The caller must `stop()` the run.
+ */
+export function openProgramRun(agent: RunningAgent, file: string, opts: RunOptions): Promise<{ report: CheckReport; run?: ProgramRun }> {
+  return openRun(agent, file, opts, 'some');
+}
+
+/**
+ * `openProgramRun`, then every program attached (by section, or where `opts.attach` says) and the
+ * event maps streaming: the CLI's `run`. Fails before anything is compiled when a program needs
+ * an explicit target that the specs do not give; a failure after that undoes the whole run.
  */
 export async function startProgramRun(agent: RunningAgent, file: string, opts: RunOptions): Promise<{ report: CheckReport; run?: ProgramRun }> {
+  const opened = await openRun(agent, file, opts, 'every');
+  if (!opened.run) return opened;
+  const run = opened.run;
+  await undoingOnFailure(run, async () => {
+    for (const program of run.report.programs) await run.attachProgram(program.name, { signal: opts.signal });
+  });
+  return opened;
+}
+
+async function openRun(agent: RunningAgent, file: string, opts: RunOptions, targetsFor: 'some' | 'every'): Promise<{ report: CheckReport; run?: ProgramRun }> {
   const report = await checkFile(agent, file, opts);
   const rejected = !report.compiled || report.programs.some((p) => !p.ok) || report.diagnostics.some((d) => d.severity === 'error');
   if (rejected) return { report };
   if (report.programs.length === 0) throw new Error(`${file} has no BPF programs (no SEC("…") functions): there is nothing to run.`);
-  const targets = assignTargets(report, opts.attach ?? []);
+  const targets = assignTargets(report, opts.attach ?? [], targetsFor);
   const bundle = await collectSourceBundle(file, { readFile: opts.readFile, signal: opts.signal });
-  const run = new ProgramRun(agent, opts);
+  const hints = new Map<string, EventTypeHint>();
+  for (const f of bundle.files) for (const [map, hint] of findEventTypes(f.content)) if (!hints.has(map)) hints.set(map, hint);
+  const notes: string[] = [];
+  const compiled = await compileForRun(agent, bundle, hints, notes, opts.signal);
+  const run = new ProgramRun(agent, { file, report, bundle, hints, targets, compiled, notes, readFile: opts.readFile, stream: opts.stream, deferStreams: opts.deferStreams ?? false });
+  await undoingOnFailure(run, () => run.open(opts.trace, opts.signal));
+  return { report, run };
+}
+
+/** Runs `step`; when it fails, stops the run (detach, release) and rethrows. */
+async function undoingOnFailure(run: ProgramRun, step: () => Promise<void>): Promise<void> {
   try {
-    await run.start(bundle, report, targets);
+    await step();
   } catch (error) {
     await run.stop().catch((stopError: unknown) => {
       throw new AggregateError([error, stopError], `${messageOf(error)} (undoing the run failed too: ${messageOf(stopError)})`);
     });
     throw error;
   }
-  return { report, run };
 }
 
-/** Which target each program attaches to (undefined: by its section); fails before anything is loaded. */
-function assignTargets(report: CheckReport, specs: AttachSpec[]): Map<string, AttachTarget | undefined> {
-  const targets = new Map<string, AttachTarget | undefined>(report.programs.map((p) => [p.name, undefined]));
-  const explicit = new Set<string>();
+/**
+ * The explicit target of each program the specs name (the others attach by their section); with
+ * 'every', also that each program whose section does not say where has one. Fails before anything
+ * is compiled or loaded.
+ */
+function assignTargets(report: CheckReport, specs: AttachSpec[], targetsFor: 'some' | 'every'): Map<string, AttachTarget> {
+  const targets = new Map<string, AttachTarget>();
+  const names = new Set(report.programs.map((p) => p.name));
   for (const spec of specs) {
     let program = spec.program;
     if (program === undefined) {
       const types = programTypesFor(spec.target);
-      const fitting = report.programs.filter((p) => types.includes(p.type) && !explicit.has(p.name));
+      const fitting = report.programs.filter((p) => types.includes(p.type) && !targets.has(p.name));
       if (fitting.length !== 1) {
-        const names = report.programs.map((p) => `${p.name} (${p.type})`).join(', ');
+        const listed = report.programs.map((p) => `${p.name} (${p.type})`).join(', ');
         throw new Error(
           fitting.length === 0
-            ? `No program of this file can attach to ${spec.target.kind} (programs: ${names}). Check the spec's kind.`
+            ? `No program of this file can attach to ${spec.target.kind} (programs: ${listed}). Check the spec's kind.`
             : `Several programs can attach to ${spec.target.kind} (${fitting.map((p) => p.name).join(', ')}): write --attach PROGRAM=SPEC to choose.`,
         );
       }
       program = fitting[0].name;
     }
-    if (!targets.has(program)) {
+    if (!names.has(program)) {
       throw new Error(`--attach names program '${program}', but this file's programs are ${report.programs.map((p) => p.name).join(', ')}.`);
     }
-    if (explicit.has(program)) throw new Error(`--attach gives program '${program}' twice; a run attaches each program once.`);
-    explicit.add(program);
+    if (targets.has(program)) throw new Error(`--attach gives program '${program}' twice; a run attaches each program once.`);
     targets.set(program, spec.target);
   }
-  for (const p of report.programs) {
-    const needed = explicitTargetNeeded(p.section);
-    if (needed && !explicit.has(p.name)) {
-      throw new Error(`Program ${p.name} (SEC("${p.section}")) cannot attach by its section: ${needed.why}. Add --attach ${p.name}=${needed.example}.`);
+  if (targetsFor === 'every') {
+    for (const p of report.programs) {
+      const needed = explicitTargetNeeded(p.section);
+      if (needed && !targets.has(p.name)) {
+        throw new Error(`Program ${p.name} (SEC("${p.section}")) cannot attach by its section: ${needed.why}. Add --attach ${p.name}=${needed.example}.`);
+      }
     }
   }
   return targets;
 }
 
+type CompiledForRun = CompileResult & { objectId: string; anchored: boolean };
+
+/**
+ * Compiles the wrapper that anchors the record types in BTF; when the hints do not compile at
+ * file scope (a type local to a function, a typo in an annotation) the plain file is compiled
+ * instead and its records stay hex.
+ */
+async function compileForRun(agent: RunningAgent, bundle: SourceBundle, hints: Map<string, EventTypeHint>, notes: string[], signal: AbortSignal | undefined): Promise<CompiledForRun> {
+  const dir = path.posix.dirname(bundle.main);
+  const wrapper = dir === '.' ? WRAPPER_NAME : `${dir}/${WRAPPER_NAME}`;
+  if (hints.size > 0) {
+    const content = eventTypeAnchorSource(path.posix.basename(bundle.main), hints.values());
+    const anchored = await agent.compile({ files: [...bundle.files, { path: wrapper, content }], main: wrapper }, signal);
+    if (anchored.ok && anchored.objectId !== null) return { ...anchored, objectId: anchored.objectId, anchored: true };
+    const firstError = anchored.stderr.split('\n').find((l) => /error:/.test(l)) ?? anchored.stderr.trim();
+    notes.push(`The record types ${[...hints.values()].map((h) => `'${h.type}'`).join(', ')} do not compile at file scope (${firstError}); events are shown as hex.`);
+  }
+  const plain = await agent.compile({ files: bundle.files, main: bundle.main }, signal);
+  if (!plain.ok || plain.objectId === null) throw new Error(`The file compiled for verifying but not for running: ${plain.stderr.trim()}`);
+  return { ...plain, objectId: plain.objectId, anchored: false };
+}
+
+/** What openRun hands a new ProgramRun. */
+interface RunParts {
+  file: string;
+  report: CheckReport;
+  bundle: SourceBundle;
+  hints: Map<string, EventTypeHint>;
+  targets: Map<string, AttachTarget>;
+  compiled: CompiledForRun;
+  notes: string[];
+  readFile: RunOptions['readFile'];
+  stream: RunOptions['stream'];
+  deferStreams: boolean;
+}
+
+/**
+ * One compiled object of one file on one agent, and what of it is attached. Every program is
+ * attached into the same object instance (the agent loads the whole object on the first attach),
+ * so they share its maps; the event maps stream once, from the first attach on, whichever
+ * program that is. Attach, detach and stop run one at a time, in the order they were called.
+ */
 export class ProgramRun {
+  /** The agent's handle of the object: for object.maps, map.dump, map.update, map.delete. */
+  readonly objectId: string;
+  /** Local path of the file the run compiled. */
+  readonly file: string;
+  /** The verification the run started from: every program of the file, all accepted. */
+  readonly report: CheckReport;
+  /** The programs attached now, in the order they were attached. */
   readonly attached: AttachedProgram[] = [];
+  /** The event maps' streams (started by the first attach). */
   readonly streams: EventStream[] = [];
   /** Warnings for people: record types that could not be found, and why. */
-  readonly notes: string[] = [];
+  readonly notes: string[];
   tracing = false;
 
-  private objectId: string | undefined;
+  private readonly bundle: SourceBundle;
+  private readonly hints: Map<string, EventTypeHint>;
+  private readonly targets: Map<string, AttachTarget>;
+  private readonly anchored: boolean;
+  /** The compiled ELF (the agent sends it back with the object id). */
+  private readonly object: Buffer | undefined;
+  private readonly readFile: RunOptions['readFile'];
+  private readonly streamOptions: RunOptions['stream'];
+  /** Attaches leave the event maps unread until startStreams(). */
+  private streamsDeferred: boolean;
+  private objectBtf: { btf: Btf; littleEndian: boolean } | null | undefined;
+  private readonly valueDecoders = new Map<number, RecordDecoder>();
   private readonly decoders = new Map<string, { stream: EventStream; decoder: RecordDecoder; decoded: number; ended?: StreamEndedNotification }>();
   private readonly subscriptions: Disposable[] = [];
   private eventHandlers: ((batch: EventBatch) => void)[] = [];
   private traceHandlers: ((records: TraceRecord[], dropped: number) => void)[] = [];
   private endedHandlers: ((stream: EventStream, reason: string) => void)[] = [];
+  /** The last attach/detach/stop called: the next one starts after it settles. */
+  private queue: Promise<unknown> = Promise.resolve();
   private stopping: Promise<RunSummary> | undefined;
-  private pendingStreams: (() => Promise<void>) | undefined;
 
+  /** @internal Made by openProgramRun / startProgramRun. */
   constructor(
     private readonly agent: RunningAgent,
-    private readonly opts: RunOptions,
-  ) {}
+    parts: RunParts,
+  ) {
+    this.objectId = parts.compiled.objectId;
+    this.file = parts.file;
+    this.report = parts.report;
+    this.bundle = parts.bundle;
+    this.hints = parts.hints;
+    this.targets = parts.targets;
+    this.anchored = parts.compiled.anchored;
+    this.object = parts.compiled.object === null ? undefined : Buffer.from(parts.compiled.object, 'base64');
+    this.notes = parts.notes;
+    this.readFile = parts.readFile;
+    this.streamOptions = parts.stream;
+    this.streamsDeferred = parts.deferStreams;
+  }
 
   onEvents(handler: (batch: EventBatch) => void): void {
     this.eventHandlers.push(handler);
@@ -230,104 +345,143 @@ export class ProgramRun {
     this.endedHandlers.push(handler);
   }
 
-  /** @internal Called by startProgramRun. */
-  async start(bundle: SourceBundle, report: CheckReport, targets: Map<string, AttachTarget | undefined>): Promise<void> {
-    const { signal } = this.opts;
-    const hints = new Map<string, EventTypeHint>();
-    for (const f of bundle.files) for (const [map, hint] of findEventTypes(f.content)) if (!hints.has(map)) hints.set(map, hint);
-
-    const compiled = await this.compileForRun(bundle, hints);
-    this.objectId = compiled.objectId;
-    const decoderFor = this.decoderFactory(compiled, hints);
-
+  /** @internal Subscribes to the agent's notifications and follows trace_pipe when wanted. */
+  async open(trace: boolean | undefined, signal: AbortSignal | undefined): Promise<void> {
     this.subscriptions.push(
       this.agent.onEvents((batch) => this.deliverEvents(batch)),
       this.agent.onStreamEnded((ended) => this.streamEnded(ended)),
     );
-    const wantTrace = this.opts.trace ?? bundle.files.some((f) => PRINTK_CALL.test(f.content));
-    if (wantTrace) {
-      // Before attaching, so the first lines the programs print are not missed.
+    if (trace ?? this.bundle.files.some((f) => PRINTK_CALL.test(f.content))) {
+      // Before any attach, so the first lines the programs print are not missed.
       this.subscriptions.push(this.agent.onTrace((batch) => this.deliverTrace(batch)));
       await this.agent.traceStart(signal);
       this.tracing = true;
     }
-
-    for (const program of report.programs) {
-      const target = targets.get(program.name);
-      let result: AttachResult;
-      try {
-        result = await this.agent.attach({ objectId: compiled.objectId, program: program.name, ...(target && { target }) }, signal);
-      } catch (error) {
-        throw new AttachError(program.name, program.section, `Cannot attach ${program.name} (SEC("${program.section}")): ${messageOf(error)}`, error);
-      }
-      this.attached.push({ program: program.name, section: program.section, description: result.description, programId: result.programId, linkId: result.linkId });
-    }
-
-    const { maps } = await this.agent.objectMaps({ objectId: compiled.objectId }, signal);
-    const eventMaps = maps.filter((m) => EVENT_MAP_TYPES.has(m.type));
-    this.pendingStreams = async () => {
-      for (const map of eventMaps) {
-        const { decoder, note } = decoderFor(map.name);
-        const started = await this.agent.streamStart({ objectId: compiled.objectId, map: map.name, ...this.opts.stream }, this.opts.signal);
-        const stream: EventStream = { map: map.name, streamId: started.streamId, kind: started.kind, recordType: decoder.typeName, ...(note && { note }) };
-        this.streams.push(stream);
-        this.decoders.set(started.streamId, { stream, decoder, decoded: 0 });
-        if (note) this.notes.push(note);
-      }
-    };
-    if (!this.opts.deferStreams) await this.startStreams();
-  }
-
-  /** Starts reading every ring buffer and perf buffer map (once; start() does it unless deferStreams). */
-  async startStreams(): Promise<void> {
-    const start = this.pendingStreams;
-    this.pendingStreams = undefined;
-    await start?.();
   }
 
   /**
-   * Compiles the wrapper that anchors the record types in BTF; when the hints do not compile at
-   * file scope (a type local to a function, a typo in an annotation) the plain file is compiled
-   * instead and its records stay hex.
+   * Attaches `program` into this run's object instance, by its section unless a target is given
+   * (here, or by the run's `opts.attach`); the first attach loads the object and starts streaming
+   * its event maps. On failure nothing of this call stays attached; AttachError when the agent or
+   * the kernel refuses.
    */
-  private async compileForRun(bundle: SourceBundle, hints: Map<string, EventTypeHint>): Promise<CompileResult & { objectId: string; anchored: boolean }> {
-    const { signal } = this.opts;
-    const dir = path.posix.dirname(bundle.main);
-    const wrapper = dir === '.' ? WRAPPER_NAME : `${dir}/${WRAPPER_NAME}`;
-    if (hints.size > 0) {
-      const content = eventTypeAnchorSource(path.posix.basename(bundle.main), hints.values());
-      const anchored = await this.agent.compile({ files: [...bundle.files, { path: wrapper, content }], main: wrapper }, signal);
-      if (anchored.ok && anchored.objectId !== null) return { ...anchored, objectId: anchored.objectId, anchored: true };
-      const firstError = anchored.stderr.split('\n').find((l) => /error:/.test(l)) ?? anchored.stderr.trim();
-      this.notes.push(`The record types ${[...hints.values()].map((h) => `'${h.type}'`).join(', ')} do not compile at file scope (${firstError}); events are shown as hex.`);
-    }
-    const plain = await this.agent.compile({ files: bundle.files, main: bundle.main }, signal);
-    if (!plain.ok || plain.objectId === null) throw new Error(`The file compiled for verifying but not for running: ${plain.stderr.trim()}`);
-    return { ...plain, objectId: plain.objectId, anchored: false };
+  attachProgram(program: string, options: { target?: AttachTarget; signal?: AbortSignal } = {}): Promise<AttachedProgram> {
+    return this.serialized(async () => {
+      if (this.stopping) throw new Error(`The run of ${path.basename(this.file)} is stopped: attach ${program} in a new run.`);
+      const report = this.report.programs.find((p) => p.name === program);
+      if (!report) throw new Error(`${path.basename(this.file)} has no program named ${program} (its programs: ${this.report.programs.map((p) => p.name).join(', ')}).`);
+      const already = this.attached.find((a) => a.program === program);
+      if (already) throw new Error(`${program} is already attached (${already.description}); detach it before attaching it again.`);
+      const target = options.target ?? this.targets.get(program);
+      let result: AttachResult;
+      try {
+        result = await this.agent.attach({ objectId: this.objectId, program, ...(target && { target }) }, options.signal);
+      } catch (error) {
+        throw new AttachError(program, report.section, `Cannot attach ${program} (SEC("${report.section}")): ${messageOf(error)}`, error);
+      }
+      const attached: AttachedProgram = { program, section: report.section, description: result.description, programId: result.programId, linkId: result.linkId };
+      this.attached.push(attached);
+      try {
+        if (!this.streamsDeferred) await this.startEventStreams(options.signal);
+      } catch (error) {
+        this.attached.splice(this.attached.indexOf(attached), 1);
+        await this.agent.detach({ linkId: attached.linkId }).catch((detachError: unknown) => {
+          throw new AggregateError([error, detachError], `${messageOf(error)} (detaching ${program} again failed too: ${messageOf(detachError)})`);
+        });
+        throw error;
+      }
+      return attached;
+    });
   }
 
-  private decoderFactory(compiled: CompileResult & { anchored: boolean }, hints: Map<string, EventTypeHint>): (map: string) => { decoder: RecordDecoder; note?: string } {
-    let ids = new Map<string, number>();
-    let btf: ReturnType<typeof parseBtf> | undefined;
-    let littleEndian = true;
-    if (compiled.anchored && compiled.object !== null) {
-      const bytes = Buffer.from(compiled.object, 'base64');
-      const object = BpfObject.parse(bytes);
-      littleEndian = object.littleEndian;
-      const btfBytes = objectBtfBytes(object, bytes);
-      if (btfBytes) {
-        btf = parseBtf(btfBytes);
-        ids = eventTypeIds(btf);
+  /**
+   * Detaches `program`'s link. The object stays loaded with its maps and streams, for the other
+   * programs and for attaching again; `stop()` releases it.
+   */
+  detachProgram(program: string, signal?: AbortSignal): Promise<void> {
+    return this.serialized(async () => {
+      const index = this.attached.findIndex((a) => a.program === program);
+      if (index === -1) {
+        throw new Error(`${program} is not attached in this run of ${path.basename(this.file)} (attached: ${this.attached.map((a) => a.program).join(', ') || 'none'}).`);
+      }
+      await this.agent.detach({ linkId: this.attached[index].linkId }, signal);
+      this.attached.splice(index, 1);
+    });
+  }
+
+  /**
+   * The decoder of BTF type `typeId` of the running object, for map keys and values (a map's
+   * btfKeyTypeId / btfValueTypeId); hex when `typeId` is 0 or the object has no BTF.
+   */
+  valueDecoder(typeId: number): RecordDecoder {
+    const btf = this.btf();
+    if (typeId === 0 || !btf) return hexRecordDecoder;
+    let decoder = this.valueDecoders.get(typeId);
+    if (!decoder) {
+      decoder = compileRecordDecoder(btf.btf, typeId, btf.littleEndian);
+      this.valueDecoders.set(typeId, decoder);
+    }
+    return decoder;
+  }
+
+  /**
+   * Whether the file (or a header it includes) now reads differently from what this run compiled:
+   * a program attached into this run would then not be the code the user sees.
+   */
+  async sourceChanged(signal?: AbortSignal): Promise<boolean> {
+    const now = await collectSourceBundle(this.file, { readFile: this.readFile, signal });
+    const then = this.bundle.files;
+    return now.files.length !== then.length || now.files.some((f, i) => f.path !== then[i].path || f.content !== then[i].content);
+  }
+
+  /**
+   * With `deferStreams`: starts reading the event maps now (once a program is attached), and from
+   * then on like a run without it.
+   */
+  startStreams(signal?: AbortSignal): Promise<void> {
+    return this.serialized(async () => {
+      this.streamsDeferred = false;
+      if (this.attached.length > 0) await this.startEventStreams(signal);
+    });
+  }
+
+  /** Starts a stream for each ring buffer and perf buffer map not streaming yet (the object is loaded). */
+  private async startEventStreams(signal: AbortSignal | undefined): Promise<void> {
+    const { maps } = await this.agent.objectMaps({ objectId: this.objectId }, signal);
+    for (const map of maps) {
+      if (!EVENT_MAP_TYPES.has(map.type) || this.streams.some((s) => s.map === map.name)) continue;
+      const { decoder, note } = this.eventDecoder(map.name);
+      const started = await this.agent.streamStart({ objectId: this.objectId, map: map.name, ...this.streamOptions }, signal);
+      const stream: EventStream = { map: map.name, streamId: started.streamId, kind: started.kind, recordType: decoder.typeName, ...(note && { note }) };
+      this.streams.push(stream);
+      this.decoders.set(started.streamId, { stream, decoder, decoded: 0 });
+      if (note) this.notes.push(note);
+    }
+  }
+
+  /** The object's BTF, parsed on first use. */
+  private btf(): { btf: Btf; littleEndian: boolean } | null {
+    if (this.objectBtf === undefined) {
+      this.objectBtf = null;
+      if (this.object) {
+        const elf = BpfObject.parse(this.object);
+        const bytes = objectBtfBytes(elf, this.object);
+        if (bytes) this.objectBtf = { btf: parseBtf(bytes), littleEndian: elf.littleEndian };
       }
     }
-    return (map) => {
-      const id = ids.get(map);
-      if (btf && id !== undefined) return { decoder: compileRecordDecoder(btf, id, littleEndian) };
-      if (hints.has(map)) return { decoder: hexRecordDecoder, note: `${map}: the record type '${hints.get(map)!.type}' is not in the object's BTF; events are shown as hex.` };
-      return {
-        decoder: hexRecordDecoder,
-        note: `${map}: no bpf_ringbuf_reserve/bpf_ringbuf_output/bpf_perf_event_output call names its record type; events are shown as hex. Add /* ebpf-studio: event ${map} struct NAME */ to the source.`,
-      };
+    return this.objectBtf;
+  }
+
+  /** How the records of event map `map` decode: with the type the anchor gave it in BTF, else hex with why. */
+  private eventDecoder(map: string): { decoder: RecordDecoder; note?: string } {
+    const btf = this.anchored ? this.btf() : null;
+    const id = btf ? eventTypeIds(btf.btf).get(map) : undefined;
+    if (btf && id !== undefined) return { decoder: compileRecordDecoder(btf.btf, id, btf.littleEndian) };
+    const hint = this.hints.get(map);
+    if (hint) return { decoder: hexRecordDecoder, note: `${map}: the record type '${hint.type}' is not in the object's BTF; events are shown as hex.` };
+    return {
+      decoder: hexRecordDecoder,
+      note: `${map}: no bpf_ringbuf_reserve/bpf_ringbuf_output/bpf_perf_event_output call names its record type; events are shown as hex. Add /* ebpf-studio: event ${map} struct NAME */ to the source.`,
     };
   }
 
@@ -354,12 +508,24 @@ export class ProgramRun {
     for (const handler of this.endedHandlers) handler(entry.stream, ended.reason);
   }
 
+  /** Runs `step` after every attach/detach/stop called before it has settled. */
+  private serialized<T>(step: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(step);
+    // The queue only orders the steps; each step's failure goes to its own caller through `result`.
+    this.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
   /**
-   * Stops streams (final counters), trace, detaches every link and releases the object; every step
-   * is tried even when an earlier one fails, and the first failure is thrown after all of them.
+   * Stops streams (final counters), trace, detaches every link and releases the object, after
+   * any attach or detach in progress; every step is tried even when an earlier one fails, and
+   * the first failure is thrown after all of them.
    */
   stop(): Promise<RunSummary> {
-    this.stopping ??= this.stopAll();
+    this.stopping ??= this.serialized(() => this.stopAll());
     return this.stopping;
   }
 
@@ -391,10 +557,8 @@ export class ProgramRun {
       this.tracing = false;
     }
     for (const link of [...this.attached].reverse()) await attempt(() => this.agent.detach({ linkId: link.linkId }));
-    if (this.objectId !== undefined) {
-      const objectId = this.objectId;
-      await attempt(() => this.agent.release({ objectId }));
-    }
+    this.attached.length = 0;
+    await attempt(() => this.agent.release({ objectId: this.objectId }));
     for (const s of this.subscriptions) s.dispose();
     if (failures.length === 1) throw failures[0];
     if (failures.length > 1) throw new AggregateError(failures, `Stopping the run failed: ${failures.map(messageOf).join('; ')}`);

@@ -5,7 +5,10 @@
  * row of the Events webview, filtered with the filter box. Then "■ Detach", and bpftool confirms
  * the program is gone from the kernel. And the eBPF side bar: attach one program of a file with a
  * hash map, see the map's entries decoded (pid → count) in the Maps view, and the program in the
- * Explorer, both under what eBPF Studio attached and among all the host's programs.
+ * Explorer, both under what eBPF Studio attached and among all the host's programs. And both
+ * programs of that file attached one after the other: one object (bpftool: the same BTF on both
+ * programs and their maps), one run in the Maps view, events still flowing; detaching one keeps
+ * the other and the object, detaching the last releases the maps.
  *
  * Needs code-server (scripts/install-code-server.sh), chromium, root and bpftool; skipped without
  * them, except on CI (CI=true) where that is a failure. Screenshots go to test-results/.
@@ -19,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
+import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
 import {
   installVsix,
   launchChromium,
@@ -60,7 +63,8 @@ before(async () => {
   await cp(join(repoRoot, 'bpf-templates/tracepoint-ringbuf'), workspace, { recursive: true });
   await cp(join(repoRoot, 'examples/workspace/probe.bpf.c'), join(workspace, 'probe.bpf.c'));
   await mkdir(join(workspace, '.vscode'), { recursive: true });
-  await writeFile(join(workspace, '.vscode/settings.json'), JSON.stringify({ 'ebpfStudio.target': 'local' }, null, 2));
+  // Sticky scroll would lay function headers over the code lenses of the lines at the top of the view.
+  await writeFile(join(workspace, '.vscode/settings.json'), JSON.stringify({ 'ebpfStudio.target': 'local', 'editor.stickyScroll.enabled': false }, null, 2));
   userDataDir = join(tmp, 'user-data');
   const extensionsDir = join(tmp, 'extensions');
   await mkdir(extensionsDir, { recursive: true });
@@ -102,8 +106,6 @@ test('▶ Attach streams each exec into the Events view (pid and filename decode
     // Attach opened the Events view; its table is in a webview (two iframes deep).
     const events = eventsWebview();
     await events.locator('#stream option').first().waitFor({ state: 'attached', timeout: EVENT_TIMEOUT });
-    const header = await events.locator('#header th').allInnerTexts();
-    assert.deepEqual(header, ['#', 'time', 'pid', 'ppid', 'uid', 'comm', 'filename'], 'columns are the fields of struct exec_event');
 
     const pids = await Promise.all([runTrue(), runTrue(), runTrue()]);
     const pid = pids[1];
@@ -111,6 +113,9 @@ test('▶ Attach streams each exec into the Events view (pid and filename decode
     const row = events.locator('#body tr:not(.spacer)', { hasText: '/bin/true' });
     await row.first().waitFor({ timeout: EVENT_TIMEOUT });
     assert.equal(await row.count(), 1, `exactly one exec of /bin/true by pid ${pid}`);
+    // The columns come with the first record: the fields of the record type.
+    const header = await events.locator('#header th').allInnerTexts();
+    assert.deepEqual(header, ['#', 'time', 'pid', 'ppid', 'uid', 'comm', 'filename'], 'columns are the fields of struct exec_event');
     const cells = await row.locator('td').allInnerTexts();
     assert.equal(cells[2], String(pid), 'pid column');
     assert.equal(cells[3], String(process.pid), 'ppid: the test process spawned it');
@@ -163,15 +168,9 @@ test('the Maps view shows a hash map filling up (pid → openat count, live); th
     await mapRow.click(); // expand: the first page of entries, then a refresh every second
     // This process opens files: its pid becomes a key, its count grows.
     for (let i = 0; i < 5; i++) await readFile(join(repoRoot, 'package.json'));
-    const ours = maps.locator('.monaco-list-row', { hasText: new RegExp(`^\\s*${process.pid} → \\d+`) });
-    await ours.waitFor({ timeout: EVENT_TIMEOUT });
-    const first = Number(/→ (\d+)/.exec(await ours.innerText())?.[1]);
+    const first = await openatCount(maps, 1);
     for (let i = 0; i < 50; i++) await readFile(join(repoRoot, 'package.json'));
-    await page.waitForFunction(
-      `(() => [...document.querySelectorAll('.monaco-list-row')].some((r) => { const m = /^\\s*${process.pid} → (\\d+)/.exec(r.textContent || ''); return m && Number(m[1]) >= ${first + 50}; }))()`,
-      undefined,
-      { timeout: EVENT_TIMEOUT },
-    );
+    await openatCount(maps, first + 50);
     t.diagnostic(`openat_calls[${process.pid}]: ${first} → ≥ ${first + 50} after 50 more opens, refreshed without a click`);
 
     const explorer = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Explorer' }) }).last();
@@ -190,6 +189,161 @@ test('the Maps view shows a hash map filling up (pid → openat count, live); th
   }
 });
 
+test('the two programs of one file, attached one after the other, run in ONE object: the same maps (bpftool agrees), one run in the Maps view, events flowing; detaching one keeps the other', { skip: missing, timeout: 600_000 }, async (t) => {
+  try {
+    const lens = (title: string) => page.locator(`.editor-instance .codelens-decoration a[title*="${title}"]`);
+    await page.locator('.tabs-container .tab', { hasText: 'probe.bpf.c' }).click();
+    await page.locator('.editor-instance .codelens-decoration a', { hasText: '✓' }).first().waitFor({ state: 'attached', timeout: FIRST_VERDICT_TIMEOUT });
+    // Lenses drawn while the editor had no focus are stale (their commands are gone): focus it and
+    // wait until they are drawn again, with nothing attached.
+    await focusProbeEditor();
+    await page.locator('.editor-instance .codelens-decoration a', { hasText: '■ Detach' }).waitFor({ state: 'detached', timeout: EVENT_TIMEOUT });
+
+    await revealLens('Attach trace_execve', 'top');
+    const execDetach = page.locator('.editor-instance .codelens-decoration a[title*="prog id"]', { hasText: '■ Detach' });
+    await clickLens('Attach trace_execve', execDetach);
+    const execProg = Number(/prog id (\d+)/.exec((await execDetach.getAttribute('title')) ?? '')?.[1]);
+    assert.equal((await prog(execProg)).name, 'trace_execve');
+    await expectExecRow('after attaching trace_execve');
+
+    // The second program joins the loaded object: its lens says so, and Attach goes into the same run.
+    await revealLens('Attach count_openat', 'bottom');
+    const joining = 'on local, into the object trace_execve already runs in (sharing its maps)'; // count_openat's Attach lens, once refreshed
+    await lens(joining).waitFor({ timeout: EVENT_TIMEOUT });
+    const openatDetach = lens('shares its maps with trace_execve');
+    await clickLens(joining, openatDetach);
+    const openatProg = Number(/prog id (\d+)/.exec((await openatDetach.getAttribute('title')) ?? '')?.[1]);
+
+    // The kernel's view: both programs carry the object's one BTF, and the maps they use are that object's.
+    const exec = await prog(execProg);
+    const openat = await prog(openatProg);
+    assert.equal(openat.name, 'count_openat');
+    assert.equal(openat.btf_id, exec.btf_id, `one loaded object: both programs carry its BTF (btf_id ${exec.btf_id})`);
+    assert.equal(exec.map_ids.length, 1, 'trace_execve uses one map: events');
+    assert.equal(openat.map_ids.length, 1, 'count_openat uses one map: openat_calls');
+    const events = await mapShow(exec.map_ids[0]);
+    const counts = await mapShow(openat.map_ids[0]);
+    assert.deepEqual([events.name, counts.name], ['events', 'openat_calls']);
+    // (A ring buffer without __type fields carries no BTF; the hash map does.)
+    assert.equal(counts.btf_id, exec.btf_id, 'openat_calls was created with the BTF of the object trace_execve was loaded from');
+    t.diagnostic(`trace_execve (prog ${execProg}) → events map ${events.id}; count_openat (prog ${openatProg}) → openat_calls map ${counts.id}; one object, btf_id ${exec.btf_id}`);
+
+    // The Maps view: one run of probe.bpf.c with both programs, its hash map filling up.
+    const maps = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Maps' }) });
+    if (!(await maps.isVisible())) await page.locator('.activitybar .action-item a[aria-label^="eBPF"]').click();
+    const runRow = maps.locator('.monaco-list-row', { hasText: 'probe.bpf.c' });
+    await runRow.filter({ hasText: 'trace_execve, count_openat' }).waitFor({ timeout: EVENT_TIMEOUT });
+    assert.equal(await runRow.count(), 1, 'one run (one object) for the file, not one per program');
+    await maps.locator('.monaco-list-row', { hasText: 'openat_calls' }).click();
+    for (let i = 0; i < 5; i++) await readFile(join(repoRoot, 'package.json'));
+    await openatCount(maps, 5);
+    await expectExecRow('with both attached');
+    await screenshot('5-two-programs-one-object');
+
+    // Detaching trace_execve destroys its link only: count_openat stays attached, and the object
+    // (its programs and both maps) stays loaded until its last program is detached.
+    assert.equal((await linksOf(execProg)).length, 1, `trace_execve has its link (bpftool link show)`);
+    await revealLens(`(prog id ${execProg})`, 'top');
+    await clickLens(`(prog id ${execProg})`, lens('Attach trace_execve'));
+    await waitFor(async () => (await linksOf(execProg)).length === 0, `trace_execve (prog ${execProg}) is still linked after Detach`);
+    assert.equal((await linksOf(openatProg)).length, 1, 'count_openat stays attached');
+    assert.equal((await mapShow(events.id)).name, 'events', 'the object stays loaded while one of its programs is attached');
+    await maps.locator('.monaco-list-row', { hasText: 'probe.bpf.c' }).filter({ hasText: /count_openat on/ }).waitFor({ timeout: EVENT_TIMEOUT });
+
+    // Detaching the last program releases the object: programs and maps leave the kernel.
+    await revealLens(`prog id ${openatProg})`, 'bottom');
+    await clickLens(`prog id ${openatProg})`, lens('Attach count_openat'));
+    await waitUntilGone(openatProg);
+    await waitUntilGone(counts.id, 'map');
+    await waitUntilGone(events.id, 'map');
+  } catch (error) {
+    await screenshot('failure-one-object');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await outputChannelLog(userDataDir, 'eBPF Studio')}`, { cause: error });
+  }
+});
+
+/**
+ * Puts probe.bpf.c's cursor at the top or bottom of the file and moves it line by line until the
+ * code lens whose tooltip contains `title` is in view, a few lines away from the edge (lenses
+ * refresh only while the editor has the focus, and exist only for the lines in view).
+ */
+async function revealLens(title: string, from: 'top' | 'bottom'): Promise<void> {
+  const lens = page.locator(`.editor-instance .codelens-decoration a[title*="${title}"]`);
+  const key = from === 'top' ? 'ArrowDown' : 'ArrowUp';
+  await focusProbeEditor();
+  await page.keyboard.press(from === 'top' ? 'Control+Home' : 'Control+End');
+  for (let moved = 0; moved < 80; moved++) {
+    if (await lens.isVisible()) {
+      if (moved > 0) for (let i = 0; i < 4; i++) await page.keyboard.press(key);
+      break;
+    }
+    await page.keyboard.press(key);
+  }
+  await lens.waitFor({ timeout: ATTACH_TIMEOUT });
+}
+
+/**
+ * This process's count in the Maps view's openat_calls entries once it is at least `atLeast`:
+ * the list is scrolled until its row is rendered (a busy host has many pids, and a tree renders
+ * only the rows in view).
+ */
+async function openatCount(maps: Locator, atLeast: number): Promise<number> {
+  const row = maps.locator('.monaco-list-row', { hasText: new RegExp(`^\\s*${process.pid} → \\d+`) });
+  const deadline = Date.now() + EVENT_TIMEOUT;
+  let seen: number | undefined;
+  for (let step = 0; Date.now() < deadline; step++) {
+    if ((await row.count()) > 0) {
+      seen = Number(/→ (\d+)/.exec(await row.first().innerText())?.[1]);
+      if (seen >= atLeast) return seen;
+    } else {
+      await maps.locator('.monaco-list').first().hover();
+      await page.mouse.wheel(0, step % 20 === 19 ? -100_000 : 300);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`openat_calls[${process.pid}] did not reach ${atLeast} in the Maps view within ${EVENT_TIMEOUT} ms (last seen: ${seen ?? 'no row'})`);
+}
+
+/**
+ * Clicks the code lens whose tooltip contains `title` until `until` shows: focusing the editor
+ * makes VS Code fetch the lenses again, and a click on the lens drawn before the new ones arrive
+ * finds its command gone ("Actual command not found"), so such a click is repeated.
+ */
+async function clickLens(title: string, until: Locator): Promise<void> {
+  const lens = page.locator(`.editor-instance .codelens-decoration a[title*="${title}"]`);
+  for (let attempt = 1; ; attempt++) {
+    await lens.click();
+    const shown = await until.waitFor({ timeout: attempt < 3 ? 5_000 : ATTACH_TIMEOUT }).then(
+      () => true,
+      (error: unknown) => {
+        if (attempt >= 3) throw error;
+        return false;
+      },
+    );
+    if (shown) return;
+  }
+}
+
+/** Focuses probe.bpf.c's editor by clicking a line number in the middle of the view (changes nothing). */
+async function focusProbeEditor(): Promise<void> {
+  await page.locator('.tabs-container .tab', { hasText: 'probe.bpf.c' }).click();
+  const numbers = page.locator('.editor-instance .margin-view-overlays .line-numbers');
+  await numbers.nth(Math.floor((await numbers.count()) / 2)).click();
+}
+
+/** Runs /bin/true and waits for its exec (by pid) as a row of the Events view's selected stream. */
+async function expectExecRow(when: string): Promise<void> {
+  const events = eventsWebview();
+  const pid = await runTrue();
+  await events.locator('#filter').fill(`pid=${pid}`);
+  const row = events.locator('#body tr:not(.spacer)', { hasText: String(pid) });
+  await row.first().waitFor({ timeout: EVENT_TIMEOUT }).catch((error: unknown) => {
+    throw new Error(`no event of pid ${pid} in the Events view ${when}: ${error instanceof Error ? error.message : String(error)}`);
+  });
+  const header = await events.locator('#header th').allInnerTexts();
+  assert.deepEqual(header, ['#', 'time', 'pid', 'comm'], "columns are the fields of probe.bpf.c's struct exec_event");
+}
+
 /** The Events view's document: VS Code puts a webview's content in an iframe inside an iframe. */
 function eventsWebview(): FrameLocator {
   return page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
@@ -205,20 +359,41 @@ function runTrue(): Promise<number> {
 }
 
 /** `bpftool prog show id N` as JSON; rejects when there is no such program. */
-async function prog(id: number): Promise<{ id: number; name: string }> {
+async function prog(id: number): Promise<{ id: number; name: string; map_ids: number[]; btf_id: number }> {
   const { stdout } = await promisify(execFile)(BPFTOOL!, ['-j', 'prog', 'show', 'id', String(id)]);
-  return JSON.parse(stdout) as { id: number; name: string };
+  const shown = JSON.parse(stdout) as { id: number; name: string; map_ids?: number[]; btf_id: number };
+  return { ...shown, map_ids: shown.map_ids ?? [] };
 }
 
-async function waitUntilGone(id: number): Promise<void> {
+/** `bpftool map show id N` as JSON; rejects when there is no such map. */
+async function mapShow(id: number): Promise<{ id: number; name: string; btf_id?: number }> {
+  const { stdout } = await promisify(execFile)(BPFTOOL!, ['-j', 'map', 'show', 'id', String(id)]);
+  return JSON.parse(stdout) as { id: number; name: string; btf_id?: number };
+}
+
+/** The links (`bpftool link show`) of program `progId`. */
+async function linksOf(progId: number): Promise<{ id: number; prog_id: number }[]> {
+  const { stdout } = await promisify(execFile)(BPFTOOL!, ['-j', 'link', 'show']);
+  return (JSON.parse(stdout) as { id: number; prog_id: number }[]).filter((l) => l.prog_id === progId);
+}
+
+async function waitFor(condition: () => Promise<boolean>, failure: string): Promise<void> {
+  const deadline = Date.now() + EVENT_TIMEOUT;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`${failure} (waited ${EVENT_TIMEOUT} ms)`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function waitUntilGone(id: number, kind: 'prog' | 'map' = 'prog'): Promise<void> {
   const deadline = Date.now() + EVENT_TIMEOUT;
   for (;;) {
-    const present = await prog(id).then(
+    const present = await (kind === 'prog' ? prog(id) : mapShow(id)).then(
       () => true,
       () => false,
     );
     if (!present) return;
-    if (Date.now() > deadline) throw new Error(`program ${id} is still loaded ${EVENT_TIMEOUT} ms after Detach (bpftool prog show id ${id})`);
+    if (Date.now() > deadline) throw new Error(`${kind} ${id} is still loaded ${EVENT_TIMEOUT} ms after Detach (bpftool ${kind} show id ${id})`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

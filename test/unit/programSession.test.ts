@@ -1,8 +1,9 @@
 /**
  * The run pipeline against a fake agent that compiles for real (clang on this machine, against a
  * vmlinux.h generated into a temp dir) and plays the kernel's part: what is attached where, which
- * streams start, how records and printk lines come back decoded, and that stop undoes everything
- * in reverse order; plus how the CLI prints records.
+ * streams start, how records and printk lines come back decoded, that programs attached one by
+ * one go into the same object and stream set, and that stop undoes everything in reverse order;
+ * plus how the CLI prints records.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -12,12 +13,16 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { AttachParams, CompileParams, CompileResult, EventsNotification, StreamEndedNotification, TraceNotification } from '../../remote-agent/protocol';
 import { parseAttachSpec } from '../../remote-agent/client/attachSpec';
+import { parseBtf } from '../../remote-agent/client/btf';
 import { BpfObject } from '../../remote-agent/client/elfObject';
-import { startProgramRun, type EventBatch, type RunningAgent, type TraceRecord } from '../../remote-agent/client/programSession';
+import { objectBtfBytes } from '../../remote-agent/client/eventRecordTypes';
+import { openProgramRun, startProgramRun, type EventBatch, type RunningAgent, type TraceRecord } from '../../remote-agent/client/programSession';
 import { eventBatchJson, eventBatchText, summaryText, traceText } from '../../cli/formatEvents';
 
 const root = path.join(__dirname, '..', '..');
 const template = path.join(root, 'bpf-templates/tracepoint-ringbuf/execsnoop.bpf.c');
+/** Two programs, one writing the ring buffer `events`, one counting in the hash map `openat_calls`. */
+const probe = path.join(root, 'examples/workspace/probe.bpf.c');
 let scratch: string;
 let vmlinuxH: Buffer;
 
@@ -79,7 +84,7 @@ function fakeAgent(opts: { maps?: { name: string; type: string }[]; failAttach?:
     onTrace: (h) => (handlers.trace.push(h), { dispose: () => handlers.trace.splice(handlers.trace.indexOf(h), 1) }),
     onStreamEnded: (h) => (handlers.ended.push(h), { dispose: () => handlers.ended.splice(handlers.ended.indexOf(h), 1) }),
   };
-  return { agent, calls, handlers };
+  return { agent, calls, handlers, objects };
 }
 
 function execRecord(pid: number, comm: string, filename: string): Buffer {
@@ -172,6 +177,135 @@ test('--attach specs: a spec of the wrong kind, or naming an unknown program, fa
     target: { kind: 'tracepoint', category: 'syscalls', name: 'sys_enter_execveat' },
   });
   await ok.run!.stop();
+});
+
+const probeMaps = [
+  { name: 'events', type: 'ringbuf' },
+  { name: 'openat_calls', type: 'hash' },
+];
+
+function probeRecord(pid: number, comm: string): Buffer {
+  const r = Buffer.alloc(20);
+  r.writeUInt32LE(pid, 0);
+  r.write(`${comm}\0`, 4, 'latin1');
+  return r;
+}
+
+test('programs attached one after the other go into the one compiled object: one objectId, one stream per event map, started by the first attach', async () => {
+  const { agent, calls, handlers } = fakeAgent({ maps: probeMaps });
+  const { report, run } = await openProgramRun(agent, probe, { target: 'fake', kernelRelease: '6.18' });
+  assert.ok(run);
+  assert.deepEqual(report.programs.map((p) => p.name), ['trace_execve', 'count_openat']);
+  assert.deepEqual(calls, [['compile', 'probe.bpf.c'], ['load', 'obj1'], ['release', 'obj1'], ['compile', '__ebpf_studio_run.c']], 'opened: verified and compiled, nothing attached');
+  assert.equal(run.objectId, 'obj2');
+  assert.equal(run.attached.length, 0);
+  assert.equal(run.streams.length, 0);
+  const batches: EventBatch[] = [];
+  run.onEvents((b) => batches.push(b));
+
+  calls.length = 0;
+  const first = await run.attachProgram('count_openat');
+  assert.deepEqual(first, { program: 'count_openat', section: 'tracepoint/syscalls/sys_enter_openat', description: 'tracepoint count_openat', programId: 42, linkId: 'link-count_openat' });
+  assert.deepEqual(calls, [
+    ['attach', { objectId: 'obj2', program: 'count_openat' }],
+    ['objectMaps', 'obj2'],
+    ['streamStart', 'events'],
+  ], 'the first attach loads the object: its ring buffer streams even though count_openat does not write it');
+
+  calls.length = 0;
+  await run.attachProgram('trace_execve');
+  assert.deepEqual(calls, [
+    ['attach', { objectId: 'obj2', program: 'trace_execve' }],
+    ['objectMaps', 'obj2'],
+  ], 'the same object, and its stream already runs');
+  assert.deepEqual(run.attached.map((a) => a.program), ['count_openat', 'trace_execve']);
+  assert.deepEqual(run.streams, [{ map: 'events', streamId: 's-events', kind: 'ringbuf', recordType: 'struct exec_event' }]);
+
+  handlers.events[0]({ streamId: 's-events', data: probeRecord(4242, 'bash').toString('base64'), sizes: [20], counters: { received: 1, sent: 1, dropped: 0 } });
+  assert.deepEqual(batches.map((b) => b.records), [[{ pid: 4242, comm: 'bash' }]]);
+
+  calls.length = 0;
+  await run.stop();
+  assert.deepEqual(calls, [['streamStop', 's-events'], ['detach', 'link-trace_execve'], ['detach', 'link-count_openat'], ['release', 'obj2']]);
+});
+
+test('two attaches asked at once still share the object and start its streams once', async () => {
+  const { agent, calls } = fakeAgent({ maps: probeMaps });
+  const { run } = await openProgramRun(agent, probe, { target: 'fake', kernelRelease: '6.18' });
+  assert.ok(run);
+  await Promise.all([run.attachProgram('trace_execve'), run.attachProgram('count_openat')]);
+  assert.deepEqual(calls.filter((c) => c[0] === 'attach').map((c) => (c[1] as AttachParams).objectId), ['obj2', 'obj2']);
+  assert.deepEqual(calls.filter((c) => c[0] === 'streamStart'), [['streamStart', 'events']]);
+  await run.stop();
+});
+
+test('detaching one program keeps the other attached, the object loaded and its stream running; stop undoes the rest', async () => {
+  const { agent, calls, handlers } = fakeAgent({ maps: probeMaps });
+  const { run } = await openProgramRun(agent, probe, { target: 'fake', kernelRelease: '6.18' });
+  assert.ok(run);
+  await run.attachProgram('trace_execve');
+  await run.attachProgram('count_openat');
+  const batches: EventBatch[] = [];
+  run.onEvents((b) => batches.push(b));
+
+  calls.length = 0;
+  await run.detachProgram('count_openat');
+  assert.deepEqual(calls, [['detach', 'link-count_openat']], 'only its link: no stream stopped, nothing released');
+  assert.deepEqual(run.attached.map((a) => a.program), ['trace_execve']);
+  handlers.events[0]({ streamId: 's-events', data: probeRecord(7, 'sh').toString('base64'), sizes: [20], counters: { received: 1, sent: 1, dropped: 0 } });
+  assert.deepEqual(batches.map((b) => b.records), [[{ pid: 7, comm: 'sh' }]], 'events of the program still attached keep coming');
+  await assert.rejects(run.detachProgram('count_openat'), { message: 'count_openat is not attached in this run of probe.bpf.c (attached: trace_execve).' });
+
+  calls.length = 0;
+  await run.attachProgram('count_openat');
+  assert.deepEqual(calls[0], ['attach', { objectId: 'obj2', program: 'count_openat' }], 'attached again into the same object');
+  await assert.rejects(run.attachProgram('count_openat'), { message: 'count_openat is already attached (tracepoint count_openat); detach it before attaching it again.' });
+  await assert.rejects(run.attachProgram('nope'), { message: 'probe.bpf.c has no program named nope (its programs: trace_execve, count_openat).' });
+
+  calls.length = 0;
+  const summary = await run.stop();
+  assert.deepEqual(calls, [['streamStop', 's-events'], ['detach', 'link-count_openat'], ['detach', 'link-trace_execve'], ['release', 'obj2']]);
+  assert.equal(summary.streams[0].decoded, 1);
+  assert.equal(run.attached.length, 0);
+  await assert.rejects(run.attachProgram('trace_execve'), { message: 'The run of probe.bpf.c is stopped: attach trace_execve in a new run.' });
+});
+
+test('a failed attach into an open run leaves the programs attached before it, and the run, as they were', async () => {
+  const behaviour: { maps: typeof probeMaps; failAttach?: string } = { maps: probeMaps };
+  const { agent, calls } = fakeAgent(behaviour);
+  const { run } = await openProgramRun(agent, probe, { target: 'fake', kernelRelease: '6.18' });
+  assert.ok(run);
+  await run.attachProgram('trace_execve');
+  behaviour.failAttach = 'Object obj2 is busy';
+  await assert.rejects(run.attachProgram('count_openat'), { name: 'AttachError', message: 'Cannot attach count_openat (SEC("tracepoint/syscalls/sys_enter_openat")): Object obj2 is busy' });
+  assert.deepEqual(run.attached.map((a) => a.program), ['trace_execve']);
+  assert.ok(!calls.some((c) => c[0] === 'release' && c[1] === run.objectId), 'the object stays loaded');
+  await run.stop();
+});
+
+test('the run decodes map keys and values with the BTF of the object it runs', async () => {
+  const { agent, objects } = fakeAgent({ maps: probeMaps });
+  const { run } = await openProgramRun(agent, probe, { target: 'fake', kernelRelease: '6.18' });
+  assert.ok(run);
+  assert.equal(run.valueDecoder(0).typeName, 'unknown', 'no BTF type: hex');
+  const elf = objects.get(run.objectId)!;
+  const eventType = parseBtf(objectBtfBytes(BpfObject.parse(elf), elf)!).byName('exec_event', 'struct')!.id;
+  assert.equal(run.valueDecoder(eventType).typeName, 'struct exec_event');
+  const record = probeRecord(99, 'cat');
+  assert.deepEqual(run.valueDecoder(eventType).decode(record, 0, record.length), { pid: 99, comm: 'cat' });
+  await run.stop();
+});
+
+test('a run tells when its file now reads differently from what it compiled (attaching more would run stale code)', async () => {
+  const file = path.join(scratch, 'probe.bpf.c');
+  fs.copyFileSync(probe, file);
+  const { agent } = fakeAgent({ maps: probeMaps });
+  const { run } = await openProgramRun(agent, file, { target: 'fake', kernelRelease: '6.18' });
+  assert.ok(run);
+  assert.equal(await run.sourceChanged(), false);
+  fs.appendFileSync(file, '/* edited */\n');
+  assert.equal(await run.sourceChanged(), true);
+  await run.stop();
 });
 
 test('the CLI prints a record per line: text with local time and name=value, NDJSON with the fields object', () => {
