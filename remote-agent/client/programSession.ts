@@ -137,6 +137,43 @@ export class AttachError extends Error {
 
 const WRAPPER_NAME = '__ebpf_studio_run.c';
 const PRINTK_CALL = /\b(bpf_printk|bpf_trace_printk|bpf_trace_vprintk|__bpf_printk|__bpf_vprintk)\s*\(/;
+
+/**
+ * The agent follows trace_pipe once (the kernel hands each line to one reader), while several runs
+ * on one target may print: they share the follower, started by the first and stopped by the last.
+ */
+const traceFollowers = new WeakMap<RunningAgent, { users: number; started: Promise<unknown> }>();
+
+async function followTrace(agent: RunningAgent, signal: AbortSignal | undefined): Promise<void> {
+  const shared = traceFollowers.get(agent);
+  if (shared) {
+    shared.users++;
+    try {
+      await shared.started;
+    } catch (error) {
+      shared.users--;
+      throw error;
+    }
+    return;
+  }
+  const started = agent.traceStart(signal);
+  traceFollowers.set(agent, { users: 1, started });
+  try {
+    await started;
+  } catch (error) {
+    traceFollowers.delete(agent);
+    throw error;
+  }
+}
+
+/** The follower's final counters when this was its last user, else null (it keeps running). */
+async function unfollowTrace(agent: RunningAgent): Promise<TraceStopResult | null> {
+  const shared = traceFollowers.get(agent);
+  if (!shared) return null;
+  if (--shared.users > 0) return null;
+  traceFollowers.delete(agent);
+  return agent.traceStop();
+}
 const EVENT_MAP_TYPES = new Set(['ringbuf', 'perf_event_array']);
 
 /**
@@ -354,7 +391,7 @@ export class ProgramRun {
     if (trace ?? this.bundle.files.some((f) => PRINTK_CALL.test(f.content))) {
       // Before any attach, so the first lines the programs print are not missed.
       this.subscriptions.push(this.agent.onTrace((batch) => this.deliverTrace(batch)));
-      await this.agent.traceStart(signal);
+      await followTrace(this.agent, signal);
       this.tracing = true;
     }
   }
@@ -553,7 +590,7 @@ export class ProgramRun {
       });
     }
     if (this.tracing) {
-      summary.trace = (await attempt(() => this.agent.traceStop())) ?? null;
+      summary.trace = (await attempt(() => unfollowTrace(this.agent))) ?? null;
       this.tracing = false;
     }
     for (const link of [...this.attached].reverse()) await attempt(() => this.agent.detach({ linkId: link.linkId }));

@@ -152,6 +152,25 @@ test('a printk program follows trace_pipe before attaching, and its lines come b
   assert.deepEqual(summary.trace, { received: 1, sent: 1, dropped: 0 });
 });
 
+test('two printing runs on one target share its one trace_pipe follower: started by the first, stopped by the last', async () => {
+  const file = path.join(scratch, 'printer.bpf.c');
+  fs.writeFileSync(
+    file,
+    '#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\nchar LICENSE[] SEC("license") = "GPL";\n' +
+      'SEC("tracepoint/syscalls/sys_enter_execve")\nint printer(void *ctx)\n{\n\tbpf_printk("exec");\n\treturn 0;\n}\n',
+  );
+  const { agent, calls } = fakeAgent();
+  const first = await openProgramRun(agent, file, { target: 'fake', kernelRelease: '6.18' });
+  const second = await openProgramRun(agent, file, { target: 'fake', kernelRelease: '6.18' });
+  assert.deepEqual(calls.filter((c) => c[0].startsWith('trace')), [['traceStart']]);
+  const firstSummary = await first.run!.stop();
+  assert.equal(firstSummary.trace, null, 'the other run still reads trace_pipe');
+  assert.deepEqual(calls.filter((c) => c[0].startsWith('trace')), [['traceStart']]);
+  const secondSummary = await second.run!.stop();
+  assert.deepEqual(secondSummary.trace, { received: 1, sent: 1, dropped: 0 });
+  assert.deepEqual(calls.filter((c) => c[0].startsWith('trace')), [['traceStart'], ['traceStop']]);
+});
+
 test('an attach failure undoes what was done and names the program and the kernel\'s reason', async () => {
   const { agent, calls } = fakeAgent({ failAttach: 'kprobe events are not enabled in this kernel (CONFIG_KPROBE_EVENTS)' });
   await assert.rejects(startProgramRun(agent, template, { target: 'fake', kernelRelease: '6.18' }), {
