@@ -492,7 +492,7 @@ t('fentry and lsm programs on a kernel without trampolines or BPF LSM are Kernel
   const fentry = await compile(agent, 'fentry.bpf.c');
   const noTrampoline = await agent.request('attach', { objectId: fentry, program: 'on_unlinkat' });
   assert.equal(noTrampoline.error?.code, ErrorCode.KernelFeatureMissing);
-  assert.equal(noTrampoline.error?.message, `Object ${fentry} cannot be loaded on this kernel: program on_unlinkat (SEC("fentry/do_unlinkat")) is an fentry/fexit/fmod_ret program, and this kernel cannot attach BPF trampolines to kernel functions (hello.features.tracingPrograms is false); use ${features.kprobeEvents ? 'a kprobe/kretprobe' : 'a tracepoint, raw_tracepoint or tp_btf program'} instead. The kernel answered: Operation not permitted.`);
+  assert.equal(noTrampoline.error?.message, `Object ${fentry} cannot be loaded on this kernel: program on_unlinkat (SEC("fentry/do_unlinkat")) is an fentry/fexit/fmod_ret program, and this kernel cannot attach BPF trampolines to kernel functions; use ${features.kprobeEvents ? 'a kprobe/kretprobe' : 'a tracepoint, raw_tracepoint or tp_btf program'} instead. The kernel answered: Operation not permitted.`);
   const lsm = await compile(agent, 'lsm.bpf.c');
   const noLsm = await agent.request('attach', { objectId: lsm, program: 'on_file_open' });
   assert.equal(noLsm.error?.code, ErrorCode.KernelFeatureMissing);
