@@ -5,13 +5,14 @@
 // diagnostic here means the kernel or libbpf will reject the program, or is near certain to.
 import { DiagnosticSeverity, DiagnosticTag, type Diagnostic } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import type { ProbeHelpersResult } from '../remote-agent/protocol';
+import type { KernelFeatures, ProbeHelpersResult } from '../remote-agent/protocol';
 import { matchingBracket, type DocumentModel, type FunctionDefinition, type SectionName, type Span } from './documentModel';
 import { findHelper } from './helperTable';
 import { DEFAULT_GPL_ONLY_SOURCE, GPL_COMPATIBLE_LICENSES, HELPER_MACROS, defaultGplOnlyHelpers } from './gplOnlyHelpers';
 import { primitiveSizes } from './mapDefinitions';
 import { contextStructs, preferredContextType, programTypes } from './programTypes';
 import { matchSection, suggestSection } from './sectionTable';
+import { unsupportedHookReason } from './targetSupport';
 
 export const DIAGNOSTIC_SOURCE = 'ebpf-studio';
 const DOCS = 'https://github.com/ebpf-studio/ebpf-studio/blob/main/docs/diagnostics.md';
@@ -24,6 +25,7 @@ export type DiagnosticCode =
   | 'missing-license'
   | 'gpl-only-helper'
   | 'helper-not-allowed'
+  | 'hook-unsupported-on-target'
   | 'unchecked-map-value'
   | 'wrong-context-type'
   | 'stack-array-too-large';
@@ -42,6 +44,8 @@ export interface DiagnosticTarget {
   description: string;
   /** The target's probe answer; null until it arrives. */
   helpers: ProbeHelpersResult | null;
+  /** The target's kernel features (hello.features); null until known. */
+  features: KernelFeatures | null;
 }
 
 /** The stack a BPF program's frames share. */
@@ -188,6 +192,15 @@ function checkHelperAvailability(document: TextDocument, model: DocumentModel, t
   return found;
 }
 
+function checkHooksOnTarget(document: TextDocument, model: DocumentModel, target: DiagnosticTarget): Diagnostic[] {
+  return model.programs.flatMap((program) => {
+    const reason = unsupportedHookReason(program.section!.name, target.features);
+    return reason
+      ? [diagnostic(document, program.section!.span, DiagnosticSeverity.Warning, 'hook-unsupported-on-target', `On ${target.description}: ${reason}.`)]
+      : [];
+  });
+}
+
 function statementEnd(code: string, from: number, limit: number): number {
   let depth = 0;
   for (let i = from; i < limit; i++) {
@@ -323,6 +336,7 @@ export function computeDiagnostics(document: TextDocument, model: DocumentModel,
     ...model.sections.flatMap((s) => checkSection(document, s)),
     ...checkLicense(document, model, target),
     ...checkHelperAvailability(document, model, target),
+    ...checkHooksOnTarget(document, model, target),
     ...checkNullableResults(document, model, programTypeOf),
     ...checkContextTypes(document, model),
     ...checkStackArrays(document, model),

@@ -105,7 +105,7 @@ export class EbpfDocumentFeatures {
   }
 
   private diagnosticTarget(): DiagnosticTarget {
-    return { description: this.target?.description ?? 'local', helpers: this.target?.helpers ?? null };
+    return { description: this.target?.description ?? 'local', helpers: this.target?.helpers ?? null, features: this.target?.features ?? null };
   }
 
   private publishDiagnostics(document: TextDocument): void {

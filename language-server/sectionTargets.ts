@@ -8,6 +8,7 @@ import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { KernelFeatures } from '../remote-agent/protocol';
 import { scanCursorContext } from './cursorContext';
 import type { KernelTypeIndex } from './kernelTypes';
+import { unsupportedHookReason } from './targetSupport';
 
 const MAX_ITEMS = 1000;
 
@@ -64,18 +65,6 @@ function targets(kernel: KernelTypeIndex, kind: TargetKind): { names: string[]; 
   return list;
 }
 
-/** Why this target cannot attach such a program, when its probe said so. */
-function attachWarning(section: string, features: KernelFeatures | null): string | undefined {
-  if (features === null) return undefined;
-  const kind = SECTION_TARGETS[section];
-  if (kind === 'function' && section.includes('probe') && !features.kprobeEvents) {
-    return 'This target has no kprobe events (CONFIG_KPROBE_EVENTS is off): the program loads but cannot attach.';
-  }
-  if (/^(fentry|fexit|fmod_ret|tp_btf)/.test(section) && !features.tracingPrograms) return 'This target does not load tracing (fentry/fexit/fmod_ret/tp_btf) programs.';
-  if (kind === 'lsm' && !features.lsm) return 'This target does not run BPF LSM programs (CONFIG_BPF_LSM off, or "bpf" missing from the lsm= boot list).';
-  return undefined;
-}
-
 /** Inside `SEC("kind/partial`: the section kind and the part typed after the slash. */
 export function sectionTargetAt(text: string, offset: number): { section: string; typed: string; typedStart: number } | undefined {
   const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
@@ -113,7 +102,8 @@ export function completeSectionTargets(
   if (isIncomplete) matching.length = MAX_ITEMS;
 
   const range = { start: document.positionAt(at.typedStart), end: document.positionAt(offset) };
-  const warning = attachWarning(at.section, features);
+  const unsupported = unsupportedHookReason(at.section, features);
+  const warning = unsupported && `This target: ${unsupported}.`;
   const btf = kernel.btf;
   const items: CompletionItem[] = matching.map((name) => {
     const id = ids.get(name)!;

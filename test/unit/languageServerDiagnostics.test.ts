@@ -366,6 +366,45 @@ test("helpers the target's probe does not allow for the program type are errors,
   assert.deepEqual(await cleared, []);
 });
 
+test('a hook the target kernel cannot attach is a warning on its SEC line once the target is known', async () => {
+  const uri = 'file:///work/kprobe/hook-on-target.bpf.c';
+  const text = `#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("kprobe/do_unlinkat")
+int BPF_KPROBE(on_unlink, int dfd)
+{
+\treturn 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_unlinkat")
+int on_unlink_tp(void *ctx)
+{
+\treturn 0;
+}
+`;
+  assert.deepEqual(await session.open(uri, text), []);
+  const features = {
+    kprobeEvents: false, uprobeEvents: true, tracingPrograms: false, lsm: false, ringbuf: true, tcx: true, bpfCookie: true,
+    tracefs: '/sys/kernel/tracing', bpffs: '/sys/fs/bpf', programTypes: ['kprobe', 'tracepoint'], mapTypes: ['hash'],
+  };
+  const target: TargetInfoParams = { description: 'root@vm1:22', kernelRelease: '6.18', arch: 'x86_64', btfPath: null, btfId: null, features, helpers: null };
+  const republished = session.nextDiagnostics(uri);
+  await session.connection.sendNotification(TargetInfoNotification, target);
+  const diagnostics = await republished;
+  assert.deepEqual(summary(diagnostics), [{ code: 'hook-unsupported-on-target', range: rangeOf(text, 'kprobe/do_unlinkat'), severity: 2 }]);
+  assert.equal(
+    messageOf(diagnostics[0]),
+    'On root@vm1:22: kprobe events are not enabled in this kernel (CONFIG_KPROBE_EVENTS is not set): the program loads but cannot attach; use a tracepoint, fentry or raw_tp program instead.',
+  );
+  const cleared = session.nextDiagnostics(uri);
+  await session.connection.sendNotification(TargetInfoNotification, { ...target, features: null, description: 'local' });
+  assert.deepEqual(await cleared, []);
+});
+
 test("inside a program, helper completion offers only what the target's probe allows its type", async () => {
   const uri = 'file:///work/xdp/complete.bpf.c';
   const text = xdpCounter.replace('*count += 1;', 'if (count)\n\t\t*count = bpf_;') + '\nstatic int outside = bpf_;\n';
