@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The project's test command (`npm test`, also run by CI): build, type-check, then unit,
-# integration (private sshd on 127.0.0.1, real kernel) and editor (real VS Code) tests.
+# The project's test command (`npm test`, also run by CI): build and package, type-check, then
+# unit, integration (private sshd on 127.0.0.1, real kernel) and editor (real VS Code) tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npm run --silent build
+# The bundles and the .vsix the editor tests install, built once for all of them.
+npm run --silent package
 npm run --silent typecheck
 npm run --silent test:unit
 npm run --silent test:integration
-npm run --silent test:editor
+EBPF_STUDIO_VSIX="$PWD/out/ebpf-studio.vsix" npm run --silent test:editor

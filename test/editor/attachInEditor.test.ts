@@ -16,73 +16,44 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
-import {
-  installVsix,
-  launchChromium,
-  missingEditorTools,
-  openWorkbench,
-  outputChannelLog,
-  quietWorkbenchSettings,
-  repoRoot,
-  startCodeServer,
-  vsixUnderTest,
-  writeUserSettings,
-  type CodeServer,
-} from '../support/codeServer';
+import type { FrameLocator, Locator, Page } from 'playwright-core';
+import { editorTestSkipReason, openEditorSession, repoRoot, type EditorSession } from '../support/codeServer';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check builds the agent and this kernel's vmlinux.h
 const ATTACH_TIMEOUT = 60_000;
 const EVENT_TIMEOUT = 20_000;
-const resultsDir = join(repoRoot, 'test-results');
 const BPFTOOL = ['/usr/sbin/bpftool', '/usr/bin/bpftool'].find((p) => existsSync(p));
 
-const missing =
-  missingEditorTools() ??
-  (process.getuid?.() !== 0 ? 'attaching programs needs root (the local agent loads them)' : undefined) ??
-  (BPFTOOL ? undefined : 'bpftool is not installed (apt-get install bpftool): the test checks the kernel with it');
-if (missing && process.env.CI === 'true') throw new Error(`the attach editor test cannot run on CI: ${missing}`);
+const missing = editorTestSkipReason(
+  'the attach editor test',
+  process.getuid?.() !== 0 ? 'attaching programs needs root (the local agent loads them)' : undefined,
+  BPFTOOL ? undefined : 'bpftool is not installed (apt-get install bpftool): the test checks the kernel with it',
+);
 
-let tmp: string;
-let userDataDir: string;
-let server: CodeServer | undefined;
-let browser: Browser | undefined;
+let session: EditorSession;
 let page: Page;
 
 before(async () => {
   if (missing) return;
-  tmp = await mkdtemp(join(tmpdir(), 'ebpf-studio-attach-'));
-  const vsix = await vsixUnderTest();
-  const workspace = join(tmp, 'workspace');
-  await cp(join(repoRoot, 'bpf-templates/tracepoint-ringbuf'), workspace, { recursive: true });
-  await cp(join(repoRoot, 'examples/workspace/probe.bpf.c'), join(workspace, 'probe.bpf.c'));
-  await mkdir(join(workspace, '.vscode'), { recursive: true });
-  // Sticky scroll would lay function headers over the code lenses of the lines at the top of the view.
-  await writeFile(join(workspace, '.vscode/settings.json'), JSON.stringify({ 'ebpfStudio.target': 'local', 'editor.stickyScroll.enabled': false }, null, 2));
-  userDataDir = join(tmp, 'user-data');
-  const extensionsDir = join(tmp, 'extensions');
-  await mkdir(extensionsDir, { recursive: true });
-  await writeUserSettings(userDataDir, quietWorkbenchSettings);
-  await installVsix(vsix, extensionsDir);
-  const home = join(tmp, 'home');
-  await mkdir(home, { recursive: true });
-  server = await startCodeServer({ folder: workspace, userDataDir, extensionsDir, home });
-  browser = await launchChromium();
-  page = await openWorkbench(browser, server.url);
-  await mkdir(resultsDir, { recursive: true });
+  session = await openEditorSession({
+    name: 'attach',
+    workspace: {
+      copyFrom: join(repoRoot, 'bpf-templates/tracepoint-ringbuf'),
+      files: { 'probe.bpf.c': readFileSync(join(repoRoot, 'examples/workspace/probe.bpf.c'), 'utf8') },
+    },
+    // Sticky scroll would lay function headers over the code lenses of the lines at the top of the view.
+    settings: { 'ebpfStudio.target': 'local', 'editor.stickyScroll.enabled': false },
+  });
+  page = session.page;
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
-  // EBPF_STUDIO_KEEP_TEST_DIR=1 keeps the workspace and code-server's logs for a look after a failure.
-  if (tmp && !process.env.EBPF_STUDIO_KEEP_TEST_DIR) await rm(tmp, { recursive: true, force: true });
+  await session?.close();
 });
 
 test('▶ Attach streams each exec into the Events view (pid and filename decoded with BTF); ■ Detach removes the program from the kernel', { skip: missing, timeout: 600_000 }, async (t) => {
@@ -90,7 +61,7 @@ test('▶ Attach streams each exec into the Events view (pid and filename decode
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'execsnoop.bpf.c' }).dblclick();
     const attachLens = page.locator('.editor-instance .codelens-decoration a', { hasText: '▶ Attach' });
     await attachLens.waitFor({ timeout: FIRST_VERDICT_TIMEOUT });
-    await screenshot('1-attach-lens');
+    await session.screenshot('1-attach-lens');
 
     const clicked = Date.now();
     await attachLens.click();
@@ -129,7 +100,7 @@ test('▶ Attach streams each exec into the Events view (pid and filename decode
     const stats = await events.locator('#stats').innerText();
     assert.match(stats, /received\s*[1-9]/, `counters: ${stats}`);
     assert.match(stats, /dropped\s*0/, `counters: ${stats}`);
-    await screenshot('2-events');
+    await session.screenshot('2-events');
 
     // Back in the editor (code lenses refresh only while it has the focus), detach.
     await page.locator('.editor-instance .monaco-editor .view-line', { hasText: 'int handle_execve' }).click();
@@ -137,10 +108,10 @@ test('▶ Attach streams each exec into the Events view (pid and filename decode
     await attachLens.waitFor({ timeout: ATTACH_TIMEOUT });
     await waitUntilGone(progId);
     await page.locator('.statusbar-item', { hasText: 'attached' }).waitFor({ state: 'detached', timeout: EVENT_TIMEOUT });
-    await screenshot('3-detached');
+    await session.screenshot('3-detached');
   } catch (error) {
-    await screenshot('failure');
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await outputChannelLog(userDataDir, 'eBPF Studio')}`, { cause: error });
+    await session.screenshot('failure');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
   }
 });
 
@@ -178,14 +149,14 @@ test('the Maps view shows a hash map filling up (pid → openat count, live); th
     await explorer.locator('.monaco-list-row', { hasText: `count_openat` }).first().waitFor({ timeout: EVENT_TIMEOUT });
     await explorer.locator('.monaco-list-row', { hasText: 'All programs on host' }).click();
     await explorer.locator('.monaco-list-row', { hasText: new RegExp(`${progId}: count_openat.*eBPF Studio`) }).waitFor({ timeout: EVENT_TIMEOUT });
-    await screenshot('4-maps-and-explorer');
+    await session.screenshot('4-maps-and-explorer');
 
     await page.locator('.editor-instance .monaco-editor .view-line', { hasText: 'int count_openat' }).click();
     await detach.click();
     await waitUntilGone(progId);
   } catch (error) {
-    await screenshot('failure-maps');
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await outputChannelLog(userDataDir, 'eBPF Studio')}`, { cause: error });
+    await session.screenshot('failure-maps');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
   }
 });
 
@@ -238,7 +209,7 @@ test('the two programs of one file, attached one after the other, run in ONE obj
     for (let i = 0; i < 5; i++) await readFile(join(repoRoot, 'package.json'));
     await openatCount(maps, 5);
     await expectExecRow('with both attached');
-    await screenshot('5-two-programs-one-object');
+    await session.screenshot('5-two-programs-one-object');
 
     // Detaching trace_execve destroys its link only: count_openat stays attached, and the object
     // (its programs and both maps) stays loaded until its last program is detached.
@@ -257,8 +228,8 @@ test('the two programs of one file, attached one after the other, run in ONE obj
     await waitUntilGone(counts.id, 'map');
     await waitUntilGone(events.id, 'map');
   } catch (error) {
-    await screenshot('failure-one-object');
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await outputChannelLog(userDataDir, 'eBPF Studio')}`, { cause: error });
+    await session.screenshot('failure-one-object');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
   }
 });
 
@@ -396,8 +367,4 @@ async function waitUntilGone(id: number, kind: 'prog' | 'map' = 'prog'): Promise
     if (Date.now() > deadline) throw new Error(`${kind} ${id} is still loaded ${EVENT_TIMEOUT} ms after Detach (bpftool ${kind} show id ${id})`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-async function screenshot(name: string): Promise<void> {
-  await page.screenshot({ path: join(resultsDir, `attach-${name}.png`) });
 }

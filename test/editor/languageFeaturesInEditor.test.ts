@@ -12,36 +12,24 @@ then an SSH host (a private sshd on 127.0.0.1) whose BTF is fetched once and reu
  * EBPF_STUDIO_VSIX=path tests an already built .vsix instead of running `npm run package`.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { parseBtf } from '../../remote-agent/client/btf';
 import { sshdUnavailableReason, startSshd } from '../support/sshd';
-import {
-  installVsix,
-  launchChromium,
-  missingEditorTools,
-  openWorkbench,
-  outputChannelLog,
-  quietWorkbenchSettings,
-  repoRoot,
-  startCodeServer,
-  vsixUnderTest,
-  writeUserSettings,
-  type CodeServer,
-} from '../support/codeServer';
+import { editorTestSkipReason, openEditorSession, type EditorSession } from '../support/codeServer';
 
 const LOCAL_BTF = '/sys/kernel/btf/vmlinux';
 const STEP_TIMEOUT = 30_000;
 /** The first targetInfo waits for the local agent, which the first session builds in the fresh HOME. */
 const TARGET_INFO_TIMEOUT = 180_000;
-const resultsDir = join(repoRoot, 'test-results');
 
-const missing = missingEditorTools() ?? (existsSync(LOCAL_BTF) ? undefined : `this kernel has no BTF at ${LOCAL_BTF}: kernel struct fields cannot be completed`);
-if (missing && process.env.CI === 'true') throw new Error(`the language features editor test cannot run on CI: ${missing}`);
+const missing = editorTestSkipReason(
+  'the language features editor test',
+  existsSync(LOCAL_BTF) ? undefined : `this kernel has no BTF at ${LOCAL_BTF}: kernel struct fields cannot be completed`,
+);
 const sshdMissing = sshdUnavailableReason();
 
 const source = `// SPDX-License-Identifier: GPL-2.0
@@ -69,42 +57,27 @@ int count_exec(void *ctx)
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-let tmp: string;
-let workspace: string;
-let userDataDir: string;
-/** HOME of the extension host: its own ~/.ssh and ~/.cache. */
-let home: string;
-let server: CodeServer | undefined;
-let browser: Browser | undefined;
+let session: EditorSession;
 let page: Page;
 
 before(async () => {
   if (missing) return;
-  tmp = await mkdtemp(join(tmpdir(), 'ebpf-studio-language-'));
-  const vsix = await vsixUnderTest();
-  workspace = join(tmp, 'workspace');
-  await mkdir(join(workspace, '.vscode'), { recursive: true });
-  await writeFile(join(workspace, 'count.bpf.c'), source);
-  // A compile_commands.json says this workspace uses clangd. Verification stays off: this test is about the language server.
-  await writeFile(join(workspace, 'compile_commands.json'), '[]\n');
-  await writeWorkspaceSettings({ 'ebpfStudio.target': 'local' });
-  userDataDir = join(tmp, 'user-data');
-  const extensionsDir = join(tmp, 'extensions');
-  await mkdir(extensionsDir, { recursive: true });
-  await writeUserSettings(userDataDir, quietWorkbenchSettings);
-  await installVsix(vsix, extensionsDir);
-  home = join(tmp, 'home');
-  await mkdir(join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  server = await startCodeServer({ folder: workspace, userDataDir, extensionsDir, home });
-  browser = await launchChromium();
-  page = await openWorkbench(browser, server.url);
-  await mkdir(resultsDir, { recursive: true });
+  session = await openEditorSession({
+    name: 'language',
+    workspace: {
+      files: {
+        'count.bpf.c': source,
+        // A compile_commands.json says this workspace uses clangd. Verification stays off: this test is about the language server.
+        'compile_commands.json': '[]\n',
+      },
+    },
+    settings: languageServerOnly({ 'ebpfStudio.target': 'local' }),
+  });
+  page = session.page;
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+  await session?.close();
 });
 
 test('kernel fields after ->, helper hover, the NULL-check quick fix and the clangd offer work in VS Code', { skip: missing, timeout: 600_000 }, async (t) => {
@@ -119,12 +92,12 @@ test('kernel fields after ->, helper hover, the NULL-check quick fix and the cla
     const offer = page.locator('.notification-toast', { hasText: 'clangd does not know' });
     await offer.waitFor({ timeout: STEP_TIMEOUT });
     t.diagnostic(`open → clangd offer: ${Date.now() - opened} ms`);
-    await screenshot('1-clangd-offer');
+    await session.screenshot('1-clangd-offer');
     await offer.getByRole('button', { name: 'Write .clangd' }).click();
     await page.locator('.notification-toast', { hasText: 'clangd now compiles *.bpf.c with -target bpf' }).waitFor({ timeout: STEP_TIMEOUT });
-    const clangd = await readFile(join(workspace, '.clangd'), 'utf8');
+    const clangd = await readFile(join(session.workspace, '.clangd'), 'utf8');
     assert.match(clangd, /^# >>> ebpf-studio:.*\nIf:\n {2}PathMatch: .*\\\.bpf\\\.c\nCompileFlags:\n {2}Add:\n {4}- "-target"\n {4}- bpf\n {4}- "-D__TARGET_ARCH_\w+"\n {4}- "-I.*\/vmlinux\/[^"]+"\n/);
-    await screenshot('2-clangd-written');
+    await session.screenshot('2-clangd-written');
     await page.keyboard.press('Escape'); // the toasts
 
     // Kernel struct fields, with the byte offsets the verifier and CO-RE use.
@@ -132,15 +105,15 @@ test('kernel fields after ->, helper hover, the NULL-check quick fix and the cla
     const typed = Date.now();
     await suggestWidget().locator('.monaco-list-row .label-name').first().waitFor({ timeout: STEP_TIMEOUT });
     t.diagnostic(`typed -> → field list shown: ${Date.now() - typed} ms (open → fields: ${Date.now() - opened} ms, including the clangd step)`);
-    await screenshot('3-fields-after-arrow');
+    await session.screenshot('3-fields-after-arrow');
     await page.keyboard.type('pi');
     await focusedSuggestion(/^pid\b/, `pid_t · offset ${offsetOf('pid')}, size 4`);
-    await screenshot('4-field-pid');
+    await session.screenshot('4-field-pid');
     await page.keyboard.press('Backspace');
     await page.keyboard.press('Backspace');
     await page.keyboard.type('com');
     await focusedSuggestion(/^comm\b/, `char[16] · offset ${offsetOf('comm')}, size 16`);
-    await screenshot('5-field-comm');
+    await session.screenshot('5-field-comm');
     await page.keyboard.press('Enter'); // accepts `comm`
     await page.keyboard.type(';'); // without it, `t->comm *count` below would be a multiplication
     await page.keyboard.press('Escape');
@@ -153,7 +126,7 @@ test('kernel fields after ->, helper hover, the NULL-check quick fix and the cla
     const hoverText = (await hover.innerText()).replace(/\s+/g, ' ');
     assert.ok(hoverText.includes('void *bpf_map_lookup_elem(void *map, const void *key)'), `hover shows the signature: ${hoverText}`);
     assert.match(hoverText, /Perform a lookup in map for an entry associated to key/);
-    await screenshot('6-helper-hover');
+    await session.screenshot('6-helper-hover');
     await page.mouse.move(10, 10);
 
     // The map value dereferenced before its NULL check: an error in Problems, fixed by the quick fix.
@@ -161,37 +134,37 @@ test('kernel fields after ->, helper hover, the NULL-check quick fix and the cla
     const problem = page.locator('.markers-panel .monaco-list-row', { hasText: "'count' may be NULL here" });
     await problem.waitFor({ timeout: STEP_TIMEOUT });
     assert.match(await problem.innerText(), /\[Ln 20, Col 3\]/); // line 19 before `const char *name = …` was added
-    await screenshot('7-unchecked-lookup-problem');
+    await session.screenshot('7-unchecked-lookup-problem');
     await page.locator('.editor-instance .view-line', { hasText: '*count += 1;' }).getByText('count', { exact: true }).click();
     await page.keyboard.press('Control+.');
     // The only fix, so it has the focus; the menu takes keys, and a click would hit its pointer guard.
     await page.locator('.action-widget .monaco-list-row.focused', { hasText: 'Return 0 when count is NULL' }).waitFor({ timeout: STEP_TIMEOUT });
-    await screenshot('8-quick-fix');
+    await session.screenshot('8-quick-fix');
     await page.keyboard.press('Enter');
     await editorLine(/^\s*if\s\(!count\)\s*$/).waitFor({ timeout: STEP_TIMEOUT });
     await problem.waitFor({ state: 'detached', timeout: STEP_TIMEOUT });
     await page.keyboard.press('Control+S');
     await waitFor('the saved file to have the NULL check', async () =>
-      (await readFile(join(workspace, 'count.bpf.c'), 'utf8')).includes('__u64 *count = bpf_map_lookup_elem(&exec_count, &pid);\n\tif (!count)\n\t\treturn 0;\n\tstruct task_struct *t'),
+      (await readFile(join(session.workspace, 'count.bpf.c'), 'utf8')).includes('__u64 *count = bpf_map_lookup_elem(&exec_count, &pid);\n\tif (!count)\n\t\treturn 0;\n\tstruct task_struct *t'),
     );
-    await screenshot('9-null-check-inserted');
+    await session.screenshot('9-null-check-inserted');
 
     // The extension described the target to the server once its session opened.
     const log = await waitForLog(/language server: now describes local \(kernel [^;]+; BTF \/sys\/kernel\/btf\/vmlinux; helper probe (known|not available)\) after \d+ ms/);
     t.diagnostic(log);
   } catch (error) {
-    await screenshot('failure');
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await outputChannelLog(userDataDir, 'eBPF Studio')}`, { cause: error });
+    await session.screenshot('failure');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
   }
 });
 
 test('an SSH target: its BTF is fetched once into the extension\'s storage and reused when the target is selected again', { skip: missing ?? sshdMissing ?? false, timeout: 600_000 }, async (t) => {
   const sshd = await startSshd();
   const description = `root@${sshd.host}:${sshd.port}`;
-  const btfDir = join(userDataDir, 'User/globalStorage/ebpf-studio.ebpf-studio/btf');
+  const btfDir = join(session.userDataDir, 'User/globalStorage/ebpf-studio.ebpf-studio/btf');
   try {
     const alias = 'ebpf-language-target';
-    await writeFile(join(home, '.ssh/config'), `Host ${alias}\n  HostName ${sshd.host}\n  Port ${sshd.port}\n  User root\n  IdentityFile ${sshd.identityFile}\n`, { mode: 0o600 });
+    await writeFile(join(session.home, '.ssh/config'), `Host ${alias}\n  HostName ${sshd.host}\n  Port ${sshd.port}\n  User root\n  IdentityFile ${sshd.identityFile}\n`, { mode: 0o600 });
     // count.bpf.c is still open: selecting the target opens its session even with verification off.
     const selected = Date.now();
     await writeWorkspaceSettings({ 'ebpfStudio.target': alias });
@@ -209,7 +182,7 @@ test('an SSH target: its BTF is fetched once into the extension\'s storage and r
     await insertLineAfter('const char *name = t->comm;', 'int prio = t->');
     await page.keyboard.type('prio');
     await focusedSuggestion(/^prio\b/, `int · offset ${parseBtf(readFileSync(LOCAL_BTF)).byName('task_struct', 'struct')!.members!.find((m) => m.name === 'prio')!.bitOffset / 8}, size 4`);
-    await screenshot('10-fields-over-ssh');
+    await session.screenshot('10-fields-over-ssh');
     await page.keyboard.press('Escape');
 
     // Back to local and to the host again: its session is reused and the BTF copy with it.
@@ -219,8 +192,8 @@ test('an SSH target: its BTF is fetched once into the extension\'s storage and r
     const cached = await waitForLog(new RegExp(`now describes ${literal(description)} \\(kernel [^;]+; BTF cached at ${literal(join(btfDir, copies[0]))}; helper probe known\\)`));
     t.diagnostic(cached);
   } catch (error) {
-    await screenshot('failure-ssh');
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await outputChannelLog(userDataDir, 'eBPF Studio')}`, { cause: error });
+    await session.screenshot('failure-ssh');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
   } finally {
     await sshd.stop();
   }
@@ -230,8 +203,13 @@ function literal(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** Workspace settings with verification on save off, so that only the language server is at work. */
+function languageServerOnly(settings: Record<string, unknown>): Record<string, unknown> {
+  return { ...settings, 'ebpfStudio.verifyOnSave': false };
+}
+
 async function writeWorkspaceSettings(settings: Record<string, unknown>): Promise<void> {
-  await writeFile(join(workspace, '.vscode/settings.json'), JSON.stringify({ ...settings, 'ebpfStudio.verifyOnSave': false }, null, 2));
+  await session.writeWorkspaceSettings(languageServerOnly(settings));
 }
 
 function editorLine(text: string | RegExp) {
@@ -263,7 +241,7 @@ async function insertLineAfter(anchor: string, text: string): Promise<void> {
 async function waitForLog(pattern: RegExp, occurrence = 1): Promise<string> {
   let lines: string[] = [];
   await waitFor(`${occurrence} line(s) matching ${pattern} in the eBPF Studio output`, async () => {
-    lines = (await outputChannelLog(userDataDir, 'eBPF Studio')).split('\n').filter((l) => pattern.test(l));
+    lines = (await session.extensionOutput()).split('\n').filter((l) => pattern.test(l));
     return lines.length >= occurrence;
   }, TARGET_INFO_TIMEOUT);
   return lines[occurrence - 1];
@@ -276,8 +254,4 @@ async function waitFor(what: string, done: () => Promise<boolean>, timeout = STE
     if (Date.now() > deadline) throw new Error(`waited ${timeout} ms for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-async function screenshot(name: string): Promise<void> {
-  await page.screenshot({ path: join(resultsDir, `language-${name}.png`) });
 }

@@ -11,67 +11,35 @@
  * EBPF_STUDIO_VSIX=path tests an already built .vsix instead of running `npm run package`.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { sshdUnavailableReason, startSshd, writeKnownHostsWithWrongKey } from '../support/sshd';
-import {
-  installVsix,
-  launchChromium,
-  missingEditorTools,
-  openWorkbench,
-  quietWorkbenchSettings,
-  repoRoot,
-  startCodeServer,
-  writeUserSettings,
-  type CodeServer,
-} from '../support/codeServer';
+import { editorTestSkipReason, openEditorSession, repoRoot, type EditorSession } from '../support/codeServer';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // first check builds the agent and this kernel's vmlinux.h
 const SAVE_VERDICT_TIMEOUT = 60_000;
-const resultsDir = join(repoRoot, 'test-results');
 
-const missing = missingEditorTools();
-if (missing && process.env.CI === 'true') throw new Error(`editor tests cannot run on CI: ${missing}`);
+const missing = editorTestSkipReason('editor tests');
 
 const sshdMissing = sshdUnavailableReason();
 
-let tmp: string;
-let workspace: string;
-/** HOME of the extension host: a fresh ~/.ssh (config, known_hosts) and ~/.cache (the local agent's build). */
-let home: string;
-let server: CodeServer | undefined;
-let browser: Browser | undefined;
+let session: EditorSession;
 let page: Page;
 
 before(async () => {
   if (missing) return;
-  tmp = await mkdtemp(join(tmpdir(), 'ebpf-studio-editor-'));
-  const vsix = process.env.EBPF_STUDIO_VSIX ?? (await buildVsix());
-  workspace = join(tmp, 'workspace');
-  await cp(join(repoRoot, 'examples/workspace'), workspace, { recursive: true });
-  await writeWorkspaceSettings({ 'ebpfStudio.target': 'local' });
-  const userDataDir = join(tmp, 'user-data');
-  const extensionsDir = join(tmp, 'extensions');
-  await mkdir(extensionsDir, { recursive: true });
-  await writeUserSettings(userDataDir, quietWorkbenchSettings);
-  await installVsix(vsix, extensionsDir);
-  home = join(tmp, 'home');
-  await mkdir(join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  server = await startCodeServer({ folder: workspace, userDataDir, extensionsDir, home });
-  browser = await launchChromium();
-  page = await openWorkbench(browser, server.url);
-  await mkdir(resultsDir, { recursive: true });
+  session = await openEditorSession({
+    name: 'editor',
+    workspace: { copyFrom: join(repoRoot, 'examples/workspace') },
+    settings: { 'ebpfStudio.target': 'local' },
+  });
+  page = session.page;
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+  await session?.close();
 });
 
 test('a verifier rejection, its fix and a clang error show up in Problems and code lenses as the file is edited and saved', { skip: missing, timeout: 600_000 }, async (t) => {
@@ -82,12 +50,12 @@ test('a verifier rejection, its fix and a clang error show up in Problems and co
     t.diagnostic(`open → first verdict (agent start, vmlinux.h, compile, load): ${Date.now() - started} ms`);
     await page.keyboard.press('Control+Shift+M');
     await problem(/R0 invalid mem access 'map_value_or_null'.*\[Ln 25, Col \d+\]/, SAVE_VERDICT_TIMEOUT);
-    await screenshot('1-rejected-on-open');
+    await session.screenshot('1-rejected-on-open');
 
     // The program name in Problems links to the program's full verifier log in the Output channel.
     await page.locator('.markers-panel .monaco-list-row', { hasText: 'map_value_or_null' }).getByText('count_execve', { exact: true }).click();
     await page.locator('.panel .monaco-editor .view-line', { hasText: 'end of the log of count_execve' }).waitFor({ timeout: 10_000 });
-    await screenshot('1-verifier-log');
+    await session.screenshot('1-verifier-log');
     await page.getByRole('tab', { name: /^Problems/ }).click();
 
     // The missing NULL check added: the program passes, the rejection leaves Problems.
@@ -96,23 +64,23 @@ test('a verifier rejection, its fix and a clang error show up in Problems and co
     t.diagnostic(`save → ✓ code lens: ${ms} ms`);
     await page.locator('.markers-panel .monaco-list-row', { hasText: 'map_value_or_null' }).waitFor({ state: 'detached', timeout: SAVE_VERDICT_TIMEOUT });
     assert.match(await lensesText(), /✓ [\d,]+ insns processed · tracepoint on local \(\d+\.\d+\)/);
-    await screenshot('2-passes');
+    await session.screenshot('2-passes');
 
     // The check replaced by a comment: the rejection is back, on the dereference's new line 26.
     await replaceLine(/^\s*if\s\(!count\)\sreturn\s0;\s*$/, '// no check any more');
     ms = await saveAndWait(() => problem(/R0 invalid mem access 'map_value_or_null'.*\[Ln 26, Col \d+\]/, SAVE_VERDICT_TIMEOUT));
     t.diagnostic(`save → verifier rejection in Problems: ${ms} ms`);
     await codeLens(`✗ R0 invalid mem access 'map_value_or_null'`, SAVE_VERDICT_TIMEOUT);
-    await screenshot('3-rejected-after-edit');
+    await session.screenshot('3-rejected-after-edit');
 
     // A clang error: no object, so no verdicts, and the compiler's message on its line.
     await insertLineAfter('no check any more', 'undeclared_counter++;');
     ms = await saveAndWait(() => problem(/use of undeclared identifier 'undeclared_counter'.*\[Ln 25, Col 2\]/, SAVE_VERDICT_TIMEOUT));
     t.diagnostic(`save → clang error in Problems: ${ms} ms`);
-    await screenshot('4-clang-error');
+    await session.screenshot('4-clang-error');
   } catch (error) {
-    await screenshot('failure');
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await extensionOutput()}`, { cause: error });
+    await session.screenshot('failure');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
   }
 });
 
@@ -125,24 +93,24 @@ test('an SSH target: its unknown host key is shown with the fingerprint and trus
     // An alias from ~/.ssh/config; its host key is in no known_hosts file yet.
     const alias = 'ebpf-test-target';
     await writeFile(
-      join(home, '.ssh/config'),
+      join(session.home, '.ssh/config'),
       `Host ${alias}\n  HostName ${sshd.host}\n  Port ${sshd.port}\n  User root\n  IdentityFile ${sshd.identityFile}\n`,
       { mode: 0o600 },
     );
     // Switching the target (here by editing the workspace settings) verifies the open file there.
-    await writeWorkspaceSettings({ 'ebpfStudio.target': alias });
+    await session.writeWorkspaceSettings({ 'ebpfStudio.target': alias });
     const dialog = page.locator('.monaco-dialog-box');
     await dialog.waitFor({ timeout: SAVE_VERDICT_TIMEOUT });
     const question = await dialog.innerText();
     assert.ok(question.includes(sshd.hostKeyFingerprint), `the dialog shows the host key's fingerprint ${sshd.hostKeyFingerprint}:\n${question}`);
-    await screenshot('5-unknown-host-key');
+    await session.screenshot('5-unknown-host-key');
     const trusted = Date.now();
     await dialog.getByRole('button', { name: 'Trust and Connect' }).click();
     await codeLens(`:${sshd.port} (`, FIRST_VERDICT_TIMEOUT);
     t.diagnostic(`trust → verdicts over SSH (agent deployed and built there if needed): ${Date.now() - trusted} ms`);
-    const knownHosts = join(home, '.ssh/known_hosts');
+    const knownHosts = join(session.home, '.ssh/known_hosts');
     assert.match(await readFile(knownHosts, 'utf8'), new RegExp(`^\\[127\\.0\\.0\\.1\\]:${sshd.port} ssh-ed25519 `, 'm'));
-    await screenshot('6-verified-over-ssh');
+    await session.screenshot('6-verified-over-ssh');
 
     // The link drops; on reconnecting the host shows a key other than the trusted one: refused, loudly, not asked about.
     writeKnownHostsWithWrongKey(sshd, knownHosts);
@@ -151,28 +119,14 @@ test('an SSH target: its unknown host key is shown with the fingerprint and trus
     // (fade-in-done: the toast has finished sliding in, so the screenshot shows it)
     await page.locator('.notification-toast.notification-fade-in-done', { hasText: 'host key has changed' }).waitFor({ timeout: SAVE_VERDICT_TIMEOUT });
     assert.equal(await dialog.count(), 0, 'no trust question for a changed key');
-    await screenshot('7-changed-host-key');
+    await session.screenshot('7-changed-host-key');
   } catch (error) {
-    await screenshot('failure-ssh');
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await extensionOutput()}`, { cause: error });
+    await session.screenshot('failure-ssh');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
   } finally {
     await sshd.stop();
   }
 });
-
-async function writeWorkspaceSettings(settings: Record<string, unknown>): Promise<void> {
-  await writeFile(join(workspace, '.vscode/settings.json'), JSON.stringify(settings, null, 2));
-}
-
-async function buildVsix(): Promise<string> {
-  try {
-    await promisify(execFile)('npm', ['run', '--silent', 'package'], { cwd: repoRoot, maxBuffer: 16 << 20 });
-  } catch (error) {
-    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    throw new Error(`npm run package failed:\n${stdout}\n${stderr}`);
-  }
-  return join(repoRoot, 'out/ebpf-studio.vsix');
-}
 
 /** Puts the cursor at the end of the editor line containing `anchor`, and types a new line after it. */
 async function insertLineAfter(anchor: string, text: string): Promise<void> {
@@ -228,17 +182,4 @@ async function shown(selector: string, pattern: RegExp, timeout: number): Promis
 
 async function lensesText(): Promise<string> {
   return (await page.locator('.editor-instance .monaco-editor .codelens-decoration').allInnerTexts()).join('\n');
-}
-
-async function screenshot(name: string): Promise<void> {
-  await page.screenshot({ path: join(resultsDir, `editor-${name}.png`) });
-}
-
-/** The extension's Output channel as code-server logged it, to explain a failure. */
-async function extensionOutput(): Promise<string> {
-  const logs = join(tmp, 'user-data', 'logs');
-  const files = (await readdir(logs, { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith('eBPF Studio.log'));
-  // The channel is logged on both sides of the remote connection; the longest copy is the fullest.
-  const texts = await Promise.all(files.map((f) => readFile(join(logs, f), 'utf8')));
-  return texts.sort((a, b) => b.length - a.length)[0] ?? '(no output channel log found)';
 }

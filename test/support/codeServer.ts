@@ -1,29 +1,42 @@
 /**
  * A real VS Code for editor tests: code-server (installed by scripts/install-code-server.sh) on a
  * free loopback port with its own user-data and extensions directories, and Debian's chromium
- * driven by playwright-core to use it the way a person does.
+ * driven by playwright-core to use it the way a person does. `openEditorSession` sets all of it up
+ * around a throwaway workspace with the .vsix under test installed; `editorTestSkipReason` decides
+ * whether an editor test can run here at all.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
-export const codeServerEntry = join(repoRoot, '.tools/code-server/node_modules/code-server/out/node/entry.js');
-export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const codeServerEntry = join(repoRoot, '.tools/code-server/node_modules/code-server/out/node/entry.js');
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Why editor tests cannot run here, or undefined when code-server and chromium are both present. */
-export function missingEditorTools(): string | undefined {
+function missingEditorTools(): string | undefined {
   if (!existsSync(codeServerEntry)) return `code-server is not installed at ${codeServerEntry}: run scripts/install-code-server.sh`;
   if (!existsSync(chromiumPath)) return `chromium is not installed at ${chromiumPath}: apt-get install chromium (or set CHROMIUM_PATH)`;
   return undefined;
 }
 
+/**
+ * Why the editor test `what` cannot run here (a missing tool, else the first of `moreReasons`),
+ * or undefined when it can. On CI (CI=true) a test that cannot run is a failure, so this throws.
+ */
+export function editorTestSkipReason(what: string, ...moreReasons: (string | undefined)[]): string | undefined {
+  const missing = missingEditorTools() ?? moreReasons.find((reason) => reason !== undefined);
+  if (missing && process.env.CI === 'true') throw new Error(`${what} cannot run on CI: ${missing}`);
+  return missing;
+}
+
 /** The settings a fresh profile needs so that nothing (walkthrough, trust dialog) takes the focus. */
-export const quietWorkbenchSettings = {
+const quietWorkbenchSettings = {
   'workbench.startupEditor': 'none',
   'security.workspace.trust.enabled': false,
   'workbench.tips.enabled': false,
@@ -34,12 +47,12 @@ export const quietWorkbenchSettings = {
   'git.openRepositoryInParentFolders': 'never',
 };
 
-export async function writeUserSettings(userDataDir: string, settings: Record<string, unknown>): Promise<void> {
+async function writeUserSettings(userDataDir: string, settings: Record<string, unknown>): Promise<void> {
   await mkdir(join(userDataDir, 'User'), { recursive: true });
   await writeFile(join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
 }
 
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -51,7 +64,7 @@ export function freePort(): Promise<number> {
 }
 
 /** Installs a .vsix into `extensionsDir` with code-server's own installer (works offline). */
-export async function installVsix(vsix: string, extensionsDir: string, signal?: AbortSignal): Promise<void> {
+async function installVsix(vsix: string, extensionsDir: string, signal?: AbortSignal): Promise<void> {
   const child = spawn(process.execPath, [codeServerEntry, '--extensions-dir', extensionsDir, '--install-extension', vsix], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(signal ? { signal } : {}),
@@ -71,7 +84,7 @@ export interface CodeServer {
   stop(): Promise<void>;
 }
 
-export interface StartCodeServerOptions {
+interface StartCodeServerOptions {
   folder: string;
   userDataDir: string;
   extensionsDir: string;
@@ -82,7 +95,7 @@ export interface StartCodeServerOptions {
   timeoutMs?: number;
 }
 
-export async function startCodeServer(opts: StartCodeServerOptions): Promise<CodeServer> {
+async function startCodeServer(opts: StartCodeServerOptions): Promise<CodeServer> {
   const port = opts.port ?? (await freePort());
   const child = spawn(
     process.execPath,
@@ -141,7 +154,7 @@ export async function startCodeServer(opts: StartCodeServerOptions): Promise<Cod
   return { url: `http://127.0.0.1:${port}/`, output, stop };
 }
 
-export async function launchChromium(): Promise<Browser> {
+async function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath,
     headless: true,
@@ -150,7 +163,7 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 /** Opens the workbench and waits until the Explorer lists the folder's files. */
-export async function openWorkbench(browser: Browser, url: string, timeoutMs = 60_000): Promise<Page> {
+async function openWorkbench(browser: Browser, url: string, timeoutMs = 60_000): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   await page.goto(url, { timeout: timeoutMs });
   await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: timeoutMs });
@@ -158,7 +171,7 @@ export async function openWorkbench(browser: Browser, url: string, timeoutMs = 6
 }
 
 /** The .vsix under test: EBPF_STUDIO_VSIX when set, else a fresh `npm run package`. */
-export async function vsixUnderTest(): Promise<string> {
+async function vsixUnderTest(): Promise<string> {
   if (process.env.EBPF_STUDIO_VSIX) return process.env.EBPF_STUDIO_VSIX;
   try {
     await promisify(execFile)('npm', ['run', '--silent', 'package'], { cwd: repoRoot, maxBuffer: 16 << 20 });
@@ -170,11 +183,101 @@ export async function vsixUnderTest(): Promise<string> {
 }
 
 /** An Output channel's text as code-server logged it (the longest copy: it is logged on both sides of the remote connection). */
-export async function outputChannelLog(userDataDir: string, channel: string): Promise<string> {
+async function outputChannelLog(userDataDir: string, channel: string): Promise<string> {
   const logs = join(userDataDir, 'logs');
   const files = (await readdir(logs, { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith(`${channel}.log`));
   const texts = await Promise.all(files.map((f) => readFile(join(logs, f), 'utf8')));
   return texts.sort((a, b) => b.length - a.length)[0] ?? `(no log of the "${channel}" Output channel found)`;
+}
+
+export interface EditorSessionOptions {
+  /** Names the test: in the temporary directory's name and as the prefix of its screenshots. */
+  name: string;
+  /** The folder code-server opens: a copy of `copyFrom` (a directory), then `files` (relative path → content) written into it. */
+  workspace: { copyFrom?: string; files?: Record<string, string> };
+  /** The workspace's .vscode/settings.json. */
+  settings: Record<string, unknown>;
+}
+
+export interface EditorSession {
+  page: Page;
+  workspace: string;
+  /** HOME of code-server and the extension host: an empty ~/.ssh, and its own ~/.cache (where the local agent is built). */
+  home: string;
+  userDataDir: string;
+  server: CodeServer;
+  /** Replaces the workspace's .vscode/settings.json; the extension sees the change as a person's edit. */
+  writeWorkspaceSettings(settings: Record<string, unknown>): Promise<void>;
+  /** The eBPF Studio Output channel so far, to explain a failure. */
+  extensionOutput(): Promise<string>;
+  /** Saves a screenshot of the page as test-results/<name>-<step>.png. */
+  screenshot(step: string): Promise<void>;
+  /** Closes chromium, stops code-server, and deletes the temporary directory (kept when EBPF_STUDIO_KEEP_TEST_DIR is set, to look at after a failure). */
+  close(): Promise<void>;
+}
+
+export const testResultsDir = join(repoRoot, 'test-results');
+
+/**
+ * A workbench in chromium, on a fresh code-server with the .vsix under test installed, a quiet
+ * profile and a fresh HOME, showing a throwaway workspace (all under one temporary directory).
+ */
+export async function openEditorSession(opts: EditorSessionOptions): Promise<EditorSession> {
+  const tmp = await mkdtemp(join(tmpdir(), `ebpf-studio-${opts.name}-`));
+  let server: CodeServer | undefined;
+  let browser: Browser | undefined;
+  const close = async (): Promise<void> => {
+    try {
+      await browser?.close();
+    } finally {
+      try {
+        await server?.stop();
+      } finally {
+        if (!process.env.EBPF_STUDIO_KEEP_TEST_DIR) await rm(tmp, { recursive: true, force: true });
+      }
+    }
+  };
+  try {
+    const vsix = await vsixUnderTest();
+    const workspace = join(tmp, 'workspace');
+    if (opts.workspace.copyFrom) await cp(opts.workspace.copyFrom, workspace, { recursive: true });
+    for (const [path, content] of Object.entries(opts.workspace.files ?? {})) {
+      await mkdir(dirname(join(workspace, path)), { recursive: true });
+      await writeFile(join(workspace, path), content);
+    }
+    const writeWorkspaceSettings = async (settings: Record<string, unknown>): Promise<void> => {
+      await mkdir(join(workspace, '.vscode'), { recursive: true });
+      await writeFile(join(workspace, '.vscode/settings.json'), JSON.stringify(settings, null, 2));
+    };
+    await writeWorkspaceSettings(opts.settings);
+    const userDataDir = join(tmp, 'user-data');
+    const extensionsDir = join(tmp, 'extensions');
+    await mkdir(extensionsDir, { recursive: true });
+    await writeUserSettings(userDataDir, quietWorkbenchSettings);
+    await installVsix(vsix, extensionsDir);
+    const home = join(tmp, 'home');
+    await mkdir(join(home, '.ssh'), { recursive: true, mode: 0o700 });
+    server = await startCodeServer({ folder: workspace, userDataDir, extensionsDir, home });
+    browser = await launchChromium();
+    const page = await openWorkbench(browser, server.url);
+    await mkdir(testResultsDir, { recursive: true });
+    return {
+      page,
+      workspace,
+      home,
+      userDataDir,
+      server,
+      writeWorkspaceSettings,
+      extensionOutput: () => outputChannelLog(userDataDir, 'eBPF Studio'),
+      screenshot: async (step) => {
+        await page.screenshot({ path: join(testResultsDir, `${opts.name}-${step}.png`) });
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
 
 function collect(child: ChildProcess): () => string {
