@@ -9,6 +9,7 @@ import { explicitTargetNeeded, type AttachSpec } from '../remote-agent/client/at
 import { AgentSessionError } from '../remote-agent/client/agentSession';
 import type { ProgramReport } from '../remote-agent/client/checkReport';
 import { AttachError } from '../remote-agent/client/programSession';
+import type { AgentSessions } from './agentSessions';
 import { promptAttachTarget } from './attachTargetPrompt';
 import type { ExtensionLog } from './extensionLog';
 import { isBpfSource, NoTargetError, type FileVerifier } from './fileVerifier';
@@ -29,7 +30,7 @@ export function programArgs(file: vscode.Uri, program: string): [string, string]
   return [file.toString(), program];
 }
 
-export function registerAttachCommands(verifier: FileVerifier, running: RunningPrograms, log: ExtensionLog): vscode.Disposable {
+export function registerAttachCommands(verifier: FileVerifier, running: RunningPrograms, sessions: AgentSessions, log: ExtensionLog): vscode.Disposable {
   /** The document of `file` (a URI string from a lens), else the active *.bpf.c editor's. */
   const documentOf = async (file: unknown): Promise<vscode.TextDocument | undefined> => {
     if (typeof file === 'string') return vscode.workspace.openTextDocument(vscode.Uri.parse(file, true));
@@ -44,11 +45,18 @@ export function registerAttachCommands(verifier: FileVerifier, running: RunningP
   const askTargets = async (programs: ProgramReport[]): Promise<AttachSpec[] | undefined> => {
     const target = resolveTarget(readSettings().target);
     const local = target.ok && target.spec.kind === 'local';
+    // The target's agent lists its interfaces; without a session the prompt falls back (local sysfs, or typing).
+    const session = target.ok
+      ? await sessions.get(target.spec, target.description).catch((error: unknown) => {
+          log.info(`listing interfaces of ${target.description} failed: ${errorMessage(error)}`);
+          return undefined;
+        })
+      : undefined;
     const specs: AttachSpec[] = [];
     for (const program of programs) {
       const needed = explicitTargetNeeded(program.section);
       if (!needed) continue;
-      const spec = await promptAttachTarget(program, needed, local);
+      const spec = await promptAttachTarget(program, needed, local, session);
       if (!spec) return undefined;
       specs.push(spec);
     }

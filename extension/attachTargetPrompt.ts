@@ -1,14 +1,16 @@
 /**
  * Asks where to attach a program whose section does not say (SEC("xdp"), SEC("tc"), a bare
  * SEC("uprobe"), SEC("perf_event"), cgroup programs, socket filters): one quick pick offering the
- * likely specs — the target's network interfaces when the target is this machine — and accepting
- * any typed spec, checked with the same parser as the CLI's --attach before it is accepted.
- * For an SSH target the interfaces are not listed (the agent has no request for them): type one.
+ * likely specs — the target's network interfaces, from its agent (host.interfaces) when the agent
+ * offers that, else from this machine's /sys/class/net for the local target — and accepting any
+ * typed spec, checked with the same parser as the CLI's --attach before it is accepted.
  */
 import { readdir } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { ATTACH_SPEC_FORMS, parseAttachSpec, type AttachSpec } from '../remote-agent/client/attachSpec';
+import type { AgentSession } from '../remote-agent/client/agentSession';
 import type { ProgramReport } from '../remote-agent/client/checkReport';
+import { Method, type HostInterface } from '../remote-agent/protocol';
 import { errorMessage } from './settings';
 
 /** Specs worth offering for a program whose example spec (from explicitTargetNeeded) is `example`. */
@@ -40,20 +42,56 @@ export async function localInterfaces(): Promise<string[]> {
   }
 }
 
+/** An agent's answer can take a moment over SSH, but must not hold the prompt back indefinitely. */
+const INTERFACES_TIMEOUT_MS = 10_000;
+
+/** The interfaces to offer, and a note for the placeholder when they are not the target's own. */
+export interface TargetInterfaces {
+  names: string[];
+  /** Per interface name: what is worth knowing before attaching there ("down", "XDP attached"). */
+  notes: Map<string, string>;
+  /** Why the list is empty, for the placeholder; undefined when the interfaces were listed. */
+  caveat?: string;
+}
+
+function interfaceNote(i: HostInterface): string {
+  return [i.up ? '' : 'down', i.xdpAttached ? 'XDP attached' : ''].filter((n) => n !== '').join(', ');
+}
+
+/**
+ * The target's interfaces: asked of its agent when `session` answers host.interfaces (local and SSH
+ * alike), else read from /sys/class/net for the local target; an SSH target with an older agent
+ * lists none. A failed request is said in the caveat, and the user types the name.
+ */
+export async function targetInterfaces(targetIsLocal: boolean, session: Pick<AgentSession, 'hello' | 'client'> | undefined): Promise<TargetInterfaces> {
+  if (session?.hello.capabilities.includes(Method.hostInterfaces)) {
+    try {
+      const { interfaces } = await session.client.hostInterfaces(AbortSignal.timeout(INTERFACES_TIMEOUT_MS));
+      const names = interfaces.map((i) => i.name).sort();
+      return { names, notes: new Map(interfaces.map((i) => [i.name, interfaceNote(i)])) };
+    } catch (error) {
+      return { names: [], notes: new Map(), caveat: `listing the target's interfaces failed (${errorMessage(error)}): type the name` };
+    }
+  }
+  if (targetIsLocal) return { names: await localInterfaces(), notes: new Map() };
+  const caveat = session ? "this target's agent does not list interfaces (eBPF: Reconnect redeploys it): type the name" : 'the interfaces of an SSH target are not listed: type the name';
+  return { names: [], notes: new Map(), caveat };
+}
+
 interface SpecItem extends vscode.QuickPickItem {
   spec?: AttachSpec;
 }
 
 /**
  * Asks for the target of `program`; resolves with the spec (naming the program) or undefined when
- * the user cancels.
+ * the user cancels. `session` is the target's agent session, whose interfaces are offered.
  */
-export async function promptAttachTarget(program: ProgramReport, needed: { why: string; example: string }, targetIsLocal: boolean): Promise<AttachSpec | undefined> {
-  const interfaces = targetIsLocal ? await localInterfaces() : [];
-  const suggestions = suggestedSpecs(needed.example, interfaces);
+export async function promptAttachTarget(program: ProgramReport, needed: { why: string; example: string }, targetIsLocal: boolean, session?: Pick<AgentSession, 'hello' | 'client'>): Promise<AttachSpec | undefined> {
+  const interfaces = ['xdp', 'tc', 'socket'].includes(needed.example.split(':')[0]) ? await targetInterfaces(targetIsLocal, session) : { names: [], notes: new Map<string, string>() };
+  const suggestions = suggestedSpecs(needed.example, interfaces.names);
   const pick = vscode.window.createQuickPick<SpecItem>();
   pick.title = `Attach ${program.name} (SEC("${program.section}"))`;
-  pick.placeholder = `${needed.why[0].toUpperCase()}${needed.why.slice(1)}: pick one or type a spec, e.g. ${needed.example}${targetIsLocal ? '' : ' (the interfaces of an SSH target are not listed: type the name)'}`;
+  pick.placeholder = `${needed.why[0].toUpperCase()}${needed.why.slice(1)}: pick one or type a spec, e.g. ${needed.example}${interfaces.caveat ? ` (${interfaces.caveat})` : ''}`;
   pick.matchOnDescription = true;
   pick.ignoreFocusOut = true;
 
@@ -65,7 +103,10 @@ export async function promptAttachTarget(program: ProgramReport, needed: { why: 
       return { label: text, description: '$(error) not a valid spec', detail: errorMessage(error), alwaysShow: true };
     }
   };
-  const suggested = suggestions.map((s) => itemFor(s, 'suggested'));
+  const suggested = suggestions.map((s) => {
+    const note = interfaces.notes.get(s.split(':')[1] ?? '');
+    return itemFor(s, note ? `suggested (${note})` : 'suggested');
+  });
   const update = (): void => {
     const typed = pick.value.trim();
     const typedItem = typed === '' || suggestions.includes(typed) ? [] : [{ ...itemFor(typed, 'typed'), alwaysShow: true }];

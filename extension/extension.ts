@@ -40,7 +40,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     running,
     events,
     vscode.commands.registerCommand(AttachCommands.showEvents, (runId?: unknown) => events.show(typeof runId === 'string' ? runId : undefined)),
-    registerAttachCommands(verifier, running, log),
+    registerAttachCommands(verifier, running, sessions, log),
     registerAttachedStatusBar(running),
     registerTraceOutput(running),
     registerMapsView(running, log),

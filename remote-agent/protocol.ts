@@ -33,6 +33,7 @@ export const Method = {
   mapDelete: 'map.delete',
   hostPrograms: 'host.programs',
   hostMaps: 'host.maps',
+  hostInterfaces: 'host.interfaces',
   btfVmlinux: 'btf.vmlinux',
 } as const;
 
@@ -452,6 +453,24 @@ export interface HostMap {
 }
 export interface HostMapsResult {
   maps: HostMap[];
+}
+
+/**
+ * host.interfaces — client → agent: the target's network interfaces (in the agent's network
+ * namespace), to offer as xdp/tc/socket attach targets. Only agents whose hello.capabilities
+ * include it answer it (added without a protocol version bump).
+ */
+export type HostInterfacesParams = Record<string, never>;
+export interface HostInterface {
+  name: string;
+  ifindex: number;
+  /** IFF_UP: administratively up (`ip link set NAME up`), whether or not a carrier is present. */
+  up: boolean;
+  /** Whether an XDP program is attached (any mode); null when the agent could not tell (netlink failed, or past the 64th interface). */
+  xdpAttached: boolean | null;
+}
+export interface HostInterfacesResult {
+  interfaces: HostInterface[];
 }
 
 /** btf.vmlinux — the target kernel's BTF (/sys/kernel/btf/vmlinux) for the language server. */

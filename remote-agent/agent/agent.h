@@ -79,6 +79,7 @@ void method_map_update(struct agent *a, struct json_object *params, struct rpc_r
 void method_map_delete(struct agent *a, struct json_object *params, struct rpc_reply *reply);
 void method_host_programs(struct agent *a, struct json_object *params, struct rpc_reply *reply);
 void method_host_maps(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+void method_host_interfaces(struct agent *a, struct json_object *params, struct rpc_reply *reply);
 void method_btf_vmlinux(struct agent *a, struct json_object *params, struct rpc_reply *reply);
 
 #endif

@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: MIT
 /* host.programs, host.maps (everything loaded on the host, like `bpftool prog/map list`, with
- * ours marked) and btf.vmlinux (the kernel's raw BTF for the language server). */
+ * ours marked), host.interfaces (the network interfaces to offer as attach targets) and
+ * btf.vmlinux (the kernel's raw BTF for the language server). */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/if_link.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -17,6 +23,9 @@
 #include "workdir.h"
 
 #define MAX_MAP_IDS 64
+/* Each XDP query is a netlink dump of every link, so N interfaces cost N^2 link messages; past this
+ * many interfaces (container hosts with thousands of veths) xdpAttached is reported as unknown. */
+#define MAX_XDP_QUERIES 64
 
 static __u32 fd_object_id(int fd, bool is_map)
 {
@@ -194,6 +203,83 @@ void method_host_maps(struct agent *a, struct json_object *params, struct rpc_re
 {
 	(void)params;
 	host_list(a, true, r);
+}
+
+/* 1 when some XDP program is attached to @ifindex, 0 when none, -errno when netlink cannot tell. */
+static int xdp_attached(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, opts);
+	int err = bpf_xdp_query(ifindex, 0, &opts);
+
+	if (err)
+		return err < 0 ? err : -EIO;
+	return opts.attach_mode != XDP_ATTACHED_NONE;
+}
+
+/* The interface's entry, NULL when it vanished since if_nameindex(); -errno in @err otherwise. */
+static struct json_object *interface_json(int sock, const struct if_nameindex *ni, bool query_xdp, int *err)
+{
+	struct ifreq ifr = { 0 };
+	struct json_object *o;
+	int xdp = -EAGAIN;
+
+	*err = 0;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ni->if_name);
+	if (ioctl(sock, SIOCGIFFLAGS, &ifr)) {
+		*err = errno == ENODEV ? 0 : -errno;
+		return NULL;
+	}
+	if (query_xdp)
+		xdp = xdp_attached((int)ni->if_index);
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(ni->if_name));
+	json_object_object_add(o, "ifindex", json_object_new_int64(ni->if_index));
+	json_object_object_add(o, "up", json_object_new_boolean(!!(ifr.ifr_flags & IFF_UP)));
+	json_object_object_add(o, "xdpAttached", xdp < 0 ? NULL : json_object_new_boolean(xdp));
+	return o;
+}
+
+static int list_interfaces(struct json_object *list)
+{
+	struct if_nameindex *all = if_nameindex();
+	int sock, err = 0, count = 0;
+
+	if (!all)
+		return -errno;
+	sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0) {
+		err = -errno;
+		if_freenameindex(all);
+		return err;
+	}
+	for (const struct if_nameindex *ni = all; ni->if_index && !err; ni++) {
+		struct json_object *o = interface_json(sock, ni, count < MAX_XDP_QUERIES, &err);
+
+		if (o) {
+			json_object_array_add(list, o);
+			count++;
+		}
+	}
+	close(sock);
+	if_freenameindex(all);
+	return err;
+}
+
+void method_host_interfaces(struct agent *a, struct json_object *params, struct rpc_reply *r)
+{
+	struct json_object *list = json_object_new_array();
+	int err;
+
+	(void)a;
+	(void)params;
+	err = list_interfaces(list);
+	if (err) {
+		json_object_put(list);
+		rpc_reply_error(r, RPC_INTERNAL_ERROR, "Listing the network interfaces failed: %s.", strerror(-err));
+		return;
+	}
+	r->result = json_object_new_object();
+	json_object_object_add(r->result, "interfaces", list);
 }
 
 void method_btf_vmlinux(struct agent *a, struct json_object *params, struct rpc_reply *r)

@@ -43,6 +43,7 @@ static const struct method {
 	{ "map.delete", method_map_delete },
 	{ "host.programs", method_host_programs },
 	{ "host.maps", method_host_maps },
+	{ "host.interfaces", method_host_interfaces },
 	{ "btf.vmlinux", method_btf_vmlinux },
 };
 

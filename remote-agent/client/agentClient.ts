@@ -36,6 +36,7 @@ import {
   type EventsNotification,
   type HelloParams,
   type HelloResult,
+  type HostInterfacesResult,
   type HostMapsResult,
   type HostProgramsResult,
   type LoadParams,
@@ -203,6 +204,10 @@ export class AgentClient {
 
   hostMaps(signal?: AbortSignal): Promise<HostMapsResult> {
     return this.request<HostMapsResult>(Method.hostMaps, {}, signal);
+  }
+
+  hostInterfaces(signal?: AbortSignal): Promise<HostInterfacesResult> {
+    return this.request<HostInterfacesResult>(Method.hostInterfaces, {}, signal);
   }
 
   btfVmlinux(signal?: AbortSignal): Promise<BtfVmlinuxResult> {

@@ -141,7 +141,7 @@ t('hello describes this host: kernel, BTF, clang, libbpf and the methods answere
   assert.deepEqual(reply.result.capabilities, [
     'hello', 'compile', 'load', 'release', 'probe.helpers', 'attach', 'detach', 'unpin', 'stream.start', 'stream.stop',
     'trace.start', 'trace.stop', 'object.maps', 'map.dump', 'map.lookup', 'map.update', 'map.delete', 'host.programs',
-    'host.maps', 'btf.vmlinux',
+    'host.maps', 'host.interfaces', 'btf.vmlinux',
   ]);
 });
 

@@ -323,6 +323,26 @@ t('xdp on a veth counts the ping replies it receives, read per CPU with map.look
   await agent.ok('release', { objectId });
 });
 
+t('host.interfaces lists lo and the veth with their ifindex, up flag and whether XDP is attached', async () => {
+  const hostIfIndex: number = JSON.parse(execFileSync('ip', ['-j', 'link', 'show', hostIf], { encoding: 'utf8' }))[0].ifindex;
+  const entries = async () => (await agent.ok('host.interfaces')).interfaces.filter((i: any) => i.name === 'lo' || i.name === hostIf);
+  assert.deepEqual(await entries(), [
+    { name: 'lo', ifindex: 1, up: true, xdpAttached: false },
+    { name: hostIf, ifindex: hostIfIndex, up: true, xdpAttached: false },
+  ]);
+  const objectId = await compile(agent, 'xdp_count.bpf.c');
+  const link = await agent.ok('attach', { objectId, program: 'count_icmp', target: { kind: 'xdp', interface: hostIf } });
+  assert.deepEqual((await entries())[1], { name: hostIf, ifindex: hostIfIndex, up: true, xdpAttached: true });
+  await agent.ok('detach', { linkId: link.linkId });
+  await agent.ok('release', { objectId });
+  ip('link', 'set', hostIf, 'down');
+  try {
+    assert.deepEqual((await entries())[1], { name: hostIf, ifindex: hostIfIndex, up: false, xdpAttached: false });
+  } finally {
+    ip('link', 'set', hostIf, 'up');
+  }
+});
+
 t('tc egress on a veth counts the ping requests by protocol; map.dump pages through the hash', async () => {
   const objectId = await compile(agent, 'tc_count.bpf.c');
   const link = await agent.ok('attach', { objectId, program: 'count_egress', target: { kind: 'tc', interface: hostIf, direction: 'egress' } });
