@@ -4,7 +4,7 @@
 import { spawn as spawnChild, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { abortReason } from './abortReason';
-import type { CommandResult, ExitStatus, RunningProcess, Transport } from './transport';
+import { runToCompletion, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
 
 export class LocalTransport implements Transport {
   readonly description = 'local';
@@ -12,26 +12,10 @@ export class LocalTransport implements Transport {
   readonly lost: Promise<Error> = new Promise<Error>(() => {});
 
   async run(command: string, options: { signal?: AbortSignal; stdin?: string } = {}): Promise<CommandResult> {
-    const { signal } = options;
-    if (signal?.aborted) throw abortReason(signal);
-    const child = startShell(command);
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    if (options.signal?.aborted) throw abortReason(options.signal);
+    const child = await this.spawn(command);
     child.stdin.on('error', () => {}); // EPIPE when the command does not read its input: the exit status tells.
-    child.stdin.end(options.stdin ?? '');
-    const onAbort = (): void => {
-      child.kill('SIGKILL');
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const status = await exitOf(child);
-      if (signal?.aborted) throw abortReason(signal);
-      return { ...status, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-    }
+    return runToCompletion(child, options);
   }
 
   async spawn(command: string): Promise<RunningProcess> {

@@ -22,7 +22,7 @@ import {
 } from './knownHosts';
 import { AgentSessionError } from './sessionError';
 import { resolveSshHost } from './sshConfigHosts';
-import type { CommandResult, ExitStatus, RunningProcess, Transport } from './transport';
+import { runToCompletion, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
 
 export interface SshConnectOptions {
   host: string;
@@ -261,23 +261,8 @@ export class SshTransport implements Transport {
   }
 
   async run(command: string, options: { signal?: AbortSignal; stdin?: string } = {}): Promise<CommandResult> {
-    const { signal } = options;
-    if (signal?.aborted) throw abortReason(signal);
-    const channel = await this.exec(command);
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    channel.on('data', (chunk: Buffer) => stdout.push(chunk));
-    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    channel.end(options.stdin ?? '');
-    const onAbort = (): void => killChannel(channel);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const status = await exitOfChannel(channel);
-      if (signal?.aborted) throw abortReason(signal);
-      return { ...status, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-    }
+    if (options.signal?.aborted) throw abortReason(options.signal);
+    return runToCompletion(await this.spawn(command), options);
   }
 
   async spawn(command: string): Promise<RunningProcess> {

@@ -4,6 +4,7 @@
  * (ssh2 exec channels + SFTP) implement it, so deployment and the session are written once.
  */
 import type { Readable, Writable } from 'node:stream';
+import { abortReason } from './abortReason';
 
 export interface ExitStatus {
   /** Exit code; null when the process was killed by a signal or its channel vanished (link lost). */
@@ -40,6 +41,25 @@ export interface Transport {
   /** Resolves with the reason once the link to the target is gone (never for the local transport). */
   readonly lost: Promise<Error>;
   dispose(): Promise<void>;
+}
+
+/** Feeds `stdin` to a started command and collects its output until it exits; abort kills it. */
+export async function runToCompletion(process: RunningProcess, options: { signal?: AbortSignal; stdin?: string }): Promise<CommandResult> {
+  const { signal } = options;
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  process.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  process.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  process.stdin.end(options.stdin ?? '');
+  const onAbort = (): void => process.kill();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const status = await process.exited;
+    if (signal?.aborted) throw abortReason(signal);
+    return { ...status, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 /** Quotes a value for /bin/sh as one word: nothing inside single quotes is special. */

@@ -3,117 +3,34 @@
  * exactly as the client does. Runs the AddressSanitizer build and fails on any sanitizer report
  * in its stderr, so every path here is also checked for leaks and memory errors.
  */
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, accessSync, constants } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { ErrorCode } from '../../remote-agent/protocol';
-
-const repo = join(import.meta.dirname, '..', '..');
-const agentDir = join(repo, 'remote-agent', 'agent');
-const agentBinary = join(agentDir, 'build', 'ebpf-agent-asan');
-const fixtures = join(repo, 'test', 'fixtures', 'programs');
-
-interface RpcMessage {
-  jsonrpc: '2.0';
-  id: number | string | null;
-  result?: any;
-  error?: { code: number; message: string; data?: any };
-}
-
-/** One agent process: lines in, replies out, stderr collected for the sanitizer check. */
-class AgentProcess {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly tmpDir = mkdtempSync(join(tmpdir(), 'agent-test-tmp-'));
-  readonly cacheDir = mkdtempSync(join(tmpdir(), 'agent-test-cache-'));
-  stderr = '';
-  private replies: RpcMessage[] = [];
-  private waiters: Array<(m: RpcMessage) => void> = [];
-  private nextId = 1;
-  readonly exited: Promise<number | null>;
-
-  constructor(env: NodeJS.ProcessEnv = process.env) {
-    this.child = spawn(agentBinary, ['--cache-dir', this.cacheDir], {
-      env: { ...env, TMPDIR: this.tmpDir, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1' },
-    });
-    this.child.stderr.setEncoding('utf8');
-    this.child.stderr.on('data', (chunk: string) => (this.stderr += chunk));
-    createInterface({ input: this.child.stdout }).on('line', (line) => {
-      const message = JSON.parse(line) as RpcMessage;
-      const waiter = this.waiters.shift();
-      if (waiter) waiter(message);
-      else this.replies.push(message);
-    });
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  sendLine(line: string): void {
-    this.child.stdin.write(line + '\n');
-  }
-
-  nextReply(): Promise<RpcMessage> {
-    const queued = this.replies.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  send(method: string, params: unknown): number {
-    const id = this.nextId++;
-    this.sendLine(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
-    return id;
-  }
-
-  async request(method: string, params: unknown): Promise<RpcMessage> {
-    const id = this.send(method, params);
-    const reply = await this.nextReply();
-    assert.equal(reply.id, id, `reply to request ${id}`);
-    return reply;
-  }
-
-  async close(): Promise<number | null> {
-    this.child.stdin.end();
-    return this.exited;
-  }
-
-  cleanup(): void {
-    rmSync(this.tmpDir, { recursive: true, force: true });
-    rmSync(this.cacheDir, { recursive: true, force: true });
-  }
-}
+import {
+  agentPrerequisiteMissing,
+  agentTestsGate,
+  assertNoSanitizerReport,
+  buildSanitizedAgent,
+  programFixtures as fixtures,
+  RawAgent,
+} from '../support/rawAgent';
 
 function fixture(name: string) {
   return { files: [{ path: name, content: readFileSync(join(fixtures, name), 'utf8') }], main: name };
 }
 
-function assertNoSanitizerReport(stderr: string): void {
-  assert.doesNotMatch(stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/, stderr);
-}
+const skipReason = agentPrerequisiteMissing();
+const t = agentTestsGate('agent integration tests', skipReason);
 
-/** Why this machine cannot run the agent against a real kernel, or null when it can. */
-function missingPrerequisite(): string | null {
-  if (process.getuid?.() !== 0) return 'loading BPF programs needs root';
-  try {
-    accessSync('/sys/kernel/btf/vmlinux', constants.R_OK);
-  } catch {
-    return 'the kernel has no BTF at /sys/kernel/btf/vmlinux';
-  }
-  return null;
-}
-
-const skipReason = missingPrerequisite();
-if (skipReason && process.env.CI === 'true') {
-  test('agent prerequisites', () => assert.fail(`agent integration tests cannot run here: ${skipReason}`));
-}
-
-let agent: AgentProcess;
+let agent: RawAgent;
 
 before(() => {
   if (skipReason) return;
-  execFileSync('make', ['-s', '-C', agentDir, 'SANITIZE=1'], { stdio: 'inherit' });
-  agent = new AgentProcess();
+  buildSanitizedAgent();
+  agent = new RawAgent();
 });
 
 after(async () => {
@@ -121,8 +38,6 @@ after(async () => {
   if (agent.child.exitCode === null) await agent.close();
   agent.cleanup();
 });
-
-const t = skipReason ? test.skip : test;
 
 t('hello describes this host: kernel, BTF, clang, libbpf and the methods answered', async () => {
   const reply = await agent.request('hello', { clientVersion: 'agent.test' });
@@ -327,7 +242,7 @@ t('a line over 32 MiB is answered with InvalidRequest and discarded, and the age
 });
 
 t('SIGTERM makes the agent remove its work dirs and exit', async () => {
-  const doomed = new AgentProcess();
+  const doomed = new RawAgent();
   try {
     const compiled = await doomed.request('compile', fixture('rejected.bpf.c'));
     assert.equal(compiled.result.ok, true);
@@ -342,7 +257,7 @@ t('SIGTERM makes the agent remove its work dirs and exit', async () => {
 });
 
 t('clang missing on the host is ClangMissing telling to install clang', async () => {
-  const noClang = new AgentProcess({ ...process.env, PATH: '/nonexistent' });
+  const noClang = new RawAgent({ env: { ...process.env, PATH: '/nonexistent' } });
   try {
     const reply = await noClang.request('compile', fixture('clang-error.bpf.c'));
     assert.equal(reply.error?.code, ErrorCode.ClangMissing);

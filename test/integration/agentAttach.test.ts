@@ -5,93 +5,23 @@
  * be free of sanitizer reports. Needs root and BPF; the XDP and tc tests build their own network
  * namespace with a veth pair and remove it afterwards.
  */
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync, accessSync, constants } from 'node:fs';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { AGENT_PROTOCOL_VERSION, ErrorCode } from '../../remote-agent/protocol';
+import {
+  agentPrerequisiteMissing,
+  agentTestsGate,
+  assertNoSanitizerReport,
+  buildSanitizedAgent,
+  programFixtures as fixtures,
+  RawAgent,
+} from '../support/rawAgent';
 
-const repo = join(import.meta.dirname, '..', '..');
-const agentDir = join(repo, 'remote-agent', 'agent');
-const agentBinary = join(agentDir, 'build', 'ebpf-agent-asan');
-const fixtures = join(repo, 'test', 'fixtures', 'programs');
 const scratch = mkdtempSync(join(tmpdir(), 'agent-attach-'));
-
-interface Message {
-  jsonrpc: '2.0';
-  id?: number | string | null;
-  method?: string;
-  params?: any;
-  result?: any;
-  error?: { code: number; message: string; data?: any };
-}
-
-/** One agent process: requests and their replies, notifications kept apart for the test to await. */
-class Agent {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly cacheDir = mkdtempSync(join(scratch, 'cache-'));
-  stderr = '';
-  notifications: Message[] = [];
-  private pending = new Map<number, (m: Message) => void>();
-  private notificationWaiters: Array<() => void> = [];
-  private nextId = 1;
-  readonly exited: Promise<number | null>;
-
-  constructor() {
-    this.child = spawn(agentBinary, ['--cache-dir', this.cacheDir], {
-      env: { ...process.env, TMPDIR: scratch, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1' },
-    });
-    this.child.stderr.setEncoding('utf8');
-    this.child.stderr.on('data', (chunk: string) => (this.stderr += chunk));
-    createInterface({ input: this.child.stdout, crlfDelay: Infinity }).on('line', (line) => {
-      const message = JSON.parse(line) as Message;
-      if (message.id === undefined) {
-        this.notifications.push(message);
-        for (const wake of this.notificationWaiters.splice(0)) wake();
-      } else {
-        this.pending.get(message.id as number)?.(message);
-        this.pending.delete(message.id as number);
-      }
-    });
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  request(method: string, params: unknown = {}): Promise<Message> {
-    const id = this.nextId++;
-    const reply = new Promise<Message>((resolve) => this.pending.set(id, resolve));
-    this.child.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
-    return reply;
-  }
-
-  async ok(method: string, params: unknown = {}): Promise<any> {
-    const reply = await this.request(method, params);
-    assert.equal(reply.error, undefined, `${method}: ${JSON.stringify(reply.error)}`);
-    return reply.result;
-  }
-
-  /** Waits until a notification satisfies @match (checking those already received first). */
-  async waitFor(match: (m: Message) => boolean, timeoutMs = 5000): Promise<Message> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.notifications.find(match);
-      if (found) return found;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching notification within ${timeoutMs} ms; got ${this.notifications.length}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.notificationWaiters.push(() => (clearTimeout(timer), resolve()));
-      });
-    }
-  }
-
-  async close(): Promise<number | null> {
-    this.child.stdin.end();
-    return this.exited;
-  }
-}
 
 function source(name: string) {
   const files = [{ path: name, content: readFileSync(join(fixtures, name), 'utf8') }];
@@ -100,18 +30,14 @@ function source(name: string) {
   return { files, main: name };
 }
 
-async function compile(agent: Agent, name: string): Promise<string> {
+async function compile(agent: RawAgent, name: string): Promise<string> {
   const result = await agent.ok('compile', source(name));
   assert.equal(result.ok, true, result.stderr);
   return result.objectId;
 }
 
-function assertNoSanitizerReport(stderr: string): void {
-  assert.doesNotMatch(stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/, stderr);
-}
-
 /** The records of `events` notifications of one stream, split by their sizes. */
-function records(agent: Agent, streamId: string): Buffer[] {
+function records(agent: RawAgent, streamId: string): Buffer[] {
   const out: Buffer[] = [];
   for (const n of agent.notifications) {
     if (n.method !== 'events' || n.params.streamId !== streamId) continue;
@@ -146,23 +72,17 @@ function vmRssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 }
 
+/** Root and BTF, plus what the XDP/tc tests need to build their network namespace. */
 function missingPrerequisite(): string | null {
-  if (process.getuid?.() !== 0) return 'attaching BPF programs needs root';
-  try {
-    accessSync('/sys/kernel/btf/vmlinux', constants.R_OK);
-  } catch {
-    return 'the kernel has no BTF at /sys/kernel/btf/vmlinux';
-  }
+  const agentMissing = agentPrerequisiteMissing();
+  if (agentMissing) return agentMissing;
   if (spawnSync('ip', ['-V']).status !== 0) return 'iproute2 (ip) is not installed';
   if (spawnSync('ping', ['-V']).status !== 0) return 'ping is not installed (apt-get install iputils-ping)';
   return null;
 }
 
 const skipReason = missingPrerequisite();
-if (skipReason && process.env.CI === 'true') {
-  test('agent attach prerequisites', () => assert.fail(`agent attach tests cannot run here: ${skipReason}`));
-}
-const t = skipReason ? test.skip : test;
+const t = agentTestsGate('agent attach tests', skipReason);
 
 // A network namespace with one end of a veth pair; the host keeps the other end.
 const netns = `ebpfst${process.pid}`;
@@ -179,11 +99,11 @@ function ping(count: number): void {
   execFileSync('ping', ['-c', String(count), '-i', '0.2', '-W', '2', '-q', nsAddr], { stdio: 'pipe' });
 }
 
-let agent: Agent;
+let agent: RawAgent;
 
 before(() => {
   if (skipReason) return;
-  execFileSync('make', ['-s', '-C', agentDir, 'SANITIZE=1'], { stdio: 'inherit' });
+  buildSanitizedAgent();
   ip('netns', 'add', netns);
   ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
   ip('link', 'set', nsIf, 'netns', netns);
@@ -193,7 +113,7 @@ before(() => {
   ip('-n', netns, 'link', 'set', nsIf, 'up');
   ip('-n', netns, 'link', 'set', 'lo', 'up');
   ping(1); // ARP resolved before anything counts packets
-  agent = new Agent();
+  agent = new RawAgent({ scratchDir: scratch });
 });
 
 after(async () => {
@@ -418,14 +338,14 @@ t('a kprobe on a kernel without CONFIG_KPROBE_EVENTS is KernelFeatureMissing, at
 // ---- Every other hook kind, each proven by what its program saw ----
 
 /** The first u64 of an object's .bss (the fixtures that use one keep a single counter there). */
-async function bssCounter(a: Agent, objectId: string): Promise<bigint> {
+async function bssCounter(a: RawAgent, objectId: string): Promise<bigint> {
   const maps = await a.ok('object.maps', { objectId });
   const name = maps.maps.find((m: any) => m.name.endsWith('.bss')).name;
   return u64((await a.ok('map.lookup', { objectId, map: name, key: u32(0) })).values[0]);
 }
 
 /** Values [0..n) of an array map of u64 (per-CPU maps: the sum over CPUs). */
-async function arrayCounters(a: Agent, objectId: string, map: string, n: number): Promise<bigint[]> {
+async function arrayCounters(a: RawAgent, objectId: string, map: string, n: number): Promise<bigint[]> {
   const out: bigint[] = [];
   for (let k = 0; k < n; k++) {
     const { values } = await a.ok('map.lookup', { objectId, map, key: u32(k) });
@@ -664,7 +584,7 @@ const escapeLinks = [`/sys/fs/bpf/ebpf-studio/escape-bpffs-${process.pid}`, `/sy
 const pinsLeftBehind: string[] = [];
 
 t('a pinned link outlives its agent; another agent unpins it and the program is gone; unpin refuses a symlink out', async () => {
-  const pinner = new Agent();
+  const pinner = new RawAgent({ scratchDir: scratch });
   const objectId = await compile(pinner, 'exec_ringbuf.bpf.c');
   const link = await pinner.ok('attach', { objectId, program: 'on_execve', pin: true });
   pinsLeftBehind.push(link.pinnedPath);
@@ -769,7 +689,7 @@ function floodDriver(calls: number, pauseEvery: number) {
   return { pid: child.pid!, go: () => child.stdin.end('\n'), done: new Promise((resolve) => child.on('exit', resolve)) };
 }
 
-async function startFlood(a: Agent, perCall: number, calls: number, pauseEvery: number, streamParams: object) {
+async function startFlood(a: RawAgent, perCall: number, calls: number, pauseEvery: number, streamParams: object) {
   const objectId = await compile(a, 'flood.bpf.c');
   await a.ok('attach', { objectId, program: 'on_getpid' });
   const driver = floodDriver(calls, pauseEvery);
@@ -807,7 +727,7 @@ t('throughput: a fast reader gets all of 1,280,000 32-byte records at over 300,0
 });
 
 t('a slow reader makes the agent drop whole records and count them; its memory stays bounded', async () => {
-  const slow = new Agent();
+  const slow = new RawAgent({ scratchDir: scratch });
   try {
     await slow.ok('hello', { clientVersion: 'slow reader' });
     const { driver, stream } = await startFlood(slow, 64, 20000, 0, { queueLimitBytes: 1 << 20, maxLatencyMs: 5 });
@@ -835,7 +755,7 @@ t('a slow reader makes the agent drop whole records and count them; its memory s
 });
 
 t('when the agent\'s stdin closes, everything it attached and loaded is gone', async () => {
-  const doomed = new Agent();
+  const doomed = new RawAgent({ scratchDir: scratch });
   const objectId = await compile(doomed, 'xdp_count.bpf.c');
   const xdp = await doomed.ok('attach', { objectId, program: 'count_icmp', target: { kind: 'xdp', interface: hostIf } });
   const tcObject = await compile(doomed, 'tc_count.bpf.c');
@@ -855,7 +775,7 @@ t('when the agent\'s stdin closes, everything it attached and loaded is gone', a
 });
 
 t('SIGHUP (the SSH channel dropped) also detaches everything', async () => {
-  const doomed = new Agent();
+  const doomed = new RawAgent({ scratchDir: scratch });
   const objectId = await compile(doomed, 'exec_ringbuf.bpf.c');
   const tp = await doomed.ok('attach', { objectId, program: 'on_execve' });
   doomed.child.kill('SIGHUP');

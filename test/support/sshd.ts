@@ -6,9 +6,10 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './freePort';
 
 const SSHD = '/usr/sbin/sshd';
 
@@ -110,18 +111,6 @@ export function writeKnownHostsWithWrongKey(sshd: PrivateSshd, path: string): vo
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'not-the-host', '-f', other]);
   const pub = readFileSync(`${other}.pub`, 'utf8').trim().split(/\s+/);
   writeFileSync(path, `[${sshd.host}]:${sshd.port} ${pub[0]} ${pub[1]}\n`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls until the server sends its SSH banner (it accepts and speaks), for at most 10 s. */
