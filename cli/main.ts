@@ -9,19 +9,17 @@
 import { checkCommand } from './checkCommand';
 import { runCommand } from './runCommand';
 import { runLanguageServer } from './lspCommand';
-import { ATTACH_SPEC_FORMS } from '../remote-agent/client/attachSpec';
+import { COMMAND_USAGE, helpRequested, overallUsage } from './usage';
 import { version } from '../package.json';
-
-const USAGE = `usage: ebpf-studio check FILE... [--target local|ssh://[user@]host[:port]] [--identity KEYFILE]
-                          [--known-hosts FILE] [--format text|json]
-       ebpf-studio run FILE [--target …] [--identity KEYFILE] [--known-hosts FILE] [--format text|json]
-                        [--attach [PROGRAM=]SPEC]... [--duration SECONDS]
-       ebpf-studio lsp [--stdio | --node-ipc | --socket=PORT]
-       ebpf-studio --version
-attach SPECs: ${ATTACH_SPEC_FORMS.join('\n              ')}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // Help before a command parses its options: `run --help` is a question, not an unknown option.
+  const asked = command === 'help' || command === '--help' || command === '-h' ? rest[0] : helpRequested(rest) ? command : undefined;
+  if (asked !== undefined && Object.hasOwn(COMMAND_USAGE, asked)) {
+    process.stdout.write(`${COMMAND_USAGE[asked]}\n`);
+    return 0;
+  }
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort(new Error('interrupted')));
   process.once('SIGTERM', () => abort.abort(new Error('terminated')));
@@ -37,8 +35,10 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${version}\n`);
         return 0;
       case '--help':
+      case '-h':
       case 'help':
-        process.stdout.write(`${USAGE}\n`);
+        if (rest.length > 0) throw new Error(`unknown command '${rest[0]}' (see ebpf-studio --help)`);
+        process.stdout.write(`${overallUsage()}\n`);
         return 0;
       default:
         throw new Error(command ? `unknown command '${command}' (see ebpf-studio --help)` : 'no command given (see ebpf-studio --help)');

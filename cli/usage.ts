@@ -1,0 +1,57 @@
+/**
+ * What `ebpf-studio --help` and `ebpf-studio COMMAND --help` print. main.ts answers --help from
+ * here before a command parses its arguments, since a command's strict option parser would call
+ * --help an unknown option. A new command adds its usage to COMMAND_USAGE (the unit test
+ * cliHelp.test.ts fails for a command main.ts dispatches without one).
+ */
+import { ATTACH_SPEC_FORMS } from '../remote-agent/client/attachSpec';
+
+const CONNECTION = `  --target local|ssh://[user@]host[:port]
+                         where to compile and load (default: local); an ~/.ssh/config alias works too
+  --identity KEYFILE     private key for an SSH target
+  --known-hosts FILE     known_hosts to check the host key against (default ~/.ssh/known_hosts);
+                         an unknown or changed key is refused with its fingerprint`;
+
+/** The usage of each command, first line `usage: ebpf-studio COMMAND …`. */
+export const COMMAND_USAGE: Record<string, string> = {
+  check: `usage: ebpf-studio check FILE... [--target …] [--identity KEYFILE] [--known-hosts FILE] [--format text|json]
+
+Compiles each FILE with clang on the target against its kernel's vmlinux.h and loads every program
+so the target's verifier judges it; prints diagnostics as FILE:LINE:COL lines, or a JSON array.
+
+${CONNECTION}
+  --format text|json     text (default) or a JSON array of { file, line, column, severity, message, source, program }
+
+exit status: 0 every program compiled and passed, 1 any error, 2 usage, connection or host-key problems`,
+  run: `usage: ebpf-studio run FILE [--target …] [--identity KEYFILE] [--known-hosts FILE] [--format text|json]
+                        [--attach [PROGRAM=]SPEC]... [--duration SECONDS]
+
+Verifies FILE as check does, attaches its programs, prints decoded ring/perf buffer records and
+bpf_printk lines until Ctrl-C or --duration, then detaches everything and prints per-stream counters.
+
+${CONNECTION}
+  --format text|json     text (default) or one JSON object per line
+  --attach [PROGRAM=]SPEC
+                         where to attach a program whose section names no target; repeatable. SPECs:
+                           ${ATTACH_SPEC_FORMS.join('\n                           ')}
+  --duration SECONDS     stop after this long (default: until Ctrl-C)
+
+exit status: 0 ran and stopped, 1 rejected or could not attach, 2 usage or connection problems`,
+  lsp: `usage: ebpf-studio lsp [--stdio | --node-ipc | --socket=PORT]
+
+Runs the eBPF language server for any LSP client (Neovim, Helix, Emacs …; see docs/editors.md).
+Without a transport option it speaks LSP over stdin/stdout.`,
+};
+
+/** True when the arguments ask for help (before a `--` that ends the options). */
+export function helpRequested(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+/** `ebpf-studio --help`: every command's usage line, then how to get more. */
+export function overallUsage(): string {
+  const lines = Object.values(COMMAND_USAGE).map((usage, i) => `${i === 0 ? '' : '       '}${usage.split('\n')[0].replace(/^usage: /, '')}`);
+  lines[0] = `usage: ${lines[0]}`;
+  return [...lines, '       ebpf-studio --version', '', 'ebpf-studio COMMAND --help describes a command.'].join('\n');
+}
