@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { openAgentSession } from '../../remote-agent/client/agentSession';
 import { startSshd, writeKnownHostsWithWrongKey, type PrivateSshd } from '../support/sshd';
 
 const root = path.join(__dirname, '..', '..');
@@ -97,13 +98,24 @@ test('a bad --format is a usage error, exit 2', () => {
   assert.equal(run.stderr, "ebpf-studio: --format must be text or json, not 'xml'\n");
 });
 
-test('a program kind this kernel cannot load says which kernel feature is missing', () => {
-  // Decided by the kernel under test, so the assertion is exact either way.
-  const probe = spawnSync('bpftool', ['feature', 'probe', 'kernel'], { encoding: 'utf8' }).stdout;
-  const trampolines = /eBPF program_type tracing is available/.test(probe);
+test('an fentry program: verified where the target can attach BPF trampolines, else an error naming the missing kernel feature', async (t) => {
+  // Decided by what the target's agent probed at hello (a real load of a tracing program), asked
+  // the way the CLI reaches the target; so the assertion is exact either way.
+  const session = await openAgentSession({
+    target: { kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user },
+    identityFile: sshd.identityFile,
+    knownHostsFile: sshd.knownHostsFile,
+    agentSourceDir: path.join(root, 'remote-agent/agent'),
+    clientVersion: 'checkCli.test',
+  });
+  const trampolines = session.hello.features.tracingPrograms;
+  await session.dispose();
+  t.diagnostic(`checked: the target ${trampolines ? 'has' : 'lacks'} BPF trampolines (hello.features.tracingPrograms = ${trampolines})`);
   const run = check(['fentry.bpf.c']);
   if (trampolines) {
+    assert.equal(run.stderr, '');
     assert.equal(run.status, 0, run.stdout);
+    assert.match(run.stdout, /^fentry\.bpf\.c: program on_unlinkat \(fentry\/do_unlinkat\): ok, [1-9]\d* insns processed \(on root@127\.0\.0\.1:\d+, kernel .+\)$/m);
   } else {
     assert.equal(run.status, 1);
     assert.match(

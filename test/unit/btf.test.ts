@@ -80,15 +80,12 @@ function assertSameAsBpftool(btf: Btf, file: string): number {
   return actual.length;
 }
 
-test(`every type of ${VMLINUX} reads as bpftool dumps it, in well under 150 ms`, (t) => {
+// How long parsing takes is bench/languageServer.ts's business (its first completion includes it).
+test(`every type of ${VMLINUX} reads as bpftool dumps it`, (t) => {
   const bytes = readFileSync(VMLINUX);
-  const started = performance.now();
   const btf = parseBtf(bytes);
-  const parseMs = performance.now() - started;
   const lines = assertSameAsBpftool(btf, VMLINUX);
-  t.diagnostic(`${btf.types.length - 1} types (${lines} dump lines) from ${(bytes.length / 1e6).toFixed(1)} MB parsed in ${parseMs.toFixed(0)} ms`);
-  // Generous bound for a loaded 2-core CI machine; the figure itself is printed above.
-  assert.ok(parseMs < 400, `parsing took ${parseMs.toFixed(0)} ms`);
+  t.diagnostic(`${btf.types.length - 1} types (${lines} dump lines) from ${(bytes.length / 1e6).toFixed(1)} MB`);
 });
 
 test('kernel types read by name, with their C spelling, size and resolved targets', () => {
