@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { ATTACH_SPEC_FORMS, parseAttachSpec, type AttachSpec } from '../remote-agent/client/attachSpec';
 import type { AgentSession } from '../remote-agent/client/agentSession';
 import type { ProgramReport } from '../remote-agent/client/checkReport';
-import { Method, type HostInterface } from '../remote-agent/protocol';
+import { agentOffers, type HostInterface } from '../remote-agent/protocol';
 import { errorMessage } from './settings';
 
 /** Specs worth offering for a program whose example spec (from explicitTargetNeeded) is `example`. */
@@ -64,9 +64,9 @@ function interfaceNote(i: HostInterface): string {
  * lists none. A failed request is said in the caveat, and the user types the name.
  */
 export async function targetInterfaces(targetIsLocal: boolean, session: Pick<AgentSession, 'hello' | 'client'> | undefined): Promise<TargetInterfaces> {
-  if (session?.hello.capabilities.includes(Method.hostInterfaces)) {
+  if (session && agentOffers(session.hello, 'host.interfaces')) {
     try {
-      const { interfaces } = await session.client.hostInterfaces(AbortSignal.timeout(INTERFACES_TIMEOUT_MS));
+      const { interfaces } = await session.client.request('host.interfaces', {}, AbortSignal.timeout(INTERFACES_TIMEOUT_MS));
       const names = interfaces.map((i) => i.name).sort();
       return { names, notes: new Map(interfaces.map((i) => [i.name, interfaceNote(i)])) };
     } catch (error) {

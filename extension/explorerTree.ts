@@ -124,9 +124,9 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
           ),
         ];
       case 'hostPrograms':
-        return this.hostListing(node.target, async (client) => (await client.hostPrograms()).programs.map(programLeaf));
+        return this.hostListing(node.target, async (client) => (await client.request('host.programs', {})).programs.map(programLeaf));
       case 'hostMaps':
-        return this.hostListing(node.target, async (client) => (await client.hostMaps()).maps.map(mapLeaf));
+        return this.hostListing(node.target, async (client) => (await client.request('host.maps', {})).maps.map(mapLeaf));
       case 'leaf':
         return [];
     }

@@ -158,7 +158,7 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
     try {
       let cursor: string | undefined;
       do {
-        const page = await run.session.client.mapDump({ objectId: run.objectId, map: map.name, limit: PAGE, ...(cursor !== undefined && { cursor }) });
+        const page = await run.session.client.request('map.dump', { objectId: run.objectId, map: map.name, limit: PAGE, ...(cursor !== undefined && { cursor }) });
         contents.entries.push(...page.entries);
         contents.pages++;
         cursor = page.nextCursor ?? undefined;
@@ -186,7 +186,7 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
   async deleteEntry(node: Node): Promise<void> {
     if (node.kind !== 'entry') return;
     try {
-      const { deleted } = await node.run.session.client.mapDelete({ objectId: node.run.objectId, map: node.map.name, key: node.entry.key });
+      const { deleted } = await node.run.session.client.request('map.delete', { objectId: node.run.objectId, map: node.map.name, key: node.entry.key });
       if (!deleted) vscode.window.setStatusBarMessage(`eBPF: that ${node.map.name} entry was already gone`, 4000);
     } catch (error) {
       void vscode.window.showErrorMessage(`Deleting the entry of ${node.map.name} failed: ${errorMessage(error)}`);
@@ -240,7 +240,7 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
 
   private mapsOf(run: AttachedRun): Promise<MapInfo[]> {
     const data = this.runData(run);
-    data.maps ??= run.session.client.objectMaps({ objectId: run.objectId }).then((r) => r.maps);
+    data.maps ??= run.session.client.request('object.maps', { objectId: run.objectId }).then((r) => r.maps);
     return data.maps;
   }
 

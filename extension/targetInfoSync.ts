@@ -14,7 +14,7 @@ import { State, type LanguageClient } from 'vscode-languageclient/node';
 import { TargetInfoNotification, type TargetInfoParams } from '../language-server/lspExtensions';
 import type { AgentSession } from '../remote-agent/client/agentSession';
 import type { TargetSpec } from '../remote-agent/client/targetSpec';
-import { Method, type ProbeHelpersResult } from '../remote-agent/protocol';
+import { agentOffers, type ProbeHelpersResult } from '../remote-agent/protocol';
 import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
 import { errorMessage, readSettings, resolveTarget, SETTINGS_SECTION } from './settings';
@@ -147,9 +147,9 @@ class TargetInfoSync implements vscode.Disposable {
       await utimes(file, now, now); // most recently used: kept when the cache is trimmed
       return { path: file, how: `cached at ${file}` };
     }
-    if (!hello.capabilities.includes(Method.btfVmlinux)) return { path: null, how: 'not offered by this agent version' };
+    if (!agentOffers(hello, 'btf.vmlinux')) return { path: null, how: 'not offered by this agent version' };
     const started = Date.now();
-    const answer = await session.client.btfVmlinux(signal);
+    const answer = await session.client.request('btf.vmlinux', {}, signal);
     const data = Buffer.from(answer.data, 'base64');
     if (answer.btfId !== hello.btfId) throw new Error(`the target's BTF changed while it was fetched (${hello.btfId} → ${answer.btfId}); run "eBPF: Reconnect"`);
     if (data.length < 24 || !data.subarray(0, 2).equals(BTF_MAGIC_LE)) throw new Error('the agent sent data that is not raw BTF for btf.vmlinux');
@@ -165,7 +165,7 @@ class TargetInfoSync implements vscode.Disposable {
   /** The target's helper availability, probed once per btfId (it costs the agent ~1 s of probe loads). */
   private async helperProbe(session: AgentSession, signal: AbortSignal): Promise<ProbeHelpersResult | null> {
     const { hello } = session;
-    if (!hello.capabilities.includes(Method.probeHelpers)) return null;
+    if (!agentOffers(hello, 'probe.helpers')) return null;
     const file = hello.btfId !== null && BTF_ID.test(hello.btfId) ? join(this.cacheDir, `${hello.btfId}.helpers.json`) : undefined;
     if (file !== undefined && existsSync(file)) {
       const cached = parseProbe(await readFile(file, 'utf8'));
@@ -174,7 +174,7 @@ class TargetInfoSync implements vscode.Disposable {
     }
     let probe: ProbeHelpersResult;
     try {
-      probe = await session.client.probeHelpers(signal);
+      probe = await session.client.request('probe.helpers', {}, signal);
     } catch (error) {
       signal.throwIfAborted();
       // Completion and diagnostics still work from the built-in tables; say why they are less exact.

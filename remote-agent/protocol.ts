@@ -3,45 +3,142 @@
  * on the agent's stdin (client → agent) and stdout (agent → client). The agent writes nothing
  * else to stdout; its own diagnostics go to stderr.
  *
- * This file is the single definition of that protocol for TypeScript. The C agent
- * (remote-agent/agent/) implements the same shapes; remote-agent/PROTOCOL.md describes them
- * for humans. Change all three together and bump AGENT_PROTOCOL_VERSION.
+ * This file is the one definition of that protocol. `AgentRequests` and `AgentNotifications` are
+ * the typed tables (method → params, result, direction, doc) every TypeScript caller derives from;
+ * `agentMethods`, `agentNotifications`, `ErrorCode` and `AgentLimits` are the same facts at run
+ * time, from which the build generates the C agent's `protocol_generated.h`
+ * (scripts/generate-agent-protocol.ts): a method added here fails the agent's build until it has a
+ * handler, and `test/unit/protocolDefinition.test.ts` fails until PROTOCOL.md describes it.
  *
  * Wire types only: the client converts them into its own types (diagnostics, verdicts) at the edge.
  */
 
 export const AGENT_PROTOCOL_VERSION = 2;
 
-/** Method names, client → agent requests. */
-export const Method = {
-  hello: 'hello',
-  compile: 'compile',
-  load: 'load',
-  release: 'release',
-  probeHelpers: 'probe.helpers',
-  attach: 'attach',
-  detach: 'detach',
-  unpin: 'unpin',
-  streamStart: 'stream.start',
-  streamStop: 'stream.stop',
-  traceStart: 'trace.start',
-  traceStop: 'trace.stop',
-  objectMaps: 'object.maps',
-  mapDump: 'map.dump',
-  mapLookup: 'map.lookup',
-  mapUpdate: 'map.update',
-  mapDelete: 'map.delete',
-  hostPrograms: 'host.programs',
-  hostMaps: 'host.maps',
-  hostInterfaces: 'host.interfaces',
-  btfVmlinux: 'btf.vmlinux',
-} as const;
+/**
+ * Every request, client → agent, by its wire name. Adding a method: an entry here and in
+ * `agentMethods` (the compiler insists on both), a `method_<name>` handler in the agent, a
+ * section in PROTOCOL.md.
+ */
+export interface AgentRequests {
+  hello: { params: HelloParams; result: HelloResult };
+  compile: { params: CompileParams; result: CompileResult };
+  load: { params: LoadParams; result: LoadResult };
+  release: { params: ReleaseParams; result: ReleaseResult };
+  'probe.helpers': { params: ProbeHelpersParams; result: ProbeHelpersResult };
+  attach: { params: AttachParams; result: AttachResult };
+  detach: { params: DetachParams; result: DetachResult };
+  unpin: { params: UnpinParams; result: UnpinResult };
+  'stream.start': { params: StreamStartParams; result: StreamStartResult };
+  'stream.stop': { params: StreamStopParams; result: StreamStopResult };
+  'trace.start': { params: TraceStartParams; result: TraceStartResult };
+  'trace.stop': { params: TraceStopParams; result: TraceStopResult };
+  'object.maps': { params: ObjectMapsParams; result: ObjectMapsResult };
+  'map.dump': { params: MapDumpParams; result: MapDumpResult };
+  'map.lookup': { params: MapLookupParams; result: MapLookupResult };
+  'map.update': { params: MapUpdateParams; result: MapUpdateResult };
+  'map.delete': { params: MapDeleteParams; result: MapDeleteResult };
+  'host.programs': { params: HostProgramsParams; result: HostProgramsResult };
+  'host.maps': { params: HostMapsParams; result: HostMapsResult };
+  'host.interfaces': { params: HostInterfacesParams; result: HostInterfacesResult };
+  'btf.vmlinux': { params: BtfVmlinuxParams; result: BtfVmlinuxResult };
+}
 
-/** Notification names, agent → client. */
-export const Notification = {
-  events: 'events',
-  trace: 'trace',
-  streamEnded: 'stream.ended',
+/** Every notification, agent → client, by its wire name. */
+export interface AgentNotifications {
+  events: EventsNotification;
+  trace: TraceNotification;
+  'stream.ended': StreamEndedNotification;
+}
+
+export type AgentMethod = keyof AgentRequests;
+export type AgentNotification = keyof AgentNotifications;
+export type ParamsOf<M extends AgentMethod> = AgentRequests[M]['params'];
+export type ResultOf<M extends AgentMethod> = AgentRequests[M]['result'];
+
+/**
+ * What a caller needs of an agent connection, narrowed to the methods it uses: checkFile takes an
+ * `AgentRequester<'compile' | 'load' | 'release'>`; the AgentClient is an `AgentRequester<AgentMethod>`.
+ */
+export interface AgentRequester<M extends AgentMethod> {
+  request<K extends M>(method: K, params: ParamsOf<K>, signal?: AbortSignal): Promise<ResultOf<K>>;
+}
+
+/** What a caller needs to hear from an agent connection, narrowed to the notifications it handles. */
+export interface AgentListener<N extends AgentNotification> {
+  onNotification<K extends N>(method: K, handler: (params: AgentNotifications[K]) => void): { dispose(): void };
+}
+
+/** Whether the agent that said `hello` answers `method` (methods added without a version bump are not answered by older agents). */
+export function agentOffers(hello: Pick<HelloResult, 'capabilities'>, method: AgentMethod): boolean {
+  return hello.capabilities.includes(method);
+}
+
+/** Run-time facts of one message: who sends it and what it is for (the first line of its PROTOCOL.md section). */
+export interface MessageInfo {
+  direction: 'client → agent' | 'agent → client';
+  doc: string;
+}
+
+/** The requests at run time, in the order PROTOCOL.md and the agent's method table list them. */
+export const agentMethods: { readonly [M in AgentMethod]: MessageInfo } = {
+  hello: { direction: 'client → agent', doc: 'First request of a session: agent version, kernel, arch, BTF, toolchain and probed kernel features.' },
+  compile: { direction: 'client → agent', doc: 'Compile one BPF C file (and the headers sent with it) with clang on the target against its vmlinux.h.' },
+  load: { direction: 'client → agent', doc: 'Verify every program of a compiled object, each on its own, with its own log and statistics.' },
+  release: { direction: 'client → agent', doc: 'Forget a compiled object: detach and unload what it holds, delete its work directory.' },
+  'probe.helpers': { direction: 'client → agent', doc: 'Which helpers each program type may call on this kernel, and which are GPL-only.' },
+  attach: { direction: 'client → agent', doc: 'Attach one program of a compiled object, by its section or at an explicit target.' },
+  detach: { direction: 'client → agent', doc: 'Destroy a link (and unpin it if it was pinned).' },
+  unpin: { direction: 'client → agent', doc: 'Remove a pinned link of ours (under <bpffs>/ebpf-studio/ only).' },
+  'stream.start': { direction: 'client → agent', doc: 'Send the records of a ring buffer or perf buffer map of an attached object as `events`.' },
+  'stream.stop': { direction: 'client → agent', doc: 'Stop a stream; answers its final counters.' },
+  'trace.start': { direction: 'client → agent', doc: 'Follow trace_pipe (bpf_printk output) and send its lines as `trace`.' },
+  'trace.stop': { direction: 'client → agent', doc: 'Stop following trace_pipe; answers its counters.' },
+  'object.maps': { direction: 'client → agent', doc: 'The maps of a compiled object, with their kernel ids once it is loaded.' },
+  'map.dump': { direction: 'client → agent', doc: 'One page of the entries of a map of a loaded object.' },
+  'map.lookup': { direction: 'client → agent', doc: 'The value of one key of a map of a loaded object.' },
+  'map.update': { direction: 'client → agent', doc: 'Set the value of one key of a map of a loaded object.' },
+  'map.delete': { direction: 'client → agent', doc: 'Delete one key of a map of a loaded object.' },
+  'host.programs': { direction: 'client → agent', doc: 'Every BPF program loaded on the host, like `bpftool prog list`.' },
+  'host.maps': { direction: 'client → agent', doc: 'Every BPF map on the host, like `bpftool map list`.' },
+  'host.interfaces': { direction: 'client → agent', doc: "The host's network interfaces, to offer as xdp/tc/socket attach targets." },
+  'btf.vmlinux': { direction: 'client → agent', doc: "The target kernel's BTF, for the language server." },
+};
+
+/** The notifications at run time. */
+export const agentNotifications: { readonly [N in AgentNotification]: MessageInfo } = {
+  events: { direction: 'agent → client', doc: 'A batch of raw ring buffer or perf buffer records of one stream.' },
+  trace: { direction: 'agent → client', doc: 'A batch of trace_pipe lines.' },
+  'stream.ended': { direction: 'agent → client', doc: 'A stream stopped on its own (object released, read error), with its final counters.' },
+};
+
+/**
+ * Cancellation, client → agent: the notification `$/cancelRequest` with `{ id }` (as in LSP).
+ * vscode-jsonrpc sends it when a request's token is cancelled; the agent stops a running clang for
+ * that request (or drops it from its queue) and answers it with RequestCancelled.
+ */
+export const CANCEL_NOTIFICATION = '$/cancelRequest';
+
+/** Limits both ends enforce; the agent refuses a request past them with InvalidParams. */
+export const AgentLimits = {
+  /** Longest request line the agent reads; a longer one is discarded and answered with InvalidRequest. */
+  maxRequestLineBytes: 32 * 1024 * 1024,
+  /** compile: files per request (the main file and the headers it includes). */
+  compileMaxFiles: 64,
+  /** compile: bytes of all files' content together. */
+  compileMaxBytes: 16 * 1024 * 1024,
+  /** compile: bytes of one file's relative path. */
+  compileMaxPathBytes: 4096,
+  /** compile: -D definitions per request, and bytes of each. */
+  compileMaxDefines: 64,
+  compileMaxDefineBytes: 4096,
+  /** map.dump: entries per page when `limit` is absent, and the most a page may ask. */
+  mapDumpDefaultLimit: 256,
+  mapDumpMaxLimit: 4096,
+  /** stream.start defaults: records per batch, oldest record's wait, unsent bytes kept before dropping. */
+  streamDefaultBatchRecords: 4096,
+  streamDefaultLatencyMs: 50,
+  streamDefaultQueueLimitBytes: 16 * 1024 * 1024,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -515,9 +612,3 @@ export const ErrorCode = {
   /** The whole object failed to load for attaching; data.programs says which program and why. */
   ObjectLoadFailed: -32009,
 } as const;
-
-/**
- * Cancellation: the client may send the notification `$/cancelRequest` with `{ id }`. The agent
- * stops a running clang for that request and answers it with RequestCancelled.
- */
-export const CancelNotification = '$/cancelRequest';

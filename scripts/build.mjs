@@ -1,4 +1,4 @@
-// The one build script: generates the helper table, bundles the extension, the language server
+// The one build script: generates the helper table and the agent's protocol header, bundles the extension, the language server
 // and the CLI with esbuild, and stages the agent's sources that get shipped and built on targets.
 // Usage: node scripts/build.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
@@ -12,6 +12,8 @@ const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 
 execFileSync(process.execPath, [join(root, 'scripts/generate-helper-table.mjs')], { stdio: 'inherit' });
+// The C agent's protocol_generated.h, from remote-agent/protocol.ts (before the agent's sources are staged).
+execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/generate-agent-protocol.ts')], { stdio: 'inherit' });
 
 const common = {
   bundle: true,

@@ -12,7 +12,6 @@
 #include "rpc.h"
 
 #define AGENT_VERSION "0.1.0"
-#define AGENT_PROTOCOL_VERSION 2
 
 struct agent {
 	const char *cache_dir;		/* vmlinux.h and its PCH, per btfId */
@@ -59,27 +58,10 @@ struct bpf_program;
 struct json_object *program_verdict_json(const struct held_object *held, const struct bpf_program *prog,
 					 const struct kernel_features *f);
 
-/* Request handlers. Each fills @reply with a result or an error. */
-void method_hello(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_compile(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_load(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_release(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_probe_helpers(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_attach(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_detach(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_unpin(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_stream_start(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_stream_stop(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_trace_start(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_trace_stop(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_object_maps(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_map_dump(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_map_lookup(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_map_update(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_map_delete(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_host_programs(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_host_maps(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_host_interfaces(struct agent *a, struct json_object *params, struct rpc_reply *reply);
-void method_btf_vmlinux(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+/* Request handlers, one per method of protocol.ts (protocol_generated.h lists them). Each fills
+ * @reply with a result or an error. */
+#define X(wire, handler) void method_##handler(struct agent *a, struct json_object *params, struct rpc_reply *reply);
+AGENT_METHODS(X)
+#undef X
 
 #endif

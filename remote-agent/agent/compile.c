@@ -14,11 +14,11 @@
 #include "vmlinux_cache.h"
 #include "workdir.h"
 
-#define MAX_FILES 64
-#define MAX_TOTAL_BYTES (16u << 20)
-#define MAX_PATH_BYTES 4096
-#define MAX_DEFINES 64
-#define MAX_DEFINE_BYTES 4096
+#define MAX_FILES AGENT_COMPILE_MAX_FILES
+#define MAX_TOTAL_BYTES ((size_t)AGENT_COMPILE_MAX_BYTES)
+#define MAX_PATH_BYTES ((size_t)AGENT_COMPILE_MAX_PATH_BYTES)
+#define MAX_DEFINES AGENT_COMPILE_MAX_DEFINES
+#define MAX_DEFINE_BYTES ((size_t)AGENT_COMPILE_MAX_DEFINE_BYTES)
 #define CLANG_OUTPUT_MAX (4u << 20)
 #define OBJECT_MAX (64u << 20)
 #define MAX_ARGS (24 + 2 * MAX_DEFINES)

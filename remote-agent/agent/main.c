@@ -13,10 +13,9 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "links.h"
 #include "outbuf.h"
 #include "streams.h"
-
-#define CANCEL_METHOD "$/cancelRequest"
 
 typedef void (*method_fn)(struct agent *a, struct json_object *params, struct rpc_reply *reply);
 
@@ -24,27 +23,9 @@ static const struct method {
 	const char *name;
 	method_fn fn;
 } methods[] = {
-	{ "hello", method_hello },
-	{ "compile", method_compile },
-	{ "load", method_load },
-	{ "release", method_release },
-	{ "probe.helpers", method_probe_helpers },
-	{ "attach", method_attach },
-	{ "detach", method_detach },
-	{ "unpin", method_unpin },
-	{ "stream.start", method_stream_start },
-	{ "stream.stop", method_stream_stop },
-	{ "trace.start", method_trace_start },
-	{ "trace.stop", method_trace_stop },
-	{ "object.maps", method_object_maps },
-	{ "map.dump", method_map_dump },
-	{ "map.lookup", method_map_lookup },
-	{ "map.update", method_map_update },
-	{ "map.delete", method_map_delete },
-	{ "host.programs", method_host_programs },
-	{ "host.maps", method_host_maps },
-	{ "host.interfaces", method_host_interfaces },
-	{ "btf.vmlinux", method_btf_vmlinux },
+#define X(wire, handler) { wire, method_##handler },
+	AGENT_METHODS(X)
+#undef X
 };
 
 #define METHOD_COUNT (sizeof(methods) / sizeof(methods[0]))
@@ -52,6 +33,13 @@ static const struct method {
 static const char *method_names[METHOD_COUNT + 1];
 
 volatile sig_atomic_t agent_stop_requested;
+
+/* Before an attached object closes (release, eviction, exit): its streams stop, its links go. */
+static void object_unloading(struct held_object *obj)
+{
+	streams_object_gone(obj);
+	links_object_gone(obj);
+}
 
 bool agent_should_abort(const struct agent *a)
 {
@@ -93,7 +81,7 @@ static void ingest(struct inbound *in, void *ctx)
 	struct agent *a = ctx;
 	const char *method = in->msg ? method_of(in->msg) : NULL;
 
-	if (method && strcmp(method, CANCEL_METHOD) == 0 && rpc_is_notification(in->msg)) {
+	if (method && strcmp(method, AGENT_CANCEL_NOTIFICATION) == 0 && rpc_is_notification(in->msg)) {
 		handle_cancel(a, in->msg);
 		inbound_free(in);
 		return;
@@ -317,6 +305,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < METHOD_COUNT; i++)
 		method_names[i] = methods[i].name;
 	a.methods = method_names;
+	a.objects.unloading = object_unloading;
 	err = setup_signals(&a);
 	if (!err)
 		err = outbuf_init();

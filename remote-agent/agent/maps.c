@@ -14,8 +14,8 @@
 #include "base64.h"
 #include "params.h"
 
-#define DUMP_DEFAULT 256
-#define DUMP_MAX 4096
+#define DUMP_DEFAULT AGENT_MAP_DUMP_DEFAULT_LIMIT
+#define DUMP_MAX AGENT_MAP_DUMP_MAX_LIMIT
 
 static struct json_object *map_info_json(const struct bpf_map *map, bool loaded)
 {

@@ -6,16 +6,14 @@
 
 #include <bpf/libbpf.h>
 
-#include "links.h"
 #include "objects.h"
-#include "streams.h"
 #include "workdir.h"
 
-void objects_drop(struct held_object *obj)
+void objects_drop(struct object_table *t, struct held_object *obj)
 {
 	if (obj->loaded) {
-		streams_object_gone(obj);
-		links_object_gone(obj);
+		if (t->unloading)
+			t->unloading(obj);
 		bpf_object__close(obj->loaded);
 	}
 	if (obj->work_dir)
@@ -42,7 +40,7 @@ static struct held_object *free_or_oldest_slot(struct object_table *t)
 	}
 	fprintf(stderr, "ebpf-agent: holding %d objects, forgetting the oldest (%s)\n",
 		OBJECT_TABLE_SLOTS, oldest->id);
-	objects_drop(oldest);
+	objects_drop(t, oldest);
 	return oldest;
 }
 
@@ -72,5 +70,5 @@ void objects_clear(struct object_table *t)
 {
 	for (int i = 0; i < OBJECT_TABLE_SLOTS; i++)
 		if (t->slots[i].id[0])
-			objects_drop(&t->slots[i]);
+			objects_drop(t, &t->slots[i]);
 }

@@ -24,14 +24,17 @@ struct held_object {
 struct object_table {
 	struct held_object slots[OBJECT_TABLE_SLOTS];
 	unsigned long long next_seq;
+	/* Called before a loaded object is closed, so what uses it (streams, links) lets go first.
+	 * Set by the agent: the table itself knows nothing of streams or links. */
+	void (*unloading)(struct held_object *obj);
 };
 
 /* Takes ownership of @name, @work_dir and @data (also on failure). */
 struct held_object *objects_add(struct object_table *t, char *name, char *work_dir,
 				void *data, size_t size);
 struct held_object *objects_find(struct object_table *t, const char *id);
-/* Forgets the object: stops its streams, destroys its links, closes its loaded instance. */
-void objects_drop(struct held_object *obj);
+/* Forgets the object: tells t->unloading, closes its loaded instance, deletes its work dir. */
+void objects_drop(struct object_table *t, struct held_object *obj);
 void objects_clear(struct object_table *t);
 
 #endif

@@ -18,6 +18,6 @@ void method_release(struct agent *a, struct json_object *params, struct rpc_repl
 				"already released, or evicted).", json_object_get_string(id));
 		return;
 	}
-	objects_drop(obj);
+	objects_drop(&a->objects, obj);
 	r->result = json_object_new_object();
 }

@@ -9,26 +9,10 @@
 
 #include <json-c/json.h>
 
-/* Longest request line accepted; a longer one is discarded and answered with an error. */
-#define RPC_MAX_LINE (32u << 20)
+#include "protocol_generated.h"
 
-enum rpc_error_code {
-	RPC_PARSE_ERROR = -32700,
-	RPC_INVALID_REQUEST = -32600,
-	RPC_METHOD_NOT_FOUND = -32601,
-	RPC_INVALID_PARAMS = -32602,
-	RPC_INTERNAL_ERROR = -32603,
-	RPC_REQUEST_CANCELLED = -32800,
-	RPC_CLANG_MISSING = -32001,
-	RPC_NO_BTF = -32002,
-	RPC_UNKNOWN_OBJECT = -32003,
-	RPC_OBJECT_OPEN_FAILED = -32004,
-	RPC_PERMISSION_DENIED = -32005,
-	RPC_KERNEL_FEATURE_MISSING = -32006,
-	RPC_ATTACH_FAILED = -32007,
-	RPC_UNKNOWN_HANDLE = -32008,
-	RPC_OBJECT_LOAD_FAILED = -32009,
-};
+/* Longest request line accepted; a longer one is discarded and answered with an error. */
+#define RPC_MAX_LINE ((size_t)AGENT_MAX_REQUEST_LINE_BYTES)
 
 /* What a handler answers: either result or (error_code, error_message[, error_data]). */
 struct rpc_reply {

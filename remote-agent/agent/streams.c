@@ -21,9 +21,9 @@
 #include "params.h"
 #include "streams.h"
 
-#define DEFAULT_BATCH 4096
-#define DEFAULT_LATENCY_MS 50
-#define DEFAULT_QUEUE_LIMIT (16u << 20)
+#define DEFAULT_BATCH AGENT_STREAM_DEFAULT_BATCH_RECORDS
+#define DEFAULT_LATENCY_MS AGENT_STREAM_DEFAULT_LATENCY_MS
+#define DEFAULT_QUEUE_LIMIT AGENT_STREAM_DEFAULT_QUEUE_LIMIT_BYTES
 /* Records taken from one ring buffer per loop turn, so stdin is never starved by a flood. */
 #define RINGBUF_BUDGET 65536
 #define PERF_PAGES 64
@@ -195,7 +195,7 @@ static int send_batch(struct stream *s, size_t n)
 	for (size_t i = 0; i < n; i++)
 		bytes += q->sizes[q->first + i];
 	s->c.sent += n;
-	err = append_fmt("{\"jsonrpc\":\"2.0\",\"method\":\"events\",\"params\":{\"streamId\":\"%s\",\"data\":\"", s->id);
+	err = append_fmt("{\"jsonrpc\":\"2.0\",\"method\":\"" AGENT_NOTIFY_EVENTS "\",\"params\":{\"streamId\":\"%s\",\"data\":\"", s->id);
 	b64 = (bytes + 2) / 3 * 4;
 	dst = err ? NULL : outbuf_reserve(b64);
 	if (!dst)
@@ -275,7 +275,7 @@ static void stream_end(int slot, const char *reason)
 		json_object_object_add(p, "streamId", json_object_new_string(s->id));
 		json_object_object_add(p, "reason", json_object_new_string(reason));
 		json_object_object_add(p, "counters", counters_json(&s->c));
-		rpc_send_notification("stream.ended", p);
+		rpc_send_notification(AGENT_NOTIFY_STREAM_ENDED, p);
 	}
 	streams[slot] = NULL;
 	stream_free(s);
@@ -573,7 +573,7 @@ static int trace_send(void)
 	trace.oldest_ms = now_ms();
 	json_object_object_add(p, "lines", lines);
 	json_object_object_add(p, "dropped", json_object_new_int64(trace.c.dropped));
-	return rpc_send_notification("trace", p);
+	return rpc_send_notification(AGENT_NOTIFY_TRACE, p);
 }
 
 static int trace_flush(long long now, bool all)

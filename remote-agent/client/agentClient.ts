@@ -24,45 +24,14 @@ import {
   type MessageReader,
 } from 'vscode-jsonrpc/node';
 import {
-  Method,
-  Notification,
-  type AttachParams,
-  type AttachResult,
-  type BtfVmlinuxResult,
-  type CompileParams,
-  type CompileResult,
-  type DetachParams,
-  type DetachResult,
+  type AgentMethod,
+  type AgentNotification,
+  type AgentNotifications,
+  type AgentRequester,
+  type AgentListener,
   type EventsNotification,
-  type HelloParams,
-  type HelloResult,
-  type HostInterfacesResult,
-  type HostMapsResult,
-  type HostProgramsResult,
-  type LoadParams,
-  type LoadResult,
-  type MapDeleteParams,
-  type MapDeleteResult,
-  type MapDumpParams,
-  type MapDumpResult,
-  type MapLookupParams,
-  type MapLookupResult,
-  type MapUpdateParams,
-  type MapUpdateResult,
-  type ObjectMapsParams,
-  type ObjectMapsResult,
-  type ProbeHelpersResult,
-  type ReleaseParams,
-  type ReleaseResult,
-  type StreamEndedNotification,
-  type StreamStartParams,
-  type StreamStartResult,
-  type StreamStopParams,
-  type StreamStopResult,
-  type TraceNotification,
-  type TraceStopResult,
-  type UnpinParams,
-  type UnpinResult,
+  type ParamsOf,
+  type ResultOf,
 } from '../protocol';
 import { abortReason } from './abortReason';
 import { LineMessageReader, LineMessageWriter } from './lineJsonRpc';
@@ -94,7 +63,7 @@ export interface AgentClientOptions {
 const PAUSE_AT_PENDING_BATCHES = 8;
 const RESUME_AT_PENDING_BATCHES = 2;
 
-export class AgentClient {
+export class AgentClient implements AgentRequester<AgentMethod>, AgentListener<AgentNotification> {
   /** Resolves, never rejects, with the reason the client stopped working. */
   readonly closed: Promise<Error>;
 
@@ -124,121 +93,24 @@ export class AgentClient {
     this.input = input;
     this.connection = createMessageConnection(this.pacedReader(new LineMessageReader(input)), new LineMessageWriter(output), logger);
     // Always handled here, so every batch counted as pending is also counted as handled.
-    this.connection.onNotification(Notification.events, (batch: EventsNotification) => this.dispatchEvents(batch));
+    this.connection.onNotification('events', (batch: EventsNotification) => this.dispatchEvents(batch));
     this.connection.onClose(() => this.beginClose(undefined));
     this.connection.onError(([error]) => this.beginClose(error));
     this.connection.listen();
   }
 
-  hello(params: HelloParams, signal?: AbortSignal): Promise<HelloResult> {
-    return this.request<HelloResult>(Method.hello, params, signal);
-  }
-
-  compile(params: CompileParams, signal?: AbortSignal): Promise<CompileResult> {
-    return this.request<CompileResult>(Method.compile, params, signal);
-  }
-
-  load(params: LoadParams, signal?: AbortSignal): Promise<LoadResult> {
-    return this.request<LoadResult>(Method.load, params, signal);
-  }
-
-  release(params: ReleaseParams, signal?: AbortSignal): Promise<ReleaseResult> {
-    return this.request<ReleaseResult>(Method.release, params, signal);
-  }
-
-  probeHelpers(signal?: AbortSignal): Promise<ProbeHelpersResult> {
-    return this.request<ProbeHelpersResult>(Method.probeHelpers, {}, signal);
-  }
-
-  attach(params: AttachParams, signal?: AbortSignal): Promise<AttachResult> {
-    return this.request<AttachResult>(Method.attach, params, signal);
-  }
-
-  detach(params: DetachParams, signal?: AbortSignal): Promise<DetachResult> {
-    return this.request<DetachResult>(Method.detach, params, signal);
-  }
-
-  unpin(params: UnpinParams, signal?: AbortSignal): Promise<UnpinResult> {
-    return this.request<UnpinResult>(Method.unpin, params, signal);
-  }
-
-  streamStart(params: StreamStartParams, signal?: AbortSignal): Promise<StreamStartResult> {
-    return this.request<StreamStartResult>(Method.streamStart, params, signal);
-  }
-
-  streamStop(params: StreamStopParams, signal?: AbortSignal): Promise<StreamStopResult> {
-    return this.request<StreamStopResult>(Method.streamStop, params, signal);
-  }
-
-  traceStart(signal?: AbortSignal): Promise<Record<string, never>> {
-    return this.request<Record<string, never>>(Method.traceStart, {}, signal);
-  }
-
-  traceStop(signal?: AbortSignal): Promise<TraceStopResult> {
-    return this.request<TraceStopResult>(Method.traceStop, {}, signal);
-  }
-
-  objectMaps(params: ObjectMapsParams, signal?: AbortSignal): Promise<ObjectMapsResult> {
-    return this.request<ObjectMapsResult>(Method.objectMaps, params, signal);
-  }
-
-  mapDump(params: MapDumpParams, signal?: AbortSignal): Promise<MapDumpResult> {
-    return this.request<MapDumpResult>(Method.mapDump, params, signal);
-  }
-
-  mapLookup(params: MapLookupParams, signal?: AbortSignal): Promise<MapLookupResult> {
-    return this.request<MapLookupResult>(Method.mapLookup, params, signal);
-  }
-
-  mapUpdate(params: MapUpdateParams, signal?: AbortSignal): Promise<MapUpdateResult> {
-    return this.request<MapUpdateResult>(Method.mapUpdate, params, signal);
-  }
-
-  mapDelete(params: MapDeleteParams, signal?: AbortSignal): Promise<MapDeleteResult> {
-    return this.request<MapDeleteResult>(Method.mapDelete, params, signal);
-  }
-
-  hostPrograms(signal?: AbortSignal): Promise<HostProgramsResult> {
-    return this.request<HostProgramsResult>(Method.hostPrograms, {}, signal);
-  }
-
-  hostMaps(signal?: AbortSignal): Promise<HostMapsResult> {
-    return this.request<HostMapsResult>(Method.hostMaps, {}, signal);
-  }
-
-  hostInterfaces(signal?: AbortSignal): Promise<HostInterfacesResult> {
-    return this.request<HostInterfacesResult>(Method.hostInterfaces, {}, signal);
-  }
-
-  btfVmlinux(signal?: AbortSignal): Promise<BtfVmlinuxResult> {
-    return this.request<BtfVmlinuxResult>(Method.btfVmlinux, {}, signal);
-  }
-
-  /** Batches of raw ring buffer / perf buffer records, for every stream of this agent. */
-  onEvents(handler: (batch: EventsNotification) => void): Disposable {
-    this.eventHandlers.add(handler);
-    return { dispose: () => this.eventHandlers.delete(handler) };
-  }
-
-  /** trace_pipe lines, once trace.start has been asked. */
-  onTrace(handler: (batch: TraceNotification) => void): Disposable {
-    return this.connection.onNotification(Notification.trace, (params: TraceNotification) => handler(params));
-  }
-
-  /** A stream that stopped on its own (object released, read error), with its final counters. */
-  onStreamEnded(handler: (ended: StreamEndedNotification) => void): Disposable {
-    return this.connection.onNotification(Notification.streamEnded, (params: StreamEndedNotification) => handler(params));
-  }
-
-  /** Any request of the protocol, for methods added after the typed ones above. */
-  request<R>(method: string, params: object, signal?: AbortSignal): Promise<R> {
+  /**
+   * A request of the protocol (protocol.ts's AgentRequests), typed by its method name. Aborting
+   * `signal` sends `$/cancelRequest` and rejects at once with the signal's reason.
+   */
+  request<M extends AgentMethod>(method: M, params: ParamsOf<M>, signal?: AbortSignal): Promise<ResultOf<M>> {
     if (this.failure) {
       const failure = this.failure;
       return failure.then((reason) => Promise.reject(reason));
     }
     if (signal?.aborted) return Promise.reject(abortReason(signal));
 
-    return new Promise<R>((resolve, reject) => {
+    return new Promise<ResultOf<M>>((resolve, reject) => {
       const tokenSource = new CancellationTokenSource();
       let settled = false;
       const settle = (): boolean => {
@@ -261,7 +133,7 @@ export class AgentClient {
       this.pending.add(failPending);
       signal?.addEventListener('abort', onAbort, { once: true });
 
-      this.connection.sendRequest<R>(method, params, tokenSource.token).then(
+      this.connection.sendRequest<ResultOf<M>>(method, params, tokenSource.token).then(
         (result) => {
           if (settle()) resolve(result);
         },
@@ -280,9 +152,17 @@ export class AgentClient {
     });
   }
 
-  /** Handler for an agent → client notification (for protocol additions such as event streams). */
-  onNotification(method: string, handler: (params: unknown) => void): Disposable {
-    return this.connection.onNotification(method, handler);
+  /**
+   * A handler for an agent → client notification (protocol.ts's AgentNotifications). `events`
+   * batches go through the client's paced reader, so a slow handler slows the agent, not memory.
+   */
+  onNotification<N extends AgentNotification>(method: N, handler: (params: AgentNotifications[N]) => void): Disposable {
+    if (method === 'events') {
+      const onEvents = handler as (batch: EventsNotification) => void;
+      this.eventHandlers.add(onEvents);
+      return { dispose: () => this.eventHandlers.delete(onEvents) };
+    }
+    return this.connection.onNotification(method, handler as (params: unknown) => void);
   }
 
   /** Counts `events` batches as they are read, and stops reading while too many wait to be handled. */
@@ -294,7 +174,7 @@ export class AgentClient {
       dispose: () => reader.dispose(),
       listen: (callback) =>
         reader.listen((message) => {
-          if (Message.isNotification(message) && message.method === Notification.events) {
+          if (Message.isNotification(message) && message.method === 'events') {
             this.pendingEventBatches++;
             if (!this.readingPaused && this.pendingEventBatches >= PAUSE_AT_PENDING_BATCHES) {
               this.readingPaused = true;

@@ -148,7 +148,7 @@ async function helloWithTimeout(client: AgentClient, clientVersion: string, wher
   const timer = setTimeout(() => timeout.abort(), HELLO_TIMEOUT_MS);
   const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
   try {
-    return await client.hello({ clientVersion }, combined);
+    return await client.request('hello', { clientVersion }, combined);
   } catch (error) {
     if (timeout.signal.aborted && !signal?.aborted) {
       throw new AgentSessionError('agent-start', `The agent on ${where} started but did not answer 'hello' within ${HELLO_TIMEOUT_MS / 1000} s.`);

@@ -4,19 +4,17 @@
  * clang's diagnostics, one verifier diagnostic per rejected program on the source line of the
  * failing instruction, and a verdict per program. Editor-independent (CLI and extension share it).
  */
-import type { CompileParams, CompileResult, LoadParams, LoadResult, ProgramVerdict, ReleaseParams, ReleaseResult } from '../protocol';
+import type { AgentRequester, ProgramVerdict } from '../protocol';
 import type { CheckReport, ProgramReport, RelatedLocation, SourceDiagnostic } from './checkReport';
 import { parseClangDiagnostics } from './clangDiagnostics';
 import { BpfObject, type SourcePosition } from './elfObject';
 import { collectSourceBundle, type ReadSource, type SourceBundle } from './sourceBundle';
 import { parseVerifierLog, type LogAnnotation, type ParsedVerifierLog } from './verifierLog';
+import { annotationAbove, rejectionFindings } from './verifierFindings';
+import type { ReportLocation } from './verifierReport';
 
 /** What checkFile needs of an agent connection; the AgentClient satisfies it. */
-export interface VerifyingAgent {
-  compile(p: CompileParams, signal?: AbortSignal): Promise<CompileResult>;
-  load(p: LoadParams, signal?: AbortSignal): Promise<LoadResult>;
-  release(p: ReleaseParams, signal?: AbortSignal): Promise<ReleaseResult>;
-}
+export type VerifyingAgent = AgentRequester<'compile' | 'load' | 'release'>;
 
 export interface CheckOptions {
   /** Target description for the report, e.g. "local" or "root@vm1:22". */
@@ -33,7 +31,7 @@ const PATH_CONTEXT_LINES = 4;
 export async function checkFile(agent: VerifyingAgent, file: string, opts: CheckOptions): Promise<CheckReport> {
   const bundle = await collectSourceBundle(file, { readFile: opts.readFile, signal: opts.signal });
   const mainLocal = bundle.localPathOf(bundle.main)!;
-  const compiled = await agent.compile({ files: bundle.files, main: bundle.main }, opts.signal);
+  const compiled = await agent.request('compile', { files: bundle.files, main: bundle.main }, opts.signal);
   const report: CheckReport = {
     file: mainLocal,
     target: opts.target,
@@ -63,7 +61,7 @@ export async function checkFile(agent: VerifyingAgent, file: string, opts: Check
   let outcome: 'ok' | { error: unknown } = 'ok';
   try {
     const object = compiled.object === null ? undefined : BpfObject.parse(Buffer.from(compiled.object, 'base64'));
-    const loaded = await agent.load({ objectId }, opts.signal);
+    const loaded = await agent.request('load', { objectId }, opts.signal);
     for (const verdict of loaded.programs) {
       report.loadMs += verdict.loadMs;
       const { program, diagnostic } = judgeProgram(verdict, object, bundle, mainLocal);
@@ -76,7 +74,7 @@ export async function checkFile(agent: VerifyingAgent, file: string, opts: Check
     throw error;
   } finally {
     // Released even when cancelled: the agent must not keep the object's work directory.
-    await agent.release({ objectId }).catch((releaseError: unknown) => {
+    await agent.request('release', { objectId }).catch((releaseError: unknown) => {
       if (outcome === 'ok') throw releaseError;
       const first = outcome.error;
       throw new AggregateError(
@@ -111,20 +109,32 @@ function judgeProgram(
 
   const message = failureMessage(verdict, parsed);
   program.error = message.join('; ');
+  const findings = rejectionFindings(verdict.log, parsed, message);
   const mapper = new LocationMapper(verdict.name, object, bundle);
+  const reported = (l: ReportLocation): LocalPosition | undefined => {
+    const file = bundle.resolve(l.file);
+    return file ? { file, line: l.line, column: l.column } : undefined;
+  };
   const failing = parsed.failingInsn === null ? undefined : mapper.insn(parsed.failingInsn, lastAnnotation(parsed));
-  const at: LocalPosition = failing ??
+  const at: LocalPosition = (findings.at && reported(findings.at)) ?? failing ??
     mapper.annotation(lastAnnotation(parsed)) ?? { file: definition?.file ?? mainLocal, line: definition?.line ?? 1, column: 1 };
 
+  // The causal chain first, then the walked lines it does not already name.
   const related: RelatedLocation[] = [];
+  for (const cause of findings.causes) {
+    const where = 'location' in cause ? reported(cause.location) : mapper.insn(cause.insn, annotationAbove(parsed, cause.logLine));
+    if (where) related.push({ ...where, message: cause.message });
+  }
+  const causeLines = new Set(related.map((r) => `${r.file}:${r.line}`));
   for (const step of parsed.path.slice(0, -1).slice(-PATH_CONTEXT_LINES)) {
     const where = mapper.annotation(step);
-    if (where) related.push({ ...where, message: `verifier path: ${step.source}` });
+    if (where && !causeLines.has(`${where.file}:${where.line}`)) related.push({ ...where, message: `verifier path: ${step.source}` });
   }
-  if (parsed.allocInsn !== null) {
+  if (parsed.allocInsn !== null && findings.causes.length === 0) {
     const where = mapper.insn(parsed.allocInsn, undefined);
     if (where) related.push({ ...where, message: 'the leaked reference was acquired here' });
   }
+  const { explanation, category, reason, suggestion } = findings;
   const diagnostic: SourceDiagnostic = {
     file: at.file,
     line: at.line,
@@ -134,6 +144,10 @@ function judgeProgram(
     source: 'verifier',
     program: verdict.name,
     ...(related.length > 0 ? { related } : {}),
+    ...(explanation ? { explanation } : {}),
+    ...(category ? { category } : {}),
+    ...(reason ? { reason } : {}),
+    ...(suggestion ? { suggestion } : {}),
   };
   return { program, diagnostic };
 }

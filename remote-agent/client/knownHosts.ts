@@ -5,11 +5,13 @@
  *
  * Supported: plain names and comma lists with `*`/`?` wildcards and `!` negation, `[host]:port` for
  * ports other than 22, hashed names (`|1|salt|hash`, HMAC-SHA1), `@revoked`. `@cert-authority` lines
- * are skipped: host certificates are not used by this client.
+ * are skipped: host certificates are not used by this client. `decideHostKey` is the whole decision
+ * a connection makes (trust, refuse with the way out, or ask a person), testable without a server.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { AgentSessionError } from './sessionError';
 
 export interface HostKeyInfo {
   host: string;
@@ -200,4 +202,81 @@ export function appendKnownHost(path: string, host: string, port: number, key: B
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   appendFileSync(path, `${prefix}${knownHostsLine(host, port, key)}\n`, { mode: 0o600 });
+}
+
+export interface HostKeyDecisionRequest {
+  host: string;
+  port: number;
+  user: string;
+  /** 'user@host:port', as the messages name the target. */
+  description: string;
+  /** The key the server presented (SSH wire format). */
+  key: Buffer;
+  knownHostsFile: string;
+  /** Absent → an unknown key is refused; resolving true → it is trusted and appended to knownHostsFile. */
+  confirmUnknownHostKey?: (info: HostKeyInfo) => Promise<boolean>;
+  /** Called right before a person is asked, so the caller can stop timing the connection out. */
+  askingPerson?: () => void;
+  log?: (line: string) => void;
+}
+
+/**
+ * Decides, as OpenSSH does, whether to go on with a server that presented `key`: a known key is
+ * trusted; a changed or @revoked one is refused with the way out; an unknown one is refused with
+ * its fingerprint and the ssh-keyscan line, unless the person asked trusts it (it is then recorded).
+ * Resolves null to go on, else the error to fail the connection with; never rejects.
+ */
+export async function decideHostKey(req: HostKeyDecisionRequest): Promise<AgentSessionError | null> {
+  const { host, port, description, knownHostsFile } = req;
+  let info: HostKeyInfo;
+  let check: HostKeyCheck;
+  try {
+    info = { host, port, keyType: hostKeyType(req.key), fingerprint: sha256Fingerprint(req.key), knownHostsFile };
+    check = checkHostKey(readKnownHostsFile(knownHostsFile), host, port, req.key);
+  } catch (error) {
+    return new AgentSessionError('connect', `Cannot check the host key of ${description}: ${(error as Error).message}.`, { cause: error });
+  }
+  const name = knownHostsName(host, port);
+  switch (check.status) {
+    case 'known':
+      return null;
+    case 'revoked':
+      return new AgentSessionError(
+        'changed-host-key',
+        `The host key of ${description} (${info.keyType} ${info.fingerprint}) is marked @revoked in ${knownHostsFile} line ${check.line}. Refusing to connect.`,
+        { hostKey: info },
+      );
+    case 'changed':
+      return new AgentSessionError(
+        'changed-host-key',
+        `The host key of ${description} has changed: it now presents ${info.keyType} ${info.fingerprint}, but ${knownHostsFile} line ${check.line} ` +
+          `holds a different ${check.knownKeyType} key for ${name}. Someone may be intercepting the connection, or the host was reinstalled. ` +
+          `If you know the key changed legitimately, remove the old entry (ssh-keygen -R '${name}' -f ${knownHostsFile}) and connect again.`,
+        { hostKey: info },
+      );
+    case 'unknown':
+      break;
+  }
+  const unknown = new AgentSessionError(
+    'unknown-host-key',
+    `The host key of ${description} is not known: ${info.keyType} ${info.fingerprint}. If that fingerprint is right, add it with ` +
+      `'ssh-keyscan -p ${port} ${host} >> ${knownHostsFile}' (then compare with 'ssh-keygen -lf ${knownHostsFile}') or connect once with 'ssh -p ${port} ${req.user}@${host}'.`,
+    { hostKey: info },
+  );
+  if (!req.confirmUnknownHostKey) return unknown;
+  req.askingPerson?.();
+  let trusted: boolean;
+  try {
+    trusted = await req.confirmUnknownHostKey(info);
+  } catch (error) {
+    return new AgentSessionError('unknown-host-key', `${unknown.message} (asking whether to trust it failed: ${String(error)})`, { hostKey: info });
+  }
+  if (!trusted) return unknown;
+  try {
+    appendKnownHost(knownHostsFile, host, port, req.key);
+  } catch (error) {
+    return new AgentSessionError('connect', `Cannot add the host key of ${description} to ${knownHostsFile}: ${(error as Error).message}.`, { cause: error });
+  }
+  req.log?.(`Added ${name} ${info.keyType} ${info.fingerprint} to ${knownHostsFile}.`);
+  return null;
 }

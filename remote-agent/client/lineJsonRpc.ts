@@ -7,12 +7,9 @@ import type { Readable, Writable } from 'node:stream';
 import {
   AbstractMessageReader,
   AbstractMessageWriter,
-  createMessageConnection,
   type DataCallback,
   type Disposable,
-  type Logger,
   type Message,
-  type MessageConnection,
   type MessageReader,
   type MessageWriter,
 } from 'vscode-jsonrpc/node';
@@ -134,7 +131,3 @@ export class LineMessageWriter extends AbstractMessageWriter implements MessageW
   }
 }
 
-/** A JSON-RPC connection over a line-framed byte stream pair (agent stdout → `input`, `output` → agent stdin). */
-export function createLineMessageConnection(input: Readable, output: Writable, logger?: Logger): MessageConnection {
-  return createMessageConnection(new LineMessageReader(input), new LineMessageWriter(output), logger);
-}

@@ -10,26 +10,15 @@
  */
 import * as path from 'node:path';
 import type {
-  AttachParams,
+  AgentListener,
+  AgentRequester,
   AttachResult,
   AttachTarget,
-  CompileParams,
   CompileResult,
-  DetachParams,
-  DetachResult,
   EventsNotification,
-  LoadParams,
-  LoadResult,
-  ObjectMapsParams,
-  ObjectMapsResult,
-  ReleaseParams,
-  ReleaseResult,
   StreamCounters,
   StreamEndedNotification,
   StreamStartParams,
-  StreamStartResult,
-  StreamStopParams,
-  StreamStopResult,
   TraceNotification,
   TraceStopResult,
 } from '../protocol';
@@ -48,21 +37,10 @@ interface Disposable {
 }
 
 /** What a run needs of an agent connection; the AgentClient satisfies it. */
-export interface RunningAgent {
-  compile(p: CompileParams, signal?: AbortSignal): Promise<CompileResult>;
-  load(p: LoadParams, signal?: AbortSignal): Promise<LoadResult>;
-  release(p: ReleaseParams, signal?: AbortSignal): Promise<ReleaseResult>;
-  attach(p: AttachParams, signal?: AbortSignal): Promise<AttachResult>;
-  detach(p: DetachParams, signal?: AbortSignal): Promise<DetachResult>;
-  objectMaps(p: ObjectMapsParams, signal?: AbortSignal): Promise<ObjectMapsResult>;
-  streamStart(p: StreamStartParams, signal?: AbortSignal): Promise<StreamStartResult>;
-  streamStop(p: StreamStopParams, signal?: AbortSignal): Promise<StreamStopResult>;
-  traceStart(signal?: AbortSignal): Promise<Record<string, never>>;
-  traceStop(signal?: AbortSignal): Promise<TraceStopResult>;
-  onEvents(handler: (batch: EventsNotification) => void): Disposable;
-  onTrace(handler: (batch: TraceNotification) => void): Disposable;
-  onStreamEnded(handler: (ended: StreamEndedNotification) => void): Disposable;
-}
+export type RunningAgent = AgentRequester<
+  'compile' | 'load' | 'release' | 'attach' | 'detach' | 'object.maps' | 'stream.start' | 'stream.stop' | 'trace.start' | 'trace.stop'
+> &
+  AgentListener<'events' | 'trace' | 'stream.ended'>;
 
 export interface RunOptions extends CheckOptions {
   /** Explicit targets; programs not named here attach by their section. */
@@ -156,7 +134,7 @@ async function followTrace(agent: RunningAgent, signal: AbortSignal | undefined)
     }
     return;
   }
-  const started = agent.traceStart(signal);
+  const started = agent.request('trace.start', {}, signal);
   traceFollowers.set(agent, { users: 1, started });
   try {
     await started;
@@ -172,7 +150,7 @@ async function unfollowTrace(agent: RunningAgent): Promise<TraceStopResult | nul
   if (!shared) return null;
   if (--shared.users > 0) return null;
   traceFollowers.delete(agent);
-  return agent.traceStop();
+  return agent.request('trace.stop', {});
 }
 const EVENT_MAP_TYPES = new Set(['ringbuf', 'perf_event_array']);
 
@@ -284,12 +262,12 @@ async function compileForRun(agent: RunningAgent, bundle: SourceBundle, hints: M
   const wrapper = dir === '.' ? WRAPPER_NAME : `${dir}/${WRAPPER_NAME}`;
   if (hints.size > 0) {
     const content = eventTypeAnchorSource(path.posix.basename(bundle.main), hints.values());
-    const anchored = await agent.compile({ files: [...bundle.files, { path: wrapper, content }], main: wrapper }, signal);
+    const anchored = await agent.request('compile', { files: [...bundle.files, { path: wrapper, content }], main: wrapper }, signal);
     if (anchored.ok && anchored.objectId !== null) return { ...anchored, objectId: anchored.objectId, anchored: true };
     const firstError = anchored.stderr.split('\n').find((l) => /error:/.test(l)) ?? anchored.stderr.trim();
     notes.push(`The record types ${[...hints.values()].map((h) => `'${h.type}'`).join(', ')} do not compile at file scope (${firstError}); events are shown as hex.`);
   }
-  const plain = await agent.compile({ files: bundle.files, main: bundle.main }, signal);
+  const plain = await agent.request('compile', { files: bundle.files, main: bundle.main }, signal);
   if (!plain.ok || plain.objectId === null) throw new Error(`The file compiled for verifying but not for running: ${plain.stderr.trim()}`);
   return { ...plain, objectId: plain.objectId, anchored: false };
 }
@@ -385,12 +363,12 @@ export class ProgramRun {
   /** @internal Subscribes to the agent's notifications and follows trace_pipe when wanted. */
   async open(trace: boolean | undefined, signal: AbortSignal | undefined): Promise<void> {
     this.subscriptions.push(
-      this.agent.onEvents((batch) => this.deliverEvents(batch)),
-      this.agent.onStreamEnded((ended) => this.streamEnded(ended)),
+      this.agent.onNotification('events', (batch) => this.deliverEvents(batch)),
+      this.agent.onNotification('stream.ended', (ended) => this.streamEnded(ended)),
     );
     if (trace ?? this.bundle.files.some((f) => PRINTK_CALL.test(f.content))) {
       // Before any attach, so the first lines the programs print are not missed.
-      this.subscriptions.push(this.agent.onTrace((batch) => this.deliverTrace(batch)));
+      this.subscriptions.push(this.agent.onNotification('trace', (batch) => this.deliverTrace(batch)));
       await followTrace(this.agent, signal);
       this.tracing = true;
     }
@@ -412,7 +390,7 @@ export class ProgramRun {
       const target = options.target ?? this.targets.get(program);
       let result: AttachResult;
       try {
-        result = await this.agent.attach({ objectId: this.objectId, program, ...(target && { target }) }, options.signal);
+        result = await this.agent.request('attach', { objectId: this.objectId, program, ...(target && { target }) }, options.signal);
       } catch (error) {
         throw new AttachError(program, report.section, `Cannot attach ${program} (SEC("${report.section}")): ${messageOf(error)}`, error);
       }
@@ -422,7 +400,7 @@ export class ProgramRun {
         if (!this.streamsDeferred) await this.startEventStreams(options.signal);
       } catch (error) {
         this.attached.splice(this.attached.indexOf(attached), 1);
-        await this.agent.detach({ linkId: attached.linkId }).catch((detachError: unknown) => {
+        await this.agent.request('detach', { linkId: attached.linkId }).catch((detachError: unknown) => {
           throw new AggregateError([error, detachError], `${messageOf(error)} (detaching ${program} again failed too: ${messageOf(detachError)})`);
         });
         throw error;
@@ -441,7 +419,7 @@ export class ProgramRun {
       if (index === -1) {
         throw new Error(`${program} is not attached in this run of ${path.basename(this.file)} (attached: ${this.attached.map((a) => a.program).join(', ') || 'none'}).`);
       }
-      await this.agent.detach({ linkId: this.attached[index].linkId }, signal);
+      await this.agent.request('detach', { linkId: this.attached[index].linkId }, signal);
       this.attached.splice(index, 1);
     });
   }
@@ -484,11 +462,11 @@ export class ProgramRun {
 
   /** Starts a stream for each ring buffer and perf buffer map not streaming yet (the object is loaded). */
   private async startEventStreams(signal: AbortSignal | undefined): Promise<void> {
-    const { maps } = await this.agent.objectMaps({ objectId: this.objectId }, signal);
+    const { maps } = await this.agent.request('object.maps', { objectId: this.objectId }, signal);
     for (const map of maps) {
       if (!EVENT_MAP_TYPES.has(map.type) || this.streams.some((s) => s.map === map.name)) continue;
       const { decoder, note } = this.eventDecoder(map.name);
-      const started = await this.agent.streamStart({ objectId: this.objectId, map: map.name, ...this.streamOptions }, signal);
+      const started = await this.agent.request('stream.start', { objectId: this.objectId, map: map.name, ...this.streamOptions }, signal);
       const stream: EventStream = { map: map.name, streamId: started.streamId, kind: started.kind, recordType: decoder.typeName, ...(note && { note }) };
       this.streams.push(stream);
       this.decoders.set(started.streamId, { stream, decoder, decoded: 0 });
@@ -579,7 +557,7 @@ export class ProgramRun {
     const summary: RunSummary = { streams: [], trace: null };
     for (const stream of this.streams) {
       const entry = this.decoders.get(stream.streamId)!;
-      const counters = entry.ended ? entry.ended.counters : await attempt(() => this.agent.streamStop({ streamId: stream.streamId }));
+      const counters = entry.ended ? entry.ended.counters : await attempt(() => this.agent.request('stream.stop', { streamId: stream.streamId }));
       summary.streams.push({
         map: stream.map,
         received: counters?.received ?? 0,
@@ -593,9 +571,9 @@ export class ProgramRun {
       summary.trace = (await attempt(() => unfollowTrace(this.agent))) ?? null;
       this.tracing = false;
     }
-    for (const link of [...this.attached].reverse()) await attempt(() => this.agent.detach({ linkId: link.linkId }));
+    for (const link of [...this.attached].reverse()) await attempt(() => this.agent.request('detach', { linkId: link.linkId }));
     this.attached.length = 0;
-    await attempt(() => this.agent.release({ objectId: this.objectId }));
+    await attempt(() => this.agent.request('release', { objectId: this.objectId }));
     for (const s of this.subscriptions) s.dispose();
     if (failures.length === 1) throw failures[0];
     if (failures.length > 1) throw new AggregateError(failures, `Stopping the run failed: ${failures.map(messageOf).join('; ')}`);

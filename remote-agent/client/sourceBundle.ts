@@ -9,10 +9,11 @@
  */
 import { readFile as fsReadFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { SourceFile } from '../protocol';
+import { AgentLimits, type SourceFile } from '../protocol';
 
-export const MAX_BUNDLE_FILES = 64;
-export const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
+/** The agent's compile limits (protocol.ts), checked here so the user hears which file tipped it over. */
+export const MAX_BUNDLE_FILES = AgentLimits.compileMaxFiles;
+const MAX_BUNDLE_BYTES = AgentLimits.compileMaxBytes;
 
 export type ReadSource = (absPath: string) => Promise<string>;
 
@@ -94,7 +95,7 @@ export async function collectSourceBundle(
     }
     totalBytes += Buffer.byteLength(content, 'utf8');
     if (totalBytes > MAX_BUNDLE_BYTES) {
-      throw new Error(`${mainFile} and the headers it includes exceed 16 MiB, more than the agent accepts per compile.`);
+      throw new Error(`${mainFile} and the headers it includes exceed ${MAX_BUNDLE_BYTES / (1024 * 1024)} MiB, more than the agent accepts per compile.`);
     }
     files.push({ path: path.relative(root, absPath).split(path.sep).join('/'), content });
     for (const m of content.matchAll(QUOTED_INCLUDE)) {

@@ -10,16 +10,7 @@ import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { Client, utils, type AnyAuthMethod, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { abortReason } from './abortReason';
-import {
-  appendKnownHost,
-  checkHostKey,
-  hostKeyType,
-  knownHostsName,
-  knownKeyTypes,
-  readKnownHostsFile,
-  sha256Fingerprint,
-  type HostKeyInfo,
-} from './knownHosts';
+import { decideHostKey, knownKeyTypes, readKnownHostsFile, type HostKeyInfo } from './knownHosts';
 import { AgentSessionError } from './sessionError';
 import { resolveSshHost } from './sshConfigHosts';
 import { runToCompletion, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
@@ -96,71 +87,26 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
     const onClose = (): void => fail(hostKeyFailure ?? new AgentSessionError('connect', `${description} closed the connection during the SSH handshake.`));
 
     const verifyHostKey = (key: Buffer, verify: (valid: boolean) => void): void => {
-      let info: HostKeyInfo;
-      let check: ReturnType<typeof checkHostKey>;
-      try {
-        info = { host, port, keyType: hostKeyType(key), fingerprint: sha256Fingerprint(key), knownHostsFile };
-        check = checkHostKey(readKnownHostsFile(knownHostsFile), host, port, key);
-      } catch (error) {
-        hostKeyFailure = new AgentSessionError('connect', `Cannot check the host key of ${description}: ${(error as Error).message}.`, { cause: error });
-        return verify(false);
-      }
-      const name = knownHostsName(host, port);
-      switch (check.status) {
-        case 'known':
-          return verify(true);
-        case 'revoked':
-          hostKeyFailure = new AgentSessionError(
-            'changed-host-key',
-            `The host key of ${description} (${info.keyType} ${info.fingerprint}) is marked @revoked in ${knownHostsFile} line ${check.line}. Refusing to connect.`,
-            { hostKey: info },
-          );
+      const decision = decideHostKey({
+        host,
+        port,
+        user,
+        description,
+        key,
+        knownHostsFile,
+        ...(options.confirmUnknownHostKey !== undefined && { confirmUnknownHostKey: options.confirmUnknownHostKey }),
+        askingPerson: () => clearTimeout(timer), // a person is deciding: do not time the connection out under them
+        ...(log !== undefined && { log }),
+      });
+      void decision.then((failure) => {
+        if (settled) return;
+        if (failure) {
+          hostKeyFailure = failure;
           return verify(false);
-        case 'changed':
-          hostKeyFailure = new AgentSessionError(
-            'changed-host-key',
-            `The host key of ${description} has changed: it now presents ${info.keyType} ${info.fingerprint}, but ${knownHostsFile} line ${check.line} ` +
-              `holds a different ${check.knownKeyType} key for ${name}. Someone may be intercepting the connection, or the host was reinstalled. ` +
-              `If you know the key changed legitimately, remove the old entry (ssh-keygen -R '${name}' -f ${knownHostsFile}) and connect again.`,
-            { hostKey: info },
-          );
-          return verify(false);
-        case 'unknown':
-          break;
-      }
-      const unknown = new AgentSessionError(
-        'unknown-host-key',
-        `The host key of ${description} is not known: ${info.keyType} ${info.fingerprint}. If that fingerprint is right, add it with ` +
-          `'ssh-keyscan -p ${port} ${host} >> ${knownHostsFile}' (then compare with 'ssh-keygen -lf ${knownHostsFile}') or connect once with 'ssh -p ${port} ${user}@${host}'.`,
-        { hostKey: info },
-      );
-      if (!options.confirmUnknownHostKey) {
-        hostKeyFailure = unknown;
-        return verify(false);
-      }
-      clearTimeout(timer); // a person is deciding: do not time the connection out under them
-      options.confirmUnknownHostKey(info).then(
-        (trusted) => {
-          if (settled) return;
-          if (!trusted) {
-            hostKeyFailure = unknown;
-            return verify(false);
-          }
-          try {
-            appendKnownHost(knownHostsFile, host, port, key);
-          } catch (error) {
-            hostKeyFailure = new AgentSessionError('connect', `Cannot add the host key of ${description} to ${knownHostsFile}: ${(error as Error).message}.`, { cause: error });
-            return verify(false);
-          }
-          log?.(`Added ${name} ${info.keyType} ${info.fingerprint} to ${knownHostsFile}.`);
-          armTimer();
-          verify(true);
-        },
-        (error: unknown) => {
-          hostKeyFailure = new AgentSessionError('unknown-host-key', `${unknown.message} (asking whether to trust it failed: ${String(error)})`, { hostKey: info });
-          verify(false);
-        },
-      );
+        }
+        armTimer();
+        verify(true);
+      });
     };
 
     signal?.addEventListener('abort', onAbort, { once: true });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode } from '../../remote-agent/protocol';
+import { AGENT_PROTOCOL_VERSION, ErrorCode, agentMethods } from '../../remote-agent/protocol';
 import {
   agentPrerequisiteMissing,
   agentTestsGate,
@@ -45,7 +45,7 @@ t('hello describes this host: kernel, BTF, clang, libbpf and the methods answere
   const clangFirstLine = execFileSync('clang', ['--version'], { encoding: 'utf8' }).split('\n')[0];
   assert.equal(reply.error, undefined);
   assert.equal(reply.result.agentVersion, '0.1.0');
-  assert.equal(reply.result.protocolVersion, 2);
+  assert.equal(reply.result.protocolVersion, AGENT_PROTOCOL_VERSION);
   assert.equal(reply.result.kernelRelease, kernelRelease);
   assert.equal(reply.result.arch, execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim());
   assert.equal(reply.result.btf, true);
@@ -53,11 +53,8 @@ t('hello describes this host: kernel, BTF, clang, libbpf and the methods answere
   assert.equal(reply.result.clang, clangFirstLine);
   assert.match(reply.result.libbpfVersion, /^1\.\d+$/);
   assert.equal(reply.result.euid, 0);
-  assert.deepEqual(reply.result.capabilities, [
-    'hello', 'compile', 'load', 'release', 'probe.helpers', 'attach', 'detach', 'unpin', 'stream.start', 'stream.stop',
-    'trace.start', 'trace.stop', 'object.maps', 'map.dump', 'map.lookup', 'map.update', 'map.delete', 'host.programs',
-    'host.maps', 'host.interfaces', 'btf.vmlinux',
-  ]);
+  // Every method protocol.ts defines, in its order: the agent's table is generated from it.
+  assert.deepEqual(reply.result.capabilities, Object.keys(agentMethods));
 });
 
 t('compile of a program including vmlinux.h generates vmlinux.h once, then takes it from the cache', async () => {
@@ -238,7 +235,7 @@ t('a line over 32 MiB is answered with InvalidRequest and discarded, and the age
   assert.equal(tooLong.id, null);
   assert.equal(tooLong.error?.code, ErrorCode.InvalidRequest);
   assert.match(tooLong.error!.message, /longer than the agent's limit of 32 MiB/);
-  assert.equal((await agent.request('hello', { clientVersion: 'after' })).result.protocolVersion, 2);
+  assert.equal((await agent.request('hello', { clientVersion: 'after' })).result.protocolVersion, AGENT_PROTOCOL_VERSION);
 });
 
 t('SIGTERM makes the agent remove its work dirs and exit', async () => {

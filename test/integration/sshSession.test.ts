@@ -51,7 +51,7 @@ test('an SSH session to root@127.0.0.1 deploys the agent, which says hello with 
     await session.dispose();
   }
   assert.equal((await session.closed).message, `The session to root@127.0.0.1:${sshd.port} was closed.`);
-  await assert.rejects(session.client.hello({ clientVersion: 'test' }), /was closed/);
+  await assert.rejects(session.client.request('hello', { clientVersion: 'test' }), /was closed/);
 });
 
 test('an unknown host key is refused without a confirm callback, naming its SHA256 fingerprint', { skip: unavailable ?? false }, async () => {
@@ -118,13 +118,13 @@ test('dropping the SSH connection rejects a pending request at once with the one
   const session = await openAgentSession(sshOptions());
   try {
     const started = Date.now();
-    const pending = session.client.compile({ files: [{ path: 'a.bpf.c', content: 'int x;\n' }], main: 'a.bpf.c' });
+    const pending = session.client.request('compile', { files: [{ path: 'a.bpf.c', content: 'int x;\n' }], main: 'a.bpf.c' });
     sshd.dropConnections(); // before the request's bytes leave this process
     const reason = await session.closed;
     await assert.rejects(pending, (error: unknown) => error === reason);
     assert.match(reason.message, new RegExp(`^connection to root@127\\.0\\.0\\.1:${sshd.port} lost: `));
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
-    await assert.rejects(session.client.load({ objectId: 'x' }), (error: unknown) => error === reason);
+    await assert.rejects(session.client.request('load', { objectId: 'x' }), (error: unknown) => error === reason);
   } finally {
     await session.dispose();
   }

@@ -26,8 +26,9 @@ export interface RpcMessage {
   error?: { code: number; message: string; data?: any };
 }
 
-/** Builds build/ebpf-agent-asan (a no-op when it is current). */
+/** Builds build/ebpf-agent-asan, with the protocol header regenerated first (a no-op when both are current). */
 export function buildSanitizedAgent(): void {
+  execFileSync(process.execPath, ['--import', 'tsx', join(repo, 'scripts', 'generate-agent-protocol.ts')], { stdio: 'inherit' });
   execFileSync('make', ['-s', '-C', agentDir, 'SANITIZE=1'], { stdio: 'inherit' });
 }
 

@@ -69,7 +69,7 @@ function fakeAgent() {
 test('a request goes out as one JSON-RPC line and its result line resolves the call', async () => {
   const agent = fakeAgent();
   const client = new AgentClient(agent.fromAgent, agent.toAgent);
-  const hello = client.hello({ clientVersion: '0.1.0' });
+  const hello = client.request('hello', { clientVersion: '0.1.0' });
   const request = await agent.nextMessage(0);
   assert.equal(request.jsonrpc, '2.0');
   assert.equal(request.method, 'hello');
@@ -83,7 +83,7 @@ test('a request goes out as one JSON-RPC line and its result line resolves the c
 test('a result split across chunks and a multi-byte character split mid-character still parse', async () => {
   const agent = fakeAgent();
   const client = new AgentClient(agent.fromAgent, agent.toAgent);
-  const compile = client.compile({ files: [{ path: 'a.bpf.c', content: 'x' }], main: 'a.bpf.c' });
+  const compile = client.request('compile', { files: [{ path: 'a.bpf.c', content: 'x' }], main: 'a.bpf.c' });
   const request = await agent.nextMessage(0);
   const line = Buffer.from(
     `${JSON.stringify({ jsonrpc: '2.0', id: request.id, result: { ok: false, objectId: null, object: null, stderr: 'a.bpf.c:1:1: error: unknown type name ‘x’', exitCode: 1, durationMs: 3, vmlinuxH: 'cached' } })}\n`,
@@ -100,7 +100,7 @@ test('a result split across chunks and a multi-byte character split mid-characte
 test('a JSON-RPC error answer rejects with AgentError carrying the code, message and data', async () => {
   const agent = fakeAgent();
   const client = new AgentClient(agent.fromAgent, agent.toAgent);
-  const load = client.load({ objectId: 'obj-9' });
+  const load = client.request('load', { objectId: 'obj-9' });
   const request = await agent.nextMessage(0);
   agent.reply({
     jsonrpc: '2.0',
@@ -121,7 +121,7 @@ test('aborting a request sends $/cancelRequest with its id and rejects at once w
   const agent = fakeAgent();
   const client = new AgentClient(agent.fromAgent, agent.toAgent);
   const controller = new AbortController();
-  const compile = client.compile({ files: [{ path: 'a.bpf.c', content: '' }], main: 'a.bpf.c' }, controller.signal);
+  const compile = client.request('compile', { files: [{ path: 'a.bpf.c', content: '' }], main: 'a.bpf.c' }, controller.signal);
   const request = await agent.nextMessage(0);
   controller.abort();
   await assert.rejects(compile, { name: 'AbortError' });
@@ -131,7 +131,7 @@ test('aborting a request sends $/cancelRequest with its id and rejects at once w
   assert.equal(cancel.id, undefined);
   // The agent's late RequestCancelled answer is ignored; the client keeps working.
   agent.reply({ jsonrpc: '2.0', id: request.id, error: { code: ErrorCode.RequestCancelled, message: 'Request cancelled.' } });
-  const hello = client.hello({ clientVersion: '0.1.0' });
+  const hello = client.request('hello', { clientVersion: '0.1.0' });
   const second = await agent.nextMessage(2);
   agent.reply({ jsonrpc: '2.0', id: second.id, result: helloResult });
   assert.deepEqual(await hello, helloResult);
@@ -141,7 +141,7 @@ test('aborting a request sends $/cancelRequest with its id and rejects at once w
 test('a request with an already aborted signal is never sent', async () => {
   const agent = fakeAgent();
   const client = new AgentClient(agent.fromAgent, agent.toAgent);
-  await assert.rejects(client.hello({ clientVersion: '0.1.0' }, AbortSignal.abort()), { name: 'AbortError' });
+  await assert.rejects(client.request('hello', { clientVersion: '0.1.0' }, AbortSignal.abort()), { name: 'AbortError' });
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(agent.received.length, 0);
   client.dispose();
@@ -157,7 +157,7 @@ test('when the agent output ends, every pending request rejects with the one exp
       return reason;
     },
   });
-  const pending = [client.hello({ clientVersion: '0.1.0' }), client.load({ objectId: 'a' }), client.release({ objectId: 'b' })];
+  const pending = [client.request('hello', { clientVersion: '0.1.0' }), client.request('load', { objectId: 'a' }), client.request('release', { objectId: 'b' })];
   await agent.nextMessage(2);
   agent.fromAgent.end();
   const outcomes = await Promise.allSettled(pending);
@@ -166,14 +166,14 @@ test('when the agent output ends, every pending request rejects with the one exp
     assert.equal((outcome as PromiseRejectedResult).reason, reason);
   }
   assert.equal(await client.closed, reason);
-  await assert.rejects(client.compile({ files: [], main: 'x.bpf.c' }), (error: unknown) => error === reason);
+  await assert.rejects(client.request('compile', { files: [], main: 'x.bpf.c' }), (error: unknown) => error === reason);
   assert.equal(explanations, 1);
 });
 
 test('a line that is not JSON closes the client with a reason that quotes it', async () => {
   const agent = fakeAgent();
   const client = new AgentClient(agent.fromAgent, agent.toAgent);
-  const hello = client.hello({ clientVersion: '0.1.0' });
+  const hello = client.request('hello', { clientVersion: '0.1.0' });
   await agent.nextMessage(0);
   agent.fromAgent.write('Segmentation fault\n');
   await assert.rejects(hello, /the agent wrote a line that is not JSON .*: Segmentation fault/);
@@ -183,7 +183,7 @@ test('a line that is not JSON closes the client with a reason that quotes it', a
 test('close(reason) from outside (SSH link lost) wins over the later end of the output', async () => {
   const agent = fakeAgent();
   const client = new AgentClient(agent.fromAgent, agent.toAgent, { explainClose: () => new Error('should not be used') });
-  const hello = client.hello({ clientVersion: '0.1.0' });
+  const hello = client.request('hello', { clientVersion: '0.1.0' });
   await agent.nextMessage(0);
   const lost = new Error('connection to root@vm1:22 lost: Keepalive timeout');
   client.close(lost);

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { CompileParams, CompileResult, LoadResult, ProgramVerdict, ReleaseParams } from '../../remote-agent/protocol';
 import { checkFile, type VerifyingAgent } from '../../remote-agent/client/checkFile';
+import { requesterOf } from '../../remote-agent/client/requestHandlers';
 import { parseVerifierLog } from '../../remote-agent/client/verifierLog';
 import type { CheckReport } from '../../remote-agent/client/checkReport';
 
@@ -24,8 +25,10 @@ interface CaseVerdict {
   libbpfLog: string;
 }
 
+/** An in-process agent answering from a fixture folder: the object and the verdicts captured on a real kernel. */
 class FixtureAgent implements VerifyingAgent {
   readonly compiled: CompileParams[] = [];
+  readonly request = requesterOf({ compile: (p) => this.compile(p), load: () => this.load(), release: (p) => this.release(p) }).request;
   readonly released: string[] = [];
   constructor(private readonly dir: string) {}
 
@@ -114,7 +117,7 @@ const CLANG_FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'programs
 
 test('a compile failure gives clang\'s diagnostics, compiled:false, no load and nothing to release', async () => {
   const calls: string[] = [];
-  const agent: VerifyingAgent = {
+  const agent: VerifyingAgent = requesterOf({
     async compile(p) {
       calls.push(`compile ${p.main}`);
       return {
@@ -136,7 +139,7 @@ test('a compile failure gives clang\'s diagnostics, compiled:false, no load and 
       calls.push('release');
       return {};
     },
-  };
+  });
   const report = await checkFile(agent, CLANG_FIXTURE, { target: 'local', kernelRelease: '6.18.44' });
   assert.deepEqual(calls, ['compile clang-error.bpf.c']);
   assert.equal(report.compiled, false);
@@ -149,7 +152,7 @@ test('a compile failure gives clang\'s diagnostics, compiled:false, no load and 
 test('the object is released even when loading fails, and the load error is what the caller sees', async () => {
   const dir = path.join(CASES, 'null-map-value');
   const released: string[] = [];
-  const agent: VerifyingAgent = {
+  const agent: VerifyingAgent = requesterOf({
     compile: (p) => new FixtureAgent(dir).compile(p),
     async load() {
       throw new Error('The connection to the agent was lost.');
@@ -158,14 +161,14 @@ test('the object is released even when loading fails, and the load error is what
       released.push(p.objectId);
       return {};
     },
-  };
+  });
   await assert.rejects(checkFile(agent, path.join(dir, 'prog.bpf.c'), { target: 'local', kernelRelease: '6.18.44' }), /connection to the agent was lost/);
   assert.deepEqual(released, ['obj-1']);
 });
 
 test('when release fails after a failed load, both reasons are reported', async () => {
   const dir = path.join(CASES, 'null-map-value');
-  const agent: VerifyingAgent = {
+  const agent: VerifyingAgent = requesterOf({
     compile: (p) => new FixtureAgent(dir).compile(p),
     async load() {
       throw new Error('Loading timed out.');
@@ -173,7 +176,7 @@ test('when release fails after a failed load, both reasons are reported', async 
     async release() {
       throw new Error('The agent is gone.');
     },
-  };
+  });
   await assert.rejects(
     checkFile(agent, path.join(dir, 'prog.bpf.c'), { target: 'local', kernelRelease: '6.18.44' }),
     /Loading timed out\. \(releasing object obj-1 on the target failed too: The agent is gone\.\)/,

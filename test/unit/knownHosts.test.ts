@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import {
   appendKnownHost,
   checkHostKey,
+  decideHostKey,
   hostKeyType,
   knownKeyTypes,
   parseKnownHosts,
@@ -108,4 +109,66 @@ test('appendKnownHost adds an OpenSSH line that the next check finds, fixing a m
   appendKnownHost(unterminated, 'vm2', 22, keyA);
   assert.equal(readFileSync(unterminated, 'utf8'), `vm1 ssh-ed25519 ${KEY_B}\nvm2 ssh-ed25519 ${KEY_A}\n`);
   assert.deepEqual(readKnownHostsFile(join(dir, 'missing')), { entries: [], invalid: [] });
+});
+
+/** A known_hosts file in a fresh directory, holding `text`. */
+function knownHostsWith(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'known-hosts-')), 'known_hosts');
+  writeFileSync(file, text);
+  return file;
+}
+
+const vm1 = { host: 'vm1.example', port: 2222, user: 'root', description: 'root@vm1.example:2222' };
+
+test('a known key lets the connection go on without asking anyone', async () => {
+  const knownHostsFile = knownHostsWith(`[vm1.example]:2222 ssh-ed25519 ${KEY_A}\n`);
+  let asked = false;
+  const decision = await decideHostKey({ ...vm1, key: keyA, knownHostsFile, confirmUnknownHostKey: async () => ((asked = true), true) });
+  assert.equal(decision, null);
+  assert.equal(asked, false);
+});
+
+test('a changed key is refused with the line that holds the old key and the ssh-keygen -R way out, never asked', async () => {
+  const knownHostsFile = knownHostsWith(`[vm1.example]:2222 ssh-ed25519 ${KEY_A}\n`);
+  const decision = await decideHostKey({ ...vm1, key: keyB, knownHostsFile, confirmUnknownHostKey: async () => true });
+  assert.equal(decision?.kind, 'changed-host-key');
+  assert.equal(
+    decision?.message,
+    `The host key of root@vm1.example:2222 has changed: it now presents ssh-ed25519 ${sha256Fingerprint(keyB)}, but ${knownHostsFile} line 1 ` +
+      `holds a different ssh-ed25519 key for [vm1.example]:2222. Someone may be intercepting the connection, or the host was reinstalled. ` +
+      `If you know the key changed legitimately, remove the old entry (ssh-keygen -R '[vm1.example]:2222' -f ${knownHostsFile}) and connect again.`,
+  );
+});
+
+test('an unknown key without anyone to ask is refused with its fingerprint and the ssh-keyscan line', async () => {
+  const knownHostsFile = knownHostsWith('');
+  const decision = await decideHostKey({ ...vm1, key: keyA, knownHostsFile });
+  assert.equal(decision?.kind, 'unknown-host-key');
+  assert.ok(decision?.message.includes('ssh-ed25519 SHA256:xwA7NGJuyRyozPIXSDL5J6ELc9EbY8eeoSVwHa0jepg'), decision?.message);
+  assert.ok(decision?.message.includes(`'ssh-keyscan -p 2222 vm1.example >> ${knownHostsFile}'`), decision?.message);
+  assert.equal(readFileSync(knownHostsFile, 'utf8'), '');
+});
+
+test('an unknown key the person trusts is recorded, so the next connection knows it', async () => {
+  const knownHostsFile = knownHostsWith('');
+  const asked: string[] = [];
+  const logged: string[] = [];
+  const decision = await decideHostKey({
+    ...vm1,
+    key: keyA,
+    knownHostsFile,
+    confirmUnknownHostKey: async (info) => (asked.push(info.fingerprint), true),
+    log: (line) => logged.push(line),
+  });
+  assert.equal(decision, null);
+  assert.deepEqual(asked, ['SHA256:xwA7NGJuyRyozPIXSDL5J6ELc9EbY8eeoSVwHa0jepg']);
+  assert.deepEqual(checkHostKey(readKnownHostsFile(knownHostsFile), 'vm1.example', 2222, keyA), { status: 'known', line: 1 });
+  assert.deepEqual(logged, [`Added [vm1.example]:2222 ssh-ed25519 SHA256:xwA7NGJuyRyozPIXSDL5J6ELc9EbY8eeoSVwHa0jepg to ${knownHostsFile}.`]);
+});
+
+test('an unknown key the person declines is refused and nothing is recorded', async () => {
+  const knownHostsFile = knownHostsWith('');
+  const decision = await decideHostKey({ ...vm1, key: keyA, knownHostsFile, confirmUnknownHostKey: async () => false });
+  assert.equal(decision?.kind, 'unknown-host-key');
+  assert.equal(readFileSync(knownHostsFile, 'utf8'), '');
 });

@@ -16,6 +16,7 @@ import { parseAttachSpec } from '../../remote-agent/client/attachSpec';
 import { parseBtf } from '../../remote-agent/client/btf';
 import { BpfObject } from '../../remote-agent/client/elfObject';
 import { objectBtfBytes } from '../../remote-agent/client/eventRecordTypes';
+import { requesterOf } from '../../remote-agent/client/requestHandlers';
 import { openProgramRun, startProgramRun, type EventBatch, type RunningAgent, type TraceRecord } from '../../remote-agent/client/programSession';
 import { eventBatchJson, eventBatchText, summaryText, traceText } from '../../cli/formatEvents';
 
@@ -54,7 +55,7 @@ function fakeAgent(opts: { maps?: { name: string; type: string }[]; failAttach?:
     objects.set(objectId, object);
     return { ok: true, objectId, object: object.toString('base64'), stderr: '', exitCode: 0, durationMs: 1, vmlinuxH: 'cached' };
   };
-  const agent: RunningAgent = {
+  const requests = requesterOf({
     compile,
     load: async ({ objectId }) => {
       calls.push(['load', objectId]);
@@ -71,18 +72,23 @@ function fakeAgent(opts: { maps?: { name: string; type: string }[]; failAttach?:
       return { linkId: `link-${p.program}`, description: `tracepoint ${p.program}`, programId: 42, pinnedPath: null };
     },
     detach: async ({ linkId }) => (calls.push(['detach', linkId]), {}),
-    objectMaps: async ({ objectId }) => {
+    'object.maps': async ({ objectId }) => {
       calls.push(['objectMaps', objectId]);
       const maps = opts.maps ?? [{ name: 'events', type: 'ringbuf' }];
       return { maps: maps.map((m) => ({ ...m, keySize: 0, valueSize: 0, maxEntries: 4096, btfKeyTypeId: 0, btfValueTypeId: 0, mapId: 7 })) };
     },
-    streamStart: async (p) => (calls.push(['streamStart', p.map]), { streamId: `s-${p.map}`, kind: 'ringbuf' }),
-    streamStop: async ({ streamId }) => (calls.push(['streamStop', streamId]), { received: 2, sent: 2, dropped: 0 }),
-    traceStart: async () => (calls.push(['traceStart']), {}),
-    traceStop: async () => (calls.push(['traceStop']), { received: 1, sent: 1, dropped: 0 }),
-    onEvents: (h) => (handlers.events.push(h), { dispose: () => handlers.events.splice(handlers.events.indexOf(h), 1) }),
-    onTrace: (h) => (handlers.trace.push(h), { dispose: () => handlers.trace.splice(handlers.trace.indexOf(h), 1) }),
-    onStreamEnded: (h) => (handlers.ended.push(h), { dispose: () => handlers.ended.splice(handlers.ended.indexOf(h), 1) }),
+    'stream.start': async (p) => (calls.push(['streamStart', p.map]), { streamId: `s-${p.map}`, kind: 'ringbuf' }),
+    'stream.stop': async ({ streamId }) => (calls.push(['streamStop', streamId]), { received: 2, sent: 2, dropped: 0 }),
+    'trace.start': async () => (calls.push(['traceStart']), {}),
+    'trace.stop': async () => (calls.push(['traceStop']), { received: 1, sent: 1, dropped: 0 }),
+  });
+  const agent: RunningAgent = {
+    request: requests.request,
+    onNotification: (method, handler) => {
+      const list = (method === 'events' ? handlers.events : method === 'trace' ? handlers.trace : handlers.ended) as unknown[];
+      list.push(handler);
+      return { dispose: () => list.splice(list.indexOf(handler), 1) };
+    },
   };
   return { agent, calls, handlers, objects };
 }
