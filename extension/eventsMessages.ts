@@ -25,8 +25,11 @@ export interface StreamInfo {
 
 export type ToWebview =
   | { type: 'streams'; streams: StreamInfo[]; selected: string | null; paused: boolean; maxRows: number }
-  /** `reset`: replace every row (another stream, new columns, cleared); else append. */
-  | { type: 'rows'; key: string; reset: boolean; columns: string[]; rows: EventRow[] };
+  /**
+   * `reset`: replace every row (another stream, new columns, cleared); else append. `stream`: the
+   * stream's counters with these rows counted, to show together with them.
+   */
+  | { type: 'rows'; key: string; reset: boolean; columns: string[]; rows: EventRow[]; stream: StreamInfo };
 
 export type FromWebview =
   | { type: 'ready' }
@@ -101,6 +104,7 @@ export function parseToWebview(message: unknown): ToWebview | undefined {
     if (!isShortString(message.key) || typeof message.reset !== 'boolean') return undefined;
     if (!Array.isArray(message.columns) || !message.columns.every(isShortString)) return undefined;
     if (!Array.isArray(message.rows) || !message.rows.every(isRow)) return undefined;
+    if (!isStream(message.stream) || message.stream.key !== message.key) return undefined;
     return message as ToWebview;
   }
   return undefined;

@@ -3,6 +3,8 @@
  * stream at a time, as a table. Built to stay responsive at 100k events/s: the extension keeps
  * only the newest MAX_ROWS rows per stream (flattening only those), counts everything, and sends
  * the webview what changed at most 10 times a second; the webview draws only the visible rows.
+ * The counters of a stream travel in the same message as its rows, so what the view counts always
+ * agrees with the rows it shows.
  * Pause freezes the table (counters keep counting), Clear empties it, Export writes the rows that
  * match the filter as JSON or CSV.
  */
@@ -28,6 +30,8 @@ class StreamFeed {
   pending: EventRow[] = [];
   /** The webview must get every row again (columns changed, cleared, selected anew). */
   needsReset = true;
+  /** The counters the webview last got with rows (JSON), to send them again only when they change. */
+  sentInfo = '';
   seq = 0;
   ended: string | undefined;
   rate = 0;
@@ -111,7 +115,6 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
   private selected: string | null = null;
   private paused = false;
   private readonly timer: NodeJS.Timeout;
-  private ticks = 0;
   /** The editor to give the focus back to when the webview is ready. */
   private refocus: vscode.TextEditor | undefined;
   private readonly disposables: vscode.Disposable[] = [];
@@ -232,7 +235,6 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
       case 'select':
         this.select(message.key);
         this.sendStreams();
-        this.flushRows();
         return;
       case 'pause':
         this.paused = message.paused;
@@ -241,7 +243,6 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
       case 'clear':
         for (const feed of this.feeds.values()) feed.clear();
         this.sendStreams();
-        this.flushRows();
         return;
       case 'export':
         void this.export(message.format, message.filter);
@@ -252,7 +253,6 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
   private resend(): void {
     for (const feed of this.feeds.values()) feed.needsReset = true;
     this.sendStreams();
-    this.flushRows();
   }
 
   private flush(): void {
@@ -260,25 +260,32 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
     for (const feed of this.feeds.values()) feed.updateRate(now);
     if (!this.view?.visible) return;
     this.flushRows();
-    // Counters and rates once a second: enough to read, and cheap.
-    if (++this.ticks % (RATE_WINDOW_MS / FLUSH_MS) === 0) this.sendStreams();
   }
 
+  /** Sends the selected stream's new rows together with its counters, when either changed. */
   private flushRows(): void {
     const feed = this.selected === null ? undefined : this.feeds.get(this.selected);
     if (!feed || !this.view) return;
+    const stream = feed.info();
+    const info = JSON.stringify(stream);
     if (feed.needsReset) {
       feed.needsReset = false;
       feed.pending = [];
-      this.post({ type: 'rows', key: feed.key, reset: true, columns: feed.columns, rows: feed.ring.toArray() });
-    } else if (feed.pending.length > 0) {
+      this.post({ type: 'rows', key: feed.key, reset: true, columns: feed.columns, rows: feed.ring.toArray(), stream });
+    } else if (feed.pending.length > 0 || info !== feed.sentInfo) {
       const rows = feed.pending.length > MAX_ROWS ? feed.pending.slice(-MAX_ROWS) : feed.pending;
       feed.pending = [];
-      this.post({ type: 'rows', key: feed.key, reset: false, columns: feed.columns, rows });
+      this.post({ type: 'rows', key: feed.key, reset: false, columns: feed.columns, rows, stream });
     }
+    feed.sentInfo = info;
   }
 
+  /**
+   * Sends the list of streams. The selected stream's rows go first, so the counters in the list
+   * never count rows the webview has not got yet.
+   */
   private sendStreams(): void {
+    this.flushRows();
     this.post({ type: 'streams', streams: [...this.feeds.values()].map((f) => f.info()), selected: this.selected, paused: this.paused, maxRows: MAX_ROWS });
   }
 

@@ -37,8 +37,9 @@ let matcher: (row: EventRow) => boolean = () => true;
 /** Keep the newest row in view while the user has not scrolled up. */
 let following = true;
 let drawPending = false;
-/** The last stream list, to redraw the counters when the rows shown change between two lists. */
-let lastStreams: { streams: StreamInfo[]; selected: string | null } = { streams: [], selected: null };
+/** The streams listed above the table; the shown stream's counters come with its rows. */
+let streams: StreamInfo[] = [];
+let selected: string | null = null;
 
 window.addEventListener('message', (event: MessageEvent<unknown>) => {
   const message = parseToWebview(event.data);
@@ -48,11 +49,16 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
     maxRows = message.maxRows;
     pauseButton.textContent = paused ? 'Resume' : 'Pause';
     pauseButton.classList.toggle('active', paused);
-    lastStreams = { streams: message.streams, selected: message.selected };
+    streams = message.streams;
+    selected = message.selected;
     showStreamOptions();
-    drawStats();
+    // The counters are drawn with the rows, in the next frame, so the two always agree.
+    scheduleDraw();
     return;
   }
+  const listed = streams.findIndex((s) => s.key === message.key);
+  if (listed >= 0) streams[listed] = message.stream;
+  else streams.push(message.stream);
   if (message.reset || message.key !== streamKey || message.columns.length !== columns.length) {
     streamKey = message.key;
     columns = message.columns;
@@ -76,7 +82,6 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
 });
 
 function showStreamOptions(): void {
-  const { streams, selected } = lastStreams;
   const current = new Map([...streamSelect.options].map((o) => [o.value, o]));
   const wanted = new Set(streams.map((s) => s.key));
   for (const [key, option] of current) if (!wanted.has(key)) option.remove();
@@ -92,10 +97,9 @@ function showStreamOptions(): void {
   if (selected !== null) streamSelect.value = selected;
 }
 
-/** The counters of the selected stream and how many rows the filter lets through. */
+/** The counters of the stream whose rows are shown and how many rows the filter lets through. */
 function drawStats(): void {
-  const { streams, selected } = lastStreams;
-  const stream = streams.find((s) => s.key === selected);
+  const stream = streams.find((s) => s.key === streamKey);
   stats.replaceChildren();
   if (!stream) {
     stats.textContent = 'No events yet. Attach a program that writes to a ring buffer or perf buffer (▶ Attach above it).';

@@ -94,12 +94,22 @@ test('▶ Attach streams each exec into the Events view (pid and filename decode
     assert.equal(cells[6], '/bin/true', 'filename read from user memory');
     t.diagnostic(`row for pid ${pid}: ${cells.join(' | ')} (comm is the caller's name at sys_enter_execve, before the exec: ${cells[5]})`);
 
-    // A bare word filters on any column; the counters show everything that arrived.
-    await events.locator('#filter').fill('true');
-    await events.locator('#body tr:not(.spacer)').nth(2).waitFor({ timeout: EVENT_TIMEOUT });
-    const stats = await events.locator('#stats').innerText();
-    assert.match(stats, /received\s*[1-9]/, `counters: ${stats}`);
-    assert.match(stats, /dropped\s*0/, `counters: ${stats}`);
+    // The three execs of this process; the counters arrive with the rows they count, so once the
+    // stats say three rows match, the table shows those three and every row held was sent.
+    await events.locator('#filter').fill(`ppid=${process.pid} filename=/bin/true`);
+    await events.locator('#stats', { hasText: /rows\s*3\s*\// }).waitFor({ timeout: EVENT_TIMEOUT });
+    // One read of the painted view (stats and table together), as other processes keep exec'ing.
+    const view = await events.locator('body').evaluate((body) => ({
+      stats: body.querySelector('#stats')?.textContent ?? '',
+      pids: [...body.querySelectorAll('#body tr:not(.spacer)')].map((tr) => tr.children[2]?.textContent ?? ''),
+    }));
+    const counter = (name: string): number => Number(new RegExp(`${name}\\s*([\\d,]+)`).exec(view.stats)?.[1]?.replaceAll(',', '') ?? NaN);
+    const held = Number(/rows\s*3\s*\/\s*([\d,]+)/.exec(view.stats)?.[1]?.replaceAll(',', '') ?? NaN);
+    assert.deepEqual(view.pids.map(Number).sort((a, b) => a - b), [...pids].sort((a, b) => a - b), `the rows are the three execs: ${view.stats}`);
+    assert.equal(held, counter('sent'), `every record the agent sent is a row held: ${view.stats}`);
+    assert.ok(counter('received') >= held, `received counts at least the rows: ${view.stats}`);
+    assert.equal(counter('dropped'), 0, `nothing dropped: ${view.stats}`);
+    t.diagnostic(`counters with the rows: ${view.stats}`);
     await session.screenshot('2-events');
 
     // Back in the editor (code lenses refresh only while it has the focus), detach.

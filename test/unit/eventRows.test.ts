@@ -101,9 +101,12 @@ test('messages from the webview are accepted only in their exact shapes', () => 
   assert.equal(parseFromWebview('ready'), undefined);
 });
 
-test('messages to the webview are checked too: rows must hold strings only', () => {
-  const rowsMessage = { type: 'rows', key: 'run-1/events', reset: true, columns: ['pid'], rows: [{ seq: 1, time: 5, cells: ['1'] }] };
+test('messages to the webview are checked too: rows must hold strings only, and come with the counters of their own stream', () => {
+  const stream = { key: 'run-1/events', label: 'events · trace_execve (probe.bpf.c) on local', recordType: 'struct exec_event', received: 1, sent: 1, dropped: 0, rate: 0, held: 1 };
+  const rowsMessage = { type: 'rows', key: 'run-1/events', reset: true, columns: ['pid'], rows: [{ seq: 1, time: 5, cells: ['1'] }], stream };
   assert.deepEqual(parseToWebview(rowsMessage), rowsMessage);
   assert.equal(parseToWebview({ ...rowsMessage, rows: [{ seq: 1, time: 5, cells: [{ html: '<img>' }] }] }), undefined);
+  assert.equal(parseToWebview({ ...rowsMessage, stream: undefined }), undefined, 'rows without their counters');
+  assert.equal(parseToWebview({ ...rowsMessage, stream: { ...stream, key: 'run-2/events' } }), undefined, "another stream's counters");
   assert.equal(parseToWebview({ type: 'streams', streams: [], selected: null, paused: false }), undefined);
 });
