@@ -14,6 +14,17 @@ export interface RelatedLocation {
   message: string;
 }
 
+/** Our knowledge-base entry for a verifier message (remote-agent/client/verifierKnowledge.ts). */
+export interface DiagnosticExplanation {
+  /** Stable id of the failure kind, e.g. "nullable-map-value". */
+  id: string;
+  title: string;
+  text: string;
+  fix: string;
+  /** Where the kind is documented: docs/verifier-errors.md#<id>. */
+  docs: string;
+}
+
 export interface SourceDiagnostic {
   file: string;
   line: number;
@@ -23,8 +34,19 @@ export interface SourceDiagnostic {
   source: DiagnosticSource;
   /** Program the diagnostic belongs to (verifier diagnostics); absent for clang's. */
   program?: string;
-  /** Where the verifier walked before failing, and clang's notes. */
+  /**
+   * Verifier diagnostics: the causal chain first (where the offending state came from, from 7.3's
+   * report or derived from the log), then where the verifier walked before failing; clang's notes.
+   */
   related?: RelatedLocation[];
+  /** What the verifier message means and the usual fix; absent for messages we don't know. */
+  explanation?: DiagnosticExplanation;
+  /** The kernel's report category on 7.3+, else our knowledge base's. */
+  category?: string;
+  /** The kernel's own explanation (7.3+ "Reason:"). */
+  reason?: string;
+  /** The kernel's suggested fix (7.3+ "Suggestion:"). */
+  suggestion?: string;
 }
 
 export interface ProgramReport {

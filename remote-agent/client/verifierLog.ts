@@ -5,7 +5,10 @@
  *
  * Formats: since Linux 6.x (here 6.18) annotations are `; <code> @ <file>:<line>`; older kernels
  * (6.1) print `; <code>` only, so the file and line must then come from the object's line info.
+ * Linux 7.3+ follows the error line with a structured report (verifierReport.ts): it is parsed into
+ * `report` and kept out of `message`.
  */
+import { parseVerifierReport, reportHeadingLine, type VerifierReport } from './verifierReport';
 
 /** A `; <code>` line of the log: the source line of the instructions that follow it. */
 export interface LogAnnotation {
@@ -31,6 +34,20 @@ export interface VerifierStats {
   verificationTimeUs: number | null;
   /** Stack depth per (sub)program, from "stack depth 0+8". */
   stackDepth: number[] | null;
+  /** Deepest stack of any call chain, from 7.3's "stack depth max N". */
+  stackDepthMax: number | null;
+  /** 7.3's per-subprogram lines, "subprog 0 (count_execs) main insns_self 8 insns_total 8 stack 8". */
+  subprograms: SubprogramStats[] | null;
+}
+
+export interface SubprogramStats {
+  index: number;
+  name: string;
+  /** How the kernel classifies it: "main", "static", "global", … as printed. */
+  kind: string;
+  insnsSelf: number;
+  insnsTotal: number;
+  stack: number;
 }
 
 export interface ParsedVerifierLog {
@@ -48,6 +65,8 @@ export interface ParsedVerifierLog {
    */
   path: LogAnnotation[];
   stats: VerifierStats;
+  /** The 7.3+ structured report; null when the kernel printed none. */
+  report: VerifierReport | null;
 }
 
 const INSN_LINE = /^(\d+): \([0-9a-f]{2}\) /;
@@ -58,6 +77,8 @@ const PROCESSED_LINE =
   /^processed (\d+) insns \(limit (\d+)\) max_states_per_insn (\d+) total_states (\d+) peak_states (\d+) mark_read (\d+)/;
 const TIME_LINE = /^verification time (\d+) usec/;
 const STACK_LINE = /^stack depth ([\d+]+)/;
+const STACK_MAX_LINE = /^stack depth max (\d+)/;
+const SUBPROG_LINE = /^subprog (\d+) \((.*)\) (\S+) insns_self (\d+) insns_total (\d+) stack (\d+)/;
 /** Context the verifier prints around some errors; not part of the message itself. */
 const NOT_MESSAGE = /^(\s|R\d+(_\w+)?=|frame\d+:|caller:|callee:|cur state:|old state:|func#\d+ @\d+|last_idx |regs=|parent didn't have regs)/;
 
@@ -71,6 +92,8 @@ function emptyStats(): VerifierStats {
     markRead: null,
     verificationTimeUs: null,
     stackDepth: null,
+    stackDepthMax: null,
+    subprograms: null,
   };
 }
 
@@ -94,6 +117,17 @@ export function parseVerifierLog(text: string): ParsedVerifierLog {
       stats.markRead = Number(m[6]);
     } else if ((m = TIME_LINE.exec(line))) {
       stats.verificationTimeUs = Number(m[1]);
+    } else if ((m = STACK_MAX_LINE.exec(line))) {
+      stats.stackDepthMax = Number(m[1]);
+    } else if ((m = SUBPROG_LINE.exec(line))) {
+      (stats.subprograms ??= []).push({
+        index: Number(m[1]),
+        name: m[2],
+        kind: m[3],
+        insnsSelf: Number(m[4]),
+        insnsTotal: Number(m[5]),
+        stack: Number(m[6]),
+      });
     } else if ((m = STACK_LINE.exec(line))) {
       stats.stackDepth = m[1].split('+').filter((s) => s !== '').map(Number);
     } else if ((m = INSN_LINE.exec(line))) {
@@ -117,7 +151,9 @@ export function parseVerifierLog(text: string): ParsedVerifierLog {
     firstStatsLine = Math.min(firstStatsLine, i);
   });
 
-  const message = extractMessage(lines, lastInsnLine, firstStatsLine);
+  const reportLine = reportHeadingLine(lines);
+  const messageEnd = reportLine >= 0 ? Math.min(reportLine, firstStatsLine) : firstStatsLine;
+  const message = extractMessage(lines, lastInsnLine, messageEnd);
   const joined = message.join('\n');
   const atInsn = /\bat insn (\d+)/.exec(joined);
   const alloc = /\balloc_insn=(\d+)/.exec(joined);
@@ -128,8 +164,9 @@ export function parseVerifierLog(text: string): ParsedVerifierLog {
     failingInsn,
     allocInsn: alloc ? Number(alloc[1]) : null,
     annotations,
-    path: walkedPath(annotations, message.length > 0 ? firstStatsLine : lines.length),
+    path: walkedPath(annotations, message.length > 0 ? messageEnd : lines.length),
     stats,
+    report: reportLine >= 0 ? parseVerifierReport(text) : null,
   };
 }
 
@@ -139,9 +176,9 @@ export function parseVerifierLog(text: string): ParsedVerifierLog {
  * "Unreleased reference …" + "BPF_EXIT instruction … would lead to reference leak"): keep all.
  * Without any instruction (the verifier stopped before walking), the last meaningful line is it.
  */
-function extractMessage(lines: string[], lastInsnLine: number, firstStatsLine: number): string[] {
+function extractMessage(lines: string[], lastInsnLine: number, end: number): string[] {
   const candidates: string[] = [];
-  for (let i = lastInsnLine + 1; i < firstStatsLine; i++) {
+  for (let i = lastInsnLine + 1; i < end; i++) {
     const line = lines[i].trimEnd();
     if (line === '' || line.startsWith(';') || INSN_LINE.test(line) || STATE_LINE.test(line)) continue;
     if (NOT_MESSAGE.test(line)) continue;

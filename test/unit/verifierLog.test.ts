@@ -69,6 +69,8 @@ test('the statistics lines are read, including per-subprogram stack depth', () =
     markRead: 0,
     verificationTimeUs: 52,
     stackDepth: [0, 8],
+    stackDepthMax: null,
+    subprograms: null,
   });
   assert.deepEqual(log.message, ["R0 invalid mem access 'map_value_or_null'"]);
 });
