@@ -96,6 +96,13 @@ function checkSection(document: TextDocument, section: SectionName): Diagnostic[
   const expected = definition.target;
   if (expected === null || expected.neededFor === 'never') return found;
   const example = definition.example;
+  if (target === '' && expected.loaderAttach !== undefined) {
+    found.push(
+      diagnostic(document, span, DiagnosticSeverity.Hint, 'section-without-target',
+        `SEC("${name}") names no ${expected.form}: libbpf's auto-attach skips it, so its loader attaches it (${expected.loaderAttach}), as libbpf-tools do. To have the skeleton attach it, write e.g. SEC("${example}").`),
+    );
+    return found;
+  }
   if (target === '') {
     found.push(
       expected.neededFor === 'load'
@@ -111,7 +118,12 @@ function checkSection(document: TextDocument, section: SectionName): Diagnostic[
   const malformed =
     (expected.parts > 1 && (parts.length !== expected.parts || parts.some((p) => p === ''))) ||
     (target.split(':').length - 1 < requiredColons);
-  if (malformed) {
+  if (malformed && expected.loaderAttach !== undefined) {
+    found.push(
+      diagnostic(document, span, DiagnosticSeverity.Hint, 'malformed-section-target',
+        `"${target}" is not ${expected.form}: the skeleton's auto-attach would fail on SEC("${name}"), so its loader attaches it (${expected.loaderAttach}), as libbpf-tools do. To have the skeleton attach it, write e.g. SEC("${example}").`),
+    );
+  } else if (malformed) {
     found.push(
       diagnostic(document, span, DiagnosticSeverity.Error, 'malformed-section-target',
         `"${target}" is not ${expected.form} (${expected.description}): libbpf cannot attach SEC("${name}"). Example: SEC("${example}").`),

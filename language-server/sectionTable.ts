@@ -20,6 +20,12 @@ export interface SectionTarget {
   neededFor: 'load' | 'attach' | 'never';
   /** Number of '/'-separated parts the target must have (tracepoint: CATEGORY/EVENT = 2). */
   parts: number;
+  /**
+   * The libbpf call a loader attaches the program with when the section leaves the target out, for
+   * targets loaders commonly resolve at run time (a user-space binary's path differs per machine):
+   * without the target the program is still correct, so diagnostics only hint.
+   */
+  loaderAttach?: string;
 }
 
 export interface SectionDefinition {
@@ -71,12 +77,14 @@ const UPROBE_TARGET: SectionTarget = {
   description: 'a path to an ELF binary or library and a symbol in it, e.g. /usr/lib/x86_64-linux-gnu/libc.so.6:malloc',
   neededFor: 'attach',
   parts: 1,
+  loaderAttach: 'bpf_program__attach_uprobe_opts()',
 };
 const UPROBE_MULTI_TARGET: SectionTarget = {
   form: 'BINARY:PATTERN',
   description: 'a path to an ELF binary and a glob over its symbols, e.g. /usr/bin/bash:readline*',
   neededFor: 'attach',
   parts: 1,
+  loaderAttach: 'bpf_program__attach_uprobe_multi()',
 };
 const RAW_TP_TARGET: SectionTarget = {
   form: 'EVENT',
@@ -165,6 +173,7 @@ export const sectionDefinitions: readonly SectionDefinition[] = [
       description: 'a binary or library path, the probe provider and the probe name, e.g. /usr/lib/x86_64-linux-gnu/libc.so.6:libc:setjmp',
       neededFor: 'attach',
       parts: 1,
+      loaderAttach: 'bpf_program__attach_usdt()',
     },
     example: 'usdt//usr/lib/x86_64-linux-gnu/libc.so.6:libc:setjmp',
   }),
