@@ -89,6 +89,8 @@ function portable(dir: string, report: CheckReport, verdictLogs: Map<string, str
     ),
     diagnostics: report.diagnostics.map((d) => ({
       ...d,
+      // The entry's id: its wording is the knowledge base's business (verifierKnowledge.test.ts).
+      ...(d.explanation ? { explanation: d.explanation.id } : {}),
       file: rel(d.file),
       ...(d.related ? { related: d.related.map((r) => ({ ...r, file: rel(r.file) })) } : {}),
     })),
