@@ -3,7 +3,7 @@
  * Pure functions of CheckReports, so the formats are unit-tested without a target.
  */
 import * as path from 'node:path';
-import type { CheckReport, SourceDiagnostic } from '../remote-agent/client/checkReport';
+import type { CheckReport, DiagnosticExplanation, SourceDiagnostic } from '../remote-agent/client/checkReport';
 
 export type OutputFormat = 'text' | 'json';
 
@@ -16,6 +16,13 @@ export interface JsonDiagnostic {
   message: string;
   source: SourceDiagnostic['source'];
   program: string | null;
+  /** Verifier diagnostics whose message the knowledge base knows. */
+  explanation?: DiagnosticExplanation;
+  category?: string;
+  /** The causal chain first, then the walked path (verifier); clang's notes. */
+  related?: Array<{ file: string; line: number; column: number; message: string }>;
+  reason?: string;
+  suggestion?: string;
 }
 
 /** Paths under the working directory print relative to it, as compilers do; others stay absolute. */
@@ -32,6 +39,10 @@ export function formatText(reports: CheckReport[], cwd: string): string {
       // One line per diagnostic, as grep and CI annotators expect: multi-line verifier messages are joined.
       const message = d.message.split('\n').join('; ');
       lines.push(`${displayPath(d.file, cwd)}:${d.line}:${d.column}: ${d.severity}: ${message} [${d.source}]${program}`);
+      // What it means, as a compiler-style note line: the title and the one-line fix.
+      if (d.explanation) {
+        lines.push(`${displayPath(d.file, cwd)}:${d.line}:${d.column}: note: ${d.explanation.title}. Fix: ${d.explanation.fix} (${d.explanation.docs})`);
+      }
     }
     const where = `${displayPath(report.file, cwd)}`;
     if (!report.compiled) {
@@ -58,6 +69,11 @@ export function toJsonDiagnostics(reports: CheckReport[], cwd: string): JsonDiag
       message: d.message,
       source: d.source,
       program: d.program ?? null,
+      ...(d.explanation ? { explanation: d.explanation } : {}),
+      ...(d.category ? { category: d.category } : {}),
+      ...(d.related ? { related: d.related.map((r) => ({ ...r, file: displayPath(r.file, cwd) })) } : {}),
+      ...(d.reason ? { reason: d.reason } : {}),
+      ...(d.suggestion ? { suggestion: d.suggestion } : {}),
     })),
   );
 }

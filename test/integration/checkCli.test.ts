@@ -45,21 +45,29 @@ test('a program the verifier accepts: exit 0 and an ok line with the instruction
   assert.match(run.stdout, /^passes\.bpf\.c: program \w+ \(tracepoint\/syscalls\/sys_enter_execve\): ok, [1-9]\d* insns processed \(on root@127\.0\.0\.1:\d+, kernel .+\)$/m);
 });
 
-test('a verifier rejection is an error on the line of the failing instruction, naming the program', () => {
+test('a verifier rejection is an error on the line of the failing instruction, naming the program, explained, with its cause', () => {
   const run = check(['rejected.bpf.c'], { format: 'json' });
   assert.equal(run.status, 1);
-  assert.deepEqual(JSON.parse(run.stdout), [
-    {
-      file: 'rejected.bpf.c',
-      line: 22,
-      column: JSON.parse(run.stdout)[0].column,
-      severity: 'error',
-      message: "R0 invalid mem access 'map_value_or_null'",
-      source: 'verifier',
-      program: 'count_execve',
-    },
-  ]);
-  assert.ok(JSON.parse(run.stdout)[0].column >= 1);
+  const [diagnostic, ...others] = JSON.parse(run.stdout);
+  assert.deepEqual(others, []);
+  const { column, explanation, related, ...rest } = diagnostic;
+  assert.deepEqual(rest, {
+    file: 'rejected.bpf.c',
+    line: 22,
+    severity: 'error',
+    message: "R0 invalid mem access 'map_value_or_null'",
+    source: 'verifier',
+    program: 'count_execve',
+    category: 'Register Type Safety',
+  });
+  assert.ok(column >= 1);
+  assert.equal(explanation.id, 'nullable-map-value');
+  assert.equal(explanation.docs, 'docs/verifier-errors.md#nullable-map-value');
+  // The causal chain comes first: the lookup that may return NULL.
+  assert.deepEqual(
+    { file: related[0].file, line: related[0].line, message: related[0].message },
+    { file: 'rejected.bpf.c', line: 19, message: 'R0 becomes a nullable map value here (bpf_map_lookup_elem may return NULL)' },
+  );
 });
 
 test('a clang error is reported at clang\'s file:line:col and nothing is verified', () => {

@@ -67,6 +67,47 @@ test('json output is one flat array of diagnostics with 1-based positions and a 
   ]);
 });
 
+const explained: CheckReport = {
+  ...rejected,
+  diagnostics: [
+    {
+      ...rejected.diagnostics[0]!,
+      explanation: { id: 'nullable-map-value', title: 'Map value used without a NULL check', text: 'Lookups may return NULL.', fix: 'Check it for NULL first.', docs: 'docs/verifier-errors.md#nullable-map-value' },
+      category: 'Register Type Safety',
+      related: [{ file: '/home/dev/probes/probe.bpf.c', line: 20, column: 10, message: 'R0 becomes a nullable map value here (bpf_map_lookup_elem may return NULL)' }],
+      suggestion: 'Add a NULL check before the access.',
+    },
+  ],
+  programs: [rejected.programs[0]!],
+};
+
+test('text output follows an explained verifier error with a note: its title and the one-line fix', () => {
+  assert.equal(
+    formatText([explained], cwd),
+    "probe.bpf.c:21:5: error: R0 invalid mem access 'map_value_or_null' [verifier] (count_exec)\n" +
+      'probe.bpf.c:21:5: note: Map value used without a NULL check. Fix: Check it for NULL first. (docs/verifier-errors.md#nullable-map-value)\n' +
+      'probe.bpf.c: program count_exec (tracepoint/syscalls/sys_enter_execve): failed, 7 insns processed (on root@vm1:22, kernel 6.1.0-27-amd64)\n',
+  );
+});
+
+test('json output carries explanation, category, related locations (relative paths) and suggestion', () => {
+  assert.deepEqual(toJsonDiagnostics([explained], cwd), [
+    {
+      file: 'probe.bpf.c',
+      line: 21,
+      column: 5,
+      severity: 'error',
+      message: "R0 invalid mem access 'map_value_or_null'",
+      source: 'verifier',
+      program: 'count_exec',
+      explanation: { id: 'nullable-map-value', title: 'Map value used without a NULL check', text: 'Lookups may return NULL.', fix: 'Check it for NULL first.', docs: 'docs/verifier-errors.md#nullable-map-value' },
+      category: 'Register Type Safety',
+      related: [{ file: 'probe.bpf.c', line: 20, column: 10, message: 'R0 becomes a nullable map value here (bpf_map_lookup_elem may return NULL)' }],
+      suggestion: 'Add a NULL check before the access.',
+    },
+  ]);
+});
+
 test('exit status is 1 when any program fails or any file does not compile, else 0', () => {
   assert.equal(exitStatusOf([rejected]), 1);
   assert.equal(exitStatusOf([clangError]), 1);
