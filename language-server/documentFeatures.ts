@@ -16,7 +16,8 @@ import { codeActions } from './codeActions';
 import { WRITE_CLANGD_CONFIG_COMMAND, clangdConfigEdit, clangdFlags, ensureVmlinuxHeader, readExistingConfig, updatedClangdConfig } from './clangdConfig';
 import { findDefinition } from './definition';
 import { computeDiagnostics, type DiagnosticTarget } from './diagnostics';
-import { forgetModel, modelOf } from './documentModel';
+import { forgetDocument } from './documentCache';
+import { modelOf } from './documentModel';
 import { documentSymbols } from './documentSymbols';
 import type { TargetInfoParams } from './lspExtensions';
 import { completeMaps } from './mapCompletion';
@@ -42,7 +43,7 @@ export class EbpfDocumentFeatures {
   ) {
     documents.onDidChangeContent(({ document }) => this.publishDiagnostics(document));
     documents.onDidClose(({ document }) => {
-      forgetModel(document.uri);
+      forgetDocument(document.uri);
       void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
     });
     connection.onCodeAction(({ textDocument, range, context }) => {

@@ -4,6 +4,8 @@
 // includes a 130k-line vmlinux.h costs no more than its own lines. A tokenizer-level model, not a C
 // parser: it relies on the shapes libbpf programs are written in, which is what the editor features need.
 
+import { derived, type VersionedText } from './documentCache';
+
 export interface Span {
   /** Offset of the first character. */
   start: number;
@@ -416,18 +418,7 @@ export function functionAt(model: DocumentModel, offset: number): FunctionDefini
   return model.functions.find((f) => offset > f.body.start && offset < f.body.end);
 }
 
-const cache = new Map<string, { version: number; model: DocumentModel }>();
-
 /** The model of an open document, built once per version. */
-export function modelOf(document: { uri: string; version: number; getText(): string }): DocumentModel {
-  const cached = cache.get(document.uri);
-  if (cached !== undefined && cached.version === document.version) return cached.model;
-  const model = buildDocumentModel(document.getText());
-  cache.set(document.uri, { version: document.version, model });
-  return model;
-}
-
-/** Drops a closed document's model. */
-export function forgetModel(uri: string): void {
-  cache.delete(uri);
+export function modelOf(document: VersionedText): DocumentModel {
+  return derived(document, buildDocumentModel);
 }

@@ -6,6 +6,7 @@
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Btf } from '../remote-agent/client/btf';
 import { isIdentifierChar } from './cursorContext';
+import { derived } from './documentCache';
 
 /** A struct or union the document defines (also anonymous ones nested in another). */
 export interface DocumentStruct {
@@ -70,15 +71,15 @@ const BASE_TYPE_WORDS = new Set(['void', 'char', 'short', 'int', 'long', 'unsign
 // ---------------------------------------------------------------------------------------------
 // The document's own types.
 
-const scans = new Map<string, { version: number; types: DocumentTypes }>();
-
+/** The document's own types, scanned once per version (documentCache.ts keeps them while it is open). */
 export function documentTypes(document: TextDocument): DocumentTypes {
-  const cached = scans.get(document.uri);
-  if (cached !== undefined && cached.version === document.version) return cached.types;
-  const code = blankCommentsAndLiterals(document.getText());
+  return derived(document, scanDocumentTypes);
+}
+
+function scanDocumentTypes(text: string): DocumentTypes {
+  const code = blankCommentsAndLiterals(text);
   const types: DocumentTypes = { code, structs: new Map(), typedefs: new Map() };
   scanDefinitions(code, types);
-  scans.set(document.uri, { version: document.version, types });
   return types;
 }
 
