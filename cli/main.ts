@@ -3,12 +3,14 @@
  *   ebpf-studio check FILE...   compile and verify on the target (cli/checkCommand.ts)
  *   ebpf-studio run FILE        verify, attach, stream decoded events and printk (cli/runCommand.ts)
  *   ebpf-studio lsp [--stdio]   the eBPF language server for any LSP client (cli/lspCommand.ts)
+ *   ebpf-studio explain MSG     what a verifier message means, or a saved log's error (cli/explainCommand.ts)
  * Exit status: 0 every program compiled and passed (and ran), 1 an error diagnostic or a failed
  * attach, 2 usage, connection or host-key problems (with a one-line reason on stderr).
  */
 import { checkCommand } from './checkCommand';
 import { runCommand } from './runCommand';
 import { runLanguageServer } from './lspCommand';
+import { explainCommand } from './explainCommand';
 import { COMMAND_USAGE, helpRequested, overallUsage } from './usage';
 import { version } from '../package.json';
 
@@ -31,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
         return await runCommand(rest, abort.signal);
       case 'lsp':
         return await runLanguageServer(rest);
+      case 'explain':
+        return await explainCommand(rest);
       case '--version':
         process.stdout.write(`${version}\n`);
         return 0;

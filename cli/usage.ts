@@ -37,6 +37,14 @@ ${CONNECTION}
   --duration SECONDS     stop after this long (default: until Ctrl-C)
 
 exit status: 0 ran and stopped, 1 rejected or could not attach, 2 usage or connection problems`,
+  explain: `usage: ebpf-studio explain MESSAGE... | --log FILE
+
+Explains a verifier message (quote it, or pass its words) from eBPF Studio's knowledge base: what
+it means, the usual fix and where it is documented. With --log FILE, reads a saved verifier log
+(e.g. from bpftool or a loader at log level 1 or 2) and prints its error, the explanation, the
+kernel's own reason and suggestion on 7.3+, and the instructions that led to it.
+
+exit status: 0 explained, 1 the message is not known (report it) or the log holds no error, 2 usage`,
   lsp: `usage: ebpf-studio lsp [--stdio | --node-ipc | --socket=PORT]
 
 Runs the eBPF language server for any LSP client (Neovim, Helix, Emacs …; see docs/editors.md).
