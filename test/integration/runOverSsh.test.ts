@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { openAgentSession } from '../../remote-agent/client/agentSession';
 import { startSshd, type PrivateSshd } from '../support/sshd';
 
 const root = path.join(__dirname, '..', '..');
@@ -138,7 +139,18 @@ test('a rejected program prints exactly what check prints and exits 1, attaching
   assert.match(run.stdout, /rejected\.bpf\.c:22:\d+: error: R0 invalid mem access 'map_value_or_null' \[verifier\] \(count_execve\)/);
 });
 
-test('a kprobe program on a kernel without kprobe events: exit 1 and the reason in one line', () => {
+test('a kprobe program: attached where the target has kprobe events, else exit 1 and the reason in one line', async (t) => {
+  // Decided by what the target's agent probed at hello, reached the way the CLI reaches it.
+  const session = await openAgentSession({
+    target: { kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user },
+    identityFile: sshd.identityFile,
+    knownHostsFile: sshd.knownHostsFile,
+    agentSourceDir: path.join(root, 'remote-agent/agent'),
+    clientVersion: 'runOverSsh.test',
+  });
+  const kprobes = session.hello.features.kprobeEvents;
+  await session.dispose();
+  t.diagnostic(`checked: the target ${kprobes ? 'has' : 'lacks'} kprobe events (hello.features.kprobeEvents = ${kprobes})`);
   const file = path.join(scratch, 'kprobe.bpf.c');
   fs.writeFileSync(
     file,
@@ -146,6 +158,11 @@ test('a kprobe program on a kernel without kprobe events: exit 1 and the reason 
       'SEC("kprobe/do_sys_openat2")\nint on_open(void *ctx)\n{\n\treturn 0;\n}\n',
   );
   const run = spawnSync(process.execPath, cliArgs('run', file, ['--duration', '1']), { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  if (kprobes) {
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /^attached on_open: kprobe do_sys_openat2 \(prog id \d+\)$/m);
+    return;
+  }
   assert.equal(run.status, 1, run.stderr);
   assert.equal(run.stdout, '');
   const last = run.stderr.trim().split('\n').at(-1)!;
