@@ -4,6 +4,7 @@
 // includes a 130k-line vmlinux.h costs no more than its own lines. A tokenizer-level model, not a C
 // parser: it relies on the shapes libbpf programs are written in, which is what the editor features need.
 
+import { maskCSource } from '../remote-agent/client/cSource';
 import { derived, type VersionedText } from './documentCache';
 
 export interface Span {
@@ -117,70 +118,6 @@ export const ARGUMENT_MACROS: ReadonlySet<string> = new Set([
   'BPF_STRUCT_OPS',
   'BPF_STRUCT_OPS_SLEEPABLE',
 ]);
-
-const INCLUDE = /^[ \t]*#[ \t]*include[ \t]*([<"])([^>"\n]*)[>"]/;
-
-function blank(chars: string[], from: number, to: number): void {
-  for (let i = from; i < to; i++) if (chars[i] !== '\n') chars[i] = ' ';
-}
-
-/** Blanks comments, directives and literal contents; collects the #includes on the way. */
-function maskCode(text: string, includes: Include[]): string {
-  const chars = text.split('');
-  let i = 0;
-  let lineStart = true;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '\n') {
-      lineStart = true;
-      i++;
-      continue;
-    }
-    if (c === ' ' || c === '\t' || c === '\r') {
-      i++;
-      continue;
-    }
-    if (c === '#' && lineStart) {
-      // A directive runs to the end of its line, continued by backslash-newline.
-      let end = i;
-      while (end < text.length && text[end] !== '\n') {
-        if (text[end] === '\\' && text[end + 1] === '\n') end++;
-        else if (text[end] === '/' && text[end + 1] === '*') {
-          const close = text.indexOf('*/', end + 2);
-          end = close === -1 ? text.length : close + 1;
-        }
-        end++;
-      }
-      const lineBegin = text.lastIndexOf('\n', i - 1) + 1;
-      const include = INCLUDE.exec(text.slice(lineBegin, end));
-      if (include) {
-        const pathStart = lineBegin + include[0].indexOf(include[1]) + 1;
-        includes.push({ path: include[2], system: include[1] === '<', span: { start: pathStart, end: pathStart + include[2].length } });
-      }
-      blank(chars, i, end);
-      i = end;
-      continue;
-    }
-    lineStart = false;
-    if (c === '/' && text[i + 1] === '/') {
-      const end = text.indexOf('\n', i);
-      const stop = end === -1 ? text.length : end;
-      blank(chars, i, stop);
-      i = stop;
-    } else if (c === '/' && text[i + 1] === '*') {
-      const close = text.indexOf('*/', i + 2);
-      const stop = close === -1 ? text.length : close + 2;
-      blank(chars, i, stop);
-      i = stop;
-    } else if (c === '"' || c === "'") {
-      let j = i + 1;
-      while (j < text.length && text[j] !== c && text[j] !== '\n') j += text[j] === '\\' ? 2 : 1;
-      blank(chars, i + 1, Math.min(j, text.length));
-      i = j + 1;
-    } else i++;
-  }
-  return chars.join('');
-}
 
 /** The offset of the bracket matching the one at `open`, or -1. */
 export function matchingBracket(code: string, open: number): number {
@@ -346,8 +283,10 @@ function parseLicense(text: string, code: string, start: number, end: number): L
 }
 
 export function buildDocumentModel(text: string): DocumentModel {
-  const includes: Include[] = [];
-  const code = maskCode(text, includes);
+  // Directives blanked too: a macro's body is not code the model should find functions in.
+  const masked = maskCSource(text, { blankDirectives: true });
+  const code = masked.code;
+  const includes: Include[] = masked.includes.map(({ path, system, start, end }) => ({ path, system, span: { start, end } }));
   const functions: FunctionDefinition[] = [];
   const maps: MapDefinition[] = [];
   const structs: StructDefinition[] = [];

@@ -5,6 +5,7 @@
 // typedef definitions — never from parsing vmlinux.h, which is what keeps this fast on big files.
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Btf } from '../remote-agent/client/btf';
+import { maskCSource } from '../remote-agent/client/cSource';
 import { isIdentifierChar } from './cursorContext';
 import { derived } from './documentCache';
 
@@ -77,40 +78,10 @@ export function documentTypes(document: TextDocument): DocumentTypes {
 }
 
 function scanDocumentTypes(text: string): DocumentTypes {
-  const code = blankCommentsAndLiterals(text);
+  const code = maskCSource(text).code;
   const types: DocumentTypes = { code, structs: new Map(), typedefs: new Map() };
   scanDefinitions(code, types);
   return types;
-}
-
-/** Comments, string and character literals become spaces (newlines kept), so regexes see only code. */
-export function blankCommentsAndLiterals(text: string): string {
-  const out = text.split('');
-  let i = 0;
-  const blank = (from: number, to: number) => {
-    for (let k = from; k < to && k < out.length; k++) if (out[k] !== '\n') out[k] = ' ';
-  };
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '/' && text[i + 1] === '/') {
-      const end = text.indexOf('\n', i);
-      const stop = end === -1 ? text.length : end;
-      blank(i, stop);
-      i = stop;
-    } else if (c === '/' && text[i + 1] === '*') {
-      const end = text.indexOf('*/', i + 2);
-      const stop = end === -1 ? text.length : end + 2;
-      blank(i, stop);
-      i = stop;
-    } else if (c === '"' || c === "'") {
-      let k = i + 1;
-      while (k < text.length && text[k] !== c && text[k] !== '\n') k += text[k] === '\\' ? 2 : 1;
-      // Keep the quotes: `SEC("xdp")` still reads as a call with an argument.
-      blank(i + 1, k);
-      i = k + 1;
-    } else i++;
-  }
-  return out.join('');
 }
 
 function matchingBrace(code: string, open: number): number {

@@ -16,6 +16,7 @@
  * programs themselves are unchanged.
  */
 import type { Btf } from './btf';
+import { maskCSource } from './cSource';
 import type { BpfObject } from './elfObject';
 
 export interface EventTypeHint {
@@ -41,10 +42,10 @@ const NOT_TYPES = new Set(['return', 'sizeof', 'else', 'case', 'goto', 'do', 'if
 /** Record types per map name found in `source` (one file). Annotations win over calls; the first call wins over later ones. */
 export function findEventTypes(source: string): Map<string, EventTypeHint> {
   const hints = new Map<string, EventTypeHint>();
-  const code = blankComments(source);
+  const { code, comments } = maskCSource(source);
   const lineAt = (index: number): number => source.slice(0, index).split('\n').length;
 
-  for (const comment of comments(source)) {
+  for (const comment of comments) {
     for (const m of comment.text.matchAll(ANNOTATION)) {
       hints.set(m[1], { map: m[1], type: m[2].replace(/\s+/g, ' '), from: 'annotation', line: lineAt(comment.start) });
     }
@@ -165,18 +166,6 @@ function declarationOf(code: string, before: number, name: string, stars: number
     }
   }
   return found?.type;
-}
-
-/** Comments' text and position, for annotations. */
-function comments(source: string): { start: number; text: string }[] {
-  const out: { start: number; text: string }[] = [];
-  for (const m of source.matchAll(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g)) out.push({ start: m.index, text: m[0] });
-  return out;
-}
-
-/** The source with comments and string literals blanked (same length, newlines kept), so calls inside them do not count. */
-function blankComments(source: string): string {
-  return source.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*|"(?:\\.|[^"\\\n])*"/g, (text) => text.replace(/[^\n]/g, ' '));
 }
 
 /** The raw .BTF section of a compiled object, or undefined when it has none. */
