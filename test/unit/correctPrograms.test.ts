@@ -2,9 +2,9 @@
  * Quiet on correct code: the language server publishes no error and no warning on the programs of
  * test/fixtures/correct-programs/, correct programs in the styles of libbpf-tools and
  * libbpf-bootstrap (loader-attached uprobes and USDTs, const volatile globals, maps sized by the
- * loader, CO-RE reads, tp_btf, fentry, ksyscall, BPF_KPROBE, perf buffers, per-CPU arrays), each
- * compiled with clang 14 against Linux 6.18's vmlinux.h and libbpf 1.1's headers when written.
- * Advice that depends on the loader may show as a hint only.
+ * loader, CO-RE reads, tp_btf, fentry, ksyscall, BPF_KPROBE, perf buffers, per-CPU arrays); that
+ * they are correct, test/integration/correctPrograms.test.ts checks on the kernel. Advice that
+ * depends on the loader may show as a hint only.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
