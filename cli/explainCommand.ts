@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { repository } from '../package.json';
-import { explainVerifierMessage, docsLinkOf, type VerifierErrorKind } from '../remote-agent/client/verifierKnowledge';
+import { explainVerifierMessage, docsLinkOf, verifierErrorKind, type VerifierErrorKind } from '../remote-agent/client/verifierKnowledge';
 import { parseVerifierLog } from '../remote-agent/client/verifierLog';
 import { annotationAbove, rejectionFindings } from '../remote-agent/client/verifierFindings';
 
@@ -39,7 +39,7 @@ export function explainLog(logText: string): ExplainOutput {
   const failing = parsed.path[parsed.path.length - 1];
   const out = parsed.message.map((line) => `error: ${line}`);
   if (parsed.failingInsn !== null) out.push(`  at instruction ${parsed.failingInsn}${failing ? `: ${sourceOf(failing.source, failing.file, failing.line)}` : ''}`);
-  const kind = explainVerifierMessage(parsed.message);
+  const kind = findings.explanation && verifierErrorKind(findings.explanation.id);
   out.push('', ...(kind ? describeKind(kind) : unknownMessage(parsed.message.join(' / '))));
   if (findings.reason) out.push('', `Kernel's reason: ${findings.reason}`);
   if (findings.suggestion) out.push(`Kernel's suggestion: ${findings.suggestion}`);

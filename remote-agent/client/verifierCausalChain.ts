@@ -7,7 +7,7 @@
  * (level 1 or 2: each walked instruction followed by `; <register state>`). Steps are instruction
  * indexes in causal order; the caller maps them to source lines.
  */
-import type { ParsedVerifierLog } from './verifierLog';
+import { splitLogLines, type ParsedVerifierLog } from './verifierLog';
 
 export interface CausalStep {
   insn: number;
@@ -122,15 +122,22 @@ function lastWriteOf(walked: WalkedInsn[], reg: number, before: number): number 
   return -1;
 }
 
-/** Like lastWriteOf, but looks through the shift pairs compilers emit to zero- or sign-extend a value. */
-function definitionOf(walked: WalkedInsn[], reg: number, before: number): number {
-  let i = lastWriteOf(walked, reg, before);
-  while (i >= 0 && /^[rw]\d+ (<<|>>|s>>)= \d+$/.test(walked[i].text)) {
-    const earlier = lastWriteOf(walked, reg, i);
+/**
+ * Where `reg`'s value was made: like lastWriteOf, but looks through plain copies (`r6 = r0`) and
+ * the shift pairs compilers emit to zero- or sign-extend a value.
+ */
+function definitionOf(walked: WalkedInsn[], reg: number, before: number): { index: number; reg: number } {
+  let current = reg;
+  let i = lastWriteOf(walked, current, before);
+  while (i >= 0) {
+    const copy = /^[rw]\d+ = [rw](\d+)$/.exec(walked[i].text);
+    if (copy) current = Number(copy[1]);
+    else if (!/^[rw]\d+ (<<|>>|s>>)= \d+$/.test(walked[i].text)) break;
+    const earlier = lastWriteOf(walked, current, i);
     if (earlier < 0) break;
     i = earlier;
   }
-  return i;
+  return { index: i, reg: current };
 }
 
 /** First walked instruction whose printed state gives some register `<type>(id=N…)` matching `typePattern`. */
@@ -149,7 +156,7 @@ function step(at: WalkedInsn, message: string): CausalStep {
 
 export function deriveCausalChain(logText: string, parsed: ParsedVerifierLog): CausalStep[] {
   if (parsed.message.length === 0 || parsed.report !== null) return [];
-  const lines = logText.split('\n').map((l) => l.replace(/\r$/, ''));
+  const lines = splitLogLines(logText);
   const walked = walkedInsns(lines, lines.length);
   if (walked.length === 0) return [];
   const message = parsed.message.join('\n');
@@ -163,6 +170,10 @@ function chainFor(message: string, walked: WalkedInsn[], failing: number): Causa
   let m: RegExpExecArray | null;
   if ((m = /R(\d+) invalid mem access '(\w*_or_null\w*)'/.exec(message))) {
     return nullableChain(walked, Number(m[1]), failing);
+  }
+  if (/^R0 !read_ok/m.test(message)) {
+    const call = lastUnresolvedKfuncCall(walked, failing);
+    return call ? [step(call, 'this kfunc was not found in the kernel, so libbpf left the call unresolved (`call #0`); R0 holds no value after it')] : [];
   }
   if ((m = /Unreleased reference id=(\d+) alloc_insn=(\d+)/.exec(message))) {
     return leakChain(walked, Number(m[1]), Number(m[2]), failing);
@@ -179,6 +190,21 @@ function chainFor(message: string, walked: WalkedInsn[], failing: number): Causa
   return [];
 }
 
+/** libbpf leaves a call to a missing `__weak` kfunc as `call #0`; it returns nothing. */
+const UNRESOLVED_KFUNC_CALL = /^call #0$/;
+
+function lastUnresolvedKfuncCall(walked: WalkedInsn[], before: number): WalkedInsn | undefined {
+  for (let i = before - 1; i >= 0; i--) if (UNRESOLVED_KFUNC_CALL.test(walked[i].text)) return walked[i];
+  return undefined;
+}
+
+/** True when the walk went through a call libbpf left unresolved (a missing weak kfunc). */
+export function walkedUnresolvedKfuncCall(logText: string): boolean {
+  const lines = splitLogLines(logText);
+  const walked = walkedInsns(lines, lines.length);
+  return lastUnresolvedKfuncCall(walked, walked.length) !== undefined;
+}
+
 function nullableChain(walked: WalkedInsn[], reg: number, failing: number): CausalStep[] {
   const last = lastStateOf(walked, reg, failing);
   if (!last) return [];
@@ -186,9 +212,7 @@ function nullableChain(walked: WalkedInsn[], reg: number, failing: number): Caus
   const origin = id === null ? last.at : firstWithId(walked, id, /_or_null/, failing) ?? last.at;
   const helper = helperName(origin.text);
   const what = describeNullable(last.state);
-  const steps = [step(origin, `R${helper ? 0 : reg} becomes ${what} here${helper ? ` (${helper} may return NULL)` : ''}`)];
-  if (last.at !== origin) steps.push(step(last.at, `R${reg} still holds ${what} here: no NULL check on this path`));
-  return steps;
+  return [step(origin, `R${helper ? 0 : reg} becomes ${what} here${helper ? ` (${helper} may return NULL)` : ''}`)];
 }
 
 /** The exit itself is the diagnostic's own position, so the chain stops at the branch before it. */
@@ -233,23 +257,23 @@ function packetChain(walked: WalkedInsn[], reg: number, range: number, off: numb
 
 /** Where the offending register got its value, and, for `rD += rS`, where the added value came from. */
 function valueOriginChain(walked: WalkedInsn[], reg: number, failing: number): CausalStep[] {
-  const steps: CausalStep[] = [];
-  const write = definitionOf(walked, reg, failing);
-  if (write < 0) return steps;
+  const write = lastWriteOf(walked, reg, failing);
+  if (write < 0) return [];
   const at = walked[write];
-  const state = at.regs.get(reg);
   const source = sourceRegister(at.text);
   if (source !== null && /\+=|-=/.test(at.text)) {
-    const sourceWrite = definitionOf(walked, source, write);
-    if (sourceWrite >= 0) {
-      const s = walked[sourceWrite];
-      steps.push(step(s, `R${source} gets its value here${returnedBy(s)}${describeScalar(s.regs.get(source))}`));
+    const origin = definitionOf(walked, source, write);
+    const steps: CausalStep[] = [];
+    if (origin.index >= 0) {
+      const s = walked[origin.index];
+      steps.push(step(s, `R${origin.reg} gets its value here${returnedBy(s)}${describeScalar(s.regs.get(origin.reg))}`));
     }
     steps.push(step(at, `R${source} is added to R${reg} here, so R${reg}'s offset is only as bounded as R${source}`));
     return steps;
   }
-  steps.push(step(at, `R${reg} gets its value here${returnedBy(at)}${describeScalar(state)}`));
-  return steps;
+  const origin = definitionOf(walked, reg, failing);
+  const s = walked[origin.index];
+  return [step(s, `R${origin.reg} gets its value here${returnedBy(s)}${describeScalar(s.regs.get(origin.reg))}`)];
 }
 
 function returnedBy(at: WalkedInsn): string {

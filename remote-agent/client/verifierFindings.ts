@@ -5,8 +5,8 @@
  * causes' instructions and file names to local source positions.
  */
 import type { DiagnosticExplanation } from './checkReport';
-import { deriveCausalChain } from './verifierCausalChain';
-import { docsLinkOf, explainVerifierMessage } from './verifierKnowledge';
+import { deriveCausalChain, walkedUnresolvedKfuncCall } from './verifierCausalChain';
+import { docsLinkOf, explainVerifierMessage, verifierErrorKind } from './verifierKnowledge';
 import type { LogAnnotation, ParsedVerifierLog } from './verifierLog';
 import type { ReportLocation } from './verifierReport';
 
@@ -36,7 +36,9 @@ export interface RejectionFindings {
 }
 
 export function rejectionFindings(logText: string, parsed: ParsedVerifierLog, message: readonly string[]): RejectionFindings {
-  const kind = explainVerifierMessage(message);
+  // "R0 !read_ok" after a call libbpf could not resolve is a missing kfunc, not a missing return.
+  const missingKfunc = /^R0 !read_ok/m.test(message.join('\n')) && walkedUnresolvedKfuncCall(logText);
+  const kind = missingKfunc ? verifierErrorKind('kfunc-unknown') : explainVerifierMessage(message);
   const findings: RejectionFindings = { causes: [] };
   if (kind) {
     findings.explanation = { id: kind.id, title: kind.title, text: kind.explanation, fix: kind.fix, docs: docsLinkOf(kind) };

@@ -382,7 +382,7 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     title: 'Kfunc or kernel symbol not found in this kernel',
     category: 'Type Information',
     explanation:
-      'The program declares a kernel function or variable (`extern ... __ksym`) that this kernel\'s BTF does not have: it is newer than this kernel, lives in a module that is not loaded, or is misspelled. libbpf replaces calls to an unresolved weak kfunc with an invalid call that the verifier then rejects.',
+      'The program declares a kernel function or variable (`extern ... __ksym`) that this kernel\'s BTF does not have: it is newer than this kernel, lives in a module that is not loaded, or is misspelled. libbpf replaces calls to an unresolved weak kfunc with an invalid call: newer libbpf versions with a poisoned call the verifier rejects, libbpf 1.1 with `call #0`, after which the verifier reports R0 as never set.',
     fix: 'Check that the target kernel provides the kfunc, mark optional ones `__weak` and guard them with `bpf_ksym_exists()`, or load the module that provides it.',
     patterns: [
       /invalid func unknown#2002\d{6}/,

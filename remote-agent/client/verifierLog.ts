@@ -98,7 +98,7 @@ function emptyStats(): VerifierStats {
 }
 
 export function parseVerifierLog(text: string): ParsedVerifierLog {
-  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  const lines = splitLogLines(text);
   const stats = emptyStats();
   const annotations: LogAnnotation[] = [];
   const pendingAnnotations: LogAnnotation[] = [];
@@ -168,6 +168,20 @@ export function parseVerifierLog(text: string): ParsedVerifierLog {
     stats,
     report: reportLine >= 0 ? parseVerifierReport(text) : null,
   };
+}
+
+/**
+ * The log's lines. Some messages lack their newline (6.18's "expected prog array map for tail
+ * call"), gluing the statistics' first line onto them: that line is split off again.
+ */
+export function splitLogLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .flatMap((l) => {
+      const glued = /^(.+?)(verification time \d+ usec)$/.exec(l);
+      return glued ? [glued[1], glued[2]] : [l];
+    });
 }
 
 /**

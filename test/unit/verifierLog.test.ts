@@ -102,3 +102,9 @@ test('"BPF program is too large" is the message, not a statistics line', () => {
   assert.equal(log.failingInsn, 12);
   assert.equal(log.stats.insnsProcessed, 1000001);
 });
+
+test('a message missing its newline (6.18\'s tail call map check) is split from the statistics line glued to it', () => {
+  const log = parseVerifierLog(fixture('tail-call-hash-map'));
+  assert.deepEqual(log.message, ['expected prog array map for tail call']);
+  assert.equal(log.stats.verificationTimeUs, 35);
+});
