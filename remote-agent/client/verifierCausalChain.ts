@@ -1,6 +1,6 @@
 /**
  * The causal chain of a rejection, derived from the verifier log on kernels that do not print one
- * (everything before 7.3): where the register named in the error got the state the verifier
+ * (everything before 7.3, and 7.3 reports without a causal path): where the register named in the error got the state the verifier
  * objects to — the lookup that returned a nullable pointer, the reservation whose reference
  * leaked and the branch that skipped its release, the comparison that last bounded a packet
  * pointer, the instruction that produced an unbounded value. A pure function of the log text
@@ -155,7 +155,7 @@ function step(at: WalkedInsn, message: string): CausalStep {
 }
 
 export function deriveCausalChain(logText: string, parsed: ParsedVerifierLog): CausalStep[] {
-  if (parsed.message.length === 0 || parsed.report !== null) return [];
+  if (parsed.message.length === 0) return [];
   const lines = splitLogLines(logText);
   const walked = walkedInsns(lines, lines.length);
   if (walked.length === 0) return [];

@@ -58,6 +58,8 @@ export function rejectionFindings(logText: string, parsed: ParsedVerifierLog, me
     if (event.location) findings.causes.push({ location: event.location, message });
     else if (event.insn !== null) findings.causes.push({ insn: event.insn, logLine: -1, message });
   }
+  // Not every 7.3 report has a causal path: then the log's register states still tell.
+  if (findings.causes.length === 0) findings.causes = deriveCausalChain(logText, parsed);
   return findings;
 }
 

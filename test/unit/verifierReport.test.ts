@@ -103,3 +103,12 @@ test('a report whose event has no source line keeps the instruction, and unknown
   ]);
   assert.deepEqual(report.causalPathNotes, ['2 intermediate causal-history events omitted']);
 });
+
+test('a 7.3 report without a causal path still gets the chain derived from the log', () => {
+  const withoutPath = LOG_73.replace(/Causal path:\n(.*\n)*?\n(?=Suggestion:)/, '');
+  const parsed = parseVerifierLog(withoutPath);
+  assert.deepEqual(parsed.report?.causalPath, []);
+  assert.deepEqual(rejectionFindings(withoutPath, parsed, parsed.message).causes, [
+    { insn: 7, logLine: 2, message: 'R0 becomes a nullable map value here (bpf_map_lookup_elem may return NULL)' },
+  ]);
+});
