@@ -1,38 +1,136 @@
 /**
- * `ebpf-studio check FILE...`: compile and verify each file on the target, print diagnostics as a
- * compiler does (or a JSON array), exit 0 when every program passed and 1 otherwise.
+ * `ebpf-studio check FILE... [--target T]... [--targets-from FILE] [--compile-on auto|target|client]`:
+ * compile and verify each file on each target (concurrently), print diagnostics as a compiler does
+ * and, for several targets, the kernel matrix (formatMatrix.ts); exit 0 when every program passed
+ * everywhere, 1 when any target rejects, 2 when a target cannot be reached.
+ *
+ * Where clang runs: `auto` compiles on the target when it has clang, else here against its BTF
+ * (compileOnClient.ts); kernel VMs always compile here, since emulated compiles are slow.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkFile } from '../remote-agent/client/checkFile';
+import type { AgentSession } from '../remote-agent/client/agentSession';
+import { checkFile, type VerifyingAgent } from '../remote-agent/client/checkFile';
 import type { CheckReport } from '../remote-agent/client/checkReport';
+import { compileOnClient } from '../remote-agent/client/compileOnClient';
+import { TargetKnowledgeCache, defaultKnowledgeDir } from '../remote-agent/client/targetKnowledge';
 import { CONNECTION_OPTIONS, openCliSession, parseFormat } from './cliSession';
-import { exitStatusOf, formatText, toJsonDiagnostics } from './formatReport';
+import { formatMatrix, toJsonReport, type TargetOutcome } from './formatMatrix';
+import { exitStatusOf, formatText } from './formatReport';
+
+export const CHECK_USAGE = `usage: ebpf-studio check FILE... [--target local|ssh://[user@]host[:port]|vm:NAME]... [--targets-from FILE]
+                         [--identity KEYFILE] [--known-hosts FILE] [--compile-on auto|target|client] [--format text|json]
+  Compiles and verifies every program of each FILE on each target (several targets: concurrently,
+  with a table of verdicts per kernel). --compile-on client compiles here against the target's own
+  BTF, for targets without clang (auto does that when the target has none, and for kernel VMs).
+  Exit status: 0 all passed, 1 a compile error or a rejection on any target, 2 usage or connection problems.`;
+
+type CompilePlace = 'auto' | 'target' | 'client';
 
 export async function checkCommand(argv: string[], signal: AbortSignal): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(`${CHECK_USAGE}\n`);
+    return 0;
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...CONNECTION_OPTIONS, format: { type: 'string', default: 'text' } },
+    options: {
+      ...CONNECTION_OPTIONS,
+      target: { type: 'string', multiple: true },
+      'targets-from': { type: 'string' },
+      'compile-on': { type: 'string', default: 'auto' },
+      format: { type: 'string', default: 'text' },
+    },
   });
   const format = parseFormat(values.format);
+  const compileOn = values['compile-on'];
+  if (compileOn !== 'auto' && compileOn !== 'target' && compileOn !== 'client') throw new Error(`--compile-on must be auto, target or client, not '${compileOn}'`);
   if (positionals.length === 0) throw new Error('check needs at least one FILE');
   const files = positionals.map((f) => path.resolve(f));
   for (const f of files) {
     if (!fs.existsSync(f)) throw new Error(`${f}: no such file`);
   }
+  const targets = [...(values.target ?? []), ...(values['targets-from'] !== undefined ? readTargetsFile(values['targets-from']) : [])];
+  if (targets.length === 0) targets.push('local');
 
+  const compiler = new LocalCompiler(signal);
+  try {
+    const single = targets.length === 1;
+    const outcomes = await Promise.all(
+      targets.map(async (target): Promise<TargetOutcome> => {
+        try {
+          return { target, reports: await checkOnTarget(files, { ...values, target }, compileOn, compiler, signal) };
+        } catch (error) {
+          // One target alone fails the command as before (exit 2); in a matrix the others still report.
+          if (single || signal.aborted) throw error;
+          return { target, error: error instanceof Error ? error.message.replace(/\s*\n\s*/g, ' ') : String(error) };
+        }
+      }),
+    );
+    const cwd = process.cwd();
+    if (format === 'json') process.stdout.write(JSON.stringify(toJsonReport(outcomes, cwd), null, 2) + '\n');
+    else if (single) process.stdout.write(formatText(outcomes[0]!.reports!, cwd));
+    else {
+      for (const outcome of outcomes) {
+        if (outcome.reports === undefined) continue;
+        process.stdout.write(`== ${outcome.target} ==\n${formatText(outcome.reports, cwd)}`);
+      }
+      process.stdout.write(`\n${formatMatrix(outcomes, cwd)}`);
+    }
+    if (outcomes.some((o) => o.error !== undefined)) return 2;
+    return exitStatusOf(outcomes.flatMap((o) => o.reports ?? []));
+  } finally {
+    await compiler.dispose();
+  }
+}
+
+async function checkOnTarget(
+  files: string[],
+  values: Parameters<typeof openCliSession>[0],
+  compileOn: CompilePlace,
+  compiler: LocalCompiler,
+  signal: AbortSignal,
+): Promise<CheckReport[]> {
   const session = await openCliSession(values, signal);
   try {
+    const here = compileOn === 'client' || (compileOn === 'auto' && (session.hello.clang === null || (session.target.kind as string) === 'vm'));
+    const agent: VerifyingAgent = here ? compileOnClient(session, (await compiler.session()).client, compiler.knowledge) : session.client;
     const reports: CheckReport[] = [];
     for (const file of files) {
-      reports.push(await checkFile(session.client, file, { target: session.description, kernelRelease: session.hello.kernelRelease, signal }));
+      reports.push(await checkFile(agent, file, { target: session.description, kernelRelease: session.hello.kernelRelease, compiledOn: here ? 'client' : 'target', signal }));
     }
-    const cwd = process.cwd();
-    process.stdout.write(format === 'json' ? JSON.stringify(toJsonDiagnostics(reports, cwd), null, 2) + '\n' : formatText(reports, cwd));
-    return exitStatusOf(reports);
+    return reports;
   } finally {
     await session.dispose();
+  }
+}
+
+/** One target per line; blank lines and lines starting with '#' are skipped. */
+function readTargetsFile(file: string): string[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+/** The unprivileged agent on this machine that compiles for targets without clang, opened once on first use. */
+class LocalCompiler {
+  readonly knowledge = new TargetKnowledgeCache(defaultKnowledgeDir());
+  private opened: Promise<AgentSession> | undefined;
+
+  constructor(private readonly signal: AbortSignal) {}
+
+  session(): Promise<AgentSession> {
+    this.opened ??= openCliSession({ target: 'local' }, this.signal, { unprivileged: true });
+    return this.opened;
+  }
+
+  async dispose(): Promise<void> {
+    const opened = this.opened;
+    if (opened === undefined) return;
+    await opened.then((s) => s.dispose(), () => undefined);
   }
 }

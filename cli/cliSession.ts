@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openAgentSession, type AgentSession } from '../remote-agent/client/agentSession';
+import { openAgentSession, type AgentSession, type OpenSessionOptions } from '../remote-agent/client/agentSession';
 import { parseTarget } from '../remote-agent/client/targetSpec';
 import { version } from '../package.json';
 
@@ -38,8 +38,9 @@ function agentBinaryDir(): string | undefined {
 }
 
 /** Its errors name the target and say what to do (host key, auth, sudo, agent build). */
-export function openCliSession(values: ConnectionValues, signal: AbortSignal): Promise<AgentSession> {
+export function openCliSession(values: ConnectionValues, signal: AbortSignal, extra: Pick<OpenSessionOptions, 'unprivileged'> = {}): Promise<AgentSession> {
   return openAgentSession({
+    ...extra,
     target: parseTarget(values.target ?? 'local'),
     agentSourceDir: agentSourceDir(),
     agentBinaryDir: agentBinaryDir(),

@@ -24,3 +24,29 @@ export interface TargetInfoParams {
   /** Helper availability per program type and GPL-only helpers, probed on the target; null until known. */
   helpers: ProbeHelpersResult | null;
 }
+
+/**
+ * Which target an editor other than VS Code wants described, client → server: the `ebpfStudio`
+ * object of `initializationOptions`, or the `ebpfStudio` section of `workspace/didChangeConfiguration`
+ * settings. `ebpf-studio lsp` connects to that target and describes it as the extension would with
+ * `ebpfStudio/targetInfo`; `--target` on its command line is the default.
+ */
+export interface TargetSettings {
+  /** 'local', 'ssh://user@host:port', 'vm:6.1', … as `ebpf-studio check --target` takes it. */
+  target?: string;
+  identityFile?: string;
+  knownHostsFile?: string;
+}
+
+/** The TargetSettings inside `value` (an initializationOptions or settings object), or undefined. */
+export function targetSettingsIn(value: unknown): TargetSettings | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const section = (value as { ebpfStudio?: unknown }).ebpfStudio;
+  if (typeof section !== 'object' || section === null) return undefined;
+  const settings: TargetSettings = {};
+  for (const key of ['target', 'identityFile', 'knownHostsFile'] as const) {
+    const field = (section as Record<string, unknown>)[key];
+    if (typeof field === 'string' && field !== '') settings[key] = field;
+  }
+  return settings;
+}

@@ -16,7 +16,7 @@ import { completeHelpers, resolveHelperCompletion, type CompletionOptions } from
 import { hoverHelper } from './hover';
 import { helperSignatureHelp } from './signatureHelp';
 import { KernelTypes } from './kernelTypes';
-import { TargetInfoNotification, type TargetInfoParams } from './lspExtensions';
+import { TargetInfoNotification, targetSettingsIn, type TargetInfoParams, type TargetSettings } from './lspExtensions';
 import { completeMembers } from './memberCompletion';
 import { completeSectionTargets } from './sectionTargets';
 import { completeSection } from './sectionCompletion';
@@ -30,7 +30,13 @@ const completionOptions: CompletionOptions = { snippetSupport: false };
 const kernelTypes = new KernelTypes(connection.console);
 const ebpfFeatures = new EbpfDocumentFeatures(connection, documents);
 
+/** Handlers of the target settings a client sends; `ebpf-studio lsp` adds the one that connects. */
+const targetSettingsHandlers: ((settings: TargetSettings) => void)[] = [];
+let initialTargetSettings: TargetSettings = {};
+let initialized = false;
+
 connection.onInitialize((params): InitializeResult => {
+  initialTargetSettings = targetSettingsIn(params.initializationOptions) ?? {};
   completionOptions.snippetSupport =
     params.capabilities.textDocument?.completion?.completionItem?.snippetSupport === true;
   return {
@@ -48,12 +54,33 @@ connection.onInitialize((params): InitializeResult => {
 connection.onInitialized(() => {
   connection.console.info(`eBPF language server ready: ${bpfHelpers.length} BPF helpers from libbpf's bpf_helper_defs.h`);
   kernelTypes.useLocalKernel();
+  initialized = true;
+  for (const handler of targetSettingsHandlers) handler(initialTargetSettings);
 });
 
-connection.onNotification(TargetInfoNotification, (target: TargetInfoParams) => {
+connection.onNotification(TargetInfoNotification, (target: TargetInfoParams) => describeTarget(target));
+
+connection.onDidChangeConfiguration(({ settings }) => {
+  const changed = targetSettingsIn(settings);
+  if (changed !== undefined) for (const handler of targetSettingsHandlers) handler(changed);
+});
+
+/** Makes every feature describe `target`'s kernel (what ebpfStudio/targetInfo does for the extension). */
+export function describeTarget(target: TargetInfoParams): void {
   kernelTypes.setTarget(target);
   ebpfFeatures.setTarget(target);
-});
+}
+
+/** Calls `handler` with the client's target settings: those of initialize once it is done (maybe none), then each change. */
+export function onTargetSettings(handler: (settings: TargetSettings) => void): void {
+  targetSettingsHandlers.push(handler);
+  if (initialized) handler(initialTargetSettings);
+}
+
+/** A line in the client's log (stdout belongs to the protocol). */
+export function logToClient(line: string, severity: 'info' | 'error' = 'info'): void {
+  connection.console[severity](line);
+}
 
 connection.onCompletion(async ({ textDocument, position, context }) => {
   const document = documents.get(textDocument.uri);

@@ -42,6 +42,8 @@ export interface AgentRequests {
   'host.maps': { params: HostMapsParams; result: HostMapsResult };
   'host.interfaces': { params: HostInterfacesParams; result: HostInterfacesResult };
   'btf.vmlinux': { params: BtfVmlinuxParams; result: BtfVmlinuxResult };
+  'btf.put': { params: BtfPutParams; result: BtfPutResult };
+  'object.put': { params: ObjectPutParams; result: ObjectPutResult };
 }
 
 /** Every notification, agent → client, by its wire name. */
@@ -102,7 +104,9 @@ export const agentMethods: { readonly [M in AgentMethod]: MessageInfo } = {
   'host.programs': { direction: 'client → agent', doc: 'Every BPF program loaded on the host, like `bpftool prog list`.' },
   'host.maps': { direction: 'client → agent', doc: 'Every BPF map on the host, like `bpftool map list`.' },
   'host.interfaces': { direction: 'client → agent', doc: "The host's network interfaces, to offer as xdp/tc/socket attach targets." },
-  'btf.vmlinux': { direction: 'client → agent', doc: "The target kernel's BTF, for the language server." },
+  'btf.vmlinux': { direction: 'client → agent', doc: "The target kernel's BTF, for the language server and for compiling elsewhere." },
+  'btf.put': { direction: 'client → agent', doc: "Give a compiling agent another kernel's BTF, so `compile` can build against that kernel's vmlinux.h." },
+  'object.put': { direction: 'client → agent', doc: 'Hold an object compiled elsewhere, as `compile` would, for `load` and `attach`.' },
 };
 
 /** The notifications at run time. */
@@ -129,6 +133,9 @@ export const AgentLimits = {
   compileMaxBytes: 16 * 1024 * 1024,
   /** compile: bytes of one file's relative path. */
   compileMaxPathBytes: 4096,
+  /** object.put: bytes of the object; btf.put: bytes of the BTF (in base64 they must fit one request line). */
+  objectMaxBytes: 24 * 1024 * 1024,
+  btfMaxBytes: 24 * 1024 * 1024,
   /** compile: -D definitions per request, and bytes of each. */
   compileMaxDefines: 64,
   compileMaxDefineBytes: 4096,
@@ -240,6 +247,13 @@ export interface CompileParams {
   main: string;
   /** Extra -D definitions, each "NAME" or "NAME=VALUE" (NAME is a C identifier). */
   defines?: string[];
+  /**
+   * Compile for another kernel: the btfId (16 hex digits) of a BTF given earlier with `btf.put`.
+   * vmlinux.h then comes from that BTF; absent → this host's kernel. Unknown → UnknownBtf.
+   */
+  btfId?: string;
+  /** `uname -m` of the kernel the object is for (sets -D__TARGET_ARCH_*); absent → this host's. */
+  arch?: string;
 }
 
 export interface CompileResult {
@@ -578,6 +592,33 @@ export interface BtfVmlinuxResult {
   data: string;
 }
 
+/**
+ * btf.put — client → agent. Stores a kernel's raw BTF (what its /sys/kernel/btf/vmlinux holds) in
+ * the agent's cache under its btfId, so `compile { btfId }` builds against it. The agent checks that
+ * `btfId` is the FNV-1a 64 hash of the bytes (the same id `hello` gives) and that libbpf parses them.
+ */
+export interface BtfPutParams {
+  btfId: string;
+  /** The raw BTF, base64. */
+  data: string;
+}
+export type BtfPutResult = Record<string, never>;
+
+/**
+ * object.put — client → agent. Holds a BPF ELF object compiled elsewhere (on the client, for a
+ * target without clang) exactly as a successful `compile` would: `load`, `attach`, `object.maps` and
+ * `release` take its objectId.
+ */
+export interface ObjectPutParams {
+  /** The object's name for libbpf (its maps are named after it), e.g. "probe" for probe.bpf.c: [A-Za-z0-9_.-], 1–64 bytes. */
+  name: string;
+  /** The ELF object (EM_BPF), base64. */
+  object: string;
+}
+export interface ObjectPutResult {
+  objectId: string;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Errors. Standard JSON-RPC codes, plus the agent's own in the -32000..-32099 range. Every error's
 // `message` is a full sentence a user can act on.
@@ -611,4 +652,6 @@ export const ErrorCode = {
   UnknownHandle: -32008,
   /** The whole object failed to load for attaching; data.programs says which program and why. */
   ObjectLoadFailed: -32009,
+  /** compile's btfId names a BTF this agent was never given: send it with `btf.put`, then compile again. */
+  UnknownBtf: -32010,
 } as const;

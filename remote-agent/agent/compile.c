@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "base64.h"
+#include "params.h"
 #include "toolchain.h"
 #include "vmlinux_cache.h"
 #include "workdir.h"
@@ -36,6 +37,8 @@ struct compile_job {
 	size_t main_index;
 	const char *defines[MAX_DEFINES];
 	size_t nr_defines;
+	const char *btf_id;	/* another kernel's BTF (btf.put); NULL: this host's kernel */
+	const char *arch;	/* that kernel's uname machine; NULL: this host's */
 };
 
 static double now_ms(void)
@@ -205,6 +208,18 @@ static bool parse_params(struct json_object *params, struct compile_job *job, st
 	}
 	if (!parse_files(params, job, r) || !parse_defines(params, job, r))
 		return false;
+	if (!param_string(params, "params", "btfId", false, &job->btf_id, r) ||
+	    !param_string(params, "params", "arch", false, &job->arch, r))
+		return false;
+	if (job->btf_id && !btf_id_valid(job->btf_id)) {
+		rpc_reply_error(r, RPC_INVALID_PARAMS, "params.btfId must be 16 lowercase hex digits, as hello's btfId.");
+		return false;
+	}
+	if (job->arch && (!param_name_ok(job->arch, "-", 32) || !target_arch_define(job->arch))) {
+		rpc_reply_error(r, RPC_INVALID_PARAMS, "params.arch \"%.32s\" is not a machine libbpf's bpf_tracing.h knows "
+				"(give `uname -m` of the target, e.g. x86_64 or aarch64).", job->arch);
+		return false;
+	}
 	job->main = get_string(params, "main", &len);
 	if (!job->main) {
 		rpc_reply_error(r, RPC_INVALID_PARAMS, "params.main must be a string naming one of params.files.");
@@ -331,7 +346,7 @@ static int prepare_env(struct agent *a, const struct compile_job *job, const str
 				"install clang on it (e.g. `apt install clang` or `dnf install clang`) and try again.");
 		return -ENOENT;
 	}
-	env->arch_define = target_arch_define();
+	env->arch_define = target_arch_define(job->arch);
 	if (!env->arch_define) {
 		rpc_reply_error(r, RPC_INTERNAL_ERROR, "This host's architecture is not one libbpf's bpf_tracing.h knows "
 				"(no __TARGET_ARCH_* for it); BPF programs cannot be compiled for it here.");
@@ -339,8 +354,13 @@ static int prepare_env(struct agent *a, const struct compile_job *job, const str
 	}
 	env->multiarch = multiarch_include_dir(env->clang);
 	t0 = now_ms();
-	err = vmlinux_header_ensure(a->cache_dir, &env->vmlinux_dir, &generated);
-	if (err == -ENOENT) {
+	err = vmlinux_header_ensure(a->cache_dir, job->btf_id, &env->vmlinux_dir, &generated);
+	if (err == -ENODATA) {
+		rpc_reply_error(r, RPC_UNKNOWN_BTF, "This agent was never given the BTF %s: send it with btf.put, then "
+				"compile again.", job->btf_id);
+		return err;
+	}
+	if (err == -ENOENT && !job->btf_id) {
 		env->vmlinux_status = "unavailable";
 		return 0;
 	}

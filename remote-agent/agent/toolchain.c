@@ -77,7 +77,7 @@ const char *multiarch_include_dir(const char *clang)
 	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
 }
 
-const char *target_arch_define(void)
+const char *target_arch_define(const char *machine)
 {
 	static const struct { const char *prefix; const char *define; } arches[] = {
 		{ "x86_64", "-D__TARGET_ARCH_x86" },	{ "i686", "-D__TARGET_ARCH_x86" },
@@ -90,10 +90,13 @@ const char *target_arch_define(void)
 	};
 	struct utsname u;
 
-	if (uname(&u))
-		return NULL;
+	if (!machine) {
+		if (uname(&u))
+			return NULL;
+		machine = u.machine;
+	}
 	for (size_t i = 0; i < sizeof(arches) / sizeof(arches[0]); i++)
-		if (strncmp(u.machine, arches[i].prefix, strlen(arches[i].prefix)) == 0)
+		if (strncmp(machine, arches[i].prefix, strlen(arches[i].prefix)) == 0)
 			return arches[i].define;
 	return NULL;
 }

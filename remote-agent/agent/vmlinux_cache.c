@@ -134,15 +134,16 @@ static int dump_vmlinux_h(struct btf *btf, FILE *out)
 	return err;
 }
 
-/* Writes @dir/vmlinux.h through a temporary file and rename(), so readers never see half. */
-static int generate_vmlinux_h(const char *dir, const char *path)
+/* Writes @dir/vmlinux.h through a temporary file and rename(), so readers never see half; from
+ * @btf_path (raw BTF) when given, else from the running kernel's BTF. */
+static int generate_vmlinux_h(const char *dir, const char *path, const char *btf_path)
 {
 	struct btf *btf;
 	char *tmp;
 	FILE *out;
 	int fd, err;
 
-	btf = btf__load_vmlinux_btf();
+	btf = btf_path ? btf__parse_raw(btf_path) : btf__load_vmlinux_btf();
 	if (!btf)
 		return -errno;
 	if (asprintf(&tmp, "%s/.vmlinux.h.XXXXXX", dir) < 0) {
@@ -176,26 +177,49 @@ out:
 	return err;
 }
 
-int vmlinux_header_ensure(const char *cache_dir, char **dir_out, bool *generated)
+bool btf_id_valid(const char *s)
 {
-	char id[BTF_ID_LEN + 1], *dir = NULL, *path = NULL;
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	return n == BTF_ID_LEN;
+}
+
+int vmlinux_header_ensure(const char *cache_dir, const char *btf_id, char **dir_out, bool *generated)
+{
+	char id[BTF_ID_LEN + 1], *dir = NULL, *path = NULL, *btf_path = NULL;
 	int err;
 
 	*generated = false;
-	err = vmlinux_btf_id(id);
-	if (err)
-		return err;
+	if (btf_id) {
+		snprintf(id, sizeof(id), "%s", btf_id);
+	} else {
+		err = vmlinux_btf_id(id);
+		if (err)
+			return err;
+	}
 	if (asprintf(&dir, "%s/vmlinux/%s", cache_dir, id) < 0)
 		return -ENOMEM;
 	if (asprintf(&path, "%s/vmlinux.h", dir) < 0) {
 		free(dir);
 		return -ENOMEM;
 	}
+	if (btf_id && asprintf(&btf_path, "%s/vmlinux.btf", dir) < 0) {
+		free(path);
+		free(dir);
+		return -ENOMEM;
+	}
 	err = ensure_private_dir(dir, 0755);
 	if (!err && access(path, R_OK)) {
-		err = generate_vmlinux_h(dir, path);
+		if (btf_path && access(btf_path, R_OK))
+			err = -ENODATA;
+		else
+			err = generate_vmlinux_h(dir, path, btf_path);
 		*generated = !err;
 	}
+	free(btf_path);
 	free(path);
 	if (err) {
 		free(dir);
@@ -203,6 +227,62 @@ int vmlinux_header_ensure(const char *cache_dir, char **dir_out, bool *generated
 	}
 	*dir_out = dir;
 	return 0;
+}
+
+int vmlinux_btf_store(const char *cache_dir, const char *btf_id, const void *data, size_t size)
+{
+	char hash[BTF_ID_LEN + 1], *dir = NULL, *path = NULL, *tmp = NULL;
+	struct btf *btf;
+	int fd, err;
+
+	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)fnv1a64(FNV1A64_INIT, data, size));
+	if (strcmp(hash, btf_id) != 0)
+		return -EBADMSG;
+	btf = btf__new(data, size);
+	if (!btf)
+		return -EINVAL;
+	btf__free(btf);
+	if (asprintf(&dir, "%s/vmlinux/%s", cache_dir, btf_id) < 0)
+		return -ENOMEM;
+	err = ensure_private_dir(dir, 0755);
+	if (err)
+		goto out;
+	if (asprintf(&path, "%s/vmlinux.btf", dir) < 0) {
+		path = NULL;
+		err = -ENOMEM;
+		goto out;
+	}
+	if (asprintf(&tmp, "%s/.btf.XXXXXX", dir) < 0) {
+		tmp = NULL;
+		err = -ENOMEM;
+		goto out;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (size_t done = 0; done < size && !err;) {
+		ssize_t n = write(fd, (const char *)data + done, size - done);
+
+		if (n < 0 && errno != EINTR)
+			err = -errno;
+		else if (n > 0)
+			done += n;
+	}
+	if (fchmod(fd, 0644) && !err)
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+out:
+	free(tmp);
+	free(path);
+	free(dir);
+	return err;
 }
 
 int vmlinux_pch_ensure(const char *dir, const char *clang, const char *arch_define,

@@ -18,9 +18,17 @@ uint64_t fnv1a64(uint64_t hash, const void *data, size_t len);
 /* Hex content hash of the kernel's BTF. -ENOENT (or another -errno) when there is none. */
 int vmlinux_btf_id(char id[BTF_ID_LEN + 1]);
 
-/* Makes sure @cache_dir/vmlinux/<btfId>/vmlinux.h exists. *dir is that directory (malloc'ed),
- * *generated tells whether it was written now. */
-int vmlinux_header_ensure(const char *cache_dir, char **dir, bool *generated);
+/* Whether @s is a btfId: 16 lowercase hex digits. */
+bool btf_id_valid(const char *s);
+
+/* Makes sure @cache_dir/vmlinux/<btfId>/vmlinux.h exists, for this kernel (@btf_id NULL) or for the
+ * kernel whose BTF was stored with vmlinux_btf_store (-ENODATA when it never was). *dir is that
+ * directory (malloc'ed), *generated tells whether it was written now. */
+int vmlinux_header_ensure(const char *cache_dir, const char *btf_id, char **dir, bool *generated);
+
+/* Stores another kernel's raw BTF as @cache_dir/vmlinux/<btf_id>/vmlinux.btf after checking that
+ * @btf_id is its hash (-EBADMSG) and that libbpf parses it (-EINVAL). */
+int vmlinux_btf_store(const char *cache_dir, const char *btf_id, const void *data, size_t size);
 
 /* Makes sure a PCH of @dir/vmlinux.h for this clang and arch exists; *pch is its path. May
  * return -ECANCELED when @watch aborts it. *log receives clang's output on failure. */

@@ -41,6 +41,11 @@ export interface OpenSessionOptions {
   signal?: AbortSignal;
   /** Progress and background lines for an Output channel (never secrets). */
   log?: (line: string) => void;
+  /**
+   * Start the agent as the connecting user, never through sudo: enough for an agent that only
+   * compiles (compileOnClient.ts), which needs no privilege. Default: root, through sudo -n if needed.
+   */
+  unprivileged?: boolean;
 }
 
 export interface AgentSession {
@@ -85,7 +90,7 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
   let agent: RunningProcess | undefined;
   try {
     const deployed = await deployAgent(transport, sources, { ...(binaries !== undefined && { binaries }), ...(signal !== undefined && { signal }), log });
-    const asRoot = deployed.uid === 0;
+    const asRoot = deployed.uid === 0 || opts.unprivileged === true;
     log(`Starting the agent on ${where}${asRoot ? '' : ' with sudo -n'}.`);
     const started = await transport.spawn(`exec ${asRoot ? '' : 'sudo -n '}${shellQuote(deployed.agentPath)}`);
     agent = started;

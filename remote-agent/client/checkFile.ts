@@ -20,6 +20,8 @@ export interface CheckOptions {
   /** Target description for the report, e.g. "local" or "root@vm1:22". */
   target: string;
   kernelRelease: string;
+  /** Where the agent's `compile` runs, for the report (compileOnClient.ts wraps the agent); default 'target'. */
+  compiledOn?: 'target' | 'client';
   /** Reads a local file; lets an editor supply unsaved buffers. Defaults to the file system. */
   readFile?: ReadSource;
   signal?: AbortSignal;
@@ -41,6 +43,7 @@ export async function checkFile(agent: VerifyingAgent, file: string, opts: Check
     programs: [],
     compileMs: compiled.durationMs,
     loadMs: 0,
+    compiledOn: opts.compiledOn ?? 'target',
   };
   if (!compiled.ok || compiled.objectId === null) {
     if (!report.diagnostics.some((d) => d.severity === 'error')) {
@@ -101,6 +104,7 @@ function judgeProgram(
     ...(definition ? { file: definition.file, line: definition.line } : {}),
     insnCount: verdict.insnCount,
     insnsProcessed: verdict.insnsProcessed ?? parsed.stats.insnsProcessed,
+    totalStates: verdict.totalStates ?? parsed.stats.totalStates,
     peakStates: verdict.peakStates ?? parsed.stats.peakStates,
     verificationTimeUs: verdict.verificationTimeUs ?? parsed.stats.verificationTimeUs,
     log: [verdict.log.trimEnd(), verdict.libbpfLog.trimEnd()].filter((s) => s !== '').join('\n\n'),

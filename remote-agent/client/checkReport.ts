@@ -59,6 +59,7 @@ export interface ProgramReport {
   line?: number;
   insnCount: number;
   insnsProcessed: number | null;
+  totalStates: number | null;
   peakStates: number | null;
   verificationTimeUs: number | null;
   /** Full verifier log (and libbpf's messages) for the Output channel. */
@@ -79,4 +80,6 @@ export interface CheckReport {
   programs: ProgramReport[];
   compileMs: number;
   loadMs: number;
+  /** Where clang ran: on the target, or on the client against the target's BTF (compileOnClient.ts). */
+  compiledOn: 'target' | 'client';
 }

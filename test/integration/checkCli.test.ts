@@ -48,10 +48,17 @@ test('a program the verifier accepts: exit 0 and an ok line with the instruction
 test('a verifier rejection is an error on the line of the failing instruction, naming the program, explained, with its cause', () => {
   const run = check(['rejected.bpf.c'], { format: 'json' });
   assert.equal(run.status, 1);
-  const [diagnostic, ...others] = JSON.parse(run.stdout);
+  const report = JSON.parse(run.stdout);
+  const [diagnostic, ...others] = report.diagnostics;
   assert.deepEqual(others, []);
+  assert.deepEqual(report.unreachable, []);
+  assert.deepEqual(
+    report.programs.map((p: { target: string; program: string; ok: boolean; compiledOn: string }) => [p.target, p.program, p.ok, p.compiledOn]),
+    [[`ssh://root@127.0.0.1:${sshd.port}`, 'count_execve', false, 'target']],
+  );
   const { column, explanation, related, ...rest } = diagnostic;
   assert.deepEqual(rest, {
+    target: `ssh://root@127.0.0.1:${sshd.port}`,
     file: 'rejected.bpf.c',
     line: 22,
     severity: 'error',
@@ -68,6 +75,40 @@ test('a verifier rejection is an error on the line of the failing instruction, n
     { file: related[0].file, line: related[0].line, message: related[0].message },
     { file: 'rejected.bpf.c', line: 19, message: 'R0 becomes a nullable map value here (bpf_map_lookup_elem may return NULL)' },
   );
+});
+
+test('a matrix of this machine and an SSH host verifies concurrently, prints a verdict table, and names each target in JSON', () => {
+  const ssh = `ssh://${sshd.user}@${sshd.host}:${sshd.port}`;
+  const args = ['--import', 'tsx', path.join(root, 'cli/main.ts'), 'check', 'passes.bpf.c', 'rejected.bpf.c', '--target', 'local', '--target', ssh, '--identity', sshd.identityFile, '--known-hosts', sshd.knownHostsFile];
+  const text = spawnSync(process.execPath, args, { cwd: programs, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(text.status, 1, text.stderr);
+  const table = text.stdout.slice(text.stdout.indexOf('\nprogram') + 1).split('\n');
+  assert.match(table[0]!, new RegExp(`^program +local \\(${os.release().replace(/\./g, '\\.')}\\) +${ssh.replace(/\./g, '\\.')} \\(`));
+  assert.match(table.find((l) => l.startsWith('rejected.bpf.c count_execve'))!, /^rejected\.bpf\.c count_execve +✗ R0 invalid mem access '\S+ +✗ R0 invalid mem access/);
+  assert.match(table.find((l) => l.startsWith('passes.bpf.c '))!, /✓ [\d,]+ insns \d+\/\d+ st [\d.]+ ms +✓ [\d,]+ insns/);
+  // Same kernel on both: no program passes on one and fails on the other.
+  assert.ok(!text.stdout.includes('; rejected on'), text.stdout);
+
+  const json = spawnSync(process.execPath, [...args, '--format', 'json', '--compile-on', 'client'], { cwd: programs, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(json.status, 1, json.stderr);
+  const report = JSON.parse(json.stdout);
+  assert.deepEqual(
+    report.diagnostics.map((d: { target: string; file: string; line: number }) => [d.target, d.file, d.line]).sort(),
+    [['local', 'rejected.bpf.c', 22], [ssh, 'rejected.bpf.c', 22]],
+  );
+  const verdicts = report.programs.map((p: { target: string; file: string; ok: boolean; compiledOn: string }) => [p.target, p.file, p.ok, p.compiledOn]).sort();
+  assert.deepEqual(verdicts.filter((v: unknown[]) => v[1] === 'rejected.bpf.c'), [['local', 'rejected.bpf.c', false, 'client'], [ssh, 'rejected.bpf.c', false, 'client']]);
+  assert.ok(verdicts.filter((v: unknown[]) => v[1] === 'passes.bpf.c').every((v: unknown[]) => v[2] === true && v[3] === 'client'));
+});
+
+test('a matrix with an unreachable target still reports the others, and exits 2', () => {
+  const args = ['--import', 'tsx', path.join(root, 'cli/main.ts'), 'check', 'passes.bpf.c', '--target', 'local', '--target', `ssh://root@127.0.0.1:1`, '--format', 'json'];
+  const run = spawnSync(process.execPath, args, { cwd: programs, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 2, run.stderr);
+  const report = JSON.parse(run.stdout);
+  assert.ok(report.programs.length > 0 && report.programs.every((p: { target: string; ok: boolean }) => p.target === 'local' && p.ok));
+  assert.deepEqual(report.unreachable.map((u: { target: string }) => u.target), ['ssh://root@127.0.0.1:1']);
+  assert.match(report.unreachable[0].error, /127\.0\.0\.1/);
 });
 
 test('a clang error is reported at clang\'s file:line:col and nothing is verified', () => {

@@ -15,7 +15,7 @@ import { test } from 'node:test';
 const repo = join(import.meta.dirname, '..', '..');
 export const agentDir = join(repo, 'remote-agent', 'agent');
 export const programFixtures = join(repo, 'test', 'fixtures', 'programs');
-const agentBinary = join(agentDir, 'build', 'ebpf-agent-asan');
+export const agentBinary = join(agentDir, 'build', 'ebpf-agent-asan');
 
 export interface RpcMessage {
   jsonrpc: '2.0';

@@ -13,6 +13,7 @@ const rejected: CheckReport = {
   compiled: true,
   compileMs: 60,
   loadMs: 20,
+  compiledOn: 'target',
   diagnostics: [
     {
       file: '/home/dev/probes/probe.bpf.c',
@@ -25,8 +26,8 @@ const rejected: CheckReport = {
     },
   ],
   programs: [
-    { name: 'count_exec', section: 'tracepoint/syscalls/sys_enter_execve', type: 'tracepoint', ok: false, insnCount: 12, insnsProcessed: 7, peakStates: 0, verificationTimeUs: 40, log: '', error: "R0 invalid mem access 'map_value_or_null'" },
-    { name: 'on_exit', section: 'tracepoint/sched/sched_process_exit', type: 'tracepoint', ok: true, insnCount: 30, insnsProcessed: 1234, peakStates: 3, verificationTimeUs: 90, log: '' },
+    { name: 'count_exec', section: 'tracepoint/syscalls/sys_enter_execve', type: 'tracepoint', ok: false, insnCount: 12, insnsProcessed: 7, totalStates: 0, peakStates: 0, verificationTimeUs: 40, log: '', error: "R0 invalid mem access 'map_value_or_null'" },
+    { name: 'on_exit', section: 'tracepoint/sched/sched_process_exit', type: 'tracepoint', ok: true, insnCount: 30, insnsProcessed: 1234, totalStates: 9, peakStates: 3, verificationTimeUs: 90, log: '' },
   ],
 };
 
@@ -37,6 +38,7 @@ const clangError: CheckReport = {
   compiled: false,
   compileMs: 40,
   loadMs: 0,
+  compiledOn: 'target',
   diagnostics: [
     { file: '/tmp/other/bad.bpf.c', line: 3, column: 14, severity: 'error', message: "use of undeclared identifier 'x'", source: 'clang' },
   ],

@@ -35,6 +35,8 @@ export interface LanguageServerSession {
   logMessages: string[];
   /** Opens a document and resolves with the diagnostics the server publishes for it. */
   open(uri: string, text: string): Promise<Diagnostic[]>;
+  /** Resolves with the first logged message matching `pattern`, once it is logged. */
+  logged(pattern: RegExp): Promise<string>;
   /** The next diagnostics published for `uri`. */
   nextDiagnostics(uri: string): Promise<Diagnostic[]>;
   stderr(): string;
@@ -49,6 +51,10 @@ export interface LanguageServerOptions {
   workspaceEdit?: boolean;
   /** Node's arguments that start the server; by default language-server/server.ts over stdio, through tsx. */
   nodeArguments?: string[];
+  /** The server's environment; by default this process's. */
+  env?: NodeJS.ProcessEnv;
+  /** initializationOptions of the initialize request. */
+  initializationOptions?: unknown;
 }
 
 export async function startLanguageServer(options: LanguageServerOptions = {}): Promise<LanguageServerSession> {
@@ -58,13 +64,19 @@ export async function startLanguageServer(options: LanguageServerOptions = {}): 
   const server: ChildProcess = spawn(process.execPath, options.nodeArguments ?? ['--import', 'tsx', 'language-server/server.ts', '--stdio'], {
     cwd: root,
     stdio: ['pipe', 'pipe', 'pipe'],
+    env: options.env ?? process.env,
   });
   let stderr = '';
   server.stderr!.on('data', (chunk) => (stderr += chunk));
   const connection = createProtocolConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
   const logMessages: string[] = [];
+  const logWaiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   connection.onNotification(LogMessageNotification.type, (message) => {
     logMessages.push(message.message);
+    for (const waiter of logWaiters.filter((w) => w.pattern.test(message.message))) {
+      logWaiters.splice(logWaiters.indexOf(waiter), 1);
+      waiter.resolve(message.message);
+    }
   });
   const waiting = new Map<string, ((d: Diagnostic[]) => void)[]>();
   connection.onNotification(PublishDiagnosticsNotification.type, ({ uri, diagnostics }) => {
@@ -76,6 +88,7 @@ export async function startLanguageServer(options: LanguageServerOptions = {}): 
   const initializeResult = await connection.sendRequest(InitializeRequest.type, {
     processId: process.pid,
     rootUri: options.rootUri ?? null,
+    initializationOptions: options.initializationOptions,
     capabilities: {
       workspace: options.workspaceEdit ? { applyEdit: true, workspaceEdit: { documentChanges: true, resourceOperations: ['create'] } } : {},
       textDocument: { completion: { completionItem: { snippetSupport: true } }, publishDiagnostics: { versionSupport: true } },
@@ -93,6 +106,12 @@ export async function startLanguageServer(options: LanguageServerOptions = {}): 
     startedAt,
     logMessages,
     nextDiagnostics,
+    logged: (pattern) =>
+      new Promise<string>((resolve) => {
+        const seen = logMessages.find((line) => pattern.test(line));
+        if (seen !== undefined) resolve(seen);
+        else logWaiters.push({ pattern, resolve });
+      }),
     async open(uri, text) {
       const published = nextDiagnostics(uri);
       await connection.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'c', version: 1, text } });
