@@ -224,6 +224,15 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     patterns: [/frame pointer is read only/],
   },
   {
+    id: 'global-function-arguments',
+    title: 'Call to a global function with arguments it cannot accept',
+    category: 'Call Type Safety',
+    explanation:
+      'Global (non-static) functions are verified once, on their own, from their BTF signature. A caller must pass arguments that fit that signature: a plain number for scalars, a non-NULL pointer to enough memory for pointer arguments, the context for a ctx argument.',
+    fix: 'Pass arguments matching the declared types, or make the function `static` so it is verified with each caller\'s actual values.',
+    patterns: [/Caller passes invalid args into func#\d+/],
+  },
+  {
     id: 'invalid-helper-argument',
     title: 'Helper or kfunc argument of the wrong type',
     category: 'Call Type Safety',
@@ -702,15 +711,6 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
       /missing bpf_line_info for/,
       /Invalid line_info\[/,
     ],
-  },
-  {
-    id: 'global-function-arguments',
-    title: 'Call to a global function with arguments it cannot accept',
-    category: 'Call Type Safety',
-    explanation:
-      'Global (non-static) functions are verified once, on their own, from their BTF signature. A caller must pass arguments that fit that signature: a plain number for scalars, a non-NULL pointer to enough memory for pointer arguments, the context for a ctx argument.',
-    fix: 'Pass arguments matching the declared types, or make the function `static` so it is verified with each caller\'s actual values.',
-    patterns: [/Caller passes invalid args into func#\d+/],
   },
 ];
 

@@ -119,6 +119,7 @@ const WORDINGS: Array<[string, string, string]> = [
   ['unknown opcode 8d', 'unknown-instruction', '6.1'],
   ['missing btf func_info', 'btf-info-mismatch', '6.1'],
   ["Caller passes invalid args into func#1 ('count')", 'global-function-arguments', '6.12'],
+  ["R1 type=scalar expected=fp\nCaller passes invalid args into func#1 ('add_one')", 'global-function-arguments', '6.18'],
 ];
 
 for (const [message, id, kernels] of WORDINGS) {
