@@ -77,6 +77,8 @@ const LOCATION = /^(?:(\S+) @ )?(\S+?):(\d+):(\d+)$/;
 const INSN_LOCATION = /^insn (\d+)$/;
 const CONTEXT_LINE = /^(>>>|   )?\s*(\d+) \| ?(.*)$/;
 const CARET_LINE = /^\s*\| ?( *)\^--\s?(.*)$/;
+/** A wrapped caret note goes on below its `^--` line, indented under its text: `   |     more text`. */
+const CARET_CONTINUATION = /^\s*\| +(\S.*)$/;
 
 /** Index of the report's heading line in `lines`, or -1 when the log has no report. */
 export function reportHeadingLine(lines: readonly string[]): number {
@@ -154,6 +156,9 @@ function parseEvents(lines: string[]): { events: ReportEvent[]; notes: string[] 
       const target = event ?? startEvent(null, null);
       const note = /^(\w+): (.*)$/.exec(m[2]);
       target.notes.push({ column: m[1].length + 1, kind: note ? note[1] : null, text: note ? note[2] : m[2] });
+    } else if ((m = CARET_CONTINUATION.exec(raw)) && event && event.notes.length > 0) {
+      const note = event.notes[event.notes.length - 1];
+      note.text = `${note.text} ${m[1].trim()}`;
     } else if ((m = CONTEXT_LINE.exec(raw.replace(/^ {2}/, '')))) {
       const target = event ?? startEvent(null, null);
       const entry: ContextLine = { number: Number(m[2]), text: m[3], marked: m[1] === '>>>' };

@@ -112,3 +112,22 @@ test('a 7.3 report without a causal path still gets the chain derived from the l
     { insn: 7, logLine: 2, message: 'R0 becomes a nullable map value here (bpf_map_lookup_elem may return NULL)' },
   ]);
 });
+
+test('a caret note wrapped onto further `|` lines is one note', () => {
+  const report = parseVerifierReport(
+    [
+      'Verification failed: Memory Safety: Access outside bounds',
+      'At:',
+      '  drop_tcp @ prog.bpf.c:22:6',
+      '  Source context:',
+      '  >>> 22 |         if (ip->protocol == 6)',
+      '         |             ^-- error: the maximal bound for a memory access is 24 and exceeds',
+      '         |                 maximum allowed offset of 14',
+      'stack depth max 0',
+    ].join('\n'),
+  )!;
+  assert.deepEqual(report.at!.notes, [
+    { column: 13, kind: 'error', text: 'the maximal bound for a memory access is 24 and exceeds maximum allowed offset of 14' },
+  ]);
+  assert.deepEqual(report.causalPathNotes, []);
+});
