@@ -4,6 +4,7 @@
  *   ebpf-studio run FILE        verify, attach, stream decoded events and printk (cli/runCommand.ts)
  *   ebpf-studio lsp [--stdio]   the eBPF language server for any LSP client (cli/lspCommand.ts)
  *   ebpf-studio explain MSG     what a verifier message means, or a saved log's error (cli/explainCommand.ts)
+ *   ebpf-studio vm start 6.1    throwaway Debian kernel VMs as targets (cli/vmCommand.ts)
  * Exit status: 0 every program compiled and passed (and ran), 1 an error diagnostic or a failed
  * attach, 2 usage, connection or host-key problems (with a one-line reason on stderr).
  */
@@ -11,6 +12,7 @@ import { checkCommand } from './checkCommand';
 import { runCommand } from './runCommand';
 import { runLanguageServer } from './lspCommand';
 import { explainCommand } from './explainCommand';
+import { vmCommand } from './vmCommand';
 import { COMMAND_USAGE, helpRequested, overallUsage } from './usage';
 import { version } from '../package.json';
 
@@ -35,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
         return await runLanguageServer(rest);
       case 'explain':
         return await explainCommand(rest);
+      case 'vm':
+        return await vmCommand(rest, abort.signal);
       case '--version':
         process.stdout.write(`${version}\n`);
         return 0;

@@ -6,8 +6,9 @@
  */
 import { ATTACH_SPEC_FORMS } from '../remote-agent/client/attachSpec';
 
-const CONNECTION = `  --target local|ssh://[user@]host[:port]
-                         where to compile and load (default: local); an ~/.ssh/config alias works too
+const CONNECTION = `  --target local|ssh://[user@]host[:port]|vm:NAME
+                         where to compile and load (default: local); an ~/.ssh/config alias works too;
+                         vm:NAME is a kernel VM started with 'ebpf-studio vm start'
   --identity KEYFILE     private key for an SSH target
   --known-hosts FILE     known_hosts to check the host key against (default ~/.ssh/known_hosts);
                          an unknown or changed key is refused with its fingerprint`;
@@ -45,6 +46,24 @@ it means, the usual fix and where it is documented. With --log FILE, reads a sav
 kernel's own reason and suggestion on 7.3+, and the instructions that led to it.
 
 exit status: 0 explained, 1 the message is not known (report it) or the log holds no error, 2 usage`,
+  vm: `usage: ebpf-studio vm start 6.1|6.12|7.2|7.3|PACKAGE [--name NAME] | list | stop NAME...|--all | logs NAME
+
+Throwaway kernel VMs to verify and run on: a Debian kernel (bookworm's 6.1, trixie's 6.12, sid's 7.2,
+experimental's 7.3, or any Debian kernel package by name) downloaded once into ~/.cache/ebpf-studio,
+booted in QEMU with this machine's root file system read-only under a RAM overlay. The guest is
+reached only by SSH on 127.0.0.1 with per-VM keys, and has no route out.
+
+  vm start KERNEL        boot it (no-op when it runs) and print its target, vm:NAME, for --target
+    --name NAME          the VM's name (default: KERNEL)
+    --memory MIB         guest memory (default 2048)    --cpus N   guest CPUs (default 2)
+    --timeout SECONDS    how long boot may take until SSH answers (default 180)
+    -v, --verbose        also print the QEMU command line and SSH polling
+  vm list [--format text|json]   the VMs with their kernel, state and port
+  vm stop NAME...|--all  stop (SIGTERM, then SIGKILL) and remove their state
+  vm logs NAME           the VM's serial console log
+
+Needs qemu-system-x86, busybox-static, openssh-server, kmod and xz-utils (scripts/bootstrap.sh).
+exit status: 0 done, 2 usage or failure (the reason on stderr; a failed boot shows the console's end)`,
   lsp: `usage: ebpf-studio lsp [--stdio | --node-ipc | --socket=PORT]
 
 Runs the eBPF language server for any LSP client (Neovim, Helix, Emacs …; see docs/editors.md).

@@ -12,8 +12,9 @@ import type { HostKeyInfo } from './knownHosts';
 import { LocalTransport } from './localTransport';
 import { AgentSessionError } from './sessionError';
 import { connectSsh } from './sshTransport';
-import type { TargetSpec } from './targetSpec';
+import { describeTarget, type TargetSpec } from './targetSpec';
 import { shellQuote, tailOf, type ExitStatus, type RunningProcess, type Transport } from './transport';
+import { vmSshOptions } from './vm/vmTarget';
 
 export { AgentError } from './agentClient';
 export type { HostKeyInfo } from './knownHosts';
@@ -74,7 +75,9 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
   const transport: Transport =
     opts.target.kind === 'local'
       ? new LocalTransport()
-      : await connectSsh({
+      : opts.target.kind === 'vm'
+        ? await connectSsh({ ...vmSshOptions(opts.target.name), ...(signal !== undefined && { signal }), log })
+        : await connectSsh({
           host: opts.target.host,
           ...(opts.target.user !== undefined && { user: opts.target.user }),
           ...(opts.target.port !== undefined && { port: opts.target.port }),
@@ -85,7 +88,7 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
           ...(signal !== undefined && { signal }),
           log,
         });
-  const where = transport.description;
+  const where = opts.target.kind === 'vm' ? `${describeTarget(opts.target)} (${transport.description})` : transport.description;
 
   let agent: RunningProcess | undefined;
   try {

@@ -65,6 +65,9 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
     const fail = (error: Error): void => {
       if (settled) return;
       cleanup();
+      // The attempt has failed with its reason; a destroyed client still reports its socket's loss
+      // ('Connection lost before handshake' after 'close'), which must not become an uncaught error.
+      client.on('error', () => {});
       client.destroy();
       reject(error);
     };

@@ -1,20 +1,28 @@
 /**
- * Where the agent runs: this machine, or a host reached over SSH. Parses what a user types in a
- * setting, a target picker or on the CLI (`local`, `ssh://root@vm1:2222`, `vm1`, `[fe80::1]:22`).
+ * Where the agent runs: this machine, a host reached over SSH, or a kernel VM of ours (`vm:NAME`,
+ * remote-agent/client/vm/). Parses what a user types in a setting, a target picker or on the CLI
+ * (`local`, `ssh://root@vm1:2222`, `vm1`, `[fe80::1]:22`, `vm:6.1`).
  */
 import { isIPv6 } from 'node:net';
 
-export type TargetSpec = { kind: 'local' } | { kind: 'ssh'; host: string; user?: string; port?: number };
+export type TargetSpec = { kind: 'local' } | { kind: 'ssh'; host: string; user?: string; port?: number } | { kind: 'vm'; name: string };
 
-const EXAMPLES = "'local', 'ssh://user@host:port', 'user@host', 'host:port', '[::1]:22' or a Host alias from ~/.ssh/config";
+const EXAMPLES = "'local', 'vm:NAME', 'ssh://user@host:port', 'user@host', 'host:port', '[::1]:22' or a Host alias from ~/.ssh/config";
 /** Host names, IPv4 addresses and ssh config aliases; a leading '-' is refused so no value can pass as an option. */
 const HOST_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*\$?$/;
+/** As `ebpf-studio vm start --name` accepts them (vm/vmState.ts). */
+const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function parseTarget(text: string): TargetSpec {
   const input = text.trim();
   if (input === '') throw new Error(`The target is empty: give ${EXAMPLES}.`);
   if (input.toLowerCase() === 'local') return { kind: 'local' };
+  if (/^vm:/i.test(input)) {
+    const name = input.slice(3);
+    if (!VM_NAME.test(name)) throw new Error(`Target '${input}' does not name a kernel VM: write vm:NAME, as 'ebpf-studio vm list' shows it (e.g. vm:6.1).`);
+    return { kind: 'vm', name };
+  }
 
   let rest = input;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(rest)) {
@@ -74,9 +82,10 @@ function parsePort(text: string, input: string): number {
   return port;
 }
 
-/** 'local', or 'user@host:port' with whatever parts the spec has (IPv6 hosts in brackets). */
+/** 'local', 'vm:NAME', or 'user@host:port' with whatever parts the spec has (IPv6 hosts in brackets). */
 export function describeTarget(t: TargetSpec): string {
   if (t.kind === 'local') return 'local';
+  if (t.kind === 'vm') return `vm:${t.name}`;
   const host = isIPv6(t.host) ? `[${t.host}]` : t.host;
   return `${t.user !== undefined ? `${t.user}@` : ''}${host}${t.port !== undefined ? `:${t.port}` : ''}`;
 }

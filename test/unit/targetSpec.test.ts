@@ -56,3 +56,11 @@ test('describeTarget prints what the spec holds, in the form parseTarget reads b
   assert.equal(describeTarget({ kind: 'ssh', host: '::1', user: 'root', port: 22 }), 'root@[::1]:22');
   for (const text of ['root@vm1:2222', 'vm1', 'root@[::1]:22']) assert.equal(describeTarget(parseTarget(text)), text);
 });
+
+test('vm:NAME is a kernel VM started with ebpf-studio vm start; describeTarget gives it back', () => {
+  assert.deepEqual(parseTarget('vm:6.1'), { kind: 'vm', name: '6.1' });
+  assert.deepEqual(parseTarget(' vm:my-7.3 '), { kind: 'vm', name: 'my-7.3' });
+  assert.equal(describeTarget(parseTarget('vm:6.12')), 'vm:6.12');
+  assert.throws(() => parseTarget('vm:'), /does not name a kernel VM: write vm:NAME/);
+  assert.throws(() => parseTarget('vm:../etc'), /does not name a kernel VM/);
+});
