@@ -27,6 +27,8 @@ interface WalkedInsn {
 }
 
 const INSN = /^(\d+): \([0-9a-f]{2}\) (.*)$/;
+/** A whole-state line: "7: R0=… refs=3", "6: frame1: R1=…". */
+const STATE_LINE = /^\d+: ((?:frame\d+: )?R\d+.*)$/;
 /** `R0_w=map_value_or_null(id=1,...)`: a register, its liveness suffix, and its state up to the next top-level space. */
 const REG_STATE = /(?:^|\s)(?:frame\d+: )?R(\d+)(?:_\w+)?=/g;
 
@@ -50,12 +52,21 @@ function registerStates(state: string): Map<number, string> {
   return regs;
 }
 
-/** The walked instructions in log order, up to the error. */
-function walkedInsns(lines: readonly string[], end: number): WalkedInsn[] {
+/**
+ * The walked instructions in log order. Level 2 also prints whole-state lines ("7: R0=… refs=3",
+ * the state before instruction 7): their registers belong to the instruction walked before them.
+ */
+function walkedInsns(lines: readonly string[]): WalkedInsn[] {
   const walked: WalkedInsn[] = [];
-  for (let i = 0; i < end; i++) {
-    const m = INSN.exec(lines[i]);
-    if (!m) continue;
+  lines.forEach((line, i) => {
+    const stateLine = STATE_LINE.exec(line);
+    if (stateLine) {
+      const previous = walked[walked.length - 1];
+      if (previous) for (const [reg, state] of registerStates(stateLine[1])) if (!previous.regs.has(reg)) previous.regs.set(reg, state);
+      return;
+    }
+    const m = INSN.exec(line);
+    if (!m) return;
     const body = m[2];
     // State after `;`, or, on a conditional jump, the taken branch's state after "goto pc+N M:".
     const semicolon = body.indexOf(';');
@@ -70,8 +81,17 @@ function walkedInsns(lines: readonly string[], end: number): WalkedInsn[] {
       state = body.slice(branch.index + branch[0].length);
     }
     walked.push({ insn: Number(m[1]), logLine: i, text: text.trim(), regs: registerStates(state) });
-  }
+  });
   return walked;
+}
+
+/** The last "from X to Y:" line before `beforeLogLine`: the branch whose other side is being walked. */
+function lastBranchTaken(lines: readonly string[], afterLogLine: number, beforeLogLine: number): { insn: number; logLine: number } | null {
+  for (let i = beforeLogLine - 1; i > afterLogLine; i--) {
+    const m = /^from (\d+) to \d+:/.exec(lines[i]);
+    if (m) return { insn: Number(m[1]), logLine: i };
+  }
+  return null;
 }
 
 /** The register an instruction writes: `rN = …`, `rN op= …`, `wN …`; R0 for calls. */
@@ -157,16 +177,16 @@ function step(at: WalkedInsn, message: string): CausalStep {
 export function deriveCausalChain(logText: string, parsed: ParsedVerifierLog): CausalStep[] {
   if (parsed.message.length === 0) return [];
   const lines = splitLogLines(logText);
-  const walked = walkedInsns(lines, lines.length);
+  const walked = walkedInsns(lines);
   if (walked.length === 0) return [];
   const message = parsed.message.join('\n');
   // The failing instruction is the last one walked (its state is never printed).
   const failing = walked.length - 1;
 
-  return chainFor(message, walked, failing).sort((a, b) => a.logLine - b.logLine);
+  return chainFor(message, lines, walked, failing).sort((a, b) => a.logLine - b.logLine);
 }
 
-function chainFor(message: string, walked: WalkedInsn[], failing: number): CausalStep[] {
+function chainFor(message: string, lines: readonly string[], walked: WalkedInsn[], failing: number): CausalStep[] {
   let m: RegExpExecArray | null;
   if ((m = /R(\d+) invalid mem access '(\w*_or_null\w*)'/.exec(message))) {
     return nullableChain(walked, Number(m[1]), failing);
@@ -176,7 +196,7 @@ function chainFor(message: string, walked: WalkedInsn[], failing: number): Causa
     return call ? [step(call, 'this kfunc was not found in the kernel, so libbpf left the call unresolved (`call #0`); R0 holds no value after it')] : [];
   }
   if ((m = /Unreleased reference id=(\d+) alloc_insn=(\d+)/.exec(message))) {
-    return leakChain(walked, Number(m[1]), Number(m[2]), failing);
+    return leakChain(lines, walked, Number(m[1]), Number(m[2]), failing);
   }
   if ((m = /invalid access to packet, off=(-?\d+) size=(\d+), R(\d+)\(id=\d+,off=-?\d+,r=(\d+)\)/.exec(message))) {
     return packetChain(walked, Number(m[3]), Number(m[4]), Number(m[1]), Number(m[2]), failing);
@@ -201,7 +221,7 @@ function lastUnresolvedKfuncCall(walked: WalkedInsn[], before: number): WalkedIn
 /** True when the walk went through a call libbpf left unresolved (a missing weak kfunc). */
 export function walkedUnresolvedKfuncCall(logText: string): boolean {
   const lines = splitLogLines(logText);
-  const walked = walkedInsns(lines, lines.length);
+  const walked = walkedInsns(lines);
   return lastUnresolvedKfuncCall(walked, walked.length) !== undefined;
 }
 
@@ -215,18 +235,29 @@ function nullableChain(walked: WalkedInsn[], reg: number, failing: number): Caus
   return [step(origin, `R${helper ? 0 : reg} becomes ${what} here${helper ? ` (${helper} may return NULL)` : ''}`)];
 }
 
-/** The exit itself is the diagnostic's own position, so the chain stops at the branch before it. */
-function leakChain(walked: WalkedInsn[], id: number, allocInsn: number, failing: number): CausalStep[] {
-  const acquire = walked.find((w) => w.insn === allocInsn);
+/**
+ * Where the reference was acquired, and the branch that sent the walk down the path to this exit:
+ * the last "from X to Y" before it, else (level 1 prints the taken branch inline) the last
+ * conditional jump. The exit itself is the diagnostic's own position.
+ */
+function leakChain(lines: readonly string[], walked: WalkedInsn[], id: number, allocInsn: number, failing: number): CausalStep[] {
+  const acquireIndex = walked.findIndex((w) => w.insn === allocInsn);
   const steps: CausalStep[] = [];
-  if (acquire) {
+  if (acquireIndex >= 0) {
+    const acquire = walked[acquireIndex];
     const helper = helperName(acquire.text);
-    steps.push(step(acquire, `reference id=${id} is acquired here${helper ? ` (${helper})` : ''}`));
+    steps.push({ insn: acquire.insn, logLine: acquire.logLine, message: `reference id=${id} is acquired here${helper ? ` (${helper})` : ''}` });
   }
-  // The last conditional jump on the way to the exit: the branch that skipped the release.
+  const branchMessage = `this branch leads to the exit with reference id=${id} still held`;
+  const from = lastBranchTaken(lines, acquireIndex >= 0 ? walked[acquireIndex].logLine : -1, walked[failing].logLine);
+  if (from) {
+    const jump = walked.find((w) => w.insn === from.insn);
+    steps.push({ insn: from.insn, logLine: jump?.logLine ?? from.logLine, message: branchMessage });
+    return steps;
+  }
   for (let i = failing - 1; i >= 0 && walked[i].insn > allocInsn; i--) {
     if (/^if .* goto /.test(walked[i].text)) {
-      steps.push(step(walked[i], `this branch leads to the exit with reference id=${id} still held`));
+      steps.push(step(walked[i], branchMessage));
       break;
     }
   }

@@ -164,7 +164,7 @@ export function parseVerifierLog(text: string): ParsedVerifierLog {
     failingInsn,
     allocInsn: alloc ? Number(alloc[1]) : null,
     annotations,
-    path: walkedPath(annotations, message.length > 0 ? messageEnd : lines.length),
+    path: walkedPath(annotations, branchResumes(lines), message.length > 0 ? messageEnd : lines.length, failingInsn),
     stats,
     report: reportLine >= 0 ? parseVerifierReport(text) : null,
   };
@@ -202,17 +202,54 @@ function extractMessage(lines: string[], lastInsnLine: number, end: number): str
   return [candidates[candidates.length - 1]];
 }
 
-function walkedPath(annotations: LogAnnotation[], endLogLine: number): LogAnnotation[] {
+/** "from X to Y:" lines: the verifier resumes a branch pushed at instruction X. */
+function branchResumes(lines: string[]): Array<{ logLine: number; fromInsn: number }> {
+  const resumes: Array<{ logLine: number; fromInsn: number }> = [];
+  lines.forEach((line, i) => {
+    const m = /^from (\d+) to \d+:/.exec(line);
+    if (m) resumes.push({ logLine: i, fromInsn: Number(m[1]) });
+  });
+  return resumes;
+}
+
+/**
+ * The annotated lines of the path that failed, ending with the failing instruction's line. When the
+ * verifier resumes a pushed branch ("from X to Y"), the lines walked after X on the abandoned path
+ * are dropped (instruction indexes grow along a path, so they are the ones past X); the failing
+ * instruction's line may then have been printed only on that abandoned path, and is taken from there.
+ */
+function walkedPath(
+  annotations: LogAnnotation[],
+  resumes: Array<{ logLine: number; fromInsn: number }>,
+  endLogLine: number,
+  failingInsn: number | null,
+): LogAnnotation[] {
   const path: LogAnnotation[] = [];
-  for (const a of annotations) {
-    if (a.logLine >= endLogLine) break;
-    if (a.line === 0 || a.source === '') continue;
-    const prev = path[path.length - 1];
-    if (prev && prev.source === a.source && prev.file === a.file && prev.line === a.line) {
-      path[path.length - 1] = a;
-      continue;
+  let next = 0;
+  const resumeBefore = (logLine: number) => {
+    for (; next < resumes.length && resumes[next].logLine < logLine; next++) {
+      const from = resumes[next].fromInsn;
+      while (path.length > 0 && (path[path.length - 1].insn ?? -1) > from) path.pop();
     }
-    path.push(a);
+  };
+  const push = (a: LogAnnotation) => {
+    const prev = path[path.length - 1];
+    if (prev && prev.source === a.source && prev.file === a.file && prev.line === a.line) path[path.length - 1] = a;
+    else path.push(a);
+  };
+  const walked = annotations.filter((a) => a.logLine < endLogLine);
+  for (const a of walked) {
+    resumeBefore(a.logLine);
+    if (a.line !== 0 && a.source !== '') push(a);
+  }
+  resumeBefore(endLogLine);
+  if (failingInsn !== null) {
+    // The line of the failing instruction: the annotation printed nearest before it.
+    let covering: LogAnnotation | undefined;
+    for (const a of walked) {
+      if (a.insn !== null && a.insn <= failingInsn && a.line !== 0 && a.source !== '' && (!covering || a.insn >= covering.insn!)) covering = a;
+    }
+    if (covering) push(covering);
   }
   return path;
 }

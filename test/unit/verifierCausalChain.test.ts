@@ -71,3 +71,12 @@ test('6.1 prints liveness suffixes (R0_w=); through a copy to R6 the chain still
     ],
   );
 });
+
+test('level 2 logs (live-register table, whole-state lines, "from X to Y") give the same chains', () => {
+  const chain = (name: string) => {
+    const text = readFileSync(path.join(import.meta.dirname, '..', 'fixtures', 'verifier-logs', name, 'verifier.level2.log'), 'utf8');
+    return deriveCausalChain(text, parseVerifierLog(text)).map(({ insn, message }) => ({ insn, message }));
+  };
+  assert.deepEqual(chain('null-map-value'), chainOf('null-map-value'));
+  assert.deepEqual(chain('ringbuf-leak'), chainOf('ringbuf-leak'));
+});

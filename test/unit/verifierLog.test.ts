@@ -108,3 +108,12 @@ test('a message missing its newline (6.18\'s tail call map check) is split from 
   assert.deepEqual(log.message, ['expected prog array map for tail call']);
   assert.equal(log.stats.verificationTimeUs, 35);
 });
+
+test('a level-2 log (its live-register table first) parses like the level-1 log of the same program', () => {
+  const level1 = parseVerifierLog(fixture('ringbuf-leak'));
+  const level2 = parseVerifierLog(fixture('ringbuf-leak', 'verifier.level2.log'));
+  assert.deepEqual(level2.message, level1.message);
+  assert.equal(level2.failingInsn, 20);
+  assert.equal(level2.allocInsn, 6);
+  assert.deepEqual(level2.path.map((a) => a.line).slice(-2), [24, 32]);
+});
