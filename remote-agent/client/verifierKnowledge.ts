@@ -105,6 +105,9 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
       /(min|max) value is outside of the allowed memory range/,
       /invalid access to memory, mem_size=/,
       /the (minimal|maximal) bound for a memory access/,
+      /R\d+ invalid \w+ buffer access: off=/,
+      /invalid (negative \w+ )?variable buffer offset/,
+      /R\d+ is (?!ptr_)\w+ invalid negative access/,
     ],
   },
   {
@@ -230,7 +233,7 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     explanation:
       'Global (non-static) functions are verified once, on their own, from their BTF signature. A caller must pass arguments that fit that signature: a plain number for scalars, a non-NULL pointer to enough memory for pointer arguments, the context for a ctx argument.',
     fix: 'Pass arguments matching the declared types, or make the function `static` so it is verified with each caller\'s actual values.',
-    patterns: [/Caller passes invalid args into func#\d+/],
+    patterns: [/Caller passes invalid args into func#\d+/, /^R\d+ is not a scalar$/m],
   },
   {
     id: 'invalid-helper-argument',
@@ -247,6 +250,9 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
       /R\d+ must be referenced or trusted/,
       /R\d+ must be a rcu pointer/,
       /kernel function \S+ args#\d+ expected pointer to/,
+      /R\d+ (must be a known constant|is not a known constant|is not a const\b)/,
+      /R\d+ must point to kernel BTF/,
+      /R\d+ has no valid kptr/,
     ],
   },
   {
@@ -254,7 +260,7 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     title: 'Arithmetic not allowed on this pointer',
     category: 'Register Type Safety',
     explanation:
-      'The verifier tracks pointers only through additions and subtractions of bounded numbers on pointer kinds that allow it. Bitwise operations, 32-bit arithmetic, pointer minus pointer, or any arithmetic on pointers such as the context, a map pointer or a socket, would lose track of where the pointer points.',
+      'The verifier tracks pointers only through additions and subtractions of bounded numbers on pointer kinds that allow it. Bitwise operations, 32-bit arithmetic, pointer minus pointer, or any arithmetic on pointers such as the context, a map pointer or a socket, would lose track of where the pointer points. Without CAP_BPF/CAP_PERFMON the rules are stricter still (a Spectre mitigation): a pointer may not even temporarily leave its object, and offsets must have a known sign.',
     fix: 'Compute offsets on plain integers and add them to the pointer once; read context fields directly (`ctx->field`) instead of moving the ctx pointer.',
     patterns: [
       /R\d+ pointer arithmetic on \w+ prohibited$/m,
@@ -269,6 +275,10 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
       /value -?\d+ makes \w+ pointer be out of bounds/,
       /\w+ pointer offset -?\d+ is not allowed/,
       /R\d+ sign-extension part of pointer/,
+      /R\d+ (pointer arithmetic of map value|stack pointer arithmetic) goes out of range/,
+      /R\d+ tried to \w+ (beyond pointer bounds|from different maps)/,
+      /R\d+ has pointer with unsupported alu operation/,
+      /R\d+ has unknown scalar with mixed signed bounds/,
     ],
   },
   {
@@ -361,6 +371,7 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
       /func \w+#\d+ not supported for program type/,
       /func \w+#\d+ supported only for fentry/,
       /helper call is not allowed in probe/,
+      /invalid func (?!unknown#(195896080|200[12]\d{6})\b)\w+#\d+/,
     ],
   },
   {
@@ -384,7 +395,7 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     explanation:
       'The kernel function exists, but it is registered only for other program types or attach points, needs a capability the loader lacks, or needs a JIT.',
     fix: 'Call the kfunc from a program type that may use it (see the kernel\'s kfunc sets), or use an equivalent helper.',
-    patterns: [/calling kernel function \S+ is not allowed/, /destructive kfunc calls require CAP_SYS_BOOT/, /calling kernel functions are not allowed in non-JITed/],
+    patterns: [/calling kernel function \S+ is not allowed/, /destructive kfunc calls require CAP_SYS_BOOT/, /calling kernel functions are not allowed in non-JITed/, /JIT (is required for|does not support) calling (kernel function|kfunc)/],
   },
   {
     id: 'kfunc-unknown',
@@ -523,7 +534,7 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     explanation:
       'The load or store is not aligned to its size at this offset. The verifier is strict about alignment for the stack, context and some pointers, and for packets on architectures without efficient unaligned access, or when the loader asks for strict alignment.',
     fix: 'Access fields at their natural alignment (copy a packed or unaligned field into a local with __builtin_memcpy), and keep stack variables aligned.',
-    patterns: [/misaligned (packet |stack |value |context |\w+ )?access off/, /access misaligned expected=/],
+    patterns: [/misaligned (packet |stack |value |context |\w+ )?access off/],
   },
   {
     id: 'ld-abs-not-allowed',
@@ -535,6 +546,27 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     patterns: [/BPF_LD_\[ABS\|IND\] (instructions not allowed|cannot be)/, /at the time of BPF_LD_ABS\|IND R6 != pointer to skb/, /LD_ABS is not allowed in subprogs without BTF/],
   },
   // ── Locks, RCU, sleeping ───────────────────────────────────────────────────────────────────
+  {
+    id: 'special-field-access',
+    title: 'Special map field (lock, timer, kptr) accessed directly',
+    category: 'Memory Safety',
+    explanation:
+      'Fields the kernel manages inside a map value (struct bpf_spin_lock, bpf_timer, bpf_wq, kptrs, list and rbtree heads) may only be used through their helpers and kfuncs, at a constant offset, with the exact size and alignment, in a map whose BTF describes them. Plain loads and stores, variable offsets, or a map without BTF are refused.',
+    fix: 'Declare the field in the map value struct (with `__type` so the map has BTF), and use it only through its API: bpf_spin_lock(&v->lock), bpf_timer_init(&v->t, …), bpf_kptr_xchg(&v->ptr, …).',
+    patterns: [
+      /cannot be accessed directly by load\/store/,
+      /(kptr|bpf_\w+) access cannot have variable offset/,
+      /(kptr|bpf_\w+) access misaligned expected=/,
+      /(kptr|bpf_\w+) access size must be BPF_DW/,
+      /kptr in map can only be accessed using/,
+      /store to referenced kptr disallowed/,
+      /invalid kptr access/,
+      /has to have BTF in order to use/,
+      /doesn't have constant offset\. \S+ has to be at the constant offset/,
+      /off -?\d+ doesn't point to 'struct (bpf_timer|bpf_wq)'/,
+      /map '\S+' (has more than one|doesn't have) 'struct bpf_timer'/,
+    ],
+  },
   {
     id: 'spin-lock-misuse',
     title: 'bpf_spin_lock used incorrectly',
@@ -550,7 +582,6 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
       /bpf_spin_unlock without taking a lock/,
       /bpf_spin_unlock of different lock/,
       /bpf_spin_unlock is missing/,
-      /bpf_spin_lock cannot be accessed directly by load\/store/,
       /bpf_spin_lock has to be at the constant offset/,
       /'struct bpf_spin_lock'/,
       /progs cannot use bpf_spin_lock yet/,
@@ -559,11 +590,11 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
   },
   {
     id: 'rcu-or-preempt-section-misuse',
-    title: 'RCU read-side or non-preemptible section misused',
+    title: 'RCU, non-preemptible or IRQ-disabled section misused',
     category: 'Execution Context Safety',
     explanation:
-      'bpf_rcu_read_lock()/unlock() and bpf_preempt_disable()/enable() must pair up on every path, and inside such a section the program may not sleep, exit or tail-call. Some kfuncs and iterators also require being inside an RCU section.',
-    fix: 'Unlock (or re-enable preemption) on every path before returning, keep sleeping calls outside the section, and wrap RCU-requiring kfuncs in bpf_rcu_read_lock()/bpf_rcu_read_unlock().',
+      'bpf_rcu_read_lock()/unlock(), bpf_preempt_disable()/enable() and bpf_local_irq_save()/restore() must pair up on every path (IRQ flags restored in reverse order, from the stack slot they were saved in), and inside such a section the program may not sleep, call global functions, exit or tail-call. Some kfuncs and iterators also require being inside an RCU section.',
+    fix: 'Leave the section (unlock, re-enable preemption, restore IRQs) on every path before returning, keep sleeping and global-function calls outside it, and wrap RCU-requiring kfuncs in bpf_rcu_read_lock()/bpf_rcu_read_unlock().',
     patterns: [
       /bpf_rcu_read_lock-ed region/,
       /bpf_rcu_read_unlock is missing/,
@@ -576,6 +607,10 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
       /requires RCU critical section protection/,
       /sleepable helper \S+ in (rcu_read_lock|non-preemptible) region/,
       /kernel func \S+ is sleepable within (rcu_read_lock|non-preemptible) region/,
+      /global function calls are not allowed with preemption disabled/,
+      /sleepable global function \S+ called in/,
+      /bpf_local_irq_save-ed region/,
+      /(expected (an initialized|uninitialized) irq flag|cannot restore irq state out of order|IRQ flag is already initialized)/,
     ],
   },
   {
@@ -651,6 +686,40 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     ],
   },
   // ── Malformed programs ─────────────────────────────────────────────────────────────────────
+  {
+    id: 'stack-pointer-escapes',
+    title: 'Pointer to a local variable escapes its function',
+    category: 'Memory Safety',
+    explanation:
+      'A pointer into a function\'s stack frame is returned to its caller, or stored into the caller\'s frame. The frame is gone once the function returns, so the verifier refuses to let its address outlive it.',
+    fix: 'Let the caller own the memory and pass a pointer to it down as an argument, or return the value itself instead of its address.',
+    patterns: [/cannot return stack pointer to the caller/, /cannot spill pointers to stack into stack frame of the caller/],
+  },
+  {
+    id: 'recursive-call',
+    title: 'Recursive function call',
+    category: 'Program Structure',
+    explanation:
+      'BPF-to-BPF calls must form an acyclic graph so the verifier can bound the stack and the work: a function may not call itself, directly or through others. Kernels before 7.x report the cycle as a back-edge of the call graph.',
+    fix: 'Rewrite the recursion as a bounded loop (bpf_loop() or a `for` with a constant bound), keeping an explicit stack in a map if needed.',
+    patterns: [/recursive call from \S+ to \S+/],
+  },
+  {
+    id: 'capability-required',
+    title: 'Needs CAP_BPF / CAP_PERFMON (or root)',
+    category: 'Policy',
+    explanation:
+      'Without CAP_BPF and CAP_PERFMON the verifier refuses features that could leak kernel memory or addresses: BPF-to-BPF calls, kfuncs, reads of kernel structs through BTF pointers, pointer arithmetic that leaves its object, variable stack offsets.',
+    fix: 'Load the program with CAP_BPF and CAP_PERFMON (or as root; eBPF Studio\'s agent does), or avoid the feature.',
+    patterns: [
+      /loading\/calling other bpf or kernel functions are allowed for CAP_BPF/,
+      /loading or calling other BPF functions requires CAP_BPF/,
+      /calling kernel functions requires CAP_BPF/,
+      /access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN/,
+      /pointer arithmetic with it prohibited for !root/,
+      /the access requires CAP_PERFMON/,
+    ],
+  },
   {
     id: 'jump-out-of-range',
     title: 'Jump outside the program or function',
