@@ -22,6 +22,7 @@ import { kernelRequest, newestCandidate, parseMadison, parsePkgnames, splitKerne
 import { moduleLoadPlan, moduleName, parseModulesDep } from '../../remote-agent/client/vm/moduleDeps';
 import { qemuArguments } from '../../remote-agent/client/vm/qemuCommand';
 import { knownHostsLine } from '../../remote-agent/client/vm/sshKeys';
+import { withStartLock } from '../../remote-agent/client/vm/startLock';
 import { vmConnection } from '../../remote-agent/client/vm/vmManager';
 import { checkVmName, isVmProcess } from '../../remote-agent/client/vm/vmState';
 
@@ -318,4 +319,29 @@ test('a static busybox is told from a dynamic program by its missing ELF interpr
   assert.equal(isStaticElf(readFileSync('/bin/busybox')), true);
   assert.equal(isStaticElf(readFileSync(process.execPath)), false);
   assert.equal(isStaticElf(Buffer.from('#!/bin/sh\n')), false);
+});
+
+test('starts of one VM name take turns; a dead holder’s lock is taken over; waiting can be aborted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vm-lock-'));
+  const lock = join(dir, '.6.1.lock');
+  const events: string[] = [];
+  const slow = (tag: string) => async (): Promise<string> => {
+    events.push(`${tag} in`);
+    await new Promise((r) => setTimeout(r, 50));
+    events.push(`${tag} out`);
+    return tag;
+  };
+  assert.deepEqual(await Promise.all([withStartLock(lock, slow('a')), withStartLock(lock, slow('b'))]), ['a', 'b']);
+  assert.deepEqual(events, ['a in', 'a out', 'b in', 'b out']);
+
+  writeFileSync(lock, `${2 ** 22 + 1}\n`); // a pid that cannot exist
+  assert.equal(await withStartLock(lock, async () => 'took over'), 'took over');
+
+  writeFileSync(lock, `${process.pid}\n`); // held by a live process
+  const abort = new AbortController();
+  let waited = false;
+  const pending = withStartLock(lock, async () => 'never', abort.signal, () => (waited = true));
+  setTimeout(() => abort.abort(new Error('stop waiting')), 100);
+  await assert.rejects(pending, /stop waiting/);
+  assert.equal(waited, true);
 });

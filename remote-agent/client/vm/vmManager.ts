@@ -11,10 +11,11 @@ import { vmCachePaths, type VmCachePaths } from './cachePaths';
 import { runTool, HostToolError } from './hostTools';
 import { writeInitramfs } from './initramfs';
 import { fetchKernel, type CachedKernel } from './kernelCache';
-import { kernelRequest } from './kernelCatalog';
+import { kernelRequest, type KernelRequest } from './kernelCatalog';
 import { freeLoopbackPort } from './loopbackPort';
 import { QEMU_BINARY, qemuArguments } from './qemuCommand';
 import { ensureVmKeys, knownHostsLine } from './sshKeys';
+import { withStartLock } from './startLock';
 import { checkVmName, readVmRecord, runningVmPid, vmFiles, vmNames, writeVmRecord, type VmFiles, type VmRecord } from './vmState';
 import { consoleTail, waitForGuestSsh } from './waitForSsh';
 
@@ -76,10 +77,16 @@ function rootHome(): string {
 
 export async function startVm(o: StartVmOptions): Promise<StartedVm> {
   const paths = o.paths ?? vmCachePaths();
-  const log = o.log ?? (() => {});
-  const { signal } = o;
   const request = kernelRequest(o.kernel);
   const name = checkVmName(o.name ?? o.kernel);
+  return withStartLock(join(paths.vms, `.${name}.lock`), () => startLocked(o, paths, request, name), o.signal, () =>
+    o.log?.(`Another process is starting VM ${name}; waiting for it.`),
+  );
+}
+
+async function startLocked(o: StartVmOptions, paths: VmCachePaths, request: KernelRequest, name: string): Promise<StartedVm> {
+  const log = o.log ?? (() => {});
+  const { signal } = o;
   const files = vmFiles(paths, name);
 
   const running = runningVmPid(files, name);
