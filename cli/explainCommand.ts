@@ -5,13 +5,9 @@
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { repository } from '../package.json';
-import { explainVerifierMessage, docsLinkOf, verifierErrorKind, type VerifierErrorKind } from '../remote-agent/client/verifierKnowledge';
+import { explainVerifierMessage, docsLinkOf, reportMessageUrl, verifierErrorKind, type VerifierErrorKind } from '../remote-agent/client/verifierKnowledge';
 import { parseVerifierLog } from '../remote-agent/client/verifierLog';
 import { annotationAbove, rejectionFindings } from '../remote-agent/client/verifierFindings';
-
-/** Where an unknown message should be reported. */
-export const REPORT_MESSAGE_URL = `${repository.url.replace(/\.git$/, '')}/issues/new`;
 
 export interface ExplainOutput {
   text: string;
@@ -24,7 +20,7 @@ function describeKind(kind: VerifierErrorKind): string[] {
 }
 
 function unknownMessage(message: string): string[] {
-  return [`No explanation is known for: ${message}`, `Please report this message: ${REPORT_MESSAGE_URL}`];
+  return [`No explanation is known for: ${message}`, `Please report this message: ${reportMessageUrl(message)}`];
 }
 
 export function explainMessage(message: string): ExplainOutput {

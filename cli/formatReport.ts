@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import type { CheckReport, DiagnosticExplanation, SourceDiagnostic } from '../remote-agent/client/checkReport';
+import { reportMessageUrl } from '../remote-agent/client/verifierKnowledge';
 
 export type OutputFormat = 'text' | 'json';
 
@@ -42,6 +43,8 @@ export function formatText(reports: CheckReport[], cwd: string): string {
       // What it means, as a compiler-style note line: the title and the one-line fix.
       if (d.explanation) {
         lines.push(`${displayPath(d.file, cwd)}:${d.line}:${d.column}: note: ${d.explanation.title}. Fix: ${d.explanation.fix} (${d.explanation.docs})`);
+      } else if (d.source === 'verifier') {
+        lines.push(`${displayPath(d.file, cwd)}:${d.line}:${d.column}: note: eBPF Studio cannot explain this message yet; please report it: ${reportMessageUrl(d.message)}`);
       }
     }
     const where = `${displayPath(report.file, cwd)}`;

@@ -8,6 +8,7 @@
  * rather than guessing. Entries are tried in table order, so a specific wording (a nullable *map
  * value*) comes before the general one (any nullable pointer).
  */
+import { repository } from '../../package.json';
 
 /** 7.3's report categories where they fit; the last two are ours for what 7.3 does not classify. */
 export type VerifierCategory =
@@ -788,6 +789,12 @@ export function explainVerifierMessage(message: string | readonly string[]): Ver
   const text = typeof message === 'string' ? message : message.join('\n');
   if (text.trim() === '') return undefined;
   return VERIFIER_ERROR_KINDS.find((kind) => kind.patterns.some((p) => p.test(text)));
+}
+
+/** Where to report a message the table does not know: a new issue titled with the message. */
+export function reportMessageUrl(message: string): string {
+  const title = `Unexplained verifier message: ${message.split('\n')[0]}`;
+  return `${repository.url.replace(/\.git$/, '')}/issues/new?title=${encodeURIComponent(title)}`;
 }
 
 export function verifierErrorKind(id: string): VerifierErrorKind | undefined {

@@ -45,10 +45,12 @@ const clangError: CheckReport = {
   programs: [],
 };
 
-test('text output prints one compiler-style line per diagnostic, then a verdict line per program', () => {
+test('text output prints one compiler-style line per diagnostic, then a verdict line per program; an unexplained verifier message gets a note asking to report it', () => {
   assert.equal(
     formatText([rejected], cwd),
     "probe.bpf.c:21:5: error: R0 invalid mem access 'map_value_or_null' [verifier] (count_exec)\n" +
+      'probe.bpf.c:21:5: note: eBPF Studio cannot explain this message yet; please report it: ' +
+      'https://example.invalid/ebpf-studio/issues/new?title=Unexplained%20verifier%20message%3A%20R0%20invalid%20mem%20access%20\'map_value_or_null\'\n' +
       'probe.bpf.c: program count_exec (tracepoint/syscalls/sys_enter_execve): failed, 7 insns processed (on root@vm1:22, kernel 6.1.0-27-amd64)\n' +
       'probe.bpf.c: program on_exit (tracepoint/sched/sched_process_exit): ok, 1234 insns processed (on root@vm1:22, kernel 6.1.0-27-amd64)\n',
   );
