@@ -5,7 +5,9 @@
  * verdicts.json. Then `UPDATE_EXPECT=1 node --import tsx --test test/unit/checkFile.test.ts`
  * writes expected.json; read its diff before committing.
  *
- *   npx tsx scripts/capture-verifier-fixtures.ts [--target local|ssh://…] CASE...
+ *   npx tsx scripts/capture-verifier-fixtures.ts [--target local|ssh://…|vm:NAME] [--cases DIR] CASE...
+ *
+ * --cases DIR takes the case folders from DIR instead (to look at another kernel's logs first).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,17 +15,17 @@ import { parseArgs } from 'node:util';
 import { openCliSession, CONNECTION_OPTIONS } from '../cli/cliSession';
 import { collectSourceBundle } from '../remote-agent/client/sourceBundle';
 
-const CASES = path.join(import.meta.dirname, '..', 'test', 'fixtures', 'verifier-logs');
+const FIXTURE_CASES = path.join(import.meta.dirname, '..', 'test', 'fixtures', 'verifier-logs');
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: CONNECTION_OPTIONS });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { ...CONNECTION_OPTIONS, cases: { type: 'string', default: FIXTURE_CASES } } });
   if (positionals.length === 0) throw new Error('name at least one case folder of test/fixtures/verifier-logs');
   const abort = new AbortController();
   const session = await openCliSession(values, abort.signal);
   try {
     console.log(`capturing on ${session.description}, kernel ${session.hello.kernelRelease}`);
     for (const name of positionals) {
-      const dir = path.join(CASES, name);
+      const dir = path.join(values.cases, name);
       const bundle = await collectSourceBundle(path.join(dir, 'prog.bpf.c'), {});
       const compiled = await session.client.request('compile', { files: bundle.files, main: bundle.main });
       if (!compiled.ok || compiled.objectId === null || compiled.object === null) {
@@ -40,7 +42,7 @@ async function main(): Promise<void> {
         });
         fs.writeFileSync(path.join(dir, 'verdicts.json'), JSON.stringify({ programs }, null, 2) + '\n');
         for (const v of loaded.programs) {
-          const last = v.log.trimEnd().split('\n').filter((l) => !/^(verification time|stack depth|processed )/.test(l)).pop();
+          const last = v.log.trimEnd().split('\n').filter((l) => !/^(verification time|stack depth|processed |subprog \d+ \(|\s|$)/.test(l)).pop();
           console.log(`${name}: ${v.name} ${v.ok ? 'passed' : `rejected: ${last}`}`);
         }
       } finally {

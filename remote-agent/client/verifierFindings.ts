@@ -54,7 +54,8 @@ export function rejectionFindings(logText: string, parsed: ParsedVerifierLog, me
   if (report.suggestion) findings.suggestion = report.suggestion;
   if (report.at?.location) findings.at = report.at.location;
   for (const event of report.causalPath) {
-    const message = event.notes.map((n) => n.text).join('; ') || 'the verifier state changed here';
+    // "update: R0 changed from …" reads on its own; "acquired: owned resource (id=3)" needs its kind.
+    const message = event.notes.map((n) => (n.kind === null || n.kind === 'update' ? n.text : `${n.kind}: ${n.text}`)).join('; ') || 'the verifier state changed here';
     if (event.location) findings.causes.push({ location: event.location, message });
     else if (event.insn !== null) findings.causes.push({ insn: event.insn, logLine: -1, message });
   }

@@ -5,10 +5,10 @@
  *
  * Formats: since Linux 6.x (here 6.18) annotations are `; <code> @ <file>:<line>`; older kernels
  * (6.1) print `; <code>` only, so the file and line must then come from the object's line info.
- * Linux 7.3+ follows the error line with a structured report (verifierReport.ts): it is parsed into
- * `report` and kept out of `message`.
+ * Linux 7.3+ follows the first error line with a structured report (verifierReport.ts), and may
+ * print more of the message after it: the report is parsed into `report` and kept out of `message`.
  */
-import { parseVerifierReport, reportHeadingLine, type VerifierReport } from './verifierReport';
+import { parseVerifierReportLines, type VerifierReport } from './verifierReport';
 
 /** A `; <code>` line of the log: the source line of the instructions that follow it. */
 export interface LogAnnotation {
@@ -151,9 +151,10 @@ export function parseVerifierLog(text: string): ParsedVerifierLog {
     firstStatsLine = Math.min(firstStatsLine, i);
   });
 
-  const reportLine = reportHeadingLine(lines);
-  const messageEnd = reportLine >= 0 ? Math.min(reportLine, firstStatsLine) : firstStatsLine;
-  const message = extractMessage(lines, lastInsnLine, messageEnd);
+  const report = parseVerifierReportLines(lines);
+  const outsideReport = (i: number) => report === null || i < report.firstLogLine || i >= report.endLogLine;
+  const messageEnd = report === null ? firstStatsLine : Math.min(report.firstLogLine, firstStatsLine);
+  const message = extractMessage(lines, lastInsnLine, firstStatsLine, outsideReport);
   const joined = message.join('\n');
   const atInsn = /\bat insn (\d+)/.exec(joined);
   const alloc = /\balloc_insn=(\d+)/.exec(joined);
@@ -166,7 +167,7 @@ export function parseVerifierLog(text: string): ParsedVerifierLog {
     annotations,
     path: walkedPath(annotations, branchResumes(lines), message.length > 0 ? messageEnd : lines.length, failingInsn),
     stats,
-    report: reportLine >= 0 ? parseVerifierReport(text) : null,
+    report,
   };
 }
 
@@ -190,9 +191,10 @@ export function splitLogLines(text: string): string[] {
  * "Unreleased reference …" + "BPF_EXIT instruction … would lead to reference leak"): keep all.
  * Without any instruction (the verifier stopped before walking), the last meaningful line is it.
  */
-function extractMessage(lines: string[], lastInsnLine: number, end: number): string[] {
+function extractMessage(lines: string[], lastInsnLine: number, end: number, outsideReport: (i: number) => boolean): string[] {
   const candidates: string[] = [];
   for (let i = lastInsnLine + 1; i < end; i++) {
+    if (!outsideReport(i)) continue;
     const line = lines[i].trimEnd();
     if (line === '' || line.startsWith(';') || INSN_LINE.test(line) || STATE_LINE.test(line)) continue;
     if (NOT_MESSAGE.test(line)) continue;

@@ -19,6 +19,8 @@
  *            |         ^-- update: <how a register or resource changed>
  *   Suggestion:
  *     <paragraph>
+ *
+ * Caret notes say what happened at a line: `error:`, `update:`, `acquired:`, `branch:`, …
  */
 
 export interface ReportLocation {
@@ -64,15 +66,13 @@ export interface VerifierReport {
   /** "N intermediate causal-history events omitted" and similar lines, verbatim. */
   causalPathNotes: string[];
   suggestion: string | null;
-  /** 0-based log lines of the heading and of the first line after the report. */
+  /** 0-based log lines of the heading and of the first line after the report (more of the classic message, or the statistics). */
   firstLogLine: number;
   endLogLine: number;
 }
 
 const HEADING = /^Verification failed: (.+?): (.+)$/;
 const SECTION = /^(Reason|At|Causal path|Suggestion):\s*(.*)$/;
-/** The first line of the statistics that follow the report. */
-const STATS_START = /^(verification time \d+|stack depth |processed \d+ insns|subprog \d+ \()/;
 const LOCATION = /^(?:(\S+) @ )?(\S+?):(\d+):(\d+)$/;
 const INSN_LOCATION = /^insn (\d+)$/;
 const CONTEXT_LINE = /^(>>>|   )?\s*(\d+) \| ?(.*)$/;
@@ -81,17 +81,25 @@ const CARET_LINE = /^\s*\| ?( *)\^--\s?(.*)$/;
 const CARET_CONTINUATION = /^\s*\| +(\S.*)$/;
 
 /** Index of the report's heading line in `lines`, or -1 when the log has no report. */
-export function reportHeadingLine(lines: readonly string[]): number {
+function reportHeadingLine(lines: readonly string[]): number {
   return lines.findIndex((l) => HEADING.test(l));
 }
 
 export function parseVerifierReport(text: string): VerifierReport | null {
-  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  return parseVerifierReportLines(text.split('\n').map((l) => l.replace(/\r$/, '')));
+}
+
+/**
+ * The report in a log already split into lines. It ends at the first line that is neither a
+ * section heading, indented, nor blank: the kernel goes on with the rest of the classic message
+ * ("BPF_EXIT instruction in main prog would lead to reference leak") or the statistics.
+ */
+export function parseVerifierReportLines(lines: readonly string[]): VerifierReport | null {
   const first = reportHeadingLine(lines);
   if (first < 0) return null;
   const heading = HEADING.exec(lines[first])!;
   let end = first + 1;
-  while (end < lines.length && !STATS_START.test(lines[end])) end++;
+  while (end < lines.length && (SECTION.test(lines[end]) || /^(\s|$)/.test(lines[end]))) end++;
 
   const sections = new Map<string, string[]>();
   let current: string[] | null = null;

@@ -43,9 +43,16 @@ test('a 6.18 log: the error lines, the failing line, the entry, and the causes w
 });
 
 test('a 7.3 log adds the kernel\'s reason and suggestion, and its causal path by file:line:col', () => {
-  const { text } = explainLog(readFileSync(path.join(fixtures, 'verifier-reports', 'null-map-value-7.3.log'), 'utf8'));
-  assert.ok(text.includes("\nKernel's suggestion: Add a NULL check before the access and dereference the pointer only on the non-NULL path.\n"));
-  assert.ok(text.endsWith('How it got there:\n  probe.bpf.c:19:10: R0 changed from integer scalar ... to nullable map value from exec_count at offset 0\n'));
+  const { text } = explainLog(readFileSync(path.join(fixtures, 'verifier-reports', 'ringbuf-leak-7.3.log'), 'utf8'));
+  assert.ok(text.includes("\nKernel's suggestion: Release or transfer ownership of the acquired resource on every path before the program exits.\n"));
+  assert.ok(
+    text.endsWith(
+      'How it got there:\n' +
+        '  prog.bpf.c:23:6: acquired: owned resource (id=3)\n' +
+        '  prog.bpf.c:24:6: branch: took the false branch of this conditional, goto not followed\n' +
+        '  prog.bpf.c:24:6: branch: took the true branch of this conditional, goto followed\n',
+    ),
+  );
 });
 
 test('a log without an error says so; status 1', () => {
