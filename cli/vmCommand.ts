@@ -26,7 +26,7 @@ async function start(argv: string[], signal: AbortSignal): Promise<number> {
   const timeout = positiveNumber(values.timeout, '--timeout');
   const progress = (line: string): void => {
     // The QEMU command line and SSH polling are for --verbose; the rest says what takes the time.
-    if (values.verbose || !/^(qemu-system|SSH to )/.test(line)) process.stderr.write(`${line}\n`);
+    if (values.verbose || !/^(qemu-system|SSH to |Initramfs for )/.test(line)) process.stderr.write(`${line}\n`);
   };
   const vm = await startVm({
     kernel: positionals[0]!,

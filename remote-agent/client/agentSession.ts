@@ -88,7 +88,7 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
           ...(signal !== undefined && { signal }),
           log,
         });
-  const where = opts.target.kind === 'vm' ? `${describeTarget(opts.target)} (${transport.description})` : transport.description;
+  const where = opts.target.kind === 'vm' ? describeTarget(opts.target) : transport.description;
 
   let agent: RunningProcess | undefined;
   try {

@@ -11,7 +11,7 @@ import { hostDebianMirror, type DebianMirror } from './aptSources';
 import { kernelDirName, type VmCachePaths } from './cachePaths';
 import { compareDebianVersions } from './debianVersion';
 import { runTool } from './hostTools';
-import { KERNEL_SUITES, newestCandidate, parseMadison, parsePkgnames, splitKernelParts, type CandidatePackage, type KernelRequest } from './kernelCatalog';
+import { KERNEL_ALIASES, KERNEL_SUITES, newestCandidate, parseMadison, parsePkgnames, splitKernelParts, type CandidatePackage, type KernelRequest } from './kernelCatalog';
 import { locateKernel } from './kernelLayout';
 import { PrivateApt } from './privateApt';
 
@@ -98,7 +98,7 @@ export async function fetchKernel(request: KernelRequest, options: FetchKernelOp
   }
   if (!chosen) {
     const where = request.alias ? `Debian ${request.alias.suite} (packages named like ${request.alias.pattern.source})` : 'bookworm, trixie, sid or experimental';
-    throw new Error(`No kernel package '${request.name}' found in ${where} on ${mirror.uri}. Check the name with 'apt-cache search linux-image'.`);
+    throw new Error(`No kernel package '${request.name}' found in ${where} on ${mirror.uri}. Kernel aliases are ${KERNEL_ALIASES.map((a) => a.alias).join(', ')}; package names look like linux-image-6.1.0-50-amd64.`);
   }
   const existing = readManifest(join(paths.kernels, kernelDirName(chosen.pkg, chosen.version)));
   if (existing) return existing;
