@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
 # The project's test command (`npm test`, also run by CI): build and package, type-check, then
-# unit, integration (private sshd on 127.0.0.1, real kernel) and editor (real VS Code) tests.
+# unit, integration (private sshd on 127.0.0.1, this real kernel, and Debian's 6.1 and 7.3 kernels
+# in QEMU) and editor (real VS Code) tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The bundles and the .vsix the editor tests install, built once for all of them.
 npm run --silent package
+
+# The kernel VMs the integration tests share (test/support/testKernels.ts), booted with the
+# project's own `vm` command while the type check and unit tests run, stopped however the run ends.
+# Without QEMU they are not started: the tests then say why (and fail under CI=true).
+vm_pids=()
+if command -v qemu-system-x86_64 >/dev/null; then
+  trap 'node out/cli.js vm stop test-6.1 test-7.3 >/dev/null 2>&1 || true' EXIT
+  for kernel in 6.1 7.3; do
+    node out/cli.js vm start "$kernel" --name "test-$kernel" --timeout 600 >"out/vm-test-$kernel.log" 2>&1 &
+    vm_pids+=($!)
+  done
+fi
+
 npm run --silent typecheck
 npm run --silent test:unit
+for i in "${!vm_pids[@]}"; do
+  wait "${vm_pids[$i]}" || { echo "test: a kernel VM did not start:" >&2; cat out/vm-test-*.log >&2; exit 1; }
+done
 npm run --silent test:integration
 EBPF_STUDIO_VSIX="$PWD/out/ebpf-studio.vsix" npm run --silent test:editor
