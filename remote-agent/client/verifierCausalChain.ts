@@ -193,7 +193,7 @@ function chainFor(message: string, lines: readonly string[], walked: WalkedInsn[
   }
   if (/^R0 !read_ok/m.test(message)) {
     const call = lastUnresolvedKfuncCall(walked, failing);
-    return call ? [step(call, 'this kfunc was not found in the kernel, so libbpf left the call unresolved (`call #0`); R0 holds no value after it')] : [];
+    return call ? [step(call, 'this kfunc was not found in the kernel, so libbpf left the call unresolved (a call to BTF id 0); R0 holds no value after it')] : [];
   }
   if ((m = /Unreleased reference id=(\d+) alloc_insn=(\d+)/.exec(message))) {
     return leakChain(lines, walked, Number(m[1]), Number(m[2]), failing);
@@ -210,8 +210,8 @@ function chainFor(message: string, lines: readonly string[], walked: WalkedInsn[
   return [];
 }
 
-/** libbpf leaves a call to a missing `__weak` kfunc as `call #0`; it returns nothing. */
-const UNRESOLVED_KFUNC_CALL = /^call #0$/;
+/** libbpf leaves a call to a missing `__weak` kfunc as a call to BTF id 0, which returns nothing: 6.18 prints `call #0`, 7.3 `call <error>#0`. */
+const UNRESOLVED_KFUNC_CALL = /^call (<error>)?#0$/;
 
 function lastUnresolvedKfuncCall(walked: WalkedInsn[], before: number): WalkedInsn | undefined {
   for (let i = before - 1; i >= 0; i--) if (UNRESOLVED_KFUNC_CALL.test(walked[i].text)) return walked[i];

@@ -173,3 +173,15 @@ test('a 7.3 report without a causal path still gets the chain derived from the l
     { insn: 7, logLine: 11, message: 'R0 becomes a nullable map value here (bpf_map_lookup_elem may return NULL)' },
   ]);
 });
+
+test('a report whose causal path retained nothing: the chain comes from the log, and a missing weak kfunc explains "R0 !read_ok"', () => {
+  const text = report73('kfunc-missing-weak');
+  const parsed = parseVerifierLog(text);
+  assert.deepEqual(parsed.report?.causalPathNotes, ['no retained diagnostic events on this path']);
+  const findings = rejectionFindings(text, parsed, parsed.message);
+  assert.equal(findings.explanation?.id, 'kfunc-unknown');
+  assert.equal(findings.suggestion, 'Initialize R0 on every path before this instruction.');
+  assert.deepEqual(findings.causes, [
+    { insn: 1, logLine: 8, message: 'this kfunc was not found in the kernel, so libbpf left the call unresolved (a call to BTF id 0); R0 holds no value after it' },
+  ]);
+});
