@@ -55,6 +55,7 @@ reached only by SSH on 127.0.0.1 with per-VM keys, and has no route out.
 
   vm start KERNEL        boot it (no-op when it runs) and print its target, vm:NAME, for --target
     --name NAME          the VM's name (default: KERNEL)
+    --refresh            look for a newer build in Debian's archive (default: boot the cached kernel)
     --memory MIB         guest memory (default 2048)    --cpus N   guest CPUs (default 2)
     --timeout SECONDS    how long boot may take until SSH answers (default 180)
     -v, --verbose        also print the QEMU command line and SSH polling

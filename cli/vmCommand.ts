@@ -18,7 +18,7 @@ async function start(argv: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, memory: { type: 'string' }, cpus: { type: 'string' }, timeout: { type: 'string' }, verbose: { type: 'boolean', short: 'v' } },
+    options: { name: { type: 'string' }, refresh: { type: 'boolean' }, memory: { type: 'string' }, cpus: { type: 'string' }, timeout: { type: 'string' }, verbose: { type: 'boolean', short: 'v' } },
   });
   if (positionals.length !== 1) throw new Error('vm start needs one kernel: 6.1, 6.12, 7.2, 7.3 or a Debian package name (see ebpf-studio vm --help)');
   const memory = positiveNumber(values.memory, '--memory');
@@ -31,6 +31,7 @@ async function start(argv: string[], signal: AbortSignal): Promise<number> {
   const vm = await startVm({
     kernel: positionals[0]!,
     ...(values.name !== undefined && { name: values.name }),
+    ...(values.refresh && { refresh: true }),
     ...(memory !== undefined && { memoryMiB: Math.round(memory) }),
     ...(cpus !== undefined && { cpus: Math.round(cpus) }),
     ...(timeout !== undefined && { bootTimeoutMs: timeout * 1000 }),

@@ -45,6 +45,8 @@ export interface FetchKernelOptions {
   log?: (line: string) => void;
   /** The mirror to download from; default: the one this machine's apt sources name. */
   mirror?: DebianMirror;
+  /** Ask Debian's archive (fresh package lists) even when the cache has the kernel: a newer build is downloaded. */
+  refresh?: boolean;
 }
 
 function readManifest(dir: string): CachedKernel | undefined {
@@ -77,7 +79,7 @@ export function findCachedKernel(paths: VmCachePaths, request: KernelRequest): C
 export async function fetchKernel(request: KernelRequest, options: FetchKernelOptions): Promise<CachedKernel> {
   const { paths, signal } = options;
   const log = options.log ?? (() => {});
-  const cached = findCachedKernel(paths, request);
+  const cached = options.refresh ? undefined : findCachedKernel(paths, request);
   if (cached) {
     log(`Kernel ${cached.kernelRelease} (${cached.package} ${cached.version}) is in the cache.`);
     return cached;
@@ -85,7 +87,7 @@ export async function fetchKernel(request: KernelRequest, options: FetchKernelOp
   const mirror = options.mirror ?? hostDebianMirror();
   const apt = new PrivateApt(paths.apt, mirror, KERNEL_SUITES);
   let refreshed = false;
-  if (!apt.listsFresh()) {
+  if (options.refresh || !apt.listsFresh()) {
     log(`Fetching Debian's package lists from ${mirror.uri} (${KERNEL_SUITES.join(', ')})…`);
     await apt.update(signal);
     refreshed = true;
@@ -101,7 +103,10 @@ export async function fetchKernel(request: KernelRequest, options: FetchKernelOp
     throw new Error(`No kernel package '${request.name}' found in ${where} on ${mirror.uri}. Kernel aliases are ${KERNEL_ALIASES.map((a) => a.alias).join(', ')}; package names look like linux-image-6.1.0-50-amd64.`);
   }
   const existing = readManifest(join(paths.kernels, kernelDirName(chosen.pkg, chosen.version)));
-  if (existing) return existing;
+  if (existing) {
+    log(`Kernel ${existing.kernelRelease} (${existing.package} ${existing.version}) is the newest, and in the cache.`);
+    return existing;
+  }
 
   const parts = await kernelParts(apt, chosen, signal);
   mkdirSync(paths.kernels, { recursive: true });

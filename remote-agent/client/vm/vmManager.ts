@@ -27,6 +27,8 @@ export interface StartVmOptions {
   paths?: VmCachePaths;
   memoryMiB?: number;
   cpus?: number;
+  /** Look for a newer build of the kernel in Debian's archive instead of booting the cached one. */
+  refresh?: boolean;
   /** How long boot may take until SSH answers; default 180 s (emulation on a busy machine is slow). */
   bootTimeoutMs?: number;
   signal?: AbortSignal;
@@ -102,7 +104,7 @@ async function startLocked(o: StartVmOptions, paths: VmCachePaths, request: Kern
   if (!existsSync(SSHD)) throw new HostToolError(`Kernel VMs run this machine's sshd in the guest, but ${SSHD} is missing: install it with 'apt-get install openssh-server'.`);
 
   const kernelStarted = Date.now();
-  const kernel = await fetchKernel(request, { paths, ...(signal && { signal }), log });
+  const kernel = await fetchKernel(request, { paths, ...(signal && { signal }), ...(o.refresh && { refresh: true }), log });
   const kernelMs = Date.now() - kernelStarted;
 
   // A previous run's leftovers (a crashed VM) go; keys are made fresh for each boot.
