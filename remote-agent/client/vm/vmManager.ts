@@ -107,7 +107,9 @@ async function startLocked(o: StartVmOptions, paths: VmCachePaths, request: Kern
   const kernel = await fetchKernel(request, { paths, ...(signal && { signal }), ...(o.refresh && { refresh: true }), log });
   const kernelMs = Date.now() - kernelStarted;
 
-  // A previous run's leftovers (a crashed VM) go; keys are made fresh for each boot.
+  // A previous run's leftovers (a crashed VM, or a QEMU whose start was cut short before its
+  // record was written) go; keys are made fresh for each boot.
+  if (running !== undefined) await killVm(files, name);
   rmSync(files.dir, { recursive: true, force: true });
   mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   writeFileSync(files.sshConfig, '# Empty on purpose: ~/.ssh/config must not apply to this VM.\n');
@@ -125,19 +127,21 @@ async function startLocked(o: StartVmOptions, paths: VmCachePaths, request: Kern
 
   const accelerator = chooseAccelerator(readHostVirtualization());
   log(`Accelerator: ${accelerator.reason}.`);
-  const { port } = await launchQemu(files, name, kernel, accelerator, o, log, signal);
-  writeFileSync(files.knownHosts, knownHostsLine(port, keys.hostPublicKey));
-  const record: VmRecord = {
-    name,
-    requested: o.kernel,
-    kernelPackage: kernel.package,
-    kernelVersion: kernel.version,
-    kernelRelease: kernel.kernelRelease,
-    port,
-    accel: accelerator.accel,
-    startedAt: new Date().toISOString(),
-  };
-  writeVmRecord(files, record);
+  // The record is written before QEMU starts, so a QEMU whose start is cut short is still listed and stoppable.
+  const { port } = await launchQemu(files, name, kernel, accelerator, o, log, signal, (port) => {
+    writeFileSync(files.knownHosts, knownHostsLine(port, keys.hostPublicKey));
+    const record: VmRecord = {
+      name,
+      requested: o.kernel,
+      kernelPackage: kernel.package,
+      kernelVersion: kernel.version,
+      kernelRelease: kernel.kernelRelease,
+      port,
+      accel: accelerator.accel,
+      startedAt: new Date().toISOString(),
+    };
+    writeVmRecord(files, record);
+  });
 
   const bootStarted = Date.now();
   try {
@@ -173,7 +177,8 @@ async function launchQemu(
   accelerator: AcceleratorChoice,
   o: StartVmOptions,
   log: (line: string) => void,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined,
+  beforeLaunch: (port: number) => void,
 ): Promise<{ port: number }> {
   for (let attempt = 1; ; attempt++) {
     if (signal?.aborted) throw abortReason(signal);
@@ -191,6 +196,7 @@ async function launchQemu(
       ...(o.cpus !== undefined && { cpus: o.cpus }),
     });
     log(`${QEMU_BINARY} ${args.join(' ')}`);
+    beforeLaunch(port);
     try {
       // With -daemonize, QEMU returns once the VM is set up (a bad option or a taken port fail here).
       await runTool(QEMU_BINARY, args, `Starting QEMU for VM ${name}`, { ...(signal && { signal }) });
