@@ -61,6 +61,8 @@ export interface AgentSession {
 }
 
 const HELLO_TIMEOUT_MS = 30_000;
+/** An emulated kernel VM runs the agent's feature probes ~50× slower than a real machine. */
+const VM_HELLO_TIMEOUT_MS = 180_000;
 const STDERR_TAIL_BYTES = 8192;
 /** How long a clean stop may take before the agent is killed. */
 const STOP_GRACE_MS = 2000;
@@ -113,7 +115,7 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
     });
     void transport.lost.then((reason) => client.close(reason));
 
-    const hello = await helloWithTimeout(client, opts.clientVersion, where, signal);
+    const hello = await helloWithTimeout(client, opts.clientVersion, where, signal, opts.target.kind === 'vm' ? VM_HELLO_TIMEOUT_MS : HELLO_TIMEOUT_MS);
     helloDone = true;
     if (hello.protocolVersion !== AGENT_PROTOCOL_VERSION) {
       throw new AgentSessionError(
@@ -151,15 +153,15 @@ function makeSession(target: TargetSpec, description: string, hello: HelloResult
   };
 }
 
-async function helloWithTimeout(client: AgentClient, clientVersion: string, where: string, signal: AbortSignal | undefined): Promise<HelloResult> {
+async function helloWithTimeout(client: AgentClient, clientVersion: string, where: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<HelloResult> {
   const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), HELLO_TIMEOUT_MS);
+  const timer = setTimeout(() => timeout.abort(), timeoutMs);
   const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
   try {
     return await client.request('hello', { clientVersion }, combined);
   } catch (error) {
     if (timeout.signal.aborted && !signal?.aborted) {
-      throw new AgentSessionError('agent-start', `The agent on ${where} started but did not answer 'hello' within ${HELLO_TIMEOUT_MS / 1000} s.`);
+      throw new AgentSessionError('agent-start', `The agent on ${where} started but did not answer 'hello' within ${timeoutMs / 1000} s.`);
     }
     throw error;
   } finally {
