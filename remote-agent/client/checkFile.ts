@@ -11,6 +11,7 @@ import { BpfObject, type SourcePosition } from './elfObject';
 import { collectSourceBundle, type ReadSource, type SourceBundle } from './sourceBundle';
 import { parseVerifierLog, type LogAnnotation, type ParsedVerifierLog } from './verifierLog';
 import { annotationAbove, rejectionFindings } from './verifierFindings';
+import { explainVerifierMessage } from './verifierKnowledge';
 import type { ReportLocation } from './verifierReport';
 
 /** What checkFile needs of an agent connection; the AgentClient satisfies it. */
@@ -156,9 +157,16 @@ function judgeProgram(
   return { program, diagnostic };
 }
 
+/**
+ * The verifier's message; without one, libbpf's reason: the last of its lines the knowledge base
+ * explains (an unresolved extern, a CO-RE relocation), since its very last line is only "failed to
+ * load object".
+ */
 function failureMessage(verdict: ProgramVerdict, parsed: ParsedVerifierLog): string[] {
   if (parsed.message.length > 0) return parsed.message;
   const libbpfLines = verdict.libbpfLog.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const explained = libbpfLines.filter((l) => explainVerifierMessage(l) !== undefined);
+  if (explained.length > 0) return [explained[explained.length - 1]];
   if (libbpfLines.length > 0) return [libbpfLines[libbpfLines.length - 1]];
   return [`the kernel refused to load ${verdict.name} (errno ${-verdict.errno}) and gave no reason`];
 }
