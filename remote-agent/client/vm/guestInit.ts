@@ -91,7 +91,7 @@ chmod 600 $R${GUEST_STATE_DIR}/ssh_host_ed25519_key
 printf '# eBPF Studio kernel VM: the host'"'"'s ~/.bashrc is not run here.\\n' > $R${q(o.rootHome)}/.bashrc
 
 chroot $R ${q(o.sshdPath)} -f ${GUEST_STATE_DIR}/sshd_config -E /dev/console || fail "starting sshd"
-say "${READY_MARKER.replace('ebpf-studio-guest: ', '')} on $nic (kernel $(uname -r))"
+say "sshd started on $nic (kernel $(uname -r))"
 while true; do sleep 60; done
 `;
 }

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { abortReason } from '../abortReason';
 import { AgentSessionError } from '../sessionError';
+import { READY_MARKER } from './guestInit';
 import { connectSsh } from '../sshTransport';
 import { tailOf } from '../transport';
 
@@ -59,8 +60,10 @@ export async function waitForGuestSsh(o: WaitForSshOptions): Promise<GuestReady>
     if (o.signal?.aborted) throw abortReason(o.signal);
     if (!o.isAlive()) throw new Error(`The VM's QEMU exited while booting. Console (${o.consoleLog}) ends with:\n${consoleTail(o.consoleLog)}`);
     if (Date.now() > deadline) {
+      const tail = consoleTail(o.consoleLog);
+      const stage = tail.includes(READY_MARKER) ? 'The guest started sshd, but it' : 'The VM';
       throw new Error(
-        `The VM did not answer SSH on 127.0.0.1:${o.port} within ${Math.round(o.timeoutMs / 1000)} s (${lastError}). Console (${o.consoleLog}) ends with:\n${consoleTail(o.consoleLog)}`,
+        `${stage} did not answer SSH on 127.0.0.1:${o.port} within ${Math.round(o.timeoutMs / 1000)} s (${lastError}). Console (${o.consoleLog}) ends with:\n${tail}`,
       );
     }
     try {
