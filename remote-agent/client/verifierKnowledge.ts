@@ -157,7 +157,7 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     title: 'Read of stack memory that was never written',
     category: 'Memory Safety',
     explanation:
-      'Part of the stack range being read, or handed to a helper as input, has not been written on this path. Struct padding, a partially filled key, or a variable set only in one branch are the usual causes. Kernels since 6.6 let programs loaded with CAP_PERFMON read such bytes, so the same code can pass as root and fail without it.',
+      'Part of the stack range being read, or handed to a helper as input, has not been written on this path. Struct padding, a partially filled key, or a variable set only in one branch are the usual causes. Recent kernels let loaders with CAP_PERFMON read such bytes, so the same code can pass as root and fail without it.',
     fix: 'Zero the variable when declaring it (`struct key k = {};` or `__builtin_memset(&k, 0, sizeof(k))`) and set it on every path before use.',
     patterns: [/invalid (indirect )?read from stack/, /slot poisoned by dead code elimination/],
   },
@@ -188,7 +188,7 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     title: 'Combined stack of the call chain is too large',
     category: 'Verification Limits',
     explanation:
-      'Each function may use up to 512 bytes of stack, but the frames of a whole chain of BPF-to-BPF calls (and tail calls from subprograms) together must also fit in 512 bytes.',
+      'Each function may use up to 512 bytes of stack, but the frames of a whole chain of BPF-to-BPF calls (and tail calls from subprograms) together must also fit in 512 bytes. Recent x86 kernels give tracing programs a private stack with more room, so the same code may pass there.',
     fix: 'Move large locals into a per-CPU array map, or let the compiler inline small helpers (`static __always_inline`) so frames are not stacked.',
     patterns: [/combined stack size of \d+ calls is \d+\. Too large/, /stack size of subprog \d+ is \d+\. Too large/, /stack size -?\d+\(extra \d+\) is too large/, /tail_calls are not allowed when call stack of previous frames is/],
   },
@@ -196,7 +196,7 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     id: 'call-stack-too-deep',
     title: 'Too many nested function calls',
     category: 'Verification Limits',
-    explanation: 'BPF-to-BPF calls may nest at most 8 frames deep; this call would go deeper.',
+    explanation: 'BPF-to-BPF calls may only nest a limited number of frames deep (8 on the kernels we test, 7.3 allows more); this call would go deeper.',
     fix: 'Flatten the call chain: inline small functions with `static __always_inline`, or restructure the recursion-like code into a loop.',
     patterns: [/the call stack of \d+ frames is too deep/],
   },
@@ -403,7 +403,7 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     title: 'Kfunc or kernel symbol not found in this kernel',
     category: 'Type Information',
     explanation:
-      'The program declares a kernel function or variable (`extern ... __ksym`) that this kernel\'s BTF does not have: it is newer than this kernel, lives in a module that is not loaded, or is misspelled. libbpf replaces calls to an unresolved weak kfunc with an invalid call: newer libbpf versions with a poisoned call the verifier rejects, libbpf 1.1 with `call #0`, after which the verifier reports R0 as never set.',
+      'The program declares a kernel function or variable (`extern ... __ksym`) that this kernel\'s BTF does not have: it is newer than this kernel, lives in a module that is not loaded, or is misspelled. libbpf replaces calls to an unresolved weak kfunc with an invalid call: newer libbpf versions with a poisoned call the verifier rejects, libbpf 1.1 with a call to BTF id 0 (`call #0`, on 7.3 `call <error>#0`), after which the verifier reports R0 as never set.',
     fix: 'Check that the target kernel provides the kfunc, mark optional ones `__weak` and guard them with `bpf_ksym_exists()`, or load the module that provides it.',
     patterns: [
       /invalid func unknown#2002\d{6}/,
@@ -524,7 +524,7 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     title: 'Return value outside the range this program type allows',
     category: 'Program Structure',
     explanation:
-      'Some program types only accept certain return values: LSM hooks return 0 or a negative errno, cgroup programs return 0 or 1, some struct_ops callbacks are fixed. On this path R0 may hold a value outside that range, or is not a plain number at all.',
+      'Some program types only accept certain return values: LSM hooks return 0 or a negative errno, cgroup programs return small ranges such as 0 or 1, some struct_ops callbacks are fixed. On this path R0 may hold a value outside that range, or is not a plain number at all.',
     fix: 'Return only allowed constants (for BPF LSM: `return 0;` to allow, `return -EPERM;` to deny), and make sure R0 is not a pointer or an unbounded value at exit.',
     patterns: [/the register R0 (has|is not a (known|scalar) value)/, /register R0 is not a known value/, /At subprogram exit the register R\d+ is not a scalar value/],
   },

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   docsLinkOf,
@@ -215,4 +215,21 @@ test('docs/verifier-errors.md is the table rendered, and each entry\'s docs link
     assert.equal(docsLinkOf(kind), `docs/verifier-errors.md#${kind.id}`);
     assert.ok(rendered.includes(`<a id="${kind.id}"></a>`));
   }
+});
+
+test('a program rejected on 6.1, 6.18 and 7.3 gets the same explanation from each kernel\'s own words (captured cases)', () => {
+  const cases = path.join(import.meta.dirname, '..', 'fixtures', 'verifier-logs');
+  const explanationsOf = (name: string) =>
+    (JSON.parse(readFileSync(path.join(cases, name, 'expected.json'), 'utf8')) as { diagnostics: Array<{ explanation?: string; message: string }> }).diagnostics;
+  const compared = readdirSync(cases)
+    .filter((name) => /-(6\.1|7\.3)$/.test(name))
+    .map((name) => {
+      const base = name.replace(/-(6\.1|7\.3)$/, '');
+      return { name, here: explanationsOf(name).map((d) => d.explanation ?? null), on618: explanationsOf(base).map((d) => d.explanation ?? null) };
+    });
+  assert.ok(compared.length >= 8, `${compared.length} captured cases`);
+  // Two real differences: 6.1 has no bpf_rcu_read_lock kfunc for tc (a different failure), and it
+  // rejects the tail call into a hash map with a generic internal message we do not explain.
+  const differing = compared.filter((c) => JSON.stringify(c.here) !== JSON.stringify(c.on618)).map((c) => `${c.name}: ${c.here.join(',')}`);
+  assert.deepEqual(differing, ['rcu-unlock-missing-6.1: kfunc-unknown', 'tail-call-hash-map-6.1: ']);
 });
