@@ -117,3 +117,14 @@ test('a level-2 log (its live-register table first) parses like the level-1 log 
   assert.equal(level2.allocInsn, 6);
   assert.deepEqual(level2.path.map((a) => a.line).slice(-2), [24, 32]);
 });
+
+test('a log whose start was cut (since 6.4 an overflowing log keeps its end) still gives message, failing instruction and stats', () => {
+  const whole = fixture('ringbuf-leak');
+  const cut = whole.slice(whole.indexOf('R0=scalar(id=1)') + 5); // starts inside a state dump
+  const log = parseVerifierLog(cut);
+  assert.deepEqual(log.message, parseVerifierLog(whole).message);
+  assert.equal(log.failingInsn, 20);
+  assert.equal(log.allocInsn, 6);
+  assert.equal(log.stats.insnsProcessed, 22);
+  assert.deepEqual(log.path.map((a) => a.line), [23, 24]); // the whole log's [21, 23, 24] without the cut-off first line
+});
