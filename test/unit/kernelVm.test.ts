@@ -232,12 +232,16 @@ test('the guest /init is valid sh, loads modules in order, adds no default route
   assert.match(script, /for m in '00-virtio_ring\.ko' '01-virtio\.ko'; do/);
   assert.match(script, /ip addr add 10\.0\.2\.15\/24/);
   assert.doesNotMatch(script, /default|route add/);
-  assert.match(script, /> \$R'\/root'\/\.bashrc/);
+  assert.match(script, /^home=\$R'\/root'$/m);
+  assert.match(script, /> "\$home\/\.bashrc"/);
+  assert.match(script, /mount --bind \/host'\/root\/\.cache\/ebpf-studio\/kernels\/linux-image-7\.3-amd64_7\.3~rc7-1~exp1\/usr\/lib\/modules\/7\.3-amd64' /);
   assert.match(script, /mount -t 9p -o trans=virtio,version=9p2000\.L,ro/);
   for (const fs of ['bpf', 'tracefs', 'debugfs', 'securityfs']) assert.match(script, new RegExp(`optional_mount ${fs} `));
   const sshd = guestSshdConfig();
   assert.match(sshd, /^PasswordAuthentication no$/m);
   assert.match(sshd, /^PermitRootLogin prohibit-password$/m);
+  assert.match(sshd, /^AllowUsers root$/m);
+  assert.match(script, /mount --bind \$R\/run\/ebpf-studio\/shadow \$R\/etc\/shadow/, 'a locked or unreadable root in /etc/shadow must not stop key login');
   assert.match(sshd, /^AuthorizedKeysFile \/run\/ebpf-studio\/authorized_keys$/m);
 });
 

@@ -71,7 +71,8 @@ optional_mount cgroup2 /sys/fs/cgroup
 
 # The kernel's own modules where modprobe looks for them, so on-demand loads (tc, veth…) work.
 mkdir -p $R/lib/modules/${q(o.kernelRelease)}
-mount --bind $R${q(o.hostModulesDir)} $R/lib/modules/${q(o.kernelRelease)} || say "warning: the kernel's modules are not available to modprobe"
+# From /host, the 9p mount itself: the guest's own /tmp and /run would hide a cache kept there.
+mount --bind /host${q(o.hostModulesDir)} $R/lib/modules/${q(o.kernelRelease)} || say "warning: the kernel's modules are not available to modprobe"
 
 hostname ${q(o.hostname)}
 ip link set lo up || fail "bringing up lo"
@@ -87,8 +88,17 @@ ip link set "$nic" up || fail "bringing up $nic"
 mkdir -p $R${GUEST_STATE_DIR} $R/run/sshd
 cp /vm/sshd_config /vm/authorized_keys /vm/ssh_host_ed25519_key $R${GUEST_STATE_DIR}/
 chmod 600 $R${GUEST_STATE_DIR}/ssh_host_ed25519_key
+# sshd without PAM refuses root when /etc/shadow locks it ('!', as where only sudo is used) or when
+# it cannot read the file (QEMU run by a user): the guest gets its own, root without a password.
+printf 'root:*:1:0:99999:7:::\n' > $R${GUEST_STATE_DIR}/shadow
+chmod 600 $R${GUEST_STATE_DIR}/shadow
+mount --bind $R${GUEST_STATE_DIR}/shadow $R/etc/shadow || say "warning: /etc/shadow is this machine's; sshd may refuse a locked root"
+# When QEMU runs as a user who cannot read root's home on this machine, the guest's root gets an
+# empty one in RAM (sshd and the agent's cache need it).
+home=$R${q(o.rootHome)}
+ls -a "$home" >/dev/null 2>&1 || { mount -t tmpfs -o mode=0700 tmpfs "$home" && say "root's home is empty (this machine's is not readable by QEMU's user)"; }
 # This machine's ~/.bashrc is not run for root in the guest (bash sources it for every ssh command).
-printf '# eBPF Studio kernel VM: the host'"'"'s ~/.bashrc is not run here.\\n' > $R${q(o.rootHome)}/.bashrc
+printf '# eBPF Studio kernel VM: the host'"'"'s ~/.bashrc is not run here.\\n' > "$home/.bashrc" || say "warning: could not mask root's .bashrc"
 
 chroot $R ${q(o.sshdPath)} -f ${GUEST_STATE_DIR}/sshd_config -E /dev/console || fail "starting sshd"
 say "sshd started on $nic (kernel $(uname -r))"
@@ -104,6 +114,7 @@ HostKey ${GUEST_STATE_DIR}/ssh_host_ed25519_key
 AuthorizedKeysFile ${GUEST_STATE_DIR}/authorized_keys
 PidFile ${GUEST_STATE_DIR}/sshd.pid
 PermitRootLogin prohibit-password
+AllowUsers root
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
