@@ -90,7 +90,7 @@ cp /vm/sshd_config /vm/authorized_keys /vm/ssh_host_ed25519_key $R${GUEST_STATE_
 chmod 600 $R${GUEST_STATE_DIR}/ssh_host_ed25519_key
 # sshd without PAM refuses root when /etc/shadow locks it ('!', as where only sudo is used) or when
 # it cannot read the file (QEMU run by a user): the guest gets its own, root without a password.
-printf 'root:*:1:0:99999:7:::\n' > $R${GUEST_STATE_DIR}/shadow
+printf 'root:*:1:0:99999:7:::\\n' > $R${GUEST_STATE_DIR}/shadow
 chmod 600 $R${GUEST_STATE_DIR}/shadow
 mount --bind $R${GUEST_STATE_DIR}/shadow $R/etc/shadow || say "warning: /etc/shadow is this machine's; sshd may refuse a locked root"
 # When QEMU runs as a user who cannot read root's home on this machine, the guest's root gets an
