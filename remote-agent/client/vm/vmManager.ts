@@ -144,6 +144,7 @@ async function startLocked(o: StartVmOptions, paths: VmCachePaths, request: Kern
   });
 
   const bootStarted = Date.now();
+  log(`Booting ${kernel.kernelRelease} as VM ${name}; waiting for its SSH on 127.0.0.1:${port}…`);
   try {
     const ready = await waitForGuestSsh({
       port,
