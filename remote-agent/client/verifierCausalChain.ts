@@ -85,6 +85,14 @@ function walkedInsns(lines: readonly string[]): WalkedInsn[] {
   return walked;
 }
 
+/** The source annotation printed nearest above a log line (compiler-generated `; @ file:0` ones skipped). */
+function sourceLineOf(lines: readonly string[], logLine: number): string | undefined {
+  for (let i = logLine - 1; i >= 0; i--) {
+    if (lines[i].startsWith(';') && !/^;\s*(@ \S+:0)?$/.test(lines[i])) return lines[i];
+  }
+  return undefined;
+}
+
 /** The last "from X to Y:" line before `beforeLogLine`: the branch whose other side is being walked. */
 function lastBranchTaken(lines: readonly string[], afterLogLine: number, beforeLogLine: number): { insn: number; logLine: number } | null {
   for (let i = beforeLogLine - 1; i > afterLogLine; i--) {
@@ -207,6 +215,15 @@ function chainFor(message: string, lines: readonly string[], walked: WalkedInsn[
   if ((m = /variable-offset (?:write to |read from |indirect access to )?stack R(\d+)/.exec(message))) {
     return valueOriginChain(walked, Number(m[1]), failing);
   }
+  // Any other message about a register (a wrong argument type, a bad return value, a pointer
+  // operation): where that register got its value, when that is not the failing instruction itself.
+  if ((m = /\bR(\d+)\b/.exec(message)) && !/!read_ok/.test(message)) {
+    const origin = definitionOf(walked, Number(m[1]), failing);
+    if (origin.index >= 0 && sourceLineOf(lines, walked[origin.index].logLine) !== sourceLineOf(lines, walked[failing].logLine)) {
+      const at = walked[origin.index];
+      return [step(at, `R${origin.reg} gets its value here${returnedBy(at)}${describeState(at.regs.get(origin.reg))}`)];
+    }
+  }
   return [];
 }
 
@@ -297,14 +314,14 @@ function valueOriginChain(walked: WalkedInsn[], reg: number, failing: number): C
     const steps: CausalStep[] = [];
     if (origin.index >= 0) {
       const s = walked[origin.index];
-      steps.push(step(s, `R${origin.reg} gets its value here${returnedBy(s)}${describeScalar(s.regs.get(origin.reg))}`));
+      steps.push(step(s, `R${origin.reg} gets its value here${returnedBy(s)}${describeState(s.regs.get(origin.reg))}`));
     }
     steps.push(step(at, `R${source} is added to R${reg} here, so R${reg}'s offset is only as bounded as R${source}`));
     return steps;
   }
   const origin = definitionOf(walked, reg, failing);
   const s = walked[origin.index];
-  return [step(s, `R${origin.reg} gets its value here${returnedBy(s)}${describeScalar(s.regs.get(origin.reg))}`)];
+  return [step(s, `R${origin.reg} gets its value here${returnedBy(s)}${describeState(s.regs.get(origin.reg))}`)];
 }
 
 function returnedBy(at: WalkedInsn): string {
@@ -312,8 +329,9 @@ function returnedBy(at: WalkedInsn): string {
   return helper ? ` (returned by ${helper})` : '';
 }
 
-function describeScalar(state: string | undefined): string {
-  if (state === undefined || !state.startsWith('scalar')) return '';
+/** A register's state as the verifier printed it; an unknown number reads as such. */
+function describeState(state: string | undefined): string {
+  if (state === undefined) return '';
   if (state === 'scalar()') return ': any number, unbounded';
   return `: ${state}`;
 }

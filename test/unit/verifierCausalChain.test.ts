@@ -80,3 +80,12 @@ test('level 2 logs (live-register table, whole-state lines, "from X to Y") give 
   assert.deepEqual(chain('null-map-value'), chainOf('null-map-value'));
   assert.deepEqual(chain('ringbuf-leak'), chainOf('ringbuf-leak'));
 });
+
+test('any other message naming a register: where that register got its value, unless on the failing line itself', () => {
+  assert.deepEqual(chainOf('helper-scalar-argument'), [
+    { insn: 1, message: 'R0 gets its value here (returned by bpf_get_prandom_u32): any number, unbounded' },
+  ]);
+  assert.deepEqual(chainOf('sock-release-unacquired'), [{ insn: 0, message: 'R1 gets its value here: sock_common_or_null(id=1)' }]);
+  // `return 2;` sets R0 on the line the diagnostic is already on.
+  assert.deepEqual(chainOf('cgroup-bad-return'), []);
+});
