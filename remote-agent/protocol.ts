@@ -139,6 +139,8 @@ export const AgentLimits = {
   /** compile: -D definitions per request, and bytes of each. */
   compileMaxDefines: 64,
   compileMaxDefineBytes: 4096,
+  /** compile: include directories (`includeDirs`) per request. */
+  compileMaxIncludeDirs: 32,
   /** map.dump: entries per page when `limit` is absent, and the most a page may ask. */
   mapDumpDefaultLimit: 256,
   mapDumpMaxLimit: 4096,
@@ -247,6 +249,13 @@ export interface CompileParams {
   main: string;
   /** Extra -D definitions, each "NAME" or "NAME=VALUE" (NAME is a C identifier). */
   defines?: string[];
+  /**
+   * The project's include directories, in search order, as paths relative to the work directory
+   * ('/'-separated, no '..' segment; "." is the work directory itself): each becomes `-I DIR`, in
+   * place of the default `-I.`, ahead of vmlinux.h's directory and the system's headers, so headers
+   * sent in them win over the target's. At most 32. Absent → `-I.` alone.
+   */
+  includeDirs?: string[];
   /**
    * Compile for another kernel: the btfId (16 hex digits) of a BTF given earlier with `btf.put`.
    * vmlinux.h then comes from that BTF; absent → this host's kernel. Unknown → UnknownBtf.

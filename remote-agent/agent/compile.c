@@ -20,9 +20,10 @@
 #define MAX_PATH_BYTES ((size_t)AGENT_COMPILE_MAX_PATH_BYTES)
 #define MAX_DEFINES AGENT_COMPILE_MAX_DEFINES
 #define MAX_DEFINE_BYTES ((size_t)AGENT_COMPILE_MAX_DEFINE_BYTES)
+#define MAX_INCLUDE_DIRS AGENT_COMPILE_MAX_INCLUDE_DIRS
 #define CLANG_OUTPUT_MAX (4u << 20)
 #define OBJECT_MAX (64u << 20)
-#define MAX_ARGS (24 + 2 * MAX_DEFINES)
+#define MAX_ARGS (24 + 2 * MAX_DEFINES + 2 * MAX_INCLUDE_DIRS)
 
 struct source_file {
 	const char *path;
@@ -37,6 +38,9 @@ struct compile_job {
 	size_t main_index;
 	const char *defines[MAX_DEFINES];
 	size_t nr_defines;
+	const char *include_dirs[MAX_INCLUDE_DIRS];
+	size_t nr_include_dirs;	/* 0: the default -I. */
+	bool has_include_dirs;
 	const char *btf_id;	/* another kernel's BTF (btf.put); NULL: this host's kernel */
 	const char *arch;	/* that kernel's uname machine; NULL: this host's */
 };
@@ -198,6 +202,47 @@ static bool parse_defines(struct json_object *params, struct compile_job *job, s
 	return true;
 }
 
+/* includeDirs: "." or relative paths under the rules of file paths, no duplicates; each becomes -I. */
+static bool parse_include_dirs(struct json_object *params, struct compile_job *job, struct rpc_reply *r)
+{
+	struct json_object *dirs;
+
+	if (!json_object_object_get_ex(params, "includeDirs", &dirs))
+		return true;
+	if (!json_object_is_type(dirs, json_type_array) ||
+	    json_object_array_length(dirs) > MAX_INCLUDE_DIRS) {
+		rpc_reply_error(r, RPC_INVALID_PARAMS, "params.includeDirs must be an array of at most %d strings.",
+				MAX_INCLUDE_DIRS);
+		return false;
+	}
+	job->has_include_dirs = true;
+	job->nr_include_dirs = json_object_array_length(dirs);
+	for (size_t i = 0; i < job->nr_include_dirs; i++) {
+		struct json_object *d = json_object_array_get_idx(dirs, i);
+		const char *s = json_object_get_string(d);
+		size_t len = json_object_get_string_len(d);
+		const char *why;
+
+		if (!json_object_is_type(d, json_type_string) || strlen(s) != len) {
+			rpc_reply_error(r, RPC_INVALID_PARAMS, "params.includeDirs[%zu] must be a string without NUL characters.", i);
+			return false;
+		}
+		why = strcmp(s, ".") == 0 ? NULL : path_problem(s, len);
+		if (why) {
+			rpc_reply_error(r, RPC_INVALID_PARAMS, "params.includeDirs[%zu] \"%.200s\" %s.", i, s, why);
+			return false;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(job->include_dirs[j], s) == 0) {
+				rpc_reply_error(r, RPC_INVALID_PARAMS, "params.includeDirs[%zu] \"%.200s\" appears twice.", i, s);
+				return false;
+			}
+		}
+		job->include_dirs[i] = s;
+	}
+	return true;
+}
+
 static bool parse_params(struct json_object *params, struct compile_job *job, struct rpc_reply *r)
 {
 	size_t len;
@@ -206,7 +251,7 @@ static bool parse_params(struct json_object *params, struct compile_job *job, st
 		rpc_reply_error(r, RPC_INVALID_PARAMS, "params must be an object {files, main, defines?}.");
 		return false;
 	}
-	if (!parse_files(params, job, r) || !parse_defines(params, job, r))
+	if (!parse_files(params, job, r) || !parse_defines(params, job, r) || !parse_include_dirs(params, job, r))
 		return false;
 	if (!param_string(params, "params", "btfId", false, &job->btf_id, r) ||
 	    !param_string(params, "params", "arch", false, &job->arch, r))
@@ -403,7 +448,12 @@ static size_t build_argv(const char **argv, const struct compile_job *job, const
 	argv[n++] = "-target";
 	argv[n++] = "bpf";
 	argv[n++] = env->arch_define;
-	argv[n++] = "-I.";
+	if (!job->has_include_dirs)
+		argv[n++] = "-I.";
+	for (size_t i = 0; i < job->nr_include_dirs; i++) {
+		argv[n++] = "-I";
+		argv[n++] = job->include_dirs[i];
+	}
 	if (env->vmlinux_dir) {
 		argv[n++] = "-I";
 		argv[n++] = env->vmlinux_dir;

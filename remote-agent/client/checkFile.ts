@@ -8,7 +8,8 @@ import type { AgentRequester, ProgramVerdict } from '../protocol';
 import type { CheckReport, ProgramReport, RelatedLocation, SourceDiagnostic } from './checkReport';
 import { parseClangDiagnostics } from './clangDiagnostics';
 import { BpfObject, type SourcePosition } from './elfObject';
-import { collectSourceBundle, type ReadSource, type SourceBundle } from './sourceBundle';
+import { collectProjectBundle, type FlagsLookup } from './projectFlags';
+import type { ReadSource, SourceBundle } from './sourceBundle';
 import { parseVerifierLog, type LogAnnotation, type ParsedVerifierLog } from './verifierLog';
 import { annotationAbove, rejectionFindings } from './verifierFindings';
 import { explainVerifierMessage } from './verifierKnowledge';
@@ -25,6 +26,8 @@ export interface CheckOptions {
   compiledOn?: 'target' | 'client';
   /** Reads a local file; lets an editor supply unsaved buffers. Defaults to the file system. */
   readFile?: ReadSource;
+  /** Where the project's compile flags are looked for; default the file's repository (projectFlags.ts). */
+  project?: FlagsLookup;
   signal?: AbortSignal;
 }
 
@@ -32,9 +35,9 @@ export interface CheckOptions {
 const PATH_CONTEXT_LINES = 4;
 
 export async function checkFile(agent: VerifyingAgent, file: string, opts: CheckOptions): Promise<CheckReport> {
-  const bundle = await collectSourceBundle(file, { readFile: opts.readFile, signal: opts.signal });
+  const bundle = await collectProjectBundle(file, opts);
   const mainLocal = bundle.localPathOf(bundle.main)!;
-  const compiled = await agent.request('compile', { files: bundle.files, main: bundle.main }, opts.signal);
+  const compiled = await agent.request('compile', bundle.compileParams(), opts.signal);
   const report: CheckReport = {
     file: mainLocal,
     target: opts.target,

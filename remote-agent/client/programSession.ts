@@ -29,7 +29,8 @@ import type { CheckReport } from './checkReport';
 import { BpfObject } from './elfObject';
 import { compileRecordDecoder, hexRecordDecoder, type DecodedValue, type RecordDecoder } from './eventDecoder';
 import { eventTypeAnchorSource, eventTypeIds, findEventTypes, objectBtfBytes, type EventTypeHint } from './eventRecordTypes';
-import { collectSourceBundle, type SourceBundle } from './sourceBundle';
+import { collectProjectBundle } from './projectFlags';
+import type { SourceBundle } from './sourceBundle';
 import { parseTraceLine, type TraceLine } from './traceLine';
 
 interface Disposable {
@@ -188,12 +189,12 @@ async function openRun(agent: RunningAgent, file: string, opts: RunOptions, targ
   if (rejected) return { report };
   if (report.programs.length === 0) throw new Error(`${file} has no BPF programs (no SEC("…") functions): there is nothing to run.`);
   const targets = assignTargets(report, opts.attach ?? [], targetsFor);
-  const bundle = await collectSourceBundle(file, { readFile: opts.readFile, signal: opts.signal });
+  const bundle = await collectProjectBundle(file, opts);
   const hints = new Map<string, EventTypeHint>();
   for (const f of bundle.files) for (const [map, hint] of findEventTypes(f.content)) if (!hints.has(map)) hints.set(map, hint);
   const notes: string[] = [];
   const compiled = await compileForRun(agent, bundle, hints, notes, opts.signal);
-  const run = new ProgramRun(agent, { file, report, bundle, hints, targets, compiled, notes, readFile: opts.readFile, stream: opts.stream, deferStreams: opts.deferStreams ?? false });
+  const run = new ProgramRun(agent, { file, report, bundle, hints, targets, compiled, notes, readFile: opts.readFile, project: opts.project, stream: opts.stream, deferStreams: opts.deferStreams ?? false });
   await undoingOnFailure(run, () => run.open(opts.trace, opts.signal));
   return { report, run };
 }
@@ -262,12 +263,12 @@ async function compileForRun(agent: RunningAgent, bundle: SourceBundle, hints: M
   const wrapper = dir === '.' ? WRAPPER_NAME : `${dir}/${WRAPPER_NAME}`;
   if (hints.size > 0) {
     const content = eventTypeAnchorSource(path.posix.basename(bundle.main), hints.values());
-    const anchored = await agent.request('compile', { files: [...bundle.files, { path: wrapper, content }], main: wrapper }, signal);
+    const anchored = await agent.request('compile', bundle.compileParams(wrapper, [{ path: wrapper, content }]), signal);
     if (anchored.ok && anchored.objectId !== null) return { ...anchored, objectId: anchored.objectId, anchored: true };
     const firstError = anchored.stderr.split('\n').find((l) => /error:/.test(l)) ?? anchored.stderr.trim();
     notes.push(`The record types ${[...hints.values()].map((h) => `'${h.type}'`).join(', ')} do not compile at file scope (${firstError}); events are shown as hex.`);
   }
-  const plain = await agent.request('compile', { files: bundle.files, main: bundle.main }, signal);
+  const plain = await agent.request('compile', bundle.compileParams(), signal);
   if (!plain.ok || plain.objectId === null) throw new Error(`The file compiled for verifying but not for running: ${plain.stderr.trim()}`);
   return { ...plain, objectId: plain.objectId, anchored: false };
 }
@@ -282,6 +283,7 @@ interface RunParts {
   compiled: CompiledForRun;
   notes: string[];
   readFile: RunOptions['readFile'];
+  project: RunOptions['project'];
   stream: RunOptions['stream'];
   deferStreams: boolean;
 }
@@ -314,6 +316,7 @@ export class ProgramRun {
   /** The compiled ELF (the agent sends it back with the object id). */
   private readonly object: Buffer | undefined;
   private readonly readFile: RunOptions['readFile'];
+  private readonly project: RunOptions['project'];
   private readonly streamOptions: RunOptions['stream'];
   /** Attaches leave the event maps unread until startStreams(). */
   private streamsDeferred: boolean;
@@ -343,6 +346,7 @@ export class ProgramRun {
     this.object = parts.compiled.object === null ? undefined : Buffer.from(parts.compiled.object, 'base64');
     this.notes = parts.notes;
     this.readFile = parts.readFile;
+    this.project = parts.project;
     this.streamOptions = parts.stream;
     this.streamsDeferred = parts.deferStreams;
   }
@@ -444,7 +448,7 @@ export class ProgramRun {
    * a program attached into this run would then not be the code the user sees.
    */
   async sourceChanged(signal?: AbortSignal): Promise<boolean> {
-    const now = await collectSourceBundle(this.file, { readFile: this.readFile, signal });
+    const now = await collectProjectBundle(this.file, { readFile: this.readFile, project: this.project, signal });
     const then = this.bundle.files;
     return now.files.length !== then.length || now.files.some((f, i) => f.path !== then[i].path || f.content !== then[i].content);
   }
