@@ -27,6 +27,8 @@ import { editorTestSkipReason, openEditorSession, repoRoot, type EditorSession }
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check builds the agent and this kernel's vmlinux.h
 const ATTACH_TIMEOUT = 60_000;
 const EVENT_TIMEOUT = 20_000;
+/** Finding one pid among a busy host's entries may take a few pages of scrolling. */
+const MAP_ENTRY_TIMEOUT = 60_000;
 const BPFTOOL = ['/usr/sbin/bpftool', '/usr/bin/bpftool'].find((p) => existsSync(p));
 
 const missing = editorTestSkipReason(
@@ -264,25 +266,33 @@ async function revealLens(title: string, from: 'top' | 'bottom'): Promise<void> 
 }
 
 /**
- * This process's count in the Maps view's openat_calls entries once it is at least `atLeast`:
- * the list is scrolled until its row is rendered (a busy host has many pids, and a tree renders
- * only the rows in view).
+ * This process's count in the Maps view's openat_calls entries once it is at least `atLeast`. A
+ * busy host has hundreds of pids in the map and a tree renders only the rows in view, so the list
+ * is scrolled a screen at a time to its end, further pages of 256 entries are loaded there, and at
+ * the very end it starts again from the top.
  */
 async function openatCount(maps: Locator, atLeast: number): Promise<number> {
   const row = maps.locator('.monaco-list-row', { hasText: new RegExp(`^\\s*${process.pid} → \\d+`) });
-  const deadline = Date.now() + EVENT_TIMEOUT;
+  const more = maps.locator('.monaco-list-row', { hasText: 'Load more…' }).first();
+  const rendered = maps.locator('.monaco-list-row');
+  const deadline = Date.now() + MAP_ENTRY_TIMEOUT;
   let seen: number | undefined;
-  for (let step = 0; Date.now() < deadline; step++) {
+  while (Date.now() < deadline) {
     if ((await row.count()) > 0) {
       seen = Number(/→ (\d+)/.exec(await row.first().innerText())?.[1]);
       if (seen >= atLeast) return seen;
+    } else if (await more.isVisible()) {
+      await more.click();
     } else {
+      const lastBefore = await rendered.last().innerText();
       await maps.locator('.monaco-list').first().hover();
-      await page.mouse.wheel(0, step % 20 === 19 ? -100_000 : 300);
+      await page.mouse.wheel(0, 300);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if ((await rendered.last().innerText()) === lastBefore) await page.mouse.wheel(0, -100_000);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`openat_calls[${process.pid}] did not reach ${atLeast} in the Maps view within ${EVENT_TIMEOUT} ms (last seen: ${seen ?? 'no row'})`);
+  throw new Error(`openat_calls[${process.pid}] did not reach ${atLeast} in the Maps view within ${MAP_ENTRY_TIMEOUT} ms (last seen: ${seen ?? 'no row'})`);
 }
 
 /**
