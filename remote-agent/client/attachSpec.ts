@@ -232,8 +232,15 @@ export function explicitTargetNeeded(section: string): { why: string; example: s
   if (head.startsWith('cgroup') || head === 'sockops') return { why: 'a cgroup program needs a cgroup', example: 'cgroup:/sys/fs/cgroup' };
   if (head === 'socket') return { why: 'a socket filter needs an interface', example: 'socket:eth0' };
   if (head === 'perf_event') return { why: 'a perf_event program needs an event and a rate', example: 'perf_event:cpu-clock:freq=99' };
-  if ((head === 'uprobe' || head === 'uretprobe' || head === 'usdt' || head === 'uprobe.s' || head === 'uretprobe.s') && bare)
-    return { why: `SEC("${section}") names no binary`, example: head === 'usdt' ? 'usdt:/path/to/bin:provider:name' : `${head.replace('.s', '')}:/usr/bin/bash:readline` };
+  if (['uprobe', 'uretprobe', 'usdt', 'uprobe.s', 'uretprobe.s'].includes(head)) {
+    // libbpf's auto-attach needs BINARY:FUNCTION (usdt: BINARY:PROVIDER:NAME); loader-attached
+    // programs often name only the function, as SEC("uretprobe/readline") does, or nothing.
+    const target = bare ? '' : section.slice(head.length + 1);
+    const colons = target.split(':').length - 1;
+    if (colons < (head === 'usdt' ? 2 : 1)) {
+      return { why: `SEC("${section}") names no binary`, example: head === 'usdt' ? 'usdt:/path/to/bin:provider:name' : `${head.replace('.s', '')}:/usr/bin/bash:${target || 'readline'}` };
+    }
+  }
   if ((head === 'kprobe' || head === 'kretprobe') && bare) return { why: `SEC("${section}") names no function`, example: `${head}:do_sys_openat2` };
   return null;
 }

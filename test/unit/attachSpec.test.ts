@@ -95,6 +95,12 @@ test('sections that libbpf cannot auto-attach ask for a spec; complete sections 
   assert.deepEqual(explicitTargetNeeded('tc'), { why: 'a tc program needs an interface and a direction', example: 'tc:eth0:ingress' });
   assert.deepEqual(explicitTargetNeeded('uprobe'), { why: 'SEC("uprobe") names no binary', example: 'uprobe:/usr/bin/bash:readline' });
   assert.equal(explicitTargetNeeded('uprobe//usr/bin/bash:readline'), null);
+  // Loader-style sections that name the function but not the binary: the spec keeps the function.
+  assert.deepEqual(explicitTargetNeeded('uretprobe/readline'), { why: 'SEC("uretprobe/readline") names no binary', example: 'uretprobe:/usr/bin/bash:readline' });
+  assert.deepEqual(explicitTargetNeeded('uprobe.s/malloc'), { why: 'SEC("uprobe.s/malloc") names no binary', example: 'uprobe:/usr/bin/bash:malloc' });
+  assert.deepEqual(explicitTargetNeeded('usdt'), { why: 'SEC("usdt") names no binary', example: 'usdt:/path/to/bin:provider:name' });
+  assert.deepEqual(explicitTargetNeeded('usdt/libc:setjmp'), { why: 'SEC("usdt/libc:setjmp") names no binary', example: 'usdt:/path/to/bin:provider:name' });
+  assert.equal(explicitTargetNeeded('usdt//usr/lib/x86_64-linux-gnu/libc.so.6:libc:setjmp'), null);
   assert.equal(explicitTargetNeeded('tracepoint/syscalls/sys_enter_execve'), null);
   assert.equal(explicitTargetNeeded('kprobe/do_sys_openat2'), null);
 });
