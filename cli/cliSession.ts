@@ -56,3 +56,16 @@ export function parseFormat(value: string | undefined): 'text' | 'json' {
   if (value !== 'text' && value !== 'json') throw new Error(`--format must be text or json, not '${value}'`);
   return value;
 }
+
+/**
+ * `--cflags -I…` as `--cflags=-I…`: its value starts with a dash, which parseArgs would otherwise
+ * refuse as ambiguous.
+ */
+export function joinCflagsValue(argv: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--cflags' && i + 1 < argv.length) joined.push(`--cflags=${argv[++i]}`);
+    else joined.push(argv[i]);
+  }
+  return joined;
+}

@@ -12,19 +12,21 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAttachSpec, type AttachSpec } from '../remote-agent/client/attachSpec';
 import { AttachError, startProgramRun } from '../remote-agent/client/programSession';
-import { CONNECTION_OPTIONS, openCliSession, parseFormat } from './cliSession';
+import { commandLineLookup } from '../remote-agent/client/projectFlags';
+import { CONNECTION_OPTIONS, joinCflagsValue, openCliSession, parseFormat } from './cliSession';
 import { eventBatchJson, eventBatchText, summaryJson, summaryText, traceJson, traceText } from './formatEvents';
 import { exitStatusOf, formatText, toJsonDiagnostics } from './formatReport';
 
 export async function runCommand(argv: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: joinCflagsValue(argv),
     allowPositionals: true,
     options: {
       ...CONNECTION_OPTIONS,
       format: { type: 'string', default: 'text' },
       attach: { type: 'string', multiple: true, default: [] },
       duration: { type: 'string' },
+      cflags: { type: 'string' },
     },
   });
   const format = parseFormat(values.format);
@@ -47,7 +49,8 @@ export async function runCommand(argv: string[], signal: AbortSignal): Promise<n
   try {
     let started;
     try {
-      started = await startProgramRun(session.client, file, { target: session.description, kernelRelease: session.hello.kernelRelease, attach: specs, signal });
+      const project = commandLineLookup(file, values.cflags, process.cwd());
+      started = await startProgramRun(session.client, file, { target: session.description, kernelRelease: session.hello.kernelRelease, attach: specs, project, signal });
     } catch (error) {
       if (!(error instanceof AttachError)) throw error;
       status(`ebpf-studio: ${error.message.replace(/\s*\n\s*/g, ' ')}`);

@@ -13,24 +13,30 @@ const CONNECTION = `  --target local|ssh://[user@]host[:port]|vm:NAME
   --known-hosts FILE     known_hosts to check the host key against (default ~/.ssh/known_hosts);
                          an unknown or changed key is refused with its fingerprint`;
 
+const CFLAGS = `  --cflags "FLAGS"       the project's -I/-iquote/-isystem/-D/-U flags, when it has no compile_commands.json
+                         or .clangd (those are read first); workspace headers they reach are sent and win
+                         over the target's`;
+
 /** The usage of each command, first line `usage: ebpf-studio COMMAND …`. */
 export const COMMAND_USAGE: Record<string, string> = {
-  check: `usage: ebpf-studio check FILE... [--target …] [--identity KEYFILE] [--known-hosts FILE] [--format text|json]
+  check: `usage: ebpf-studio check FILE... [--target …] [--identity KEYFILE] [--known-hosts FILE] [--cflags "FLAGS"] [--format text|json]
 
 Compiles each FILE with clang on the target against its kernel's vmlinux.h and loads every program
 so the target's verifier judges it; prints diagnostics as FILE:LINE:COL lines, or a JSON array.
 
 ${CONNECTION}
+${CFLAGS}
   --format text|json     text (default) or a JSON array of { file, line, column, severity, message, source, program }
 
 exit status: 0 every program compiled and passed, 1 any error, 2 usage, connection or host-key problems`,
   run: `usage: ebpf-studio run FILE [--target …] [--identity KEYFILE] [--known-hosts FILE] [--format text|json]
-                        [--attach [PROGRAM=]SPEC]... [--duration SECONDS]
+                        [--attach [PROGRAM=]SPEC]... [--duration SECONDS] [--cflags "FLAGS"]
 
 Verifies FILE as check does, attaches its programs, prints decoded ring/perf buffer records and
 bpf_printk lines until Ctrl-C or --duration, then detaches everything and prints per-stream counters.
 
 ${CONNECTION}
+${CFLAGS}
   --format text|json     text (default) or one JSON object per line
   --attach [PROGRAM=]SPEC
                          where to attach a program whose section names no target; repeatable. SPECs:

@@ -14,6 +14,7 @@ import type { StreamCounters } from '../remote-agent/protocol';
 import type { AgentSession } from '../remote-agent/client/agentSession';
 import type { AttachSpec } from '../remote-agent/client/attachSpec';
 import type { CheckReport } from '../remote-agent/client/checkReport';
+import { projectLookupFor } from './projectFlagsLookup';
 import { openProgramRun, type AttachedProgram, type EventBatch, type ProgramRun, type RunSummary, type TraceRecord } from '../remote-agent/client/programSession';
 import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
@@ -204,6 +205,7 @@ export class RunningPrograms implements vscode.Disposable {
       target: session.description,
       kernelRelease: session.hello.kernelRelease,
       readFile: readOpenDocumentOrDisk,
+      project: projectLookupFor(document.uri),
       signal,
     });
     if (!run) throw new NotAttachedError(rejection(report, name), report);

@@ -67,6 +67,11 @@ export function defaultWorkspaceRoot(file: string, cwd?: string): string {
   return cwd !== undefined && isWithin(path.resolve(cwd), dir) ? path.resolve(cwd) : dir;
 }
 
+/** How the CLI looks: the file's repository (else `cwd`), and `--cflags` relative to `cwd`. */
+export function commandLineLookup(file: string, cflags: string | undefined, cwd: string): FlagsLookup {
+  return { workspaceRoot: defaultWorkspaceRoot(file, cwd), ...(cflags !== undefined && { fallbackFlags: cflags, fallbackName: '--cflags', fallbackDir: cwd }) };
+}
+
 /** `file`'s source bundle with its project's flags (`lookup`, else the default workspace's files). */
 export async function collectProjectBundle(
   file: string,

@@ -156,3 +156,18 @@ t("check: a clang error inside a vendored header, and a verifier rejection insid
     [['common/bits.bpf.h', 8]],
   );
 });
+
+t('run: --cflags stands in for a project without compile_commands.json, relative to the working directory', () => {
+  const bare = copyOfFixture('run', false);
+  const without = cli(['run', 'tools/getpid_count.bpf.c', '--target', 'local', '--duration', '1'], bare);
+  assert.equal(without.status, 1);
+  assert.equal(
+    without.stdout,
+    'tools/getpid_count.bpf.c:7:2: error: "built against the system\'s libbpf, not the vendored one" [clang]\n' +
+      'tools/getpid_count.bpf.c: not compiled, no program verified (on local)\n',
+  );
+  const withFlags = cli(['run', 'tools/getpid_count.bpf.c', '--target', 'local', '--cflags', '-Ilibbpf/src -DUNUSED=1', '--duration', '1'], bare);
+  assert.equal(withFlags.status, 0, withFlags.stderr);
+  assert.match(withFlags.stderr, /^tools\/getpid_count\.bpf\.c: program count_getpid \(tracepoint\/syscalls\/sys_enter_getpid\): ok, \d+ insns processed \(on local, kernel .+\)$/m);
+  assert.match(withFlags.stderr, /^attached count_getpid: tracepoint syscalls\/sys_enter_getpid \(prog id \d+\)$/m);
+});
