@@ -7,10 +7,10 @@
  * what sourceBundle.ts ships. Parsing is compileFlags.ts's; this module only looks for files.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { AgentLimits } from '../protocol';
-import { clangdAddedFlags, extractFlags, parseCompileDatabase, pickCompileCommand, splitCommandLine, type ExtractedFlags } from './compileFlags';
+import { clangdAddedFlags, extractFlags, parseCompileDatabase, pickCompileCommand, splitCommandLine, type CompileCommand, type ExtractedFlags } from './compileFlags';
 import { collectSourceBundle, type ReadSource, type SourceBundle } from './sourceBundle';
 
 export interface FlagsLookup {
@@ -83,21 +83,39 @@ export async function collectProjectBundle(
 
 type Found = { source: string; flags: ExtractedFlags } | undefined;
 
+/** Parsed databases by path, kept while their size and mtime stay the same (a big one is parsed once, not per save). */
+const databases = new Map<string, { stamp: string; commands: CompileCommand[] }>();
+
 async function fromCompileDatabase(main: string, root: string): Promise<Found> {
   for (const dir of ancestors(path.dirname(main), root)) {
     for (const candidate of [path.join(dir, 'compile_commands.json'), path.join(dir, 'build', 'compile_commands.json')]) {
-      const text = await readIfExists(candidate);
-      if (text === undefined) continue;
-      let picked;
-      try {
-        picked = pickCompileCommand(parseCompileDatabase(text, path.dirname(candidate)), main);
-      } catch (error) {
-        throw new Error(`${candidate}: ${(error as Error).message}`);
-      }
+      const commands = await readDatabase(candidate);
+      const picked = commands && pickCompileCommand(commands, main);
       if (picked) return { source: candidate, flags: extractFlags(picked.command.arguments, picked.command.directory) };
     }
   }
   return undefined;
+}
+
+async function readDatabase(file: string): Promise<CompileCommand[] | undefined> {
+  const info = await stat(file).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
+    throw e;
+  });
+  if (!info?.isFile()) return undefined;
+  const stamp = `${info.size}:${info.mtimeMs}`;
+  const cached = databases.get(file);
+  if (cached?.stamp === stamp) return cached.commands;
+  const text = await readIfExists(file);
+  if (text === undefined) return undefined;
+  let commands: CompileCommand[];
+  try {
+    commands = parseCompileDatabase(text, path.dirname(file));
+  } catch (error) {
+    throw new Error(`${file}: ${(error as Error).message}`);
+  }
+  databases.set(file, { stamp, commands });
+  return commands;
 }
 
 async function fromClangd(main: string, root: string): Promise<Found> {

@@ -140,6 +140,15 @@ test('a database nearer the file wins; a malformed one is an error naming it', a
   rmSync(root, { recursive: true });
 });
 
+test('an edited database is read again; an unchanged one is not parsed again', async () => {
+  const root = scratch({ 'compile_commands.json': JSON.stringify([{ directory: '.', file: 'a.bpf.c', arguments: ['clang', '-DFIRST'] }]), 'a.bpf.c': '' });
+  const lookup = { workspaceRoot: root };
+  assert.deepEqual((await findProjectFlags(path.join(root, 'a.bpf.c'), lookup))?.defines, ['FIRST']);
+  writeFileSync(path.join(root, 'compile_commands.json'), JSON.stringify([{ directory: '.', file: 'a.bpf.c', arguments: ['clang', '-DSECOND=2'] }]));
+  assert.deepEqual((await findProjectFlags(path.join(root, 'a.bpf.c'), lookup))?.defines, ['SECOND=2']);
+  rmSync(root, { recursive: true });
+});
+
 test('the default workspace is the repository; else the working directory holding the file; else its directory', () => {
   const root = scratch({ 'repo/.git/HEAD': '', 'repo/tools/a.bpf.c': '', 'plain/tools/b.bpf.c': '' });
   assert.equal(defaultWorkspaceRoot(path.join(root, 'repo/tools/a.bpf.c')), path.join(root, 'repo'));
