@@ -318,9 +318,6 @@ async function prepareNetworkAndCgroup(shell: Transport): Promise<string> {
       'set -e',
       `cg=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)`,
       'if [ -z "$cg" ]; then mount -t cgroup2 cgroup2 /sys/fs/cgroup; cg=/sys/fs/cgroup; fi',
-      // A kernel VM's init cannot load modules on demand (its usermode modprobe is not the guest's
-      // root's): load what veth and a legacy clsact/cls_bpf attach need. Built-in elsewhere.
-      'for m in veth sch_ingress cls_bpf; do modprobe -q $m 2>/dev/null || true; done',
       `ip netns add ${NETNS}`,
       `ip link add ${HOST_IF} type veth peer name ${PEER_IF} netns ${NETNS}`,
       `ip addr add ${HOST_ADDR}/30 dev ${HOST_IF}`,

@@ -236,6 +236,8 @@ test('the guest /init is valid sh, loads modules in order, adds no default route
   assert.match(script, /> "\$home\/\.bashrc"/);
   assert.match(script, /mount --bind \/host'\/root\/\.cache\/ebpf-studio\/kernels\/linux-image-7\.3-amd64_7\.3~rc7-1~exp1\/usr\/lib\/modules\/7\.3-amd64' /);
   assert.match(script, /mount -t 9p -o trans=virtio,version=9p2000\.L,ro/);
+  assert.match(script, /exec chroot %s \/sbin\/modprobe "\$@"\\n' "\$R" > \/sbin\/guest-modprobe/, 'on-demand module loads run modprobe in the guest root');
+  assert.match(script, /echo \/sbin\/guest-modprobe > \/proc\/sys\/kernel\/modprobe/);
   for (const fs of ['bpf', 'tracefs', 'debugfs', 'securityfs']) assert.match(script, new RegExp(`optional_mount ${fs} `));
   const sshd = guestSshdConfig();
   assert.match(sshd, /^PasswordAuthentication no$/m);

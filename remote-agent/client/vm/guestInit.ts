@@ -73,6 +73,11 @@ optional_mount cgroup2 /sys/fs/cgroup
 mkdir -p $R/lib/modules/${q(o.kernelRelease)}
 # From /host, the 9p mount itself: the guest's own /tmp and /run would hide a cache kept there.
 mount --bind /host${q(o.hostModulesDir)} $R/lib/modules/${q(o.kernelRelease)} || say "warning: the kernel's modules are not available to modprobe"
+# The kernel loads a module on demand (a veth pair, a clsact qdisc, cls_bpf) by running
+# /proc/sys/kernel/modprobe in its own root, this initramfs, which has no modules: point it at a
+# modprobe that runs the guest's inside the new root.
+{ printf '#!/bin/sh\\nexec chroot %s /sbin/modprobe "$@"\\n' "$R" > /sbin/guest-modprobe && chmod 755 /sbin/guest-modprobe &&
+  echo /sbin/guest-modprobe > /proc/sys/kernel/modprobe; } || say "warning: modules will not load on demand"
 
 hostname ${q(o.hostname)}
 ip link set lo up || fail "bringing up lo"
