@@ -430,6 +430,12 @@ for (const kernel of testKernels()) {
 async function hooksOnKernel(t: TestContext, kernel: TestKernel): Promise<void> {
   const trigger = buildTrigger();
   const target = await readyTarget(kernel);
+  const phases: string[] = [];
+  let phaseStart = performance.now();
+  const phase = (name: string): void => {
+    phases.push(`${name} ${((performance.now() - phaseStart) / 1000).toFixed(1)} s`);
+    phaseStart = performance.now();
+  };
   const { session, agent, shell } = await openKernel(target);
   let cgroup: string | undefined;
   t.after(async () => {
@@ -440,6 +446,7 @@ async function hooksOnKernel(t: TestContext, kernel: TestKernel): Promise<void> 
   const { hello } = session;
   assert.equal(hello.btf, true, `${kernel.label} has no kernel BTF: its programs cannot be built (vmlinux.h)`);
   cgroup = await prepareNetworkAndCgroup(shell);
+  phase('session and setup');
   const site: KernelSite = { hello, hostIf: HOST_IF, cgroup, trigger };
 
   const present = HOOKS.filter((h) => h.lacks(hello) === null);
@@ -456,9 +463,11 @@ async function hooksOnKernel(t: TestContext, kernel: TestKernel): Promise<void> 
     const link = await agent.request('attach', { objectId, program: hook.program, ...(hook.target && { target: hook.target(site) }) });
     links.set(hook.slot, link.description);
   }
+  phase(`compile, load and ${present.length} attaches`);
   const run = await runTrigger(shell, agent, objectId, site, planFor(present));
   const stats = await readStats(agent, objectId);
   await agent.request('release', { objectId });
+  phase('trigger run');
 
   for (const hook of present) {
     await t.test(`${hook.label} fires`, () => {
@@ -470,7 +479,6 @@ async function hooksOnKernel(t: TestContext, kernel: TestKernel): Promise<void> 
     });
   }
   // Each hook the kernel lacks, alone in its object: the agent must say which feature is missing.
-  const refused: string[] = [];
   for (const hook of absent) {
     const lack = hook.lacks(hello)!;
     await t.test(`${hook.label} is refused: ${lack.why}`, async () => {
@@ -484,7 +492,6 @@ async function hooksOnKernel(t: TestContext, kernel: TestKernel): Promise<void> 
           else assert.match(error.message, lack.error);
           return true;
         });
-        refused.push(hook.label);
       } finally {
         await agent.request('release', { objectId: alone });
       }
@@ -494,6 +501,8 @@ async function hooksOnKernel(t: TestContext, kernel: TestKernel): Promise<void> 
     `${kernel.label}: fired with exact counts: ${present.map((h) => `${h.label} ${stats.get(h.slot)?.count}`).join(', ')}; ` +
       `refused as missing: ${absent.length === 0 ? 'none' : absent.map((h) => `${h.label} [${h.lacks(hello)!.why}]`).join(', ')}`,
   );
+  if (absent.length > 0) phase(`${absent.length} refusals`);
+  t.diagnostic(`${kernel.label}: time spent: ${phases.join(', ')}`);
 }
 
 // ---- `ebpf-studio run` of a kprobe program on the 6.1 VM ----
@@ -516,6 +525,7 @@ test('ebpf-studio run on vm:test-6.1: a kprobe program streams the trigger\'s fs
   t.diagnostic(`checked: ${target} (kernel ${session.hello.kernelRelease}) has kprobe events: ${kprobes}`);
 
   const file = join(fixtures, 'fsync_kprobe.bpf.c');
+  const started = performance.now();
   const cli = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), 'run', file, '--target', target, '--duration', '15', '--format', 'json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -532,6 +542,8 @@ test('ebpf-studio run on vm:test-6.1: a kprobe program streams the trigger\'s fs
     assert.equal(cli.exitCode, null, `run ended early:\n${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  // run compiles on the target: in an emulated guest that is most of the wait.
+  t.diagnostic(`run: connected, compiled in the guest, verified and attached in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const ran = await shell.run(`echo go | ${shellQuote(trigger)} ${HOST_ADDR} ${PORT} fsync=3`);
   assert.equal(ran.exitCode, 0, ran.stderr);
   const pid = Number(/^ready pid=(\d+)/.exec(ran.stdout)?.[1]);
