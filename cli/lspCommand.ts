@@ -16,18 +16,7 @@ import { CONNECTION_OPTIONS, openCliSession, type ConnectionValues } from './cli
 
 const TRANSPORT_FLAGS = /^--(stdio|node-ipc|socket=\d+|pipe=.+)$/;
 
-export const LSP_USAGE = `usage: ebpf-studio lsp [--stdio | --node-ipc | --socket=PORT] [--target local|ssh://[user@]host[:port]|vm:NAME]
-                       [--identity KEYFILE] [--known-hosts FILE]
-  The eBPF language server for any LSP client. With a target, completion, hover and diagnostics
-  describe that target's kernel (its BTF, kfuncs and helper probe); without one, this machine's.
-  Clients may also send {"ebpfStudio": {"target", "identityFile", "knownHostsFile"}} as
-  initializationOptions or in workspace/didChangeConfiguration settings.`;
-
 export async function runLanguageServer(argv: string[]): Promise<number> {
-  if (argv.includes('--help')) {
-    process.stdout.write(`${LSP_USAGE}\n`);
-    return 0;
-  }
   const transport = argv.filter((a) => TRANSPORT_FLAGS.test(a) || a.startsWith('--clientProcessId='));
   const { values } = parseArgs({ args: argv.filter((a) => !transport.includes(a)), options: CONNECTION_OPTIONS, strict: true, allowPositionals: false });
   // The server reads its transport from process.argv when it starts (vscode-languageserver's createConnection).

@@ -19,16 +19,25 @@ const CFLAGS = `  --cflags "FLAGS"       the project's -I/-iquote/-isystem/-D/-U
 
 /** The usage of each command, first line `usage: ebpf-studio COMMAND …`. */
 export const COMMAND_USAGE: Record<string, string> = {
-  check: `usage: ebpf-studio check FILE... [--target …] [--identity KEYFILE] [--known-hosts FILE] [--cflags "FLAGS"] [--format text|json]
+  check: `usage: ebpf-studio check FILE... [--target …]... [--targets-from FILE] [--identity KEYFILE] [--known-hosts FILE]
+                          [--compile-on auto|target|client] [--cflags "FLAGS"] [--format text|json]
 
-Compiles each FILE with clang on the target against its kernel's vmlinux.h and loads every program
-so the target's verifier judges it; prints diagnostics as FILE:LINE:COL lines, or a JSON array.
+Compiles each FILE against the target kernel's own vmlinux.h and loads every program so the target's
+verifier judges it; prints diagnostics as FILE:LINE:COL lines. Several targets (a kernel matrix) are
+checked concurrently, followed by a table of verdicts, one row per program and one column per target,
+and the programs that pass on one kernel but not another.
 
 ${CONNECTION}
+                         repeat --target for a kernel matrix
+  --targets-from FILE    more targets, one per line ('#' starts a comment)
+  --compile-on auto|target|client
+                         where clang runs: auto (default) compiles on the target when it has clang,
+                         else here against its BTF; kernel VMs always compile here
 ${CFLAGS}
-  --format text|json     text (default) or a JSON array of { file, line, column, severity, message, source, program }
+  --format text|json     text (default) or JSON {diagnostics, programs, unreachable}, each entry naming its target
 
-exit status: 0 every program compiled and passed, 1 any error, 2 usage, connection or host-key problems`,
+exit status: 0 every program compiled and passed on every target, 1 any error or rejection,
+2 usage, connection or host-key problems (a matrix still reports the targets it reached)`,
   run: `usage: ebpf-studio run FILE [--target …] [--identity KEYFILE] [--known-hosts FILE] [--format text|json]
                         [--attach [PROGRAM=]SPEC]... [--duration SECONDS] [--cflags "FLAGS"]
 
@@ -71,10 +80,15 @@ reached only by SSH on 127.0.0.1 with per-VM keys, and has no route out.
 
 Needs qemu-system-x86, busybox-static, openssh-server, kmod and xz-utils (scripts/bootstrap.sh).
 exit status: 0 done, 2 usage or failure (the reason on stderr; a failed boot shows the console's end)`,
-  lsp: `usage: ebpf-studio lsp [--stdio | --node-ipc | --socket=PORT]
+  lsp: `usage: ebpf-studio lsp [--stdio | --node-ipc | --socket=PORT] [--target …] [--identity KEYFILE] [--known-hosts FILE]
 
 Runs the eBPF language server for any LSP client (Neovim, Helix, Emacs …; see docs/editors.md).
-Without a transport option it speaks LSP over stdin/stdout.`,
+Without a transport option it speaks LSP over stdin/stdout. With a target, completion, hover and
+diagnostics describe that target's kernel (its BTF, kfuncs and helper probe), not this machine's;
+clients may also send {"ebpfStudio": {"target", "identityFile", "knownHostsFile"}} as
+initializationOptions or in workspace/didChangeConfiguration settings.
+
+${CONNECTION}`,
 };
 
 /** True when the arguments ask for help (before a `--` that ends the options). */
