@@ -2,8 +2,9 @@
  * Editor latency on a big eBPF program: eBPF Studio's language server against Debian's clangd, side
  * by side in one run, on the same generated 3,000-line .bpf.c that includes a vmlinux.h dumped from
  * this machine's kernel (clangd parses it as C; our server reads kernel types from BTF instead).
- * Measures didOpen → first struct-field completion (`task->` offering `pid`), then p50/p95 of
- * completions after `->` and hovers on fields and struct names at positions spread over the file.
+ * Measures didOpen → first diagnostics and → first struct-field completion (`task->` offering
+ * `pid`), then p50/p95 of completions after `->` and hovers on fields and struct names at
+ * positions spread over the file.
  *
  *   node --import tsx bench/languageServer.ts [--requests N] [--lines N] [--keep]
  */
@@ -24,6 +25,7 @@ import {
   InitializeRequest,
   InitializedNotification,
   LogMessageNotification,
+  PublishDiagnosticsNotification,
   ShutdownRequest,
   type CompletionItem,
   type CompletionList,
@@ -206,6 +208,8 @@ function itemsOf(result: CompletionItem[] | CompletionList | null): CompletionIt
 const isField = (item: CompletionItem, name: string) => item.kind === 5 /* Field */ && (item.filterText ?? item.label).trim() === name;
 
 interface Measurement {
+  /** didOpen → the first publishDiagnostics for the file (ours: our lints; clangd: its parse). */
+  firstDiagnosticsMs: number;
   firstFieldCompletionMs: number;
   completionMs: number[];
   hoverMs: number[];
@@ -237,7 +241,13 @@ async function measure(command: string, args: string[], cwd: string, uri: string
     await connection.sendNotification(InitializedNotification.type, {});
 
     const firstTask = text.indexOf('&task->') + '&task->'.length;
-    const opened = performance.now();
+    let opened = 0;
+    const firstDiagnostics = new Promise<number>((resolve) => {
+      connection.onNotification(PublishDiagnosticsNotification.type, (params) => {
+        if (params.uri === uri) resolve(performance.now() - opened);
+      });
+    });
+    opened = performance.now();
     await connection.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'c', version: 1, text } });
     let firstFieldCompletionMs = 0;
     for (;;) {
@@ -249,6 +259,11 @@ async function measure(command: string, args: string[], cwd: string, uri: string
       if (performance.now() - opened > 120_000) throw new Error(`${command} gave no \`task->pid\` completion within 120 s; stderr: ${stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+
+    const firstDiagnosticsMs = await Promise.race([
+      firstDiagnostics,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${command} published no diagnostics within 120 s; stderr: ${stderr}`)), 120_000).unref()),
+    ]);
 
     // Positions right after each `->`; the field written there is what the answer must contain.
     const arrows = [...text.matchAll(/->(\w+)/g)].map((m) => ({ offset: m.index! + 2, field: m[1]! }));
@@ -274,7 +289,7 @@ async function measure(command: string, args: string[], cwd: string, uri: string
     }
     await connection.sendRequest(ShutdownRequest.type);
     await connection.sendNotification(ExitNotification.type);
-    return { firstFieldCompletionMs, completionMs, hoverMs, completionHits, hoverHits, logs };
+    return { firstDiagnosticsMs, firstFieldCompletionMs, completionMs, hoverMs, completionHits, hoverHits, logs };
   } finally {
     connection.dispose();
     if (server.exitCode === null) server.kill();
@@ -313,6 +328,7 @@ async function main(): Promise<void> {
 
     const row = (label: string, a: number, b: number) => `${label.padEnd(36)}${a.toFixed(1).padStart(10)}${b.toFixed(1).padStart(10)}${(b / a).toFixed(1).padStart(9)}x`;
     console.log(`\n${'ms'.padEnd(36)}${'ours'.padStart(10)}${'clangd'.padStart(10)}${'clangd/ours'.padStart(12)}`);
+    console.log(row('didOpen → first diagnostics', ours.firstDiagnosticsMs, clangd.firstDiagnosticsMs));
     console.log(row('didOpen → first `task->` completion', ours.firstFieldCompletionMs, clangd.firstFieldCompletionMs));
     console.log(row('completion after `->` p50', percentile(ours.completionMs, 50), percentile(clangd.completionMs, 50)));
     console.log(row('completion after `->` p95', percentile(ours.completionMs, 95), percentile(clangd.completionMs, 95)));
