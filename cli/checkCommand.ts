@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { version } from '../package.json';
 import type { AgentSession } from '../remote-agent/client/agentSession';
 import { checkFile, type VerifyingAgent } from '../remote-agent/client/checkFile';
 import type { CheckReport } from '../remote-agent/client/checkReport';
@@ -17,10 +18,11 @@ import { compileOnClient } from '../remote-agent/client/compileOnClient';
 import { TargetKnowledgeCache, defaultKnowledgeDir } from '../remote-agent/client/targetKnowledge';
 import { CONNECTION_OPTIONS, openCliSession, parseFormat } from './cliSession';
 import { formatMatrix, toJsonReport, type TargetOutcome } from './formatMatrix';
+import { toSarif } from './formatSarif';
 import { exitStatusOf, formatText } from './formatReport';
 
 export const CHECK_USAGE = `usage: ebpf-studio check FILE... [--target local|ssh://[user@]host[:port]|vm:NAME]... [--targets-from FILE]
-                         [--identity KEYFILE] [--known-hosts FILE] [--compile-on auto|target|client] [--format text|json]
+                         [--identity KEYFILE] [--known-hosts FILE] [--compile-on auto|target|client] [--format text|json|sarif]
   Compiles and verifies every program of each FILE on each target (several targets: concurrently,
   with a table of verdicts per kernel). --compile-on client compiles here against the target's own
   BTF, for targets without clang (auto does that when the target has none, and for kernel VMs).
@@ -44,7 +46,7 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
       format: { type: 'string', default: 'text' },
     },
   });
-  const format = parseFormat(values.format);
+  const format = parseFormat(values.format, ['text', 'json', 'sarif']);
   const compileOn = values['compile-on'];
   if (compileOn !== 'auto' && compileOn !== 'target' && compileOn !== 'client') throw new Error(`--compile-on must be auto, target or client, not '${compileOn}'`);
   if (positionals.length === 0) throw new Error('check needs at least one FILE');
@@ -71,6 +73,7 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
     );
     const cwd = process.cwd();
     if (format === 'json') process.stdout.write(JSON.stringify(toJsonReport(outcomes, cwd), null, 2) + '\n');
+    else if (format === 'sarif') process.stdout.write(JSON.stringify(toSarif(outcomes, cwd, version), null, 2) + '\n');
     else if (single) process.stdout.write(formatText(outcomes[0]!.reports!, cwd));
     else {
       for (const outcome of outcomes) {

@@ -52,9 +52,11 @@ export function openCliSession(values: ConnectionValues, signal: AbortSignal, ex
   });
 }
 
-export function parseFormat(value: string | undefined): 'text' | 'json' {
-  if (value !== 'text' && value !== 'json') throw new Error(`--format must be text or json, not '${value}'`);
-  return value;
+/** `--format`'s value, one of the command's `formats`. */
+export function parseFormat<F extends string>(value: string | undefined, formats: readonly F[]): F {
+  const known = formats.find((f) => f === value);
+  if (known === undefined) throw new Error(`--format must be ${formats.slice(0, -1).join(', ')} or ${formats[formats.length - 1]}, not '${value}'`);
+  return known;
 }
 
 /**

@@ -29,7 +29,7 @@ export async function runCommand(argv: string[], signal: AbortSignal): Promise<n
       cflags: { type: 'string' },
     },
   });
-  const format = parseFormat(values.format);
+  const format = parseFormat(values.format, ['text', 'json']);
   if (positionals.length !== 1) throw new Error('run needs exactly one FILE');
   const file = path.resolve(positionals[0]);
   if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);

@@ -20,7 +20,7 @@ const CFLAGS = `  --cflags "FLAGS"       the project's -I/-iquote/-isystem/-D/-U
 /** The usage of each command, first line `usage: ebpf-studio COMMAND …`. */
 export const COMMAND_USAGE: Record<string, string> = {
   check: `usage: ebpf-studio check FILE... [--target …]... [--targets-from FILE] [--identity KEYFILE] [--known-hosts FILE]
-                          [--compile-on auto|target|client] [--cflags "FLAGS"] [--format text|json]
+                          [--compile-on auto|target|client] [--cflags "FLAGS"] [--format text|json|sarif]
 
 Compiles each FILE against the target kernel's own vmlinux.h and loads every program so the target's
 verifier judges it; prints diagnostics as FILE:LINE:COL lines. Several targets (a kernel matrix) are
@@ -34,7 +34,9 @@ ${CONNECTION}
                          where clang runs: auto (default) compiles on the target when it has clang,
                          else here against its BTF; kernel VMs always compile here
 ${CFLAGS}
-  --format text|json     text (default) or JSON {diagnostics, programs, unreachable}, each entry naming its target
+  --format text|json|sarif
+                         text (default), JSON {diagnostics, programs, unreachable}, each entry naming its
+                         target, or SARIF 2.1.0 for code scanning (one run per target)
 
 exit status: 0 every program compiled and passed on every target, 1 any error or rejection,
 2 usage, connection or host-key problems (a matrix still reports the targets it reached)`,

@@ -144,7 +144,7 @@ test('a changed host key is refused, exit 2', () => {
 test('a bad --format is a usage error, exit 2', () => {
   const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli/main.ts'), 'check', 'passes.bpf.c', '--format', 'xml'], { cwd: programs, encoding: 'utf8' });
   assert.equal(run.status, 2);
-  assert.equal(run.stderr, "ebpf-studio: --format must be text or json, not 'xml'\n");
+  assert.equal(run.stderr, "ebpf-studio: --format must be text, json or sarif, not 'xml'\n");
 });
 
 test('an fentry program: verified where the target can attach BPF trampolines, else an error naming the missing kernel feature', async (t) => {
