@@ -148,6 +148,10 @@ export const AgentLimits = {
   streamDefaultBatchRecords: 4096,
   streamDefaultLatencyMs: 50,
   streamDefaultQueueLimitBytes: 16 * 1024 * 1024,
+  /** load/attach presets: entries of each kind (globals, mapSizes, attachTargets), bytes of a name or value, largest map size. */
+  presetMaxEntries: 64,
+  presetMaxNameBytes: 128,
+  presetMaxMapSize: 1024 * 1024 * 1024,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -291,6 +295,30 @@ export interface LoadParams {
   objectId: string;
   /** Verify only these programs (by function name); all when absent. */
   programs?: string[];
+  /** What a loader would set before load; applied to every program's load. */
+  presets?: LoadPresets;
+}
+
+/**
+ * Values a program's own loader sets between open and load (veristat's -G), so a file written for
+ * a loader verifies as it would run. Names are C identifiers (at most 128 bytes), at most 64 of each
+ * kind; a name the object lacks, or a value that does not fit its variable, is InvalidParams.
+ */
+export interface LoadPresets {
+  /**
+   * Global variables of .rodata/.data/.bss (`const volatile pid_t targ_pid`) → value: a decimal or
+   * 0x integer (negative for signed types), `true`/`false` for bool, or an enumerator's name for an
+   * enum. Written into the variable's initial value at its BTF offset; must fit its size.
+   */
+  globals?: Record<string, string>;
+  /** Map name → max_entries (1 – 2^30), as bpf_map__set_max_entries. */
+  mapSizes?: Record<string, number>;
+  /**
+   * Program name → kernel function it attaches to (fentry/fexit/fmod_ret/lsm/tp_btf programs whose
+   * section names a placeholder), as bpf_program__set_attach_target. A function this kernel's BTF
+   * lacks fails that program's load with an `ebpf-agent:` line in libbpfLog, not the request.
+   */
+  attachTargets?: Record<string, string>;
 }
 
 export interface ProgramVerdict {
@@ -348,6 +376,8 @@ export interface AttachParams {
   target?: AttachTarget;
   /** Pin the link under <bpffs>/ebpf-studio/ so it outlives the agent (until `unpin`). */
   pin?: boolean;
+  /** Applied when this attach loads the object (its first); later attaches reuse that instance. */
+  presets?: LoadPresets;
 }
 
 export type AttachTarget =

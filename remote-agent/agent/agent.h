@@ -54,9 +54,15 @@ const char *sink_text(const struct text_sink *s);
 void sink_reset(struct text_sink *s);
 
 struct bpf_program;
+struct load_presets;
+/* What every load of one request shares: the probed kernel and the request's presets. */
+struct load_ctx {
+	const struct kernel_features *features;
+	const struct load_presets *presets;
+};
 /* Verifies @prog of @held on its own, as `load` does, and returns its ProgramVerdict (NULL: no memory). */
 struct json_object *program_verdict_json(const struct held_object *held, const struct bpf_program *prog,
-					 const struct kernel_features *f);
+					 const struct load_ctx *c);
 
 /* Request handlers, one per method of protocol.ts (protocol_generated.h lists them). Each fills
  * @reply with a result or an error. */

@@ -26,6 +26,7 @@
 
 #include "agent.h"
 #include "links.h"
+#include "presets.h"
 #include "params.h"
 
 #define PIN_DIR "ebpf-studio"
@@ -69,16 +70,17 @@ static void verifier_message(const char *log, char *out, size_t size)
 	}
 }
 
-static void load_failed(const struct kernel_features *f, struct held_object *held, struct bpf_object *obj, int err,
+static void load_failed(const struct load_ctx *lc, struct held_object *held, struct bpf_object *obj, int err,
 			const struct text_sink *log, struct rpc_reply *r)
 {
+	const struct kernel_features *f = lc->features;
 	struct json_object *programs = json_object_new_array();
 	struct bpf_program *prog, *first = NULL;
 	char message[512] = "", why[512];
 
 	/* Each program on its own tells which one the verifier refused, with its own log. */
 	bpf_object__for_each_program(prog, obj) {
-		struct json_object *v = program_verdict_json(held, prog, f);
+		struct json_object *v = program_verdict_json(held, prog, lc);
 		struct json_object *ok;
 
 		if (!v)
@@ -114,19 +116,37 @@ static void load_failed(const struct kernel_features *f, struct held_object *hel
 	json_object_object_add(r->error_data, "libbpfLog", json_object_new_string(sink_text(log)));
 }
 
-/* Loads @held whole, once. */
-static bool ensure_loaded(const struct kernel_features *f, struct held_object *held, struct rpc_reply *r)
+/* Loads @held whole, once, with the request's presets. */
+static bool ensure_loaded(const struct load_ctx *lc, struct held_object *held, struct rpc_reply *r)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = held->name);
 	struct text_sink log = { 0 };
 	struct bpf_object *obj;
+	char why[512];
 	int err;
 
 	if (held->loaded)
 		return true;
 	libbpf_capture(&log);
 	obj = bpf_object__open_mem(held->data, held->size, &opts);
-	err = obj ? bpf_object__load(obj) : -errno;
+	err = obj ? 0 : -errno;
+	if (obj && !presets_check(obj, lc->presets, held->id, r)) {
+		libbpf_capture(NULL);
+		bpf_object__close(obj);
+		free(log.buf);
+		return false;
+	}
+	if (obj)
+		err = presets_apply(obj, lc->presets, NULL, why, sizeof(why));
+	if (err && obj) {
+		rpc_reply_error(r, RPC_OBJECT_LOAD_FAILED, "Object %s could not be loaded: %s.", held->id, why);
+		libbpf_capture(NULL);
+		bpf_object__close(obj);
+		free(log.buf);
+		return false;
+	}
+	if (obj)
+		err = bpf_object__load(obj);
 	libbpf_capture(NULL);
 	if (!obj) {
 		rpc_reply_error(r, RPC_OBJECT_OPEN_FAILED, "libbpf cannot open object %s (%s); see data.libbpfLog.",
@@ -134,7 +154,7 @@ static bool ensure_loaded(const struct kernel_features *f, struct held_object *h
 		r->error_data = json_object_new_object();
 		json_object_object_add(r->error_data, "libbpfLog", json_object_new_string(sink_text(&log)));
 	} else if (err) {
-		load_failed(f, held, obj, err, &log, r);
+		load_failed(lc, held, obj, err, &log, r);
 		bpf_object__close(obj);
 	} else {
 		held->loaded = obj;
@@ -716,11 +736,13 @@ void method_attach(struct agent *a, struct json_object *params, struct rpc_reply
 {
 	struct attach_ctx c = { .a = a, .r = r };
 	const char *object_id, *program;
+	struct load_presets presets;
+	struct load_ctx lc = { .features = &a->features, .presets = &presets };
 	bool pin = false, ok;
 
 	if (!params_object(params, r) || !param_string(params, "params", "objectId", true, &object_id, r) ||
 	    !param_string(params, "params", "program", true, &program, r) ||
-	    !param_bool(params, "params", "pin", &pin, r))
+	    !param_bool(params, "params", "pin", &pin, r) || !presets_parse(params, &presets, r))
 		return;
 	json_object_object_get_ex(params, "target", &c.target);
 	if (c.target && json_object_is_type(c.target, json_type_null))
@@ -736,7 +758,7 @@ void method_attach(struct agent *a, struct json_object *params, struct rpc_reply
 				"pinned; mount it (`mount -t bpf bpf /sys/fs/bpf`) or attach without pin.");
 		return;
 	}
-	if (!ensure_loaded(&a->features, c.held, r))
+	if (!ensure_loaded(&lc, c.held, r))
 		return;
 	c.prog = bpf_object__find_program_by_name(c.held->loaded, program);
 	if (!c.prog) {

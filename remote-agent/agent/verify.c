@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "presets.h"
 
 #define LOG_STATS 4
 #define LOG_PATH 1
@@ -132,8 +133,23 @@ static struct bpf_object *open_object(const struct held_object *held)
 	return bpf_object__open_mem(held->data, held->size, &opts);
 }
 
+/* A map of a type this kernel cannot create fails with a bare EINVAL: say which map and type. */
+static void note_missing_map_types(const struct kernel_features *f, const struct bpf_object *obj, struct text_sink *s)
+{
+	const struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		enum bpf_map_type t = bpf_map__type(map);
+		const char *name = libbpf_bpf_map_type_str(t);
+
+		if (!bpf_map__is_internal(map) && name && t < FEATURE_MAX_TYPES && !f->map_types[t])
+			sink_append(s, "ebpf-agent: map '%s' is a %s map, and this kernel cannot create %s maps.\n",
+				    bpf_map__name(map), name, name);
+	}
+}
+
 /* One load of one program at @log_level into @log (size @log_size). Returns 0 or -errno. */
-static int load_once(const struct held_object *held, const struct kernel_features *f, struct verdict *v,
+static int load_once(const struct held_object *held, const struct load_ctx *c, struct verdict *v,
 		     __u32 log_level, char *log, size_t log_size)
 {
 	char why[512];
@@ -142,6 +158,7 @@ static int load_once(const struct held_object *held, const struct kernel_feature
 	double t0;
 	int err;
 
+	log[0] = '\0';	/* every early return leaves an empty log, never the buffer's old bytes */
 	sink_reset(&v->libbpf_log);
 	libbpf_sink = &v->libbpf_log;
 	obj = open_object(held);
@@ -158,7 +175,13 @@ static int load_once(const struct held_object *held, const struct kernel_feature
 	}
 	bpf_object__for_each_program(prog, obj)
 		bpf_program__set_autoload(prog, prog == target);
-	log[0] = '\0';
+	err = presets_apply(obj, c->presets, target, why, sizeof(why));
+	if (err) {
+		sink_append(&v->libbpf_log, "ebpf-agent: %s.\n", why);
+		bpf_object__close(obj);
+		libbpf_sink = NULL;
+		return err;
+	}
 	bpf_program__set_log_buf(target, log, log_size);
 	bpf_program__set_log_level(target, log_level);
 	t0 = now_ms();
@@ -166,15 +189,17 @@ static int load_once(const struct held_object *held, const struct kernel_feature
 	v->load_ms = now_ms() - t0;
 	v->insn_cnt = bpf_program__insn_cnt(target);
 	/* A kind the kernel lacks fails with a bare errno and an empty log: say what is missing. */
-	if (err && features_program_kind_missing(f, target, why, sizeof(why)))
+	if (err && features_program_kind_missing(c->features, target, why, sizeof(why)))
 		sink_append(&v->libbpf_log, "ebpf-agent: %s is %s.\n", v->name, why);
+	if (err)
+		note_missing_map_types(c->features, obj, &v->libbpf_log);
 	bpf_object__close(obj);
 	libbpf_sink = NULL;
 	return err;
 }
 
 /* Loads at @log_level, growing the log buffer while the kernel says it is too small. */
-static int load_with_log(const struct held_object *held, const struct kernel_features *f, struct verdict *v,
+static int load_with_log(const struct held_object *held, const struct load_ctx *c, struct verdict *v,
 			 __u32 log_level, size_t log_size)
 {
 	char *log = NULL;
@@ -188,7 +213,7 @@ static int load_with_log(const struct held_object *held, const struct kernel_fea
 			return -ENOMEM;
 		}
 		log = grown;
-		err = load_once(held, f, v, log_level, log, log_size);
+		err = load_once(held, c, v, log_level, log, log_size);
 		if (err != -ENOSPC || log_size >= LOG_MAX)
 			break;
 		log_size *= 4;
@@ -201,13 +226,13 @@ static int load_with_log(const struct held_object *held, const struct kernel_fea
 	return err;
 }
 
-static int verify_program(const struct held_object *held, const struct kernel_features *f, struct verdict *v)
+static int verify_program(const struct held_object *held, const struct load_ctx *c, struct verdict *v)
 {
 	int err;
 
-	err = load_with_log(held, f, v, LOG_STATS, STATS_LOG_START);
+	err = load_with_log(held, c, v, LOG_STATS, STATS_LOG_START);
 	if (err && err != -ENOMEM)
-		err = load_with_log(held, f, v, LOG_PATH | LOG_STATS, PATH_LOG_START);
+		err = load_with_log(held, c, v, LOG_PATH | LOG_STATS, PATH_LOG_START);
 	v->ok = err == 0;
 	v->err = err;
 	return err == -ENOMEM ? err : 0;
@@ -375,7 +400,7 @@ static void open_failed(const struct text_sink *log, int err, struct rpc_reply *
 }
 
 struct json_object *program_verdict_json(const struct held_object *held, const struct bpf_program *prog,
-					 const struct kernel_features *f)
+					 const struct load_ctx *c)
 {
 	const char *type = libbpf_bpf_prog_type_str(bpf_program__type(prog));
 	struct verdict v = { .name = bpf_program__name(prog) };
@@ -383,7 +408,7 @@ struct json_object *program_verdict_json(const struct held_object *held, const s
 
 	v.section = strdup(bpf_program__section_name(prog));
 	v.type = strdup(type ? type : "unknown");
-	if (v.section && v.type && !verify_program(held, f, &v))
+	if (v.section && v.type && !verify_program(held, c, &v))
 		o = verdict_json(&v);
 	free(v.section);
 	free(v.type);
@@ -396,13 +421,15 @@ void method_load(struct agent *a, struct json_object *params, struct rpc_reply *
 {
 	struct text_sink open_log = { 0 };
 	struct json_object *programs, *list;
+	struct load_presets presets;
+	struct load_ctx ctx = { .features = &a->features, .presets = &presets };
 	struct held_object *held;
 	struct bpf_object *obj;
 	struct verdict *v = NULL;
 	size_t n = 0;
 	int err;
 
-	if (!parse_params(a, params, &held, &programs, r))
+	if (!parse_params(a, params, &held, &programs, r) || !presets_parse(params, &presets, r))
 		return;
 	libbpf_sink = &open_log;
 	obj = open_object(held);
@@ -418,10 +445,10 @@ void method_load(struct agent *a, struct json_object *params, struct rpc_reply *
 		rpc_reply_error(r, RPC_INTERNAL_ERROR, "The agent ran out of memory.");
 		goto out_close;
 	}
-	if (!check_requested(programs, v, n, held->id, r))
+	if (!check_requested(programs, v, n, held->id, r) || !presets_check(obj, &presets, held->id, r))
 		goto out_close;
 	for (size_t i = 0; i < n; i++) {
-		if (verify_program(held, &a->features, &v[i])) {
+		if (verify_program(held, &ctx, &v[i])) {
 			rpc_reply_error(r, RPC_INTERNAL_ERROR, "The agent ran out of memory.");
 			goto out_close;
 		}

@@ -4,15 +4,18 @@
  * clang's diagnostics, one verifier diagnostic per rejected program on the source line of the
  * failing instruction, and a verdict per program. Editor-independent (CLI and extension share it).
  */
-import type { AgentRequester, ProgramVerdict } from '../protocol';
+import type { AgentRequester, LoadPresets, ProgramVerdict } from '../protocol';
+import { parseBtf } from './btf';
 import type { CheckReport, ProgramReport, RelatedLocation, SourceDiagnostic } from './checkReport';
 import { parseClangDiagnostics } from './clangDiagnostics';
 import { BpfObject, type SourcePosition } from './elfObject';
+import { objectBtfBytes } from './eventRecordTypes';
+import { coreRelocationNote, loadFailureOf, mapFactsOf, type MapFacts } from './loadFailures';
 import { collectProjectBundle, type FlagsLookup } from './projectFlags';
 import type { ReadSource, SourceBundle } from './sourceBundle';
 import { parseVerifierLog, type LogAnnotation, type ParsedVerifierLog } from './verifierLog';
 import { annotationAbove, rejectionFindings } from './verifierFindings';
-import { explainVerifierMessage } from './verifierKnowledge';
+import { docsLinkOf, explainVerifierMessage, verifierErrorKind } from './verifierKnowledge';
 import type { ReportLocation } from './verifierReport';
 
 /** What checkFile needs of an agent connection; the AgentClient satisfies it. */
@@ -28,6 +31,8 @@ export interface CheckOptions {
   readFile?: ReadSource;
   /** Where the project's compile flags are looked for; default the file's repository (projectFlags.ts). */
   project?: FlagsLookup;
+  /** What the program's loader would set before load (globals, map sizes, attach targets). */
+  presets?: LoadPresets;
   signal?: AbortSignal;
 }
 
@@ -67,13 +72,15 @@ export async function checkFile(agent: VerifyingAgent, file: string, opts: Check
   const objectId = compiled.objectId;
   let outcome: 'ok' | { error: unknown } = 'ok';
   try {
-    const object = compiled.object === null ? undefined : BpfObject.parse(Buffer.from(compiled.object, 'base64'));
-    const loaded = await agent.request('load', { objectId }, opts.signal);
+    const bytes = compiled.object === null ? undefined : Buffer.from(compiled.object, 'base64');
+    const object = bytes && BpfObject.parse(bytes);
+    const context: JudgeContext = { object, bundle, mainLocal, kernelRelease: opts.kernelRelease, maps: object && bytes ? mapFactsIn(object, bytes) : new Map() };
+    const loaded = await agent.request('load', { objectId, ...(opts.presets ? { presets: opts.presets } : {}) }, opts.signal);
     for (const verdict of loaded.programs) {
       report.loadMs += verdict.loadMs;
-      const { program, diagnostic } = judgeProgram(verdict, object, bundle, mainLocal);
+      const { program, diagnostic } = judgeProgram(verdict, context);
       report.programs.push(program);
-      if (diagnostic) report.diagnostics.push(diagnostic);
+      if (diagnostic) addOnce(report.diagnostics, diagnostic);
     }
     return report;
   } catch (error) {
@@ -92,12 +99,33 @@ export async function checkFile(agent: VerifyingAgent, file: string, opts: Check
   }
 }
 
-function judgeProgram(
-  verdict: ProgramVerdict,
-  object: BpfObject | undefined,
-  bundle: SourceBundle,
-  mainLocal: string,
-): { program: ProgramReport; diagnostic?: SourceDiagnostic } {
+interface JudgeContext {
+  object: BpfObject | undefined;
+  bundle: SourceBundle;
+  mainLocal: string;
+  kernelRelease: string;
+  maps: ReadonlyMap<string, MapFacts>;
+}
+
+/** Map sizes from the object's BTF; none when it has no readable BTF. */
+function mapFactsIn(object: BpfObject, bytes: Uint8Array): Map<string, MapFacts> {
+  const btf = objectBtfBytes(object, bytes);
+  try {
+    return btf ? mapFactsOf(parseBtf(btf)) : new Map();
+  } catch {
+    return new Map();
+  }
+}
+
+/** A failure of the whole object (a map, an extern) fails every program alike: one diagnostic naming them all. */
+function addOnce(diagnostics: SourceDiagnostic[], d: SourceDiagnostic): void {
+  const same = diagnostics.find((x) => x.source === d.source && x.file === d.file && x.line === d.line && x.message === d.message);
+  if (same) same.program = `${same.program}, ${d.program}`;
+  else diagnostics.push(d);
+}
+
+function judgeProgram(verdict: ProgramVerdict, context: JudgeContext): { program: ProgramReport; diagnostic?: SourceDiagnostic } {
+  const { object, bundle, mainLocal } = context;
   const parsed = parseVerifierLog(verdict.log);
   const definition = functionDefinition(verdict.name, object, bundle);
   const program: ProgramReport = {
@@ -115,7 +143,14 @@ function judgeProgram(
   };
   if (verdict.ok) return { program };
 
+  const early = parsed.message.length === 0 ? loadFailureDiagnostic(verdict, context, definition) : undefined;
+  if (early) {
+    program.error = early.message.split('\n').join('; ');
+    return { program, diagnostic: early };
+  }
   const message = failureMessage(verdict, parsed);
+  const core = coreRelocationNote(message);
+  if (core) message.push(core);
   program.error = message.join('; ');
   const findings = rejectionFindings(verdict.log, parsed, message);
   const mapper = new LocationMapper(verdict.name, object, bundle);
@@ -158,6 +193,34 @@ function judgeProgram(
     ...(suggestion ? { suggestion } : {}),
   };
   return { program, diagnostic };
+}
+
+/** A failure before verification (a map, an extern, an attach target) on the line that causes it. */
+function loadFailureDiagnostic(verdict: ProgramVerdict, context: JudgeContext, definition: { file: string; line: number } | undefined): SourceDiagnostic | undefined {
+  const { bundle, mainLocal } = context;
+  const defPath = definition && bundle.files.find((f) => bundle.localPathOf(f.path) === definition.file)?.path;
+  const failure = loadFailureOf(verdict.libbpfLog, {
+    program: verdict.name,
+    section: verdict.section,
+    kernelRelease: context.kernelRelease,
+    sources: bundle.files,
+    maps: context.maps,
+    ...(definition && defPath !== undefined ? { definition: { path: defPath, line: definition.line } } : {}),
+  });
+  if (!failure) return undefined;
+  const file = failure.at && bundle.localPathOf(failure.at.path);
+  const kind = verifierErrorKind(failure.kindId);
+  return {
+    file: file ?? definition?.file ?? mainLocal,
+    line: file ? failure.at!.line : definition?.line ?? 1,
+    column: file ? failure.at!.column : 1,
+    severity: 'error',
+    message: failure.message.join('\n'),
+    source: 'verifier',
+    program: verdict.name,
+    ...(kind ? { explanation: { id: kind.id, title: kind.title, text: kind.explanation, fix: kind.fix, docs: docsLinkOf(kind) }, category: kind.category } : {}),
+    ...(failure.preset ? { preset: failure.preset } : {}),
+  };
 }
 
 /**

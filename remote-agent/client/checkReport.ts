@@ -3,6 +3,7 @@
  * positions and one verdict per program. The CLI prints these, the extension converts them
  * into vscode.Diagnostic and code lenses. Positions are 1-based, files are local absolute paths.
  */
+import type { PresetHint } from './loadFailures';
 
 export type DiagnosticSource = 'clang' | 'verifier';
 export type Severity = 'error' | 'warning' | 'note';
@@ -47,6 +48,8 @@ export interface SourceDiagnostic {
   reason?: string;
   /** The kernel's suggested fix (7.3+ "Suggestion:"). */
   suggestion?: string;
+  /** A load preset that stands in for what the program's loader sets (a map size, an attach target). */
+  preset?: PresetHint;
 }
 
 export interface ProgramReport {

@@ -69,6 +69,8 @@ const WORDINGS: Array<[string, string, string]> = [
   ['write into map forbidden, value_size=8 off=0 size=8', 'write-to-read-only', '6.1–7.3'],
   ['cannot write into packet', 'write-to-read-only', '6.1'],
   ['R1 cannot write into rdonly_mem', 'write-to-read-only', '6.1'],
+  ['ebpf-agent: on_open is a BPF LSM program, and this kernel does not have BPF LSM enabled (that needs CONFIG_BPF_LSM=y and "bpf" in the lsm= boot parameter; see /sys/kernel/security/lsm); use a tracepoint, raw_tracepoint or tp_btf program to observe instead.', 'program-kind-missing', 'agent, any kernel without BPF LSM'],
+  ['ebpf-agent: on_unlink is an fentry/fexit/fmod_ret program, and this kernel cannot attach BPF trampolines to kernel functions; use a tracepoint, raw_tracepoint or tp_btf program instead.', 'program-kind-missing', 'agent, 6.18 (Firecracker)'],
   ['unknown func bpf_skb_load_bytes#26', 'helper-not-allowed', '6.1'],
   ['program of this type cannot use helper bpf_skb_load_bytes#26', 'helper-not-allowed', '6.12–7.3'],
   ['cannot call GPL-restricted function from non-GPL compatible program', 'gpl-only-function', '6.1–7.3'],
@@ -138,6 +140,16 @@ const WORDINGS: Array<[string, string, string]> = [
   ['loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN', 'capability-required', '6.1–6.12'],
   ['loading or calling other BPF functions requires CAP_BPF or CAP_SYS_ADMIN', 'capability-required', '7.3'],
   ["'struct task_struct' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN", 'capability-required', '6.12'],
+  // libbpf's reasons for a load that fails before the verifier (captured on 6.1, 6.18 and 7.3; the agent's own lines too).
+  ["map 'stackmap' has max_entries 0: its loader sets the size before load", 'map-size-unset', '6.1–7.3 (our note)'],
+  ["map 'events' is a ringbuf map, and this kernel cannot create ringbuf maps.", 'map-type-unsupported', 'agent'],
+  ["map 'stackmap': failed to create: Invalid argument(-22)", 'map-create-failed', '6.1–7.3'],
+  ["extern 'CONFIG_STUDIO_NO_SUCH_OPTION' (strong): not resolved", 'kconfig-value-missing', '6.18'],
+  ['failed to open system Kconfig', 'kconfig-value-missing', '6.1, 7.3 (VMs without a kernel config)'],
+  ["extern (kcfg) 'LINUX_KERNEL_VERSION': failed to get kernel version", 'kernel-version-unknown', '7.3'],
+  ["extern (var ksym) 'studio_missing_runqueues': not found in kernel BTF", 'kfunc-unknown', '6.1–7.3'],
+  ["prog 'file_read_entry': attach target 'vfs_reed' (a preset) is not a function in this kernel's BTF (No such process).", 'attach-target-not-found', 'agent'],
+  ['Error loading .BTF into kernel: -22. BTF is optional, ignoring.', 'btf-rejected', 'libbpf 1.1'],
 ];
 
 for (const [message, id, kernels] of WORDINGS) {
