@@ -10,25 +10,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { version } from '../package.json';
-import type { AgentSession } from '../remote-agent/client/agentSession';
-import { checkFile, type VerifyingAgent } from '../remote-agent/client/checkFile';
 import type { CheckReport } from '../remote-agent/client/checkReport';
-import { compileOnClient } from '../remote-agent/client/compileOnClient';
-import { TargetKnowledgeCache, defaultKnowledgeDir } from '../remote-agent/client/targetKnowledge';
+import { checkFilesOnSession, checkOnTargets, LocalCompiler, parseCompilePlace, type CompilePlace, type TargetOutcome } from '../remote-agent/client/kernelMatrix';
 import { CONNECTION_OPTIONS, openCliSession, parseFormat } from './cliSession';
-import { formatMatrix, toJsonReport, type TargetOutcome } from './formatMatrix';
-import { toSarif } from './formatSarif';
+import { formatMatrix, toJsonReport } from './formatMatrix';
 import { exitStatusOf, formatText } from './formatReport';
 
 export const CHECK_USAGE = `usage: ebpf-studio check FILE... [--target local|ssh://[user@]host[:port]|vm:NAME]... [--targets-from FILE]
-                         [--identity KEYFILE] [--known-hosts FILE] [--compile-on auto|target|client] [--format text|json|sarif]
+                         [--identity KEYFILE] [--known-hosts FILE] [--compile-on auto|target|client] [--format text|json]
   Compiles and verifies every program of each FILE on each target (several targets: concurrently,
   with a table of verdicts per kernel). --compile-on client compiles here against the target's own
   BTF, for targets without clang (auto does that when the target has none, and for kernel VMs).
   Exit status: 0 all passed, 1 a compile error or a rejection on any target, 2 usage or connection problems.`;
-
-type CompilePlace = 'auto' | 'target' | 'client';
 
 export async function checkCommand(argv: string[], signal: AbortSignal): Promise<number> {
   if (argv.includes('--help')) {
@@ -46,9 +39,8 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
       format: { type: 'string', default: 'text' },
     },
   });
-  const format = parseFormat(values.format, ['text', 'json', 'sarif']);
-  const compileOn = values['compile-on'];
-  if (compileOn !== 'auto' && compileOn !== 'target' && compileOn !== 'client') throw new Error(`--compile-on must be auto, target or client, not '${compileOn}'`);
+  const format = parseFormat(values.format);
+  const compileOn = parseCompilePlace(values['compile-on'], '--compile-on');
   if (positionals.length === 0) throw new Error('check needs at least one FILE');
   const files = positionals.map((f) => path.resolve(f));
   for (const f of files) {
@@ -57,23 +49,14 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
   const targets = [...(values.target ?? []), ...(values['targets-from'] !== undefined ? readTargetsFile(values['targets-from']) : [])];
   if (targets.length === 0) targets.push('local');
 
-  const compiler = new LocalCompiler(signal);
+  const compiler = new LocalCompiler(() => openCliSession({ target: 'local' }, signal, { unprivileged: true }));
   try {
     const single = targets.length === 1;
-    const outcomes = await Promise.all(
-      targets.map(async (target): Promise<TargetOutcome> => {
-        try {
-          return { target, reports: await checkOnTarget(files, { ...values, target }, compileOn, compiler, signal) };
-        } catch (error) {
-          // One target alone fails the command as before (exit 2); in a matrix the others still report.
-          if (single || signal.aborted) throw error;
-          return { target, error: error instanceof Error ? error.message.replace(/\s*\n\s*/g, ' ') : String(error) };
-        }
-      }),
-    );
+    const checkOne = (target: string): Promise<CheckReport[]> => checkOnTarget(files, { ...values, target }, compileOn, compiler, signal);
+    // One target alone fails the command with its own error (exit 2); in a matrix the others still report.
+    const outcomes: TargetOutcome[] = single ? [{ target: targets[0]!, reports: await checkOne(targets[0]!) }] : await checkOnTargets(targets, checkOne, signal);
     const cwd = process.cwd();
     if (format === 'json') process.stdout.write(JSON.stringify(toJsonReport(outcomes, cwd), null, 2) + '\n');
-    else if (format === 'sarif') process.stdout.write(JSON.stringify(toSarif(outcomes, cwd, version), null, 2) + '\n');
     else if (single) process.stdout.write(formatText(outcomes[0]!.reports!, cwd));
     else {
       for (const outcome of outcomes) {
@@ -98,13 +81,7 @@ async function checkOnTarget(
 ): Promise<CheckReport[]> {
   const session = await openCliSession(values, signal);
   try {
-    const here = compileOn === 'client' || (compileOn === 'auto' && (session.hello.clang === null || (session.target.kind as string) === 'vm'));
-    const agent: VerifyingAgent = here ? compileOnClient(session, (await compiler.session()).client, compiler.knowledge) : session.client;
-    const reports: CheckReport[] = [];
-    for (const file of files) {
-      reports.push(await checkFile(agent, file, { target: session.description, kernelRelease: session.hello.kernelRelease, compiledOn: here ? 'client' : 'target', signal }));
-    }
-    return reports;
+    return await checkFilesOnSession(session, files, { compileOn, compiler, signal });
   } finally {
     await session.dispose();
   }
@@ -117,23 +94,4 @@ function readTargetsFile(file: string): string[] {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
-}
-
-/** The unprivileged agent on this machine that compiles for targets without clang, opened once on first use. */
-class LocalCompiler {
-  readonly knowledge = new TargetKnowledgeCache(defaultKnowledgeDir());
-  private opened: Promise<AgentSession> | undefined;
-
-  constructor(private readonly signal: AbortSignal) {}
-
-  session(): Promise<AgentSession> {
-    this.opened ??= openCliSession({ target: 'local' }, this.signal, { unprivileged: true });
-    return this.opened;
-  }
-
-  async dispose(): Promise<void> {
-    const opened = this.opened;
-    if (opened === undefined) return;
-    await opened.then((s) => s.dispose(), () => undefined);
-  }
 }

@@ -4,17 +4,9 @@
  * JSON report whose diagnostics and program results each name their target as the user wrote it.
  * Pure functions of the outcomes, unit-tested without a target.
  */
-import type { CheckReport } from '../remote-agent/client/checkReport';
+import type { TargetOutcome } from '../remote-agent/client/kernelMatrix';
 import { displayPath, toJsonDiagnostics, type JsonDiagnostic } from './formatReport';
 
-/** What checking the files on one target gave: reports, or why the target could not be checked. */
-export interface TargetOutcome {
-  /** The target as the user named it: 'local', 'vm:6.1', 'ssh://root@host'. */
-  target: string;
-  reports?: CheckReport[];
-  /** Set when the target could not be reached or checked at all. */
-  error?: string;
-}
 
 export interface JsonProgramResult {
   target: string;

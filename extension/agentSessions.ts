@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { AgentSessionError, openAgentSession, type AgentSession, type HostKeyInfo } from '../remote-agent/client/agentSession';
+import { LocalCompiler } from '../remote-agent/client/kernelMatrix';
 import type { TargetSpec } from '../remote-agent/client/targetSpec';
 import type { ExtensionLog } from './extensionLog';
 import { readSettings } from './settings';
@@ -33,6 +34,8 @@ export class AgentSessions implements vscode.Disposable {
   private readonly stateEmitter = new vscode.EventEmitter<ConnectionState>();
   /** Fires on every connection change of any target. */
   readonly onDidChangeState = this.stateEmitter.event;
+  /** The unprivileged agent on this machine that compiles for kernel VMs and targets without clang. */
+  readonly compiler = new LocalCompiler(() => this.openCompiler());
 
   constructor(private readonly options: AgentSessionsOptions) {}
 
@@ -67,6 +70,7 @@ export class AgentSessions implements vscode.Disposable {
 
   dispose(): void {
     this.shutdown.abort(new Error('eBPF Studio is shutting down'));
+    void this.compiler.dispose();
     for (const session of this.sessions.values()) {
       session.then((s) => s.dispose()).catch(() => {
         // A session that failed to open has nothing to dispose; its failure was already logged.
@@ -120,6 +124,19 @@ export class AgentSessions implements vscode.Disposable {
       if (error instanceof AgentSessionError && error.kind === 'changed-host-key') this.reportChangedHostKey(description, error);
       throw error;
     }
+  }
+
+  private openCompiler(): Promise<AgentSession> {
+    const { log } = this.options;
+    return openAgentSession({
+      target: { kind: 'local' },
+      unprivileged: true,
+      agentSourceDir: this.options.agentSourceDir,
+      agentBinaryDir: this.options.agentBinaryDir,
+      clientVersion: this.options.clientVersion,
+      signal: this.shutdown.signal,
+      log: (line) => log.info(`compiler (local, unprivileged): ${line}`),
+    });
   }
 
   private async onClosed(description: string, session: AgentSession, reason: Error): Promise<void> {

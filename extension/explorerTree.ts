@@ -3,13 +3,15 @@
  * is connected, and under it what eBPF Studio attached there (programs with their links, maps) and
  * everything loaded on the host (host.programs / host.maps, like `bpftool prog|map list`, ours
  * marked). Host listings are read when expanded and on Refresh; expanding a target that is not
- * connected connects to it, since the user asked to look.
+ * connected connects to it, since the user asked to look. Below the targets, the kernel VMs
+ * (kernelVms.ts) with their kernel and state, and Stop / Show Console Log on each.
  */
 import * as vscode from 'vscode';
 import type { HostMap, HostProgram } from '../remote-agent/protocol';
 import type { AgentClient } from '../remote-agent/client/agentClient';
 import type { AgentSessions, ConnectionState } from './agentSessions';
 import { AttachCommands } from './attachCommands';
+import type { KernelVmEntry, KernelVms } from './kernelVms';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
 import { errorMessage, readSettings, resolveTarget } from './settings';
 
@@ -22,6 +24,9 @@ type Node =
   | { kind: 'run'; run: AttachedRun }
   | { kind: 'hostPrograms'; target: string }
   | { kind: 'hostMaps'; target: string }
+  | { kind: 'vms' }
+  /** `vmName` is what the VM commands read from the node they are invoked on. */
+  | { kind: 'vm'; vmName: string; vm: KernelVmEntry }
   | { kind: 'leaf'; label: string; description?: string; tooltip?: string; icon?: string; contextValue?: string; runId?: string; program?: string };
 
 export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
@@ -33,8 +38,10 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
   constructor(
     private readonly sessions: AgentSessions,
     private readonly running: RunningPrograms,
+    private readonly vms: KernelVms,
   ) {
     this.disposables = [
+      vms.onDidChange(() => this.refresh()),
       sessions.onDidChangeState((state) => {
         this.states.set(state.description, state);
         this.refresh();
@@ -92,6 +99,24 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
         item.iconPath = new vscode.ThemeIcon('database');
         return item;
       }
+      case 'vms': {
+        const count = this.vms.list().length;
+        const item = new vscode.TreeItem('Kernel VMs', count > 0 ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+        item.id = 'kernelVms';
+        item.description = count === 0 ? 'none: eBPF: Start Kernel VM…' : `${this.vms.running().length} running`;
+        item.iconPath = new vscode.ThemeIcon('server-environment');
+        return item;
+      }
+      case 'vm': {
+        const { vm } = node;
+        const item = new vscode.TreeItem(vm.name, vscode.TreeItemCollapsibleState.None);
+        item.id = `kernelVm:${vm.name}`;
+        item.description = `${vm.state === 'starting' ? `starting ${vm.kernel}` : `kernel ${vm.kernel}`} · ${vm.state}`;
+        item.tooltip = `${vm.target}: Debian kernel ${vm.kernel} in QEMU, ${vm.state}. Select it as a target with "eBPF: Select Target".`;
+        item.contextValue = `kernelVm.${vm.state}`;
+        item.iconPath = new vscode.ThemeIcon(vm.state === 'running' ? 'vm-running' : vm.state === 'starting' ? 'loading~spin' : 'vm-outline');
+        return item;
+      }
       case 'leaf': {
         const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
         if (node.description !== undefined) item.description = node.description;
@@ -104,7 +129,7 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
   }
 
   async getChildren(node?: Node): Promise<Node[]> {
-    if (!node) return this.targets().map((target) => ({ kind: 'target', target }));
+    if (!node) return [...this.targets().map((target): Node => ({ kind: 'target', target })), { kind: 'vms' }];
     switch (node.kind) {
       case 'target':
         return [
@@ -127,6 +152,9 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
         return this.hostListing(node.target, async (client) => (await client.request('host.programs', {})).programs.map(programLeaf));
       case 'hostMaps':
         return this.hostListing(node.target, async (client) => (await client.request('host.maps', {})).maps.map(mapLeaf));
+      case 'vms':
+        return this.vms.list().map((vm) => ({ kind: 'vm', vmName: vm.name, vm }));
+      case 'vm':
       case 'leaf':
         return [];
     }
@@ -186,12 +214,15 @@ function mapLeaf(m: HostMap): Node {
   };
 }
 
-export function registerExplorerTree(sessions: AgentSessions, running: RunningPrograms): vscode.Disposable {
-  const tree = new ExplorerTree(sessions, running);
+export function registerExplorerTree(sessions: AgentSessions, running: RunningPrograms, vms: KernelVms): vscode.Disposable {
+  const tree = new ExplorerTree(sessions, running, vms);
   return vscode.Disposable.from(
     tree,
     vscode.window.createTreeView(EXPLORER_VIEW_ID, { treeDataProvider: tree, showCollapseAll: true }),
-    vscode.commands.registerCommand(REFRESH_EXPLORER_COMMAND, () => tree.refresh()),
+    vscode.commands.registerCommand(REFRESH_EXPLORER_COMMAND, () => {
+      vms.refresh();
+      tree.refresh();
+    }),
     // Detach from a run's item (the whole run) or from one of its programs (that program only).
     vscode.commands.registerCommand('ebpfStudio.explorer.detach', (node?: Node) => {
       if (node?.kind === 'run') return vscode.commands.executeCommand(AttachCommands.detachRun, node.run.id);

@@ -10,6 +10,9 @@ import { registerEventsView } from './eventsView';
 import { registerExplorerTree } from './explorerTree';
 import { ExtensionLog } from './extensionLog';
 import { FileVerifier } from './fileVerifier';
+import { KernelMatrix, registerKernelMatrixCommands } from './kernelMatrix';
+import { registerKernelMatrixView } from './kernelMatrixView';
+import { KernelVms, registerKernelVmCommands } from './kernelVms';
 import { startLanguageClient } from './languageClient';
 import { registerTargetInfoSync } from './targetInfoSync';
 import { registerClangdConfigOffer } from './clangdConfigOffer';
@@ -32,6 +35,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const statusBar = registerVerdictStatusBar(verifier, sessions);
   const running = new RunningPrograms(sessions, log);
   const events = registerEventsView(context.extensionUri, running, log);
+  const vms = new KernelVms(log);
+  const matrix = new KernelMatrix(sessions, log);
+  const matrixView = registerKernelMatrixView(matrix, log);
   context.subscriptions.push(
     log,
     sessions,
@@ -39,16 +45,21 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     statusBar,
     running,
     events,
+    vms,
+    matrix,
+    matrixView,
+    registerKernelVmCommands(vms, log),
+    registerKernelMatrixCommands(matrix, vms, log),
     vscode.commands.registerCommand(AttachCommands.showEvents, (runId?: unknown) => events.show(typeof runId === 'string' ? runId : undefined)),
     registerAttachCommands(verifier, running, sessions, log),
     registerAttachedStatusBar(running),
     registerTraceOutput(running),
     registerMapsView(running, log),
-    registerExplorerTree(sessions, running),
-    registerReportDiagnostics(verifier, log),
+    registerExplorerTree(sessions, running, vms),
+    registerReportDiagnostics(verifier, log, matrixView.diagnostics),
     registerProgramCodeLens(verifier, running),
     registerVerifierLogCommand(verifier, log),
-    registerSelectTargetCommand(),
+    registerSelectTargetCommand(vms),
     registerVerifyTriggers(verifier, sessions, statusBar, log),
   );
   try {

@@ -6,8 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { checkFile } from '../remote-agent/client/checkFile';
 import type { CheckReport } from '../remote-agent/client/checkReport';
+import { checkFilesOnSession } from '../remote-agent/client/kernelMatrix';
 import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
 import { readSettings, resolveTarget } from './settings';
@@ -80,12 +80,14 @@ export class FileVerifier implements vscode.Disposable {
     try {
       const session = await this.sessions.get(target.spec, target.description);
       if (controller.signal.aborted) return undefined;
-      const report = await checkFile(session.client, document.uri.fsPath, {
-        target: session.description,
-        kernelRelease: session.hello.kernelRelease,
+      // Kernel VMs and targets without clang get the file compiled here against their BTF.
+      const [report] = await checkFilesOnSession(session, [document.uri.fsPath], {
+        compileOn: 'auto',
+        compiler: this.sessions.compiler,
         readFile: readOpenDocumentOrDisk,
         signal: controller.signal,
       });
+      if (report === undefined) throw new Error(`checking ${name} gave no report`);
       if (controller.signal.aborted) return undefined;
       this.reports.set(key, report);
       this.log.info(`${name} (${trigger}): ${summarize(report)} — ${Date.now() - started} ms`);
@@ -118,7 +120,7 @@ export class FileVerifier implements vscode.Disposable {
 }
 
 /** What the editor shows is what gets checked: open documents' text, unsaved edits included. */
-async function readOpenDocumentOrDisk(absPath: string): Promise<string> {
+export async function readOpenDocumentOrDisk(absPath: string): Promise<string> {
   const open = vscode.workspace.textDocuments.find((doc) => doc.uri.scheme === 'file' && doc.uri.fsPath === absPath);
   return open ? open.getText() : readFile(absPath, 'utf8');
 }

@@ -2,7 +2,9 @@
  * Turns check reports into editor diagnostics: clang's errors and the verifier's rejections on
  * their source lines, in Problems, with the path the verifier walked as related information and
  * the program name linking to its full log. A report may put diagnostics on included headers
- * too, so each file's diagnostics are the union over every report that mentions it.
+ * too, so each file's diagnostics are the union over every report that mentions it. A file the
+ * Kernel Matrix has checked shows the matrix's merged diagnostics instead (kernelMatrixView.ts),
+ * so the current target's problems are not listed twice.
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
@@ -11,14 +13,20 @@ import { Commands, commandUri, verifierLogArgs } from './commandLinks';
 import type { ExtensionLog } from './extensionLog';
 import type { FileVerifier } from './fileVerifier';
 
-export function registerReportDiagnostics(verifier: FileVerifier, log: ExtensionLog): vscode.Disposable {
+/** Report files whose diagnostics another source publishes instead, and when that changes. */
+export interface DiagnosticsOverride {
+  covers(reportFile: vscode.Uri): boolean;
+  readonly onDidChange: vscode.Event<vscode.Uri>;
+}
+
+export function registerReportDiagnostics(verifier: FileVerifier, log: ExtensionLog, override: DiagnosticsOverride): vscode.Disposable {
   const collection = vscode.languages.createDiagnosticCollection('ebpf');
   /** report file → (diagnosed file → diagnostics) */
   const byReport = new Map<string, Map<string, vscode.Diagnostic[]>>();
 
   const republish = (files: Iterable<string>): void => {
     for (const file of files) {
-      const all = [...byReport.values()].flatMap((perFile) => perFile.get(file) ?? []);
+      const all = [...byReport].flatMap(([reportFile, perFile]) => (override.covers(vscode.Uri.parse(reportFile)) ? [] : (perFile.get(file) ?? [])));
       collection.set(vscode.Uri.parse(file), all);
     }
   };
@@ -39,13 +47,14 @@ export function registerReportDiagnostics(verifier: FileVerifier, log: Extension
 
   return vscode.Disposable.from(
     collection,
+    override.onDidChange((reportFile) => republish(byReport.get(reportFile.toString())?.keys() ?? [])),
     verifier.onDidChangeReport((file) => {
       onReport(file).catch((error: unknown) => log.info(`cannot show the diagnostics of ${file.fsPath}: ${String(error)}`));
     }),
   );
 }
 
-async function diagnosticsOf(report: CheckReport, reportFile: vscode.Uri): Promise<Map<string, vscode.Diagnostic[]>> {
+export async function diagnosticsOf(report: Pick<CheckReport, 'diagnostics'>, reportFile: vscode.Uri): Promise<Map<string, vscode.Diagnostic[]>> {
   const texts = new Map<string, string[] | undefined>();
   for (const file of new Set(report.diagnostics.flatMap((d) => [d.file, ...(d.related ?? []).map((r) => r.file)]))) {
     texts.set(file, await linesOf(file));

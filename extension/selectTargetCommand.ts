@@ -1,16 +1,18 @@
 /**
- * "eBPF: Select Target": where programs are compiled and verified — this machine, a host from
- * ~/.ssh/config, or any user@host:port — stored in the `ebpfStudio.target` setting.
+ * "eBPF: Select Target": where programs are compiled and verified — this machine, a running
+ * kernel VM (vm:NAME), a host from ~/.ssh/config, or any user@host:port — stored in the
+ * `ebpfStudio.target` setting. Starting a new kernel VM is offered here too.
  */
 import * as vscode from 'vscode';
 import { listSshConfigHosts } from '../remote-agent/client/sshConfigHosts';
 import { describeTarget, parseTarget } from '../remote-agent/client/targetSpec';
 import { Commands } from './commandLinks';
+import { KernelVmCommands, type KernelVms } from './kernelVms';
 import { errorMessage, readSettings, storeTarget } from './settings';
 
-type TargetItem = vscode.QuickPickItem & { setting?: string; enterManually?: boolean };
+type TargetItem = vscode.QuickPickItem & { setting?: string; enterManually?: boolean; startVm?: boolean };
 
-export function registerSelectTargetCommand(): vscode.Disposable {
+export function registerSelectTargetCommand(vms: KernelVms): vscode.Disposable {
   return vscode.commands.registerCommand(Commands.selectTarget, async (): Promise<boolean> => {
     const current = readSettings().target;
     const items: TargetItem[] = [
@@ -20,6 +22,9 @@ export function registerSelectTargetCommand(): vscode.Disposable {
         setting: 'local',
       },
     ];
+    items.push({ label: 'Kernel VMs', kind: vscode.QuickPickItemKind.Separator });
+    for (const vm of vms.running()) items.push({ label: `$(vm-running) ${vm.target}`, description: `kernel ${vm.kernel}`, setting: vm.target });
+    items.push({ label: '$(add) Start Kernel VM…', description: 'Debian 6.1, 6.12, 7.2, 7.3 in QEMU', startVm: true });
     let hosts: string[] = [];
     let hostsError: string | undefined;
     try {
@@ -37,6 +42,8 @@ export function registerSelectTargetCommand(): vscode.Disposable {
 
     const picked = await vscode.window.showQuickPick(items, { placeHolder: `eBPF target${current ? ` (now: ${current})` : ' (now: automatic)'}` });
     if (!picked) return false;
+    // Starting a VM makes it the target when it is up.
+    if (picked.startVm) return (await vscode.commands.executeCommand<string | undefined>(KernelVmCommands.start)) !== undefined;
     const setting = picked.enterManually ? await askForHost(current) : picked.setting;
     if (setting === undefined) return false;
     await storeTarget(setting);

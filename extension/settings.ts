@@ -15,6 +15,8 @@ export interface EbpfStudioSettings {
   knownHostsFile: string | undefined;
   identityFile: string | undefined;
   verifyOnSave: boolean;
+  /** Targets of the Kernel Matrix, as the user wrote them ('local', 'vm:6.1', 'root@host'). */
+  matrixTargets: string[];
 }
 
 export function readSettings(): EbpfStudioSettings {
@@ -24,6 +26,7 @@ export function readSettings(): EbpfStudioSettings {
     knownHostsFile: expandHome(config.get<string>('knownHostsFile', '')),
     identityFile: expandHome(config.get<string>('identityFile', '')),
     verifyOnSave: config.get<boolean>('verifyOnSave', true),
+    matrixTargets: [...new Set(config.get<unknown[]>('matrixTargets', []).filter((t): t is string => typeof t === 'string').map((t) => t.trim()).filter((t) => t !== ''))],
   };
 }
 
@@ -64,6 +67,12 @@ export function resolveTarget(setting: string): ResolvedTarget {
 export async function storeTarget(setting: string): Promise<void> {
   const scope = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
   await vscode.workspace.getConfiguration(SETTINGS_SECTION).update('target', setting, scope);
+}
+
+/** Stored like the target: in the workspace settings when a folder is open, else in the user settings. */
+export async function storeMatrixTargets(targets: string[]): Promise<void> {
+  const scope = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await vscode.workspace.getConfiguration(SETTINGS_SECTION).update('matrixTargets', targets, scope);
 }
 
 export function errorMessage(error: unknown): string {

@@ -1,7 +1,8 @@
 /** The kernel matrix of `ebpf-studio check --target A --target B`: table, call-outs and JSON, on hand-made reports. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatMatrix, toJsonReport, type TargetOutcome } from '../../cli/formatMatrix';
+import { formatMatrix, toJsonReport } from '../../cli/formatMatrix';
+import type { TargetOutcome } from '../../remote-agent/client/kernelMatrix';
 import type { CheckReport, ProgramReport } from '../../remote-agent/client/checkReport';
 
 const cwd = '/home/dev/probes';

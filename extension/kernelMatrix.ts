@@ -1,0 +1,189 @@
+/**
+ * The Kernel Matrix in the editor: a *.bpf.c file checked on every target of
+ * `ebpfStudio.matrixTargets` at once (remote-agent/client/kernelMatrix.ts: concurrently, kernel VMs
+ * and targets without clang compiled here), on save and by "eBPF: Verify on All Targets", with the
+ * latest outcome per file kept for the Kernel Matrix view and its diagnostics. "eBPF: Choose Kernel
+ * Matrix Targets" edits the setting. One run per file: a new save cancels the one in flight.
+ */
+import * as vscode from 'vscode';
+import { checkFilesOnSession, checkOnTargets, type TargetOutcome } from '../remote-agent/client/kernelMatrix';
+import { listSshConfigHosts } from '../remote-agent/client/sshConfigHosts';
+import { describeTarget, parseTarget } from '../remote-agent/client/targetSpec';
+import type { AgentSessions } from './agentSessions';
+import type { ExtensionLog } from './extensionLog';
+import { isBpfSource, readOpenDocumentOrDisk } from './fileVerifier';
+import type { KernelVms } from './kernelVms';
+import { errorMessage, readSettings, storeMatrixTargets } from './settings';
+
+export const KernelMatrixCommands = {
+  verifyOnAllTargets: 'ebpfStudio.verifyOnAllTargets',
+  chooseTargets: 'ebpfStudio.chooseMatrixTargets',
+} as const;
+
+export const KERNEL_MATRIX_VIEW_ID = 'ebpfStudio.kernelMatrix';
+
+export interface MatrixResult {
+  file: vscode.Uri;
+  /** In the order of the setting, one per target. */
+  outcomes: TargetOutcome[];
+  finishedAt: number;
+}
+
+export class KernelMatrix implements vscode.Disposable {
+  private readonly results = new Map<string, MatrixResult>();
+  private readonly runs = new Map<string, AbortController>();
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  /** Fires with the file whose matrix result changed (new, or forgotten). */
+  readonly onDidChange = this.changed.event;
+
+  constructor(
+    private readonly sessions: AgentSessions,
+    private readonly log: ExtensionLog,
+  ) {}
+
+  resultFor(file: vscode.Uri): MatrixResult | undefined {
+    return this.results.get(file.toString());
+  }
+
+  allResults(): MatrixResult[] {
+    return [...this.results.values()];
+  }
+
+  /** Checks `document` on every matrix target; undefined when a newer run of the same file superseded it. */
+  async check(document: vscode.TextDocument, targets: string[]): Promise<MatrixResult | undefined> {
+    const key = document.uri.toString();
+    this.runs.get(key)?.abort(new DOMException('superseded by a newer check of the same file', 'AbortError'));
+    const controller = new AbortController();
+    this.runs.set(key, controller);
+    const { signal } = controller;
+    const started = Date.now();
+    try {
+      const outcomes = await checkOnTargets(
+        targets,
+        async (target) => {
+          const spec = parseTarget(target);
+          const session = await this.sessions.get(spec, describeTarget(spec));
+          return checkFilesOnSession(session, [document.uri.fsPath], { compileOn: 'auto', compiler: this.sessions.compiler, target, readFile: readOpenDocumentOrDisk, signal });
+        },
+        signal,
+      );
+      if (signal.aborted) return undefined;
+      const result: MatrixResult = { file: document.uri, outcomes, finishedAt: Date.now() };
+      this.results.set(key, result);
+      this.log.info(`${vscode.workspace.asRelativePath(document.uri)} on ${targets.length} targets in ${Date.now() - started} ms: ${outcomes.map(summarize).join('; ')}`);
+      this.changed.fire(document.uri);
+      return result;
+    } catch (error) {
+      if (signal.aborted) return undefined;
+      throw error;
+    } finally {
+      if (this.runs.get(key) === controller) this.runs.delete(key);
+    }
+  }
+
+  forget(file: vscode.Uri): void {
+    const key = file.toString();
+    this.runs.get(key)?.abort(new DOMException('the file was closed', 'AbortError'));
+    if (this.results.delete(key)) this.changed.fire(file);
+  }
+
+  dispose(): void {
+    for (const run of this.runs.values()) run.abort(new DOMException('eBPF Studio is shutting down', 'AbortError'));
+    this.runs.clear();
+    this.changed.dispose();
+  }
+}
+
+function summarize(o: TargetOutcome): string {
+  if (o.error !== undefined) return `${o.target} not checked (${o.error})`;
+  const programs = (o.reports ?? []).flatMap((r) => (r.compiled ? r.programs.map((p) => `${p.name} ${p.ok ? '✓' : '✗'}`) : ['does not compile']));
+  return `${o.target} ${programs.join(' ') || 'no programs'}`;
+}
+
+type TargetChoice = vscode.QuickPickItem & { target: string };
+
+/** A multi-select of this machine, running kernel VMs, ~/.ssh/config hosts and whatever the setting already names. */
+async function chooseTargets(vms: KernelVms): Promise<string[] | undefined> {
+  const current = readSettings().matrixTargets;
+  const items: TargetChoice[] = [{ label: 'local', description: 'this machine', target: 'local' }];
+  for (const vm of vms.running()) items.push({ label: vm.target, description: `kernel VM, ${vm.kernel}`, target: vm.target });
+  let hosts: string[] = [];
+  try {
+    hosts = listSshConfigHosts();
+  } catch {
+    // An unreadable ~/.ssh/config only means no hosts from it are offered; Select Target says why.
+  }
+  for (const host of hosts) items.push({ label: host, description: 'SSH host from ~/.ssh/config', target: host });
+  for (const target of current) if (!items.some((i) => i.target === target)) items.push({ label: target, description: 'in the setting', target });
+  for (const item of items) item.picked = current.includes(item.target);
+  const picked = await vscode.window.showQuickPick(items, {
+    canPickMany: true,
+    title: 'Kernel Matrix targets',
+    placeHolder: 'Targets each *.bpf.c file is verified on together (start more kernels with "eBPF: Start Kernel VM…")',
+  });
+  if (picked === undefined) return undefined;
+  const targets = picked.map((p) => p.target);
+  await storeMatrixTargets(targets);
+  return targets;
+}
+
+export function registerKernelMatrixCommands(matrix: KernelMatrix, vms: KernelVms, log: ExtensionLog): vscode.Disposable {
+  const inBackground = (document: vscode.TextDocument): void => {
+    const targets = readSettings().matrixTargets;
+    if (targets.length === 0) return;
+    matrix.check(document, targets).catch((error: unknown) => log.info(`${vscode.workspace.asRelativePath(document.uri)} (kernel matrix): ${errorMessage(error)}`));
+  };
+
+  const verifyOnAllTargets = async (): Promise<void> => {
+    const document = vscode.window.activeTextEditor?.document;
+    if (!document || !isBpfSource(document)) {
+      void vscode.window.showWarningMessage('Open a *.bpf.c file to verify it on all targets.');
+      return;
+    }
+    let targets = readSettings().matrixTargets;
+    if (targets.length === 0) targets = (await chooseTargets(vms)) ?? [];
+    if (targets.length === 0) return;
+    await vscode.commands.executeCommand(`${KERNEL_MATRIX_VIEW_ID}.focus`);
+    try {
+      const result = await vscode.window.withProgress(
+        { location: { viewId: KERNEL_MATRIX_VIEW_ID }, title: `Verifying on ${targets.length} targets` },
+        () => matrix.check(document, targets),
+      );
+      const unreachable = result?.outcomes.filter((o) => o.error !== undefined) ?? [];
+      if (unreachable.length > 0) {
+        const choice = await vscode.window.showWarningMessage(
+          `Not verified on ${unreachable.map((o) => `${o.target} (${o.error})`).join('; ')}`,
+          'Show Output',
+        );
+        if (choice === 'Show Output') log.show();
+      }
+    } catch (error) {
+      log.info(`kernel matrix: ${errorMessage(error)}`);
+      void vscode.window.showErrorMessage(`Cannot verify on all targets: ${errorMessage(error)}`);
+    }
+  };
+
+  return vscode.Disposable.from(
+    vscode.commands.registerCommand(KernelMatrixCommands.verifyOnAllTargets, verifyOnAllTargets),
+    vscode.commands.registerCommand(KernelMatrixCommands.chooseTargets, () => chooseTargets(vms)),
+    vscode.workspace.onDidSaveTextDocument((document) => {
+      if (isBpfSource(document) && readSettings().verifyOnSave) inBackground(document);
+    }),
+    vscode.workspace.onDidCloseTextDocument((document) => {
+      if (isBpfSource(document)) matrix.forget(document.uri);
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      // New targets: the files already in the matrix are checked again on them.
+      if (!e.affectsConfiguration('ebpfStudio.matrixTargets')) return;
+      const none = readSettings().matrixTargets.length === 0;
+      for (const result of matrix.allResults()) {
+        if (none) {
+          matrix.forget(result.file);
+          continue;
+        }
+        const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === result.file.toString());
+        if (document) inBackground(document);
+      }
+    }),
+  );
+}
