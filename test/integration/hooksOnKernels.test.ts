@@ -421,7 +421,8 @@ function planFor(present: HookCase[]): Record<string, number> {
 
 assert.deepEqual(SLOTS, HOOKS.map((h) => h.slot), 'one case per slot of hooks.h, in its order');
 
-for (const kernel of testKernels()) {
+const kernels = testKernels();
+for (const kernel of kernels) {
   test(`every hook kind on ${kernel.label}: fires with exact counts for the trigger, or is refused as a missing kernel feature`, { timeout: 900_000, skip: missing ?? false }, async (t) => {
     await hooksOnKernel(t, kernel);
   });
@@ -507,7 +508,7 @@ async function hooksOnKernel(t: TestContext, kernel: TestKernel): Promise<void> 
 
 // ---- `ebpf-studio run` of a kprobe program on the 6.1 VM ----
 
-const vm61 = testKernels().find((k) => k.target === 'vm:test-6.1');
+const vm61 = kernels.find((k) => k.target === 'vm:test-6.1');
 test('ebpf-studio run on vm:test-6.1: a kprobe program streams the trigger\'s fsyncs as decoded events (JSON)', { timeout: 600_000, skip: missing ?? (vm61 ? false : 'no kernel VMs here') }, async (t) => {
   const trigger = buildTrigger();
   const target = await readyTarget(vm61!);
