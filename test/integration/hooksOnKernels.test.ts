@@ -304,8 +304,9 @@ const tag = `${process.pid % 100000}`;
 const NETNS = `ebpfhooks${tag}`;
 const HOST_IF = `ehk${tag}a`;
 const PEER_IF = `ehk${tag}b`;
-const HOST_ADDR = '10.254.91.1';
-const PEER_ADDR = '10.254.91.2';
+// A /30 of its own too, so two test processes on one kernel do not route into each other's pair.
+const HOST_ADDR = `10.254.${process.pid % 250}.1`;
+const PEER_ADDR = `10.254.${process.pid % 250}.2`;
 
 /**
  * A veth pair with its peer in a network namespace, and a cgroup v2 directory (cgroup2 mounted
