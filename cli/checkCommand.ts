@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CheckReport } from '../remote-agent/client/checkReport';
 import { checkFilesOnSession, checkOnTargets, LocalCompiler, parseCompilePlace, type CompilePlace, type TargetOutcome } from '../remote-agent/client/kernelMatrix';
-import { CONNECTION_OPTIONS, openCliSession, parseFormat } from './cliSession';
+import { commandLineLookup, type FlagsLookup } from '../remote-agent/client/projectFlags';
+import { CONNECTION_OPTIONS, joinCflagsValue, openCliSession, parseFormat } from './cliSession';
 import { formatMatrix, toJsonReport } from './formatMatrix';
 import { exitStatusOf, formatText } from './formatReport';
 
@@ -29,18 +30,20 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
     return 0;
   }
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: joinCflagsValue(argv),
     allowPositionals: true,
     options: {
       ...CONNECTION_OPTIONS,
       target: { type: 'string', multiple: true },
       'targets-from': { type: 'string' },
       'compile-on': { type: 'string', default: 'auto' },
+      cflags: { type: 'string' },
       format: { type: 'string', default: 'text' },
     },
   });
   const format = parseFormat(values.format);
   const compileOn = parseCompilePlace(values['compile-on'], '--compile-on');
+  const project = (file: string): FlagsLookup => commandLineLookup(file, values.cflags, process.cwd());
   if (positionals.length === 0) throw new Error('check needs at least one FILE');
   const files = positionals.map((f) => path.resolve(f));
   for (const f of files) {
@@ -52,7 +55,7 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
   const compiler = new LocalCompiler(() => openCliSession({ target: 'local' }, signal, { unprivileged: true }));
   try {
     const single = targets.length === 1;
-    const checkOne = (target: string): Promise<CheckReport[]> => checkOnTarget(files, { ...values, target }, compileOn, compiler, signal);
+    const checkOne = (target: string): Promise<CheckReport[]> => checkOnTarget(files, { ...values, target }, project, compileOn, compiler, signal);
     // One target alone fails the command with its own error (exit 2); in a matrix the others still report.
     const outcomes: TargetOutcome[] = single ? [{ target: targets[0]!, reports: await checkOne(targets[0]!) }] : await checkOnTargets(targets, checkOne, signal);
     const cwd = process.cwd();
@@ -75,13 +78,14 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
 async function checkOnTarget(
   files: string[],
   values: Parameters<typeof openCliSession>[0],
+  project: (file: string) => FlagsLookup,
   compileOn: CompilePlace,
   compiler: LocalCompiler,
   signal: AbortSignal,
 ): Promise<CheckReport[]> {
   const session = await openCliSession(values, signal);
   try {
-    return await checkFilesOnSession(session, files, { compileOn, compiler, signal });
+    return await checkFilesOnSession(session, files, { compileOn, compiler, project, signal });
   } finally {
     await session.dispose();
   }

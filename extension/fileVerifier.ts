@@ -10,6 +10,7 @@ import type { CheckReport } from '../remote-agent/client/checkReport';
 import { checkFilesOnSession } from '../remote-agent/client/kernelMatrix';
 import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
+import { projectLookupFor } from './projectFlagsLookup';
 import { readSettings, resolveTarget } from './settings';
 
 export type VerifyTrigger = 'save' | 'open' | 'command';
@@ -85,6 +86,7 @@ export class FileVerifier implements vscode.Disposable {
         compileOn: 'auto',
         compiler: this.sessions.compiler,
         readFile: readOpenDocumentOrDisk,
+        project: () => projectLookupFor(document.uri),
         signal: controller.signal,
       });
       if (report === undefined) throw new Error(`checking ${name} gave no report`);

@@ -13,6 +13,7 @@ import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
 import { isBpfSource, readOpenDocumentOrDisk } from './fileVerifier';
 import type { KernelVms } from './kernelVms';
+import { projectLookupFor } from './projectFlagsLookup';
 import { errorMessage, readSettings, storeMatrixTargets } from './settings';
 
 export const KernelMatrixCommands = {
@@ -63,7 +64,7 @@ export class KernelMatrix implements vscode.Disposable {
         async (target) => {
           const spec = parseTarget(target);
           const session = await this.sessions.get(spec, describeTarget(spec));
-          return checkFilesOnSession(session, [document.uri.fsPath], { compileOn: 'auto', compiler: this.sessions.compiler, target, readFile: readOpenDocumentOrDisk, signal });
+          return checkFilesOnSession(session, [document.uri.fsPath], { compileOn: 'auto', compiler: this.sessions.compiler, target, readFile: readOpenDocumentOrDisk, project: () => projectLookupFor(document.uri), signal });
         },
         signal,
       );

@@ -6,6 +6,7 @@
  */
 import type { AgentSession } from './agentSession';
 import { checkFile, type VerifyingAgent } from './checkFile';
+import type { FlagsLookup } from './projectFlags';
 import type { CheckReport } from './checkReport';
 import { compileOnClient } from './compileOnClient';
 import type { ReadSource } from './sourceBundle';
@@ -75,6 +76,8 @@ export interface CheckOnSessionOptions {
   /** The target's name in the reports; default the session's description. */
   target?: string;
   readFile?: ReadSource;
+  /** Where a file's project compile flags are looked for (checkFile's project); default its repository. */
+  project?: (file: string) => FlagsLookup;
   signal?: AbortSignal;
 }
 
@@ -90,6 +93,7 @@ export async function checkFilesOnSession(session: AgentSession, files: string[]
         kernelRelease: session.hello.kernelRelease,
         compiledOn: here ? 'client' : 'target',
         ...(o.readFile && { readFile: o.readFile }),
+        ...(o.project && { project: o.project(file) }),
         ...(o.signal && { signal: o.signal }),
       }),
     );

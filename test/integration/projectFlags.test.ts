@@ -171,3 +171,11 @@ t('run: --cflags stands in for a project without compile_commands.json, relative
   assert.match(withFlags.stderr, /^tools\/getpid_count\.bpf\.c: program count_getpid \(tracepoint\/syscalls\/sys_enter_getpid\): ok, \d+ insns processed \(on local, kernel .+\)$/m);
   assert.match(withFlags.stderr, /^attached count_getpid: tracepoint syscalls\/sys_enter_getpid \(prog id \d+\)$/m);
 });
+
+t('check: --cflags, relative to the working directory, when the project has no compile_commands.json', () => {
+  const bare = copyOfFixture('cflags', false);
+  const run = cli(['check', 'tools/uprobe_count.bpf.c', '--target', 'local', '--cflags', '-I libbpf/src -Icommon -DMAX_ENTRIES=10240'], bare);
+  assert.equal(run.stderr, '');
+  assert.equal(run.status, 0, run.stdout);
+  assert.match(run.stdout, /^tools\/uprobe_count\.bpf\.c: program count_malloc \(uprobe\): ok, \d+ insns processed \(on local, kernel .+\)$/m);
+});
