@@ -54,6 +54,8 @@ interface KernelSite {
   hostIf: string;
   cgroup: string;
   trigger: string;
+  /** The kernel's hardware PMUs (event sources with a cpu-cycles event); none in these VMs or on this machine. */
+  pmus: string[];
 }
 
 /** What a trigger run reported. */
@@ -111,6 +113,9 @@ function trampolineLack(hello: HelloResult, program: string, section: string): L
 }
 
 /** The trigger alternates fsync() and fdatasync(), starting with fsync: the datasync arguments add up to this. */
+/** The perf event the perf_event hook samples on a kernel: cycles with a PMU, else the software clock. */
+const perfEvent = (s: KernelSite): 'cpu-cycles' | 'cpu-clock' => (s.pmus.length > 0 ? 'cpu-cycles' : 'cpu-clock');
+
 const fdatasyncs = Math.floor(PLAN.fsync / 2);
 
 /** Every hook kind, one program each in hooks.bpf.c (compiled in with -DWITH_<slot>). */
@@ -224,13 +229,13 @@ const HOOKS: HookCase[] = [
     expected: () => ({ count: PLAN.udp2, sum: PLAN.udp2 * (PORT + 2) }),
   },
   {
-    // Software cpu-clock: there is no PMU in these VMs (nor on this machine). A sample counts when
-    // it lands in the trigger's busy loop; each counted one sends the trigger a signal, so the
-    // trigger's own count must equal the program's.
+    // CPU cycles where the kernel has a hardware PMU, else the software cpu-clock (in ns). A sample
+    // counts when it lands in the trigger's busy loop; each counted one sends the trigger a signal,
+    // so the trigger's own count must equal the program's.
     slot: 'PERF_EVENT', label: 'perf_event', program: 'on_perf_event', section: 'perf_event',
     lacks: (h) => typeLack(h, 'perf_event', 'on_perf_event', 'perf_event'),
-    target: () => ({ kind: 'perf_event', event: 'cpu-clock', period: 1_000_000 }),
-    description: () => 'perf_event cpu-clock every 1000000 events on every CPU',
+    target: (s) => ({ kind: 'perf_event', event: perfEvent(s), period: 1_000_000 }),
+    description: (s) => `perf_event ${perfEvent(s)} every 1000000 events on every CPU`,
     expected: (_s, run) => ({ count: run.perfSignals, sum: run.perfSignals }),
   },
 ];
@@ -312,7 +317,7 @@ const PEER_ADDR = `10.254.${process.pid % 250}.2`;
  * A veth pair with its peer in a network namespace, and a cgroup v2 directory (cgroup2 mounted
  * first where it is not), on the kernel the shell runs on. Answers the cgroup's path.
  */
-async function prepareNetworkAndCgroup(shell: Transport): Promise<string> {
+async function prepareNetworkAndCgroup(shell: Transport): Promise<{ cgroup: string; pmus: string[] }> {
   const out = await sh(
     shell,
     [
@@ -330,9 +335,12 @@ async function prepareNetworkAndCgroup(shell: Transport): Promise<string> {
       `ping -c 1 -W 10 -q ${PEER_ADDR} >/dev/null`,
       `mkdir "$cg/ebpf-studio-hooks-${tag}"`,
       `echo "$cg/ebpf-studio-hooks-${tag}"`,
+      // The hardware PMUs, as perf names them: those with a cpu-cycles event.
+      'for d in /sys/bus/event_source/devices/*; do if [ -e "$d/events/cpu-cycles" ] || [ -e "$d/events/cpu_cycles" ]; then echo "${d##*/}"; fi; done',
     ].join('\n'),
   );
-  return out.trim();
+  const [cgroup, ...pmus] = out.trim().split('\n');
+  return { cgroup: cgroup!, pmus };
 }
 
 async function removeNetworkAndCgroup(shell: Transport, cgroup: string | undefined): Promise<void> {
@@ -447,15 +455,17 @@ async function hooksOnKernel(t: TestContext, kernel: TestKernel): Promise<void> 
   });
   const { hello } = session;
   assert.equal(hello.btf, true, `${kernel.label} has no kernel BTF: its programs cannot be built (vmlinux.h)`);
-  cgroup = await prepareNetworkAndCgroup(shell);
+  const prepared = await prepareNetworkAndCgroup(shell);
+  cgroup = prepared.cgroup;
   phase('session and setup');
-  const site: KernelSite = { hello, hostIf: HOST_IF, cgroup, trigger };
+  const site: KernelSite = { hello, hostIf: HOST_IF, cgroup, trigger, pmus: prepared.pmus };
 
   const present = HOOKS.filter((h) => h.lacks(hello) === null);
   const absent = HOOKS.filter((h) => h.lacks(hello) !== null);
   t.diagnostic(
     `${kernel.label} (${target}, kernel ${hello.kernelRelease}): probed kprobeEvents=${hello.features.kprobeEvents} uprobeEvents=${hello.features.uprobeEvents} ` +
-      `tracingPrograms=${hello.features.tracingPrograms} lsm=${hello.features.lsm} tcx=${hello.features.tcx}`,
+      `tracingPrograms=${hello.features.tracingPrograms} lsm=${hello.features.lsm} tcx=${hello.features.tcx}; ` +
+      `hardware PMUs: ${site.pmus.join(', ') || 'none'} (perf_event samples ${perfEvent(site)})`,
   );
 
   // One object with every hook this kernel has, every program attached, then one trigger run.
