@@ -25,6 +25,7 @@ import { errorMessage } from './settings';
 import { registerTraceOutput } from './traceOutput';
 import { registerVerdictStatusBar } from './verdictStatusBar';
 import { registerVerifierLogCommand } from './verifierLogCommand';
+import { registerVerifierQuickFixes } from './verifierQuickFixes';
 import { registerVerifyTriggers } from './verifyTriggers';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -59,6 +60,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     registerReportDiagnostics(verifier, log, matrixView.diagnostics),
     registerProgramCodeLens(verifier, running),
     registerVerifierLogCommand(verifier, log),
+    registerVerifierQuickFixes(verifier),
     registerSelectTargetCommand(vms),
     registerVerifyTriggers(verifier, sessions, statusBar, log),
   );

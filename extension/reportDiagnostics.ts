@@ -1,6 +1,7 @@
 /**
  * Turns check reports into editor diagnostics: clang's errors and the verifier's rejections on
- * their source lines, in Problems, with the path the verifier walked as related information and
+ * their source lines, in Problems, with what a verifier message means (title, explanation, fix,
+ * docs link) after it, the causal chain and the path the verifier walked as related information, and
  * the program name linking to its full log. A report may put diagnostics on included headers
  * too, so each file's diagnostics are the union over every report that mentions it. A file the
  * Kernel Matrix has checked shows the matrix's merged diagnostics instead (kernelMatrixView.ts),
@@ -8,7 +9,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import type { CheckReport, Severity } from '../remote-agent/client/checkReport';
+import type { CheckReport, Severity, SourceDiagnostic } from '../remote-agent/client/checkReport';
+import { docsUrl } from '../remote-agent/client/docsUrl';
 import { Commands, commandUri, verifierLogArgs } from './commandLinks';
 import type { ExtensionLog } from './extensionLog';
 import type { FileVerifier } from './fileVerifier';
@@ -65,7 +67,7 @@ export async function diagnosticsOf(report: Pick<CheckReport, 'diagnostics'>, re
     // The verifier's column comes from line info and points into the statement (often at an
     // operator), so its diagnostics underline the statement; clang's column is exact.
     const column = d.source === 'verifier' ? 0 : d.column;
-    const diagnostic = new vscode.Diagnostic(rangeOf(texts.get(d.file), d.line, column), d.message, severityOf(d.severity));
+    const diagnostic = new vscode.Diagnostic(rangeOf(texts.get(d.file), d.line, column), messageOf(d), severityOf(d.severity));
     diagnostic.source = d.source === 'clang' ? 'clang' : 'eBPF verifier';
     if (d.program) {
       diagnostic.code = { value: d.program, target: commandUri(Commands.showVerifierLog, verifierLogArgs(reportFile, d.program)) };
@@ -97,6 +99,12 @@ export function rangeOf(lines: string[] | undefined, line: number, column: numbe
   const token = /^[A-Za-z0-9_]+/.exec(text.slice(start));
   const end = token ? start + token[0].length : lineEnd;
   return new vscode.Range(lineIndex, start, lineIndex, end);
+}
+
+/** The message, then what it means, the usual fix and where it is documented (Problems and hover show it). */
+function messageOf(d: SourceDiagnostic): string {
+  const e = d.explanation;
+  return e ? `${d.message}\n${e.title}: ${e.text}\nFix: ${e.fix}\n${docsUrl(e.docs)}` : d.message;
 }
 
 function severityOf(severity: Severity): vscode.DiagnosticSeverity {

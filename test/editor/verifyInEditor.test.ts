@@ -1,8 +1,8 @@
 /**
  * The whole product in a real VS Code (code-server + headless chromium): open a *.bpf.c file the
- * verifier rejects, see the rejection in Problems on its line and in a code lens, edit and save,
- * and see the verdict follow each save — the rejection moving with the code, then passing, then
- * a clang error. Verification runs on this machine's kernel through the real agent, built fresh
+ * verifier rejects, see the rejection in Problems on its line and in a code lens, with its
+ * explanation (also on hover) and the causal line, apply the quick fix and save, and see the
+ * verdict follow each save — passing, then the rejection moving with the code, then a clang error. Verification runs on this machine's kernel through the real agent, built fresh
  * in the extension host's own HOME. Then the same over SSH (a private sshd on 127.0.0.1): the
  * unknown host key's fingerprint in a modal, trust with one click, and a changed key refused.
  *
@@ -58,8 +58,29 @@ test('a verifier rejection, its fix and a clang error show up in Problems and co
     await session.screenshot('1-verifier-log');
     await page.getByRole('tab', { name: /^Problems/ }).click();
 
-    // The missing NULL check added: the program passes, the rejection leaves Problems.
-    await insertLineAfter('Missing:', 'if (!count) return 0;');
+    // What the message means, its fix and docs link under it in Problems; the causal chain (the lookup on line 22) as related information.
+    await problem(/R0 invalid mem access 'map_value_or_null'.*\[Ln 25, Col \d+\].*Map value used without a NULL check: bpf_map_lookup_elem\(\) .*Fix: Test the pointer right after the lookup .*https:\/\/github\.com\/ebpf-studio\/ebpf-studio\/blob\/main\/docs\/verifier-errors\.md#nullable-map-value/, SAVE_VERDICT_TIMEOUT);
+    await problem(/broken\.bpf\.c\s?\[Ln 22, Col \d+\]:\s?R0 becomes a nullable map value here \(bpf_map_lookup_elem may return NULL\)/, SAVE_VERDICT_TIMEOUT);
+    assert.match(await page.locator('.markers-panel').innerText(), /count_execve[\s\S]*R0 becomes a nullable map value here[\s\S]*verifier path: __u32 uid = bpf_get_current_uid_gid\(\);/, 'the causal line first, then the walked path');
+    await session.screenshot('1-explained');
+    // The same in the hover on the failing statement (the cursor on it, Ctrl+K Ctrl+I).
+    await page.locator('.editor-instance .monaco-editor .view-line', { hasText: '*count += 1;' }).click();
+    await page.keyboard.press('Home');
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('Control+I');
+    await page.locator('.monaco-hover', { hasText: 'Map value used without a NULL check' }).waitFor({ timeout: 10_000 });
+    await session.screenshot('1-hover');
+    await page.keyboard.press('Escape');
+
+    // The quick fix adds the missing NULL check: the program passes, the rejection leaves Problems.
+    await page.keyboard.press('Control+.');
+    // The preferred fix is the focused entry; Enter applies it.
+    await page.locator('.action-widget .monaco-list-row.focused', { hasText: "Add a NULL check of 'count' after the lookup" }).waitFor({ timeout: 10_000 });
+    assert.match(await page.locator('.action-widget').innerText(), /Explain: Map value used without a NULL check/);
+    await session.screenshot('1-quick-fix');
+    await page.keyboard.press('Enter');
+    // VS Code saves what a code action edits (files.refactoring.autoSave), so that save verifies it; the save below then changes nothing.
+    await page.locator('.editor-instance .monaco-editor .view-line', { hasText: /^\s*if\s\(!count\)\sreturn\s0;\s*$/ }).waitFor({ timeout: 10_000 });
     let ms = await saveAndWait(() => codeLens('✓ ', SAVE_VERDICT_TIMEOUT));
     t.diagnostic(`save → ✓ code lens: ${ms} ms`);
     await page.locator('.markers-panel .monaco-list-row', { hasText: 'map_value_or_null' }).waitFor({ state: 'detached', timeout: SAVE_VERDICT_TIMEOUT });
@@ -75,7 +96,7 @@ test('a verifier rejection, its fix and a clang error show up in Problems and co
 
     // A clang error: no object, so no verdicts, and the compiler's message on its line.
     await insertLineAfter('no check any more', 'undeclared_counter++;');
-    ms = await saveAndWait(() => problem(/use of undeclared identifier 'undeclared_counter'.*\[Ln 25, Col 2\]/, SAVE_VERDICT_TIMEOUT));
+    ms = await saveAndWait(() => problem(/use of undeclared identifier 'undeclared_counter'.*\[Ln 24, Col 2\]/, SAVE_VERDICT_TIMEOUT));
     t.diagnostic(`save → clang error in Problems: ${ms} ms`);
     await session.screenshot('4-clang-error');
   } catch (error) {
