@@ -41,6 +41,8 @@ export class KernelVms implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
   private readonly timer: NodeJS.Timeout;
+  /** Logged once, not on every poll. */
+  private lastListError: string | undefined;
 
   constructor(private readonly log: ExtensionLog) {
     this.entries = this.read();
@@ -101,9 +103,12 @@ export class KernelVms implements vscode.Disposable {
     let vms: VmStatus[] = [];
     try {
       vms = listVms();
+      this.lastListError = undefined;
     } catch (error) {
       // A cache directory we cannot read: no VMs to show, and the reason where background problems go.
-      this.log.info(`cannot list kernel VMs: ${errorMessage(error)}`);
+      const message = errorMessage(error);
+      if (message !== this.lastListError) this.log.info(`cannot list kernel VMs: ${message}`);
+      this.lastListError = message;
     }
     const entries: KernelVmEntry[] = vms.map((vm) => ({
       name: vm.name,

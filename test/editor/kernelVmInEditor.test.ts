@@ -1,10 +1,13 @@
 /**
  * Kernel VMs and the Kernel Matrix in a real VS Code (code-server + headless chromium): start
  * Debian's 6.1 as a kernel VM from "eBPF: Start Kernel VM…" (kernel and name from the quick pick),
- * see it in the eBPF Explorer with its kernel, state and console log, get verdicts from that
- * kernel; then verify a file on this machine and the VM at once and read the Kernel Matrix view
- * (a verdict per target), the merged diagnostic (one problem, both kernels named), one target's
- * diagnostics after a click on its cell, and the matrix following a save.
+ * see a start that cannot be done refused with its reason, see the VM in the eBPF Explorer with
+ * its kernel, state and console log and in the target picker, stop a stale VM from the Explorer,
+ * cancel a start from its progress notification,
+ * get verdicts from the VM's kernel; then choose this machine and the VM as matrix targets, verify
+ * a file on both at once and read the Kernel Matrix view (a verdict per target), the merged
+ * diagnostic (one problem, both kernels named), one target's diagnostics after a click on its
+ * cell, and the matrix following a save.
  *
  * The VM is the test suite's shared `test-6.1` (test/support/testKernels.ts): already running, the
  * start finds it and boots nothing; else the quick pick boots it. Needs code-server, chromium and
@@ -12,10 +15,14 @@
  * step go to test-results/. EBPF_STUDIO_VSIX=path tests an already built .vsix.
  */
 import assert from 'node:assert/strict';
+import { existsSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
+import { vmCachePaths } from '../../remote-agent/client/vm/cachePaths';
+import { listVms, stopVm } from '../../remote-agent/client/vm/vmManager';
+import { vmFiles, writeVmRecord } from '../../remote-agent/client/vm/vmState';
 import { editorTestSkipReason, openEditorSession, repoRoot, type EditorSession } from '../support/codeServer';
 import { kernelVmsUnavailable, TEST_VMS } from '../support/testKernels';
 
@@ -71,6 +78,17 @@ test('a kernel VM started from the quick pick becomes the target, is listed with
     assert.match(await done.innerText(), new RegExp(`Kernel VM ${VM.name} (was already running|is running) kernel 6\\.1\\.\\d+-\\d+-amd64`));
     t.diagnostic(`quick pick → VM ready: ${Date.now() - started} ms`);
     await session.screenshot('1-vm-started');
+    await done.getByRole('button', { name: 'Add to Kernel Matrix' }).click();
+
+    // A start that cannot be done pops up with the reason: the name is taken by a VM of another kernel.
+    await runCommand('eBPF: Start Kernel VM…');
+    await kernels.filter({ hasText: "Debian experimental's newest 7.3 kernel" }).click();
+    await name.fill(VM.name);
+    await page.keyboard.press('Enter');
+    await page
+      .locator('.notification-toast.notification-fade-in-done', { hasText: `Cannot start kernel VM ${VM.name}: A VM named '${VM.name}' already runs kernel 6.1.` })
+      .waitFor({ timeout: 60_000 });
+    await session.screenshot('1-start-refused');
 
     // The eBPF Explorer lists it with kernel and state; its inline action opens the console log.
     await page.locator('.activitybar .action-item a[aria-label^="eBPF"]').click();
@@ -83,6 +101,38 @@ test('a kernel VM started from the quick pick becomes the target, is listed with
     // (Monaco draws spaces as no-break spaces: \s matches both.)
     await page.locator('.editor-instance .monaco-editor .view-line', { hasText: /sshd\sstarted\son\seth0\s\(kernel\s6\.1\./ }).waitFor({ timeout: 30_000 });
     await session.screenshot('2-explorer-and-console-log');
+
+    // A VM whose QEMU is gone (it crashed, the machine rebooted) is listed as stopped; Stop clears it away.
+    const stale = 'kvm-editor-test-stale';
+    const staleFiles = vmFiles(vmCachePaths(), stale);
+    try {
+      writeVmRecord(staleFiles, { name: stale, requested: '6.1', kernelPackage: 'linux-image-6.1.0-50-amd64', kernelVersion: '6.1.158-1', kernelRelease: '6.1.0-50-amd64', port: 1, accel: 'tcg', startedAt: new Date().toISOString() });
+      const staleRow = explorer.locator('.monaco-list-row', { hasText: new RegExp(`^\\s*${stale}\\s*kernel 6\\.1\\.0-50-amd64 · stopped\\s*$`) });
+      await staleRow.waitFor({ timeout: 30_000 }); // the list is read again every few seconds
+      await staleRow.hover();
+      await staleRow.locator('.actions a[aria-label="Stop Kernel VM"]').click();
+      await staleRow.waitFor({ state: 'detached', timeout: 30_000 });
+      assert.equal(existsSync(staleFiles.dir), false, 'its state directory is gone');
+    } finally {
+      rmSync(staleFiles.dir, { recursive: true, force: true });
+    }
+
+    // A start cancelled from its progress notification ends quietly (no error) and leaves no VM running.
+    const cancelled = 'kvm-editor-test-cancel';
+    try {
+      await runCommand('eBPF: Start Kernel VM…');
+      await bookworm.click();
+      await name.fill(cancelled);
+      await page.keyboard.press('Enter');
+      const progress = page.locator('.notification-toast', { hasText: `Starting kernel VM ${cancelled} (6.1)` });
+      await progress.getByRole('button', { name: 'Cancel' }).click();
+      await progress.waitFor({ state: 'detached', timeout: 60_000 });
+      await eventually(async () => (await session.extensionOutput()).includes(`kernel VM ${cancelled}: starting kernel VM ${cancelled} was cancelled`), 60_000);
+      assert.equal(await page.locator('.notification-toast', { hasText: `Cannot start kernel VM ${cancelled}` }).count(), 0, 'no error for a cancellation');
+      assert.deepEqual(listVms().filter((vm) => vm.name === cancelled && vm.state === 'running'), []);
+    } finally {
+      await stopVm(cancelled);
+    }
 
     // The target picker offers the running VM beside this machine.
     await runCommand('eBPF: Select Target');
@@ -108,7 +158,12 @@ test('a kernel VM started from the quick pick becomes the target, is listed with
 
 test('the Kernel Matrix shows a verdict per target, merges their diagnostics, shows one target on a click, and follows a save', { skip: missing, timeout: 900_000 }, async (t) => {
   try {
-    await session.writeWorkspaceSettings({ 'ebpfStudio.target': VM_TARGET, 'ebpfStudio.matrixTargets': ['local', VM_TARGET] });
+    // The VM is in the matrix already (added from its start notification); this machine joins it.
+    await runCommand('eBPF: Choose Kernel Matrix Targets');
+    const choices = page.locator('.quick-input-widget .monaco-list-row');
+    await choices.filter({ hasText: VM_TARGET }).waitFor({ timeout: 10_000 });
+    await choices.filter({ hasText: 'this machine' }).click();
+    await page.keyboard.press('Enter');
     await openFile('broken.bpf.c');
     await page.locator('.editor-actions [aria-label="Verify on All Targets"]').click();
     const matrix = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Kernel Matrix' }) });
@@ -186,6 +241,15 @@ async function openFile(name: string): Promise<void> {
 /** The Kernel Matrix cell of `target` (its row under the program). */
 function cell(matrix: Locator, target: string): Locator {
   return matrix.locator('.monaco-list-row', { hasText: `${target} (` });
+}
+
+/** Polls `condition` until it holds; fails after `timeout` ms. */
+async function eventually(condition: () => Promise<boolean>, timeout: number): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`still not true after ${timeout} ms: ${condition.toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 function escape(text: string): string {
