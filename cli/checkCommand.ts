@@ -10,15 +10,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { version } from '../package.json';
 import type { CheckReport } from '../remote-agent/client/checkReport';
 import { checkFilesOnSession, checkOnTargets, LocalCompiler, parseCompilePlace, type CompilePlace, type TargetOutcome } from '../remote-agent/client/kernelMatrix';
 import { commandLineLookup, type FlagsLookup } from '../remote-agent/client/projectFlags';
 import { CONNECTION_OPTIONS, joinCflagsValue, openCliSession, parseFormat } from './cliSession';
 import { formatMatrix, toJsonReport } from './formatMatrix';
+import { toSarif } from './formatSarif';
 import { exitStatusOf, formatText } from './formatReport';
 
 export const CHECK_USAGE = `usage: ebpf-studio check FILE... [--target local|ssh://[user@]host[:port]|vm:NAME]... [--targets-from FILE]
-                         [--identity KEYFILE] [--known-hosts FILE] [--compile-on auto|target|client] [--format text|json]
+                         [--identity KEYFILE] [--known-hosts FILE] [--compile-on auto|target|client] [--format text|json|sarif]
   Compiles and verifies every program of each FILE on each target (several targets: concurrently,
   with a table of verdicts per kernel). --compile-on client compiles here against the target's own
   BTF, for targets without clang (auto does that when the target has none, and for kernel VMs).
@@ -41,7 +43,7 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
       format: { type: 'string', default: 'text' },
     },
   });
-  const format = parseFormat(values.format);
+  const format = parseFormat(values.format, ['text', 'json', 'sarif']);
   const compileOn = parseCompilePlace(values['compile-on'], '--compile-on');
   const project = (file: string): FlagsLookup => commandLineLookup(file, values.cflags, process.cwd());
   if (positionals.length === 0) throw new Error('check needs at least one FILE');
@@ -60,6 +62,7 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
     const outcomes: TargetOutcome[] = single ? [{ target: targets[0]!, reports: await checkOne(targets[0]!) }] : await checkOnTargets(targets, checkOne, signal);
     const cwd = process.cwd();
     if (format === 'json') process.stdout.write(JSON.stringify(toJsonReport(outcomes, cwd), null, 2) + '\n');
+    else if (format === 'sarif') process.stdout.write(JSON.stringify(toSarif(outcomes, cwd, version), null, 2) + '\n');
     else if (single) process.stdout.write(formatText(outcomes[0]!.reports!, cwd));
     else {
       for (const outcome of outcomes) {
