@@ -192,6 +192,12 @@ test('the Kernel Matrix shows a verdict per target, merges their diagnostics, sh
     await matrix.locator('.monaco-list-row', { hasText: `showing ${VM_TARGET}` }).waitFor({ timeout: 10_000 });
     await session.screenshot('5-one-target');
 
+    // The view's title action goes back to the merged diagnostics.
+    await matrix.locator('.pane-header').hover();
+    await matrix.locator('.pane-header .actions a[aria-label="Show Merged Diagnostics of All Targets"]').click();
+    await shown('.markers-panel .monaco-list-row', /map_value_or_null' — on all 2 targets: /, SAVE_VERDICT_TIMEOUT);
+    assert.equal(await problems.count(), 1);
+
     // The fix saved: the matrix follows, a pass with its figures on each target, and the problem goes.
     await page.locator('.editor-instance .monaco-editor .view-line', { hasText: 'Missing:' }).click();
     await page.keyboard.press('End');
