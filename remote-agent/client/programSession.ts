@@ -444,12 +444,14 @@ export class ProgramRun {
   }
 
   /**
-   * Whether the file (or a header it includes) now reads differently from what this run compiled:
-   * a program attached into this run would then not be the code the user sees.
+   * Whether the file (or a header it includes, or its project's flags) now reads differently from
+   * what this run compiled: a program attached into this run would then not be the code the user sees.
    */
   async sourceChanged(signal?: AbortSignal): Promise<boolean> {
     const now = await collectProjectBundle(this.file, { readFile: this.readFile, project: this.project, signal });
     const then = this.bundle.files;
+    const flagsOf = (b: SourceBundle): string => JSON.stringify([b.includeDirs, b.defines]);
+    if (flagsOf(now) !== flagsOf(this.bundle)) return true;
     return now.files.length !== then.length || now.files.some((f, i) => f.path !== then[i].path || f.content !== then[i].content);
   }
 

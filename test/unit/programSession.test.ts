@@ -333,6 +333,32 @@ test('a run tells when its file now reads differently from what it compiled (att
   await run.stop();
 });
 
+test("a run tells when its project's compile flags changed since it compiled", async () => {
+  const dir = fs.mkdtempSync(path.join(scratch, 'project-'));
+  const file = path.join(dir, 'probe.bpf.c');
+  fs.copyFileSync(probe, file);
+  const database = (define: string) => JSON.stringify([{ directory: dir, file, arguments: ['clang', `-D${define}`, '-c', file] }]);
+  fs.writeFileSync(path.join(dir, 'compile_commands.json'), database('LEVEL=1'));
+  const { agent } = fakeAgent({ maps: probeMaps });
+  const defines: unknown[] = [];
+  const forward = agent.request as (method: string, params: unknown, signal?: AbortSignal) => Promise<unknown>;
+  const recording = {
+    ...agent,
+    request: ((method: string, params: unknown, signal?: AbortSignal) => {
+      if (method === 'compile') defines.push((params as CompileParams).defines);
+      return forward(method, params, signal);
+    }) as typeof agent.request,
+  };
+  const { run } = await openProgramRun(recording, file, { target: 'fake', kernelRelease: '6.18', project: { workspaceRoot: dir } });
+  assert.ok(run);
+  // Verified, then compiled for the run: both with the database's define.
+  assert.deepEqual(defines, [['LEVEL=1'], ['LEVEL=1']]);
+  assert.equal(await run.sourceChanged(), false);
+  fs.writeFileSync(path.join(dir, 'compile_commands.json'), database('LEVEL=22'));
+  assert.equal(await run.sourceChanged(), true);
+  await run.stop();
+});
+
 test('the CLI prints a record per line: text with local time and name=value, NDJSON with the fields object', () => {
   const receivedAt = new Date(2026, 0, 1, 13, 4, 5, 6).getTime();
   const batch: EventBatch = {
