@@ -1,7 +1,7 @@
 /**
  * Collects what the agent needs to compile a BPF C file on the target: the main file and every
  * workspace header it includes with `#include "…"`, as protocol SourceFiles with paths relative to
- * the main file's directory. Keeps the way back from those relative paths (and from the absolute
+ * the main file's directory (or to the bundle's root, below). Keeps the way back from those relative paths (and from the absolute
  * paths the compiler records in the object, and the basenames the verifier prints) to local files.
  *
  * `<…>` includes come from the target's system (libbpf headers, kernel UAPI) — unless the project's
@@ -32,7 +32,7 @@ export class SourceBundle {
   readonly files: SourceFile[];
   /** Relative path of the main file, as in `files`. */
   readonly main: string;
-  /** Local absolute path of the main file's directory: the root of every relative path. */
+  /** Local absolute directory every relative path starts from: the main file's, or where it meets the project's include dirs. */
   readonly root: string;
   /** The project's include directories relative to `root`, in search order; undefined without project flags. */
   readonly includeDirs: string[] | undefined;
