@@ -1,8 +1,9 @@
 /**
  * Collects what the agent needs to compile a BPF C file on the target: the main file and every
  * workspace header it includes with `#include "…"`, as protocol SourceFiles with paths relative to
- * the main file's directory (or to the bundle's root, below). Keeps the way back from those relative paths (and from the absolute
- * paths the compiler records in the object, and the basenames the verifier prints) to local files.
+ * the main file's directory (or to the bundle's root, below). Keeps the way back from those
+ * relative paths (and from the absolute paths the compiler records in the object, and the
+ * basenames the verifier prints) to local files.
  *
  * `<…>` includes come from the target's system (libbpf headers, kernel UAPI) — unless the project's
  * flags (projectFlags.ts) name workspace include directories: then the bundle is rooted where
