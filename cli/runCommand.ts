@@ -2,7 +2,8 @@
  * `ebpf-studio run FILE`: verify the file exactly as `check` does (same output, exit 1 when
  * rejected), attach every program (by section, or per --attach), print each decoded ring/perf
  * buffer record and each bpf_printk line as it arrives, and on Ctrl-C (SIGINT/SIGTERM) or after
- * --duration detach everything and print per-stream counters.
+ * --duration detach everything and print per-stream counters. Kernel VMs and targets without clang
+ * get the file compiled here against their BTF, as `check` does (compileOnClient.ts).
  * stdout carries only records and the final counters (NDJSON with --format json); progress goes
  * to stderr. Exit: 0 ran and stopped, 1 rejected or could not attach, 2 usage or connection
  * problems, including losing the connection while running.
@@ -11,8 +12,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAttachSpec, type AttachSpec } from '../remote-agent/client/attachSpec';
-import { AttachError, startProgramRun } from '../remote-agent/client/programSession';
+import type { AgentSession } from '../remote-agent/client/agentSession';
+import { compileOnClient } from '../remote-agent/client/compileOnClient';
+import { AttachError, startProgramRun, type RunningAgent } from '../remote-agent/client/programSession';
 import { commandLineLookup } from '../remote-agent/client/projectFlags';
+import { defaultKnowledgeDir, TargetKnowledgeCache } from '../remote-agent/client/targetKnowledge';
 import { CONNECTION_OPTIONS, joinCflagsValue, openCliSession, parseFormat } from './cliSession';
 import { eventBatchJson, eventBatchText, summaryJson, summaryText, traceJson, traceText } from './formatEvents';
 import { exitStatusOf, formatText, toJsonDiagnostics } from './formatReport';
@@ -48,13 +52,32 @@ export async function runCommand(argv: string[], signal: AbortSignal): Promise<n
   const session = await openCliSession(values, signal);
   try {
     let started;
+    // As check's `--compile-on auto`: an emulated guest compiles ~20x slower than this machine.
+    const compileHere = session.target.kind === 'vm' || session.hello.clang === null;
+    let compiler: AgentSession | undefined;
     try {
+      let agent: RunningAgent = session.client;
+      if (compileHere) {
+        compiler = await openCliSession({ target: 'local' }, signal, { unprivileged: true });
+        const requests = compileOnClient(session, compiler.client, new TargetKnowledgeCache(defaultKnowledgeDir()));
+        agent = { request: requests.request, onNotification: session.client.onNotification.bind(session.client) };
+      }
       const project = commandLineLookup(file, values.cflags, process.cwd());
-      started = await startProgramRun(session.client, file, { target: session.description, kernelRelease: session.hello.kernelRelease, attach: specs, project, signal });
+      started = await startProgramRun(agent, file, {
+        target: session.description,
+        kernelRelease: session.hello.kernelRelease,
+        attach: specs,
+        project,
+        compiledOn: compileHere ? 'client' : 'target',
+        signal,
+      });
     } catch (error) {
       if (!(error instanceof AttachError)) throw error;
       status(`ebpf-studio: ${error.message.replace(/\s*\n\s*/g, ' ')}`);
       return 1;
+    } finally {
+      // Only compiling needed it: the object now lives on the target.
+      await compiler?.dispose();
     }
     const { report, run } = started;
     const cwd = process.cwd();
@@ -63,6 +86,7 @@ export async function runCommand(argv: string[], signal: AbortSignal): Promise<n
       return exitStatusOf([report]);
     }
     status(formatText([report], cwd).trimEnd());
+    if (compileHere) status(`compiled on this machine against the BTF of ${session.description} (kernel ${session.hello.kernelRelease})`);
     for (const a of run.attached) status(`attached ${a.program}: ${a.description} (prog id ${a.programId})`);
     for (const s of run.streams) status(`streaming ${s.map} (${s.kind}) as ${s.recordType}`);
     if (run.tracing) status('following trace_pipe for bpf_printk lines');

@@ -45,6 +45,7 @@ exit status: 0 every program compiled and passed on every target, 1 any error or
 
 Verifies FILE as check does, attaches its programs, prints decoded ring/perf buffer records and
 bpf_printk lines until Ctrl-C or --duration, then detaches everything and prints per-stream counters.
+For a kernel VM or a target without clang, FILE is compiled here against the target kernel's BTF.
 
 ${CONNECTION}
 ${CFLAGS}
