@@ -1,10 +1,10 @@
 /**
- * Quick fixes for verifier rejections whose fix is mechanical: a NULL check after a map lookup, a
- * data_end check before a packet access, a zero initialiser for a stack variable read before it
- * was written, a ring buffer discard on the return that skips it, a GPL license, a clamp on a
- * helper's size argument. Pure functions of the file's text and the diagnostic (its knowledge-base
- * id, line, message and causal lines), so the editor offers them as code actions and tests apply
- * them with applyTextEdits.
+ * Quick fixes for verifier rejections whose fix is mechanical: a NULL check after a map lookup (or
+ * a ring buffer reservation, a socket lookup), a data_end check before a packet access, a zero
+ * initialiser for a stack variable read before it was written, a ring buffer discard on the
+ * returns that skip the submit, a GPL license, a mask or clamp on a helper's size argument. Pure
+ * functions of the file's text and the diagnostic (its knowledge-base id, line and message), so
+ * the editor offers them as code actions and tests apply them with applyTextEdits.
  *
  * The source is read line by line, not parsed as C: a fix is offered only when the lines around
  * the diagnostic have the shape the fix needs (a `v = bpf_map_lookup_elem(` above the access, a
@@ -38,7 +38,8 @@ export function verifierFixes(source: string, diagnostic: SourceDiagnostic): Ver
   if (at < 0 || at >= lines.length) return [];
   switch (diagnostic.explanation.id) {
     case 'nullable-map-value':
-      return nullCheckFix(lines, at);
+    case 'nullable-pointer':
+      return nullCheckFix(lines, at, diagnostic.explanation.id);
     case 'packet-out-of-bounds':
       return packetBoundsFix(lines, at);
     case 'uninitialized-stack-read':
@@ -68,8 +69,6 @@ export function applyTextEdits(source: string, edits: readonly TextEdit[]): stri
 // ── The function around a line ────────────────────────────────────────────────────────────────
 
 interface EnclosingFunction {
-  /** Line of the signature (the one starting at column 0). */
-  signature: number;
   /** Lines of the body's opening and closing braces. */
   open: number;
   close: number;
@@ -118,7 +117,6 @@ function enclosingFunction(lines: string[], at: number): EnclosingFunction | und
           if (at > i) return undefined;
           const sectionLine = [lines[signature - 1] ?? '', lines[signature]!].join(' ');
           return {
-            signature,
             open,
             close: i,
             section: /SEC\("([^"]*)"\)/.exec(sectionLine)?.[1],
@@ -175,18 +173,29 @@ function insertLineBefore(line: number, text: string): TextEdit {
 
 // ── The fixes ─────────────────────────────────────────────────────────────────────────────────
 
-/** `if (!v) return 0;` after the nearest `v = bpf_map_lookup_elem(…);` above the access that uses v. */
-function nullCheckFix(lines: string[], at: number): VerifierFix[] {
+/**
+ * Helpers whose result may be NULL and whose NULL needs no release: a map lookup (with its map
+ * storage relatives), a ring buffer reservation, a socket lookup.
+ */
+const NULLABLE_RESULT = {
+  'nullable-map-value': /bpf_map_lookup(?:_percpu)?_elem/,
+  'nullable-pointer': /bpf_map_lookup(?:_percpu)?_elem|bpf_ringbuf_reserve|bpf_(?:sk|task|inode|cgrp)_storage_get|bpf_skc?_lookup_(?:tcp|udp)/,
+};
+
+/** `if (!v) return 0;` after the nearest `v = bpf_map_lookup_elem(…);` (or reservation, …) above the access that uses v. */
+function nullCheckFix(lines: string[], at: number, kind: keyof typeof NULLABLE_RESULT): VerifierFix[] {
   const fn = enclosingFunction(lines, at);
   if (!fn) return [];
+  const assignment = new RegExp(`\\b([A-Za-z_]\\w*)\\s*=\\s*(?:\\([^()]*\\)\\s*)?(${NULLABLE_RESULT[kind].source})\\s*\\(`);
   for (let i = at; i > fn.open; i--) {
-    const lookup = /\b([A-Za-z_]\w*)\s*=\s*(?:\([^()]*\)\s*)?bpf_map_lookup(?:_percpu)?_elem\s*\(/.exec(code(lines[i]!));
-    if (!lookup) continue;
-    const v = lookup[1]!;
+    const call = assignment.exec(code(lines[i]!));
+    if (!call) continue;
+    const v = call[1]!;
     if (!new RegExp(`\\b${v}\\b`).test(code(lines[at]!))) return [];
     const end = statementEnd(lines, i, at);
     if (end === undefined || end >= at) return [];
-    return [{ title: `Add a NULL check of '${v}' after the lookup`, edits: [insertLineBefore(end + 1, `${indentOf(lines[i]!)}if (!${v}) ${returnStatement(fn, lines)}`)] }];
+    const after = call[2]!.startsWith('bpf_map_lookup') ? 'the lookup' : call[2]!;
+    return [{ title: `Add a NULL check of '${v}' after ${after}`, edits: [insertLineBefore(end + 1, `${indentOf(lines[i]!)}if (!${v}) ${returnStatement(fn, lines)}`)] }];
   }
   return [];
 }

@@ -30,6 +30,7 @@ interface Case {
 
 const CASES: Case[] = [
   { file: 'null-map-value.bpf.c', kind: 'nullable-map-value' },
+  { file: 'ringbuf-null.bpf.c', kind: 'nullable-pointer' },
   { file: 'packet-bounds.bpf.c', kind: 'packet-out-of-bounds' },
   { file: 'ringbuf-leak.bpf.c', kind: 'unreleased-reference' },
   { file: 'missing-license.bpf.c', kind: 'gpl-only-function' },

@@ -71,6 +71,16 @@ test('NULL check returns what lets traffic pass: XDP_PASS, TC_ACT_OK when the fi
   assert.equal(inserted(lines('', '', 'static __always_inline void bump(void)', '{', '\tstruct v *v;', '\tv = bpf_map_lookup_elem(&m, &k);', '\tv->n++;', '}')), '\tif (!v) return;');
 });
 
+test('NULL check after a ring buffer reservation (a nullable pointer other than a map value)', () => {
+  const source = lines('SEC("tp/x/y")', 'int f(void *ctx)', '{', '\t__u32 *pid = bpf_ringbuf_reserve(&events, sizeof(*pid), 0);', '', '\t*pid = 1;', '\tbpf_ringbuf_submit(pid, 0);', '\treturn 0;', '}');
+  assert.deepEqual(fixed(source, diagnostic('nullable-pointer', 6)), {
+    titles: ["Add a NULL check of 'pid' after bpf_ringbuf_reserve"],
+    text: lines('SEC("tp/x/y")', 'int f(void *ctx)', '{', '\t__u32 *pid = bpf_ringbuf_reserve(&events, sizeof(*pid), 0);', '\tif (!pid) return 0;', '', '\t*pid = 1;', '\tbpf_ringbuf_submit(pid, 0);', '\treturn 0;', '}'),
+  });
+  // A map value rejection is not fixed by checking some other nullable result.
+  assert.deepEqual(verifierFixes(source, diagnostic('nullable-map-value', 6)), []);
+});
+
 test('no NULL check when the failing line does not use the looked-up pointer, or no lookup is above it', () => {
   const source = lines('int f(void *ctx)', '{', '\tv = bpf_map_lookup_elem(&m, &k);', '\tw->n++;', '}');
   assert.deepEqual(verifierFixes(source, diagnostic('nullable-map-value', 4)), []);
