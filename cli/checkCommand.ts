@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { version } from '../package.json';
+import type { LoadPresets } from '../remote-agent/protocol';
 import type { CheckReport } from '../remote-agent/client/checkReport';
 import { checkFilesOnSession, checkOnTargets, LocalCompiler, parseCompilePlace, type CompilePlace, type TargetOutcome } from '../remote-agent/client/kernelMatrix';
 import { commandLineLookup, type FlagsLookup } from '../remote-agent/client/projectFlags';
@@ -18,12 +19,16 @@ import { CONNECTION_OPTIONS, joinCflagsValue, openCliSession, parseFormat } from
 import { formatMatrix, toJsonReport } from './formatMatrix';
 import { toSarif } from './formatSarif';
 import { exitStatusOf, formatText } from './formatReport';
+import { PRESET_OPTIONS, PRESET_USAGE, presetsOf } from './presetOptions';
 
 export const CHECK_USAGE = `usage: ebpf-studio check FILE... [--target local|ssh://[user@]host[:port]|vm:NAME]... [--targets-from FILE]
                          [--identity KEYFILE] [--known-hosts FILE] [--compile-on auto|target|client] [--format text|json|sarif]
+                         ${PRESET_USAGE}
   Compiles and verifies every program of each FILE on each target (several targets: concurrently,
   with a table of verdicts per kernel). --compile-on client compiles here against the target's own
   BTF, for targets without clang (auto does that when the target has none, and for kernel VMs).
+  --set, --map-size and --attach-target stand in for what the programs' loader sets before load
+  (a const volatile global, a map's max_entries, the function a fentry/fexit program attaches to).
   Exit status: 0 all passed, 1 a compile error or a rejection on any target, 2 usage or connection problems.`;
 
 export async function checkCommand(argv: string[], signal: AbortSignal): Promise<number> {
@@ -41,8 +46,10 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
       'compile-on': { type: 'string', default: 'auto' },
       cflags: { type: 'string' },
       format: { type: 'string', default: 'text' },
+      ...PRESET_OPTIONS,
     },
   });
+  const presets = presetsOf(values);
   const format = parseFormat(values.format, ['text', 'json', 'sarif']);
   const compileOn = parseCompilePlace(values['compile-on'], '--compile-on');
   const project = (file: string): FlagsLookup => commandLineLookup(file, values.cflags, process.cwd());
@@ -57,7 +64,7 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
   const compiler = new LocalCompiler(() => openCliSession({ target: 'local' }, signal, { unprivileged: true }));
   try {
     const single = targets.length === 1;
-    const checkOne = (target: string): Promise<CheckReport[]> => checkOnTarget(files, { ...values, target }, project, compileOn, compiler, signal);
+    const checkOne = (target: string): Promise<CheckReport[]> => checkOnTarget(files, { ...values, target }, project, compileOn, compiler, presets, signal);
     // One target alone fails the command with its own error (exit 2); in a matrix the others still report.
     const outcomes: TargetOutcome[] = single ? [{ target: targets[0]!, reports: await checkOne(targets[0]!) }] : await checkOnTargets(targets, checkOne, signal);
     const cwd = process.cwd();
@@ -84,11 +91,12 @@ async function checkOnTarget(
   project: (file: string) => FlagsLookup,
   compileOn: CompilePlace,
   compiler: LocalCompiler,
+  presets: LoadPresets | undefined,
   signal: AbortSignal,
 ): Promise<CheckReport[]> {
   const session = await openCliSession(values, signal);
   try {
-    return await checkFilesOnSession(session, files, { compileOn, compiler, project, signal });
+    return await checkFilesOnSession(session, files, { compileOn, compiler, project, ...(presets && { presets }), signal });
   } finally {
     await session.dispose();
   }

@@ -25,6 +25,7 @@ import { errorMessage } from './settings';
 import { registerTraceOutput } from './traceOutput';
 import { registerVerdictStatusBar } from './verdictStatusBar';
 import { registerVerifierLogCommand } from './verifierLogCommand';
+import { registerLoadPresetQuickFixes } from './loadPresetSetting';
 import { registerVerifierQuickFixes } from './verifierQuickFixes';
 import { registerVerifyTriggers } from './verifyTriggers';
 
@@ -61,6 +62,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     registerProgramCodeLens(verifier, running),
     registerVerifierLogCommand(verifier, log),
     registerVerifierQuickFixes(verifier),
+    registerLoadPresetQuickFixes(verifier),
     registerSelectTargetCommand(vms),
     registerVerifyTriggers(verifier, sessions, statusBar, log),
   );

@@ -10,6 +10,7 @@ import type { CheckReport } from '../remote-agent/client/checkReport';
 import { checkFilesOnSession } from '../remote-agent/client/kernelMatrix';
 import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
+import { loadPresetsFor } from './loadPresetSetting';
 import { projectLookupFor } from './projectFlagsLookup';
 import { readSettings, resolveTarget } from './settings';
 
@@ -68,6 +69,7 @@ export class FileVerifier implements vscode.Disposable {
   async verify(document: vscode.TextDocument, trigger: VerifyTrigger): Promise<CheckReport | undefined> {
     const target = resolveTarget(readSettings().target);
     if (!target.ok) throw new NoTargetError(target.reason);
+    const presets = loadPresetsFor(document.uri);
 
     const key = document.uri.toString();
     this.runs.get(key)?.controller.abort(new DOMException('superseded by a newer check of the same file', 'AbortError'));
@@ -87,6 +89,7 @@ export class FileVerifier implements vscode.Disposable {
         compiler: this.sessions.compiler,
         readFile: readOpenDocumentOrDisk,
         project: () => projectLookupFor(document.uri),
+        ...(presets && { presets }),
         signal: controller.signal,
       });
       if (report === undefined) throw new Error(`checking ${name} gave no report`);

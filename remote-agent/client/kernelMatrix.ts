@@ -4,6 +4,7 @@
  * targets that only load, and one outcome per target — its reports, or why it could not be checked
  * — with every target checked concurrently so that N kernels cost about one verify.
  */
+import type { LoadPresets } from '../protocol';
 import type { AgentSession } from './agentSession';
 import { checkFile, type VerifyingAgent } from './checkFile';
 import type { FlagsLookup } from './projectFlags';
@@ -78,6 +79,8 @@ export interface CheckOnSessionOptions {
   readFile?: ReadSource;
   /** Where a file's project compile flags are looked for (checkFile's project); default its repository. */
   project?: (file: string) => FlagsLookup;
+  /** What the files' loader sets before load (checkFile's presets). */
+  presets?: LoadPresets;
   signal?: AbortSignal;
 }
 
@@ -94,6 +97,7 @@ export async function checkFilesOnSession(session: AgentSession, files: string[]
         compiledOn: here ? 'client' : 'target',
         ...(o.readFile && { readFile: o.readFile }),
         ...(o.project && { project: o.project(file) }),
+        ...(o.presets && { presets: o.presets }),
         ...(o.signal && { signal: o.signal }),
       }),
     );

@@ -10,7 +10,7 @@
 import type { Btf } from './btf';
 
 /** A load preset a quick fix or CLI flag can supply (LoadPresets in protocol.ts). */
-export type PresetHint = { kind: 'mapSize'; map: string } | { kind: 'attachTarget'; program: string; current: string } | { kind: 'global'; name: string };
+export type PresetHint = { kind: 'mapSize'; map: string } | { kind: 'attachTarget'; program: string; current: string };
 
 export interface LoadFailure {
   /** What went wrong, in one or two lines: libbpf's words first, then what they mean here. */

@@ -360,6 +360,15 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
   },
   // ── Helpers, kfuncs, licence ───────────────────────────────────────────────────────────────
   {
+    id: 'program-kind-missing',
+    title: 'This kernel cannot load this kind of program',
+    category: 'Policy',
+    explanation:
+      'The program is of a kind the target kernel does not offer at all, as its agent probed it: BPF LSM not enabled (CONFIG_BPF_LSM or "bpf" missing from the lsm= boot parameter), no BPF trampolines for fentry/fexit/fmod_ret (no CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS, or an architecture without them), or a program type the kernel predates. The kernel itself only answers with a bare error and an empty log, so nothing in the program is at fault.',
+    fix: 'Run it on a kernel that has the feature (a kernel VM of another version shows which do), or observe the same event with a hook this kernel has: a tracepoint, raw_tracepoint or tp_btf program, or a kprobe where kprobe events exist.',
+    patterns: [/^ebpf-agent: \w+ is an? .+ program, and this kernel (does not have|cannot attach|does not load)/m],
+  },
+  {
     id: 'helper-not-allowed',
     title: 'Helper not available to this program type',
     category: 'Policy',
@@ -409,6 +418,8 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
       /invalid func unknown#2002\d{6}/,
       /kfunc '\S+' is referenced but wasn't resolved/,
       /extern \(func ksym\) '\S+': not found in kernel or module BTFs/,
+      /extern \(var ksym\) '\S+': not found in kernel BTF/,
+      /extern '(?!CONFIG_)\w+' \(strong\): not resolved/,
       /failed to find BTF for kernel function/,
       /kernel btf_id \d+ is not a function/,
       /invalid kernel function( btf_id \d+| call not eliminated)/,
@@ -433,6 +444,33 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     patterns: [/invalid func unknown#2001\d{6}/, /BPF map '\S+' is referenced but wasn't created/],
   },
   {
+    id: 'map-size-unset',
+    title: 'Map has no size until its loader sets one',
+    category: 'Type Information',
+    explanation:
+      'The map is defined without max_entries (or with 0), because the program\'s own loader picks the size at run time (from the CPU count, a command-line option, …) with bpf_map__set_max_entries() before loading. The kernel creates no map of size 0, so loaded as it is, the whole object fails before any program reaches the verifier.',
+    fix: 'Give the check the size the loader would set: a map-size preset (`--map-size MAP=N`, or `ebpfStudio.loadPresets`), or put a default `__uint(max_entries, N)` in the definition.',
+    patterns: [/has max_entries 0/],
+  },
+  {
+    id: 'map-type-unsupported',
+    title: 'Map type this kernel cannot create',
+    category: 'Type Information',
+    explanation:
+      'The map\'s type is newer than the target kernel (ring buffers need 5.8, bloom filters 5.16, user ring buffers 6.1, arenas 6.9, …) or was left out of its configuration, so creating it fails with a bare "Invalid argument" and the object does not load.',
+    fix: 'Use a type the kernel has (a perf event array instead of a ring buffer on old kernels), or create the map only where it exists (`bpf_map__set_autocreate(map, false)` in the loader, with its uses guarded by a `const volatile` flag).',
+    patterns: [/map '\S+' is an? \w+ map, and this kernel cannot create/],
+  },
+  {
+    id: 'map-create-failed',
+    title: 'Map cannot be created',
+    category: 'Type Information',
+    explanation:
+      'The kernel refused to create one of the object\'s maps, so nothing in the object was loaded. Common reasons: a size of zero or one too large for memory (E2BIG, ENOMEM), a key or value size the map type does not allow (arrays need 4-byte keys; stack trace maps a value that is a multiple of 8), flags the type does not take, or the memory limit (RLIMIT_MEMLOCK) on kernels before 5.11.',
+    fix: 'Check the definition against the map type\'s rules (key_size, value_size, max_entries, map_flags); for a size the loader sets at run time, give the check a map-size preset.',
+    patterns: [/map '\S+': failed to create/],
+  },
+  {
     id: 'map-type-not-allowed',
     title: 'Map type not accepted by this helper',
     category: 'Call Type Safety',
@@ -442,14 +480,42 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     patterns: [/cannot pass map_type \d+ into func/, /expected prog array map for tail call/, /callback function not allowed for map/],
   },
   {
+    id: 'kconfig-value-missing',
+    title: 'Kconfig option not set in this kernel',
+    category: 'Type Information',
+    explanation:
+      'A `__kconfig` extern reads a kernel configuration option at load: libbpf looks it up in the kernel\'s config (/proc/config.gz, else /boot/config-<release>). Either the option is not set on this kernel and the extern is not `__weak`, or the kernel\'s config is in neither place (kernels built without CONFIG_IKCONFIG_PROC, containers and VMs without /boot), which fails every CONFIG_ extern, weak or not. libbpf then stops before loading anything.',
+    fix: 'Declare the extern `__weak` so a missing option reads as 0 (false), and handle that value in the program; where the config itself is missing, provide /boot/config-<release> on the target, or test kernel features with CO-RE (`bpf_core_enum_value_exists()`, `bpf_core_type_exists()`) instead of Kconfig.',
+    patterns: [/extern 'CONFIG_\w+' \(strong\): not resolved/, /extern \(kcfg\) 'CONFIG_\w+'/, /failed to open system Kconfig/],
+  },
+  {
+    id: 'kernel-version-unknown',
+    title: 'libbpf cannot tell the kernel version',
+    category: 'Type Information',
+    explanation:
+      'LINUX_KERNEL_VERSION (a `__kconfig` extern, also what old kprobe programs report as their version) is computed by libbpf from the kernel release string, which it expects to begin with three numbers, major.minor.patch. Some release strings have only two (Debian\'s release candidates: "7.3-amd64"), and then libbpf gives up before loading the object.',
+    fix: 'Declare the extern `__weak` and handle 0, or compare against values taken from the kernel\'s BTF (`bpf_core_type_exists()`, `bpf_core_field_exists()`) instead of a version number.',
+    patterns: [/failed to get kernel version/],
+  },
+  {
+    id: 'btf-rejected',
+    title: 'The kernel refused the object\'s BTF',
+    category: 'Type Information',
+    explanation:
+      'Every object carries BTF describing its types, and libbpf hands it to the kernel before the programs. The kernel checks it and refused it: usually a type kind newer than the kernel (type tags, 64-bit enums, declaration tags from a newer clang), which libbpf removes only for kinds it knows the kernel lacks. Programs that need BTF (global functions, kfuncs, fentry and friends, maps with special fields) then cannot load.',
+    fix: 'Compile with a clang whose BTF the kernel understands, or remove the constructs that produce the newer kinds (btf_type_tag / btf_decl_tag attributes, enums with 64-bit values).',
+    patterns: [/Error loading (\.BTF into kernel|BTF)/],
+  },
+  {
     id: 'attach-target-not-found',
     title: 'Attach target not found in the kernel',
     category: 'Type Information',
     explanation:
       'fentry/fexit, fmod_ret, LSM, tp_btf and freplace programs are verified against the BTF of the function they attach to. The function named in the section (or set by the loader) does not exist in this kernel, is not traceable, or is not in BTF.',
-    fix: 'Check the function name against this kernel (`bpftool btf dump file /sys/kernel/btf/vmlinux | grep`), pick a traceable function, or use a kprobe when the function is not in BTF.',
+    fix: 'When the program\'s loader retargets it (the section names a placeholder such as dummy_file_read), give the check the real function with an attach-target preset (`--attach-target PROG=FUNC`, or `ebpfStudio.loadPresets`). Otherwise check the name against this kernel (`bpftool btf dump file /sys/kernel/btf/vmlinux | grep`), pick a traceable function, or use a kprobe when the function is not in BTF.',
     patterns: [
       /failed to find kernel BTF type ID of '\S+'/,
+      /attach target '\S+' \(a preset\) is not a function/,
       /attach_btf_id \d+ is invalid/,
       /The address of function \S+ cannot be found/,
       /Tracing programs must provide btf_id/,

@@ -253,6 +253,42 @@ t('SIGTERM makes the agent remove its work dirs and exit', async () => {
   }
 });
 
+t('load and attach presets: set before load, validated name by name, a size-0 map then loads', async () => {
+  const compiled = await agent.request('compile', fixture('loader/stack_capable.bpf.c'));
+  const objectId = compiled.result.objectId;
+  const bare = (await agent.request('load', { objectId })).result.programs[0];
+  assert.deepEqual([bare.ok, bare.log], [false, '']);
+  assert.match(bare.libbpfLog, /^libbpf: map 'stackmap': failed to create: Invalid argument\(-22\)$/m);
+  const sized = (await agent.request('load', { objectId, presets: { mapSizes: { stackmap: 1024 } } })).result.programs[0];
+  const filtered = (await agent.request('load', { objectId, presets: { mapSizes: { stackmap: 1024 }, globals: { targ_pid: '4242' } } })).result.programs[0];
+  assert.deepEqual([sized.ok, filtered.ok], [true, true]);
+  assert.ok(filtered.insnsProcessed > sized.insnsProcessed, 'the pid comparison is walked only when targ_pid is set');
+
+  const refused = async (presets: unknown) => {
+    const reply = await agent.request('load', { objectId, presets });
+    assert.equal(reply.error?.code, ErrorCode.InvalidParams, JSON.stringify(presets));
+    return reply.error!.message;
+  };
+  assert.equal(await refused('x'), 'params.presets must be an object {globals?, mapSizes?, attachTargets?}.');
+  assert.equal(await refused({ globals: { '1x': '1' } }), 'params.presets.globals: "1x" is not a C identifier of at most 128 bytes.');
+  assert.equal(await refused({ globals: { targ_pid: 5 } }), 'params.presets.globals.targ_pid must be a string of 1 to 128 bytes (an integer, true/false, or an enumerator).');
+  assert.equal(await refused({ globals: { targ_pid: '0x1ffffffff' } }), `params.presets.globals (object ${objectId}): "0x1ffffffff" for targ_pid: targ_pid must be an integer that fits a signed 4-byte variable.`);
+  assert.equal(await refused({ globals: { nothere: '1' } }), `params.presets.globals (object ${objectId}): the object has no global variable named "nothere".`);
+  assert.equal(await refused({ mapSizes: { stackmap: 0 } }), 'params.presets.mapSizes.stackmap must be an integer from 1 to 1073741824.');
+  assert.equal(await refused({ mapSizes: { nosuch: 1 } }), `params.presets.mapSizes: object ${objectId} has no map named "nosuch".`);
+  assert.equal(await refused({ attachTargets: { kprobe__cap_capable: 'vfs read' } }), 'params.presets.attachTargets.kprobe__cap_capable must be a kernel function\'s name (a C identifier of at most 128 bytes).');
+  assert.equal(await refused({ attachTargets: { nosuch: 'vfs_read' } }), `params.presets.attachTargets: object ${objectId} has no program named "nosuch".`);
+  assert.match(await refused({ mapSizes: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`m${i}`, 1])) }), /mapSizes has more than 64 entries/);
+
+  // attach loads the whole object: without the size it cannot; with it, it gets as far as the hook.
+  const unsized = await agent.request('attach', { objectId, program: 'kprobe__cap_capable' });
+  assert.equal(unsized.error?.code, ErrorCode.ObjectLoadFailed);
+  const attached = await agent.request('attach', { objectId, program: 'kprobe__cap_capable', presets: { mapSizes: { stackmap: 1024 } } });
+  assert.notEqual(attached.error?.code, ErrorCode.ObjectLoadFailed, JSON.stringify(attached.error));
+  if (attached.result) assert.deepEqual((await agent.request('detach', { linkId: attached.result.linkId })).result, {});
+  assert.deepEqual((await agent.request('release', { objectId })).result, {});
+});
+
 t('clang missing on the host is ClangMissing telling to install clang', async () => {
   const noClang = new RawAgent({ env: { ...process.env, PATH: '/nonexistent' } });
   try {
