@@ -49,6 +49,7 @@ export function formatText(reports: CheckReport[], cwd: string): string {
     }
     const where = `${displayPath(report.file, cwd)}`;
     if (!report.compiled) {
+      if (report.compileFlags) lines.push(`${where}: note: ${compileFlagsNote(report.compileFlags, cwd)}`);
       lines.push(`${where}: not compiled, no program verified (on ${report.target})`);
       continue;
     }
@@ -60,6 +61,13 @@ export function formatText(reports: CheckReport[], cwd: string): string {
     if (report.programs.length === 0) lines.push(`${where}: no BPF programs found (no SEC("…") functions)`);
   }
   return lines.length ? lines.join('\n') + '\n' : '';
+}
+
+/** Which project flags a failed compile used, so a user can tell whether their build's flags applied. */
+function compileFlagsNote(flags: NonNullable<CheckReport['compileFlags']>, cwd: string): string {
+  const source = path.isAbsolute(flags.source) ? displayPath(flags.source, cwd) : flags.source;
+  const ignored = flags.ignored.map((i) => `${i.flag} (${i.why})`).join('; ');
+  return `compiled with the include paths and defines of ${source}${ignored ? `; not used: ${ignored}` : ''}`;
 }
 
 export function toJsonDiagnostics(reports: CheckReport[], cwd: string): JsonDiagnostic[] {

@@ -53,6 +53,7 @@ export async function checkFile(agent: VerifyingAgent, file: string, opts: Check
     compileMs: compiled.durationMs,
     loadMs: 0,
     compiledOn: opts.compiledOn ?? 'target',
+    ...(bundle.projectFlags && { compileFlags: { source: bundle.projectFlags.source, ignored: bundle.projectFlags.ignored } }),
   };
   if (!compiled.ok || compiled.objectId === null) {
     if (!report.diagnostics.some((d) => d.severity === 'error')) {

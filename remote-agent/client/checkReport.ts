@@ -85,4 +85,6 @@ export interface CheckReport {
   loadMs: number;
   /** Where clang ran: on the target, or on the client against the target's BTF (compileOnClient.ts). */
   compiledOn: 'target' | 'client';
+  /** The project's compile flags it was compiled with (projectFlags.ts): where from, and what of them was not used. */
+  compileFlags?: { source: string; ignored: { flag: string; why: string }[] };
 }

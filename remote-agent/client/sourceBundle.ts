@@ -39,15 +39,18 @@ export class SourceBundle {
   readonly includeDirs: string[] | undefined;
   /** The project's -D definitions. */
   readonly defines: string[];
+  /** The project flags the bundle was made with, when there were any. */
+  readonly projectFlags: ProjectFlags | undefined;
   private readonly localByRelative: Map<string, string>;
 
-  constructor(root: string, files: SourceFile[], flags: { includeDirs?: string[]; defines?: string[] } = {}) {
+  constructor(root: string, files: SourceFile[], flags: { includeDirs?: string[]; project?: ProjectFlags } = {}) {
     if (files.length === 0) throw new Error('A source bundle needs at least its main file.');
     this.root = root;
     this.files = files;
     this.main = files[0].path;
     this.includeDirs = flags.includeDirs;
-    this.defines = flags.defines ?? [];
+    this.defines = flags.project?.defines ?? [];
+    this.projectFlags = flags.project;
     this.localByRelative = new Map(files.map((f) => [f.path, path.join(root, ...f.path.split('/'))]));
   }
 
@@ -158,7 +161,7 @@ export async function collectSourceBundle(
   await add(main, await read(main));
   return new SourceBundle(root, files, {
     ...(dirs && { includeDirs: dirs.map((d) => relativeTo(root, d.dir) || '.') }),
-    ...(opts.flags && { defines: opts.flags.defines }),
+    ...(opts.flags && { project: opts.flags }),
   });
 }
 

@@ -142,6 +142,16 @@ t("check: a clang error inside a vendored header, and a verifier rejection insid
     [['libbpf/src/bpf/bpf_tracing.h', 7, 2, 'error', '"this bpf_tracing.h provides tracing ABI 2; the tool asks for a newer one"', 'clang']],
   );
 
+  // In text, a failed compile says whose flags it used and what of them was not.
+  const abiText = cli(['check', 'tools/newer_abi.bpf.c', '--target', 'local'], project);
+  assert.equal(
+    abiText.stdout,
+    'libbpf/src/bpf/bpf_tracing.h:7:2: error: "this bpf_tracing.h provides tracing ABI 2; the tool asks for a newer one" [clang]\n' +
+      'tools/newer_abi.bpf.c: note: compiled with the include paths and defines of compile_commands.json; ' +
+      "not used: -D__TARGET_ARCH_x86 (the agent defines __TARGET_ARCH_* for the target's architecture)\n" +
+      'tools/newer_abi.bpf.c: not compiled, no program verified (on local)\n',
+  );
+
   // unchecked.bpf.c is not in the database: it builds with the flags of its neighbour's entry.
   const unchecked = cli(['check', 'tools/unchecked.bpf.c', '--target', 'local', '--format', 'json'], project);
   assert.equal(unchecked.status, 1);

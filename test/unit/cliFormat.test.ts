@@ -64,6 +64,18 @@ test('text output says a file that did not compile verified nothing, and keeps p
   );
 });
 
+test("a file that did not compile with its project's flags says whose they were; one that compiled does not", () => {
+  assert.equal(
+    formatText([{ ...clangError, compileFlags: { source: '--cflags', ignored: [] } }], cwd),
+    "/tmp/other/bad.bpf.c:3:14: error: use of undeclared identifier 'x' [clang]\n" +
+      '/tmp/other/bad.bpf.c: note: compiled with the include paths and defines of --cflags\n' +
+      '/tmp/other/bad.bpf.c: not compiled, no program verified (on local)\n',
+  );
+  const fromDatabase = { source: `${cwd}/build/compile_commands.json`, ignored: [{ flag: '-I/usr/include', why: 'outside the workspace' }] };
+  assert.match(formatText([{ ...clangError, compileFlags: fromDatabase }], cwd), /^\/tmp\/other\/bad\.bpf\.c: note: compiled with the include paths and defines of build\/compile_commands\.json; not used: -I\/usr\/include \(outside the workspace\)$/m);
+  assert.doesNotMatch(formatText([{ ...rejected, compileFlags: fromDatabase }], cwd), /note: compiled with/);
+});
+
 test('json output is one flat array of diagnostics with 1-based positions and a null program for clang', () => {
   assert.deepEqual(toJsonDiagnostics([rejected, clangError], cwd), [
     { file: 'probe.bpf.c', line: 21, column: 5, severity: 'error', message: "R0 invalid mem access 'map_value_or_null'", source: 'verifier', program: 'count_exec' },
