@@ -20,6 +20,7 @@ import { defaultKnowledgeDir, TargetKnowledgeCache } from '../remote-agent/clien
 import { CONNECTION_OPTIONS, joinCflagsValue, openCliSession, parseFormat } from './cliSession';
 import { eventBatchJson, eventBatchText, summaryJson, summaryText, traceJson, traceText } from './formatEvents';
 import { exitStatusOf, formatText, toJsonDiagnostics } from './formatReport';
+import { PRESET_OPTIONS, presetsOf } from './presetOptions';
 
 export async function runCommand(argv: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -31,8 +32,10 @@ export async function runCommand(argv: string[], signal: AbortSignal): Promise<n
       attach: { type: 'string', multiple: true, default: [] },
       duration: { type: 'string' },
       cflags: { type: 'string' },
+      ...PRESET_OPTIONS,
     },
   });
+  const presets = presetsOf(values);
   const format = parseFormat(values.format, ['text', 'json']);
   if (positionals.length !== 1) throw new Error('run needs exactly one FILE');
   const file = path.resolve(positionals[0]);
@@ -68,6 +71,7 @@ export async function runCommand(argv: string[], signal: AbortSignal): Promise<n
         kernelRelease: session.hello.kernelRelease,
         attach: specs,
         project,
+        ...(presets && { presets }),
         compiledOn: compileHere ? 'client' : 'target',
         signal,
       });

@@ -17,10 +17,18 @@ const CFLAGS = `  --cflags "FLAGS"       the project's -I/-iquote/-isystem/-D/-U
                          or .clangd (those are read first); workspace headers they reach are sent and win
                          over the target's`;
 
+const PRESETS = `  --set NAME=VALUE       a global variable's value as the programs' loader sets it before load
+                         (a const volatile filter such as targ_pid=4242; an integer, true/false or an enumerator)
+  --map-size MAP=N       a map's max_entries as the loader sets it (maps defined with size 0)
+  --attach-target PROG=FUNC
+                         the kernel function a fentry/fexit/lsm program attaches to, when its loader
+                         retargets it (SEC("fentry/dummy_file_read")); each flag may be repeated`;
+
 /** The usage of each command, first line `usage: ebpf-studio COMMAND …`. */
 export const COMMAND_USAGE: Record<string, string> = {
   check: `usage: ebpf-studio check FILE... [--target …]... [--targets-from FILE] [--identity KEYFILE] [--known-hosts FILE]
                           [--compile-on auto|target|client] [--cflags "FLAGS"] [--format text|json|sarif]
+                          [--set NAME=VALUE]... [--map-size MAP=N]... [--attach-target PROG=FUNC]...
 
 Compiles each FILE against the target kernel's own vmlinux.h and loads every program so the target's
 verifier judges it; prints diagnostics as FILE:LINE:COL lines. Several targets (a kernel matrix) are
@@ -37,11 +45,13 @@ ${CFLAGS}
   --format text|json|sarif
                          text (default), JSON {diagnostics, programs, unreachable}, each entry naming its
                          target, or SARIF 2.1.0 for code scanning (one run per target)
+${PRESETS}
 
 exit status: 0 every program compiled and passed on every target, 1 any error or rejection,
 2 usage, connection or host-key problems (a matrix still reports the targets it reached)`,
   run: `usage: ebpf-studio run FILE [--target …] [--identity KEYFILE] [--known-hosts FILE] [--format text|json]
                         [--attach [PROGRAM=]SPEC]... [--duration SECONDS] [--cflags "FLAGS"]
+                        [--set NAME=VALUE]... [--map-size MAP=N]... [--attach-target PROG=FUNC]...
 
 Verifies FILE as check does, attaches its programs, prints decoded ring/perf buffer records and
 bpf_printk lines until Ctrl-C or --duration, then detaches everything and prints per-stream counters.

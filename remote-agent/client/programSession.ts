@@ -194,7 +194,7 @@ async function openRun(agent: RunningAgent, file: string, opts: RunOptions, targ
   for (const f of bundle.files) for (const [map, hint] of findEventTypes(f.content)) if (!hints.has(map)) hints.set(map, hint);
   const notes: string[] = [];
   const compiled = await compileForRun(agent, bundle, hints, notes, opts.signal);
-  const run = new ProgramRun(agent, { file, report, bundle, hints, targets, compiled, notes, readFile: opts.readFile, project: opts.project, stream: opts.stream, deferStreams: opts.deferStreams ?? false });
+  const run = new ProgramRun(agent, { file, report, bundle, hints, targets, compiled, notes, readFile: opts.readFile, project: opts.project, presets: opts.presets, stream: opts.stream, deferStreams: opts.deferStreams ?? false });
   await undoingOnFailure(run, () => run.open(opts.trace, opts.signal));
   return { report, run };
 }
@@ -284,6 +284,7 @@ interface RunParts {
   notes: string[];
   readFile: RunOptions['readFile'];
   project: RunOptions['project'];
+  presets: RunOptions['presets'];
   stream: RunOptions['stream'];
   deferStreams: boolean;
 }
@@ -317,6 +318,7 @@ export class ProgramRun {
   private readonly object: Buffer | undefined;
   private readonly readFile: RunOptions['readFile'];
   private readonly project: RunOptions['project'];
+  private readonly presets: RunOptions['presets'];
   private readonly streamOptions: RunOptions['stream'];
   /** Attaches leave the event maps unread until startStreams(). */
   private streamsDeferred: boolean;
@@ -347,6 +349,7 @@ export class ProgramRun {
     this.notes = parts.notes;
     this.readFile = parts.readFile;
     this.project = parts.project;
+    this.presets = parts.presets;
     this.streamOptions = parts.stream;
     this.streamsDeferred = parts.deferStreams;
   }
@@ -394,7 +397,8 @@ export class ProgramRun {
       const target = options.target ?? this.targets.get(program);
       let result: AttachResult;
       try {
-        result = await this.agent.request('attach', { objectId: this.objectId, program, ...(target && { target }) }, options.signal);
+        // The first attach loads the object: with the presets its check was verified with.
+        result = await this.agent.request('attach', { objectId: this.objectId, program, ...(target && { target }), ...(this.presets && { presets: this.presets }) }, options.signal);
       } catch (error) {
         throw new AttachError(program, report.section, `Cannot attach ${program} (SEC("${report.section}")): ${messageOf(error)}`, error);
       }
