@@ -29,6 +29,8 @@ const ATTACH_TIMEOUT = 60_000;
 const EVENT_TIMEOUT = 20_000;
 /** Finding one pid among a busy host's entries may take a few pages of scrolling. */
 const MAP_ENTRY_TIMEOUT = 60_000;
+/** The height of a row of VS Code's trees. */
+const ROW_HEIGHT = 22;
 const BPFTOOL = ['/usr/sbin/bpftool', '/usr/bin/bpftool'].find((p) => existsSync(p));
 
 const missing = editorTestSkipReason(
@@ -285,8 +287,11 @@ async function openatCount(maps: Locator, atLeast: number): Promise<number> {
       await more.click();
     } else {
       const lastBefore = await rendered.last().innerText();
-      await maps.locator('.monaco-list').first().hover();
-      await page.mouse.wheel(0, 300);
+      const list = maps.locator('.monaco-list').first();
+      // Less than the list's height (other views share the side bar), so no row is scrolled past unseen.
+      const screen = await list.evaluate((element) => element.clientHeight);
+      await list.hover();
+      await page.mouse.wheel(0, Math.max(ROW_HEIGHT, screen - 2 * ROW_HEIGHT));
       await new Promise((resolve) => setTimeout(resolve, 100));
       if ((await rendered.last().innerText()) === lastBefore) await page.mouse.wheel(0, -100_000);
     }
