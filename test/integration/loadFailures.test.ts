@@ -73,6 +73,16 @@ for (const kernel of testKernels()) {
     assert.equal(filtered.programs[0]!.ok, true);
     assert.ok(filtered.programs[0]!.insnsProcessed! > sized.programs[0]!.insnsProcessed!, `${filtered.programs[0]!.insnsProcessed} > ${sized.programs[0]!.insnsProcessed}`);
 
+    // A map type 6.1 lacks (cgroup storage came in 6.2): on its definition, naming the type; newer kernels create it.
+    const storage = await check('cgrp_storage.bpf.c');
+    if (kernel.target === 'vm:test-6.1') {
+      assert.deepEqual(summary(storage), [
+        { line: 14, column: 3, program: 'count_getppid', first: "map 'cgroup_calls' is a cgrp_storage map, and this kernel cannot create cgrp_storage maps.", explanation: 'map-type-unsupported', preset: undefined },
+      ]);
+    } else {
+      assert.deepEqual(summary(storage), []);
+    }
+
     // Externs no kernel has: on their declarations, naming this kernel.
     const kfunc = await check('kfunc_missing.bpf.c');
     assert.deepEqual(summary(kfunc), [
