@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import type { CheckReport, DiagnosticExplanation, SourceDiagnostic } from '../remote-agent/client/checkReport';
+import type { PresetHint } from '../remote-agent/client/loadFailures';
 import { reportMessageUrl } from '../remote-agent/client/verifierKnowledge';
 
 export type OutputFormat = 'text' | 'json';
@@ -24,6 +25,8 @@ export interface JsonDiagnostic {
   related?: Array<{ file: string; line: number; column: number; message: string }>;
   reason?: string;
   suggestion?: string;
+  /** A load preset that stands in for what the program's loader sets (`--map-size`, `--attach-target`). */
+  preset?: PresetHint;
 }
 
 /** Paths under the working directory print relative to it, as compilers do; others stay absolute. */
@@ -46,6 +49,7 @@ export function formatText(reports: CheckReport[], cwd: string): string {
       } else if (d.source === 'verifier') {
         lines.push(`${displayPath(d.file, cwd)}:${d.line}:${d.column}: note: eBPF Studio cannot explain this message yet; please report it: ${reportMessageUrl(d.message)}`);
       }
+      if (d.preset) lines.push(`${displayPath(d.file, cwd)}:${d.line}:${d.column}: note: the program's loader sets this before load; check with ${presetFlag(d.preset)}`);
     }
     const where = `${displayPath(report.file, cwd)}`;
     if (!report.compiled) {
@@ -85,8 +89,14 @@ export function toJsonDiagnostics(reports: CheckReport[], cwd: string): JsonDiag
       ...(d.related ? { related: d.related.map((r) => ({ ...r, file: displayPath(r.file, cwd) })) } : {}),
       ...(d.reason ? { reason: d.reason } : {}),
       ...(d.suggestion ? { suggestion: d.suggestion } : {}),
+      ...(d.preset ? { preset: d.preset } : {}),
     })),
   );
+}
+
+/** The CLI flag that gives the check what the loader would set. */
+function presetFlag(preset: PresetHint): string {
+  return preset.kind === 'mapSize' ? `--map-size ${preset.map}=N` : `--attach-target ${preset.program}=FUNCTION (in place of ${preset.current})`;
 }
 
 /** 0 when every program compiled and passed, 1 when anything is an error. */

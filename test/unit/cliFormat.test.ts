@@ -124,6 +124,23 @@ test('json output carries explanation, category, related locations (relative pat
   ]);
 });
 
+test('a failure a load preset stands in for gets a note naming the flag, and the preset in json', () => {
+  const unsized: CheckReport = {
+    ...rejected,
+    diagnostics: [
+      { file: '/home/dev/probes/probe.bpf.c', line: 14, column: 3, severity: 'error', message: "map 'stackmap': failed to create: Invalid argument(-22)", source: 'verifier', program: 'count_exec', preset: { kind: 'mapSize', map: 'stackmap' } },
+      { file: '/home/dev/probes/probe.bpf.c', line: 30, column: 1, severity: 'error', message: "prog 'fsread': failed to find kernel BTF type ID of 'dummy_file_read': -3", source: 'verifier', program: 'fsread', preset: { kind: 'attachTarget', program: 'fsread', current: 'dummy_file_read' } },
+    ],
+    programs: [],
+  };
+  const notes = formatText([unsized], cwd).split('\n').filter((l) => l.includes("loader sets this"));
+  assert.deepEqual(notes, [
+    "probe.bpf.c:14:3: note: the program's loader sets this before load; check with --map-size stackmap=N",
+    "probe.bpf.c:30:1: note: the program's loader sets this before load; check with --attach-target fsread=FUNCTION (in place of dummy_file_read)",
+  ]);
+  assert.deepEqual(toJsonDiagnostics([unsized], cwd).map((d) => d.preset), [{ kind: 'mapSize', map: 'stackmap' }, { kind: 'attachTarget', program: 'fsread', current: 'dummy_file_read' }]);
+});
+
 test('exit status is 1 when any program fails or any file does not compile, else 0', () => {
   assert.equal(exitStatusOf([rejected]), 1);
   assert.equal(exitStatusOf([clangError]), 1);
