@@ -16,6 +16,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -24,7 +25,7 @@ import { vmCachePaths } from '../../remote-agent/client/vm/cachePaths';
 import { listVms, stopVm } from '../../remote-agent/client/vm/vmManager';
 import { vmFiles, writeVmRecord } from '../../remote-agent/client/vm/vmState';
 import { editorTestSkipReason, openEditorSession, repoRoot, type EditorSession } from '../support/codeServer';
-import { kernelVmsUnavailable, TEST_VMS } from '../support/testKernels';
+import { ensureTestVm, kernelVmsUnavailable, TEST_VMS } from '../support/testKernels';
 
 const VM = TEST_VMS.find((vm) => vm.kernel === '6.1')!;
 const VM_TARGET = `vm:${VM.name}`;
@@ -212,6 +213,34 @@ test('the Kernel Matrix shows a verdict per target, merges their diagnostics, sh
     await session.screenshot('6-matrix-passes-after-save');
   } catch (error) {
     await failed('failure-matrix', error);
+  }
+});
+
+test('a program that passes on one kernel and is rejected on the others says so in the Kernel Matrix', { skip: missing, timeout: 900_000 }, async (t) => {
+  try {
+    const vm73 = TEST_VMS.find((vm) => vm.kernel === '7.3')!;
+    await ensureTestVm(vm73); // shared with the integration tests: found running, or booted once
+    const file = 'lsm_return_value.bpf.c';
+    await copyFile(join(repoRoot, 'test/fixtures/programs/matrix', file), join(session.workspace, file));
+    await session.writeWorkspaceSettings({ 'ebpfStudio.target': VM_TARGET, 'ebpfStudio.matrixTargets': ['local', VM_TARGET, `vm:${vm73.name}`] });
+    await openFile(file);
+    // Opening it verifies it on the current target (the 6.1 VM) first; then on all of them.
+    await shown('.editor-instance .monaco-editor .codelens-decoration', new RegExp(`✓ [\\d,]+ insns processed · lsm on ${escape(VM_TARGET)} \\(6\\.1\\)`), SAVE_VERDICT_TIMEOUT);
+    await page.locator('.editor-actions [aria-label="Verify on All Targets"]').click();
+    const matrix = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Kernel Matrix' }) });
+    await matrix.waitFor({ timeout: 30_000 });
+    const started = Date.now();
+    // This machine has no BPF LSM; 6.1 loads the program; 7.3 range-checks an LSM program's return value.
+    const summary = new RegExp(`refuse_writers\\s*passes on ${escape(VM_TARGET)}; rejected on local, vm:${escape(vm73.name)}$`);
+    await matrix.locator('.monaco-list-row', { hasText: summary }).waitFor({ timeout: FIRST_VERDICT_TIMEOUT });
+    t.diagnostic(`Verify on All Targets, 3 kernels → matrix: ${Date.now() - started} ms`);
+    // (The cells of broken.bpf.c, checked before, come first: this file's are the last of each target.)
+    assert.match(await cell(matrix, 'local').last().innerText(), /✗ /);
+    assert.match(await cell(matrix, VM_TARGET).last().innerText(), /✓ [\d,]+ insns/);
+    assert.match(await cell(matrix, `vm:${vm73.name}`).last().innerText(), /✗ /);
+    await session.screenshot('7-matrix-three-kernels');
+  } catch (error) {
+    await failed('failure-three-kernels', error);
   }
 });
 
