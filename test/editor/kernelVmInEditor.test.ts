@@ -7,7 +7,8 @@
  * get verdicts from the VM's kernel; then choose this machine and the VM as matrix targets, verify
  * a file on both at once and read the Kernel Matrix view (a verdict per target), the merged
  * diagnostic (one problem, both kernels named), one target's diagnostics after a click on its
- * cell, and the matrix following a save.
+ * cell, and the matrix following a save; last, one LSM program on this machine, 6.1 and 7.3 —
+ * passing on 6.1 only — called out as such.
  *
  * The VM is the test suite's shared `test-6.1` (test/support/testKernels.ts): already running, the
  * start finds it and boots nothing; else the quick pick boots it. Needs code-server, chromium and
