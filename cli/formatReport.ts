@@ -96,7 +96,9 @@ export function toJsonDiagnostics(reports: CheckReport[], cwd: string): JsonDiag
 
 /** The CLI flag that gives the check what the loader would set. */
 function presetFlag(preset: PresetHint): string {
-  return preset.kind === 'mapSize' ? `--map-size ${preset.map}=N` : `--attach-target ${preset.program}=FUNCTION (in place of ${preset.current})`;
+  if (preset.kind === 'mapSize') return `--map-size ${preset.map}=N`;
+  if (preset.kind === 'kconfig') return `--set ${preset.name}=y|n|m|NUMBER`;
+  return `--attach-target ${preset.program}=FUNCTION (in place of ${preset.current})`;
 }
 
 /** 0 when every program compiled and passed, 1 when anything is an error. */

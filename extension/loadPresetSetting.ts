@@ -46,6 +46,7 @@ export function registerLoadPresetQuickFixes(verifier: FileVerifier): vscode.Dis
 
 function titleOf(preset: PresetHint): string {
   if (preset.kind === 'mapSize') return `Set a size for map '${preset.map}' for the check (ebpfStudio.loadPresets)`;
+  if (preset.kind === 'kconfig') return `Set ${preset.name} for the check (ebpfStudio.loadPresets)`;
   return `Set the function '${preset.program}' attaches to for the check (ebpfStudio.loadPresets)`;
 }
 
@@ -57,6 +58,7 @@ async function setPreset(verifier: FileVerifier, file: vscode.Uri, preset: Prese
   const all = { ...config.get<Record<string, PresetSetting>>(SETTING, {}) };
   const entry: PresetSetting = { ...all[glob] };
   if (preset.kind === 'mapSize') entry.mapSizes = { ...entry.mapSizes, [preset.map]: Number(value) };
+  else if (preset.kind === 'kconfig') entry.globals = { ...entry.globals, [preset.name]: value.trim() };
   else entry.attachTargets = { ...entry.attachTargets, [preset.program]: value.trim() };
   all[glob] = entry;
   const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
@@ -72,6 +74,14 @@ function promptOf(preset: PresetHint): vscode.InputBoxOptions {
       prompt: 'max_entries as the program\'s loader would set it (e.g. the tool\'s default)',
       value: '10240',
       validateInput: (v) => (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 1 << 30 ? undefined : 'An integer from 1 to 1073741824'),
+    };
+  }
+  if (preset.kind === 'kconfig') {
+    return {
+      title: `Value of ${preset.name} for the check`,
+      prompt: 'As the kernel configuration would have it: y, n, m or a number',
+      value: 'y',
+      validateInput: (v) => (/^([ynm]|-?(0x[0-9a-fA-F]+|\d+))$/.test(v.trim()) ? undefined : 'y, n, m or a number'),
     };
   }
   return {

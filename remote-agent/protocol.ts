@@ -308,7 +308,9 @@ export interface LoadPresets {
   /**
    * Global variables of .rodata/.data/.bss (`const volatile pid_t targ_pid`) → value: a decimal or
    * 0x integer (negative for signed types), `true`/`false` for bool, or an enumerator's name for an
-   * enum. Written into the variable's initial value at its BTF offset; must fit its size.
+   * enum. Written into the variable's initial value at its BTF offset; must fit its size. A
+   * `CONFIG_*` `__kconfig` extern takes y/n/m or an integer, given to libbpf at open instead of the
+   * kernel's config.
    */
   globals?: Record<string, string>;
   /** Map name → max_entries (1 – 2^30), as bpf_map__set_max_entries. */

@@ -119,7 +119,8 @@ static void load_failed(const struct load_ctx *lc, struct held_object *held, str
 /* Loads @held whole, once, with the request's presets. */
 static bool ensure_loaded(const struct load_ctx *lc, struct held_object *held, struct rpc_reply *r)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = held->name);
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = held->name,
+		    .kconfig = lc->presets->kconfig[0] ? lc->presets->kconfig : NULL);
 	struct text_sink log = { 0 };
 	struct bpf_object *obj;
 	char why[512];

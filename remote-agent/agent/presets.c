@@ -28,7 +28,12 @@ static bool string_ok(struct json_object *v)
 	if (!json_object_is_type(v, json_type_string))
 		return false;
 	len = (size_t)json_object_get_string_len(v);
-	return len > 0 && len <= AGENT_PRESET_MAX_NAME_BYTES && strlen(json_object_get_string(v)) == len;
+	if (len == 0 || len > AGENT_PRESET_MAX_NAME_BYTES || strlen(json_object_get_string(v)) != len)
+		return false;
+	for (const char *c = json_object_get_string(v); *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return false;	/* no spaces or control characters (a Kconfig value is a line of its own) */
+	return true;
 }
 
 /* The member @key of @presets as an object of at most AGENT_PRESET_MAX_ENTRIES C-identifier keys. */
@@ -80,6 +85,11 @@ bool presets_parse(struct json_object *params, struct load_presets *p, struct rp
 				return false;
 			}
 			p->globals[p->n_globals++] = (struct preset_text){ name, json_object_get_string(value) };
+			if (strncmp(name, "CONFIG_", 7) == 0) {
+				size_t used = strlen(p->kconfig);
+
+				snprintf(p->kconfig + used, sizeof(p->kconfig) - used, "%s=%s\n", name, json_object_get_string(value));
+			}
 		}
 	}
 	if (!kind_object(presets, "mapSizes", &o, r))
@@ -248,8 +258,22 @@ static bool global_value(struct bpf_object *obj, const struct preset_text *g, st
 		snprintf(why, size, "the object has no global variable named \"%s\"", g->name);
 		return false;
 	}
+	if (strcmp(slot->section, ".kconfig") == 0 && strncmp(g->name, "CONFIG_", 7) == 0) {
+		/* Given to libbpf at open (kconfig): y, n, m or an integer, as a config file has them. */
+		bool number = g->value[0] == '-' ? g->value[1] >= '0' && g->value[1] <= '9' : g->value[0] >= '0' && g->value[0] <= '9';
+
+		for (const char *c = g->value + 1; number && *c; c++)
+			number = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f') || (*c >= 'A' && *c <= 'F') || *c == 'x';
+		if (!number && strcmp(g->value, "y") && strcmp(g->value, "n") && strcmp(g->value, "m")) {
+			snprintf(why, size, "\"%s\" for %s: a Kconfig value is y, n, m or an integer", g->value, g->name);
+			return false;
+		}
+		slot->map = NULL;
+		return true;
+	}
 	if (!slot->map || strcmp(slot->section, ".kconfig") == 0 || strcmp(slot->section, ".ksyms") == 0) {
-		snprintf(why, size, "%s lives in %s, which libbpf fills itself at load", g->name, slot->section);
+		snprintf(why, size, "%s lives in %s, which libbpf fills itself at load%s", g->name, slot->section,
+			 strcmp(g->name, "LINUX_KERNEL_VERSION") == 0 ? " from the kernel's release" : "");
 		return false;
 	}
 	if (!parse_value(bpf_object__btf(obj), slot->type, slot->size, g->value, value, why, size)) {
@@ -330,6 +354,8 @@ int presets_apply(struct bpf_object *obj, const struct load_presets *p, const st
 
 		if (!global_value(obj, &p->globals[i], &slot, value, why, size))
 			return -EINVAL;
+		if (!slot.map)
+			continue;	/* a Kconfig value: given at open */
 		err = set_global(&slot, value, why, size);
 		if (err)
 			return err;

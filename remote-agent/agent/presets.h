@@ -24,7 +24,11 @@ struct preset_size {
 	unsigned int size;
 };
 
+/* Every CONFIG_ global as a "NAME=VALUE\n" line: libbpf's kconfig open option. */
+#define PRESET_KCONFIG_MAX (AGENT_PRESET_MAX_ENTRIES * (2 * AGENT_PRESET_MAX_NAME_BYTES + 2) + 1)
+
 struct load_presets {
+	char kconfig[PRESET_KCONFIG_MAX];	/* empty: libbpf reads the kernel's own config */
 	struct preset_text globals[AGENT_PRESET_MAX_ENTRIES];
 	size_t n_globals;
 	struct preset_size map_sizes[AGENT_PRESET_MAX_ENTRIES];
@@ -33,7 +37,9 @@ struct load_presets {
 	size_t n_attach_targets;
 };
 
-/* Reads params.presets (absent: no presets) into @p; on a malformed one fills @r with InvalidParams. */
+/* Reads params.presets (absent: no presets) into @p; on a malformed one fills @r with InvalidParams.
+ * Globals named CONFIG_* are Kconfig values: they go to @p->kconfig, for bpf_object__open's kconfig
+ * option (given there, libbpf does not read the kernel's config for them). */
 bool presets_parse(struct json_object *params, struct load_presets *p, struct rpc_reply *r);
 
 /* Whether every name of @p exists in @obj and every value fits its variable; else InvalidParams

@@ -126,9 +126,10 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static struct bpf_object *open_object(const struct held_object *held)
+static struct bpf_object *open_object(const struct held_object *held, const struct load_presets *presets)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = held->name);
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = held->name,
+		    .kconfig = presets->kconfig[0] ? presets->kconfig : NULL);
 
 	return bpf_object__open_mem(held->data, held->size, &opts);
 }
@@ -161,7 +162,7 @@ static int load_once(const struct held_object *held, const struct load_ctx *c, s
 	log[0] = '\0';	/* every early return leaves an empty log, never the buffer's old bytes */
 	sink_reset(&v->libbpf_log);
 	libbpf_sink = &v->libbpf_log;
-	obj = open_object(held);
+	obj = open_object(held, c->presets);
 	if (!obj) {
 		err = -errno;
 		libbpf_sink = NULL;
@@ -432,7 +433,7 @@ void method_load(struct agent *a, struct json_object *params, struct rpc_reply *
 	if (!parse_params(a, params, &held, &programs, r) || !presets_parse(params, &presets, r))
 		return;
 	libbpf_sink = &open_log;
-	obj = open_object(held);
+	obj = open_object(held, &presets);
 	err = obj ? 0 : -errno;
 	libbpf_sink = NULL;
 	if (!obj) {

@@ -10,7 +10,7 @@
 import type { Btf } from './btf';
 
 /** A load preset a quick fix or CLI flag can supply (LoadPresets in protocol.ts). */
-export type PresetHint = { kind: 'mapSize'; map: string } | { kind: 'attachTarget'; program: string; current: string };
+export type PresetHint = { kind: 'mapSize'; map: string } | { kind: 'attachTarget'; program: string; current: string } | { kind: 'kconfig'; name: string };
 
 export interface LoadFailure {
   /** What went wrong, in one or two lines: libbpf's words first, then what they mean here. */
@@ -94,14 +94,15 @@ function matchLine(line: string, ctx: LoadFailureContext): LoadFailure | undefin
       message: [line, kconfig ? `${name} is not set in the kernel configuration of ${ctx.kernelRelease}` : `this kernel (${ctx.kernelRelease}) has no symbol '${name}'`],
       kindId: kconfig ? 'kconfig-value-missing' : 'kfunc-unknown',
       at: externDeclaration(ctx.sources, name),
+      ...(kconfig && { preset: { kind: 'kconfig' as const, name } }),
     };
   }
   if (/^failed to open system Kconfig/.test(line)) {
-    const at = kconfigDeclaration(ctx.sources);
+    const decl = kconfigDeclaration(ctx.sources);
     return {
       message: [line, `the kernel ${ctx.kernelRelease} offers no configuration to read CONFIG_ values from (neither /proc/config.gz nor /boot/config-${ctx.kernelRelease})`],
       kindId: 'kconfig-value-missing',
-      ...(at && { at }),
+      ...(decl && { at: decl.at, preset: { kind: 'kconfig' as const, name: decl.name } }),
     };
   }
   if (/failed to get kernel version$/.test(line)) {
@@ -196,12 +197,12 @@ function externDeclaration(sources: readonly SourceText[], name: string): LoadFa
   return undefined;
 }
 
-/** The first `extern … CONFIG_… __kconfig` declaration. */
-function kconfigDeclaration(sources: readonly SourceText[]): LoadFailure['at'] {
+/** The first `extern … CONFIG_… __kconfig` declaration, and the option it names. */
+function kconfigDeclaration(sources: readonly SourceText[]): { at: NonNullable<LoadFailure['at']>; name: string } | undefined {
   for (const s of sources) {
     const lines = s.content.split('\n');
     const at = lines.findIndex((l) => /\bextern\b.*\bCONFIG_\w+.*__kconfig/.test(l));
-    if (at >= 0) return { path: s.path, line: at + 1, column: lines[at]!.search(/\bCONFIG_/) + 1 };
+    if (at >= 0) return { at: { path: s.path, line: at + 1, column: lines[at]!.search(/\bCONFIG_/) + 1 }, name: /\b(CONFIG_\w+)/.exec(lines[at]!)![1]! };
   }
   return undefined;
 }

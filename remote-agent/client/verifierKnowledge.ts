@@ -485,7 +485,7 @@ export const VERIFIER_ERROR_KINDS: readonly VerifierErrorKind[] = [
     category: 'Type Information',
     explanation:
       'A `__kconfig` extern reads a kernel configuration option at load: libbpf looks it up in the kernel\'s config (/proc/config.gz, else /boot/config-<release>). Either the option is not set on this kernel and the extern is not `__weak`, or the kernel\'s config is in neither place (kernels built without CONFIG_IKCONFIG_PROC, containers and VMs without /boot), which fails every CONFIG_ extern, weak or not. libbpf then stops before loading anything.',
-    fix: 'Declare the extern `__weak` so a missing option reads as 0 (false), and handle that value in the program; where the config itself is missing, provide /boot/config-<release> on the target, or test kernel features with CO-RE (`bpf_core_enum_value_exists()`, `bpf_core_type_exists()`) instead of Kconfig.',
+    fix: 'Declare the extern `__weak` so a missing option reads as 0 (false), and handle that value in the program. To check the program as it would load on a kernel that has the option, give its value as a preset (`--set CONFIG_NAME=y`, or `ebpfStudio.loadPresets`); libbpf then takes it instead of the kernel\'s config. Where the config itself is missing, provide /boot/config-<release> on the target, or test kernel features with CO-RE (`bpf_core_enum_value_exists()`, `bpf_core_type_exists()`) instead of Kconfig.',
     patterns: [/extern 'CONFIG_\w+' \(strong\): not resolved/, /extern \(kcfg\) 'CONFIG_\w+'/, /failed to open system Kconfig/],
   },
   {

@@ -278,6 +278,7 @@ t('load and attach presets: set before load, validated name by name, a size-0 ma
   assert.equal(await refused({ mapSizes: { nosuch: 1 } }), `params.presets.mapSizes: object ${objectId} has no map named "nosuch".`);
   assert.equal(await refused({ attachTargets: { kprobe__cap_capable: 'vfs read' } }), 'params.presets.attachTargets.kprobe__cap_capable must be a kernel function\'s name (a C identifier of at most 128 bytes).');
   assert.equal(await refused({ attachTargets: { nosuch: 'vfs_read' } }), `params.presets.attachTargets: object ${objectId} has no program named "nosuch".`);
+  assert.equal(await refused({ globals: { targ_pid: '1\nCONFIG_X=y' } }), 'params.presets.globals.targ_pid must be a string of 1 to 128 bytes (an integer, true/false, or an enumerator).');
   assert.match(await refused({ mapSizes: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`m${i}`, 1])) }), /mapSizes has more than 64 entries/);
 
   // attach loads the whole object: without the size it cannot; with it, it gets as far as the hook.

@@ -113,9 +113,12 @@ for (const kernel of testKernels()) {
         program: 'missing_option',
         first: vm ? 'failed to open system Kconfig' : "extern 'CONFIG_STUDIO_NO_SUCH_OPTION' (strong): not resolved",
         explanation: 'kconfig-value-missing',
-        preset: undefined,
+        preset: { kind: 'kconfig', name: 'CONFIG_STUDIO_NO_SUCH_OPTION' },
       },
     ]);
+    // Given as a preset, libbpf takes the value instead of reading the kernel's config: it loads.
+    const configured = await check('kconfig_missing.bpf.c', { globals: { CONFIG_STUDIO_NO_SUCH_OPTION: '1' } });
+    assert.deepEqual([configured.diagnostics, configured.programs[0]!.ok], [[], true]);
 
     // LINUX_KERNEL_VERSION: libbpf cannot read "7.3-amd64" as major.minor.patch.
     const version = await check('kconfig_version.bpf.c');

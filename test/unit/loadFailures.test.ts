@@ -59,8 +59,10 @@ test('unresolved externs are placed on their declarations', () => {
     kindId: 'kfunc-unknown',
     at: { path: 'ksym_missing.bpf.c', line: 6, column: 24 },
   });
-  assert.deepEqual(loadFailureOf("libbpf: extern 'CONFIG_STUDIO_NO_SUCH_OPTION' (strong): not resolved\n", ctx('kconfig_missing.bpf.c'))?.kindId, 'kconfig-value-missing');
-  assert.deepEqual(loadFailureOf('libbpf: failed to open system Kconfig\n', ctx('kconfig_missing.bpf.c'))?.at, { path: 'kconfig_missing.bpf.c', line: 6, column: 12 });
+  const strong = loadFailureOf("libbpf: extern 'CONFIG_STUDIO_NO_SUCH_OPTION' (strong): not resolved\n", ctx('kconfig_missing.bpf.c'));
+  assert.deepEqual([strong?.kindId, strong?.preset], ['kconfig-value-missing', { kind: 'kconfig', name: 'CONFIG_STUDIO_NO_SUCH_OPTION' }]);
+  const noConfig = loadFailureOf('libbpf: failed to open system Kconfig\n', ctx('kconfig_missing.bpf.c'));
+  assert.deepEqual([noConfig?.at, noConfig?.preset], [{ path: 'kconfig_missing.bpf.c', line: 6, column: 12 }, { kind: 'kconfig', name: 'CONFIG_STUDIO_NO_SUCH_OPTION' }]);
   assert.deepEqual(loadFailureOf("libbpf: extern (kcfg) 'LINUX_KERNEL_VERSION': failed to get kernel version\n", ctx('kconfig_version.bpf.c')), {
     message: [
       "extern (kcfg) 'LINUX_KERNEL_VERSION': failed to get kernel version",
