@@ -13,6 +13,7 @@ import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
 import { isBpfSource, readOpenDocumentOrDisk } from './fileVerifier';
 import type { KernelVms } from './kernelVms';
+import { loadPresetsFor } from './loadPresetSetting';
 import { projectLookupFor } from './projectFlagsLookup';
 import { errorMessage, readSettings, storeMatrixTargets } from './settings';
 
@@ -59,12 +60,13 @@ export class KernelMatrix implements vscode.Disposable {
     const { signal } = controller;
     const started = Date.now();
     try {
+      const presets = loadPresetsFor(document.uri);
       const outcomes = await checkOnTargets(
         targets,
         async (target) => {
           const spec = parseTarget(target);
           const session = await this.sessions.get(spec, describeTarget(spec));
-          return checkFilesOnSession(session, [document.uri.fsPath], { compileOn: 'auto', compiler: this.sessions.compiler, target, readFile: readOpenDocumentOrDisk, project: () => projectLookupFor(document.uri), signal });
+          return checkFilesOnSession(session, [document.uri.fsPath], { compileOn: 'auto', compiler: this.sessions.compiler, target, readFile: readOpenDocumentOrDisk, project: () => projectLookupFor(document.uri), ...(presets && { presets }), signal });
         },
         signal,
       );
