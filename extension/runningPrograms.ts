@@ -19,6 +19,7 @@ import { openProgramRun, type AttachedProgram, type EventBatch, type ProgramRun,
 import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
 import { NoTargetError } from './fileVerifier';
+import { loadPresetsFor } from './loadPresetSetting';
 import { errorMessage, readSettings, resolveTarget } from './settings';
 
 export interface StreamState {
@@ -201,11 +202,13 @@ export class RunningPrograms implements vscode.Disposable {
   /** Verifies and compiles `document` into a run with nothing attached yet, its handlers in place before any record is read. */
   private async open(document: vscode.TextDocument, session: AgentSession, signal: AbortSignal): Promise<AttachedRun> {
     const name = vscode.workspace.asRelativePath(document.uri);
+    const presets = loadPresetsFor(document.uri);
     const { report, run } = await openProgramRun(session.client, document.uri.fsPath, {
       target: session.description,
       kernelRelease: session.hello.kernelRelease,
       readFile: readOpenDocumentOrDisk,
       project: projectLookupFor(document.uri),
+      ...(presets && { presets }),
       signal,
     });
     if (!run) throw new NotAttachedError(rejection(report, name), report);
