@@ -199,9 +199,10 @@ static int load_once(const struct held_object *held, const struct load_ctx *c, s
 	return err;
 }
 
-/* Loads at @log_level, growing the log buffer while the kernel says it is too small. */
+/* Loads at @log_level, growing the log buffer while the kernel says it is too small. Sets *oom
+ * when the agent itself ran out of memory (a kernel's ENOMEM, a map too large, is a verdict). */
 static int load_with_log(const struct held_object *held, const struct load_ctx *c, struct verdict *v,
-			 __u32 log_level, size_t log_size)
+			 __u32 log_level, size_t log_size, bool *oom)
 {
 	char *log = NULL;
 	int err;
@@ -211,6 +212,7 @@ static int load_with_log(const struct held_object *held, const struct load_ctx *
 
 		if (!grown) {
 			free(log);
+			*oom = true;
 			return -ENOMEM;
 		}
 		log = grown;
@@ -229,14 +231,15 @@ static int load_with_log(const struct held_object *held, const struct load_ctx *
 
 static int verify_program(const struct held_object *held, const struct load_ctx *c, struct verdict *v)
 {
+	bool oom = false;
 	int err;
 
-	err = load_with_log(held, c, v, LOG_STATS, STATS_LOG_START);
-	if (err && err != -ENOMEM)
-		err = load_with_log(held, c, v, LOG_PATH | LOG_STATS, PATH_LOG_START);
+	err = load_with_log(held, c, v, LOG_STATS, STATS_LOG_START, &oom);
+	if (err && !oom)
+		err = load_with_log(held, c, v, LOG_PATH | LOG_STATS, PATH_LOG_START, &oom);
 	v->ok = err == 0;
 	v->err = err;
-	return err == -ENOMEM ? err : 0;
+	return oom ? -ENOMEM : 0;
 }
 
 static bool parse_uint_after(const char *log, const char *key, long long *out)

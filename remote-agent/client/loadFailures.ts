@@ -81,7 +81,16 @@ function matchLine(line: string, ctx: LoadFailureContext): LoadFailure | undefin
         preset: { kind: 'mapSize', map },
       };
     }
-    return { message: [line], kindId: 'map-create-failed', at: mapDefinition(ctx.sources, map, /too long|E2BIG|Cannot allocate|ENOMEM/.test(m[2]!)) };
+    const tooLarge = /too long|E2BIG|Cannot allocate|ENOMEM/.test(m[2]!);
+    if (tooLarge && facts) {
+      return {
+        message: [line, `map '${map}' has max_entries ${facts.maxEntries}: more than the kernel would allocate for it`],
+        kindId: 'map-create-failed',
+        at: mapDefinition(ctx.sources, map, true),
+        preset: { kind: 'mapSize', map },
+      };
+    }
+    return { message: [line], kindId: 'map-create-failed', at: mapDefinition(ctx.sources, map, tooLarge) };
   }
   if ((m = /^extern \((func|var) ksym\) '([^']+)': not found/.exec(line))) {
     const what = m[1] === 'func' ? 'kfunc' : 'kernel variable';

@@ -73,6 +73,14 @@ for (const kernel of testKernels()) {
     assert.equal(filtered.programs[0]!.ok, true);
     assert.ok(filtered.programs[0]!.insnsProcessed! > sized.programs[0]!.insnsProcessed!, `${filtered.programs[0]!.insnsProcessed} > ${sized.programs[0]!.insnsProcessed}`);
 
+    // A map no machine has memory for: on its max_entries line; the agent reports the kernel's ENOMEM as a verdict.
+    const huge = await check('huge_map.bpf.c');
+    assert.deepEqual(summary(huge), [
+      { line: 12, column: 9, program: 'touch_page', first: "map 'pages': failed to create: Cannot allocate memory(-12)", explanation: 'map-create-failed', preset: { kind: 'mapSize', map: 'pages' } },
+    ]);
+    const small = await check('huge_map.bpf.c', { mapSizes: { pages: 16 } });
+    assert.deepEqual([small.diagnostics, small.programs[0]!.ok], [[], true]);
+
     // A map type 6.1 lacks (cgroup storage came in 6.2): on its definition, naming the type; newer kernels create it.
     const storage = await check('cgrp_storage.bpf.c');
     if (kernel.target === 'vm:test-6.1') {

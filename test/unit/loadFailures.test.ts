@@ -27,13 +27,14 @@ test('a map of size 0 is placed on its definition, with the map-size preset', ()
   });
 });
 
-test('a map with a size that fails is a general create failure; too large points at its max_entries line', () => {
+test('a map with a size that fails is a general create failure; too large points at its max_entries line, with the map-size preset', () => {
   const sources = [{ path: 'm.bpf.c', content: 'struct {\n\t__uint(type, BPF_MAP_TYPE_HASH);\n\t__uint(max_entries, 1 << 30);\n\t__type(key, u32);\n} big SEC(".maps");\n' }];
   const maps = new Map([['big', { type: 1, maxEntries: 1 << 30 }]]);
   assert.deepEqual(loadFailureOf("libbpf: map 'big': failed to create: Argument list too long(-7)", ctx('', { sources, maps })), {
-    message: ["map 'big': failed to create: Argument list too long(-7)"],
+    message: ["map 'big': failed to create: Argument list too long(-7)", "map 'big' has max_entries 1073741824: more than the kernel would allocate for it"],
     kindId: 'map-create-failed',
     at: { path: 'm.bpf.c', line: 3, column: 9 },
+    preset: { kind: 'mapSize', map: 'big' },
   });
   assert.deepEqual(loadFailureOf("libbpf: map 'big': failed to create: Invalid argument(-22)", ctx('', { sources, maps }))?.at, { path: 'm.bpf.c', line: 5, column: 3 });
 });
