@@ -31,8 +31,8 @@ test('a 6.18 annotation gives its file, line and the instruction it precedes', (
   );
 });
 
-test('a 6.1 annotation has only the source text, still tied to its instruction', () => {
-  const log = parseVerifierLog(fixture('xdp-packet-oob-6.1-style'));
+test('a 6.1 annotation (a real 6.1 log) has only the source text, still tied to its instruction', () => {
+  const log = parseVerifierLog(fixture('xdp-packet-oob-6.1'));
   const last = log.path[log.path.length - 1];
   assert.deepEqual(last, { source: 'if (ip->protocol == 6)', insn: 10, logLine: last.logLine });
   assert.equal(log.failingInsn, 10);
