@@ -116,6 +116,37 @@ static void load_failed(const struct load_ctx *lc, struct held_object *held, str
 	json_object_object_add(r->error_data, "libbpfLog", json_object_new_string(sink_text(log)));
 }
 
+/* Keeps the attach targets @p set, so attach describes a retargeted program by its real function. */
+static void remember_retargets(struct held_object *held, const struct load_presets *p)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < p->n_attach_targets; i++)
+		len += strlen(p->attach_targets[i].name) + strlen(p->attach_targets[i].value) + 2;
+	free(held->retargets);
+	held->retargets = len ? malloc(len + 1) : NULL;
+	if (!held->retargets)
+		return;	/* none, or no memory: descriptions then name the section's function */
+	held->retargets[0] = '\0';
+	for (size_t i = 0; i < p->n_attach_targets; i++)
+		sprintf(held->retargets + strlen(held->retargets), "%s %s\n", p->attach_targets[i].name,
+			p->attach_targets[i].value);
+}
+
+/* The function a preset retargeted @prog to, as "FUNC" (length in *len); NULL when none did. */
+static const char *retarget_of(const struct held_object *held, const char *prog, int *len)
+{
+	size_t n = strlen(prog);
+
+	for (const char *line = held->retargets; line && *line; line = strchr(line, '\n') + 1) {
+		if (strncmp(line, prog, n) == 0 && line[n] == ' ') {
+			*len = (int)(strchr(line, '\n') - (line + n + 1));
+			return line + n + 1;
+		}
+	}
+	return NULL;
+}
+
 /* Loads @held whole, once, with the request's presets. */
 static bool ensure_loaded(const struct load_ctx *lc, struct held_object *held, struct rpc_reply *r)
 {
@@ -159,6 +190,7 @@ static bool ensure_loaded(const struct load_ctx *lc, struct held_object *held, s
 		bpf_object__close(obj);
 	} else {
 		held->loaded = obj;
+		remember_retargets(held, lc->presets);
 	}
 	free(log.buf);
 	return held->loaded != NULL;
@@ -322,7 +354,11 @@ static bool attach_auto(struct attach_ctx *c)
 		return false;
 	{
 		const char *slash = strchr(sec, '/');
+		int len = 0;
+		const char *func = retarget_of(c->held, bpf_program__name(c->prog), &len);
 
+		if (slash && func)
+			return set_description(c, "%.*s %.*s", (int)(slash - sec), sec, len, func);
 		return slash ? set_description(c, "%.*s %s", (int)(slash - sec), sec, slash + 1) :
 			       set_description(c, "%s", sec);
 	}

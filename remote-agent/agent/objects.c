@@ -18,6 +18,7 @@ void objects_drop(struct object_table *t, struct held_object *obj)
 	}
 	if (obj->work_dir)
 		work_dir_remove(obj->work_dir);
+	free(obj->retargets);
 	free(obj->work_dir);
 	free(obj->name);
 	free(obj->data);

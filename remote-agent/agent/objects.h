@@ -19,6 +19,7 @@ struct held_object {
 	void *data;
 	size_t size;
 	struct bpf_object *loaded;	/* the instance attach loaded; NULL until then */
+	char *retargets;		/* "PROG FUNC\n" per attach target its load's presets set; NULL if none */
 };
 
 struct object_table {

@@ -11,6 +11,7 @@ import { after, test } from 'node:test';
 import { openCliSession } from '../../cli/cliSession';
 import type { AgentSession } from '../../remote-agent/client/agentSession';
 import { checkFile, type VerifyingAgent } from '../../remote-agent/client/checkFile';
+import { openProgramRun, type RunningAgent } from '../../remote-agent/client/programSession';
 import type { CheckReport } from '../../remote-agent/client/checkReport';
 import { compileOnClient } from '../../remote-agent/client/compileOnClient';
 import { defaultKnowledgeDir, TargetKnowledgeCache } from '../../remote-agent/client/targetKnowledge';
@@ -29,16 +30,27 @@ after(async () => {
   await compiler?.then((s) => s.dispose());
 });
 
-async function checker(kernel: TestKernel): Promise<(file: string, presets?: LoadPresets) => Promise<CheckReport>> {
+interface Checker {
+  (file: string, presets?: LoadPresets): Promise<CheckReport>;
+  /** The agent a run uses (compiling here for the VMs), and the options a run of `file` takes. */
+  runAgent: RunningAgent;
+  runOptions: { target: string; kernelRelease: string; signal: AbortSignal };
+}
+
+async function checker(kernel: TestKernel): Promise<Checker> {
   const session = await openCliSession({ target: await readyTarget(kernel) }, signal);
   sessions.push(session);
   let agent: VerifyingAgent = session.client;
+  let runAgent: RunningAgent = session.client;
   if (kernel.target !== 'local') {
     compiler ??= openCliSession({ target: 'local' }, signal, { unprivileged: true });
-    agent = compileOnClient(session, (await compiler).client, new TargetKnowledgeCache(defaultKnowledgeDir()));
+    const requests = compileOnClient(session, (await compiler).client, new TargetKnowledgeCache(defaultKnowledgeDir()));
+    agent = requests;
+    runAgent = { request: requests.request, onNotification: session.client.onNotification.bind(session.client) };
   }
-  return (file, presets) =>
-    checkFile(agent, join(fixtures, file), { target: session.description, kernelRelease: session.hello.kernelRelease, ...(presets && { presets }), signal });
+  const runOptions = { target: session.description, kernelRelease: session.hello.kernelRelease, signal };
+  const check = (file: string, presets?: LoadPresets) => checkFile(agent, join(fixtures, file), { ...runOptions, ...(presets && { presets }) });
+  return Object.assign(check, { runAgent, runOptions });
 }
 
 /** What a diagnostic says, without the kernel release its second line names. */
@@ -154,6 +166,15 @@ for (const kernel of testKernels()) {
       const retargeted = await check('fentry_retarget.bpf.c', { attachTargets: { file_read_entry: 'vfs_read' } });
       assert.deepEqual(retargeted.diagnostics, []);
       assert.equal(retargeted.programs[0]!.ok, true);
+      // A run loads the whole object with the same preset on its first attach: fentry on vfs_read.
+      const { run } = await openProgramRun(check.runAgent, join(fixtures, 'fentry_retarget.bpf.c'), { ...check.runOptions, presets: { attachTargets: { file_read_entry: 'vfs_read' } } });
+      assert.ok(run, 'the retargeted program verifies, so the run opens');
+      try {
+        const attached = await run.attachProgram('file_read_entry');
+        assert.equal(attached.description, 'fentry vfs_read');
+      } finally {
+        await run.stop();
+      }
       const wrong = await check('fentry_retarget.bpf.c', { attachTargets: { file_read_entry: 'studio_no_such_function' } });
       assert.deepEqual(summary(wrong).map((d) => [d.line, d.first, d.explanation]), [
         [10, "prog 'file_read_entry': attach target 'studio_no_such_function' (a preset) is not a function in this kernel's BTF (No such process).", 'attach-target-not-found'],
