@@ -19,23 +19,9 @@ import { CONNECTION_OPTIONS, joinCflagsValue, openCliSession, parseFormat } from
 import { formatMatrix, toJsonReport } from './formatMatrix';
 import { toSarif } from './formatSarif';
 import { exitStatusOf, formatText } from './formatReport';
-import { PRESET_OPTIONS, PRESET_USAGE, presetsOf } from './presetOptions';
-
-export const CHECK_USAGE = `usage: ebpf-studio check FILE... [--target local|ssh://[user@]host[:port]|vm:NAME]... [--targets-from FILE]
-                         [--identity KEYFILE] [--known-hosts FILE] [--compile-on auto|target|client] [--format text|json|sarif]
-                         ${PRESET_USAGE}
-  Compiles and verifies every program of each FILE on each target (several targets: concurrently,
-  with a table of verdicts per kernel). --compile-on client compiles here against the target's own
-  BTF, for targets without clang (auto does that when the target has none, and for kernel VMs).
-  --set, --map-size and --attach-target stand in for what the programs' loader sets before load
-  (a const volatile global, a map's max_entries, the function a fentry/fexit program attaches to).
-  Exit status: 0 all passed, 1 a compile error or a rejection on any target, 2 usage or connection problems.`;
+import { PRESET_OPTIONS, presetsOf } from './presetOptions';
 
 export async function checkCommand(argv: string[], signal: AbortSignal): Promise<number> {
-  if (argv.includes('--help')) {
-    process.stdout.write(`${CHECK_USAGE}\n`);
-    return 0;
-  }
   const { values, positionals } = parseArgs({
     args: joinCflagsValue(argv),
     allowPositionals: true,
