@@ -11,7 +11,6 @@ export const PRESET_OPTIONS = {
   'attach-target': { type: 'string', multiple: true },
 } as const;
 
-
 export function presetsOf(values: { set?: string[]; 'map-size'?: string[]; 'attach-target'?: string[] }): LoadPresets | undefined {
   return presetsFromAssignments(values.set ?? [], values['map-size'] ?? [], values['attach-target'] ?? []);
 }
