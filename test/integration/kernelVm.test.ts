@@ -7,7 +7,8 @@
  * Without QEMU it is skipped here, and fails with the reason under CI=true.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AgentSessionError, openAgentSession } from '../../remote-agent/client/agentSession';
@@ -95,6 +96,16 @@ test('a kernel VM has no route out, answers SSH commands quickly, and starting i
     assert.equal(routes.exitCode, 0, routes.stderr);
     assert.doesNotMatch(routes.stdout, /default/, routes.stdout);
     assert.match(routes.stdout, /10\.0\.2\.0\/24 dev eth0/);
+    // This machine's files are the guest's, at the same paths, /tmp included: a binary built under a
+    // temp dir after the VM booted (a uprobe target, a test trigger) runs there as it is.
+    const scratch = mkdtempSync(join(tmpdir(), 'kernel-vm-'));
+    writeFileSync(join(scratch, 'seen.txt'), 'from the host\n');
+    try {
+      const seen = await transport.run(`cat ${join(scratch, 'seen.txt')}`);
+      assert.equal(seen.stdout, 'from the host\n', seen.stderr);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
     const mounts = await transport.run('cat /proc/mounts');
     for (const fs of ['bpf /sys/fs/bpf', 'tracefs /sys/kernel/tracing', 'overlay / overlay']) assert.ok(mounts.stdout.includes(fs), `${fs} in\n${mounts.stdout}`);
     const latencies: number[] = [];

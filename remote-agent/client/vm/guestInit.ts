@@ -61,7 +61,8 @@ mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $R/dev/pts || fail "mounting /dev/pts"
 mount -t tmpfs tmpfs $R/dev/shm
 mount -t tmpfs -o mode=0755 tmpfs $R/run || fail "mounting /run"
-mount -t tmpfs -o mode=1777 tmpfs $R/tmp || fail "mounting /tmp"
+# /tmp stays the overlay's (this machine's /tmp under the RAM layer, like every other path), so a
+# program or uprobe target built under this machine's /tmp runs in the guest at the same path.
 optional_mount() { mount -t "$1" "$1" "$R$2" || say "warning: could not mount $1 on $2"; }
 optional_mount bpf /sys/fs/bpf
 optional_mount tracefs /sys/kernel/tracing
