@@ -60,7 +60,9 @@ export function formatText(reports: CheckReport[], cwd: string): string {
     for (const p of report.programs) {
       const insns = p.insnsProcessed === null ? 'instructions processed unknown' : `${p.insnsProcessed} insns processed`;
       const verdict = p.ok ? 'ok' : 'failed';
-      lines.push(`${where}: program ${p.name} (${p.section}): ${verdict}, ${insns} (on ${report.target}, kernel ${report.kernelRelease})`);
+      // Where clang ran is worth saying only when it was not the target itself.
+      const compiledHere = report.compiledOn === 'client' ? ', compiled on this machine against its BTF' : '';
+      lines.push(`${where}: program ${p.name} (${p.section}): ${verdict}, ${insns} (on ${report.target}, kernel ${report.kernelRelease}${compiledHere})`);
     }
     if (report.programs.length === 0) lines.push(`${where}: no BPF programs found (no SEC("…") functions)`);
   }

@@ -149,3 +149,11 @@ test('exit status is 1 when any program fails or any file does not compile, else
   const withWarning: CheckReport = { ...passing, diagnostics: [{ ...clangError.diagnostics[0]!, severity: 'warning' }] };
   assert.equal(exitStatusOf([withWarning]), 0);
 });
+
+test('a verdict compiled on this machine for its target says so', () => {
+  const onClient: CheckReport = { ...rejected, compiledOn: 'client', diagnostics: [], programs: [rejected.programs[1]!] };
+  assert.equal(
+    formatText([onClient], cwd),
+    'probe.bpf.c: program on_exit (tracepoint/sched/sched_process_exit): ok, 1234 insns processed (on root@vm1:22, kernel 6.1.0-27-amd64, compiled on this machine against its BTF)\n',
+  );
+});
