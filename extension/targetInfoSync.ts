@@ -108,7 +108,6 @@ class TargetInfoSync implements vscode.Disposable {
     signal.throwIfAborted();
     await this.client.sendNotification(TargetInfoNotification, params);
     this.sent = key;
-    this.log.info(`language server: now describes ${session.description}`);
   }
 }
 

@@ -149,7 +149,7 @@ export async function targetInfoFor(
     signal?.throwIfAborted();
     log?.(`the helper probe on ${source.description} failed (${error instanceof Error ? error.message : String(error)}); helper availability per program type is not checked`);
   }
-  log?.(`${source.description}: kernel ${hello.kernelRelease}, ${hello.arch}; BTF ${btf.how}; helper probe ${helpers ? 'known' : 'not available'} (${Date.now() - started} ms)`);
+  log?.(`now describes ${source.description} (kernel ${hello.kernelRelease}, ${hello.arch}; BTF ${btf.how}; helper probe ${helpers ? 'known' : 'not available'}) after ${Date.now() - started} ms`);
   return {
     description: source.description,
     kernelRelease: hello.kernelRelease,

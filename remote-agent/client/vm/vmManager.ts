@@ -146,6 +146,7 @@ async function startLocked(o: StartVmOptions, paths: VmCachePaths, request: Kern
   const bootStarted = Date.now();
   log(`Booting ${kernel.kernelRelease} as VM ${name}; waiting for its SSH on 127.0.0.1:${port}…`);
   try {
+    signal?.throwIfAborted();
     const ready = await waitForGuestSsh({
       port,
       identityFile: files.identity,
@@ -200,7 +201,9 @@ async function launchQemu(
     beforeLaunch(port);
     try {
       // With -daemonize, QEMU returns once the VM is set up (a bad option or a taken port fail here).
-      await runTool(QEMU_BINARY, args, `Starting QEMU for VM ${name}`, { ...(signal && { signal }) });
+      // Not cut short by the signal: a launcher killed mid-way leaves its daemonized child running
+      // with no pid file yet; the caller stops the VM once it is fully started instead.
+      await runTool(QEMU_BINARY, args, `Starting QEMU for VM ${name}`);
       return { port };
     } catch (error) {
       const clash = error instanceof HostToolError && /host forwarding rule|Address already in use/i.test(error.message);
