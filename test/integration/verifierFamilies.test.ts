@@ -12,9 +12,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { openCliSession } from '../../cli/cliSession';
 import type { AgentSession } from '../../remote-agent/client/agentSession';
-import { checkFile, type VerifyingAgent } from '../../remote-agent/client/checkFile';
-import { compileOnClient } from '../../remote-agent/client/compileOnClient';
-import { TargetKnowledgeCache, defaultKnowledgeDir } from '../../remote-agent/client/targetKnowledge';
+import { checkFilesOnSession, LocalCompiler } from '../../remote-agent/client/kernelMatrix';
 import { readyTarget, testKernels, type TestKernel } from '../support/testKernels';
 
 const CASES = path.join(import.meta.dirname, '..', 'fixtures', 'verifier-logs');
@@ -29,27 +27,23 @@ interface ExpectedDiagnostic {
 const signal = new AbortController().signal;
 /** Where each fixture suffix was captured: '' this machine, '6.1' and '7.3' Debian's kernels. */
 const kernelOf = new Map<string, TestKernel>(testKernels().map((k) => [k.target === 'local' ? '' : k.label.replace(/^Debian /, ''), k]));
-const sessions = new Map<string, Promise<{ session: AgentSession; agent: VerifyingAgent }>>();
-let compiler: Promise<AgentSession> | undefined;
+const sessions = new Map<string, Promise<AgentSession>>();
+/** Compiles for the VMs here, as `check` does. */
+const compiler = new LocalCompiler(() => openCliSession({ target: 'local' }, signal, { unprivileged: true }));
 
-/** One session per kernel, opened on first use; VMs compile here (as `check` does), this machine itself. */
-function agentFor(kernel: TestKernel): Promise<{ session: AgentSession; agent: VerifyingAgent }> {
+/** One session per kernel, opened on first use. */
+function sessionFor(kernel: TestKernel): Promise<AgentSession> {
   let opened = sessions.get(kernel.target);
   if (opened === undefined) {
-    opened = (async () => {
-      const session = await openCliSession({ target: await readyTarget(kernel) }, signal);
-      if (session.target.kind !== 'vm') return { session, agent: session.client };
-      compiler ??= openCliSession({ target: 'local' }, signal, { unprivileged: true });
-      return { session, agent: compileOnClient(session, (await compiler).client, new TargetKnowledgeCache(defaultKnowledgeDir())) };
-    })();
+    opened = readyTarget(kernel).then((target) => openCliSession({ target }, signal));
     sessions.set(kernel.target, opened);
   }
   return opened;
 }
 
 after(async () => {
-  for (const opened of sessions.values()) await (await opened).session.dispose();
-  await (await compiler)?.dispose();
+  for (const opened of sessions.values()) await (await opened).dispose();
+  await compiler.dispose();
 });
 
 /** The causal lines: related entries that are not the walked path. */
@@ -62,9 +56,9 @@ for (const name of readdirSync(CASES).sort()) {
   // A case of a kernel this machine cannot boot: testKernels() has declared the failing test that says why under CI.
   if (kernel === undefined || !existsSync(path.join(dir, 'expected.json'))) continue;
   test(`${name}: line, explanation and causal lines on ${kernel.label}`, { timeout: 600_000 }, async () => {
-    const { session, agent } = await agentFor(kernel);
+    const session = await sessionFor(kernel);
     const expected = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8')) as { diagnostics: ExpectedDiagnostic[] };
-    const report = await checkFile(agent, path.join(dir, 'prog.bpf.c'), { target: session.description, kernelRelease: session.hello.kernelRelease });
+    const [report] = await checkFilesOnSession(session, [path.join(dir, 'prog.bpf.c')], { compileOn: 'auto', compiler });
     assert.deepEqual(
       report.diagnostics.map((d) => ({ program: d.program, line: d.line, explanation: d.explanation?.id, causes: causal(d.related) })),
       expected.diagnostics.map((d) => ({ program: d.program, line: d.line, explanation: d.explanation, causes: causal(d.related) })),
