@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { openAgentSession, type AgentSession } from '../remote-agent/client/agentSession';
 import { checkFile, type VerifyingAgent } from '../remote-agent/client/checkFile';
 import { compileOnClient } from '../remote-agent/client/compileOnClient';
-import { TargetKnowledgeCache, defaultKnowledgeDir } from '../remote-agent/client/targetKnowledge';
+import { compilesOnClient, LocalCompiler } from '../remote-agent/client/kernelMatrix';
 import { parseTarget } from '../remote-agent/client/targetSpec';
 import { startVm } from '../remote-agent/client/vm/vmManager';
 
@@ -50,10 +50,10 @@ async function main(): Promise<void> {
   const open = (target: string, unprivileged = false) => openAgentSession({ target: parseTarget(target), agentSourceDir, agentBinaryDir, clientVersion: 'bench', unprivileged });
   await Promise.all([startVm({ kernel: '6.1', name: 'test-6.1' }), startVm({ kernel: '7.3', name: 'test-7.3' })]);
   const sessions = await Promise.all(['local', 'vm:test-6.1', 'vm:test-7.3'].map((t) => open(t)));
-  const compiler = await open('local', true);
-  const knowledge = new TargetKnowledgeCache(defaultKnowledgeDir());
+  const compiler = new LocalCompiler(() => open('local', true));
+  const compiling = (await compiler.session()).client;
   // As `check` does: this machine compiles for itself, the VMs are compiled for here.
-  const agents = sessions.map((s) => (s.target.kind === 'vm' ? compileOnClient(s, compiler.client, knowledge) : s.client));
+  const agents = sessions.map((s) => (compilesOnClient(s, 'auto') ? compileOnClient(s, compiling, compiler.knowledge) : s.client));
   try {
     const sequential = await timeRuns(async () => {
       for (const [i, s] of sessions.entries()) await verify(agents[i]!, s);
@@ -76,7 +76,8 @@ async function main(): Promise<void> {
     console.log(`vm:test-6.1, compiled in the guest          ${g.toFixed(0).padStart(7)} ms`);
     console.log(`vm:test-6.1, compiled here, loaded there    ${h.toFixed(0).padStart(7)} ms   ${(g / h).toFixed(2)}x faster`);
   } finally {
-    await Promise.all([...sessions, compiler].map((session) => session.dispose()));
+    await Promise.all(sessions.map((session) => session.dispose()));
+    await compiler.dispose();
   }
 }
 
