@@ -17,27 +17,12 @@ import { compileOnClient } from '../remote-agent/client/compileOnClient';
 import { compilesOnClient, LocalCompiler } from '../remote-agent/client/kernelMatrix';
 import { parseTarget } from '../remote-agent/client/targetSpec';
 import { startVm } from '../remote-agent/client/vm/vmManager';
+import { percentile, timeRuns } from './samples';
 
 const root = path.join(__dirname, '..');
 const program = path.join(root, 'bpf-templates/tracepoint-ringbuf/execsnoop.bpf.c');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const runs = Number(values.runs);
-
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-async function timeRuns(runOnce: () => Promise<void>): Promise<number[]> {
-  await runOnce(); // warm: vmlinux.h, PCH and the BTF copies exist for every side alike
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await runOnce();
-    samples.push(performance.now() - start);
-  }
-  return samples;
-}
 
 async function verify(agent: VerifyingAgent, session: AgentSession): Promise<void> {
   const report = await checkFile(agent, program, { target: session.description, kernelRelease: session.hello.kernelRelease });
@@ -55,24 +40,24 @@ async function main(): Promise<void> {
   // As `check` does: this machine compiles for itself, the VMs are compiled for here.
   const agents = sessions.map((s) => (compilesOnClient(s, 'auto') ? compileOnClient(s, compiling, compiler.knowledge) : s.client));
   try {
-    const sequential = await timeRuns(async () => {
+    const sequential = await timeRuns(runs, async () => {
       for (const [i, s] of sessions.entries()) await verify(agents[i]!, s);
     });
-    const concurrent = await timeRuns(async () => {
+    const concurrent = await timeRuns(runs, async () => {
       await Promise.all(sessions.map((s, i) => verify(agents[i]!, s)));
     });
     const vm = sessions[1]!;
-    const inGuest = await timeRuns(() => verify(vm.client, vm));
-    const onClient = await timeRuns(() => verify(agents[1]!, vm));
+    const inGuest = await timeRuns(runs, () => verify(vm.client, vm));
+    const onClient = await timeRuns(runs, () => verify(agents[1]!, vm));
 
     console.log(`${path.relative(root, program)} (includes vmlinux.h), medians of ${runs} runs after one warm-up; ${os.cpus().length} CPUs, VMs under ${sessions[1]!.hello.arch} emulation`);
     console.log(`kernels: ${sessions.map((s) => `${s.description} ${s.hello.kernelRelease}`).join(' | ')}`);
-    const s = median(sequential);
-    const c = median(concurrent);
+    const s = percentile(sequential, 50);
+    const c = percentile(concurrent, 50);
     console.log(`3-kernel matrix, one after the other        ${s.toFixed(0).padStart(7)} ms`);
     console.log(`3-kernel matrix, concurrently (check)       ${c.toFixed(0).padStart(7)} ms   ${(s / c).toFixed(2)}x faster`);
-    const g = median(inGuest);
-    const h = median(onClient);
+    const g = percentile(inGuest, 50);
+    const h = percentile(onClient, 50);
     console.log(`vm:test-6.1, compiled in the guest          ${g.toFixed(0).padStart(7)} ms`);
     console.log(`vm:test-6.1, compiled here, loaded there    ${h.toFixed(0).padStart(7)} ms   ${(g / h).toFixed(2)}x faster`);
   } finally {

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { openAgentSession, type AgentSession } from '../remote-agent/client/agentSession';
 import { checkFile } from '../remote-agent/client/checkFile';
 import { startSshd, type PrivateSshd } from '../test/support/sshd';
+import { percentile, timeRuns } from './samples';
 
 const root = path.join(__dirname, '..');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, 'no-ssh': { type: 'boolean', default: false } } });
@@ -70,24 +71,8 @@ const programs = [
   })(),
 ];
 
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-async function timeRuns(runOnce: () => Promise<void> | void): Promise<number[]> {
-  await runOnce(); // warm caches (vmlinux.h, PCH, page cache) for both sides alike
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await runOnce();
-    samples.push(performance.now() - start);
-  }
-  return samples;
-}
-
 function ours(session: AgentSession, program: string): Promise<number[]> {
-  return timeRuns(async () => {
+  return timeRuns(runs, async () => {
     const report = await checkFile(session.client, program, { target: session.description, kernelRelease: session.hello.kernelRelease });
     if (!report.compiled || report.programs.some((p) => !p.ok)) throw new Error(`${program} did not pass: ${JSON.stringify(report.diagnostics)}`);
   });
@@ -107,7 +92,7 @@ const clangArgs = (file: string, out: string): string[] => ['-g', '-O2', '-targe
 function manualLocal(program: string): Promise<number[]> {
   const pin = `/sys/fs/bpf/ebpf-studio-bench-${process.pid}`;
   const object = path.join(scratch, 'manual.o');
-  return timeRuns(() => {
+  return timeRuns(runs, () => {
     execFileSync('clang', clangArgs(program, object));
     execFileSync('bpftool', ['prog', 'loadall', object, pin]);
     fs.rmSync(pin, { recursive: true, force: true });
@@ -121,7 +106,7 @@ function manualOverSsh(sshd: PrivateSshd, program: string): Promise<number[]> {
   const pin = `/sys/fs/bpf/ebpf-studio-bench-ssh-${process.pid}`;
   const remoteFile = path.join(remoteDir, path.basename(program));
   const command = `clang ${clangArgs(remoteFile, path.join(remoteDir, 'manual.o')).join(' ')} && bpftool prog loadall ${remoteDir}/manual.o ${pin} && rm -rf ${pin}`;
-  return timeRuns(() => {
+  return timeRuns(runs, () => {
     execFileSync('scp', ['-q', '-P', String(sshd.port), ...ssh, ...sourcesOf(program), `${sshd.user}@${sshd.host}:${remoteDir}/`]);
     execFileSync('ssh', ['-p', String(sshd.port), ...ssh, `${sshd.user}@${sshd.host}`, command]);
   });

@@ -1,13 +1,7 @@
-/** A TCP port on 127.0.0.1 that was free a moment ago, for the servers the tests start. */
-import { createServer } from 'node:net';
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, for the servers the tests start: the same
+ * probe the kernel VMs use for their forwarded SSH.
+ */
+import { freeLoopbackPort } from '../../remote-agent/client/vm/loopbackPort';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port assigned'))));
-    });
-  });
-}
+export const freePort = freeLoopbackPort;
