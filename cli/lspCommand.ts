@@ -18,10 +18,15 @@ const TRANSPORT_FLAGS = /^--(stdio|node-ipc|socket=\d+|pipe=.+)$/;
 
 export async function runLanguageServer(argv: string[]): Promise<number> {
   const transport = argv.filter((a) => TRANSPORT_FLAGS.test(a) || a.startsWith('--clientProcessId='));
-  const { values } = parseArgs({ args: argv.filter((a) => !transport.includes(a)), options: CONNECTION_OPTIONS, strict: true, allowPositionals: false });
+  // No default target here: without one the server describes this machine, as it always did.
+  const { values: commandLine } = parseArgs({
+    args: argv.filter((a) => !transport.includes(a)),
+    options: { ...CONNECTION_OPTIONS, target: { type: 'string' } },
+    strict: true,
+    allowPositionals: false,
+  });
   // The server reads its transport from process.argv when it starts (vscode-languageserver's createConnection).
   if (!transport.some((a) => TRANSPORT_FLAGS.test(a))) process.argv.push('--stdio');
-  const commandLine: ConnectionValues = { ...values, target: argv.some((a) => a === '--target' || a.startsWith('--target=')) ? values.target : undefined };
   const server = await import('../language-server/server');
   const knowledge = new TargetKnowledgeCache(defaultKnowledgeDir());
   let current: AbortController | undefined;

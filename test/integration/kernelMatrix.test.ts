@@ -49,7 +49,8 @@ test('one check on every test kernel gives each kernel\'s own verdict on the sam
     const [program, ...others] = report.programs.filter((p: { target: string }) => p.target === kernel.target);
     assert.deepEqual(others, []);
     const diagnostics = report.diagnostics.filter((d: { target: string }) => d.target === kernel.target);
-    assert.equal(program.compiledOn, kernel.target.startsWith('vm:') ? 'client' : program.compiledOn, 'kernel VMs compile here');
+    // Kernel VMs are compiled for here; this machine has clang (bootstrap installs it) and compiles for itself.
+    assert.equal(program.compiledOn, kernel.target.startsWith('vm:') ? 'client' : 'target');
     if (!probed.get(kernel.target)!.lsm) {
       t.diagnostic(`${kernel.label} (${program.kernelRelease}): no BPF LSM in its probe: the program cannot load`);
       assert.equal(program.ok, false);
