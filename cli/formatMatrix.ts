@@ -19,6 +19,8 @@ export interface JsonProgramResult {
   totalStates: number | null;
   peakStates: number | null;
   verificationTimeUs: number | null;
+  /** Deepest stack the verifier found, bytes. */
+  stackDepth: number | null;
   compiledOn: 'target' | 'client';
   error?: string;
 }
@@ -51,6 +53,7 @@ export function toJsonReport(outcomes: TargetOutcome[], cwd: string): JsonCheckR
           totalStates: p.totalStates,
           peakStates: p.peakStates,
           verificationTimeUs: p.verificationTimeUs,
+          stackDepth: p.stackDepth,
           compiledOn: report.compiledOn,
           ...(p.error !== undefined && { error: p.error }),
         });

@@ -297,6 +297,13 @@ export interface LoadParams {
   programs?: string[];
   /** What a loader would set before load; applied to every program's load. */
   presets?: LoadPresets;
+  /**
+   * Log the verifier's walk (level 1|4) for accepted programs too, in one load per program, so the
+   * client can show coverage, cost per source line and register state. Logs grow with the
+   * instructions processed; a walk longer than the agent's log limit is dropped (the program is
+   * then judged from a stats-only load, and `libbpfLog` says so). Default false.
+   */
+  walk?: boolean;
 }
 
 /**
@@ -334,7 +341,7 @@ export interface ProgramVerdict {
   ok: boolean;
   /** Negative errno of the failed load (e.g. -13 for EACCES); 0 when ok. */
   errno: number;
-  /** The verifier log: at level 1 (every instruction of the failing path) when the load failed, stats only (level 4) when it passed. */
+  /** The verifier log: at level 1|4 (every instruction walked, then the statistics) when the load failed or `walk` was asked; stats only (level 4) when it passed. */
   log: string;
   /** libbpf's own messages for this program's load (relocation failures, unsupported section, …). */
   libbpfLog: string;

@@ -59,6 +59,8 @@ struct load_presets;
 struct load_ctx {
 	const struct kernel_features *features;
 	const struct load_presets *presets;
+	/* Log every walked instruction of accepted programs too (load's `walk`), not only failures'. */
+	bool walk;
 };
 /* Verifies @prog of @held on its own, as `load` does, and returns its ProgramVerdict (NULL: no memory). */
 struct json_object *program_verdict_json(const struct held_object *held, const struct bpf_program *prog,

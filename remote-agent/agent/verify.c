@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* load: verify each program of a held object on its own, as veristat does. Every program gets a
  * fresh bpf_object with only its own autoload on, its own verifier log (stats first; on failure
- * again at level 1 for the failing path) and libbpf's messages for that load. Nothing stays
- * loaded and nothing is attached. */
+ * again at level 1 for the failing path; with `walk`, level 1 at once, so accepted programs show
+ * their walk too) and libbpf's messages for that load. Nothing stays loaded and nothing is
+ * attached. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -231,12 +232,24 @@ static int load_with_log(const struct held_object *held, const struct load_ctx *
 
 static int verify_program(const struct held_object *held, const struct load_ctx *c, struct verdict *v)
 {
-	bool oom = false;
+	bool oom = false, walk_cut = false;
 	int err;
 
+	if (c->walk) {
+		err = load_with_log(held, c, v, LOG_PATH | LOG_STATS, PATH_LOG_START, &oom);
+		if (err != -ENOSPC || oom)
+			goto out;
+		/* A walk longer than LOG_MAX would turn an accepted program into an ENOSPC failure:
+		 * judge it as without walk, and say why its walk is missing. */
+		walk_cut = true;
+	}
 	err = load_with_log(held, c, v, LOG_STATS, STATS_LOG_START, &oom);
 	if (err && !oom)
 		err = load_with_log(held, c, v, LOG_PATH | LOG_STATS, PATH_LOG_START, &oom);
+	if (walk_cut && err != -ENOSPC)
+		sink_append(&v->libbpf_log, "ebpf-agent: the verifier's walk of this program is longer than %u MiB "
+			    "of log; it is not shown.\n", LOG_MAX >> 20);
+out:
 	v->ok = err == 0;
 	v->err = err;
 	return oom ? -ENOMEM : 0;
@@ -376,6 +389,21 @@ static bool parse_params(struct agent *a, struct json_object *params, struct hel
 	return true;
 }
 
+static bool parse_walk(struct json_object *params, bool *walk, struct rpc_reply *r)
+{
+	struct json_object *value;
+
+	*walk = false;
+	if (!json_object_object_get_ex(params, "walk", &value))
+		return true;
+	if (!json_object_is_type(value, json_type_boolean)) {
+		rpc_reply_error(r, RPC_INVALID_PARAMS, "params.walk must be true or false.");
+		return false;
+	}
+	*walk = json_object_get_boolean(value);
+	return true;
+}
+
 /* Every requested name must be a program of the object. */
 static bool check_requested(struct json_object *programs, const struct verdict *v, size_t n,
 			    const char *object_id, struct rpc_reply *r)
@@ -433,7 +461,8 @@ void method_load(struct agent *a, struct json_object *params, struct rpc_reply *
 	size_t n = 0;
 	int err;
 
-	if (!parse_params(a, params, &held, &programs, r) || !presets_parse(params, &presets, r))
+	if (!parse_params(a, params, &held, &programs, r) || !parse_walk(params, &ctx.walk, r) ||
+	    !presets_parse(params, &presets, r))
 		return;
 	libbpf_sink = &open_log;
 	obj = open_object(held, &presets);

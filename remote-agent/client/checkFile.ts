@@ -6,7 +6,7 @@
  */
 import type { AgentRequester, LoadPresets, ProgramVerdict } from '../protocol';
 import { parseBtf } from './btf';
-import type { CheckReport, ProgramReport, RelatedLocation, SourceDiagnostic } from './checkReport';
+import type { CheckReport, ProgramReport, RelatedLocation, ReportedWalk, SourceDiagnostic } from './checkReport';
 import { parseClangDiagnostics } from './clangDiagnostics';
 import { BpfObject, type SourcePosition } from './elfObject';
 import { objectBtfBytes } from './eventRecordTypes';
@@ -17,6 +17,7 @@ import { parseVerifierLog, type LogAnnotation, type ParsedVerifierLog } from './
 import { annotationAbove, rejectionFindings } from './verifierFindings';
 import { docsLinkOf, explainVerifierMessage, verifierErrorKind } from './verifierKnowledge';
 import type { ReportLocation } from './verifierReport';
+import { walkVerifierLog, type SourceLine } from './verifierWalk';
 
 /** What checkFile needs of an agent connection; the AgentClient satisfies it. */
 export type VerifyingAgent = AgentRequester<'compile' | 'load' | 'release'>;
@@ -33,6 +34,8 @@ export interface CheckOptions {
   project?: FlagsLookup;
   /** What the program's loader would set before load (globals, map sizes, attach targets). */
   presets?: LoadPresets;
+  /** Ask for every program's walk (coverage, cost per line, register state), not only failures'. */
+  walk?: boolean;
   signal?: AbortSignal;
 }
 
@@ -76,7 +79,11 @@ export async function checkFile(agent: VerifyingAgent, file: string, opts: Check
     const bytes = compiled.object === null ? undefined : Buffer.from(compiled.object, 'base64');
     const object = bytes && BpfObject.parse(bytes);
     const context: JudgeContext = { object, bundle, mainLocal, kernelRelease: opts.kernelRelease, maps: object && bytes ? mapFactsIn(object, bytes) : new Map() };
-    const loaded = await agent.request('load', { objectId, ...(opts.presets ? { presets: opts.presets } : {}) }, opts.signal);
+    const loaded = await agent.request(
+      'load',
+      { objectId, ...(opts.presets ? { presets: opts.presets } : {}), ...(opts.walk ? { walk: true } : {}) },
+      opts.signal,
+    );
     for (const verdict of loaded.programs) {
       report.loadMs += verdict.loadMs;
       const { program, diagnostic } = judgeProgram(verdict, context);
@@ -140,8 +147,12 @@ function judgeProgram(verdict: ProgramVerdict, context: JudgeContext): { program
     totalStates: verdict.totalStates ?? parsed.stats.totalStates,
     peakStates: verdict.peakStates ?? parsed.stats.peakStates,
     verificationTimeUs: verdict.verificationTimeUs ?? parsed.stats.verificationTimeUs,
+    stackDepth: parsed.stats.stackDepthMax ?? (parsed.stats.stackDepth ? Math.max(...parsed.stats.stackDepth) : null),
     log: [verdict.log.trimEnd(), verdict.libbpfLog.trimEnd()].filter((s) => s !== '').join('\n\n'),
   };
+  const mapper = new LocationMapper(verdict.name, object, bundle);
+  const walk = walkOf(verdict, mapper, object);
+  if (walk) program.walk = walk;
   if (verdict.ok) return { program };
 
   const early = parsed.message.length === 0 ? loadFailureDiagnostic(verdict, context, definition) : undefined;
@@ -154,7 +165,6 @@ function judgeProgram(verdict: ProgramVerdict, context: JudgeContext): { program
   if (core) message.push(core);
   program.error = message.join('; ');
   const findings = rejectionFindings(verdict.log, parsed, message);
-  const mapper = new LocationMapper(verdict.name, object, bundle);
   const reported = (l: ReportLocation): LocalPosition | undefined => {
     const file = bundle.resolve(l.file);
     return file ? { file, line: l.line, column: l.column } : undefined;
@@ -194,6 +204,22 @@ function judgeProgram(verdict: ProgramVerdict, context: JudgeContext): { program
     ...(suggestion ? { suggestion } : {}),
   };
   return { program, diagnostic };
+}
+
+/** The program's walk on local source lines, when its log holds one (instruction lines, level 1). */
+function walkOf(verdict: ProgramVerdict, mapper: LocationMapper, object: BpfObject | undefined): ReportedWalk | undefined {
+  const walk = walkVerifierLog(verdict.log, (insn, annotation) => mapper.insn(insn, annotation));
+  if (walk.insnLines === 0) return undefined;
+  const walked = new Set(walk.lines.map((l) => `${l.file}:${l.line}`));
+  const unreached = new Map<string, SourceLine>();
+  if (verdict.ok) {
+    for (const p of object?.linesOf(verdict.name) ?? []) {
+      const local = mapper.position(p);
+      const key = local && `${local.file}:${local.line}`;
+      if (local && key && !walked.has(key)) unreached.set(key, { file: local.file, line: local.line });
+    }
+  }
+  return { ...walk, complete: verdict.ok, unreached: [...unreached.values()].sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1)) };
 }
 
 /** A failure before verification (a map, an extern, an attach target) on the line that causes it. */
@@ -276,6 +302,11 @@ class LocationMapper {
       if (file) return { file, line: a.line, column: 1 };
     }
     return this.bySourceText(a.source);
+  }
+
+  /** A position from the object's line info, on a local file. */
+  position(p: SourcePosition): LocalPosition | undefined {
+    return this.fromObject(p);
   }
 
   private fromObject(p: SourcePosition): LocalPosition | undefined {

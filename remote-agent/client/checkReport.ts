@@ -4,6 +4,7 @@
  * into vscode.Diagnostic and code lenses. Positions are 1-based, files are local absolute paths.
  */
 import type { PresetHint } from './loadFailures';
+import type { ProgramWalk, SourceLine } from './verifierWalk';
 
 export type DiagnosticSource = 'clang' | 'verifier';
 export type Severity = 'error' | 'warning' | 'note';
@@ -65,10 +66,27 @@ export interface ProgramReport {
   totalStates: number | null;
   peakStates: number | null;
   verificationTimeUs: number | null;
+  /** Deepest stack the verifier found (7.3's "stack depth max", else the largest of "stack depth A+B"), bytes. */
+  stackDepth: number | null;
+  /**
+   * How the verifier walked the program, per source line (local paths): present when the log holds
+   * the walk — a rejected program's failing walk, or every program's when checked with `walk`.
+   */
+  walk?: ReportedWalk;
   /** Full verifier log (and libbpf's messages) for the Output channel. */
   log: string;
   /** One-line reason of a failure: the verifier's last message, or libbpf's. */
   error?: string;
+}
+
+export interface ReportedWalk extends ProgramWalk {
+  /** True when the verifier accepted the program, so the walk covers every path it explored. */
+  complete: boolean;
+  /**
+   * Source lines of the program's function that have instructions but were never walked (code the
+   * verifier proved dead); only for a complete walk, else empty.
+   */
+  unreached: SourceLine[];
 }
 
 export interface CheckReport {

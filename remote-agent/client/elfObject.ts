@@ -123,6 +123,17 @@ export class BpfObject {
     if (!best) return undefined;
     return { file: best.file, line: best.line, column: best.column, source: best.source };
   }
+
+  /** Every source line with instructions in program `program`'s own function (not its subprograms), by line info. */
+  linesOf(program: string): SourcePosition[] {
+    const fn = this.findFunction(program);
+    const infos = fn && this.lineInfo.get(fn.sectionName);
+    if (!fn || !infos) return [];
+    const end = fn.size > 0 ? fn.offset + fn.size : Infinity;
+    return infos
+      .filter((li) => li.insnOff >= fn.offset && li.insnOff < end && li.line > 0)
+      .map((li) => ({ file: li.file, line: li.line, column: li.column, source: li.source }));
+  }
 }
 
 function parseObject(bytes: Uint8Array): ObjectTables {

@@ -94,7 +94,23 @@ function portable(dir: string, report: CheckReport, verdictLogs: Map<string, str
       file: rel(d.file),
       ...(d.related ? { related: d.related.map((r) => ({ ...r, file: rel(r.file) })) } : {}),
     })),
-    programs: report.programs.map(({ log, ...p }) => ({ ...p, file: rel(p.file), logLines: log.split('\n').length })),
+    programs: report.programs.map(({ log, walk, ...p }) => ({
+      ...p,
+      file: rel(p.file),
+      logLines: log.split('\n').length,
+      // One line per walked source line: visits, entries, the state before it, what it reads.
+      ...(walk && {
+        walk: {
+          complete: walk.complete,
+          insnLines: walk.insnLines,
+          lines: walk.lines.map(
+            (l) => `${rel(l.file)}:${l.line} ×${l.insnsProcessed} in ${l.entries} | ${l.stateBefore} | reads ${l.registers.join(' ') || '-'} | log line ${l.firstLogLine}`,
+          ),
+          logSources: walk.logSources.map((r) => `${r.fromLogLine} → ${rel(r.file)}:${r.line}`),
+          unreached: walk.unreached.map((l) => `${rel(l.file)}:${l.line}`),
+        },
+      }),
+    })),
   };
 }
 

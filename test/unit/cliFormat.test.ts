@@ -26,8 +26,8 @@ const rejected: CheckReport = {
     },
   ],
   programs: [
-    { name: 'count_exec', section: 'tracepoint/syscalls/sys_enter_execve', type: 'tracepoint', ok: false, insnCount: 12, insnsProcessed: 7, totalStates: 0, peakStates: 0, verificationTimeUs: 40, log: '', error: "R0 invalid mem access 'map_value_or_null'" },
-    { name: 'on_exit', section: 'tracepoint/sched/sched_process_exit', type: 'tracepoint', ok: true, insnCount: 30, insnsProcessed: 1234, totalStates: 9, peakStates: 3, verificationTimeUs: 90, log: '' },
+    { name: 'count_exec', section: 'tracepoint/syscalls/sys_enter_execve', type: 'tracepoint', ok: false, insnCount: 12, insnsProcessed: 7, totalStates: 0, peakStates: 0, verificationTimeUs: 40, stackDepth: 8, log: '', error: "R0 invalid mem access 'map_value_or_null'" },
+    { name: 'on_exit', section: 'tracepoint/sched/sched_process_exit', type: 'tracepoint', ok: true, insnCount: 30, insnsProcessed: 1234, totalStates: 9, peakStates: 3, verificationTimeUs: 90, stackDepth: 16, log: '' },
   ],
 };
 

@@ -16,6 +16,7 @@ const program = (overrides: Partial<ProgramReport>): ProgramReport => ({
   totalStates: 12,
   peakStates: 4,
   verificationTimeUs: 400,
+  stackDepth: 8,
   log: '',
   ...overrides,
 });

@@ -1,0 +1,151 @@
+/**
+ * How the verifier walked one program, per source line: how many instruction visits each line cost
+ * (what `veristat --top-src-lines` counts), the register state the verifier held when it first
+ * entered the line, and which source line each part of the log belongs to. Read from a level-1 log
+ * (every instruction processed, with the registers it changed after "; ") — a failing program's log,
+ * or any program's when `load` was asked to `walk`. A pure function of the text and a resolver from
+ * instruction to source position (the object's line info, else the log's annotation).
+ */
+import { formatRegisterState, parseRegisterState, registersReadBy, sortStateNames, type RegisterState } from './registerState';
+import { splitLogLines, type LogAnnotation } from './verifierLog';
+
+export interface SourceLine {
+  file: string;
+  line: number;
+}
+
+export interface WalkedLine extends SourceLine {
+  /** Instruction visits on this line, over every path the verifier explored. */
+  insnsProcessed: number;
+  /** Times the walk came into this line from another one (a loop body counts once per iteration). */
+  entries: number;
+  /** Register and stack state before the line's first instruction, the first time it was walked. */
+  stateBefore: string;
+  /** Registers and stack slots the line's instructions read that held a value before it, in state order. */
+  registers: string[];
+  /** The line's instructions as the log printed them, "7: (85) call bpf_map_lookup_elem#1", once each, in order. */
+  instructions: string[];
+  /** 0-based log line of the first instruction walked on this line. */
+  firstLogLine: number;
+}
+
+/** From `fromLogLine` on (until the next run), the log is about this source line. */
+export interface LogSourceRun extends SourceLine {
+  fromLogLine: number;
+}
+
+export interface ProgramWalk {
+  /** Walked source lines, in file then line order. */
+  lines: WalkedLine[];
+  /** Which source line each stretch of the log belongs to, in log order. */
+  logSources: LogSourceRun[];
+  /** Instruction lines in the log (equals "processed N insns" for a complete level-1 log). */
+  insnLines: number;
+}
+
+/** Resolves an instruction (with the annotation printed before it, if any) to a local source line. */
+export type InsnResolver = (insn: number, annotation: LogAnnotation | undefined) => SourceLine | undefined;
+
+const INSN = /^(\d+): \(([0-9a-f]{2})\) (.*?)(?:\s+; (.*))?$/;
+/** Full state: "0: R1=ctx() R10=fp0", "12: frame1: R1=…", "from 5 to 14: R0=…". */
+const FULL_STATE = /^(?:\d+: (?=R\d|frame\d+:|fp-)|from \d+ to \d+: )(.*)$/;
+const ANNOTATION = /^; ?(.*?)(?: @ (\S+):(\d+))?$/;
+/** BPF_JMP|BPF_CALL: helpers and kfuncs clobber R1–R5. */
+const CALL_OPCODE = '85';
+const CALLER_SAVED = ['R1', 'R2', 'R3', 'R4', 'R5'];
+const MAX_INSTRUCTIONS_PER_LINE = 64;
+
+export function walkVerifierLog(text: string, resolve: InsnResolver): ProgramWalk {
+  const lines = splitLogLines(text);
+  const walked = new Map<string, WalkedLine & { insnsSeen: Set<number>; used: Set<string>; known: Set<string> }>();
+  const positions = new Map<number, SourceLine | null>();
+  const logSources: LogSourceRun[] = [];
+  let state: RegisterState = new Map();
+  let annotation: LogAnnotation | undefined;
+  let pendingAnnotationLine: number | null = null;
+  let previousKey: string | null = null;
+  let insnLines = 0;
+
+  lines.forEach((line, logLine) => {
+    let m: RegExpExecArray | null;
+    if ((m = INSN.exec(line))) {
+      insnLines++;
+      const insn = Number(m[1]);
+      let position = positions.get(insn);
+      if (position === undefined) {
+        position = resolve(insn, annotation && { ...annotation, insn }) ?? null;
+        positions.set(insn, position);
+      }
+      if (position) {
+        const key = `${position.file}:${position.line}`;
+        let entry = walked.get(key);
+        if (!entry) {
+          entry = {
+            ...position,
+            insnsProcessed: 0,
+            entries: 0,
+            stateBefore: formatRegisterState(state),
+            registers: [],
+            instructions: [],
+            firstLogLine: logLine,
+            insnsSeen: new Set(),
+            used: new Set(),
+            known: new Set(state.keys()),
+          };
+          walked.set(key, entry);
+        }
+        entry.insnsProcessed++;
+        if (key !== previousKey) {
+          entry.entries++;
+          const last = logSources[logSources.length - 1];
+          if (!last || last.file !== position.file || last.line !== position.line) {
+            logSources.push({ ...position, fromLogLine: pendingAnnotationLine ?? logLine });
+          }
+        }
+        if (!entry.insnsSeen.has(insn)) {
+          entry.insnsSeen.add(insn);
+          if (entry.instructions.length < MAX_INSTRUCTIONS_PER_LINE) entry.instructions.push(`${insn}: (${m[2]}) ${m[3]}`);
+          for (const r of registersReadBy(m[3])) entry.used.add(r);
+        }
+        previousKey = key;
+      }
+      pendingAnnotationLine = null;
+      if (m[2] === CALL_OPCODE && !/\bpc[+-]/.test(m[3])) for (const r of CALLER_SAVED) state.delete(r);
+      if (m[4] !== undefined) for (const [name, value] of parseRegisterState(m[4])) state.set(name, value);
+    } else if ((m = FULL_STATE.exec(line))) {
+      state = parseRegisterState(m[1]);
+    } else if (line.startsWith(';') && (m = ANNOTATION.exec(line))) {
+      annotation = { source: m[1].trim(), insn: null, logLine };
+      if (m[2] !== undefined) {
+        annotation.file = m[2];
+        annotation.line = Number(m[3]);
+      }
+      pendingAnnotationLine ??= logLine;
+    }
+  });
+
+  const result = [...walked.values()].map(({ insnsSeen: _seen, used, known, ...entry }) => ({
+    ...entry,
+    registers: sortStateNames([...used].filter((r) => known.has(r))),
+  }));
+  result.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
+  return { lines: result, logSources, insnLines };
+}
+
+/** The source line a log line belongs to: the last run starting at or before it. */
+export function sourceOfLogLine(walk: Pick<ProgramWalk, 'logSources'>, logLine: number): SourceLine | undefined {
+  const runs = walk.logSources;
+  let low = 0;
+  let high = runs.length - 1;
+  let found: LogSourceRun | undefined;
+  while (low <= high) {
+    const mid = (low + high) >> 1;
+    if (runs[mid].fromLogLine <= logLine) {
+      found = runs[mid];
+      low = mid + 1;
+    } else {
+      high = mid - 1;
+    }
+  }
+  return found && { file: found.file, line: found.line };
+}
