@@ -57,8 +57,8 @@ test('the JSON report names the target of every diagnostic and program result, a
   const json = toJsonReport(outcomes, cwd);
   assert.deepEqual(json.diagnostics.map((d) => [d.target, d.file, d.line, d.program]), [['vm:7.3', 'lsm.bpf.c', 14, 'lsm_open']]);
   assert.deepEqual(json.programs, [
-    { target: 'vm:6.1', kernelRelease: '6.1.0-40-amd64', file: 'lsm.bpf.c', program: 'lsm_open', section: 'lsm/file_open', ok: true, insnsProcessed: 1234, totalStates: 12, peakStates: 4, verificationTimeUs: 400, compiledOn: 'client' },
-    { target: 'vm:7.3', kernelRelease: '7.3.0-rc1-amd64', file: 'lsm.bpf.c', program: 'lsm_open', section: 'lsm/file_open', ok: false, insnsProcessed: 9, totalStates: 12, peakStates: 4, verificationTimeUs: 400, compiledOn: 'client', error: 'At program exit the register R0 has smin=-1 smax=-1 should have been in [0, 0]' },
+    { target: 'vm:6.1', kernelRelease: '6.1.0-40-amd64', file: 'lsm.bpf.c', program: 'lsm_open', section: 'lsm/file_open', ok: true, insnsProcessed: 1234, totalStates: 12, peakStates: 4, verificationTimeUs: 400, stackDepth: 8, compiledOn: 'client' },
+    { target: 'vm:7.3', kernelRelease: '7.3.0-rc1-amd64', file: 'lsm.bpf.c', program: 'lsm_open', section: 'lsm/file_open', ok: false, insnsProcessed: 9, totalStates: 12, peakStates: 4, verificationTimeUs: 400, stackDepth: 8, compiledOn: 'client', error: 'At program exit the register R0 has smin=-1 smax=-1 should have been in [0, 0]' },
   ]);
   assert.deepEqual(json.unreachable, [{ target: 'ssh://root@lab', error: 'Cannot connect to root@lab:22: connect ECONNREFUSED.' }]);
 });
