@@ -25,6 +25,8 @@ import { errorMessage } from './settings';
 import { registerTraceOutput } from './traceOutput';
 import { registerVerdictStatusBar } from './verdictStatusBar';
 import { registerVerifierLogCommand } from './verifierLogCommand';
+import { registerVerifierCoverage } from './verifierCoverage';
+import { registerVerifierStateHover } from './verifierStateHover';
 import { registerLoadPresetQuickFixes } from './loadPresetSetting';
 import { registerVerifierQuickFixes } from './verifierQuickFixes';
 import { registerVerifyTriggers } from './verifyTriggers';
@@ -61,6 +63,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     registerReportDiagnostics(verifier, log, matrixView.diagnostics),
     registerProgramCodeLens(verifier, running),
     registerVerifierLogCommand(verifier, log),
+    registerVerifierStateHover(verifier),
+    registerVerifierCoverage(verifier),
     registerVerifierQuickFixes(verifier),
     registerLoadPresetQuickFixes(verifier),
     registerSelectTargetCommand(vms),

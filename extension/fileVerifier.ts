@@ -12,7 +12,7 @@ import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
 import { loadPresetsFor } from './loadPresetSetting';
 import { projectLookupFor } from './projectFlagsLookup';
-import { readSettings, resolveTarget } from './settings';
+import { readSettings, resolveTarget, SETTINGS_SECTION } from './settings';
 
 export type VerifyTrigger = 'save' | 'open' | 'command';
 
@@ -90,6 +90,8 @@ export class FileVerifier implements vscode.Disposable {
         readFile: readOpenDocumentOrDisk,
         project: () => projectLookupFor(document.uri),
         ...(presets && { presets }),
+        // The walk feeds the state on hover, coverage and the heat map (verifierStateHover.ts, verifierCoverage.ts).
+        walk: vscode.workspace.getConfiguration(SETTINGS_SECTION).get<boolean>('verifierWalk', true),
         signal: controller.signal,
       });
       if (report === undefined) throw new Error(`checking ${name} gave no report`);

@@ -1,6 +1,7 @@
 /**
  * A code lens above each BPF program's function with its verdict on the target kernel:
- * "✓ 1,234 insns processed · tracepoint on local (6.18)" or "✗ <the verifier's last message>";
+ * "✓ 1,234 insns processed · 9 states (peak 3) · 90 µs · stack 16 B · tracepoint on local (6.18)"
+ * (veristat's figures) or "✗ <the verifier's last message>";
  * clicking it shows that program's full verifier log. Next to a passing program's verdict,
  * "▶ Attach" (or "■ Detach" while it is attached on the current target).
  */
@@ -12,7 +13,7 @@ import type { FileVerifier } from './fileVerifier';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
 import { readSettings, resolveTarget } from './settings';
 
-const MAX_TITLE = 120;
+const MAX_TITLE = 160;
 
 export function registerProgramCodeLens(verifier: FileVerifier, running: RunningPrograms): vscode.Disposable {
   const changed = new vscode.EventEmitter<void>();
@@ -68,8 +69,12 @@ function sharing(runs: AttachedRun[], file: vscode.Uri, target: string): string 
 
 export function lensTitle(program: ProgramReport, report: CheckReport): string {
   if (!program.ok) return truncate(`✗ ${program.error ?? 'rejected by the verifier'}`);
-  const work = program.insnsProcessed === null ? 'verified' : `${program.insnsProcessed.toLocaleString('en-US')} insns processed`;
-  return truncate(`✓ ${work} · ${program.type} on ${report.target} (${shortKernel(report.kernelRelease)})`);
+  const count = (n: number) => n.toLocaleString('en-US');
+  const figures = [program.insnsProcessed === null ? 'verified' : `${count(program.insnsProcessed)} insns processed`];
+  if (program.totalStates !== null) figures.push(`${count(program.totalStates)} states (peak ${count(program.peakStates ?? 0)})`);
+  if (program.verificationTimeUs !== null) figures.push(`${count(program.verificationTimeUs)} µs`);
+  if (program.stackDepth !== null) figures.push(`stack ${program.stackDepth} B`);
+  return truncate(`✓ ${figures.join(' · ')} · ${program.type} on ${report.target} (${shortKernel(report.kernelRelease)})`);
 }
 
 /** "6.18.44-cloud-amd64" → "6.18": enough to tell kernels apart at a glance; the log has the rest. */

@@ -81,6 +81,8 @@ export interface CheckOnSessionOptions {
   project?: (file: string) => FlagsLookup;
   /** What the files' loader sets before load (checkFile's presets). */
   presets?: LoadPresets;
+  /** Every program's walk, not only failures' (checkFile's walk). */
+  walk?: boolean;
   signal?: AbortSignal;
 }
 
@@ -98,6 +100,7 @@ export async function checkFilesOnSession(session: AgentSession, files: string[]
         ...(o.readFile && { readFile: o.readFile }),
         ...(o.project && { project: o.project(file) }),
         ...(o.presets && { presets: o.presets }),
+        ...(o.walk && { walk: true }),
         ...(o.signal && { signal: o.signal }),
       }),
     );

@@ -149,3 +149,39 @@ export function sourceOfLogLine(walk: Pick<ProgramWalk, 'logSources'>, logLine: 
   }
   return found && { file: found.file, line: found.line };
 }
+
+export interface LineCost {
+  line: number;
+  insnsProcessed: number;
+}
+
+export interface LineHeat extends LineCost {
+  /** 1 (cheap) to 4 (costliest), on a log scale of the file's costliest line. */
+  level: 1 | 2 | 3 | 4;
+  /** Percent of all instruction visits in the file, rounded. */
+  share: number;
+  /** One of the few costliest lines, whose count is worth writing beside it. */
+  labelled: boolean;
+}
+
+/** Costliest lines written out; lines under this share of the visits are never labelled. */
+const LABELLED_LINES = 5;
+const LABEL_MIN_SHARE = 5;
+/** The scale's top is at least this many visits: a file whose costliest line costs 3 is not hot. */
+const HOT_FLOOR = 100;
+
+/**
+ * A heat level per line from its instruction visits. A log scale, since one loop body often costs
+ * thousands of times a straight line: linear shading would show only the loop.
+ */
+export function heatLevels(lines: LineCost[]): LineHeat[] {
+  const total = lines.reduce((sum, l) => sum + l.insnsProcessed, 0);
+  const max = lines.reduce((m, l) => Math.max(m, l.insnsProcessed), 0);
+  const ranked = [...lines].sort((a, b) => b.insnsProcessed - a.insnsProcessed || a.line - b.line);
+  const labelled = new Set(ranked.slice(0, LABELLED_LINES).filter((l) => total > 0 && (100 * l.insnsProcessed) / total >= LABEL_MIN_SHARE).map((l) => l.line));
+  return lines.map((l) => {
+    const scaled = Math.log1p(l.insnsProcessed) / Math.log1p(Math.max(max, HOT_FLOOR));
+    const level = Math.min(4, Math.max(1, Math.ceil(scaled * 4))) as LineHeat['level'];
+    return { ...l, level, share: total === 0 ? 0 : Math.round((100 * l.insnsProcessed) / total), labelled: labelled.has(l.line) };
+  });
+}

@@ -1,12 +1,13 @@
 /**
- * The verifier's register state as its logs print it on 6.1, 6.12+ and 7.3, read and told in words.
+ * The verifier's walk read from real logs: register state as 6.1, 6.12+ and 7.3 print it, told in
+ * words; visits, entries and state per source line; the heat levels of the cost per line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describeValue, formatRegisterState, parseRegisterState, registersReadBy } from '../../remote-agent/client/registerState';
-import { sourceOfLogLine, walkVerifierLog } from '../../remote-agent/client/verifierWalk';
+import { heatLevels, sourceOfLogLine, walkVerifierLog } from '../../remote-agent/client/verifierWalk';
 
 test('state text splits at spaces outside parentheses and drops write marks', () => {
   const state = parseRegisterState('R0_w=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0 fp-8_w=mmmm???? refs=2');
@@ -90,4 +91,24 @@ test('a helper call forgets R1–R5 and full-state lines replace the state', () 
   const walk = walkVerifierLog(log, (_insn, a) => (a?.file && a.line ? { file: a.file, line: a.line } : undefined));
   assert.deepEqual(walk.lines.map((l) => l.stateBefore), ['R1=ctx() R10=fp0', 'R0=scalar() R10=fp0', 'R0=scalar() R10=fp0']);
   assert.deepEqual(walk.lines.map((l) => l.registers), [['R1'], ['R0'], []]);
+});
+
+test('heat levels follow a log scale of the costliest line, and only the few costliest lines carry their count', () => {
+  const heat = heatLevels([
+    { line: 10, insnsProcessed: 1 },
+    { line: 11, insnsProcessed: 30 },
+    { line: 12, insnsProcessed: 1000 },
+    { line: 13, insnsProcessed: 9000 },
+  ]);
+  assert.deepEqual(
+    heat.map((h) => [h.line, h.level, h.share, h.labelled]),
+    [
+      [10, 1, 0, false],
+      [11, 2, 0, false],
+      [12, 4, 10, true],
+      [13, 4, 90, true],
+    ],
+  );
+  assert.deepEqual(heatLevels([{ line: 3, insnsProcessed: 1 }]).map((h) => h.level), [1]);
+  assert.deepEqual(heatLevels([]), []);
 });
