@@ -32,9 +32,11 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
       'compile-on': { type: 'string', default: 'auto' },
       cflags: { type: 'string' },
       format: { type: 'string', default: 'text' },
+      'top-src-lines': { type: 'string' },
       ...PRESET_OPTIONS,
     },
   });
+  const topLines = topSourceLinesOf(values['top-src-lines']);
   const presets = presetsOf(values);
   const format = parseFormat(values.format, ['text', 'json', 'sarif']);
   const compileOn = parseCompilePlace(values['compile-on'], '--compile-on');
@@ -50,17 +52,18 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
   const compiler = new LocalCompiler(() => openCliSession({ target: 'local' }, signal, { unprivileged: true }));
   try {
     const single = targets.length === 1;
-    const checkOne = (target: string): Promise<CheckReport[]> => checkOnTarget(files, { ...values, target }, project, compileOn, compiler, presets, signal);
+    const walk = topLines !== undefined;
+    const checkOne = (target: string): Promise<CheckReport[]> => checkOnTarget(files, { ...values, target }, project, compileOn, compiler, { presets, walk }, signal);
     // One target alone fails the command with its own error (exit 2); in a matrix the others still report.
     const outcomes: TargetOutcome[] = single ? [{ target: targets[0]!, reports: await checkOne(targets[0]!) }] : await checkOnTargets(targets, checkOne, signal);
     const cwd = process.cwd();
-    if (format === 'json') process.stdout.write(JSON.stringify(toJsonReport(outcomes, cwd), null, 2) + '\n');
+    if (format === 'json') process.stdout.write(JSON.stringify(toJsonReport(outcomes, cwd, topLines), null, 2) + '\n');
     else if (format === 'sarif') process.stdout.write(JSON.stringify(toSarif(outcomes, cwd, version), null, 2) + '\n');
-    else if (single) process.stdout.write(formatText(outcomes[0]!.reports!, cwd));
+    else if (single) process.stdout.write(formatText(outcomes[0]!.reports!, cwd, topLines));
     else {
       for (const outcome of outcomes) {
         if (outcome.reports === undefined) continue;
-        process.stdout.write(`== ${outcome.target} ==\n${formatText(outcome.reports, cwd)}`);
+        process.stdout.write(`== ${outcome.target} ==\n${formatText(outcome.reports, cwd, topLines)}`);
       }
       process.stdout.write(`\n${formatMatrix(outcomes, cwd)}`);
     }
@@ -77,15 +80,24 @@ async function checkOnTarget(
   project: (file: string) => FlagsLookup,
   compileOn: CompilePlace,
   compiler: LocalCompiler,
-  presets: LoadPresets | undefined,
+  load: { presets: LoadPresets | undefined; walk: boolean },
   signal: AbortSignal,
 ): Promise<CheckReport[]> {
   const session = await openCliSession(values, signal);
   try {
-    return await checkFilesOnSession(session, files, { compileOn, compiler, project, ...(presets && { presets }), signal });
+    const { presets, walk } = load;
+    return await checkFilesOnSession(session, files, { compileOn, compiler, project, ...(presets && { presets }), walk, signal });
   } finally {
     await session.dispose();
   }
+}
+
+/** --top-src-lines N: how many of each program's costliest source lines to show (veristat's -S). */
+function topSourceLinesOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--top-src-lines must be a positive whole number, not '${value}'`);
+  return n;
 }
 
 /** One target per line; blank lines and lines starting with '#' are skipped. */

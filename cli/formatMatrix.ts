@@ -5,6 +5,7 @@
  * Pure functions of the outcomes, unit-tested without a target.
  */
 import type { TargetOutcome } from '../remote-agent/client/kernelMatrix';
+import { topSourceLines } from '../remote-agent/client/verifierWalk';
 import { displayPath, toJsonDiagnostics, type JsonDiagnostic } from './formatReport';
 
 
@@ -23,6 +24,10 @@ export interface JsonProgramResult {
   stackDepth: number | null;
   compiledOn: 'target' | 'client';
   error?: string;
+  /** With --top-src-lines N: the program's N costliest source lines. */
+  topSourceLines?: Array<{ file: string; line: number; insnsProcessed: number }>;
+  /** With --top-src-lines: lines of an accepted program the verifier never reached. */
+  unreachedLines?: Array<{ file: string; line: number }>;
 }
 
 /** `--format json`: every diagnostic and every program verdict, each with its target; targets that could not be checked. */
@@ -32,7 +37,7 @@ export interface JsonCheckReport {
   unreachable: Array<{ target: string; error: string }>;
 }
 
-export function toJsonReport(outcomes: TargetOutcome[], cwd: string): JsonCheckReport {
+export function toJsonReport(outcomes: TargetOutcome[], cwd: string, topLines?: number): JsonCheckReport {
   const json: JsonCheckReport = { diagnostics: [], programs: [], unreachable: [] };
   for (const outcome of outcomes) {
     if (outcome.error !== undefined || outcome.reports === undefined) {
@@ -56,6 +61,10 @@ export function toJsonReport(outcomes: TargetOutcome[], cwd: string): JsonCheckR
           stackDepth: p.stackDepth,
           compiledOn: report.compiledOn,
           ...(p.error !== undefined && { error: p.error }),
+          ...(topLines !== undefined && {
+            topSourceLines: p.walk ? topSourceLines(p.walk, topLines).map((l) => ({ file: displayPath(l.file, cwd), line: l.line, insnsProcessed: l.insnsProcessed })) : [],
+            unreachedLines: (p.walk?.unreached ?? []).map((l) => ({ file: displayPath(l.file, cwd), line: l.line })),
+          }),
         });
       }
     }

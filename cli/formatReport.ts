@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { CheckReport, DiagnosticExplanation, SourceDiagnostic } from '../remote-agent/client/checkReport';
 import type { PresetHint } from '../remote-agent/client/loadFailures';
 import { reportMessageUrl } from '../remote-agent/client/verifierKnowledge';
+import { topSourceLines } from '../remote-agent/client/verifierWalk';
 
 export type OutputFormat = 'text' | 'json';
 
@@ -35,7 +36,8 @@ export function displayPath(file: string, cwd: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
-export function formatText(reports: CheckReport[], cwd: string): string {
+/** `topLines`: also each program's costliest source lines and the lines the verifier never reached. */
+export function formatText(reports: CheckReport[], cwd: string, topLines?: number): string {
   const lines: string[] = [];
   for (const report of reports) {
     for (const d of report.diagnostics) {
@@ -63,6 +65,13 @@ export function formatText(reports: CheckReport[], cwd: string): string {
       // Where clang ran is worth saying only when it was not the target itself.
       const compiledHere = report.compiledOn === 'client' ? ', compiled on this machine against its BTF' : '';
       lines.push(`${where}: program ${p.name} (${p.section}): ${verdict}, ${insns} (on ${report.target}, kernel ${report.kernelRelease}${compiledHere})`);
+      if (topLines !== undefined && p.walk) {
+        for (const l of topSourceLines(p.walk, topLines)) {
+          const share = p.walk.insnLines === 0 ? 0 : Math.round((100 * l.insnsProcessed) / p.walk.insnLines);
+          lines.push(`  ${displayPath(l.file, cwd)}:${l.line}: ${l.insnsProcessed} insns processed (${share}%)`);
+        }
+        if (p.walk.unreached.length > 0) lines.push(`  never reached: ${p.walk.unreached.map((l) => `${displayPath(l.file, cwd)}:${l.line}`).join(', ')}`);
+      }
     }
     if (report.programs.length === 0) lines.push(`${where}: no BPF programs found (no SEC("…") functions)`);
   }

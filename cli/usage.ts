@@ -28,7 +28,7 @@ const PRESETS = `  --set NAME=VALUE       a global variable's value as the progr
 export const COMMAND_USAGE: Record<string, string> = {
   check: `usage: ebpf-studio check FILE... [--target …]... [--targets-from FILE] [--identity KEYFILE] [--known-hosts FILE]
                           [--compile-on auto|target|client] [--cflags "FLAGS"] [--format text|json|sarif]
-                          [--set NAME=VALUE]... [--map-size MAP=N]... [--attach-target PROG=FUNC]...
+                          [--top-src-lines N] [--set NAME=VALUE]... [--map-size MAP=N]... [--attach-target PROG=FUNC]...
 
 Compiles each FILE against the target kernel's own vmlinux.h and loads every program so the target's
 verifier judges it; prints diagnostics as FILE:LINE:COL lines. Several targets (a kernel matrix) are
@@ -45,6 +45,9 @@ ${CFLAGS}
   --format text|json|sarif
                          text (default), JSON {diagnostics, programs, unreachable}, each entry naming its
                          target, or SARIF 2.1.0 for code scanning (one run per target)
+  --top-src-lines N      each program's N costliest source lines by instructions the verifier
+                         processed (as veristat -S), and the lines it never reached; the JSON
+                         programs gain topSourceLines and unreachedLines
 ${PRESETS}
 
 exit status: 0 every program compiled and passed on every target, 1 any error or rejection,

@@ -298,7 +298,8 @@ export interface LoadParams {
   /** What a loader would set before load; applied to every program's load. */
   presets?: LoadPresets;
   /**
-   * Log the verifier's walk (level 1|4) for accepted programs too, in one load per program, so the
+   * Log the verifier's whole walk (level 2|4: every path it explored; level 1 keeps only the path
+   * that failed) for accepted programs too, in one load per program, so the
    * client can show coverage, cost per source line and register state. Logs grow with the
    * instructions processed; a walk longer than the agent's log limit is dropped (the program is
    * then judged from a stats-only load, and `libbpfLog` says so). Default false.
@@ -341,7 +342,7 @@ export interface ProgramVerdict {
   ok: boolean;
   /** Negative errno of the failed load (e.g. -13 for EACCES); 0 when ok. */
   errno: number;
-  /** The verifier log: at level 1|4 (every instruction walked, then the statistics) when the load failed or `walk` was asked; stats only (level 4) when it passed. */
+  /** The verifier log: with `walk`, level 2|4 (every path explored, then the statistics); else level 1|4 (the failing path) when the load failed, stats only (level 4) when it passed. */
   log: string;
   /** libbpf's own messages for this program's load (relocation failures, unsupported section, …). */
   libbpfLog: string;

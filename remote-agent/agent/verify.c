@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* load: verify each program of a held object on its own, as veristat does. Every program gets a
  * fresh bpf_object with only its own autoload on, its own verifier log (stats first; on failure
- * again at level 1 for the failing path; with `walk`, level 1 at once, so accepted programs show
- * their walk too) and libbpf's messages for that load. Nothing stays loaded and nothing is
+ * again at level 1 for the failing path; with `walk`, level 2 at once, so the log keeps every path
+ * the verifier explored, accepted programs' too) and libbpf's messages for that load. Nothing stays loaded and nothing is
  * attached. */
 #include <errno.h>
 #include <stdarg.h>
@@ -19,6 +19,7 @@
 
 #define LOG_STATS 4
 #define LOG_PATH 1
+#define LOG_WALK 2	/* level 1 drops each finished path from the log; level 2 keeps every path */
 #define STATS_LOG_START (64u << 10)
 #define PATH_LOG_START (1u << 20)
 #define LOG_MAX (64u << 20)
@@ -236,7 +237,7 @@ static int verify_program(const struct held_object *held, const struct load_ctx 
 	int err;
 
 	if (c->walk) {
-		err = load_with_log(held, c, v, LOG_PATH | LOG_STATS, PATH_LOG_START, &oom);
+		err = load_with_log(held, c, v, LOG_WALK | LOG_STATS, PATH_LOG_START, &oom);
 		if (err != -ENOSPC || oom)
 			goto out;
 		/* A walk longer than LOG_MAX would turn an accepted program into an ENOSPC failure:

@@ -1,9 +1,9 @@
 /**
  * How the verifier walked one program, per source line: how many instruction visits each line cost
  * (what `veristat --top-src-lines` counts), the register state the verifier held when it first
- * entered the line, and which source line each part of the log belongs to. Read from a level-1 log
- * (every instruction processed, with the registers it changed after "; ") — a failing program's log,
- * or any program's when `load` was asked to `walk`. A pure function of the text and a resolver from
+ * entered the line, and which source line each part of the log belongs to. Read from a log that
+ * prints instructions (with the registers each changed after "; "): level 1 — a failing program's
+ * path — or level 2, every path explored, which `load` gives any program when asked to `walk`. A pure function of the text and a resolver from
  * instruction to source position (the object's line info, else the log's annotation).
  */
 import { formatRegisterState, parseRegisterState, registersReadBy, sortStateNames, type RegisterState } from './registerState';
@@ -39,7 +39,7 @@ export interface ProgramWalk {
   lines: WalkedLine[];
   /** Which source line each stretch of the log belongs to, in log order. */
   logSources: LogSourceRun[];
-  /** Instruction lines in the log (equals "processed N insns" for a complete level-1 log). */
+  /** Instruction lines in the log (equals "processed N insns" for a complete level-2 log). */
   insnLines: number;
 }
 
@@ -184,4 +184,9 @@ export function heatLevels(lines: LineCost[]): LineHeat[] {
     const level = Math.min(4, Math.max(1, Math.ceil(scaled * 4))) as LineHeat['level'];
     return { ...l, level, share: total === 0 ? 0 : Math.round((100 * l.insnsProcessed) / total), labelled: labelled.has(l.line) };
   });
+}
+
+/** The `n` lines that cost the most instruction visits, costliest first (veristat's --top-src-lines). */
+export function topSourceLines(walk: Pick<ProgramWalk, 'lines'>, n: number): WalkedLine[] {
+  return [...walk.lines].sort((a, b) => b.insnsProcessed - a.insnsProcessed || (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1)).slice(0, n);
 }
