@@ -25,7 +25,7 @@ import type { Locator, Page } from 'playwright-core';
 import { vmCachePaths } from '../../remote-agent/client/vm/cachePaths';
 import { listVms, stopVm } from '../../remote-agent/client/vm/vmManager';
 import { vmFiles, writeVmRecord } from '../../remote-agent/client/vm/vmState';
-import { editorTestSkipReason, openEditorSession, repoRoot, type EditorSession } from '../support/codeServer';
+import { editorTestSkipReason, openEditorSession, repoRoot, runCommand, type EditorSession } from '../support/codeServer';
 import { ensureTestVm, kernelVmsUnavailable, TEST_VMS } from '../support/testKernels';
 
 const VM = TEST_VMS.find((vm) => vm.kernel === '6.1')!;
@@ -60,7 +60,7 @@ after(async () => {
 
 test('a kernel VM started from the quick pick becomes the target, is listed with its kernel and console log, and verifies files', { skip: missing, timeout: 900_000 }, async (t) => {
   try {
-    await runCommand('eBPF: Start Kernel VM…');
+    await runCommand(page, 'eBPF: Start Kernel VM…');
     const kernels = page.locator('.quick-input-widget .monaco-list-row');
     const bookworm = kernels.filter({ hasText: "Debian bookworm's newest 6.1 kernel" });
     await bookworm.waitFor({ timeout: 60_000 }); // the command activates the extension first
@@ -83,7 +83,7 @@ test('a kernel VM started from the quick pick becomes the target, is listed with
     await done.getByRole('button', { name: 'Add to Kernel Matrix' }).click();
 
     // A start that cannot be done pops up with the reason: the name is taken by a VM of another kernel.
-    await runCommand('eBPF: Start Kernel VM…');
+    await runCommand(page, 'eBPF: Start Kernel VM…');
     await kernels.filter({ hasText: "Debian experimental's newest 7.3 kernel" }).click();
     await name.fill(VM.name);
     await page.keyboard.press('Enter');
@@ -122,7 +122,7 @@ test('a kernel VM started from the quick pick becomes the target, is listed with
     // A start cancelled from its progress notification ends quietly (no error) and leaves no VM running.
     const cancelled = 'kvm-editor-test-cancel';
     try {
-      await runCommand('eBPF: Start Kernel VM…');
+      await runCommand(page, 'eBPF: Start Kernel VM…');
       await bookworm.click();
       await name.fill(cancelled);
       await page.keyboard.press('Enter');
@@ -137,7 +137,7 @@ test('a kernel VM started from the quick pick becomes the target, is listed with
     }
 
     // The target picker offers the running VM beside this machine.
-    await runCommand('eBPF: Select Target');
+    await runCommand(page, 'eBPF: Select Target');
     const vmChoice = page.locator('.quick-input-widget .monaco-list-row', { hasText: VM_TARGET });
     await vmChoice.waitFor({ timeout: 10_000 });
     assert.match(await vmChoice.innerText(), /kernel 6\.1\.\d+-\d+-amd64 \(current\)/);
@@ -161,7 +161,7 @@ test('a kernel VM started from the quick pick becomes the target, is listed with
 test('the Kernel Matrix shows a verdict per target, merges their diagnostics, shows one target on a click, and follows a save', { skip: missing, timeout: 900_000 }, async (t) => {
   try {
     // The VM is in the matrix already (added from its start notification); this machine joins it.
-    await runCommand('eBPF: Choose Kernel Matrix Targets');
+    await runCommand(page, 'eBPF: Choose Kernel Matrix Targets');
     const choices = page.locator('.quick-input-widget .monaco-list-row');
     await choices.filter({ hasText: VM_TARGET }).waitFor({ timeout: 10_000 });
     await choices.filter({ hasText: 'this machine' }).click();
@@ -244,28 +244,6 @@ test('a program that passes on one kernel and is rejected on the others says so 
     await failed('failure-three-kernels', error);
   }
 });
-
-/**
- * The command palette (F1), the command typed, run with Enter. Until the remote extension host has
- * registered the extension the palette does not list its commands, so it is asked again.
- */
-async function runCommand(title: string): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ timeout: 10_000 });
-    await input.fill(`>${title}`);
-    try {
-      await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 5_000 });
-      break;
-    } catch (error) {
-      await page.keyboard.press('Escape');
-      if (Date.now() > deadline) throw error;
-    }
-  }
-  await page.keyboard.press('Enter');
-}
 
 async function openFile(name: string): Promise<void> {
   // The activity bar's Explorer button hides the side bar when the Explorer is already shown.

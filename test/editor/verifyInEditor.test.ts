@@ -2,7 +2,8 @@
  * The whole product in a real VS Code (code-server + headless chromium): open a *.bpf.c file the
  * verifier rejects, see the rejection in Problems on its line and in a code lens, with its
  * explanation (also on hover) and the causal line, apply the quick fix and save, and see the
- * verdict follow each save — passing, then the rejection moving with the code, then a clang error. Verification runs on this machine's kernel through the real agent, built fresh
+ * verdict follow each save — passing (with the verifier's state on hover and its coverage in the
+ * gutter), then the rejection moving with the code, then a clang error. Verification runs on this machine's kernel through the real agent, built fresh
  * in the extension host's own HOME. Then the same over SSH (a private sshd on 127.0.0.1): the
  * unknown host key's fingerprint in a modal, trust with one click, and a changed key refused.
  *
@@ -16,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { sshdUnavailableReason, startSshd, writeKnownHostsWithWrongKey } from '../support/sshd';
-import { editorTestSkipReason, openEditorSession, repoRoot, type EditorSession } from '../support/codeServer';
+import { editorTestSkipReason, openEditorSession, repoRoot, runCommand, type EditorSession } from '../support/codeServer';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // first check builds the agent and this kernel's vmlinux.h
 const SAVE_VERDICT_TIMEOUT = 60_000;
@@ -86,6 +87,26 @@ test('a verifier rejection, its fix and a clang error show up in Problems and co
     await page.locator('.markers-panel .monaco-list-row', { hasText: 'map_value_or_null' }).waitFor({ state: 'detached', timeout: SAVE_VERDICT_TIMEOUT });
     assert.match(await lensesText(), /✓ [\d,]+ insns processed · [\d,]+ states \(peak [\d,]+\) · [\d,]+ µs · stack \d+ B · tracepoint on local \(\d+\.\d+\)/);
     await session.screenshot('2-passes');
+
+    // What the verifier knew before the increment, on hover: the lookup's result, NULL-checked, told in words.
+    await page.locator('.editor-instance .monaco-editor .view-line', { hasText: '*count += 1;' }).click();
+    await page.keyboard.press('Home');
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('Control+I');
+    const stateHover = page.locator('.monaco-hover', { hasText: 'Verifier state before this line' });
+    await stateHover.waitFor({ timeout: 10_000 });
+    assert.match(await stateHover.innerText(), /count_execve[\s\S]*R\d=map_value\(map=execve_calls,ks=4,vs=8\)[\s\S]*R\d: a pointer into a value of map execve_calls \(4-byte keys, 8-byte values\)/);
+    await session.screenshot('2-verifier-state-hover');
+    await page.keyboard.press('Escape');
+
+    // Coverage on: walked lines marked in the gutter and shaded by what they cost.
+    await runCommand(page, 'eBPF: Toggle Verifier Coverage');
+    await page.locator('.editor-instance .monaco-editor .cgmr').first().waitFor({ timeout: 10_000 });
+    const marked = await page.locator('.editor-instance .monaco-editor .cgmr').count();
+    assert.ok(marked >= 5, `walked lines carry a gutter mark (${marked})`);
+    await session.screenshot('2-coverage');
+    await runCommand(page, 'eBPF: Toggle Verifier Coverage');
+    await page.locator('.editor-instance .monaco-editor .cgmr').first().waitFor({ state: 'detached', timeout: 10_000 });
 
     // The check replaced by a comment: the rejection is back, on the dereference's new line 26.
     await replaceLine(/^\s*if\s\(!count\)\sreturn\s0;\s*$/, '// no check any more');

@@ -208,6 +208,28 @@ export interface EditorSession {
 export const testResultsDir = join(repoRoot, 'test-results');
 
 /**
+ * The command palette (F1), the command typed, run with Enter. Until the remote extension host has
+ * registered the extension the palette does not list its commands, so it is asked again.
+ */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill(`>${title}`);
+    try {
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 5_000 });
+      break;
+    } catch (error) {
+      await page.keyboard.press('Escape');
+      if (Date.now() > deadline) throw error;
+    }
+  }
+  await page.keyboard.press('Enter');
+}
+
+/**
  * A workbench in chromium, on a fresh code-server with the .vsix under test installed, a quiet
  * profile and a fresh HOME, showing a throwaway workspace (all under one temporary directory).
  */

@@ -157,3 +157,38 @@ test('a verdict compiled on this machine for its target says so', () => {
     'probe.bpf.c: program on_exit (tracepoint/sched/sched_process_exit): ok, 1234 insns processed (on root@vm1:22, kernel 6.1.0-27-amd64, compiled on this machine against its BTF)\n',
   );
 });
+
+test('with --top-src-lines, each program with a walk lists its costliest lines, their share, and the lines never reached', () => {
+  const walked: CheckReport = {
+    ...rejected,
+    diagnostics: [],
+    programs: [
+      {
+        ...rejected.programs[1]!,
+        walk: {
+          complete: true,
+          insnLines: 1000,
+          logSources: [],
+          lines: [14, 15, 20].map((line, i) => ({
+            file: '/home/dev/probes/probe.bpf.c',
+            line,
+            insnsProcessed: [600, 390, 10][i]!,
+            entries: 1,
+            stateBefore: '',
+            registers: [],
+            instructions: [],
+            firstLogLine: 0,
+          })),
+          unreached: [{ file: '/home/dev/probes/probe.bpf.c', line: 17 }],
+        },
+      },
+    ],
+  };
+  assert.equal(
+    formatText([walked], cwd, 2),
+    'probe.bpf.c: program on_exit (tracepoint/sched/sched_process_exit): ok, 1234 insns processed (on root@vm1:22, kernel 6.1.0-27-amd64)\n' +
+      '  probe.bpf.c:14: 600 insns processed (60%)\n' +
+      '  probe.bpf.c:15: 390 insns processed (39%)\n' +
+      '  never reached: probe.bpf.c:17\n',
+  );
+});
