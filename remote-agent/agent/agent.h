@@ -61,6 +61,8 @@ struct load_ctx {
 	const struct load_presets *presets;
 	/* Log every walked instruction of accepted programs too (load's `walk`), not only failures'. */
 	bool walk;
+	/* The object's maps as the first load created them, reused by the next programs' loads (NULL: none). */
+	struct created_maps *maps;
 };
 /* Verifies @prog of @held on its own, as `load` does, and returns its ProgramVerdict (NULL: no memory). */
 struct json_object *program_verdict_json(const struct held_object *held, const struct bpf_program *prog,

@@ -5,6 +5,7 @@
  * the verifier explored, accepted programs' too) and libbpf's messages for that load. Nothing stays loaded and nothing is
  * attached. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #define LOG_MAX (64u << 20)
 #define LIBBPF_LOG_MAX (1u << 20)
 #define MAX_PROGRAMS 256
+#define MAX_MAPS 256
 
 /* Where libbpf's messages go while a program is being opened and loaded; stderr otherwise. */
 static struct text_sink *libbpf_sink;
@@ -108,6 +110,76 @@ void libbpf_output_install(void)
 	libbpf_set_print(libbpf_print);
 }
 
+/* Every program of an object is loaded from a fresh bpf_object, and each load would create all of
+ * the object's maps again (a preallocated hash map of 10,240 entries costs more than verifying a
+ * small program). The first load's maps are kept, by name, and handed to the next loads with
+ * bpf_map__reuse_fd: same object, same presets, so the same definitions. */
+struct created_maps {
+	size_t count;
+	char *names[MAX_MAPS];
+	int fds[MAX_MAPS];
+};
+
+static void created_maps_free(struct created_maps *m)
+{
+	for (size_t i = 0; i < m->count; i++) {
+		free(m->names[i]);
+		close(m->fds[i]);
+	}
+	m->count = 0;
+}
+
+static int created_map_fd(const struct created_maps *m, const char *name)
+{
+	for (size_t i = 0; i < m->count; i++)
+		if (strcmp(m->names[i], name) == 0)
+			return m->fds[i];
+	return -1;
+}
+
+/* Before a load: maps created by an earlier load are reused instead of created again. */
+static int reuse_created_maps(const struct created_maps *m, struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		int fd = created_map_fd(m, bpf_map__name(map));
+		int err;
+
+		if (fd < 0)
+			continue;
+		err = bpf_map__reuse_fd(map, fd);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* After a load: keep (a duplicate of) every map it created that is not kept yet. Best effort: a map
+ * not kept is only created again by the next load. */
+static void keep_created_maps(struct created_maps *m, const struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		const char *name = bpf_map__name(map);
+		int fd = bpf_map__fd(map);
+		char *copy;
+		int dup;
+
+		if (fd < 0 || m->count == MAX_MAPS || created_map_fd(m, name) >= 0)
+			continue;
+		copy = strdup(name);
+		dup = copy ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+		if (dup < 0) {
+			free(copy);
+			continue;
+		}
+		m->names[m->count] = copy;
+		m->fds[m->count++] = dup;
+	}
+}
+
 struct verdict {
 	const char *name;
 	char *section;
@@ -185,11 +257,22 @@ static int load_once(const struct held_object *held, const struct load_ctx *c, s
 		libbpf_sink = NULL;
 		return err;
 	}
+	if (c->maps) {
+		err = reuse_created_maps(c->maps, obj);
+		if (err) {
+			sink_append(&v->libbpf_log, "ebpf-agent: reusing the object's maps failed: %s.\n", strerror(-err));
+			bpf_object__close(obj);
+			libbpf_sink = NULL;
+			return err;
+		}
+	}
 	bpf_program__set_log_buf(target, log, log_size);
 	bpf_program__set_log_level(target, log_level);
 	t0 = now_ms();
 	err = bpf_object__load(obj);
 	v->load_ms = now_ms() - t0;
+	if (c->maps)
+		keep_created_maps(c->maps, obj);
 	v->insn_cnt = bpf_program__insn_cnt(target);
 	/* A kind the kernel lacks fails with a bare errno and an empty log: say what is missing. */
 	if (err && features_program_kind_missing(c->features, target, why, sizeof(why)))
@@ -455,7 +538,8 @@ void method_load(struct agent *a, struct json_object *params, struct rpc_reply *
 	struct text_sink open_log = { 0 };
 	struct json_object *programs, *list;
 	struct load_presets presets;
-	struct load_ctx ctx = { .features = &a->features, .presets = &presets };
+	struct created_maps maps = { 0 };
+	struct load_ctx ctx = { .features = &a->features, .presets = &presets, .maps = &maps };
 	struct held_object *held;
 	struct bpf_object *obj;
 	struct verdict *v = NULL;
@@ -501,5 +585,6 @@ out_close:
 	verdicts_free(v, n);
 	bpf_object__close(obj);
 out:
+	created_maps_free(&maps);
 	free(open_log.buf);
 }
