@@ -2,14 +2,16 @@
  * One agent session per target, opened when first needed and opened again after it closes
  * (SSH link lost, agent died): the rest of the extension asks for "the session of this target"
  * and never holds one across failures. It also owns the host-key dialogue, so an unknown key is
- * asked about once and a refused or changed key does not turn every save into a popup.
+ * asked about once and a refused or changed key does not turn every save into a popup, and the
+ * current target: the `ebpfStudio.target` setting read once per change and announced by an event,
+ * so every feature shows and uses the same target.
  */
 import * as vscode from 'vscode';
 import { AgentSessionError, openAgentSession, type AgentSession, type HostKeyInfo } from '../remote-agent/client/agentSession';
 import { LocalCompiler } from '../remote-agent/client/kernelMatrix';
 import type { TargetSpec } from '../remote-agent/client/targetSpec';
 import type { ExtensionLog } from './extensionLog';
-import { readSettings } from './settings';
+import { readSettings, resolveTarget, storeTarget, type ResolvedTarget } from './settings';
 
 export type ConnectionState =
   | { state: 'connecting'; description: string }
@@ -36,8 +38,44 @@ export class AgentSessions implements vscode.Disposable {
   readonly onDidChangeState = this.stateEmitter.event;
   /** The unprivileged agent on this machine that compiles for kernel VMs and targets without clang. */
   readonly compiler = new LocalCompiler(() => this.openCompiler());
+  private readonly targetEmitter = new vscode.EventEmitter<ResolvedTarget>();
+  /**
+   * Fires when the `ebpfStudio.target` setting changes and when the target picker sets a target,
+   * even the one already set: picking it again means "use it now", e.g. after it was unreachable.
+   */
+  readonly onDidChangeTarget = this.targetEmitter.event;
+  private target = readTarget();
+  /** How often onDidChangeTarget fired, so selectTarget can tell whether its write already announced the target. */
+  private targetChanges = 0;
+  private readonly settingsSubscriptions: vscode.Disposable;
 
-  constructor(private readonly options: AgentSessionsOptions) {}
+  constructor(private readonly options: AgentSessionsOptions) {
+    this.settingsSubscriptions = vscode.Disposable.from(
+      vscode.workspace.onDidChangeConfiguration((e) => this.onDidChangeConfiguration(e)),
+      // Trusting the workspace makes its own ebpfStudio.target count (a restricted setting).
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        if (readSettings().target !== this.target.setting) this.changeTarget();
+      }),
+    );
+  }
+
+  /** The target to verify, attach and list on, or why there is none. */
+  currentTarget(): ResolvedTarget {
+    return this.target.resolved;
+  }
+
+  /** The `ebpfStudio.target` setting as written ('' when automatic), for pickers that show it. */
+  currentTargetSetting(): string {
+    return this.target.setting;
+  }
+
+  /** Stores `setting` as the target (workspace settings when a folder is open) and announces it. */
+  async selectTarget(setting: string): Promise<void> {
+    const changesBefore = this.targetChanges;
+    await storeTarget(setting);
+    // Storing the value already set changes no configuration, so nothing announced it yet.
+    if (this.targetChanges === changesBefore) this.changeTarget();
+  }
 
   /** The open session of `target`, opening one if there is none (or the last one closed). */
   get(target: TargetSpec, description: string): Promise<AgentSession> {
@@ -61,13 +99,6 @@ export class AgentSessions implements vscode.Disposable {
     return this.get(target, description);
   }
 
-  /** Closes every session, e.g. after the SSH settings changed; they reopen when next needed. */
-  async closeAll(): Promise<void> {
-    this.declinedHostKeys.clear();
-    this.reportedChangedKeys.clear();
-    await Promise.all([...this.sessions.keys()].map((description) => this.close(description)));
-  }
-
   dispose(): void {
     this.shutdown.abort(new Error('eBPF Studio is shutting down'));
     void this.compiler.dispose();
@@ -78,6 +109,34 @@ export class AgentSessions implements vscode.Disposable {
     }
     this.sessions.clear();
     this.stateEmitter.dispose();
+    this.settingsSubscriptions.dispose();
+    this.targetEmitter.dispose();
+  }
+
+  private async onDidChangeConfiguration(e: vscode.ConfigurationChangeEvent): Promise<void> {
+    const targetChanged = e.affectsConfiguration('ebpfStudio.target');
+    // Read now, so the target is current for anyone asking while the sessions close.
+    if (targetChanged) this.target = readTarget();
+    // Sessions opened with the old SSH settings close first: what the new target triggers opens with the new ones.
+    if (e.affectsConfiguration('ebpfStudio.knownHostsFile') || e.affectsConfiguration('ebpfStudio.identityFile')) await this.closeAll();
+    if (targetChanged) this.announceTarget();
+  }
+
+  private changeTarget(): void {
+    this.target = readTarget();
+    this.announceTarget();
+  }
+
+  private announceTarget(): void {
+    this.targetChanges++;
+    this.targetEmitter.fire(this.target.resolved);
+  }
+
+  /** Closes every session (the SSH settings changed); they reopen when next needed. */
+  private async closeAll(): Promise<void> {
+    this.declinedHostKeys.clear();
+    this.reportedChangedKeys.clear();
+    await Promise.all([...this.sessions.keys()].map((description) => this.close(description)));
   }
 
   private async close(description: string): Promise<void> {
@@ -179,4 +238,9 @@ export class AgentSessions implements vscode.Disposable {
         `Someone could be intercepting the connection. If the host was reinstalled, remove its old key from the known_hosts file and reconnect.`,
     );
   }
+}
+
+function readTarget(): { setting: string; resolved: ResolvedTarget } {
+  const setting = readSettings().target;
+  return { setting, resolved: resolveTarget(setting) };
 }

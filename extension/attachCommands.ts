@@ -14,7 +14,7 @@ import { promptAttachTarget } from './attachTargetPrompt';
 import type { ExtensionLog } from './extensionLog';
 import { isBpfSource, NoTargetError, type FileVerifier } from './fileVerifier';
 import { NotAttachedError, type RunningPrograms } from './runningPrograms';
-import { errorMessage, readSettings, resolveTarget } from './settings';
+import { errorMessage } from './settings';
 
 export const AttachCommands = {
   attachProgram: 'ebpfStudio.attachProgram',
@@ -43,7 +43,7 @@ export function registerAttachCommands(verifier: FileVerifier, running: RunningP
 
   /** Explicit targets for those of `programs` whose sections need one; undefined when the user cancelled. */
   const askTargets = async (programs: ProgramReport[]): Promise<AttachSpec[] | undefined> => {
-    const target = resolveTarget(readSettings().target);
+    const target = sessions.currentTarget();
     const local = target.ok && target.spec.kind === 'local';
     // The target's agent lists its interfaces; without a session the prompt falls back (local sysfs, or typing).
     const session = target.ok
@@ -78,7 +78,7 @@ export function registerAttachCommands(verifier: FileVerifier, running: RunningP
         return;
       }
       // Programs already attached on this target stay as they are (Attach All attaches the others into the same run).
-      const target = resolveTarget(readSettings().target);
+      const target = sessions.currentTarget();
       const wanted = target.ok ? named.filter((p) => !running.runOf(document.uri, p.name, target.description)) : named;
       if (wanted.length === 0 && named.length > 0) {
         vscode.window.setStatusBarMessage(`$(plug) eBPF: ${typeof program === 'string' ? program : `every program of ${name}`} is already attached`, 5000);
@@ -108,7 +108,7 @@ export function registerAttachCommands(verifier: FileVerifier, running: RunningP
   const detachProgram = async (file: unknown, program: unknown): Promise<void> => {
     if (typeof file !== 'string' || typeof program !== 'string') return;
     const uri = vscode.Uri.parse(file, true);
-    const target = resolveTarget(readSettings().target);
+    const target = sessions.currentTarget();
     const run = running.runs().find((r) => r.file.toString() === uri.toString() && r.programs.includes(program) && (!target.ok || r.target === target.description));
     if (run) await detachRun(run.id, program);
   };

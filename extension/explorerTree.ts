@@ -13,7 +13,7 @@ import type { AgentSessions, ConnectionState } from './agentSessions';
 import { AttachCommands } from './attachCommands';
 import type { KernelVmEntry, KernelVms } from './kernelVms';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
-import { errorMessage, readSettings, resolveTarget } from './settings';
+import { errorMessage } from './settings';
 
 export const EXPLORER_VIEW_ID = 'ebpfStudio.explorer';
 export const REFRESH_EXPLORER_COMMAND = 'ebpfStudio.explorer.refresh';
@@ -47,9 +47,7 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
         this.refresh();
       }),
       running.onDidChange(() => this.refresh()),
-      vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('ebpfStudio.target')) this.refresh();
-      }),
+      sessions.onDidChangeTarget(() => this.refresh()),
     ];
   }
 
@@ -167,7 +165,7 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
 
   private targets(): string[] {
     const targets = new Set<string>();
-    const configured = resolveTarget(readSettings().target);
+    const configured = this.sessions.currentTarget();
     if (configured.ok) targets.add(configured.description);
     for (const run of this.running.runs()) targets.add(run.target);
     return [...targets];
@@ -182,7 +180,7 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
     try {
       let client = run?.session.client;
       if (!client) {
-        const configured = resolveTarget(readSettings().target);
+        const configured = this.sessions.currentTarget();
         if (!configured.ok || configured.description !== target) return [{ kind: 'leaf', label: `${target} is not the current target: select it to list its programs.` }];
         client = (await this.sessions.get(configured.spec, configured.description)).client;
       }

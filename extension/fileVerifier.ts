@@ -12,7 +12,7 @@ import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
 import { loadPresetsFor } from './loadPresetSetting';
 import { projectLookupFor } from './projectFlagsLookup';
-import { readSettings, resolveTarget, SETTINGS_SECTION } from './settings';
+import { SETTINGS_SECTION } from './settings';
 
 export type VerifyTrigger = 'save' | 'open' | 'command';
 
@@ -67,7 +67,7 @@ export class FileVerifier implements vscode.Disposable {
    * another Error (the check itself failed); the caller decides whether that is worth a popup.
    */
   async verify(document: vscode.TextDocument, trigger: VerifyTrigger): Promise<CheckReport | undefined> {
-    const target = resolveTarget(readSettings().target);
+    const target = this.sessions.currentTarget();
     if (!target.ok) throw new NoTargetError(target.reason);
     const presets = loadPresetsFor(document.uri);
 

@@ -11,8 +11,9 @@ import * as vscode from 'vscode';
 import { KERNEL_ALIASES, kernelRequest } from '../remote-agent/client/vm/kernelCatalog';
 import { listVms, startVm, stopVm, vmConsoleLog, vmTargetName, type VmStatus } from '../remote-agent/client/vm/vmManager';
 import { checkVmName } from '../remote-agent/client/vm/vmState';
+import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
-import { errorMessage, readSettings, storeMatrixTargets, storeTarget } from './settings';
+import { errorMessage, readSettings, storeMatrixTargets } from './settings';
 
 export const KernelVmCommands = {
   start: 'ebpfStudio.startKernelVm',
@@ -186,7 +187,7 @@ async function askName(kernel: string): Promise<string | undefined> {
   return entered?.trim() || undefined;
 }
 
-export function registerKernelVmCommands(vms: KernelVms, log: ExtensionLog): vscode.Disposable {
+export function registerKernelVmCommands(vms: KernelVms, sessions: AgentSessions, log: ExtensionLog): vscode.Disposable {
   const start = async (): Promise<string | undefined> => {
     const kernel = await pickKernel(vms);
     if (kernel === undefined) return undefined;
@@ -213,7 +214,7 @@ export function registerKernelVmCommands(vms: KernelVms, log: ExtensionLog): vsc
       if (choice === 'Show Output') log.show();
       return undefined;
     }
-    await storeTarget(target);
+    await sessions.selectTarget(target);
     const addToMatrix = 'Add to Kernel Matrix';
     const inMatrix = readSettings().matrixTargets;
     void vscode.window

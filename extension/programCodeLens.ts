@@ -10,12 +10,12 @@ import type { CheckReport, ProgramReport } from '../remote-agent/client/checkRep
 import { AttachCommands, programArgs } from './attachCommands';
 import { Commands, verifierLogArgs } from './commandLinks';
 import type { FileVerifier } from './fileVerifier';
+import type { AgentSessions } from './agentSessions';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
-import { readSettings, resolveTarget } from './settings';
 
 const MAX_TITLE = 160;
 
-export function registerProgramCodeLens(verifier: FileVerifier, running: RunningPrograms): vscode.Disposable {
+export function registerProgramCodeLens(verifier: FileVerifier, running: RunningPrograms, sessions: AgentSessions): vscode.Disposable {
   const changed = new vscode.EventEmitter<void>();
   const provider: vscode.CodeLensProvider = {
     onDidChangeCodeLenses: changed.event,
@@ -23,7 +23,7 @@ export function registerProgramCodeLens(verifier: FileVerifier, running: Running
       const report = verifier.reportFor(document.uri);
       if (!report?.compiled) return [];
       const text = document.getText();
-      const target = resolveTarget(readSettings().target);
+      const target = sessions.currentTarget();
       return report.programs.flatMap((program) => {
         const line = programLine(text, program, document.uri.fsPath);
         const range = new vscode.Range(line, 0, line, 0);
@@ -58,6 +58,7 @@ export function registerProgramCodeLens(verifier: FileVerifier, running: Running
     vscode.languages.registerCodeLensProvider({ scheme: 'file', pattern: '**/*.bpf.c' }, provider),
     verifier.onDidChangeReport(() => changed.fire()),
     running.onDidChange(() => changed.fire()),
+    sessions.onDidChangeTarget(() => changed.fire()),
   );
 }
 

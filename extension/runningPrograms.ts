@@ -20,7 +20,7 @@ import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
 import { NoTargetError } from './fileVerifier';
 import { loadPresetsFor } from './loadPresetSetting';
-import { errorMessage, readSettings, resolveTarget } from './settings';
+import { errorMessage } from './settings';
 
 export interface StreamState {
   map: string;
@@ -124,7 +124,7 @@ export class RunningPrograms implements vscode.Disposable {
    * target to attach on; what this call attached before a failure stays attached.
    */
   async attach(document: vscode.TextDocument, programs: string[], specs: AttachSpec[], signal: AbortSignal): Promise<{ run: AttachedRun; attached: AttachedProgram[] }> {
-    const target = resolveTarget(readSettings().target);
+    const target = this.sessions.currentTarget();
     if (!target.ok) throw new NoTargetError(target.reason);
     const session = await this.sessions.get(target.spec, target.description);
     return this.serialized(runKey(document.uri, session.description), async () => {

@@ -8,13 +8,14 @@ import { listSshConfigHosts } from '../remote-agent/client/sshConfigHosts';
 import { describeTarget, parseTarget } from '../remote-agent/client/targetSpec';
 import { Commands } from './commandLinks';
 import { KernelVmCommands, type KernelVms } from './kernelVms';
-import { errorMessage, readSettings, storeTarget } from './settings';
+import type { AgentSessions } from './agentSessions';
+import { errorMessage } from './settings';
 
 type TargetItem = vscode.QuickPickItem & { setting?: string; enterManually?: boolean; startVm?: boolean };
 
-export function registerSelectTargetCommand(vms: KernelVms): vscode.Disposable {
+export function registerSelectTargetCommand(vms: KernelVms, sessions: AgentSessions): vscode.Disposable {
   return vscode.commands.registerCommand(Commands.selectTarget, async (): Promise<boolean> => {
-    const current = readSettings().target;
+    const current = sessions.currentTargetSetting();
     const items: TargetItem[] = [
       {
         label: '$(vm) This machine',
@@ -46,7 +47,7 @@ export function registerSelectTargetCommand(vms: KernelVms): vscode.Disposable {
     if (picked.startVm) return (await vscode.commands.executeCommand<string | undefined>(KernelVmCommands.start)) !== undefined;
     const setting = picked.enterManually ? await askForHost(current) : picked.setting;
     if (setting === undefined) return false;
-    await storeTarget(setting);
+    await sessions.selectTarget(setting);
     return true;
   });
 }

@@ -16,7 +16,7 @@ import type { TargetSpec } from '../remote-agent/client/targetSpec';
 import { TargetKnowledgeCache, targetInfoFor } from '../remote-agent/client/targetKnowledge';
 import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
-import { errorMessage, readSettings, resolveTarget, SETTINGS_SECTION } from './settings';
+import { errorMessage } from './settings';
 
 export function registerTargetInfoSync(client: LanguageClient, sessions: AgentSessions, storageUri: vscode.Uri, log: ExtensionLog): vscode.Disposable {
   return new TargetInfoSync(client, sessions, new TargetKnowledgeCache(join(storageUri.fsPath, 'btf')), log);
@@ -44,8 +44,7 @@ class TargetInfoSync implements vscode.Disposable {
         this.unreachable.delete(state.description);
         if (this.selected()?.description === state.description) void this.syncSelected();
       }),
-      vscode.workspace.onDidChangeConfiguration((event) => {
-        if (!event.affectsConfiguration(`${SETTINGS_SECTION}.target`)) return;
+      sessions.onDidChangeTarget(() => {
         this.unreachable.clear();
         if (vscode.workspace.textDocuments.some(isBpfSource)) void this.syncSelected();
       }),
@@ -68,7 +67,7 @@ class TargetInfoSync implements vscode.Disposable {
   }
 
   private selected(): { description: string; spec: TargetSpec } | undefined {
-    const resolved = resolveTarget(readSettings().target);
+    const resolved = this.sessions.currentTarget();
     return resolved.ok ? resolved : undefined;
   }
 

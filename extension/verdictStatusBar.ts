@@ -8,7 +8,6 @@ import type { CheckReport } from '../remote-agent/client/checkReport';
 import type { AgentSessions, ConnectionState } from './agentSessions';
 import { Commands, commandUri, trustedCommands } from './commandLinks';
 import { isBpfSource, type FileVerifier } from './fileVerifier';
-import { readSettings, resolveTarget } from './settings';
 
 export interface VerdictStatusBar extends vscode.Disposable {
   /** Shows a background failure (connection or check) until the next successful check. */
@@ -29,7 +28,7 @@ export function registerVerdictStatusBar(verifier: FileVerifier, sessions: Agent
       item.hide();
       return;
     }
-    const target = resolveTarget(readSettings().target);
+    const target = sessions.currentTarget();
     const tooltip = new vscode.MarkdownString(undefined, true);
     tooltip.isTrusted = trustedCommands;
     item.backgroundColor = undefined;
@@ -83,11 +82,9 @@ export function registerVerdictStatusBar(verifier: FileVerifier, sessions: Agent
       if (state.state === 'connected') problem = undefined;
       render();
     }),
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('ebpfStudio.target')) {
-        problem = undefined;
-        render();
-      }
+    sessions.onDidChangeTarget(() => {
+      problem = undefined;
+      render();
     }),
   );
   render();

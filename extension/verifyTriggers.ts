@@ -10,7 +10,7 @@ import type { AgentSessions } from './agentSessions';
 import { Commands } from './commandLinks';
 import type { ExtensionLog } from './extensionLog';
 import { isBpfSource, NoTargetError, type FileVerifier, type VerifyTrigger } from './fileVerifier';
-import { errorMessage, readSettings, resolveTarget } from './settings';
+import { errorMessage, readSettings } from './settings';
 import type { VerdictStatusBar } from './verdictStatusBar';
 
 export function registerVerifyTriggers(verifier: FileVerifier, sessions: AgentSessions, statusBar: VerdictStatusBar, log: ExtensionLog): vscode.Disposable {
@@ -56,7 +56,7 @@ export function registerVerifyTriggers(verifier: FileVerifier, sessions: AgentSe
   };
 
   const reconnect = async (): Promise<void> => {
-    const target = resolveTarget(readSettings().target);
+    const target = sessions.currentTarget();
     if (!target.ok) {
       await explain(new NoTargetError(target.reason), log);
       return;
@@ -86,13 +86,10 @@ export function registerVerifyTriggers(verifier: FileVerifier, sessions: AgentSe
       verifier.forget(document.uri);
     }),
     vscode.window.onDidChangeActiveTextEditor(verifyShown),
-    vscode.workspace.onDidChangeConfiguration(async (e) => {
-      if (e.affectsConfiguration('ebpfStudio.knownHostsFile') || e.affectsConfiguration('ebpfStudio.identityFile')) await sessions.closeAll();
-      if (e.affectsConfiguration('ebpfStudio.target')) {
-        lastBackgroundProblem = undefined;
-        const editor = vscode.window.activeTextEditor;
-        if (editor && isBpfSource(editor.document)) inBackground(editor.document, 'command');
-      }
+    sessions.onDidChangeTarget(() => {
+      lastBackgroundProblem = undefined;
+      const editor = vscode.window.activeTextEditor;
+      if (editor && isBpfSource(editor.document)) inBackground(editor.document, 'command');
     }),
   );
   // The file already shown when the extension activates is verified like one opened later.

@@ -4,7 +4,8 @@
  * client, benches). A file counts as on the codemap when the codemap names it (`agentClient.ts`),
  * when it is a header whose .c file is named (`rpc.h` with `rpc.c`), or when a backticked glob
  * covers its folder (`remote-agent/client/vm/*`, `bench/native/**`). A new file is added with one
- * line there.
+ * line there. In the extension, the current target has one owner (agentSessions.ts): a feature that
+ * read the setting itself would miss the picker's announcement and disagree with the others.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -53,4 +54,10 @@ test('only extension/ imports vscode: the CLI, the language server, the agent cl
   const outside = [...SOURCE_FOLDERS.filter((folder) => folder !== 'extension').flatMap(filesUnder), ...filesUnder('test')].filter((path) => /\.(ts|mjs|js)$/.test(path));
   const importing = outside.filter((path) => /\bfrom\s+['"]vscode['"]|\b(require|import)\(\s*['"]vscode['"]\s*\)/.test(readFileSync(join(root, path), 'utf8')));
   assert.deepEqual(importing, [], `vscode imported outside extension/ by:\n${importing.join('\n')}`);
+});
+
+test('in extension/, only agentSessions.ts turns the target setting into a target; every other feature asks it', () => {
+  const owners = new Set(['extension/agentSessions.ts', 'extension/settings.ts']);
+  const readers = filesUnder('extension').filter((path) => path.endsWith('.ts') && !owners.has(path) && /\bresolveTarget\(|readSettings\(\)\.target\b|\bstoreTarget\(/.test(readFileSync(join(root, path), 'utf8')));
+  assert.deepEqual(readers, [], `ask AgentSessions (currentTarget, onDidChangeTarget, selectTarget) instead of reading the setting in:\n${readers.join('\n')}`);
 });
