@@ -10,20 +10,12 @@ import { AgentSessionError } from '../remote-agent/client/agentSession';
 import type { ProgramReport } from '../remote-agent/client/checkReport';
 import { AttachError } from '../remote-agent/client/programSession';
 import type { AgentSessions } from './agentSessions';
+import { Commands } from './commandIds';
 import { promptAttachTarget } from './attachTargetPrompt';
 import type { ExtensionLog } from './extensionLog';
 import { isBpfSource, NoTargetError, type FileVerifier } from './fileVerifier';
 import { NotAttachedError, type RunningPrograms } from './runningPrograms';
 import { errorMessage } from './settings';
-
-export const AttachCommands = {
-  attachProgram: 'ebpfStudio.attachProgram',
-  attachFile: 'ebpfStudio.attachFile',
-  detachProgram: 'ebpfStudio.detachProgram',
-  detachRun: 'ebpfStudio.detachRun',
-  detachAll: 'ebpfStudio.detachAll',
-  showEvents: 'ebpfStudio.showEvents',
-} as const;
 
 /** Arguments of attachProgram / detachProgram when a lens or tree item names one program. */
 export function programArgs(file: vscode.Uri, program: string): [string, string] {
@@ -97,7 +89,7 @@ export function registerAttachCommands(verifier: FileVerifier, running: RunningP
       );
       const where = attached.map((a) => `${a.program} → ${a.description}`).join(', ');
       vscode.window.setStatusBarMessage(`$(plug) eBPF: attached ${where}`, 5000);
-      if (run.streams.size > 0) await vscode.commands.executeCommand(AttachCommands.showEvents, run.id);
+      if (run.streams.size > 0) await vscode.commands.executeCommand(Commands.showEvents, run.id);
     } catch (error) {
       if (error instanceof DOMException && error.name === 'AbortError') return;
       await explainAttachFailure(error, name, log);
@@ -129,11 +121,11 @@ export function registerAttachCommands(verifier: FileVerifier, running: RunningP
   };
 
   return vscode.Disposable.from(
-    vscode.commands.registerCommand(AttachCommands.attachProgram, attach),
-    vscode.commands.registerCommand(AttachCommands.attachFile, (file?: unknown) => attach(file, undefined)),
-    vscode.commands.registerCommand(AttachCommands.detachProgram, detachProgram),
-    vscode.commands.registerCommand(AttachCommands.detachRun, (item?: unknown, program?: unknown) => detachRun(typeof item === 'object' && item !== null && 'runId' in item ? item.runId : item, program)),
-    vscode.commands.registerCommand(AttachCommands.detachAll, () => running.detachAll()),
+    vscode.commands.registerCommand(Commands.attachProgram, attach),
+    vscode.commands.registerCommand(Commands.attachFile, (file?: unknown) => attach(file, undefined)),
+    vscode.commands.registerCommand(Commands.detachProgram, detachProgram),
+    vscode.commands.registerCommand(Commands.detachRun, (item?: unknown, program?: unknown) => detachRun(typeof item === 'object' && item !== null && 'runId' in item ? item.runId : item, program)),
+    vscode.commands.registerCommand(Commands.detachAll, () => running.detachAll()),
   );
 }
 
@@ -145,7 +137,7 @@ async function explainAttachFailure(error: unknown, name: string, log: Extension
   else if (error instanceof NoTargetError || error instanceof AgentSessionError) actions.push('Select Target');
   actions.push('Show Output');
   const choice = await vscode.window.showErrorMessage(error instanceof AttachError || error instanceof NotAttachedError ? message : `Cannot attach ${name}: ${message}`, ...actions);
-  if (choice === 'Show Verifier Log') await vscode.commands.executeCommand('ebpfStudio.showVerifierLog');
-  else if (choice === 'Select Target') await vscode.commands.executeCommand('ebpfStudio.selectTarget');
+  if (choice === 'Show Verifier Log') await vscode.commands.executeCommand(Commands.showVerifierLog);
+  else if (choice === 'Select Target') await vscode.commands.executeCommand(Commands.selectTarget);
   else if (choice === 'Show Output') log.show();
 }

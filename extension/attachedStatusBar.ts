@@ -4,13 +4,13 @@
  * counters in the tooltip; clicking it opens the Events view.
  */
 import * as vscode from 'vscode';
-import { AttachCommands } from './attachCommands';
+import { Commands } from './commandIds';
 import type { RunningPrograms } from './runningPrograms';
 
 export function registerAttachedStatusBar(running: RunningPrograms): vscode.Disposable {
   const item = vscode.window.createStatusBarItem('ebpfStudio.attached', vscode.StatusBarAlignment.Left, 9);
   item.name = 'eBPF Studio: attached programs';
-  item.command = AttachCommands.showEvents;
+  item.command = Commands.showEvents;
   let last = { at: Date.now(), received: 0 };
   let rate = 0;
 

@@ -8,12 +8,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { ExecuteCommandRequest, type LanguageClient } from 'vscode-languageclient/node';
+import { WRITE_CLANGD_CONFIG_COMMAND } from '../language-server/lspExtensions';
+import { Commands } from './commandIds';
 import type { ExtensionLog } from './extensionLog';
 import { errorMessage } from './settings';
 
-export const WRITE_CLANGD_CONFIGURATION_COMMAND = 'ebpfStudio.writeClangdConfiguration';
-/** The server's command (language-server/clangdConfig.ts). */
-const SERVER_COMMAND = 'ebpfStudio.writeClangdConfig';
 const CLANGD_EXTENSION = 'llvm-vs-code-extensions.vscode-clangd';
 /** The first line of the block the server writes (language-server/clangdConfig.ts). */
 const OUR_BLOCK_MARKER = '# >>> ebpf-studio:';
@@ -55,14 +54,14 @@ export function registerClangdConfigOffer(client: LanguageClient, context: vscod
   };
   for (const document of vscode.workspace.textDocuments) void offer(document);
   return vscode.Disposable.from(
-    vscode.commands.registerCommand(WRITE_CLANGD_CONFIGURATION_COMMAND, write),
+    vscode.commands.registerCommand(Commands.writeClangdConfiguration, write),
     vscode.workspace.onDidOpenTextDocument((document) => void offer(document)),
   );
 }
 
 /** Runs the server's command, then saves .clangd: the server's edit leaves it open and unsaved. */
 async function writeClangdConfig(client: LanguageClient): Promise<{ path: string; flags: string[] }> {
-  const written = (await client.sendRequest(ExecuteCommandRequest.type, { command: SERVER_COMMAND, arguments: [{}] })) as { path: string; flags: string[] };
+  const written = (await client.sendRequest(ExecuteCommandRequest.type, { command: WRITE_CLANGD_CONFIG_COMMAND, arguments: [{}] })) as { path: string; flags: string[] };
   const edited = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === written.path);
   if (edited?.isDirty && !(await edited.save())) throw new Error(`${written.path} was changed but could not be saved: save it from its editor`);
   return written;

@@ -1,18 +1,12 @@
 /**
- * Our command IDs and the `command:` URIs that link to them from diagnostics, hovers and
- * tooltips. Markdown that embeds these links is trusted for exactly these commands and nothing else.
+ * The `command:` URIs that link to our commands from diagnostics, hovers and tooltips. Markdown
+ * that embeds these links is trusted for the few commands a link may run and nothing else.
  */
 import * as vscode from 'vscode';
-
-export const Commands = {
-  selectTarget: 'ebpfStudio.selectTarget',
-  verifyCurrentFile: 'ebpfStudio.verifyCurrentFile',
-  showVerifierLog: 'ebpfStudio.showVerifierLog',
-  reconnect: 'ebpfStudio.reconnect',
-} as const;
+import { Commands } from './commandIds';
 
 /** For MarkdownString.isTrusted: links may run these commands only. */
-export const trustedCommands = { enabledCommands: Object.values(Commands) };
+export const trustedCommands = { enabledCommands: [Commands.selectTarget, Commands.verifyCurrentFile, Commands.showVerifierLog, Commands.reconnect] };
 
 export function commandUri(command: string, args: unknown[] = []): vscode.Uri {
   return vscode.Uri.parse(`command:${command}?${encodeURIComponent(JSON.stringify(args))}`);

@@ -10,13 +10,12 @@ import * as vscode from 'vscode';
 import type { HostMap, HostProgram } from '../remote-agent/protocol';
 import type { AgentClient } from '../remote-agent/client/agentClient';
 import type { AgentSessions, ConnectionState } from './agentSessions';
-import { AttachCommands } from './attachCommands';
+import { Commands } from './commandIds';
 import type { KernelVmEntry, KernelVms } from './kernelVms';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
 import { errorMessage } from './settings';
 
 export const EXPLORER_VIEW_ID = 'ebpfStudio.explorer';
-export const REFRESH_EXPLORER_COMMAND = 'ebpfStudio.explorer.refresh';
 
 type Node =
   | { kind: 'target'; target: string }
@@ -217,14 +216,14 @@ export function registerExplorerTree(sessions: AgentSessions, running: RunningPr
   return vscode.Disposable.from(
     tree,
     vscode.window.createTreeView(EXPLORER_VIEW_ID, { treeDataProvider: tree, showCollapseAll: true }),
-    vscode.commands.registerCommand(REFRESH_EXPLORER_COMMAND, () => {
+    vscode.commands.registerCommand(Commands.refreshExplorer, () => {
       vms.refresh();
       tree.refresh();
     }),
     // Detach from a run's item (the whole run) or from one of its programs (that program only).
-    vscode.commands.registerCommand('ebpfStudio.explorer.detach', (node?: Node) => {
-      if (node?.kind === 'run') return vscode.commands.executeCommand(AttachCommands.detachRun, node.run.id);
-      if (node?.kind === 'leaf' && node.runId !== undefined) return vscode.commands.executeCommand(AttachCommands.detachRun, node.runId, node.program);
+    vscode.commands.registerCommand(Commands.detachExplorerItem, (node?: Node) => {
+      if (node?.kind === 'run') return vscode.commands.executeCommand(Commands.detachRun, node.run.id);
+      if (node?.kind === 'leaf' && node.runId !== undefined) return vscode.commands.executeCommand(Commands.detachRun, node.runId, node.program);
       return undefined;
     }),
   );

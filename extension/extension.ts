@@ -4,10 +4,11 @@
  */
 import * as vscode from 'vscode';
 import { AgentSessions } from './agentSessions';
-import { AttachCommands, registerAttachCommands } from './attachCommands';
+import { registerAttachCommands } from './attachCommands';
 import { registerAttachedStatusBar } from './attachedStatusBar';
 import { registerEventsView } from './eventsView';
 import { registerExplorerTree } from './explorerTree';
+import { Commands } from './commandIds';
 import { ExtensionLog } from './extensionLog';
 import { FileVerifier } from './fileVerifier';
 import { KernelMatrix, registerKernelMatrixCommands } from './kernelMatrix';
@@ -54,7 +55,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     matrixView,
     registerKernelVmCommands(vms, sessions, log),
     registerKernelMatrixCommands(matrix, vms, log),
-    vscode.commands.registerCommand(AttachCommands.showEvents, (runId?: unknown) => events.show(typeof runId === 'string' ? runId : undefined)),
+    vscode.commands.registerCommand(Commands.showEvents, (runId?: unknown) => events.show(typeof runId === 'string' ? runId : undefined)),
     registerAttachCommands(verifier, running, sessions, log),
     registerAttachedStatusBar(running),
     registerTraceOutput(running),

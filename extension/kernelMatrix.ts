@@ -10,17 +10,13 @@ import { checkFilesOnSession, checkOnTargets, type TargetOutcome } from '../remo
 import { listSshConfigHosts } from '../remote-agent/client/sshConfigHosts';
 import { describeTarget, parseTarget } from '../remote-agent/client/targetSpec';
 import type { AgentSessions } from './agentSessions';
+import { Commands } from './commandIds';
 import type { ExtensionLog } from './extensionLog';
 import { isBpfSource, readOpenDocumentOrDisk } from './fileVerifier';
 import type { KernelVms } from './kernelVms';
 import { loadPresetsFor } from './loadPresetSetting';
 import { projectLookupFor } from './projectFlagsLookup';
 import { errorMessage, readSettings, storeMatrixTargets } from './settings';
-
-export const KernelMatrixCommands = {
-  verifyOnAllTargets: 'ebpfStudio.verifyOnAllTargets',
-  chooseTargets: 'ebpfStudio.chooseMatrixTargets',
-} as const;
 
 export const KERNEL_MATRIX_VIEW_ID = 'ebpfStudio.kernelMatrix';
 
@@ -167,8 +163,8 @@ export function registerKernelMatrixCommands(matrix: KernelMatrix, vms: KernelVm
   };
 
   return vscode.Disposable.from(
-    vscode.commands.registerCommand(KernelMatrixCommands.verifyOnAllTargets, verifyOnAllTargets),
-    vscode.commands.registerCommand(KernelMatrixCommands.chooseTargets, () => chooseTargets(vms)),
+    vscode.commands.registerCommand(Commands.verifyOnAllTargets, verifyOnAllTargets),
+    vscode.commands.registerCommand(Commands.chooseMatrixTargets, () => chooseTargets(vms)),
     vscode.workspace.onDidSaveTextDocument((document) => {
       if (isBpfSource(document) && readSettings().verifyOnSave) inBackground(document);
     }),

@@ -10,15 +10,11 @@ import * as vscode from 'vscode';
 import type { CheckReport, ProgramReport } from '../remote-agent/client/checkReport';
 import type { TargetOutcome } from '../remote-agent/client/kernelMatrix';
 import { mergedMessage, mergeTargetDiagnostics } from '../remote-agent/client/matrixDiagnostics';
+import { Commands } from './commandIds';
 import type { ExtensionLog } from './extensionLog';
 import { KERNEL_MATRIX_VIEW_ID, type KernelMatrix, type MatrixResult } from './kernelMatrix';
 import { diagnosticsOf, type DiagnosticsOverride } from './reportDiagnostics';
 import { errorMessage, readSettings } from './settings';
-
-export const KernelMatrixViewCommands = {
-  showTarget: 'ebpfStudio.kernelMatrix.showTarget',
-  showMerged: 'ebpfStudio.kernelMatrix.showMerged',
-} as const;
 
 /** The row of a file's programs when it compiled nowhere, so there is no program to name. */
 const WHOLE_FILE = '(whole file)';
@@ -124,7 +120,7 @@ class KernelMatrixTree implements vscode.TreeDataProvider<Node>, vscode.Disposab
         item.tooltip = `${cell.text}\n${cell.tooltip}\nClick to show this target's diagnostics on the source.`;
         item.iconPath = new vscode.ThemeIcon(cell.verdict === 'pass' ? 'pass' : cell.verdict === 'reject' ? 'error' : 'question');
         item.contextValue = 'matrixCell';
-        item.command = { title: 'Show Diagnostics of This Target', command: KernelMatrixViewCommands.showTarget, arguments: [node.result.file.toString(), node.outcome.target, node.program] };
+        item.command = { title: 'Show Diagnostics of This Target', command: Commands.showMatrixTargetDiagnostics, arguments: [node.result.file.toString(), node.outcome.target, node.program] };
         return item;
       }
     }
@@ -256,10 +252,10 @@ export function registerKernelMatrixView(matrix: KernelMatrix, log: ExtensionLog
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('ebpfStudio.matrixTargets')) describeView();
     }),
-    vscode.commands.registerCommand(KernelMatrixViewCommands.showTarget, (file: string, target: string, program: string) =>
+    vscode.commands.registerCommand(Commands.showMatrixTargetDiagnostics, (file: string, target: string, program: string) =>
       showTarget(file, target, program).catch((error: unknown) => void vscode.window.showErrorMessage(`Cannot show the diagnostics of ${target}: ${errorMessage(error)}`)),
     ),
-    vscode.commands.registerCommand(KernelMatrixViewCommands.showMerged, showMerged),
+    vscode.commands.registerCommand(Commands.showMergedMatrixDiagnostics, showMerged),
   );
   return { diagnostics, dispose: () => registrations.dispose() };
 }

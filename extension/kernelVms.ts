@@ -12,14 +12,9 @@ import { KERNEL_ALIASES, kernelRequest } from '../remote-agent/client/vm/kernelC
 import { listVms, startVm, stopVm, vmConsoleLog, vmTargetName, type VmStatus } from '../remote-agent/client/vm/vmManager';
 import { checkVmName } from '../remote-agent/client/vm/vmState';
 import type { AgentSessions } from './agentSessions';
+import { Commands } from './commandIds';
 import type { ExtensionLog } from './extensionLog';
 import { errorMessage, readSettings, storeMatrixTargets } from './settings';
-
-export const KernelVmCommands = {
-  start: 'ebpfStudio.startKernelVm',
-  stop: 'ebpfStudio.stopKernelVm',
-  showConsoleLog: 'ebpfStudio.showKernelVmConsoleLog',
-} as const;
 
 /** A VM as the views show it; `starting` while this window boots it. */
 export interface KernelVmEntry {
@@ -261,8 +256,8 @@ export function registerKernelVmCommands(vms: KernelVms, sessions: AgentSessions
   return vscode.Disposable.from(
     consoleChanged,
     vscode.workspace.registerTextDocumentContentProvider(CONSOLE_SCHEME, consoleLogs),
-    vscode.commands.registerCommand(KernelVmCommands.start, start),
-    vscode.commands.registerCommand(KernelVmCommands.stop, stop),
-    vscode.commands.registerCommand(KernelVmCommands.showConsoleLog, showConsoleLog),
+    vscode.commands.registerCommand(Commands.startKernelVm, start),
+    vscode.commands.registerCommand(Commands.stopKernelVm, stop),
+    vscode.commands.registerCommand(Commands.showKernelVmConsoleLog, showConsoleLog),
   );
 }

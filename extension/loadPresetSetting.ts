@@ -8,11 +8,11 @@ import * as vscode from 'vscode';
 import type { PresetHint } from '../remote-agent/client/loadFailures';
 import { presetsForFile, type PresetSetting } from '../remote-agent/client/loadPresets';
 import type { LoadPresets } from '../remote-agent/protocol';
+import { Commands } from './commandIds';
 import type { FileVerifier } from './fileVerifier';
 import { SETTINGS_SECTION } from './settings';
 
 const SETTING = 'loadPresets';
-const SET_PRESET_COMMAND = 'ebpfStudio.setLoadPreset';
 
 /** The presets for `file` from the setting (throws on a malformed entry, naming it). */
 export function loadPresetsFor(file: vscode.Uri): LoadPresets | undefined {
@@ -32,7 +32,7 @@ export function registerLoadPresetQuickFixes(verifier: FileVerifier): vscode.Dis
         const action = new vscode.CodeAction(titleOf(diagnostic.preset), vscode.CodeActionKind.QuickFix);
         action.diagnostics = [shown];
         action.isPreferred = true;
-        action.command = { title: action.title, command: SET_PRESET_COMMAND, arguments: [document.uri, diagnostic.preset] };
+        action.command = { title: action.title, command: Commands.setLoadPreset, arguments: [document.uri, diagnostic.preset] };
         actions.push(action);
       }
       return actions;
@@ -40,7 +40,7 @@ export function registerLoadPresetQuickFixes(verifier: FileVerifier): vscode.Dis
   };
   return vscode.Disposable.from(
     vscode.languages.registerCodeActionsProvider({ scheme: 'file', pattern: '**/*.bpf.c' }, provider, { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix] }),
-    vscode.commands.registerCommand(SET_PRESET_COMMAND, (file: vscode.Uri, preset: PresetHint) => setPreset(verifier, file, preset)),
+    vscode.commands.registerCommand(Commands.setLoadPreset, (file: vscode.Uri, preset: PresetHint) => setPreset(verifier, file, preset)),
   );
 }
 

@@ -7,17 +7,13 @@
  */
 import * as vscode from 'vscode';
 import type { MapEntry, MapInfo } from '../remote-agent/protocol';
+import { Commands } from './commandIds';
 import { flattenRecord, type RecordValue } from './eventRows';
 import type { ExtensionLog } from './extensionLog';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
 import { errorMessage } from './settings';
 
 export const MAPS_VIEW_ID = 'ebpfStudio.maps';
-export const MapsCommands = {
-  refresh: 'ebpfStudio.maps.refresh',
-  deleteEntry: 'ebpfStudio.maps.deleteEntry',
-  loadMore: 'ebpfStudio.maps.loadMore',
-} as const;
 
 const PAGE = 256;
 const REFRESH_MS = 1000;
@@ -114,7 +110,7 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
       }
       case 'more': {
         const item = new vscode.TreeItem('Load more…', vscode.TreeItemCollapsibleState.None);
-        item.command = { command: MapsCommands.loadMore, title: 'Load more', arguments: [node] };
+        item.command = { command: Commands.loadMoreMapEntries, title: 'Load more', arguments: [node] };
         item.iconPath = new vscode.ThemeIcon('ellipsis');
         return item;
       }
@@ -285,8 +281,8 @@ export function registerMapsView(running: RunningPrograms, log: ExtensionLog): v
     view,
     tree,
     view.attach(tree),
-    vscode.commands.registerCommand(MapsCommands.refresh, () => view.refresh()),
-    vscode.commands.registerCommand(MapsCommands.deleteEntry, (node: Node) => view.deleteEntry(node)),
-    vscode.commands.registerCommand(MapsCommands.loadMore, (node: Node) => view.loadMore(node)),
+    vscode.commands.registerCommand(Commands.refreshMaps, () => view.refresh()),
+    vscode.commands.registerCommand(Commands.deleteMapEntry, (node: Node) => view.deleteEntry(node)),
+    vscode.commands.registerCommand(Commands.loadMoreMapEntries, (node: Node) => view.loadMore(node)),
   );
 }

@@ -7,8 +7,9 @@
  */
 import * as vscode from 'vscode';
 import type { CheckReport, ProgramReport } from '../remote-agent/client/checkReport';
-import { AttachCommands, programArgs } from './attachCommands';
-import { Commands, verifierLogArgs } from './commandLinks';
+import { programArgs } from './attachCommands';
+import { Commands } from './commandIds';
+import { verifierLogArgs } from './commandLinks';
 import type { FileVerifier } from './fileVerifier';
 import type { AgentSessions } from './agentSessions';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
@@ -40,13 +41,13 @@ export function registerProgramCodeLens(verifier: FileVerifier, running: Running
           ? {
               title: '■ Detach',
               tooltip: `Attached: ${attached?.description ?? program.section} (prog id ${attached?.programId ?? '?'})${run.programs.length > 1 ? `; shares its maps with ${run.programs.filter((p) => p !== program.name).join(', ')}, which stay${run.programs.length > 2 ? '' : 's'} attached` : ''}`,
-              command: AttachCommands.detachProgram,
+              command: Commands.detachProgram,
               arguments: programArgs(document.uri, program.name),
             }
           : {
               title: '▶ Attach',
               tooltip: `Attach ${program.name} (SEC("${program.section}")) on ${target.description}${sharing(running.runs(), document.uri, target.description)}`,
-              command: AttachCommands.attachProgram,
+              command: Commands.attachProgram,
               arguments: programArgs(document.uri, program.name),
             };
         return [verdict, new vscode.CodeLens(range, action)];

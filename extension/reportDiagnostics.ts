@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { CheckReport, Severity, SourceDiagnostic } from '../remote-agent/client/checkReport';
 import { docsUrl } from '../remote-agent/client/docsUrl';
-import { Commands, commandUri, verifierLogArgs } from './commandLinks';
+import { Commands } from './commandIds';
+import { commandUri, verifierLogArgs } from './commandLinks';
 import type { ExtensionLog } from './extensionLog';
 import type { FileVerifier } from './fileVerifier';
 

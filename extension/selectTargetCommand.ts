@@ -6,8 +6,8 @@
 import * as vscode from 'vscode';
 import { listSshConfigHosts } from '../remote-agent/client/sshConfigHosts';
 import { describeTarget, parseTarget } from '../remote-agent/client/targetSpec';
-import { Commands } from './commandLinks';
-import { KernelVmCommands, type KernelVms } from './kernelVms';
+import { Commands } from './commandIds';
+import type { KernelVms } from './kernelVms';
 import type { AgentSessions } from './agentSessions';
 import { errorMessage } from './settings';
 
@@ -44,7 +44,7 @@ export function registerSelectTargetCommand(vms: KernelVms, sessions: AgentSessi
     const picked = await vscode.window.showQuickPick(items, { placeHolder: `eBPF target${current ? ` (now: ${current})` : ' (now: automatic)'}` });
     if (!picked) return false;
     // Starting a VM makes it the target when it is up.
-    if (picked.startVm) return (await vscode.commands.executeCommand<string | undefined>(KernelVmCommands.start)) !== undefined;
+    if (picked.startVm) return (await vscode.commands.executeCommand<string | undefined>(Commands.startKernelVm)) !== undefined;
     const setting = picked.enterManually ? await askForHost(current) : picked.setting;
     if (setting === undefined) return false;
     await sessions.selectTarget(setting);

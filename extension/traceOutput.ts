@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { TraceRecord } from '../remote-agent/client/programSession';
+import { Commands } from './commandIds';
 import type { RunningPrograms } from './runningPrograms';
 
 export function formatTraceRecord(record: TraceRecord): string {
@@ -14,14 +15,12 @@ export function formatTraceRecord(record: TraceRecord): string {
   return `${task} [${String(p.cpu).padStart(3, '0')}] ${p.timestamp.toFixed(6).padStart(14)}: ${p.event === 'bpf_trace_printk' ? '' : `${p.event}: `}${p.message}`;
 }
 
-export const SHOW_TRACE_COMMAND = 'ebpfStudio.showTrace';
-
 export function registerTraceOutput(running: RunningPrograms): vscode.Disposable {
   const channel = vscode.window.createOutputChannel('eBPF Trace');
   let announced = false;
   return vscode.Disposable.from(
     channel,
-    vscode.commands.registerCommand(SHOW_TRACE_COMMAND, () => channel.show(true)),
+    vscode.commands.registerCommand(Commands.showTrace, () => channel.show(true)),
     running.onTrace(({ records, dropped }) => {
       const lines = records.map(formatTraceRecord);
       if (dropped > 0) lines.push(`-- ${dropped} trace line${dropped === 1 ? '' : 's'} dropped by the agent (the editor read too slowly) --`);

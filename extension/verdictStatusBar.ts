@@ -6,7 +6,8 @@
 import * as vscode from 'vscode';
 import type { CheckReport } from '../remote-agent/client/checkReport';
 import type { AgentSessions, ConnectionState } from './agentSessions';
-import { Commands, commandUri, trustedCommands } from './commandLinks';
+import { Commands } from './commandIds';
+import { commandUri, trustedCommands } from './commandLinks';
 import { isBpfSource, type FileVerifier } from './fileVerifier';
 
 export interface VerdictStatusBar extends vscode.Disposable {

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { CheckReport, ProgramReport } from '../remote-agent/client/checkReport';
-import { Commands } from './commandLinks';
+import { Commands } from './commandIds';
 import type { ExtensionLog } from './extensionLog';
 import type { FileVerifier } from './fileVerifier';
 

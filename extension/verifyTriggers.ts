@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import { AgentSessionError } from '../remote-agent/client/agentSession';
 import type { AgentSessions } from './agentSessions';
-import { Commands } from './commandLinks';
+import { Commands } from './commandIds';
 import type { ExtensionLog } from './extensionLog';
 import { isBpfSource, NoTargetError, type FileVerifier, type VerifyTrigger } from './fileVerifier';
 import { errorMessage, readSettings } from './settings';

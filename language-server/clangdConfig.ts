@@ -10,8 +10,6 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { WorkspaceEdit } from 'vscode-languageserver/node';
 
-export const WRITE_CLANGD_CONFIG_COMMAND = 'ebpfStudio.writeClangdConfig';
-
 const BEGIN = '# >>> ebpf-studio: flags for *.bpf.c (written by ebpfStudio.writeClangdConfig; edits between these markers are replaced)';
 const END = '# <<< ebpf-studio';
 

@@ -13,23 +13,17 @@ import type {
 } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { codeActions } from './codeActions';
-import { WRITE_CLANGD_CONFIG_COMMAND, clangdConfigEdit, clangdFlags, ensureVmlinuxHeader, readExistingConfig, updatedClangdConfig } from './clangdConfig';
+import { clangdConfigEdit, clangdFlags, ensureVmlinuxHeader, readExistingConfig, updatedClangdConfig } from './clangdConfig';
 import { findDefinition } from './definition';
 import { computeDiagnostics, type DiagnosticTarget } from './diagnostics';
 import { forgetDocument } from './documentCache';
 import { modelOf } from './documentModel';
 import { documentSymbols } from './documentSymbols';
-import type { TargetInfoParams } from './lspExtensions';
+import { WRITE_CLANGD_CONFIG_COMMAND, type TargetInfoParams, type WriteClangdConfigArguments } from './lspExtensions';
 import { completeMaps } from './mapCompletion';
 import { hoverMap } from './mapHover';
 import { hoverSection } from './sectionHover';
 import { matchSection } from './sectionTable';
-
-/** Arguments a client may pass to ebpfStudio.writeClangdConfig; all optional. */
-export interface WriteClangdConfigArguments {
-  /** A directory that already holds vmlinux.h; without it one is generated from the target's BTF. */
-  vmlinuxDir?: string;
-}
 
 const LOCAL_BTF = '/sys/kernel/btf/vmlinux';
 

@@ -50,3 +50,16 @@ export function targetSettingsIn(value: unknown): TargetSettings | undefined {
   }
   return settings;
 }
+
+/**
+ * Command `ebpfStudio.writeClangdConfig` (workspace/executeCommand), client → server: writes the
+ * flags clangd needs for *.bpf.c into the workspace's .clangd (clangdConfig.ts) and answers
+ * `{ path, flags }`.
+ */
+export const WRITE_CLANGD_CONFIG_COMMAND = 'ebpfStudio.writeClangdConfig';
+
+/** Arguments a client may pass to ebpfStudio.writeClangdConfig; all optional. */
+export interface WriteClangdConfigArguments {
+  /** A directory that already holds vmlinux.h; without it one is generated from the target's BTF. */
+  vmlinuxDir?: string;
+}
