@@ -22,7 +22,7 @@ export function registerAttachedStatusBar(running: RunningPrograms): vscode.Disp
       item.hide();
       return;
     }
-    const programs = runs.flatMap((r) => r.run.attached);
+    const programs = runs.flatMap((r) => r.bpfObject.attached);
     const streams = runs.some((r) => r.streams.size > 0);
     item.text = `$(plug) eBPF: ${programs.length} attached${streams ? ` · ${compact(rate)} ev/s` : ''}`;
     const tooltip = new vscode.MarkdownString();
@@ -30,7 +30,7 @@ export function registerAttachedStatusBar(running: RunningPrograms): vscode.Disp
       tooltip.appendMarkdown('**');
       tooltip.appendText(`${vscode.workspace.asRelativePath(run.file)} on ${run.target}`);
       tooltip.appendMarkdown('**\n\n');
-      for (const a of run.run.attached) {
+      for (const a of run.bpfObject.attached) {
         tooltip.appendMarkdown('- ');
         tooltip.appendText(`${a.program} → ${a.description} (prog id ${a.programId})`);
         tooltip.appendMarkdown('\n');

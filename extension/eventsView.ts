@@ -94,7 +94,7 @@ class StreamFeed {
   info(): StreamInfo {
     const state = this.run.streams.get(this.map);
     const counters = state?.counters ?? { received: 0, sent: 0, dropped: 0 };
-    const note = this.run.run.streams.find((s) => s.map === this.map)?.note;
+    const note = this.run.bpfObject.streams.find((s) => s.map === this.map)?.note;
     const ended = this.ended ?? state?.ended;
     return {
       key: this.key,
@@ -179,7 +179,7 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
 
   private firstFeedOf(runId: string): StreamFeed | undefined {
     const run = this.running.get(runId);
-    const map = run?.run.streams[0]?.map;
+    const map = run?.bpfObject.streams[0]?.map;
     return run && map ? this.feedOf(run, map) : undefined;
   }
 
@@ -196,7 +196,7 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
 
   private runsChanged(): void {
     const live = new Set(this.running.runs().map((r) => r.id));
-    for (const run of this.running.runs()) for (const stream of run.run.streams) this.feedOf(run, stream.map);
+    for (const run of this.running.runs()) for (const stream of run.bpfObject.streams) this.feedOf(run, stream.map);
     for (const feed of this.feeds.values()) {
       // Rows of a detached run stay until cleared or replaced, so the last events can still be read and exported.
       if (!live.has(feed.run.id) && feed.ended === undefined) feed.ended = 'detached';

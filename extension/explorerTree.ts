@@ -70,7 +70,7 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
         const runs = this.runsOn(node.target);
         const item = new vscode.TreeItem('Attached by eBPF Studio', runs.length > 0 ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
         item.id = `attached:${node.target}`;
-        item.description = runs.length === 0 ? 'nothing attached' : `${runs.flatMap((r) => r.run.attached).length} program(s)`;
+        item.description = runs.length === 0 ? 'nothing attached' : `${runs.flatMap((r) => r.bpfObject.attached).length} program(s)`;
         item.iconPath = new vscode.ThemeIcon('plug');
         return item;
       }
@@ -138,7 +138,7 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
         return this.runsOn(node.target).map((run) => ({ kind: 'run', run }));
       case 'run':
         return [
-          ...node.run.run.attached.map(
+          ...node.run.bpfObject.attached.map(
             (a): Node => ({ kind: 'leaf', label: a.program, description: `${a.description} · prog id ${a.programId}`, tooltip: `SEC("${a.section}") — bpftool prog show id ${a.programId}`, icon: 'symbol-event', contextValue: 'attachedProgram', runId: node.run.id, program: a.program }),
           ),
           ...[...node.run.streams.values()].map(

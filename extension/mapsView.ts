@@ -242,7 +242,7 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
 
   private decode(run: AttachedRun, typeId: number, base64: string): string {
     const bytes = Buffer.from(base64, 'base64');
-    const decoder = run.run.valueDecoder(typeId);
+    const decoder = run.bpfObject.valueDecoder(typeId);
     try {
       return valueText(decoder.decode(bytes, 0, bytes.length) as RecordValue);
     } catch {

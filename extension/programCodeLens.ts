@@ -36,7 +36,7 @@ export function registerProgramCodeLens(verifier: FileVerifier, running: Running
         });
         if (!program.ok || !target.ok) return [verdict];
         const run = running.runOf(document.uri, program.name, target.description);
-        const attached = run?.run.attached.find((a) => a.program === program.name);
+        const attached = run?.bpfObject.attached.find((a) => a.program === program.name);
         const action = run
           ? {
               title: '■ Detach',

@@ -44,18 +44,19 @@ export class AttachedRun {
     readonly file: vscode.Uri,
     readonly target: string,
     readonly kernelRelease: string,
-    readonly run: ProgramRun,
+    /** The file's one compiled object on the target's agent: what of it is attached, its streams, its maps' decoders. */
+    readonly bpfObject: ProgramRun,
     readonly session: AgentSession,
   ) {}
 
   /** Names of the programs attached now, in the order they were attached. */
   get programs(): string[] {
-    return this.run.attached.map((a) => a.program);
+    return this.bpfObject.attached.map((a) => a.program);
   }
 
   /** The agent's handle of the running object, for object.maps and map.dump. */
   get objectId(): string {
-    return this.run.objectId;
+    return this.bpfObject.objectId;
   }
 }
 
@@ -103,7 +104,7 @@ export class RunningPrograms implements vscode.Disposable {
 
   /** The runs with at least one program attached. */
   runs(): AttachedRun[] {
-    return [...this.active.values()].filter((r) => r.run.attached.length > 0);
+    return [...this.active.values()].filter((r) => r.bpfObject.attached.length > 0);
   }
 
   get(id: string): AttachedRun | undefined {
@@ -131,7 +132,7 @@ export class RunningPrograms implements vscode.Disposable {
       const name = vscode.workspace.asRelativePath(document.uri);
       const started = Date.now();
       const existing = [...this.active.values()].find((r) => r.session === session && r.file.toString() === document.uri.toString());
-      if (existing && (await existing.run.sourceChanged(signal))) {
+      if (existing && (await existing.bpfObject.sourceChanged(signal))) {
         throw new Error(
           `${name} changed since ${existing.programs.join(', ')} ${existing.programs.length === 1 ? 'was' : 'were'} attached, and programs of one file share one loaded object: detach ${existing.programs.join(', ')} first, then attach again to run the edited file.`,
         );
@@ -142,12 +143,12 @@ export class RunningPrograms implements vscode.Disposable {
         for (const program of programs) {
           if (run.programs.includes(program)) continue;
           const target = specs.find((s) => s.program === program)?.target;
-          attached.push(await run.run.attachProgram(program, { ...(target && { target }), signal }));
-          for (const stream of run.run.streams) streamState(run, stream.map);
+          attached.push(await run.bpfObject.attachProgram(program, { ...(target && { target }), signal }));
+          for (const stream of run.bpfObject.streams) streamState(run, stream.map);
           this.changed.fire();
         }
       } catch (error) {
-        if (run.run.attached.length === 0) {
+        if (run.bpfObject.attached.length === 0) {
           await this.stop(run).catch((stopError: unknown) => this.log.info(`${name}: undoing the run failed: ${errorMessage(stopError)}`));
         }
         throw error;
@@ -164,9 +165,9 @@ export class RunningPrograms implements vscode.Disposable {
     if (!attached) return undefined;
     return this.serialized(runKey(attached.file, attached.target), async () => {
       if (this.active.get(id) !== attached || !attached.programs.includes(program)) return undefined;
-      await attached.run.detachProgram(program);
+      await attached.bpfObject.detachProgram(program);
       const name = vscode.workspace.asRelativePath(attached.file);
-      if (attached.run.attached.length > 0) {
+      if (attached.bpfObject.attached.length > 0) {
         this.log.info(`${name}: detached ${program} from ${attached.target}; ${attached.programs.join(', ')} stay${attached.programs.length === 1 ? 's' : ''} attached`);
         this.changed.fire();
         return undefined;
@@ -192,7 +193,7 @@ export class RunningPrograms implements vscode.Disposable {
   dispose(): void {
     // The agents release everything when their sessions close (AgentSessions disposes them);
     // stopping here is the polite path for a session that stays open.
-    for (const attached of this.active.values()) void attached.run.stop().catch(() => undefined);
+    for (const attached of this.active.values()) void attached.bpfObject.stop().catch(() => undefined);
     this.active.clear();
     this.changed.dispose();
     this.eventsEmitter.dispose();
@@ -236,7 +237,7 @@ export class RunningPrograms implements vscode.Disposable {
     const programs = attached.programs;
     this.active.delete(attached.id);
     this.changed.fire();
-    const summary = await attached.run.stop();
+    const summary = await attached.bpfObject.stop();
     for (const s of summary.streams) {
       const state = attached.streams.get(s.map);
       if (state) state.counters = { received: s.received, sent: s.sent, dropped: s.dropped };
@@ -284,7 +285,7 @@ function runKey(file: vscode.Uri, target: string): string {
 function streamState(attached: AttachedRun, map: string): StreamState {
   let state = attached.streams.get(map);
   if (!state) {
-    const stream = attached.run.streams.find((s) => s.map === map);
+    const stream = attached.bpfObject.streams.find((s) => s.map === map);
     state = { map, recordType: stream?.recordType ?? 'unknown', kind: stream?.kind ?? 'ringbuf', counters: { received: 0, sent: 0, dropped: 0 }, decoded: 0 };
     attached.streams.set(map, state);
   }
