@@ -24,7 +24,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openAgentSession, type AgentSession } from '../remote-agent/client/agentSession';
-import { startProgramRun, type EventBatch } from '../remote-agent/client/programSession';
+import { startProgramRun } from '../remote-agent/client/openProgramRun';
+import type { EventBatch } from '../remote-agent/client/programRun';
 import { startSshd } from '../test/support/sshd';
 
 const root = path.join(__dirname, '..');

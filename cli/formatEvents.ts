@@ -6,7 +6,7 @@
  *         `{"type":"printk",…}`, and at the end `{"type":"stream",…}` counters.
  * Pure functions, so the formats are unit-tested without a target.
  */
-import type { EventBatch, RunSummary, TraceRecord } from '../remote-agent/client/programSession';
+import type { EventBatch, RunSummary, TraceRecord } from '../remote-agent/client/programRun';
 import { HexBytes, type DecodedValue } from '../remote-agent/client/eventDecoder';
 
 /** Local wall-clock time as HH:MM:SS.mmm. */

@@ -14,9 +14,12 @@ import { parseArgs } from 'node:util';
 import { parseAttachSpec, type AttachSpec } from '../remote-agent/client/attachSpec';
 import type { AgentSession } from '../remote-agent/client/agentSession';
 import { compileOnClient } from '../remote-agent/client/compileOnClient';
-import { AttachError, startProgramRun, type RunningAgent } from '../remote-agent/client/programSession';
+import { AttachSpecError } from '../remote-agent/client/attachTargets';
+import { startProgramRun } from '../remote-agent/client/openProgramRun';
+import { AttachError, type RunningAgent } from '../remote-agent/client/programRun';
 import { commandLineLookup } from '../remote-agent/client/projectFlags';
 import { defaultKnowledgeDir, TargetKnowledgeCache } from '../remote-agent/client/targetKnowledge';
+import { attachSpecMessage } from './attachSpecMessages';
 import { CONNECTION_OPTIONS, joinCflagsValue, openCliSession, parseFormat } from './cliSession';
 import { eventBatchJson, eventBatchText, summaryJson, summaryText, traceJson, traceText } from './formatEvents';
 import { exitStatusOf, formatText, toJsonDiagnostics } from './formatReport';
@@ -76,6 +79,8 @@ export async function runCommand(argv: string[], signal: AbortSignal): Promise<n
         signal,
       });
     } catch (error) {
+      // A usage problem (status 2, as an unparsable --attach is), in the flag's own words.
+      if (error instanceof AttachSpecError) throw new Error(attachSpecMessage(error));
       if (!(error instanceof AttachError)) throw error;
       status(`ebpf-studio: ${error.message.replace(/\s*\n\s*/g, ' ')}`);
       return 1;

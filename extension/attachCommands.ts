@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { explicitTargetNeeded, type AttachSpec } from '../remote-agent/client/attachSpec';
 import { AgentSessionError } from '../remote-agent/client/agentSession';
 import type { ProgramReport } from '../remote-agent/client/checkReport';
-import { AttachError } from '../remote-agent/client/programSession';
+import { AttachError } from '../remote-agent/client/programRun';
 import type { AgentSessions } from './agentSessions';
 import { Commands } from './commandIds';
 import { promptAttachTarget } from './attachTargetPrompt';

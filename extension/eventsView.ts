@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { EventBatch } from '../remote-agent/client/programSession';
+import type { EventBatch } from '../remote-agent/client/programRun';
 import { flattenRecord, parseFilter, RowRing, rowMatcher, rowsToCsv, rowsToJson, type EventRow, type RecordValue } from './eventRows';
 import { parseFromWebview, type StreamInfo, type ToWebview } from './eventsMessages';
 import type { ExtensionLog } from './extensionLog';

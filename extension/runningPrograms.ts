@@ -1,6 +1,6 @@
 /**
  * The programs eBPF Studio has attached, per file and target: one run per (file, target)
- * (remote-agent/client/programSession.ts: verified, compiled, ONE object instance). Attach of a
+ * (remote-agent/client/openProgramRun.ts and programRun.ts: verified, compiled, ONE object instance). Attach of a
  * program opens the run if there is none and attaches the program into it, so every program of a
  * file shares the object's maps; Detach of a program detaches its link, and of the last one stops
  * the run (streams, trace, release). The views (code lenses, Events, Maps, Explorer, status bar)
@@ -15,7 +15,8 @@ import type { AgentSession } from '../remote-agent/client/agentSession';
 import type { AttachSpec } from '../remote-agent/client/attachSpec';
 import type { CheckReport } from '../remote-agent/client/checkReport';
 import { projectLookupFor } from './projectFlagsLookup';
-import { openProgramRun, type AttachedProgram, type EventBatch, type ProgramRun, type RunSummary, type TraceRecord } from '../remote-agent/client/programSession';
+import { openProgramRun } from '../remote-agent/client/openProgramRun';
+import type { AttachedProgram, EventBatch, ProgramRun, RunSummary, TraceRecord } from '../remote-agent/client/programRun';
 import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
 import { NoTargetError } from './fileVerifier';

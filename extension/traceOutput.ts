@@ -4,7 +4,7 @@
  * message), one append per batch so a chatty program costs one write per batch, not per line.
  */
 import * as vscode from 'vscode';
-import type { TraceRecord } from '../remote-agent/client/programSession';
+import type { TraceRecord } from '../remote-agent/client/programRun';
 import { Commands } from './commandIds';
 import type { RunningPrograms } from './runningPrograms';
 

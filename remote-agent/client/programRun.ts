@@ -1,12 +1,9 @@
 /**
- * Running one BPF C file on a target: verify it exactly as `check` does, compile it for attaching
- * (with the record types of its event maps carried into BTF, see eventRecordTypes.ts), attach its
- * programs (by section, or where the caller's attach specs say) into ONE object instance so they
- * share its maps, stream every ring buffer and perf buffer map with records decoded into named
- * fields, follow trace_pipe when the program prints, and on stop undo all of it in reverse order
- * and report per-stream counters. Editor-independent: the CLI's `run` attaches everything at once
- * (startProgramRun); the extension opens a run and attaches and detaches programs one by one
- * (openProgramRun, ProgramRun.attachProgram / detachProgram).
+ * A run of one BPF C file on one agent (ProgramRun): its one compiled object, the programs
+ * attached into it (so they share its maps), its ring buffer and perf buffer maps streamed with
+ * records decoded into named fields, trace_pipe followed when it prints, and on stop all of it
+ * undone in reverse order with per-stream counters. openProgramRun.ts verifies and compiles the
+ * file and makes the run; the editor and the CLI drive it from there.
  */
 import * as path from 'node:path';
 import type {
@@ -14,7 +11,6 @@ import type {
   AgentRequester,
   AttachResult,
   AttachTarget,
-  CompileResult,
   EventsNotification,
   StreamCounters,
   StreamEndedNotification,
@@ -22,15 +18,16 @@ import type {
   TraceNotification,
   TraceStopResult,
 } from '../protocol';
-import { explicitTargetNeeded, programTypesFor, type AttachSpec } from './attachSpec';
 import { parseBtf, type Btf } from './btf';
-import { checkFile, type CheckOptions } from './checkFile';
+import type { CheckOptions } from './checkFile';
 import type { CheckReport } from './checkReport';
+import type { CompiledForRun } from './compileForRun';
 import { BpfObject } from './elfObject';
 import { compileRecordDecoder, hexRecordDecoder, type DecodedValue, type RecordDecoder } from './eventDecoder';
-import { eventTypeAnchorSource, eventTypeIds, findEventTypes, objectBtfBytes, type EventTypeHint } from './eventRecordTypes';
+import { eventTypeIds, objectBtfBytes, type EventTypeHint } from './eventRecordTypes';
 import { collectProjectBundle } from './projectFlags';
 import type { SourceBundle } from './sourceBundle';
+import { followTrace, unfollowTrace } from './traceFollowers';
 import { parseTraceLine, type TraceLine } from './traceLine';
 
 interface Disposable {
@@ -43,16 +40,8 @@ export type RunningAgent = AgentRequester<
 > &
   AgentListener<'events' | 'trace' | 'stream.ended'>;
 
-export interface RunOptions extends CheckOptions {
-  /** Explicit targets; programs not named here attach by their section. */
-  attach?: AttachSpec[];
-  /** Follow trace_pipe; default: when the source calls bpf_printk / bpf_trace_printk. */
-  trace?: boolean;
-  /** Attach, but start reading the event maps only on `run.startStreams()` (records wait in the kernel's buffers). */
-  deferStreams?: boolean;
-  /** Per-stream batching and agent-side queue limit (protocol defaults when absent). */
-  stream?: Pick<StreamStartParams, 'maxBatchRecords' | 'maxLatencyMs' | 'queueLimitBytes'>;
-}
+/** Per-stream batching and agent-side queue limit (protocol defaults when absent). */
+export type StreamOptions = Pick<StreamStartParams, 'maxBatchRecords' | 'maxLatencyMs' | 'queueLimitBytes'>;
 
 /** A batch of decoded records of one map, in the order the kernel produced them. */
 export interface EventBatch {
@@ -114,167 +103,12 @@ export class AttachError extends Error {
   }
 }
 
-const WRAPPER_NAME = '__ebpf_studio_run.c';
 const PRINTK_CALL = /\b(bpf_printk|bpf_trace_printk|bpf_trace_vprintk|__bpf_printk|__bpf_vprintk)\s*\(/;
 
-/**
- * The agent follows trace_pipe once (the kernel hands each line to one reader), while several runs
- * on one target may print: they share the follower, started by the first and stopped by the last.
- */
-const traceFollowers = new WeakMap<RunningAgent, { users: number; started: Promise<unknown> }>();
-
-async function followTrace(agent: RunningAgent, signal: AbortSignal | undefined): Promise<void> {
-  const shared = traceFollowers.get(agent);
-  if (shared) {
-    shared.users++;
-    try {
-      await shared.started;
-    } catch (error) {
-      shared.users--;
-      throw error;
-    }
-    return;
-  }
-  const started = agent.request('trace.start', {}, signal);
-  traceFollowers.set(agent, { users: 1, started });
-  try {
-    await started;
-  } catch (error) {
-    traceFollowers.delete(agent);
-    throw error;
-  }
-}
-
-/** The follower's final counters when this was its last user, else null (it keeps running). */
-async function unfollowTrace(agent: RunningAgent): Promise<TraceStopResult | null> {
-  const shared = traceFollowers.get(agent);
-  if (!shared) return null;
-  if (--shared.users > 0) return null;
-  traceFollowers.delete(agent);
-  return agent.request('trace.stop', {});
-}
 const EVENT_MAP_TYPES = new Set(['ringbuf', 'perf_event_array']);
 
-/**
- * Verifies `file` (the report is exactly `check`'s) and, when every program passes, compiles it
- * for running and loads nothing yet: the run is open with no program attached, its trace_pipe
- * follower (if any) started. Attach programs into it one by one with `attachProgram`; they all go
- * into the one object instance the agent loads on the first attach, so they share its maps.
- * When a program is rejected or the file does not compile, `run` is undefined. `opts.attach`
- * specs are checked here (before anything is compiled) and become the programs' default targets.
- * The caller must `stop()` the run.
- */
-export function openProgramRun(agent: RunningAgent, file: string, opts: RunOptions): Promise<{ report: CheckReport; run?: ProgramRun }> {
-  return openRun(agent, file, opts, 'some');
-}
-
-/**
- * `openProgramRun`, then every program attached (by section, or where `opts.attach` says) and the
- * event maps streaming: the CLI's `run`. Fails before anything is compiled when a program needs
- * an explicit target that the specs do not give; a failure after that undoes the whole run.
- */
-export async function startProgramRun(agent: RunningAgent, file: string, opts: RunOptions): Promise<{ report: CheckReport; run?: ProgramRun }> {
-  const opened = await openRun(agent, file, opts, 'every');
-  if (!opened.run) return opened;
-  const run = opened.run;
-  await undoingOnFailure(run, async () => {
-    for (const program of run.report.programs) await run.attachProgram(program.name, { signal: opts.signal });
-  });
-  return opened;
-}
-
-async function openRun(agent: RunningAgent, file: string, opts: RunOptions, targetsFor: 'some' | 'every'): Promise<{ report: CheckReport; run?: ProgramRun }> {
-  const report = await checkFile(agent, file, opts);
-  const rejected = !report.compiled || report.programs.some((p) => !p.ok) || report.diagnostics.some((d) => d.severity === 'error');
-  if (rejected) return { report };
-  if (report.programs.length === 0) throw new Error(`${file} has no BPF programs (no SEC("…") functions): there is nothing to run.`);
-  const targets = assignTargets(report, opts.attach ?? [], targetsFor);
-  const bundle = await collectProjectBundle(file, opts);
-  const hints = new Map<string, EventTypeHint>();
-  for (const f of bundle.files) for (const [map, hint] of findEventTypes(f.content)) if (!hints.has(map)) hints.set(map, hint);
-  const notes: string[] = [];
-  const compiled = await compileForRun(agent, bundle, hints, notes, opts.signal);
-  const run = new ProgramRun(agent, { file, report, bundle, hints, targets, compiled, notes, readFile: opts.readFile, project: opts.project, presets: opts.presets, stream: opts.stream, deferStreams: opts.deferStreams ?? false });
-  await undoingOnFailure(run, () => run.open(opts.trace, opts.signal));
-  return { report, run };
-}
-
-/** Runs `step`; when it fails, stops the run (detach, release) and rethrows. */
-async function undoingOnFailure(run: ProgramRun, step: () => Promise<void>): Promise<void> {
-  try {
-    await step();
-  } catch (error) {
-    await run.stop().catch((stopError: unknown) => {
-      throw new AggregateError([error, stopError], `${messageOf(error)} (undoing the run failed too: ${messageOf(stopError)})`);
-    });
-    throw error;
-  }
-}
-
-/**
- * The explicit target of each program the specs name (the others attach by their section); with
- * 'every', also that each program whose section does not say where has one. Fails before anything
- * is compiled or loaded.
- */
-function assignTargets(report: CheckReport, specs: AttachSpec[], targetsFor: 'some' | 'every'): Map<string, AttachTarget> {
-  const targets = new Map<string, AttachTarget>();
-  const names = new Set(report.programs.map((p) => p.name));
-  for (const spec of specs) {
-    let program = spec.program;
-    if (program === undefined) {
-      const types = programTypesFor(spec.target);
-      const fitting = report.programs.filter((p) => types.includes(p.type) && !targets.has(p.name));
-      if (fitting.length !== 1) {
-        const listed = report.programs.map((p) => `${p.name} (${p.type})`).join(', ');
-        throw new Error(
-          fitting.length === 0
-            ? `No program of this file can attach to ${spec.target.kind} (programs: ${listed}). Check the spec's kind.`
-            : `Several programs can attach to ${spec.target.kind} (${fitting.map((p) => p.name).join(', ')}): write --attach PROGRAM=SPEC to choose.`,
-        );
-      }
-      program = fitting[0].name;
-    }
-    if (!names.has(program)) {
-      throw new Error(`--attach names program '${program}', but this file's programs are ${report.programs.map((p) => p.name).join(', ')}.`);
-    }
-    if (targets.has(program)) throw new Error(`--attach gives program '${program}' twice; a run attaches each program once.`);
-    targets.set(program, spec.target);
-  }
-  if (targetsFor === 'every') {
-    for (const p of report.programs) {
-      const needed = explicitTargetNeeded(p.section);
-      if (needed && !targets.has(p.name)) {
-        throw new Error(`Program ${p.name} (SEC("${p.section}")) cannot attach by its section: ${needed.why}. Add --attach ${p.name}=${needed.example}.`);
-      }
-    }
-  }
-  return targets;
-}
-
-type CompiledForRun = CompileResult & { objectId: string; anchored: boolean };
-
-/**
- * Compiles the wrapper that anchors the record types in BTF; when the hints do not compile at
- * file scope (a type local to a function, a typo in an annotation) the plain file is compiled
- * instead and its records stay hex.
- */
-async function compileForRun(agent: RunningAgent, bundle: SourceBundle, hints: Map<string, EventTypeHint>, notes: string[], signal: AbortSignal | undefined): Promise<CompiledForRun> {
-  const dir = path.posix.dirname(bundle.main);
-  const wrapper = dir === '.' ? WRAPPER_NAME : `${dir}/${WRAPPER_NAME}`;
-  if (hints.size > 0) {
-    const content = eventTypeAnchorSource(path.posix.basename(bundle.main), hints.values());
-    const anchored = await agent.request('compile', bundle.compileParams(wrapper, [{ path: wrapper, content }]), signal);
-    if (anchored.ok && anchored.objectId !== null) return { ...anchored, objectId: anchored.objectId, anchored: true };
-    const firstError = anchored.stderr.split('\n').find((l) => /error:/.test(l)) ?? anchored.stderr.trim();
-    notes.push(`The record types ${[...hints.values()].map((h) => `'${h.type}'`).join(', ')} do not compile at file scope (${firstError}); events are shown as hex.`);
-  }
-  const plain = await agent.request('compile', bundle.compileParams(), signal);
-  if (!plain.ok || plain.objectId === null) throw new Error(`The file compiled for verifying but not for running: ${plain.stderr.trim()}`);
-  return { ...plain, objectId: plain.objectId, anchored: false };
-}
-
-/** What openRun hands a new ProgramRun. */
-interface RunParts {
+/** What openProgramRun hands a new ProgramRun. */
+export interface RunParts {
   file: string;
   report: CheckReport;
   bundle: SourceBundle;
@@ -282,10 +116,10 @@ interface RunParts {
   targets: Map<string, AttachTarget>;
   compiled: CompiledForRun;
   notes: string[];
-  readFile: RunOptions['readFile'];
-  project: RunOptions['project'];
-  presets: RunOptions['presets'];
-  stream: RunOptions['stream'];
+  readFile: CheckOptions['readFile'];
+  project: CheckOptions['project'];
+  presets: CheckOptions['presets'];
+  stream: StreamOptions | undefined;
   deferStreams: boolean;
 }
 
@@ -316,10 +150,10 @@ export class ProgramRun {
   private readonly anchored: boolean;
   /** The compiled ELF (the agent sends it back with the object id). */
   private readonly object: Buffer | undefined;
-  private readonly readFile: RunOptions['readFile'];
-  private readonly project: RunOptions['project'];
-  private readonly presets: RunOptions['presets'];
-  private readonly streamOptions: RunOptions['stream'];
+  private readonly readFile: CheckOptions['readFile'];
+  private readonly project: CheckOptions['project'];
+  private readonly presets: CheckOptions['presets'];
+  private readonly streamOptions: StreamOptions | undefined;
   /** Attaches leave the event maps unread until startStreams(). */
   private streamsDeferred: boolean;
   private objectBtf: { btf: Btf; littleEndian: boolean } | null | undefined;
@@ -333,7 +167,7 @@ export class ProgramRun {
   private queue: Promise<unknown> = Promise.resolve();
   private stopping: Promise<RunSummary> | undefined;
 
-  /** @internal Made by openProgramRun / startProgramRun. */
+  /** @internal Made by openProgramRun / startProgramRun (openProgramRun.ts). */
   constructor(
     private readonly agent: RunningAgent,
     parts: RunParts,
@@ -593,4 +427,16 @@ export class ProgramRun {
 
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Runs `step`; when it fails, stops the run (detach, release) and rethrows. */
+export async function undoingOnFailure(run: ProgramRun, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    await run.stop().catch((stopError: unknown) => {
+      throw new AggregateError([error, stopError], `${messageOf(error)} (undoing the run failed too: ${messageOf(stopError)})`);
+    });
+    throw error;
+  }
 }

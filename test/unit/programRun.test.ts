@@ -3,7 +3,7 @@
  * vmlinux.h generated into a temp dir) and plays the kernel's part: what is attached where, which
  * streams start, how records and printk lines come back decoded, that programs attached one by
  * one go into the same object and stream set, and that stop undoes everything in reverse order;
- * plus how the CLI prints records.
+ * plus how the CLI prints records and words attach-spec problems.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -17,7 +17,10 @@ import { parseBtf } from '../../remote-agent/client/btf';
 import { BpfObject } from '../../remote-agent/client/elfObject';
 import { objectBtfBytes } from '../../remote-agent/client/eventRecordTypes';
 import { requesterOf } from '../../remote-agent/client/requestHandlers';
-import { openProgramRun, startProgramRun, type EventBatch, type RunningAgent, type TraceRecord } from '../../remote-agent/client/programSession';
+import { AttachSpecError } from '../../remote-agent/client/attachTargets';
+import { openProgramRun, startProgramRun } from '../../remote-agent/client/openProgramRun';
+import type { EventBatch, RunningAgent, TraceRecord } from '../../remote-agent/client/programRun';
+import { attachSpecMessage } from '../../cli/attachSpecMessages';
 import { eventBatchJson, eventBatchText, summaryText, traceText } from '../../cli/formatEvents';
 
 const root = path.join(__dirname, '..', '..');
@@ -186,13 +189,16 @@ test('an attach failure undoes what was done and names the program and the kerne
   assert.deepEqual(calls.slice(-1), [['release', 'obj2']]);
 });
 
-test('--attach specs: a spec of the wrong kind, or naming an unknown program, fails before anything is attached', async () => {
+test('attach specs: a spec of the wrong kind, or naming an unknown program, fails before anything is attached', async () => {
   const { agent, calls } = fakeAgent();
   await assert.rejects(startProgramRun(agent, template, { target: 'fake', kernelRelease: '6.18', attach: [parseAttachSpec('xdp:lo')] }), {
+    name: 'AttachSpecError',
     message: 'No program of this file can attach to xdp (programs: handle_execve (tracepoint)). Check the spec\'s kind.',
   });
   await assert.rejects(startProgramRun(agent, template, { target: 'fake', kernelRelease: '6.18', attach: [parseAttachSpec('nope=xdp:lo')] }), {
-    message: "--attach names program 'nope', but this file's programs are handle_execve.",
+    name: 'AttachSpecError',
+    problem: { kind: 'unknown-program', program: 'nope', programs: ['handle_execve'] },
+    message: "An attach spec names program 'nope', but this file's programs are handle_execve.",
   });
   assert.ok(!calls.some((c) => c[0] === 'attach'));
   const ok = await startProgramRun(agent, template, { target: 'fake', kernelRelease: '6.18', attach: [parseAttachSpec('tracepoint:syscalls:sys_enter_execveat')] });
@@ -202,6 +208,35 @@ test('--attach specs: a spec of the wrong kind, or naming an unknown program, fa
     target: { kind: 'tracepoint', category: 'syscalls', name: 'sys_enter_execveat' },
   });
   await ok.run!.stop();
+});
+
+test('attach-spec problems speak of the problem in the core; the CLI words them with --attach', async () => {
+  const { agent } = fakeAgent();
+  const problemOf = async (file: string, specs: string[]): Promise<AttachSpecError> => {
+    const error = await startProgramRun(agent, file, { target: 'fake', kernelRelease: '6.18', attach: specs.map(parseAttachSpec) }).then(
+      () => assert.fail(`${specs.join(' ')} on ${path.basename(file)} was accepted`),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof AttachSpecError, String(error));
+    return error;
+  };
+  const several = await problemOf(probe, ['tracepoint:syscalls:sys_enter_execveat']);
+  assert.deepEqual(several.problem, { kind: 'several-programs-fit', targetKind: 'tracepoint', programs: ['trace_execve', 'count_openat'] });
+  assert.equal(several.message, 'Several programs can attach to tracepoint (trace_execve, count_openat): the spec must name the program it is for.');
+  assert.equal(attachSpecMessage(several), 'Several programs can attach to tracepoint (trace_execve, count_openat): write --attach PROGRAM=SPEC to choose.');
+
+  const twice = await problemOf(template, ['handle_execve=tracepoint:syscalls:sys_enter_execveat', 'handle_execve=tracepoint:syscalls:sys_enter_execve']);
+  assert.equal(twice.message, "Program 'handle_execve' is given two attach specs; a run attaches each program once.");
+  assert.equal(attachSpecMessage(twice), "--attach gives program 'handle_execve' twice; a run attaches each program once.");
+
+  const unknown = await problemOf(template, ['nope=xdp:lo']);
+  assert.equal(attachSpecMessage(unknown), "--attach names program 'nope', but this file's programs are handle_execve.");
+
+  const xdp = path.join(scratch, 'see_packets.bpf.c');
+  fs.writeFileSync(xdp, '#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\nSEC("xdp") int see_packets(struct xdp_md *ctx) { return XDP_PASS; }\nchar LICENSE[] SEC("license") = "GPL";\n');
+  const needed = await problemOf(xdp, []);
+  assert.equal(needed.message, 'Program see_packets (SEC("xdp")) cannot attach by its section: an XDP program needs an interface. It needs an attach spec such as see_packets=xdp:eth0.');
+  assert.equal(attachSpecMessage(needed), 'Program see_packets (SEC("xdp")) cannot attach by its section: an XDP program needs an interface. Add --attach see_packets=xdp:eth0.');
 });
 
 const probeMaps = [
