@@ -1,11 +1,11 @@
 /**
  * The one scan of C source text that the client (event record types) and the language server
- * (document model, expression types) read code through: comments and the contents of string and
- * character literals become spaces, newlines kept, so every offset in the result is the offset in
- * the source and regular expressions see only code. Quotes stay (`SEC("xdp")` still reads as a
- * call with an argument). Optionally preprocessor directives are blanked too, and #includes and
- * comments are collected on the way. A tokenizer, not a C parser. (The language server's cursor
- * context keeps its own resumable scan: it answers per keystroke from checkpoints.)
+ * (document model, expression types, cursor context) read code through: comments and the contents
+ * of string and character literals become spaces, newlines kept, so every offset in the result is
+ * the offset in the source and regular expressions see only code. Quotes stay (`SEC("xdp")` still
+ * reads as a call with an argument). Optionally preprocessor directives are blanked too. Comments,
+ * literals, directives and (when directives are blanked) #includes are collected on the way, so a
+ * reader can tell what an offset is in. A tokenizer, not a C parser.
  */
 
 export interface CSourceInclude {
@@ -23,6 +23,23 @@ export interface CSourceComment {
   text: string;
 }
 
+export interface CSourceLiteral {
+  /** Offset of the opening quote. */
+  start: number;
+  /** Offset of the closing quote, or where an unterminated literal stops: its line's end (or the text's). */
+  end: number;
+  quote: '"' | "'";
+}
+
+export interface CSourceDirective {
+  /** Offset of the `#`. */
+  start: number;
+  /** Where it ends: the end of its last line (continued by backslash-newline or a block comment). */
+  end: number;
+  /** The word after `#` ('include', 'define', …; '' for a null directive). */
+  name: string;
+}
+
 export interface MaskedCSource {
   /** The source with comments and literal contents (and directives, when asked) blanked. */
   code: string;
@@ -30,16 +47,29 @@ export interface MaskedCSource {
   includes: CSourceInclude[];
   /** Every comment outside literals (and outside directives, when those are blanked). */
   comments: CSourceComment[];
+  /** Every string and character literal outside comments (and outside directives, when those are blanked). */
+  literals: CSourceLiteral[];
+  /** Every preprocessor directive: a `#` first on its line, outside comments and literals. */
+  directives: CSourceDirective[];
 }
 
 const INCLUDE = /^[ \t]*#[ \t]*include[ \t]*([<"])([^>"\n]*)[>"]/;
+const DIRECTIVE_NAME = /^#[ \t]*(\w*)/;
+const NOT_NEWLINE = /[^\n]/g;
 
 export function maskCSource(text: string, options: { blankDirectives?: boolean } = {}): MaskedCSource {
-  const chars = text.split('');
+  // The result in pieces: source text copied as is, and blanked stretches (blanks come in ascending order).
+  const pieces: string[] = [];
+  let copiedUpTo = 0;
   const includes: CSourceInclude[] = [];
   const comments: CSourceComment[] = [];
+  const literals: CSourceLiteral[] = [];
+  const directives: CSourceDirective[] = [];
   const blank = (from: number, to: number): void => {
-    for (let k = from; k < to && k < chars.length; k++) if (chars[k] !== '\n') chars[k] = ' ';
+    const end = Math.min(to, text.length);
+    if (end <= from) return;
+    pieces.push(text.slice(copiedUpTo, from), text.slice(from, end).replace(NOT_NEWLINE, ' '));
+    copiedUpTo = end;
   };
   let i = 0;
   let lineStart = true;
@@ -54,27 +84,21 @@ export function maskCSource(text: string, options: { blankDirectives?: boolean }
       i++;
       continue;
     }
-    if (c === '#' && lineStart && options.blankDirectives) {
-      // A directive runs to the end of its line, continued by backslash-newline.
-      let end = i;
-      while (end < text.length && text[end] !== '\n') {
-        if (text[end] === '\\' && text[end + 1] === '\n') end++;
-        else if (text[end] === '/' && text[end + 1] === '*') {
-          // A block comment may run over the line end; the directive goes on after it.
-          const close = text.indexOf('*/', end + 2);
-          end = close === -1 ? text.length : close + 1;
+    if (c === '#' && lineStart) {
+      const end = directiveEnd(text, i);
+      directives.push({ start: i, end, name: DIRECTIVE_NAME.exec(text.slice(i, end))![1] });
+      if (options.blankDirectives) {
+        const lineBegin = text.lastIndexOf('\n', i - 1) + 1;
+        const include = INCLUDE.exec(text.slice(lineBegin, end));
+        if (include) {
+          const start = lineBegin + include[0].indexOf(include[1]) + 1;
+          includes.push({ path: include[2], system: include[1] === '<', start, end: start + include[2].length });
         }
-        end++;
+        blank(i, end);
+        i = end;
+        continue;
       }
-      const lineBegin = text.lastIndexOf('\n', i - 1) + 1;
-      const include = INCLUDE.exec(text.slice(lineBegin, end));
-      if (include) {
-        const start = lineBegin + include[0].indexOf(include[1]) + 1;
-        includes.push({ path: include[2], system: include[1] === '<', start, end: start + include[2].length });
-      }
-      blank(i, end);
-      i = end;
-      continue;
+      // Kept: its literals and comments are masked like any others, from the `#` on.
     }
     lineStart = false;
     if (c === '/' && text[i + 1] === '/') {
@@ -92,9 +116,27 @@ export function maskCSource(text: string, options: { blankDirectives?: boolean }
     } else if (c === '"' || c === "'") {
       let k = i + 1;
       while (k < text.length && text[k] !== c && text[k] !== '\n') k += text[k] === '\\' ? 2 : 1;
+      literals.push({ start: i, end: Math.min(k, text.length), quote: c });
       blank(i + 1, k);
-      i = k + 1;
+      // An unterminated literal stops before its newline, so the next line still starts a line (a directive may follow).
+      i = text[k] === '\n' ? k : k + 1;
     } else i++;
   }
-  return { code: chars.join(''), includes, comments };
+  pieces.push(text.slice(copiedUpTo));
+  return { code: pieces.join(''), includes, comments, literals, directives };
+}
+
+/** The end of the directive whose `#` is at `start`: its line's, continued by backslash-newline. */
+function directiveEnd(text: string, start: number): number {
+  let end = start;
+  while (end < text.length && text[end] !== '\n') {
+    if (text[end] === '\\' && text[end + 1] === '\n') end++;
+    else if (text[end] === '/' && text[end + 1] === '*') {
+      // A block comment may run over the line end; the directive goes on after it.
+      const close = text.indexOf('*/', end + 2);
+      end = close === -1 ? text.length : close + 1;
+    }
+    end++;
+  }
+  return end;
 }

@@ -1,7 +1,8 @@
 /**
  * The one scan of C source the client and the language server read code through: comments and
  * literal contents become spaces with every offset kept, directives are blanked on request with
- * their #includes collected, and comments are handed out for annotations.
+ * their #includes collected, and comments, literals and directives are handed out with their
+ * offsets (annotations, the cursor's context).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -53,4 +54,30 @@ test('with blankDirectives, a directive goes to the end of its last continued li
 test('an unterminated comment or literal blanks to the end of the text or of its line', () => {
   assert.equal(maskCSource('a /* b\nc').code, 'a     \n ');
   assert.equal(maskCSource('x = "abc\ny;').code, 'x = "   \ny;');
+});
+
+test('literals and directives are collected with their offsets, whether directives are blanked or kept', () => {
+  const text = '#include "a.h"\n  # define Q \'"\'\nchar *s = "x\\"y"; /* "no" */\n#\n';
+  const kept = maskCSource(text);
+  assert.deepEqual(kept.literals, [
+    { start: 9, end: 13, quote: '"' },
+    { start: text.indexOf("'"), end: text.indexOf("'") + 2, quote: "'" },
+    { start: text.indexOf('"x'), end: text.indexOf('y"') + 1, quote: '"' },
+  ]);
+  const directives = [
+    { start: 0, end: 14, name: 'include' },
+    { start: 17, end: text.indexOf('\nchar'), name: 'define' },
+    { start: text.lastIndexOf('#'), end: text.length - 1, name: '' },
+  ];
+  assert.deepEqual(kept.directives, directives);
+  const blanked = maskCSource(text, { blankDirectives: true });
+  assert.deepEqual(blanked.directives, directives);
+  assert.deepEqual(blanked.literals, kept.literals.slice(2), 'literals inside blanked directives are not collected');
+});
+
+test('a directive after an unterminated literal still starts its line', () => {
+  const text = 'x = "abc\n#include <a.h>\n';
+  assert.deepEqual(maskCSource(text).literals, [{ start: 4, end: 8, quote: '"' }]);
+  assert.deepEqual(maskCSource(text).directives, [{ start: 9, end: 23, name: 'include' }]);
+  assert.deepEqual(maskCSource(text, { blankDirectives: true }).includes, [{ path: 'a.h', system: true, start: 19, end: 22 }]);
 });

@@ -276,7 +276,7 @@ test('the server logs to the client, not to stdout, and shuts down cleanly', asy
   t.diagnostic(`spawn to first completion answer: ${firstCompletionMs.toFixed(0)} ms (through tsx)`);
 });
 
-// The cursor-context scanner on its own (in-process): the cases a line-based guess gets wrong.
+// The cursor context on its own (in-process): the cases a line-based guess gets wrong.
 
 /** The context at the end of `source`. */
 function contextAtEnd(source: string) {
@@ -296,6 +296,34 @@ test('quotes inside character literals and escaped quotes do not open or close s
 
 test('an unterminated string ends with its line', () => {
   assert.equal(contextAtEnd('bpf_printk("half typed\n\tbpf_').region, 'code');
+});
+
+test('an #include path is one after a comment line, after another #include or after an unterminated string', () => {
+  assert.equal(contextAtEnd('// SPDX-License-Identifier: GPL-2.0\n#include "vml').region, 'include-path');
+  assert.equal(contextAtEnd('#include "vmlinux.h"\n#include <bpf/bpf_hel').region, 'include-path');
+  assert.equal(contextAtEnd('#include <bpf/bpf_helpers.h> // helpers').region, 'include-path');
+  assert.equal(contextAtEnd('x = "half typed\n#include <bpf/').region, 'include-path');
+  assert.equal(contextAtEnd('#include <bpf/bpf_helpers.h>\nbpf_').region, 'code');
+});
+
+test('names and brackets of an #include path are not code; those of a #define are', () => {
+  assert.deepEqual(contextAtEnd('#include <odd(name).h>\nfoo(').openBrackets, [{ bracket: '(', callee: 'foo', commas: 0 }]);
+  assert.deepEqual(contextAtEnd('#define LOOKUP(m, k) bpf_map_lookup_elem(m, ').openBrackets, [{ bracket: '(', callee: 'bpf_map_lookup_elem', commas: 1 }]);
+});
+
+test('a comment between a function name and its parenthesis does not hide the callee', () => {
+  assert.deepEqual(contextAtEnd('bpf_map_lookup_elem /* the map */ (&m, ').openBrackets, [{ bracket: '(', callee: 'bpf_map_lookup_elem', commas: 1 }]);
+});
+
+test('a cursor right before a closing quote or comment end is inside; right after, in code', () => {
+  const source = 'SEC("xdp") /* c */ char q = \'a\';';
+  const regionAt = (offset: number) => scanCursorContext(source, offset).region;
+  const quote = source.indexOf('"');
+  assert.deepEqual([quote, quote + 1, quote + 4, quote + 5].map(regionAt), ['code', 'string', 'string', 'code']);
+  const comment = source.indexOf('/*');
+  assert.deepEqual([comment, comment + 1, comment + 5, comment + 6].map(regionAt), ['code', 'block-comment', 'block-comment', 'code']);
+  const char = source.indexOf("'");
+  assert.deepEqual([char, char + 1, char + 2, char + 3].map(regionAt), ['code', 'char', 'char', 'code']);
 });
 
 test('a parenthesis left open on an earlier statement does not capture later calls', () => {
