@@ -10,6 +10,7 @@ export const Commands = {
   reconnect: 'ebpfStudio.reconnect',
   verifyCurrentFile: 'ebpfStudio.verifyCurrentFile',
   showVerifierLog: 'ebpfStudio.showVerifierLog',
+  toggleVerifierCoverage: 'ebpfStudio.toggleVerifierCoverage',
   /** The quick fix that writes a load preset into ebpfStudio.loadPresets (arguments: file, preset hint). */
   setLoadPreset: 'ebpfStudio.setLoadPreset',
   writeClangdConfiguration: 'ebpfStudio.writeClangdConfiguration',

@@ -8,10 +8,10 @@
 import * as vscode from 'vscode';
 import type { CheckReport } from '../remote-agent/client/checkReport';
 import { heatLevels, type LineCost } from '../remote-agent/client/verifierWalk';
+import { Commands } from './commandIds';
 import type { FileVerifier } from './fileVerifier';
 import { SETTINGS_SECTION } from './settings';
 
-export const TOGGLE_COVERAGE_COMMAND = 'ebpfStudio.toggleVerifierCoverage';
 const SETTING = 'verifierCoverage';
 
 /** Gutter marks: a thin bar, drawn as SVG so no image file ships. */
@@ -63,7 +63,7 @@ export function registerVerifierCoverage(verifier: FileVerifier): vscode.Disposa
 
   return vscode.Disposable.from(
     ...types,
-    vscode.commands.registerCommand(TOGGLE_COVERAGE_COMMAND, async () => {
+    vscode.commands.registerCommand(Commands.toggleVerifierCoverage, async () => {
       const config = vscode.workspace.getConfiguration(SETTINGS_SECTION);
       await config.update(SETTING, !enabled(), vscode.ConfigurationTarget.Global);
       if (enabled() && !verifier.allReports().some((r) => r.programs.some((p) => p.walk))) {
