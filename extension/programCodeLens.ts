@@ -73,7 +73,7 @@ export function lensTitle(program: ProgramReport, report: CheckReport): string {
   if (!program.ok) return truncate(`✗ ${program.error ?? 'rejected by the verifier'}`);
   const count = (n: number) => n.toLocaleString('en-US');
   const figures = [program.insnsProcessed === null ? 'verified' : `${count(program.insnsProcessed)} insns processed`];
-  if (program.totalStates !== null) figures.push(`${count(program.totalStates)} states (peak ${count(program.peakStates ?? 0)})`);
+  if (program.totalStates !== null) figures.push(`${count(program.totalStates)} state${program.totalStates === 1 ? '' : 's'} (peak ${count(program.peakStates ?? 0)})`);
   if (program.verificationTimeUs !== null) figures.push(`${count(program.verificationTimeUs)} µs`);
   if (program.stackDepth !== null) figures.push(`stack ${program.stackDepth} B`);
   return truncate(`✓ ${figures.join(' · ')} · ${program.type} on ${report.target} (${shortKernel(report.kernelRelease)})`);

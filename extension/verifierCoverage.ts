@@ -53,7 +53,7 @@ export function registerVerifierCoverage(verifier: FileVerifier): vscode.Disposa
             range: lineRange(h.line),
             hoverMessage: `${h.insnsProcessed.toLocaleString('en-US')} instruction visits by the verifier (${h.share}% of this file's)`,
             renderOptions: h.labelled
-              ? { after: { contentText: `  ${h.insnsProcessed.toLocaleString('en-US')} insns`, color: new vscode.ThemeColor('editorCodeLens.foreground') } }
+              ? { after: { contentText: `  ${h.insnsProcessed.toLocaleString('en-US')} insn${h.insnsProcessed === 1 ? '' : 's'}`, color: new vscode.ThemeColor('editorCodeLens.foreground') } }
               : undefined,
           })),
       );

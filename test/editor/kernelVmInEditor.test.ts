@@ -147,7 +147,7 @@ test('a kernel VM started from the quick pick becomes the target, is listed with
     // Files now verify on the VM's kernel: a passing program's lens names it, a rejection lands in Problems.
     await openFile('probe.bpf.c');
     const verdictStarted = Date.now();
-    await shown('.editor-instance .monaco-editor .codelens-decoration', new RegExp(`✓ [\\d,]+ insns processed · [\\d,]+ states \\(peak [\\d,]+\\) · [\\d,]+ µs · stack \\d+ B · \\w+ on ${escape(VM_TARGET)} \\(6\\.1\\)`), FIRST_VERDICT_TIMEOUT);
+    await shown('.editor-instance .monaco-editor .codelens-decoration', new RegExp(`✓ [\\d,]+ insns processed · [\\d,]+ states? \\(peak [\\d,]+\\) · [\\d,]+ µs · stack \\d+ B · \\w+ on ${escape(VM_TARGET)} \\(6\\.1\\)`), FIRST_VERDICT_TIMEOUT);
     t.diagnostic(`open → first verdict on the VM: ${Date.now() - verdictStarted} ms`);
     await openFile('broken.bpf.c');
     await page.keyboard.press('Control+Shift+M');
@@ -226,7 +226,7 @@ test('a program that passes on one kernel and is rejected on the others says so 
     await session.writeWorkspaceSettings({ 'ebpfStudio.target': VM_TARGET, 'ebpfStudio.matrixTargets': ['local', VM_TARGET, `vm:${vm73.name}`] });
     await openFile(file);
     // Opening it verifies it on the current target (the 6.1 VM) first; then on all of them.
-    await shown('.editor-instance .monaco-editor .codelens-decoration', new RegExp(`✓ [\\d,]+ insns processed · [\\d,]+ states \\(peak [\\d,]+\\) · [\\d,]+ µs · stack \\d+ B · lsm on ${escape(VM_TARGET)} \\(6\\.1\\)`), SAVE_VERDICT_TIMEOUT);
+    await shown('.editor-instance .monaco-editor .codelens-decoration', new RegExp(`✓ [\\d,]+ insns processed · [\\d,]+ states? \\(peak [\\d,]+\\) · [\\d,]+ µs · stack \\d+ B · lsm on ${escape(VM_TARGET)} \\(6\\.1\\)`), SAVE_VERDICT_TIMEOUT);
     await page.locator('.editor-actions [aria-label="Verify on All Targets"]').click();
     const matrix = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Kernel Matrix' }) });
     await matrix.waitFor({ timeout: 30_000 });
