@@ -23,6 +23,7 @@ import { registerReportDiagnostics } from './reportDiagnostics';
 import { RunningPrograms } from './runningPrograms';
 import { registerSelectTargetCommand } from './selectTargetCommand';
 import { errorMessage } from './settings';
+import { SourceEdits } from './sourceEdits';
 import { registerTraceOutput } from './traceOutput';
 import { registerVerdictStatusBar } from './verdictStatusBar';
 import { registerVerifierLogCommand } from './verifierLogCommand';
@@ -36,16 +37,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const log = new ExtensionLog('eBPF Studio');
   const version = String((context.extension.packageJSON as { version?: unknown }).version ?? 'unknown');
   const sessions = new AgentSessions({ agentSourceDir: context.asAbsolutePath('out/agent-src'), agentBinaryDir: context.asAbsolutePath('out/agent-bin'), clientVersion: `ebpf-studio ${version}`, log });
-  const verifier = new FileVerifier(sessions, log);
+  const edits = new SourceEdits();
+  const verifier = new FileVerifier(sessions, log, edits);
   const statusBar = registerVerdictStatusBar(verifier, sessions);
   const running = new RunningPrograms(sessions, log);
   const events = registerEventsView(context.extensionUri, running, log);
   const vms = new KernelVms(log);
-  const matrix = new KernelMatrix(sessions, log);
+  const matrix = new KernelMatrix(sessions, log, edits);
   const matrixView = registerKernelMatrixView(matrix, log);
   context.subscriptions.push(
     log,
     sessions,
+    edits,
     verifier,
     statusBar,
     running,

@@ -2,9 +2,9 @@
  * Checks a *.bpf.c document on the current target (compile with clang, load every program in the
  * target's kernel) and keeps the latest report of each file. One run per file at a time: a new
  * save cancels the run still in flight for the same file. Unsaved editor text is what gets
- * checked, for the file itself and for the headers it includes.
+ * checked, for the file itself and for the headers it includes. Until the next check, a report's
+ * positions follow the user's edits (sourceEdits.ts), including edits made while it ran.
  */
-import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { CheckReport } from '../remote-agent/client/checkReport';
 import { checkFilesOnSession } from '../remote-agent/client/kernelMatrix';
@@ -13,6 +13,8 @@ import type { ExtensionLog } from './extensionLog';
 import { loadPresetsFor } from './loadPresetSetting';
 import { projectLookupFor } from './projectFlagsLookup';
 import { SETTINGS_SECTION } from './settings';
+import type { SourceEdit, SourceEdits } from './sourceEdits';
+import { shiftReportPositions } from './textEditShift';
 
 export type VerifyTrigger = 'save' | 'open' | 'command';
 
@@ -35,15 +37,22 @@ export class FileVerifier implements vscode.Disposable {
   private readonly runs = new Map<string, { controller: AbortController; check: RunningCheck }>();
   private readonly reportsEmitter = new vscode.EventEmitter<vscode.Uri>();
   private readonly runningEmitter = new vscode.EventEmitter<void>();
+  private readonly shiftEmitter = new vscode.EventEmitter<vscode.Uri>();
+  private readonly following: vscode.Disposable;
   /** Fires with the file whose report changed (new verdict, or cleared). */
   readonly onDidChangeReport = this.reportsEmitter.event;
   /** Fires when a run starts or ends. */
   readonly onDidChangeRunning = this.runningEmitter.event;
+  /** Fires with the file whose report's source positions moved with the user's edits (same verdicts). */
+  readonly onDidShiftReport = this.shiftEmitter.event;
 
   constructor(
     private readonly sessions: AgentSessions,
     private readonly log: ExtensionLog,
-  ) {}
+    private readonly edits: SourceEdits,
+  ) {
+    this.following = edits.onDidEdit((edit) => this.followEdit(edit));
+  }
 
   reportFor(file: vscode.Uri): CheckReport | undefined {
     return this.reports.get(file.toString());
@@ -80,6 +89,7 @@ export class FileVerifier implements vscode.Disposable {
 
     const name = vscode.workspace.asRelativePath(document.uri);
     const started = Date.now();
+    const reading = this.edits.startReading();
     try {
       const session = await this.sessions.get(target.spec, target.description);
       if (controller.signal.aborted) return undefined;
@@ -87,7 +97,7 @@ export class FileVerifier implements vscode.Disposable {
       const [report] = await checkFilesOnSession(session, [document.uri.fsPath], {
         compileOn: 'auto',
         compiler: this.sessions.compiler,
-        readFile: readOpenDocumentOrDisk,
+        readFile: reading.readFile,
         project: () => projectLookupFor(document.uri),
         ...(presets && { presets }),
         // The walk feeds the state on hover, coverage and the heat map (verifierStateHover.ts, verifierCoverage.ts).
@@ -96,14 +106,16 @@ export class FileVerifier implements vscode.Disposable {
       });
       if (report === undefined) throw new Error(`checking ${name} gave no report`);
       if (controller.signal.aborted) return undefined;
-      this.reports.set(key, report);
-      this.log.info(`${name} (${trigger}): ${summarize(report)} — ${Date.now() - started} ms`);
+      const current = reading.catchUp(report);
+      this.reports.set(key, current);
+      this.log.info(`${name} (${trigger}): ${summarize(current)} — ${Date.now() - started} ms`);
       this.reportsEmitter.fire(document.uri);
-      return report;
+      return current;
     } catch (error) {
       if (controller.signal.aborted) return undefined;
       throw error;
     } finally {
+      reading.dispose();
       if (this.runs.get(key) === run) {
         this.runs.delete(key);
         this.runningEmitter.fire();
@@ -121,15 +133,21 @@ export class FileVerifier implements vscode.Disposable {
   dispose(): void {
     for (const run of this.runs.values()) run.controller.abort(new DOMException('eBPF Studio is shutting down', 'AbortError'));
     this.runs.clear();
+    this.following.dispose();
     this.reportsEmitter.dispose();
     this.runningEmitter.dispose();
+    this.shiftEmitter.dispose();
   }
-}
 
-/** What the editor shows is what gets checked: open documents' text, unsaved edits included. */
-export async function readOpenDocumentOrDisk(absPath: string): Promise<string> {
-  const open = vscode.workspace.textDocuments.find((doc) => doc.uri.scheme === 'file' && doc.uri.fsPath === absPath);
-  return open ? open.getText() : readFile(absPath, 'utf8');
+  /** Moves the positions of every report that points into the edited file (a report's diagnostics may sit in headers). */
+  private followEdit(edit: SourceEdit): void {
+    for (const [key, report] of this.reports) {
+      const shifted = shiftReportPositions(report, edit.file, edit.edits);
+      if (shifted === report) continue;
+      this.reports.set(key, shifted);
+      this.shiftEmitter.fire(vscode.Uri.parse(key));
+    }
+  }
 }
 
 /** One line for the Output channel: "compile error" or each program's verdict. */

@@ -4,6 +4,7 @@
  * and targets without clang compiled here), on save and by "eBPF: Verify on All Targets", with the
  * latest outcome per file kept for the Kernel Matrix view and its diagnostics. "eBPF: Choose Kernel
  * Matrix Targets" edits the setting. One run per file: a new save cancels the one in flight.
+ * Until the next run, the kept reports' positions follow the user's edits (sourceEdits.ts).
  */
 import * as vscode from 'vscode';
 import { checkFilesOnSession, checkOnTargets, type TargetOutcome } from '../remote-agent/client/kernelMatrix';
@@ -12,11 +13,13 @@ import { describeTarget, parseTarget } from '../remote-agent/client/targetSpec';
 import type { AgentSessions } from './agentSessions';
 import { Commands } from './commandIds';
 import type { ExtensionLog } from './extensionLog';
-import { isBpfSource, readOpenDocumentOrDisk } from './fileVerifier';
+import { isBpfSource } from './fileVerifier';
 import type { KernelVms } from './kernelVms';
 import { loadPresetsFor } from './loadPresetSetting';
 import { projectLookupFor } from './projectFlagsLookup';
 import { errorMessage, readSettings, storeMatrixTargets } from './settings';
+import type { SourceEdit, SourceEdits, TextReading } from './sourceEdits';
+import { shiftReportPositions } from './textEditShift';
 
 export const KERNEL_MATRIX_VIEW_ID = 'ebpfStudio.kernelMatrix';
 
@@ -31,13 +34,20 @@ export class KernelMatrix implements vscode.Disposable {
   private readonly results = new Map<string, MatrixResult>();
   private readonly runs = new Map<string, AbortController>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  private readonly shifted = new vscode.EventEmitter<vscode.Uri>();
+  private readonly following: vscode.Disposable;
   /** Fires with the file whose matrix result changed (new, or forgotten). */
   readonly onDidChange = this.changed.event;
+  /** Fires with the file whose result's source positions moved with the user's edits (same verdicts). */
+  readonly onDidShift = this.shifted.event;
 
   constructor(
     private readonly sessions: AgentSessions,
     private readonly log: ExtensionLog,
-  ) {}
+    private readonly edits: SourceEdits,
+  ) {
+    this.following = edits.onDidEdit((edit) => this.followEdit(edit));
+  }
 
   resultFor(file: vscode.Uri): MatrixResult | undefined {
     return this.results.get(file.toString());
@@ -55,6 +65,8 @@ export class KernelMatrix implements vscode.Disposable {
     this.runs.set(key, controller);
     const { signal } = controller;
     const started = Date.now();
+    // Each target reads the text when its check starts; its reports catch up from there.
+    const readings = new Map<string, TextReading>(targets.map((target) => [target, this.edits.startReading()]));
     try {
       const presets = loadPresetsFor(document.uri);
       const outcomes = await checkOnTargets(
@@ -62,12 +74,14 @@ export class KernelMatrix implements vscode.Disposable {
         async (target) => {
           const spec = parseTarget(target);
           const session = await this.sessions.get(spec, describeTarget(spec));
-          return checkFilesOnSession(session, [document.uri.fsPath], { compileOn: 'auto', compiler: this.sessions.compiler, target, readFile: readOpenDocumentOrDisk, project: () => projectLookupFor(document.uri), ...(presets && { presets }), signal });
+          const readFile = readings.get(target)!.readFile;
+          return checkFilesOnSession(session, [document.uri.fsPath], { compileOn: 'auto', compiler: this.sessions.compiler, target, readFile, project: () => projectLookupFor(document.uri), ...(presets && { presets }), signal });
         },
         signal,
       );
       if (signal.aborted) return undefined;
-      const result: MatrixResult = { file: document.uri, outcomes, finishedAt: Date.now() };
+      const current = outcomes.map((o) => (o.reports ? { ...o, reports: o.reports.map((report) => readings.get(o.target)!.catchUp(report)) } : o));
+      const result: MatrixResult = { file: document.uri, outcomes: current, finishedAt: Date.now() };
       this.results.set(key, result);
       this.log.info(`${vscode.workspace.asRelativePath(document.uri)} on ${targets.length} targets in ${Date.now() - started} ms: ${outcomes.map(summarize).join('; ')}`);
       this.changed.fire(document.uri);
@@ -76,6 +90,7 @@ export class KernelMatrix implements vscode.Disposable {
       if (signal.aborted) return undefined;
       throw error;
     } finally {
+      for (const reading of readings.values()) reading.dispose();
       if (this.runs.get(key) === controller) this.runs.delete(key);
     }
   }
@@ -89,7 +104,25 @@ export class KernelMatrix implements vscode.Disposable {
   dispose(): void {
     for (const run of this.runs.values()) run.abort(new DOMException('eBPF Studio is shutting down', 'AbortError'));
     this.runs.clear();
+    this.following.dispose();
     this.changed.dispose();
+    this.shifted.dispose();
+  }
+
+  /** Moves the positions of every kept report that points into the edited file. */
+  private followEdit(edit: SourceEdit): void {
+    for (const [key, result] of this.results) {
+      let moved = false;
+      const outcomes = result.outcomes.map((outcome) => {
+        const reports = outcome.reports?.map((report) => shiftReportPositions(report, edit.file, edit.edits));
+        if (!reports?.some((report, i) => report !== outcome.reports![i])) return outcome;
+        moved = true;
+        return { ...outcome, reports };
+      });
+      if (!moved) continue;
+      this.results.set(key, { ...result, outcomes });
+      this.shifted.fire(result.file);
+    }
   }
 }
 

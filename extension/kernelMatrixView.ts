@@ -249,6 +249,7 @@ export function registerKernelMatrixView(matrix: KernelMatrix, log: ExtensionLog
       tree.refresh();
       diagnostics.publish(file).catch((error: unknown) => diagnostics.report(error));
     }),
+    matrix.onDidShift((file) => diagnostics.publish(file).catch((error: unknown) => diagnostics.report(error))),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('ebpfStudio.matrixTargets')) describeView();
     }),

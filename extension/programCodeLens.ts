@@ -58,6 +58,7 @@ export function registerProgramCodeLens(verifier: FileVerifier, running: Running
     changed,
     vscode.languages.registerCodeLensProvider({ scheme: 'file', pattern: '**/*.bpf.c' }, provider),
     verifier.onDidChangeReport(() => changed.fire()),
+    verifier.onDidShiftReport(() => changed.fire()),
     running.onDidChange(() => changed.fire()),
     sessions.onDidChangeTarget(() => changed.fire()),
   );
@@ -86,7 +87,8 @@ export function shortKernel(release: string): string {
 
 /**
  * The 0-based line of the program's function in the current text, so lenses stay on their
- * function while the user edits: found by name after its SEC(), else where the report says.
+ * function while the user edits: found by name after its SEC(), else where the report says (a
+ * BPF_PROG(name, …) definition; the report's line follows the edits, see textEditShift.ts).
  */
 function programLine(text: string, program: ProgramReport, file: string): number {
   const name = program.name.replace(/[^A-Za-z0-9_]/g, '');

@@ -5,7 +5,8 @@
  * the program name linking to its full log. A report may put diagnostics on included headers
  * too, so each file's diagnostics are the union over every report that mentions it. A file the
  * Kernel Matrix has checked shows the matrix's merged diagnostics instead (kernelMatrixView.ts),
- * so the current target's problems are not listed twice.
+ * so the current target's problems are not listed twice. While the user edits, the diagnostics
+ * are derived again from the report whose positions followed the edit (FileVerifier).
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
@@ -47,13 +48,15 @@ export function registerReportDiagnostics(verifier: FileVerifier, log: Extension
     }
     republish(new Set([...before, ...(byReport.get(key)?.keys() ?? [])]));
   };
+  const show = (file: vscode.Uri): void => {
+    onReport(file).catch((error: unknown) => log.info(`cannot show the diagnostics of ${file.fsPath}: ${String(error)}`));
+  };
 
   return vscode.Disposable.from(
     collection,
     override.onDidChange((reportFile) => republish(byReport.get(reportFile.toString())?.keys() ?? [])),
-    verifier.onDidChangeReport((file) => {
-      onReport(file).catch((error: unknown) => log.info(`cannot show the diagnostics of ${file.fsPath}: ${String(error)}`));
-    }),
+    verifier.onDidChangeReport(show),
+    verifier.onDidShiftReport(show),
   );
 }
 

@@ -71,6 +71,7 @@ export function registerVerifierCoverage(verifier: FileVerifier): vscode.Disposa
       }
     }),
     verifier.onDidChangeReport(paintAll),
+    verifier.onDidShiftReport(paintAll),
     vscode.window.onDidChangeVisibleTextEditors(paintAll),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${SETTINGS_SECTION}.${SETTING}`)) paintAll();
