@@ -11,11 +11,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { version } from '../package.json';
-import type { LoadPresets } from '../remote-agent/protocol';
 import type { CheckReport } from '../remote-agent/client/checkReport';
-import { checkFilesOnSession, checkOnTargets, LocalCompiler, parseCompilePlace, type CompilePlace, type TargetOutcome } from '../remote-agent/client/kernelMatrix';
+import { checkFilesOnSession, checkOnTargets, LocalCompiler, parseCompilePlace, type CheckOnSessionOptions, type TargetOutcome } from '../remote-agent/client/kernelMatrix';
 import { commandLineLookup, type FlagsLookup } from '../remote-agent/client/projectFlags';
-import { CONNECTION_OPTIONS, joinCflagsValue, openCliSession, parseFormat } from './cliSession';
+import { CONNECTION_OPTIONS, joinCflagsValue, openCliSession, parseFormat, type ConnectionValues } from './cliSession';
 import { formatMatrix, toJsonReport } from './formatMatrix';
 import { toSarif } from './formatSarif';
 import { exitStatusOf, formatText } from './formatReport';
@@ -52,8 +51,8 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
   const compiler = new LocalCompiler(() => openCliSession({ target: 'local' }, signal, { unprivileged: true }));
   try {
     const single = targets.length === 1;
-    const walk = topLines !== undefined;
-    const checkOne = (target: string): Promise<CheckReport[]> => checkOnTarget(files, { ...values, target }, project, compileOn, compiler, { presets, walk }, signal);
+    const options = { compileOn, compiler, project, ...(presets && { presets }), walk: topLines !== undefined, signal } satisfies CheckOnSessionOptions;
+    const checkOne = (target: string): Promise<CheckReport[]> => checkOnTarget(files, { ...values, target }, options);
     // One target alone fails the command with its own error (exit 2); in a matrix the others still report.
     const outcomes: TargetOutcome[] = single ? [{ target: targets[0]!, reports: await checkOne(targets[0]!) }] : await checkOnTargets(targets, checkOne, signal);
     const cwd = process.cwd();
@@ -74,19 +73,11 @@ export async function checkCommand(argv: string[], signal: AbortSignal): Promise
   }
 }
 
-async function checkOnTarget(
-  files: string[],
-  values: Parameters<typeof openCliSession>[0],
-  project: (file: string) => FlagsLookup,
-  compileOn: CompilePlace,
-  compiler: LocalCompiler,
-  load: { presets: LoadPresets | undefined; walk: boolean },
-  signal: AbortSignal,
-): Promise<CheckReport[]> {
-  const session = await openCliSession(values, signal);
+/** Opens a session to the target `connection` names, checks the files on it, and closes it. */
+export async function checkOnTarget(files: string[], connection: ConnectionValues, options: CheckOnSessionOptions & { signal: AbortSignal }): Promise<CheckReport[]> {
+  const session = await openCliSession(connection, options.signal);
   try {
-    const { presets, walk } = load;
-    return await checkFilesOnSession(session, files, { compileOn, compiler, project, ...(presets && { presets }), walk, signal });
+    return await checkFilesOnSession(session, files, options);
   } finally {
     await session.dispose();
   }

@@ -1,14 +1,17 @@
 /**
  * `ebpf-studio`, the headless face of eBPF Studio for terminals and CI pipelines.
  *   ebpf-studio check FILE...   compile and verify on the target (cli/checkCommand.ts)
+ *   ebpf-studio compare FILE    the verifier's cost, committed vs now or target vs target (cli/compareCommand.ts)
  *   ebpf-studio run FILE        verify, attach, stream decoded events and printk (cli/runCommand.ts)
  *   ebpf-studio lsp [--stdio]   the eBPF language server for any LSP client (cli/lspCommand.ts)
  *   ebpf-studio explain MSG     what a verifier message means, or a saved log's error (cli/explainCommand.ts)
  *   ebpf-studio vm start 6.1    throwaway Debian kernel VMs as targets (cli/vmCommand.ts)
  * Exit status: 0 every program compiled and passed (and ran), 1 an error diagnostic or a failed
- * attach, 2 usage, connection or host-key problems (with a one-line reason on stderr).
+ * attach (compare: a program flagged), 2 usage, connection or host-key problems (with a one-line
+ * reason on stderr).
  */
 import { checkCommand } from './checkCommand';
+import { compareCommand } from './compareCommand';
 import { runCommand } from './runCommand';
 import { runLanguageServer } from './lspCommand';
 import { explainCommand } from './explainCommand';
@@ -31,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'check':
         return await checkCommand(rest, abort.signal);
+      case 'compare':
+        return await compareCommand(rest, abort.signal);
       case 'run':
         return await runCommand(rest, abort.signal);
       case 'lsp':

@@ -52,6 +52,29 @@ ${PRESETS}
 
 exit status: 0 every program compiled and passed on every target, 1 any error or rejection,
 2 usage, connection or host-key problems (a matrix still reports the targets it reached)`,
+  compare: `usage: ebpf-studio compare FILE... [--base REV] [--target …] [--identity KEYFILE] [--known-hosts FILE]
+                            [--compile-on auto|target|client] [--cflags "FLAGS"] [--format text|json]
+                            [--set NAME=VALUE]... [--map-size MAP=N]... [--attach-target PROG=FUNC]...
+       ebpf-studio compare FILE... --target A --target B [options as above]
+
+Compares what verifying each program costs, like veristat -C: instructions processed, states (total
+and peak), verification time, stack depth and program size, side A against side B, with the
+difference ("+12 (+3.4%)"). With one target (default local), A is each FILE as committed in REV and
+B is the FILE as it is now, both checked there (only FILE's own text comes from REV; the headers it
+includes are the ones on disk). With two targets, A and B are the files as they are on each target.
+Programs on one side only and changed verdicts are marked; a program is flagged when it is no longer
+accepted, its processed instructions at least doubled, or they came within 10% of the limit.
+
+  --base REV             the git revision side A is taken from (default HEAD); one target only
+${CONNECTION}
+  --compile-on auto|target|client
+                         where clang runs, as for check
+${CFLAGS}
+  --format text|json     the table (default), or JSON {base, current, rows}: each row's file, program,
+                         verdicts and per figure {base, current, diff, percent}, and its flags
+${PRESETS}
+
+exit status: 0 compared and nothing flagged, 1 a program flagged, 2 usage, git or connection problems`,
   run: `usage: ebpf-studio run FILE [--target …] [--identity KEYFILE] [--known-hosts FILE] [--format text|json]
                         [--attach [PROGRAM=]SPEC]... [--duration SECONDS] [--cflags "FLAGS"]
                         [--set NAME=VALUE]... [--map-size MAP=N]... [--attach-target PROG=FUNC]...
