@@ -37,4 +37,6 @@ export const Commands = {
   chooseMatrixTargets: 'ebpfStudio.chooseMatrixTargets',
   showMatrixTargetDiagnostics: 'ebpfStudio.kernelMatrix.showTarget',
   showMergedMatrixDiagnostics: 'ebpfStudio.kernelMatrix.showMerged',
+  // Verifier cost
+  compareVerifierCost: 'ebpfStudio.compareVerifierCost',
 } as const;

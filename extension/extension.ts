@@ -17,6 +17,7 @@ import { KernelVms, registerKernelVmCommands } from './kernelVms';
 import { startLanguageClient } from './languageClient';
 import { registerTargetInfoSync } from './targetInfoSync';
 import { registerClangdConfigOffer } from './clangdConfigOffer';
+import { registerCompareCostCommand } from './compareCostCommand';
 import { registerMapsView } from './mapsView';
 import { registerProgramCodeLens } from './programCodeLens';
 import { registerReportDiagnostics } from './reportDiagnostics';
@@ -58,6 +59,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     matrixView,
     registerKernelVmCommands(vms, sessions, log),
     registerKernelMatrixCommands(matrix, vms, log),
+    registerCompareCostCommand(sessions, matrix, log),
     vscode.commands.registerCommand(Commands.showEvents, (runId?: unknown) => events.show(typeof runId === 'string' ? runId : undefined)),
     registerAttachCommands(verifier, running, sessions, log),
     registerAttachedStatusBar(running),

@@ -100,6 +100,12 @@ export class TextReading implements vscode.Disposable {
   }
 }
 
+/** The editor's text of a file when it is open, unsaved edits included, else the file on disk. */
+export async function readOpenDocumentOrDisk(absPath: string): Promise<string> {
+  const open = openDocumentAt(absPath);
+  return open ? open.getText() : readFile(absPath, 'utf8');
+}
+
 /** The open editor document of a local file, if any. */
 function openDocumentAt(absPath: string): vscode.TextDocument | undefined {
   return vscode.workspace.textDocuments.find((doc) => doc.uri.scheme === 'file' && doc.uri.fsPath === absPath);
