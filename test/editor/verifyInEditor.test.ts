@@ -1,11 +1,13 @@
 /**
  * The whole product in a real VS Code (code-server + headless chromium): open a *.bpf.c file the
  * verifier rejects, see the rejection in Problems on its line and in a code lens, with its
- * explanation (also on hover) and the causal line, apply the quick fix and save, and see the
- * verdict follow each save — passing (with the verifier's state on hover and its coverage in the
- * gutter), then the rejection moving with the code, then a clang error. Verification runs on this machine's kernel through the real agent, built fresh
- * in the extension host's own HOME. Then the same over SSH (a private sshd on 127.0.0.1): the
- * unknown host key's fingerprint in a modal, trust with one click, and a changed key refused.
+ * explanation (also on hover) and the causal line, see it move with a line typed above it before
+ * any save, apply the quick fix and save, and see the verdict follow each save — passing (with the
+ * verifier's state on hover and its coverage in the gutter), then the rejection moving with the
+ * code, then a clang error. Verification runs on this machine's kernel through the real agent,
+ * built fresh in the extension host's own HOME. Then the same over SSH (a private sshd on
+ * 127.0.0.1): the unknown host key's fingerprint in a modal, trust with one click, and a changed
+ * key refused.
  *
  * Needs code-server (scripts/install-code-server.sh) and chromium; skipped without them, except
  * on CI (CI=true) where that is a failure. Screenshots of each step go to test-results/.
@@ -34,7 +36,8 @@ before(async () => {
   session = await openEditorSession({
     name: 'editor',
     workspace: { copyFrom: join(repoRoot, 'examples/workspace') },
-    settings: { 'ebpfStudio.target': 'local' },
+    // No auto save (code-server's default is after a delay): each verify here is a save the test makes.
+    settings: { 'ebpfStudio.target': 'local', 'files.autoSave': 'off' },
   });
   page = session.page;
 });
@@ -64,6 +67,17 @@ test('a verifier rejection, its fix and a clang error show up in Problems and co
     await problem(/broken\.bpf\.c\s?\[Ln 22, Col \d+\]:\s?R0 becomes a nullable map value here \(bpf_map_lookup_elem may return NULL\)/, SAVE_VERDICT_TIMEOUT);
     assert.match(await page.locator('.markers-panel').innerText(), /count_execve[\s\S]*R0 becomes a nullable map value here[\s\S]*verifier path: __u32 uid = bpf_get_current_uid_gid\(\);/, 'the causal line first, then the walked path');
     await session.screenshot('1-explained');
+
+    // Before any save (auto save is off), the rejection moves with its code: a line typed above it
+    // pushes it to line 26 while the lookup stays on 22; deleting that line puts it back on 25.
+    await insertLineAfter('Missing: if (!count) return 0;', '// typed, not saved');
+    await problem(/R0 invalid mem access 'map_value_or_null'.*\[Ln 26, Col \d+\]/, 10_000);
+    await problem(/broken\.bpf\.c\s?\[Ln 22, Col \d+\]:\s?R0 becomes a nullable map value here/, 10_000);
+    await session.screenshot('1-moved-with-the-text');
+    await page.locator('.editor-instance .monaco-editor .view-line', { hasText: '// typed, not saved' }).click();
+    await page.keyboard.press('Control+Shift+K');
+    await problem(/R0 invalid mem access 'map_value_or_null'.*\[Ln 25, Col \d+\]/, 10_000);
+
     // The same in the hover on the failing statement (the cursor on it, Ctrl+K Ctrl+I).
     await page.locator('.editor-instance .monaco-editor .view-line', { hasText: '*count += 1;' }).click();
     await page.keyboard.press('Home');
