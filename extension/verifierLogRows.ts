@@ -449,9 +449,9 @@ function intersectPositions(lines: Uint32Array, shown: Uint32Array): Uint32Array
   return positions.slice(0, count);
 }
 
-/** A cell's text cut to what the webview accepts. */
-function clip(text: string): string {
-  return text.length > MAX_CELL ? `${text.slice(0, MAX_CELL)}…` : text;
+/** Text cut to `max` characters (and an ellipsis): what the webview accepts. */
+export function clip(text: string, max = MAX_CELL): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 /** The figures above the log: the verdict and what the verifier counted. */
@@ -463,7 +463,7 @@ export function programStats(
   return [
     program.ok
       ? { label: 'verdict', value: 'accepted', title: 'The verifier accepted the program' }
-      : { label: 'verdict', value: 'rejected', title: program.error ?? 'The verifier rejected the program', warn: true },
+      : { label: 'verdict', value: 'rejected', title: clip(program.error ?? 'The verifier rejected the program', 2000), warn: true },
     { label: 'insns processed', value: number(program.insnsProcessed), title: 'Instructions the verifier processed, over every path it explored (limit 1,000,000)' },
     { label: 'states', value: `${number(program.totalStates)} / ${number(program.peakStates)}`, title: 'Verifier states: total / peak' },
     { label: 'time', value: program.verificationTimeUs === null ? '?' : `${number(program.verificationTimeUs)} µs`, title: 'Verification time the kernel measured' },
