@@ -3,14 +3,14 @@
  * (offsets and a kind per line in typed arrays, no object per line, so a 1,000,000-line log costs a
  * few megabytes besides its text), the row a line is drawn as (instruction and register state
  * apart, a `;` annotation as the header of the instructions under it with its file:line), the marks
- * (the failing instruction, the error message, the causal chain's lines), and search and the
- * register filter, each one regular expression over the whole text. The extension host keeps the
- * log here and sends the webview only the rows in view. Imports neither vscode nor the DOM.
+ * (the failing instruction, the error message, the causal chain's lines), search and the register
+ * filter (each one regular expression over the whole text), and the extension's answers to the
+ * webview, which gets only the rows in view. Imports neither vscode nor the DOM.
  */
 import type { ProgramReport, RelatedLocation } from '../remote-agent/client/checkReport';
 import { parseVerifierLog } from '../remote-agent/client/verifierLog';
 import { sourceOfLogLine, type LogSourceRun, type SourceLine } from '../remote-agent/client/verifierWalk';
-import { MAX_CELL, type RegisterName, type StatItem } from './verifierLogMessages';
+import { MAX_CELL, type FromWebview, type RegisterName, type StatItem, type ToWebview } from './verifierLogMessages';
 
 export type RowKind = 'text' | 'blank' | 'annotation' | 'insn' | 'state' | 'branch' | 'stats';
 /** Kinds by their code in the per-line array. */
@@ -470,4 +470,91 @@ export function programStats(
     { label: 'stack', value: program.stackDepth === null ? '?' : `${number(program.stackDepth)} B`, title: 'Deepest stack the verifier found' },
     { label: 'log lines', value: number(lineCount), title: 'Lines of the log: the verifier’s, then libbpf’s messages' },
   ];
+}
+
+/** What the view shows above a log: whose log it is and the verifier's figures. */
+export interface LogHeading {
+  title: string;
+  subtitle: string;
+  stats: StatItem[];
+  /** Said above the log (no log at all, an earlier check's log). */
+  notice: string | null;
+}
+
+/**
+ * The extension's side of the conversation with the webview, but for what needs the editor
+ * (revealing a source line, opening the text): the log to show, its rows on request, the filter
+ * and the search. Every new log or filter is a new generation, so rows asked for an older one are
+ * not answered.
+ */
+export class LogViewSession {
+  private generation = 0;
+
+  constructor(
+    private view: LogView,
+    private heading: LogHeading,
+  ) {}
+
+  get log(): IndexedLog {
+    return this.view.log;
+  }
+
+  /** The answer to a message from the webview; undefined when there is none to give. */
+  answer(message: FromWebview): ToWebview | undefined {
+    switch (message.type) {
+      case 'ready':
+        return this.logMessage(this.failingPosition(), null);
+      case 'rows':
+        return message.generation === this.generation ? { type: 'rows', generation: this.generation, from: message.from, rows: this.view.rows(message.from, message.count) } : undefined;
+      case 'filter':
+        this.view.setFilter(message.register);
+        return this.logMessage(this.shownPosition(message.line), message.register !== null && this.view.total === 0 ? `No line mentions ${message.register}.` : null);
+      case 'search':
+        return { type: 'search', generation: this.generation, search: this.view.search(message.query, message.from) };
+      case 'step':
+        return { type: 'search', generation: this.generation, search: this.view.step(message.direction) };
+      default:
+        return undefined;
+    }
+  }
+
+  /** Shows another log (a newer check's) as the last one was shown: the same filter and search. */
+  replace(log: IndexedLog, heading: LogHeading): ToWebview {
+    const { filter } = this.view;
+    const { query } = this.view.searchState();
+    this.view = new LogView(log);
+    this.heading = heading;
+    if (filter !== null) this.view.setFilter(filter);
+    this.view.search(query, 0);
+    return this.logMessage(this.failingPosition(), null);
+  }
+
+  private logMessage(focus: number | null, notice: string | null): ToWebview {
+    const failing = this.log.failingLine;
+    const position = this.failingPosition();
+    return {
+      type: 'log',
+      generation: ++this.generation,
+      ...this.heading,
+      total: this.view.total,
+      lineCount: this.log.lineCount,
+      filter: this.view.filter,
+      // Only when the filter shows it.
+      failing: position !== null && this.view.lineAt(position) === failing ? position : null,
+      focus,
+      search: this.view.searchState(),
+      notice: notice ?? this.heading.notice,
+    };
+  }
+
+  /** Where the failing instruction is, or the next row shown after it. */
+  private failingPosition(): number | null {
+    const failing = this.log.failingLine;
+    return failing === null ? null : this.shownPosition(failing);
+  }
+
+  /** The position of a line, or of the next line shown; null when nothing is shown. */
+  private shownPosition(line: number): number | null {
+    return this.view.total === 0 ? null : this.view.positionOf(line);
+  }
 }

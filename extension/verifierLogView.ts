@@ -12,8 +12,9 @@ import * as vscode from 'vscode';
 import type { CheckReport, ProgramReport } from '../remote-agent/client/checkReport';
 import type { ExtensionLog } from './extensionLog';
 import type { FileVerifier } from './fileVerifier';
-import { parseFromWebview, type FromWebview, type ToWebview } from './verifierLogMessages';
-import { clip, IndexedLog, LogView, programStats } from './verifierLogRows';
+import { parseFromWebview, type ToWebview } from './verifierLogMessages';
+import { verifierLogPage } from './verifierLogPage';
+import { clip, IndexedLog, LogView, LogViewSession, programStats, type LogHeading } from './verifierLogRows';
 
 const VIEW_TYPE = 'ebpfStudio.verifierLog';
 
@@ -65,10 +66,8 @@ class LogPanel {
   readonly panel: vscode.WebviewPanel;
   readonly file: string;
   readonly programName: string;
-  private report: CheckReport;
   private program: ProgramReport;
-  private view: LogView;
-  private generation = 0;
+  private readonly session: LogViewSession;
   /** The editor group the source was in when the view opened: where rows are revealed. */
   private readonly sourceColumn: vscode.ViewColumn;
 
@@ -80,9 +79,9 @@ class LogPanel {
   ) {
     this.file = report.file;
     this.programName = program.name;
-    this.report = report;
     this.program = program;
-    this.view = new LogView(indexLog(report, program));
+    const indexed = indexLog(report, program);
+    this.session = new LogViewSession(new LogView(indexed), heading(report, program, indexed));
     this.sourceColumn = editorOf(report.file)?.viewColumn ?? vscode.window.activeTextEditor?.viewColumn ?? vscode.ViewColumn.One;
     const assets = vscode.Uri.joinPath(extensionUri, 'out', 'webview');
     this.panel = vscode.window.createWebviewPanel(
@@ -95,19 +94,13 @@ class LogPanel {
     this.panel.webview.onDidReceiveMessage((message: unknown) => this.receive(message));
   }
 
-  /** Shows the program's log of a newer check (the same one again changes nothing). */
+  /** Shows the program's log of a newer check (the same log again changes nothing). */
   update(report: CheckReport, program: ProgramReport): void {
     const changed = program.log !== this.program.log;
-    this.report = report;
     this.program = program;
     if (!changed) return;
-    // The new log is shown as the old one was: the same filter and search.
-    const { filter } = this.view;
-    const { query } = this.view.searchState();
-    this.view = new LogView(indexLog(report, program));
-    if (filter !== null) this.view.setFilter(filter);
-    this.view.search(query, 0);
-    this.sendLog(this.focusOnOpen(), null);
+    const indexed = indexLog(report, program);
+    this.post(this.session.replace(indexed, heading(report, program, indexed)));
   }
 
   post(message: ToWebview): void {
@@ -120,71 +113,17 @@ class LogPanel {
       this.log.info('Verifier log view: ignored a malformed message from the webview');
       return;
     }
-    this.handle(message);
-  }
-
-  private handle(message: FromWebview): void {
-    switch (message.type) {
-      case 'ready':
-        this.sendLog(this.focusOnOpen(), null);
-        return;
-      case 'rows':
-        if (message.generation === this.generation) this.post({ type: 'rows', generation: this.generation, from: message.from, rows: this.view.rows(message.from, message.count) });
-        return;
-      case 'filter':
-        this.view.setFilter(message.register);
-        this.sendLog(this.shownPosition(message.line), message.register !== null && this.view.total === 0 ? `No line mentions ${message.register}.` : null);
-        return;
-      case 'search':
-        this.post({ type: 'search', generation: this.generation, search: this.view.search(message.query, message.from) });
-        return;
-      case 'step':
-        this.post({ type: 'search', generation: this.generation, search: this.view.step(message.direction) });
-        return;
-      case 'reveal':
-        void this.reveal(message.line);
-        return;
-      case 'openText':
-        void this.openAsText();
-        return;
+    if (message.type === 'reveal') void this.reveal(message.line);
+    else if (message.type === 'openText') void this.openAsText();
+    else {
+      const answer = this.session.answer(message);
+      if (answer) this.post(answer);
     }
-  }
-
-  /** Where the view opens: the failing instruction, else the top. */
-  private focusOnOpen(): number | null {
-    const failing = this.view.log.failingLine;
-    return failing === null ? null : this.shownPosition(failing);
-  }
-
-  /** The position of a line, or of the next line shown; null when nothing is shown. */
-  private shownPosition(line: number): number | null {
-    return this.view.total === 0 ? null : this.view.positionOf(line);
-  }
-
-  private sendLog(focus: number | null, notice: string | null): void {
-    const { report, program } = this;
-    const failing = this.view.log.failingLine;
-    const failingPosition = failing === null ? null : this.shownPosition(failing);
-    this.post({
-      type: 'log',
-      generation: ++this.generation,
-      title: clip(`${program.name} (${program.section}, ${program.type})`, 400),
-      subtitle: clip(`${vscode.workspace.asRelativePath(report.file)} on ${report.target}, kernel ${report.kernelRelease}${program.ok ? '' : ` · rejected: ${program.error ?? 'see the log'}`}`, 400),
-      stats: programStats(program, this.view.log.lineCount),
-      total: this.view.total,
-      lineCount: this.view.log.lineCount,
-      filter: this.view.filter,
-      // Only when the filter shows it.
-      failing: failingPosition !== null && this.view.lineAt(failingPosition) === failing ? failingPosition : null,
-      focus,
-      search: this.view.searchState(),
-      notice: notice ?? (program.log.trim() === '' ? 'The kernel wrote no log for this program.' : null),
-    });
   }
 
   /** Shows the source line of a log line in the editor beside, the cursor on its code; the focus stays here. */
   private async reveal(line: number): Promise<void> {
-    const source = line < this.view.log.lineCount ? this.view.log.sourceOf(line) : undefined;
+    const source = line < this.session.log.lineCount ? this.session.log.sourceOf(line) : undefined;
     if (!source) {
       vscode.window.setStatusBarMessage(`eBPF: log line ${line + 1} comes before the first instruction placed on a source line`, 4000);
       return;
@@ -209,6 +148,16 @@ class LogPanel {
   }
 }
 
+/** Whose log it is, on which kernel, and the verifier's figures. */
+function heading(report: CheckReport, program: ProgramReport, indexed: IndexedLog): LogHeading {
+  return {
+    title: clip(`${program.name} (${program.section}, ${program.type})`, 400),
+    subtitle: clip(`${vscode.workspace.asRelativePath(report.file)} on ${report.target}, kernel ${report.kernelRelease}${program.ok ? '' : ` · rejected: ${program.error ?? 'see the log'}`}`, 400),
+    stats: programStats(program, indexed.lineCount),
+    notice: program.log.trim() === '' ? 'The kernel wrote no log for this program.' : null,
+  };
+}
+
 /** The program's log indexed, placed on source lines by its walk, else by the annotations' file names. */
 function indexLog(report: CheckReport, program: ProgramReport): IndexedLog {
   const diagnostic = report.diagnostics.find((d) => d.source === 'verifier' && d.program === program.name);
@@ -231,39 +180,10 @@ function editorOf(file: string): vscode.TextEditor | undefined {
 }
 
 function html(webview: vscode.Webview, assets: vscode.Uri): string {
-  const nonce = randomBytes(16).toString('base64');
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(assets, 'verifierLog.js'));
-  const style = webview.asWebviewUri(vscode.Uri.joinPath(assets, 'verifierLog.css'));
-  const csp = [`default-src 'none'`, `style-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`, `font-src ${webview.cspSource}`].join('; ');
-  const registers = Array.from({ length: 11 }, (_, i) => `<option value="R${i}">R${i}</option>`).join('');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}">
-<title>Verifier Log</title>
-</head>
-<body>
-<div class="toolbar">
-  <input id="search" type="text" spellcheck="false" placeholder="Search the log" aria-label="Search the log" title="Enter: next match, Shift+Enter: previous">
-  <span id="count" class="count" aria-live="polite"></span>
-  <button id="previous" type="button" title="Previous match (Shift+Enter)" aria-label="Previous match">↑</button>
-  <button id="next" type="button" title="Next match (Enter)" aria-label="Next match">↓</button>
-  <select id="register" aria-label="Filter by register" title="Show only the lines whose instruction or state mentions this register, under their source lines"><option value="">All registers</option>${registers}</select>
-  <button id="failing" type="button" title="Scroll to the instruction the verifier rejected">Failing Instruction</button>
-  <button id="open-text" type="button" title="Open the raw log in an editor, to copy or save it">Open as Text</button>
-</div>
-<div class="heading"><span id="title" class="title"></span> <span id="subtitle" class="subtitle"></span></div>
-<div id="stats" class="stats"></div>
-<div id="notice" class="notice" hidden></div>
-<div id="scroller" class="scroller" tabindex="0" role="listbox" aria-label="Verifier log">
-  <div id="viewport" class="viewport"><div id="rows" class="rows"></div></div>
-  <div id="spacer"></div>
-</div>
-<div id="detail" class="detail"></div>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+  return verifierLogPage({
+    nonce: randomBytes(16).toString('base64'),
+    cspSource: webview.cspSource,
+    script: webview.asWebviewUri(vscode.Uri.joinPath(assets, 'verifierLog.js')).toString(),
+    style: webview.asWebviewUri(vscode.Uri.joinPath(assets, 'verifierLog.css')).toString(),
+  });
 }

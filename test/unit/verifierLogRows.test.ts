@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { IndexedLog, LogView, programStats, type LogInput, type LogRow } from '../../extension/verifierLogRows';
+import { IndexedLog, LogView, LogViewSession, programStats, type LogInput, type LogRow } from '../../extension/verifierLogRows';
 import { MAX_CELL, parseFromWebview, parseToWebview } from '../../extension/verifierLogMessages';
 import { splitLogLines } from '../../remote-agent/client/verifierLog';
 import type { RelatedLocation } from '../../remote-agent/client/checkReport';
@@ -219,6 +219,24 @@ test('windows of rows: clipped at the end, long cells cut to what the webview ac
   const [row] = long.rows(0, 1);
   assert.equal(row.state!.length, MAX_CELL + 1);
   assert.ok(parseToWebview({ type: 'rows', generation: 1, from: 0, rows: [row] }));
+});
+
+test("the extension's answers: the log opens on the failing instruction, rows only for the current generation, a filter keeps the row in view, a new check keeps filter and search", () => {
+  const heading = { title: 'count_execve', subtitle: 'prog.bpf.c on local', stats: [], notice: null };
+  const session = new LogViewSession(new LogView(new IndexedLog(fixture('null-map-value'))), heading);
+  const opened = session.answer({ type: 'ready' });
+  assert.deepEqual(opened, { type: 'log', generation: 1, ...heading, total: 19, lineCount: 19, filter: null, failing: 13, focus: 13, search: { query: '', count: 0, current: -1, position: null } });
+  assert.deepEqual(session.answer({ type: 'rows', generation: 1, from: 13, count: 2 }), { type: 'rows', generation: 1, from: 13, rows: [session.log.row(13), session.log.row(14)] });
+  const filtered = session.answer({ type: 'filter', register: 'R2', line: 7 });
+  assert.deepEqual(filtered && filtered.type === 'log' && [filtered.generation, filtered.total, filtered.focus, filtered.failing], [2, 4, 2, null], 'line 7 is shown at position 2; the failing line is not shown');
+  assert.equal(session.answer({ type: 'rows', generation: 1, from: 0, count: 5 }), undefined, 'rows of the unfiltered log are not answered any more');
+  assert.deepEqual(session.answer({ type: 'search', query: 'fp', from: 0 }), { type: 'search', generation: 2, search: { query: 'fp', count: 2, current: 0, position: 1 } });
+  const empty = session.answer({ type: 'filter', register: 'R9', line: 0 });
+  assert.deepEqual(empty && empty.type === 'log' && [empty.total, empty.focus, empty.notice], [0, null, 'No line mentions R9.']);
+  session.answer({ type: 'filter', register: 'R2', line: 0 });
+  const again = session.replace(new IndexedLog(fixture('null-map-value')), { ...heading, subtitle: 'a newer check' });
+  assert.deepEqual(again.type === 'log' && [again.generation, again.subtitle, again.filter, again.total, again.search.query, again.search.count], [5, 'a newer check', 'R2', 4, 'fp', 2]);
+  assert.equal(session.answer({ type: 'reveal', line: 3 }), undefined, 'the panel reveals lines itself');
 });
 
 test('the figures above the log', () => {
