@@ -484,8 +484,8 @@ export interface LogHeading {
 /**
  * The extension's side of the conversation with the webview, but for what needs the editor
  * (revealing a source line, opening the text): the log to show, its rows on request, the filter
- * and the search. Every new log or filter is a new generation, so rows asked for an older one are
- * not answered.
+ * and the search. Every new log, filter or search is a new generation, so rows asked for an older
+ * one are not answered.
  */
 export class LogViewSession {
   private generation = 0;
@@ -510,7 +510,8 @@ export class LogViewSession {
         this.view.setFilter(message.register);
         return this.logMessage(this.shownPosition(message.line), message.register !== null && this.view.total === 0 ? `No line mentions ${message.register}.` : null);
       case 'search':
-        return { type: 'search', generation: this.generation, search: this.view.search(message.query, message.from) };
+        // Rows carry their match mark: rows of the last search are of another generation.
+        return { type: 'search', generation: ++this.generation, search: this.view.search(message.query, message.from) };
       case 'step':
         return { type: 'search', generation: this.generation, search: this.view.step(message.direction) };
       default:

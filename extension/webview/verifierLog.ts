@@ -43,8 +43,10 @@ let total = 0;
 let failing: number | null = null;
 let selected: number | null = null;
 let search: SearchState = { query: '', count: 0, current: -1, position: null };
-/** Rows by position, for the current generation. */
+/** Rows by position, for the current generation (or, while `stale`, the one before it). */
 const cache = new Map<number, LogRow>();
+/** The cached rows are of the generation before a new search: drawn until their successors come. */
+let stale = false;
 let inFlight = false;
 /** Rows were missing while a request was in flight: ask again when it is answered. */
 let askAgain = false;
@@ -66,6 +68,10 @@ function receive(message: ToWebview): void {
     case 'rows':
       if (message.generation !== generation) return;
       inFlight = false;
+      if (stale) {
+        cache.clear();
+        stale = false;
+      }
       message.rows.forEach((row, i) => cache.set(message.from + i, row));
       trimCache();
       scheduleDraw();
@@ -75,7 +81,14 @@ function receive(message: ToWebview): void {
       }
       return;
     case 'search':
-      if (message.generation !== generation) return;
+      if (message.generation < generation) return;
+      if (message.generation > generation) {
+        // Another query: the rows drawn keep their old match marks until the new ones come.
+        generation = message.generation;
+        stale = true;
+        inFlight = false;
+        askAgain = false;
+      }
       showSearch(message.search);
       return;
     case 'notice':
@@ -89,6 +102,7 @@ function showLog(message: Extract<ToWebview, { type: 'log' }>): void {
   total = message.total;
   failing = message.failing;
   cache.clear();
+  stale = false;
   inFlight = false;
   askAgain = false;
   titleLabel.textContent = message.title;
@@ -137,8 +151,6 @@ function showNotice(text: string | null): void {
 }
 
 function showSearch(state: SearchState): void {
-  // Rows carry their match mark: another query makes the cached ones stale.
-  if (state.query !== search.query) cache.clear();
   search = state;
   showCount();
   if (state.position !== null) {
@@ -220,23 +232,19 @@ function draw(): void {
   requestMissing();
 }
 
-/** Asks for the rows in view that are not cached yet, with a screen more on either side. */
+/** Asks for the rows in view that are not cached yet (all of them when stale), with a screen more on either side. */
 function requestMissing(): void {
   const first = Math.floor(topPosition());
   const count = Math.ceil(scroller.clientHeight / ROW_HEIGHT) + 1;
-  let missing = false;
-  for (let p = first; p < Math.min(total, first + count); p++) {
-    if (!cache.has(p)) {
-      missing = true;
-      break;
-    }
-  }
-  if (!missing) return;
+  let missing = stale ? first : -1;
+  for (let p = first; missing < 0 && p < Math.min(total, first + count); p++) if (!cache.has(p)) missing = p;
+  if (missing < 0 || missing >= total) return;
   if (inFlight) {
     askAgain = true;
     return;
   }
-  const from = Math.max(0, first - count);
+  // From a screen before the first missing row (at most a third of a window, so each answer gets further).
+  const from = Math.max(0, missing - Math.min(count, Math.floor(MAX_WINDOW / 3)));
   inFlight = true;
   vscode.postMessage({ type: 'rows', generation, from, count: Math.min(MAX_WINDOW, 3 * count, total - from) });
 }
@@ -362,10 +370,18 @@ rowsBox.addEventListener('click', (event) => {
 scroller.addEventListener('keydown', (event) => {
   const page = rowsInView() - 1;
   const at = selected ?? Math.floor(topPosition());
-  const moves: Record<string, number> = { ArrowDown: at + 1, ArrowUp: at - 1, PageDown: at + page, PageUp: at - page, Home: 0, End: total - 1 };
-  if (event.key in moves) {
+  const moves = new Map([
+    ['ArrowDown', at + 1],
+    ['ArrowUp', at - 1],
+    ['PageDown', at + page],
+    ['PageUp', at - page],
+    ['Home', 0],
+    ['End', total - 1],
+  ]);
+  const to = moves.get(event.key);
+  if (to !== undefined) {
     event.preventDefault();
-    select(moves[event.key], false);
+    select(to, false);
   } else if (event.key === 'Enter' && selected !== null) {
     event.preventDefault();
     select(selected, true);

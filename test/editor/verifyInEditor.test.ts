@@ -72,6 +72,13 @@ test('a verifier rejection, its fix and a clang error show up in Problems and co
     await failingRow.click();
     await activeLine(25, '*count += 1;');
     await session.screenshot('1-verifier-log-view-revealed');
+    // Search: the matches counted, the current one in view.
+    await logView.locator('#search').fill('map_value_or_null');
+    await logView.locator('#count', { hasText: /^1 of 2$/ }).waitFor({ timeout: 10_000 });
+    assert.match(await logView.locator('.row.current-match').innerText(), /call bpf_map_lookup_elem#1/);
+    await logView.locator('#search').press('Enter');
+    await logView.locator('#count', { hasText: /^2 of 2$/ }).waitFor({ timeout: 10_000 });
+    await logView.locator('#search').fill('');
     // The register filter: R2 (the lookup's key pointer) only, under its source lines.
     await logView.locator('#register').selectOption('R2');
     await logView.locator('.stats', { hasText: 'showing' }).waitFor();

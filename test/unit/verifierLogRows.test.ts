@@ -230,12 +230,14 @@ test("the extension's answers: the log opens on the failing instruction, rows on
   const filtered = session.answer({ type: 'filter', register: 'R2', line: 7 });
   assert.deepEqual(filtered && filtered.type === 'log' && [filtered.generation, filtered.total, filtered.focus, filtered.failing], [2, 4, 2, null], 'line 7 is shown at position 2; the failing line is not shown');
   assert.equal(session.answer({ type: 'rows', generation: 1, from: 0, count: 5 }), undefined, 'rows of the unfiltered log are not answered any more');
-  assert.deepEqual(session.answer({ type: 'search', query: 'fp', from: 0 }), { type: 'search', generation: 2, search: { query: 'fp', count: 2, current: 0, position: 1 } });
+  assert.deepEqual(session.answer({ type: 'search', query: 'fp', from: 0 }), { type: 'search', generation: 3, search: { query: 'fp', count: 2, current: 0, position: 1 } });
+  assert.equal(session.answer({ type: 'rows', generation: 2, from: 0, count: 5 }), undefined, 'rows marked for no search or another are not answered either');
+  assert.deepEqual(session.answer({ type: 'step', direction: 1 }), { type: 'search', generation: 3, search: { query: 'fp', count: 2, current: 1, position: 3 } }, 'stepping keeps the generation');
   const empty = session.answer({ type: 'filter', register: 'R9', line: 0 });
   assert.deepEqual(empty && empty.type === 'log' && [empty.total, empty.focus, empty.notice], [0, null, 'No line mentions R9.']);
   session.answer({ type: 'filter', register: 'R2', line: 0 });
   const again = session.replace(new IndexedLog(fixture('null-map-value')), { ...heading, subtitle: 'a newer check' });
-  assert.deepEqual(again.type === 'log' && [again.generation, again.subtitle, again.filter, again.total, again.search.query, again.search.count], [5, 'a newer check', 'R2', 4, 'fp', 2]);
+  assert.deepEqual(again.type === 'log' && [again.generation, again.subtitle, again.filter, again.total, again.search.query, again.search.count], [6, 'a newer check', 'R2', 4, 'fp', 2]);
   assert.equal(session.answer({ type: 'reveal', line: 3 }), undefined, 'the panel reveals lines itself');
 });
 
