@@ -72,12 +72,14 @@ test('a verifier rejection, its fix and a clang error show up in Problems and co
     await failingRow.click();
     await activeLine(25, '*count += 1;');
     await session.screenshot('1-verifier-log-view-revealed');
-    // Search: the matches counted, the current one in view.
+    // Search from where the user is (the failing instruction, clicked last): the error is the
+    // next match, then round to the lookup's state.
     await logView.locator('#search').fill('map_value_or_null');
+    await logView.locator('#count', { hasText: /^2 of 2$/ }).waitFor({ timeout: 10_000 });
+    assert.match(await logView.locator('.row.current-match').innerText(), /R0 invalid mem access/);
+    await logView.locator('#search').press('Enter');
     await logView.locator('#count', { hasText: /^1 of 2$/ }).waitFor({ timeout: 10_000 });
     assert.match(await logView.locator('.row.current-match').innerText(), /call bpf_map_lookup_elem#1/);
-    await logView.locator('#search').press('Enter');
-    await logView.locator('#count', { hasText: /^2 of 2$/ }).waitFor({ timeout: 10_000 });
     await logView.locator('#search').fill('');
     // The register filter: R2 (the lookup's key pointer) only, under its source lines.
     await logView.locator('#register').selectOption('R2');
