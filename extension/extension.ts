@@ -68,7 +68,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     registerExplorerTree(sessions, running, vms),
     registerReportDiagnostics(verifier, log, matrixView.diagnostics),
     registerProgramCodeLens(verifier, running, sessions),
-    registerVerifierLogCommand(verifier, log),
+    registerVerifierLogCommand(context.extensionUri, verifier, log),
     registerVerifierStateHover(verifier),
     registerVerifierCoverage(verifier),
     registerVerifierQuickFixes(verifier),

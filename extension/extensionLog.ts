@@ -1,7 +1,7 @@
 /**
  * The "eBPF Studio" Output channel: where background events (connections, verdicts, errors that
- * must not pop up) and, on demand, full verifier logs go. One place, so the user always knows
- * where to look when the status bar says something went wrong.
+ * must not pop up) go. One place, so the user always knows where to look when the status bar says
+ * something went wrong. (Verifier logs have their own view: verifierLogView.ts.)
  */
 import * as vscode from 'vscode';
 
@@ -17,11 +17,6 @@ export class ExtensionLog implements vscode.Disposable {
     const now = new Date();
     const stamp = now.toTimeString().slice(0, 8) + '.' + String(now.getMilliseconds()).padStart(3, '0');
     this.channel.appendLine(`[${stamp}] ${line}`);
-  }
-
-  /** Verbatim text, such as a verifier log. */
-  block(text: string): void {
-    this.channel.appendLine(text.endsWith('\n') ? text.slice(0, -1) : text);
   }
 
   show(): void {

@@ -1,16 +1,18 @@
 /**
- * "eBPF: Show Verifier Log": writes one program's full verifier log (with libbpf's messages) to
- * the Output channel and reveals it. Code lenses and diagnostic codes link here with the file and
- * program; from the palette it asks which program, the active file's first.
+ * "eBPF: Show Verifier Log": opens one program's full verifier log (with libbpf's messages) in the
+ * verifier log view beside its source (verifierLogView.ts). Code lenses and diagnostic codes link
+ * here with the file and program; from the palette it asks which program, the active file's first.
  */
 import * as vscode from 'vscode';
 import type { CheckReport, ProgramReport } from '../remote-agent/client/checkReport';
 import { Commands } from './commandIds';
 import type { ExtensionLog } from './extensionLog';
 import type { FileVerifier } from './fileVerifier';
+import { VerifierLogPanels } from './verifierLogView';
 
-export function registerVerifierLogCommand(verifier: FileVerifier, log: ExtensionLog): vscode.Disposable {
-  return vscode.commands.registerCommand(Commands.showVerifierLog, async (file?: string, programName?: string) => {
+export function registerVerifierLogCommand(extensionUri: vscode.Uri, verifier: FileVerifier, log: ExtensionLog): vscode.Disposable {
+  const panels = new VerifierLogPanels(extensionUri, verifier, log);
+  const command = vscode.commands.registerCommand(Commands.showVerifierLog, async (file?: string, programName?: string) => {
     const chosen = file && programName ? find(verifier, file, programName) : await pickProgram(verifier);
     if (!chosen) {
       if (file && programName) {
@@ -18,18 +20,9 @@ export function registerVerifierLogCommand(verifier: FileVerifier, log: Extensio
       }
       return;
     }
-    const { report, program } = chosen;
-    const title = `${program.name} (${program.section}, ${program.type}) in ${vscode.workspace.asRelativePath(report.file)} on ${report.target}, kernel ${report.kernelRelease}`;
-    log.block(`\n──── verifier log of ${title} ────`);
-    log.block(
-      `verdict: ${program.ok ? 'accepted' : `rejected: ${program.error ?? 'see the log'}`} · ${program.insnCount} insns, ` +
-        `${program.insnsProcessed ?? '?'} processed, peak states ${program.peakStates ?? '?'}, ` +
-        `verification ${program.verificationTimeUs === null ? '?' : `${program.verificationTimeUs} µs`}`,
-    );
-    log.block(program.log.trim() === '' ? '(the kernel wrote no log for this program)' : program.log);
-    log.block(`──── end of the log of ${program.name} ────`);
-    log.show();
+    panels.show(chosen.report, chosen.program);
   });
+  return vscode.Disposable.from(command, panels);
 }
 
 function find(verifier: FileVerifier, file: string, programName: string): { report: CheckReport; program: ProgramReport } | undefined {

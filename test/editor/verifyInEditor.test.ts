@@ -1,13 +1,14 @@
 /**
  * The whole product in a real VS Code (code-server + headless chromium): open a *.bpf.c file the
  * verifier rejects, see the rejection in Problems on its line and in a code lens, with its
- * explanation (also on hover) and the causal line, see it move with a line typed above it before
- * any save, apply the quick fix and save, and see the verdict follow each save — passing (with the
- * verifier's state on hover and its coverage in the gutter), then the rejection moving with the
- * code, then a clang error. Verification runs on this machine's kernel through the real agent,
- * built fresh in the extension host's own HOME. Then the same over SSH (a private sshd on
- * 127.0.0.1): the unknown host key's fingerprint in a modal, trust with one click, and a changed
- * key refused.
+ * explanation (also on hover) and the causal line; its verifier log view (the failing instruction
+ * and the causal line marked, a click on a row shows its source line); see the rejection move with
+ * a line typed above it before any save, apply the quick fix and save, and see the verdict follow
+ * each save — passing (with the verifier's state on hover and its coverage in the gutter), then the
+ * rejection moving with the code, then a clang error. Verification runs on this machine's kernel
+ * through the real agent, built fresh in the extension host's own HOME. Then the same over SSH (a
+ * private sshd on 127.0.0.1): the unknown host key's fingerprint in a modal, trust with one click,
+ * and a changed key refused.
  *
  * Needs code-server (scripts/install-code-server.sh) and chromium; skipped without them, except
  * on CI (CI=true) where that is a failure. Screenshots of each step go to test-results/.
@@ -56,11 +57,40 @@ test('a verifier rejection, its fix and a clang error show up in Problems and co
     await problem(/R0 invalid mem access 'map_value_or_null'.*\[Ln 25, Col \d+\]/, SAVE_VERDICT_TIMEOUT);
     await session.screenshot('1-rejected-on-open');
 
-    // The program name in Problems links to the program's full verifier log in the Output channel.
-    await page.locator('.markers-panel .monaco-list-row', { hasText: 'map_value_or_null' }).getByText('count_execve', { exact: true }).click();
-    await page.locator('.panel .monaco-editor .view-line', { hasText: 'end of the log of count_execve' }).waitFor({ timeout: 10_000 });
-    await session.screenshot('1-verifier-log');
-    await page.getByRole('tab', { name: /^Problems/ }).click();
+    // The ✗ code lens opens the program's verifier log view beside the source: the failing
+    // instruction marked and in view, the lookup's line marked as the cause; a click on a row
+    // shows its source line in the editor.
+    await page.locator('.editor-instance .monaco-editor .codelens-decoration a', { hasText: "✗ R0 invalid mem access 'map_value_or_null'" }).click();
+    const logView = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+    const failingRow = logView.locator('.row.mark-failing');
+    await failingRow.waitFor({ timeout: 10_000 });
+    assert.match(await failingRow.innerText(), /\(79\) r\d = \*\(u64 \*\)\(r0 \+0\)/, 'the rejected instruction, the load through R0');
+    assert.equal(await failingRow.getAttribute('aria-selected'), 'true', 'the view opens on the failing instruction');
+    await logView.locator('.row.mark-error', { hasText: "R0 invalid mem access 'map_value_or_null'" }).waitFor();
+    const causalHeader = logView.locator('.row.kind-annotation.mark-causal', { hasText: 'broken.bpf.c:22' });
+    assert.match(await causalHeader.innerText(), /count = bpf_map_lookup_elem\(&execve_calls, &uid\);\s*← R0 becomes a nullable map value here/);
+    await session.screenshot('1-verifier-log-view');
+    await causalHeader.click();
+    await activeLine(22, 'count = bpf_map_lookup_elem(&execve_calls, &uid);');
+    await failingRow.click();
+    await activeLine(25, '*count += 1;');
+    await session.screenshot('1-verifier-log-view-revealed');
+    // Search from where the user is (the failing instruction, clicked last): the error is the
+    // next match, then round to the lookup's state.
+    await logView.locator('#search').fill('map_value_or_null');
+    await logView.locator('#count', { hasText: /^2 of 2$/ }).waitFor({ timeout: 10_000 });
+    assert.match(await logView.locator('.row.current-match').innerText(), /R0 invalid mem access/);
+    await logView.locator('#search').press('Enter');
+    await logView.locator('#count', { hasText: /^1 of 2$/ }).waitFor({ timeout: 10_000 });
+    assert.match(await logView.locator('.row.current-match').innerText(), /call bpf_map_lookup_elem#1/);
+    await logView.locator('#search').fill('');
+    // The register filter: R2 (the lookup's key pointer) only, under its source lines.
+    await logView.locator('#register').selectOption('R2');
+    await logView.locator('.stats', { hasText: 'showing' }).waitFor();
+    const shown = await logView.locator('.row:not([hidden])').allInnerTexts();
+    assert.ok(shown.every((row) => /\b[rw]2\b|R2[=_]|broken\.bpf\.c:\d+/.test(row)), `only rows mentioning R2 and their headers:\n${shown.join('\n')}`);
+    await page.locator('.tabs-container .tab', { hasText: 'Verifier Log: count_execve' }).locator('.action-label.codicon-close').click();
+    await page.locator('iframe.webview.ready').waitFor({ state: 'detached', timeout: 10_000 });
 
     // What the message means, its fix and docs link under it in Problems; the causal chain (the lookup on line 22) as related information.
     await problem(/R0 invalid mem access 'map_value_or_null'.*\[Ln 25, Col \d+\].*Map value used without a NULL check: bpf_map_lookup_elem\(\) .*Fix: Test the pointer right after the lookup .*https:\/\/github\.com\/ebpf-studio\/ebpf-studio\/blob\/main\/docs\/verifier-errors\.md#nullable-map-value/, SAVE_VERDICT_TIMEOUT);
@@ -234,6 +264,17 @@ async function shown(selector: string, pattern: RegExp, timeout: number): Promis
   })()`;
   const result = await (await page.waitForFunction(predicate, undefined, { timeout })).jsonValue();
   if (result !== 'shown') throw new Error(`waiting for ${pattern} in ${selector}: ${String(result)}`);
+}
+
+/**
+ * Waits until the source editor's cursor line is `line` (its line number drawn as the active one),
+ * that line's code is selected and shown.
+ */
+async function activeLine(line: number, code: string): Promise<void> {
+  const editor = page.locator('.editor-instance .monaco-editor').first();
+  await editor.locator('.line-numbers.active-line-number', { hasText: new RegExp(`^${line}$`) }).waitFor({ timeout: 10_000 });
+  await editor.locator('.view-line', { hasText: code }).waitFor({ state: 'visible' });
+  assert.ok((await editor.locator('.selected-text').count()) > 0, `line ${line}'s code is selected`);
 }
 
 async function lensesText(): Promise<string> {
