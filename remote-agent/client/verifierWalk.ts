@@ -58,9 +58,10 @@ const MAX_INSTRUCTIONS_PER_LINE = 64;
 export function walkVerifierLog(text: string, resolve: InsnResolver): ProgramWalk {
   const lines = splitLogLines(text);
   const walked = new Map<string, WalkedLine & { insnsSeen: Set<number>; used: Set<string>; known: Set<string> }>();
-  const positions = new Map<number, SourceLine | null>();
+  // Per instruction index: its source line and that line's key, resolved once.
+  const positions = new Map<number, { position: SourceLine; key: string } | null>();
   const logSources: LogSourceRun[] = [];
-  let state: RegisterState = new Map();
+  const state = new LazyState();
   let annotation: LogAnnotation | undefined;
   let pendingAnnotationLine: number | null = null;
   let previousKey: string | null = null;
@@ -71,26 +72,27 @@ export function walkVerifierLog(text: string, resolve: InsnResolver): ProgramWal
     if ((m = INSN.exec(line))) {
       insnLines++;
       const insn = Number(m[1]);
-      let position = positions.get(insn);
-      if (position === undefined) {
-        position = resolve(insn, annotation && { ...annotation, insn }) ?? null;
-        positions.set(insn, position);
+      let resolved = positions.get(insn);
+      if (resolved === undefined) {
+        const position = resolve(insn, annotation && { ...annotation, insn });
+        resolved = position ? { position, key: `${position.file}:${position.line}` } : null;
+        positions.set(insn, resolved);
       }
-      if (position) {
-        const key = `${position.file}:${position.line}`;
+      if (resolved) {
+        const { position, key } = resolved;
         let entry = walked.get(key);
         if (!entry) {
           entry = {
             ...position,
             insnsProcessed: 0,
             entries: 0,
-            stateBefore: formatRegisterState(state),
+            stateBefore: formatRegisterState(state.current()),
             registers: [],
             instructions: [],
             firstLogLine: logLine,
             insnsSeen: new Set(),
             used: new Set(),
-            known: new Set(state.keys()),
+            known: new Set(state.current().keys()),
           };
           walked.set(key, entry);
         }
@@ -110,10 +112,10 @@ export function walkVerifierLog(text: string, resolve: InsnResolver): ProgramWal
         previousKey = key;
       }
       pendingAnnotationLine = null;
-      if (m[2] === CALL_OPCODE && !/\bpc[+-]/.test(m[3])) for (const r of CALLER_SAVED) state.delete(r);
-      if (m[4] !== undefined) for (const [name, value] of parseRegisterState(m[4])) state.set(name, value);
+      if (m[2] === CALL_OPCODE && !/\bpc[+-]/.test(m[3])) state.clobberCallerSaved();
+      if (m[4] !== undefined) state.change(m[4]);
     } else if ((m = FULL_STATE.exec(line))) {
-      state = parseRegisterState(m[1]);
+      state.replace(m[1]);
     } else if (line.startsWith(';') && (m = ANNOTATION.exec(line))) {
       annotation = { source: m[1].trim(), insn: null, logLine };
       if (m[2] !== undefined) {
@@ -130,6 +132,44 @@ export function walkVerifierLog(text: string, resolve: InsnResolver): ProgramWal
   }));
   result.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
   return { lines: result, logSources, insnLines };
+}
+
+/**
+ * The register state along the log, parsed only when asked for: a log of a million instructions
+ * changes it a million times but is asked for it once per new source line. Changes since the last
+ * full state are kept as text; a full state (printed at every branch and prune point) drops them.
+ */
+class LazyState {
+  private base = '';
+  private parsed: RegisterState | null = new Map();
+  /** Changes after `base`, in order: a state delta's text, or null for a call clobbering R1–R5. */
+  private changes: (string | null)[] = [];
+
+  replace(text: string): void {
+    this.base = text;
+    this.parsed = null;
+    this.changes.length = 0;
+  }
+
+  change(delta: string): void {
+    // Slices of the log's text, so keeping them costs a pointer each.
+    this.changes.push(delta);
+  }
+
+  clobberCallerSaved(): void {
+    this.changes.push(null);
+  }
+
+  current(): RegisterState {
+    const state = this.parsed ?? parseRegisterState(this.base);
+    for (const change of this.changes) {
+      if (change === null) for (const r of CALLER_SAVED) state.delete(r);
+      else for (const [name, value] of parseRegisterState(change)) state.set(name, value);
+    }
+    this.parsed = state;
+    this.changes.length = 0;
+    return state;
+  }
 }
 
 /** The source line a log line belongs to: the last run starting at or before it. */
