@@ -129,7 +129,7 @@ async function inBrowser(input: LogInput, lineCount: number): Promise<void> {
   const assets = path.join(root, 'out/webview');
   if (!existsSync(path.join(assets, 'verifierLog.js'))) throw new Error('out/webview/verifierLog.js is missing: run npm run build first');
   const nonce = randomBytes(16).toString('base64');
-  const page = verifierLogPage({ nonce, cspSource: origin, script: `${origin}/verifierLog.js`, style: `${origin}/verifierLog.css` });
+  const page = verifierLogPage({ nonce, cspSource: origin, script: `${origin}/verifierLog.js`, styles: [`${origin}/controls.css`, `${origin}/verifierLog.css`] });
   // VS Code's webview API, as the page's script expects it: messages go to this process and back.
   const api = `<script nonce="${nonce}">window.acquireVsCodeApi = () => ({ postMessage: (m) => window.toExtension(m) });</script>`;
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });

@@ -16,6 +16,7 @@ import { parseFromWebview, type StreamInfo, type ToWebview } from './eventsMessa
 import type { ExtensionLog } from './extensionLog';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
 import { errorMessage } from './settings';
+import { webviewPage } from './webviewPage';
 
 export const EVENTS_VIEW_ID = 'ebpfStudio.events';
 export const MAX_ROWS = 5000;
@@ -325,20 +326,12 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
   }
 
   private html(webview: vscode.Webview, assets: vscode.Uri): string {
-    const nonce = randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(assets, 'events.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(assets, 'events.css'));
-    const csp = [`default-src 'none'`, `style-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`, `img-src ${webview.cspSource}`, `font-src ${webview.cspSource}`].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}">
-<title>eBPF Events</title>
-</head>
-<body>
+    const uri = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(assets, name)).toString();
+    const sources = { nonce: randomBytes(16).toString('base64'), cspSource: webview.cspSource, script: uri('events.js'), styles: [uri('controls.css'), uri('events.css')] };
+    return webviewPage(
+      sources,
+      'eBPF Events',
+      `
 <div class="toolbar">
   <select id="stream" title="Stream (event map of an attached run)" aria-label="Stream"></select>
   <input id="filter" type="text" spellcheck="false" placeholder="Filter: pid=4242 comm~bash cpu>=2" aria-label="Filter" title="Terms separated by spaces, all must hold: field=value, field!=value, field~text (contains), field&gt;N, field&lt;N, or a bare word (any field contains)">
@@ -352,9 +345,8 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
 <div id="scroller" class="scroller" tabindex="0">
   <table id="table"><thead><tr id="header"></tr></thead><tbody id="body"></tbody></table>
 </div>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+`,
+    );
   }
 }
 

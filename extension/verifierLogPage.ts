@@ -1,34 +1,18 @@
 /**
- * The verifier log view's HTML page: toolbar, figures, the list's scroll container and the
- * script, under a Content-Security-Policy that lets in only our stylesheet and the one script
- * carrying the page's nonce (no inline script or style, nothing else loaded). The page holds no
- * data: the script fills it in with textContent. Imports neither vscode nor the DOM, so the bench
- * serves the same page to a browser.
+ * The verifier log view's HTML page (in webviewPage.ts's frame and policy): toolbar, figures, the
+ * list's scroll container. Imports neither vscode nor the DOM, so the bench serves the same page
+ * to a browser.
  */
 import { REGISTERS } from './verifierLogMessages';
+import { webviewPage, type PageSources } from './webviewPage';
 
-export interface PageSources {
-  /** Fresh per page: only the script tag carrying it runs. */
-  nonce: string;
-  /** Where the webview's own resources come from (vscode.Webview.cspSource). */
-  cspSource: string;
-  script: string;
-  style: string;
-}
-
-export function verifierLogPage({ nonce, cspSource, script, style }: PageSources): string {
-  const csp = [`default-src 'none'`, `style-src ${cspSource}`, `script-src 'nonce-${nonce}'`, `font-src ${cspSource}`].join('; ');
+/** The page; `sources.styles` are controls.css and verifierLog.css. */
+export function verifierLogPage(sources: PageSources): string {
   const registers = REGISTERS.map((r) => `<option value="${r}">${r}</option>`).join('');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>Verifier Log</title>
-</head>
-<body>
+  return webviewPage(
+    sources,
+    'Verifier Log',
+    `
 <div class="toolbar">
   <input id="search" type="text" spellcheck="false" placeholder="Search the log" aria-label="Search the log" title="Enter: next match, Shift+Enter: previous">
   <span id="count" class="count" aria-live="polite"></span>
@@ -46,7 +30,6 @@ export function verifierLogPage({ nonce, cspSource, script, style }: PageSources
   <div id="spacer"></div>
 </div>
 <div id="detail" class="detail"></div>
-<script nonce="${nonce}" src="${script}"></script>
-</body>
-</html>`;
+`,
+  );
 }

@@ -184,6 +184,6 @@ function html(webview: vscode.Webview, assets: vscode.Uri): string {
     nonce: randomBytes(16).toString('base64'),
     cspSource: webview.cspSource,
     script: webview.asWebviewUri(vscode.Uri.joinPath(assets, 'verifierLog.js')).toString(),
-    style: webview.asWebviewUri(vscode.Uri.joinPath(assets, 'verifierLog.css')).toString(),
+    styles: ['controls.css', 'verifierLog.css'].map((name) => webview.asWebviewUri(vscode.Uri.joinPath(assets, name)).toString()),
   });
 }

@@ -34,7 +34,7 @@ const bundles = [
   { entryPoints: ['language-server/server.ts'], outfile: 'out/server.js' },
   { entryPoints: ['cli/main.ts'], outfile: 'out/cli.js', banner: { js: '#!/usr/bin/env node' } },
   // The webviews (Events view, verifier log view): browser scripts and their stylesheets, loaded from out/webview/ under a strict CSP.
-  { entryPoints: ['extension/webview/events.ts', 'extension/webview/events.css', 'extension/webview/verifierLog.ts', 'extension/webview/verifierLog.css'], outdir: 'out/webview', platform: 'browser', format: 'iife', target: 'chrome114', external: [] },
+  { entryPoints: ['extension/webview/controls.css', 'extension/webview/events.ts', 'extension/webview/events.css', 'extension/webview/verifierLog.ts', 'extension/webview/verifierLog.css'], outdir: 'out/webview', platform: 'browser', format: 'iife', target: 'chrome114', external: [] },
 ];
 
 // The agent is built on each target from these sources (see remote-agent/client/deployAgent.ts).
