@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `npm start`: builds and packages the extension, then opens examples/workspace in VS Code with it
 # installed — the desktop VS Code when `code` is on PATH, otherwise code-server (a real VS Code in
-# the browser) served in the foreground on http://127.0.0.1:${PORT:-8080}/ until Ctrl+C.
+# the browser) served in the foreground on http://127.0.0.1:${PORT:-8080}/ until Ctrl+C, behind a
+# password made at each start: its terminal runs as you (often root, to load programs), and any
+# other user of this machine can reach 127.0.0.1.
 # Set EBPF_STUDIO_CODE_SERVER=1 to use code-server even when `code` exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,8 +54,12 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   die "port $port is in use on 127.0.0.1; choose another with PORT=NNNN npm start"
 fi
 
+# A fresh password per start, given to code-server in its environment (never on a command line
+# other users can read in ps) and shown only here, to the person who started it.
+password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 say "VS Code with eBPF Studio: http://127.0.0.1:$port/?folder=$workspace"
+say "password: $password (made for this start only)"
 say "(from another machine: ssh -L $port:127.0.0.1:$port THIS_HOST, then open the URL there; Ctrl+C stops it)"
-exec node "$entry" --auth none --bind-addr "127.0.0.1:$port" --config "$state/config.yaml" \
+PASSWORD="$password" exec node "$entry" --auth password --bind-addr "127.0.0.1:$port" --config "$state/config.yaml" \
   --user-data-dir "$state/user-data" --extensions-dir "$state/extensions" \
   --disable-telemetry --disable-update-check "$workspace"
