@@ -34,7 +34,7 @@ export interface OpenSessionOptions {
   knownHostsFile?: string;
   /** Else ssh-agent (SSH_AUTH_SOCK), the default ~/.ssh/id_* keys and the ssh config's IdentityFile. */
   identityFile?: string;
-  /** Default ~/.ssh/config: HostName, User, Port and IdentityFile of an alias come from there. */
+  /** Default: OpenSSH's own (~/.ssh/config, /etc/ssh/ssh_config); an alias resolves as `ssh -G` resolves it. */
   sshConfigFile?: string;
   /** Absent → unknown host keys are refused; resolving true → trusted and appended to knownHostsFile. */
   confirmUnknownHostKey?: (info: HostKeyInfo) => Promise<boolean>;

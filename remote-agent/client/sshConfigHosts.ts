@@ -1,12 +1,16 @@
 /**
- * The user's ~/.ssh/config, read with the ssh-config package: the concrete Host aliases a target
- * picker can offer, and what an alias resolves to (HostName, User, Port, IdentityFile) so a target
- * named `vm1` connects where `ssh vm1` would. `Include` lines are followed (the package does not).
+ * The user's ssh config: the concrete Host aliases a target picker can offer (read with the
+ * ssh-config package, Include followed), and what an alias resolves to, asked of OpenSSH itself
+ * (`ssh -G`) or, without an ssh client or for a config with `Match exec`, computed by that package.
+ * Either way the directives mean the same through sshHostConfig.ts.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import SSHConfig, { LineType, type Line } from 'ssh-config';
+import { AgentSessionError } from './sessionError';
+import { parseSshGOutput, sshHostConfigFromDirectives, type SshConfigContext, type SshDirectives, type SshHostConfig } from './sshHostConfig';
 
 export function defaultSshConfigPath(): string {
   return join(homedir(), '.ssh', 'config');
@@ -28,36 +32,87 @@ export function listSshConfigHosts(configPath: string = defaultSshConfigPath()):
   return [...aliases];
 }
 
-export interface ResolvedSshHost {
-  hostName: string;
+export interface ResolveSshHostOptions {
+  /** The target's explicit user and port: they win over the config (and Match user sees them, as with `ssh -l -p`). */
   user?: string;
   port?: number;
-  identityFiles: string[];
+  /** Default: OpenSSH's own choice (~/.ssh/config and /etc/ssh/ssh_config). */
+  configFile?: string;
+  log?: (line: string) => void;
 }
 
-/** What `ssh <alias>` would use for this alias; unknown aliases resolve to themselves. */
-export function resolveSshHost(alias: string, configPath: string = defaultSshConfigPath()): ResolvedSshHost {
-  // matchExec off: computing a target must never run commands from a config file.
-  const computed = loadSshConfig(configPath).compute(alias, { ignoreCase: true, matchExec: false });
-  const first = (name: string): string | undefined => {
-    const value = computed[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const resolved: ResolvedSshHost = {
-    hostName: expandTokens(first('hostname') ?? alias, alias),
-    identityFiles: ([] as string[]).concat(computed['identityfile'] ?? []).map((file) => expandHome(expandTokens(file, alias))),
-  };
-  const user = first('user');
-  if (user !== undefined) resolved.user = user;
-  const port = first('port');
-  if (port !== undefined) {
-    const number = Number(port);
-    if (!Number.isInteger(number) || number < 1 || number > 65535) {
-      throw new Error(`${configPath}: Port '${port}' for host ${alias} is not a port number (1–65535).`);
-    }
-    resolved.port = number;
+const SSH_G_TIMEOUT_MS = 5000;
+const SYSTEM_CONFIG = '/etc/ssh/ssh_config';
+
+/**
+ * What `ssh <alias>` would use, as OpenSSH itself resolves it: `ssh -G` where an ssh client is
+ * installed (it never connects and never runs a ProxyCommand). `ssh -G` does run `Match exec`
+ * commands, and a config may never make us run a command, so a config that has one is read by our
+ * own parser instead (Match exec never matches there), as is any config on a machine without ssh.
+ */
+export async function resolveSshHost(alias: string, options: ResolveSshHostOptions = {}): Promise<SshHostConfig> {
+  const { configFile, log } = options;
+  const configFiles = configFile !== undefined ? [configFile] : [join(userInfo().homedir, '.ssh', 'config'), SYSTEM_CONFIG];
+  const execBlock = configFiles.find((file) => hasMatchExec(file));
+  if (execBlock !== undefined) {
+    log?.(`${execBlock} has a 'Match exec' block, which would run a command: reading it without ssh -G, where Match exec never matches.`);
+    return resolveSshHostWithParser(alias, { ...options, configFile: configFile ?? defaultSshConfigPath() });
   }
-  return resolved;
+  const args = ['-G'];
+  if (options.port !== undefined) args.push('-p', String(options.port));
+  if (options.user !== undefined) args.push('-l', options.user);
+  // A named config that does not exist is an empty one, as for our parser (ssh -F would refuse it).
+  if (configFile !== undefined) args.push('-F', existsSync(configFile) ? configFile : '/dev/null');
+  args.push(alias);
+  let output: string;
+  try {
+    output = await new Promise<string>((resolve, reject) => {
+      execFile('ssh', args, { timeout: SSH_G_TIMEOUT_MS, encoding: 'utf8', maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+        if (error) reject(Object.assign(error, { stderr }));
+        else resolve(stdout);
+      });
+    });
+  } catch (error) {
+    const failure = error as NodeJS.ErrnoException & { stderr?: string; killed?: boolean };
+    if (failure.code === 'ENOENT') {
+      log?.('No ssh client installed: reading the ssh config with our own parser.');
+      return resolveSshHostWithParser(alias, { ...options, configFile: configFile ?? defaultSshConfigPath() });
+    }
+    const why = failure.killed ? `it did not answer within ${SSH_G_TIMEOUT_MS / 1000} s` : (failure.stderr ?? '').trim().replace(/\s*\n\s*/g, '; ') || failure.message;
+    throw new AgentSessionError('connect', `Cannot resolve ${alias} through your ssh config ('ssh ${args.join(' ')}' failed: ${why}). Fix the config and try again.`, { cause: error });
+  }
+  return sshHostConfigFromDirectives(parseSshGOutput(output), configContext(alias));
+}
+
+/** The fallback: our parser's view of `configFile` (Include followed, Match exec never matching). */
+export function resolveSshHostWithParser(alias: string, options: ResolveSshHostOptions & { configFile: string }): SshHostConfig {
+  // matchExec off: computing a target must never run commands from a config file.
+  const computed = loadSshConfig(options.configFile).compute(
+    { Host: alias, ...(options.user !== undefined && { User: options.user }) },
+    { ignoreCase: true, matchExec: false },
+  );
+  const directives: SshDirectives = new Map();
+  for (const [name, value] of Object.entries(computed)) {
+    directives.set(name, Array.isArray(value) ? (name === 'identityfile' ? value : [value.join(' ')]) : [value]);
+  }
+  if (options.user !== undefined) directives.set('user', [options.user]);
+  if (options.port !== undefined) directives.set('port', [String(options.port)]);
+  return sshHostConfigFromDirectives(directives, configContext(alias));
+}
+
+function configContext(alias: string): SshConfigContext {
+  return { alias, homeDir: homedir(), localUser: userInfo().username, fileExists: existsSync };
+}
+
+/** Whether the config (with its Includes) has a `Match … exec` line; an unreadable file has none. */
+function hasMatchExec(configFile: string): boolean {
+  let text: string;
+  try {
+    text = readWithIncludes(configFile, 0);
+  } catch {
+    return false; // ssh -G reports an unreadable config itself, in its own words
+  }
+  return /^\s*match\b[^\n]*\bexec\b/im.test(text);
 }
 
 /** Parses a config file with its Include files inlined; a missing file is an empty config. */
@@ -109,9 +164,4 @@ function expandIncludePattern(pattern: string, configDir: string): string[] {
 
 function expandHome(path: string): string {
   return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
-}
-
-/** The ssh_config tokens that make sense here: %h (host), %d (home), %% (a percent sign). */
-function expandTokens(value: string, alias: string): string {
-  return value.replace(/%([hd%])/g, (_match, token: string) => (token === 'h' ? alias : token === 'd' ? homedir() : '%'));
 }

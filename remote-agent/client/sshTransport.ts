@@ -1,18 +1,17 @@
 /**
  * The Transport over SSH (ssh2, pure JS): exec channels for commands and the agent, SFTP for
- * uploads. Connecting resolves the target through ~/.ssh/config, checks the host key against
+ * uploads. Connecting resolves the target as OpenSSH would (sshConfigHosts.ts), checks the host key against
  * known_hosts as OpenSSH would (knownHosts.ts), and authenticates with an explicit key, the
  * config's and default keys, and ssh-agent. Keepalives notice a dead link within about a minute.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
-import { join } from 'node:path';
 import { Client, utils, type AnyAuthMethod, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { abortReason } from './abortReason';
 import { decideHostKey, knownKeyTypes, readKnownHostsFile, type HostKeyInfo } from './knownHosts';
 import { AgentSessionError } from './sessionError';
 import { resolveSshHost } from './sshConfigHosts';
+import type { SshHostConfig } from './sshHostConfig';
 import { runToCompletion, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
 
 export interface SshConnectOptions {
@@ -32,18 +31,23 @@ const KEEPALIVE_INTERVAL_MS = 15_000;
 const KEEPALIVE_COUNT_MAX = 3;
 /** Without ssh2's native binding, AES-GCM (AES-NI through Node's crypto) is the fastest cipher. */
 const CIPHERS = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'];
-const DEFAULT_KEY_FILES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 
 export async function connectSsh(options: SshConnectOptions): Promise<SshTransport> {
   const { signal, log } = options;
   if (signal?.aborted) throw abortReason(signal);
-  const resolved = resolveSshHost(options.host, options.sshConfigFile);
-  const host = resolved.hostName;
-  const port = options.port ?? resolved.port ?? 22;
-  const user = options.user ?? resolved.user ?? userInfo().username;
+  const resolved = await resolveSshHost(options.host, {
+    ...(options.user !== undefined && { user: options.user }),
+    ...(options.port !== undefined && { port: options.port }),
+    ...(options.sshConfigFile !== undefined && { configFile: options.sshConfigFile }),
+    ...(log !== undefined && { log }),
+  });
+  if (signal?.aborted) throw abortReason(signal);
+  const { hostName: host, port, user } = resolved;
   const description = `${user}@${isIPv6(host) ? `[${host}]` : host}:${port}`;
-  const knownHostsFile = options.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
-  const authMethods = authenticationMethods(user, options, resolved.identityFiles, log);
+  const knownHostsFile = options.knownHostsFile ?? resolved.knownHostsFiles[0]!;
+  const authMethods = authenticationMethods(user, options.identityFile, resolved, log);
+  const connectTimeoutMs = resolved.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+  const confirmUnknownHostKey = unknownHostKeyPolicy(resolved.strictHostKeyChecking, options.confirmUnknownHostKey, log);
   const knownTypes = knownKeyTypes(readKnownHostsFile(knownHostsFile), host, port);
 
   const client = new Client();
@@ -53,7 +57,7 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
     let timer: NodeJS.Timeout | undefined;
     const armTimer = (): void => {
       clearTimeout(timer);
-      timer = setTimeout(() => fail(new AgentSessionError('connect', `Connecting to ${description} timed out after ${CONNECT_TIMEOUT_MS / 1000} s. Check that the host is up and reachable, and that sshd listens on port ${port}.`)), CONNECT_TIMEOUT_MS);
+      timer = setTimeout(() => fail(new AgentSessionError('connect', `Connecting to ${description} timed out after ${connectTimeoutMs / 1000} s. Check that the host is up and reachable, and that sshd listens on port ${port}.`)), connectTimeoutMs);
     };
     const cleanup = (): void => {
       settled = true;
@@ -97,7 +101,7 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
         description,
         key,
         knownHostsFile,
-        ...(options.confirmUnknownHostKey !== undefined && { confirmUnknownHostKey: options.confirmUnknownHostKey }),
+        ...(confirmUnknownHostKey !== undefined && { confirmUnknownHostKey }),
         askingPerson: () => clearTimeout(timer), // a person is deciding: do not time the connection out under them
         ...(log !== undefined && { log }),
       });
@@ -130,8 +134,9 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
       authHandler: authMethods,
       hostVerifier: verifyHostKey,
       readyTimeout: 0, // our own timer, paused while confirmUnknownHostKey waits for a person
-      keepaliveInterval: KEEPALIVE_INTERVAL_MS,
-      keepaliveCountMax: KEEPALIVE_COUNT_MAX,
+      // The config's ServerAlive settings when it has them; else ours, so a dead link is noticed (OpenSSH's default is none).
+      keepaliveInterval: resolved.serverAliveIntervalMs > 0 ? resolved.serverAliveIntervalMs : KEEPALIVE_INTERVAL_MS,
+      keepaliveCountMax: resolved.serverAliveIntervalMs > 0 ? resolved.serverAliveCountMax : KEEPALIVE_COUNT_MAX,
       algorithms: {
         cipher: CIPHERS as never,
         // Like OpenSSH: ask for the key types known_hosts already holds for this host first.
@@ -150,11 +155,32 @@ function describeKeyMethod(method: AnyAuthMethod): string {
   return 'keyFile' in method ? String((method as { keyFile: string }).keyFile) : method.type;
 }
 
-/** The explicit key, then ~/.ssh/config's IdentityFile keys and the default keys, then ssh-agent. */
+/**
+ * StrictHostKeyChecking from the config: `yes` never asks (an unknown key is refused), `accept-new`
+ * and `no` trust an unknown key and record it, `ask` asks the caller's person (if any). A changed or
+ * revoked key is refused whatever it says (knownHosts.ts).
+ */
+function unknownHostKeyPolicy(
+  strict: SshHostConfig['strictHostKeyChecking'],
+  ask: ((info: HostKeyInfo) => Promise<boolean>) | undefined,
+  log: ((line: string) => void) | undefined,
+): ((info: HostKeyInfo) => Promise<boolean>) | undefined {
+  if (strict === 'yes') return undefined;
+  if (strict === 'ask') return ask;
+  return async (info) => {
+    log?.(`StrictHostKeyChecking ${strict}: trusting the new host key of ${info.host} (${info.keyType} ${info.fingerprint}).`);
+    return true;
+  };
+}
+
+/**
+ * The explicit key, then the config's IdentityFile keys (OpenSSH's default keys when it names none),
+ * then ssh-agent unless IdentitiesOnly says to use the named keys only.
+ */
 function authenticationMethods(
   username: string,
-  options: SshConnectOptions,
-  configIdentityFiles: string[],
+  explicitIdentityFile: string | undefined,
+  config: SshHostConfig,
   log: ((line: string) => void) | undefined,
 ): AnyAuthMethod[] {
   const methods: AnyAuthMethod[] = [];
@@ -177,13 +203,12 @@ function authenticationMethods(
     }
     methods.push({ type: 'publickey', username, key: content, keyFile: file } as AnyAuthMethod);
   };
-  if (options.identityFile) addKey(options.identityFile, true);
-  const defaults = DEFAULT_KEY_FILES.map((name) => join(homedir(), '.ssh', name));
-  for (const file of [...new Set([...configIdentityFiles, ...defaults])]) {
-    if (file !== options.identityFile && existsSync(file)) addKey(file, false);
+  if (explicitIdentityFile) addKey(explicitIdentityFile, true);
+  for (const file of config.identityFiles) {
+    if (file !== explicitIdentityFile) addKey(file, false);
   }
   const agentSocket = process.env['SSH_AUTH_SOCK'];
-  if (agentSocket) methods.push({ type: 'agent', username, agent: agentSocket });
+  if (agentSocket && !config.identitiesOnly) methods.push({ type: 'agent', username, agent: agentSocket });
   return methods;
 }
 

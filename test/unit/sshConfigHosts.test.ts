@@ -1,17 +1,20 @@
 /**
  * ~/.ssh/config as a target picker and the SSH transport see it: concrete Host aliases (no
- * wildcards or negations), Include files followed, and an alias resolved to HostName/User/Port/IdentityFile.
+ * wildcards or negations), Include files followed, and an alias resolved by OpenSSH (`ssh -G`) or,
+ * without it or for a config with `Match exec`, by our parser, which never runs a command.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { listSshConfigHosts, resolveSshHost } from '../../remote-agent/client/sshConfigHosts';
+import { listSshConfigHosts, resolveSshHost, resolveSshHostWithParser } from '../../remote-agent/client/sshConfigHosts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ssh-config-'));
 const config = join(dir, 'config');
+const vmKey = join(dir, 'id_vm');
 mkdirSync(join(dir, 'config.d'));
+writeFileSync(vmKey, 'not read here\n');
 writeFileSync(
   config,
   [
@@ -19,7 +22,8 @@ writeFileSync(
     '  HostName 10.0.0.5',
     '  User root',
     '  Port 2222',
-    '  IdentityFile ~/.ssh/id_vm',
+    `  IdentityFile ${dir}/id_%h`,
+    `  IdentityFile ${dir}/missing_key`,
     'Host *.lab !gateway.lab',
     '  User bob',
     `Include ${join(dir, 'config.d')}/*.conf`,
@@ -36,9 +40,42 @@ test('a missing config file has no aliases', () => {
   assert.deepEqual(listSshConfigHosts(join(dir, 'missing')), []);
 });
 
-test('an alias resolves to its HostName, User, Port and IdentityFile (with ~ and %h expanded)', () => {
-  assert.deepEqual(resolveSshHost('vm2', config), { hostName: '10.0.0.5', user: 'root', port: 2222, identityFiles: [join(homedir(), '.ssh/id_vm')] });
-  assert.deepEqual(resolveSshHost('bench', config), { hostName: 'bench.example.org', identityFiles: [] });
-  assert.deepEqual(resolveSshHost('n1.lab', config), { hostName: 'n1.lab', user: 'bob', identityFiles: [] });
-  assert.deepEqual(resolveSshHost('elsewhere', config), { hostName: 'elsewhere', identityFiles: [] });
+test('our parser resolves HostName, User, Port and IdentityFile (tokens expanded, only existing keys), explicit user and port winning', () => {
+  const vm = resolveSshHostWithParser('vm1', { configFile: config });
+  assert.deepEqual([vm.hostName, vm.user, vm.port, vm.identityFiles], ['10.0.0.5', 'root', 2222, []]);
+  writeFileSync(join(dir, 'id_10.0.0.5'), 'not read here\n');
+  assert.deepEqual(resolveSshHostWithParser('vm2', { configFile: config }).identityFiles, [join(dir, 'id_10.0.0.5')]);
+  assert.equal(resolveSshHostWithParser('bench', { configFile: config }).hostName, 'bench.example.org');
+  const lab = resolveSshHostWithParser('n1.lab', { configFile: config, port: 2022 });
+  assert.deepEqual([lab.hostName, lab.user, lab.port], ['n1.lab', 'bob', 2022]);
+  const other = resolveSshHostWithParser('elsewhere', { configFile: config, user: 'eve' });
+  assert.deepEqual([other.hostName, other.user, other.port], ['elsewhere', 'eve', 22]);
+});
+
+const sshInstalled = existsSync('/usr/bin/ssh') ? false : 'no ssh client installed';
+
+test('with an ssh client, an alias resolves as ssh -G resolves it, Match blocks included', { skip: sshInstalled }, async () => {
+  const matched = join(dir, 'match-config');
+  writeFileSync(matched, ['Match user ops', '  Port 2444', 'Host box', '  HostName 10.1.1.1', '  ProxyJump gate', ''].join('\n'));
+  const box = await resolveSshHost('box', { configFile: matched, user: 'ops' });
+  assert.deepEqual([box.hostName, box.user, box.port, box.proxyJump], ['10.1.1.1', 'ops', 2444, ['gate']]);
+  const plain = await resolveSshHost('box', { configFile: join(dir, 'no-such-config') });
+  assert.deepEqual([plain.hostName, plain.user, plain.port], ['box', userInfo().username, 22]);
+});
+
+test('a config with Match exec is read by our parser: the command never runs', { skip: sshInstalled }, async () => {
+  const marker = join(dir, 'match-exec-ran');
+  const withExec = join(dir, 'exec-config');
+  writeFileSync(withExec, [`Match exec "touch ${marker}"`, '  User hijacked', 'Host box', '  HostName 10.2.2.2', ''].join('\n'));
+  const lines: string[] = [];
+  const box = await resolveSshHost('box', { configFile: withExec, log: (line) => lines.push(line) });
+  assert.equal(existsSync(marker), false);
+  assert.deepEqual([box.hostName, box.user], ['10.2.2.2', userInfo().username]);
+  assert.match(lines.join('\n'), /has a 'Match exec' block/);
+});
+
+test('a config ssh -G rejects is an error naming the alias and what ssh said', { skip: sshInstalled }, async () => {
+  const broken = join(dir, 'broken-config');
+  writeFileSync(broken, 'Host box\n  NoSuchOption yes\n');
+  await assert.rejects(resolveSshHost('box', { configFile: broken }), /Cannot resolve box through your ssh config .*Bad configuration option: nosuchoption/);
 });
