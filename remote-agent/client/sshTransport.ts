@@ -1,18 +1,23 @@
 /**
  * The Transport over SSH (ssh2, pure JS): exec channels for commands and the agent, SFTP for
- * uploads. Connecting resolves the target as OpenSSH would (sshConfigHosts.ts), checks the host key against
- * known_hosts as OpenSSH would (knownHosts.ts), and authenticates with an explicit key, the
- * config's and default keys, and ssh-agent. Keepalives notice a dead link within about a minute.
+ * uploads. Connecting resolves the target as OpenSSH would (sshConfigHosts.ts), follows its route
+ * (sshRoute.ts): ProxyJump hops of any length through forwarded channels, or a ProxyCommand's
+ * stdio; checks every host's key against known_hosts as OpenSSH would (knownHosts.ts), and
+ * authenticates each with its own config's keys and ssh-agent. Keepalives notice a dead link within
+ * about a minute; losing any hop closes every other.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
+import { Duplex } from 'node:stream';
 import { Client, utils, type AnyAuthMethod, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { abortReason } from './abortReason';
 import { decideHostKey, knownKeyTypes, readKnownHostsFile, type HostKeyInfo } from './knownHosts';
 import { AgentSessionError } from './sessionError';
 import { resolveSshHost } from './sshConfigHosts';
 import type { SshHostConfig } from './sshHostConfig';
-import { runToCompletion, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
+import { planSshRoute, type SshHopRequest, type SshRouteStep } from './sshRoute';
+import { runToCompletion, tailOf, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
 
 export interface SshConnectOptions {
   host: string;
@@ -35,23 +40,169 @@ const CIPHERS = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr
 export async function connectSsh(options: SshConnectOptions): Promise<SshTransport> {
   const { signal, log } = options;
   if (signal?.aborted) throw abortReason(signal);
-  const resolved = await resolveSshHost(options.host, {
-    ...(options.user !== undefined && { user: options.user }),
-    ...(options.port !== undefined && { port: options.port }),
-    ...(options.sshConfigFile !== undefined && { configFile: options.sshConfigFile }),
-    ...(log !== undefined && { log }),
+  const resolve = (request: SshHopRequest): Promise<SshHostConfig> =>
+    resolveSshHost(request.alias, {
+      ...(request.user !== undefined && { user: request.user }),
+      ...(request.port !== undefined && { port: request.port }),
+      ...(options.sshConfigFile !== undefined && { configFile: options.sshConfigFile }),
+      ...(log !== undefined && { log }),
+    });
+  let route: SshRouteStep[];
+  try {
+    route = await planSshRoute({ alias: options.host, ...(options.user !== undefined && { user: options.user }), ...(options.port !== undefined && { port: options.port }) }, resolve);
+  } catch (error) {
+    throw error instanceof AgentSessionError ? error : new AgentSessionError('connect', (error as Error).message, { cause: error });
+  }
+
+  // Everything opened so far, so a failure part-way (or, later, the loss of the link) closes all of it.
+  const hops: JumpHost[] = [];
+  let proxy: ProxyCommandProcess | undefined;
+  const closeRoute = (): void => {
+    for (const hop of hops.reverse()) hop.client.destroy();
+    proxy?.kill();
+  };
+  try {
+    let sock: Duplex | undefined;
+    for (const [index, step] of route.entries()) {
+      if (signal?.aborted) throw abortReason(signal);
+      const description = describeStep(step);
+      if (step.via === 'previous-hop') sock = await forwardThrough(hops[index - 1]!, step.config, signal);
+      if (step.via === 'proxy-command') {
+        proxy = startProxyCommand(step.config.proxyCommand!, description, log);
+        sock = proxy.sock;
+      }
+      // --identity and --known-hosts name the target's key and file, as `ssh -i` and `-o` do; each jump host uses its own config.
+      const explicit = step.jumpHost ? {} : { identityFile: options.identityFile, knownHostsFile: options.knownHostsFile };
+      const client = await openClient({ config: step.config, description, sock, proxy, explicit, confirmUnknownHostKey: options.confirmUnknownHostKey, signal, log });
+      const hop: JumpHost = { client, description };
+      // Kept for the message when the link is lost: a jump host's failure is why the target went away.
+      client.on('error', (error: Error) => {
+        hop.failure ??= error;
+      });
+      hops.push(hop);
+    }
+  } catch (error) {
+    closeRoute();
+    throw error;
+  }
+  const target = hops.pop()!;
+  return new SshTransport(target.client, target.description, { jumpHosts: hops, ...(proxy !== undefined && { proxy }) });
+}
+
+interface JumpHost {
+  client: Client;
+  description: string;
+  failure?: Error;
+}
+
+/** 'user@host:port' for the target, 'jump host ALIAS (user@host:port)' for a hop, as messages name them. */
+function describeStep(step: SshRouteStep): string {
+  const { config } = step;
+  const address = `${config.user}@${isIPv6(config.hostName) ? `[${config.hostName}]` : config.hostName}:${config.port}`;
+  return step.jumpHost ? `jump host ${config.alias} (${address})` : address;
+}
+
+/** A channel from `hop` to the next host's sshd (what `ssh -W host:port` asks for), to run SSH over. */
+function forwardThrough(hop: JumpHost, next: SshHostConfig, signal: AbortSignal | undefined): Promise<Duplex> {
+  const timeoutMs = next.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+  return new Promise<Duplex>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new AgentSessionError('connect', `${hop.description} did not open a connection to ${next.hostName}:${next.port} within ${timeoutMs / 1000} s.`)), timeoutMs);
+    const onAbort = (): void => reject(abortReason(signal!));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    try {
+      hop.client.forwardOut('127.0.0.1', 0, next.hostName, next.port, (error, channel) => {
+        done();
+        if (error) {
+          reject(
+            new AgentSessionError(
+              'connect',
+              `${hop.description} could not connect onward to ${next.alias} (${next.hostName}:${next.port}): ${error.message}. ` +
+                `Check that the host is reachable from there and that the jump host's sshd allows TCP forwarding (AllowTcpForwarding).`,
+              { cause: error },
+            ),
+          );
+        } else resolve(channel);
+      });
+    } catch (error) {
+      done();
+      reject(new AgentSessionError('connect', `${hop.description} is gone: ${(error as Error).message}.`, { cause: error }));
+    }
   });
-  if (signal?.aborted) throw abortReason(signal);
-  const { hostName: host, port, user } = resolved;
-  const description = `${user}@${isIPv6(host) ? `[${host}]` : host}:${port}`;
-  const knownHostsFile = options.knownHostsFile ?? resolved.knownHostsFiles[0]!;
-  const authMethods = authenticationMethods(user, options.identityFile, resolved, log);
-  const connectTimeoutMs = resolved.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
-  const confirmUnknownHostKey = unknownHostKeyPolicy(resolved.strictHostKeyChecking, options.confirmUnknownHostKey, log);
+}
+
+interface ProxyCommandProcess {
+  sock: Duplex;
+  /** How it ended, for an error message, once it has ('' while it runs). */
+  outcome(): string;
+  kill(): void;
+}
+
+/**
+ * The config's ProxyCommand, whose stdin and stdout carry the SSH connection. `sh -c` only because
+ * OpenSSH defines ProxyCommand as a shell command (the user wrote it for this host; tokens are
+ * substituted in sshHostConfig.ts). Its stderr goes to the log, and its tail into error messages.
+ */
+function startProxyCommand(command: string, description: string, log: ((line: string) => void) | undefined): ProxyCommandProcess {
+  log?.(`Reaching ${description} through ProxyCommand ${command}`);
+  const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderrTail = '';
+  let ended = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderrTail = (stderrTail + chunk).slice(-2000);
+    for (const line of chunk.split('\n')) if (line.trim() !== '') log?.(`ProxyCommand: ${line}`);
+  });
+  child.on('error', (error) => {
+    ended = `could not start: ${error.message}`;
+  });
+  child.on('exit', (code, signalName) => {
+    ended = signalName !== null ? `was killed by ${signalName}` : `exited with status ${code}`;
+  });
+  const sock = Duplex.from({ readable: child.stdout, writable: child.stdin });
+  // Its streams fail when the command dies; the SSH client reports that as the connection's end.
+  sock.on('error', () => {});
+  return {
+    sock,
+    outcome: () => (ended === '' ? '' : `ProxyCommand '${command}' ${ended}${stderrTail.trim() === '' ? '' : `: ${tailOf(stderrTail, 3, 500)}`}`),
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    },
+  };
+}
+
+interface OpenClientRequest {
+  config: SshHostConfig;
+  description: string;
+  /** The stream to run SSH over (a forwarded channel or a ProxyCommand); absent → TCP to the host. */
+  sock: Duplex | undefined;
+  proxy: ProxyCommandProcess | undefined;
+  explicit: { identityFile?: string | undefined; knownHostsFile?: string | undefined };
+  confirmUnknownHostKey: ((info: HostKeyInfo) => Promise<boolean>) | undefined;
+  signal: AbortSignal | undefined;
+  log: ((line: string) => void) | undefined;
+}
+
+/** One authenticated SSH connection with its host key checked, over TCP or over `sock`. */
+async function openClient(request: OpenClientRequest): Promise<Client> {
+  const { config, description, signal, log } = request;
+  const { hostName: host, port, user } = config;
+  const knownHostsFile = request.explicit.knownHostsFile ?? config.knownHostsFiles[0]!;
+  const authMethods = authenticationMethods(user, request.explicit.identityFile, config, log);
+  const connectTimeoutMs = config.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+  const confirmUnknownHostKey = unknownHostKeyPolicy(config.strictHostKeyChecking, request.confirmUnknownHostKey, log);
   const knownTypes = knownKeyTypes(readKnownHostsFile(knownHostsFile), host, port);
+  /** What the ProxyCommand did, when the connection went through one that has ended. */
+  const proxyNote = (): string => {
+    const outcome = request.proxy?.outcome() ?? '';
+    return outcome === '' ? '' : ` (${outcome})`;
+  };
 
   const client = new Client();
-  return new Promise<SshTransport>((resolve, reject) => {
+  return new Promise<Client>((resolve, reject) => {
     let hostKeyFailure: AgentSessionError | undefined;
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
@@ -83,15 +234,15 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
         return fail(
           new AgentSessionError(
             'auth',
-            `${description} refused every key tried (${tried}). Add your public key to ~/.ssh/authorized_keys of ${user} on the target, ` +
+            `${description} refused every key tried (${tried}). Add your public key to ~/.ssh/authorized_keys of ${user} there, ` +
               `or name the right key (identityFile setting, IdentityFile in ~/.ssh/config) or load it into ssh-agent.`,
             { cause: error },
           ),
         );
       }
-      fail(new AgentSessionError('connect', `Cannot connect to ${description}: ${error.message}. Check the host name, the port and that sshd runs there.`, { cause: error }));
+      fail(new AgentSessionError('connect', `Cannot connect to ${description}: ${error.message}${proxyNote()}. Check the host name, the port and that sshd runs there.`, { cause: error }));
     };
-    const onClose = (): void => fail(hostKeyFailure ?? new AgentSessionError('connect', `${description} closed the connection during the SSH handshake.`));
+    const onClose = (): void => fail(hostKeyFailure ?? new AgentSessionError('connect', `${description} closed the connection during the SSH handshake${proxyNote()}.`));
 
     const verifyHostKey = (key: Buffer, verify: (valid: boolean) => void): void => {
       const decision = decideHostKey({
@@ -123,20 +274,19 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
       if (settled) return;
       cleanup();
       log?.(`Connected to ${description}.`);
-      resolve(new SshTransport(client, description));
+      resolve(client);
     });
     armTimer();
     log?.(`Connecting to ${description}…`);
     client.connect({
-      host,
-      port,
+      ...(request.sock !== undefined ? { sock: request.sock } : { host, port }),
       username: user,
       authHandler: authMethods,
       hostVerifier: verifyHostKey,
       readyTimeout: 0, // our own timer, paused while confirmUnknownHostKey waits for a person
       // The config's ServerAlive settings when it has them; else ours, so a dead link is noticed (OpenSSH's default is none).
-      keepaliveInterval: resolved.serverAliveIntervalMs > 0 ? resolved.serverAliveIntervalMs : KEEPALIVE_INTERVAL_MS,
-      keepaliveCountMax: resolved.serverAliveIntervalMs > 0 ? resolved.serverAliveCountMax : KEEPALIVE_COUNT_MAX,
+      keepaliveInterval: config.serverAliveIntervalMs > 0 ? config.serverAliveIntervalMs : KEEPALIVE_INTERVAL_MS,
+      keepaliveCountMax: config.serverAliveIntervalMs > 0 ? config.serverAliveCountMax : KEEPALIVE_COUNT_MAX,
       algorithms: {
         cipher: CIPHERS as never,
         // Like OpenSSH: ask for the key types known_hosts already holds for this host first.
@@ -219,7 +369,8 @@ export class SshTransport implements Transport {
   private sftpSession: Promise<SFTPWrapper> | undefined;
   private disposed = false;
 
-  constructor(client: Client, description: string) {
+  /** `route` holds the jump hosts and ProxyCommand the connection runs through: closed with it. */
+  constructor(client: Client, description: string, route: { jumpHosts: JumpHost[]; proxy?: ProxyCommandProcess } = { jumpHosts: [] }) {
     this.client = client;
     this.description = description;
     let lastError: Error | undefined;
@@ -228,8 +379,16 @@ export class SshTransport implements Transport {
     });
     this.lost = new Promise<Error>((resolve) => {
       client.once('close', () => {
-        const why = this.disposed ? 'the session was closed' : (lastError?.message ?? 'the server closed the connection');
-        resolve(new AgentSessionError('closed', `connection to ${description} lost: ${why}`, lastError ? { cause: lastError } : undefined));
+        // Destroyed, not ended: ssh2's end() leaves the socket open until the server closes it, and the target is gone already.
+        for (const hop of [...route.jumpHosts].reverse()) hop.client.destroy();
+        route.proxy?.kill();
+        const hopFailure = route.jumpHosts.find((hop) => hop.failure !== undefined);
+        const cause = hopFailure?.failure ?? lastError;
+        let why = route.proxy?.outcome() || 'the server closed the connection';
+        if (this.disposed) why = 'the session was closed';
+        else if (hopFailure !== undefined) why = `${hopFailure.description}: ${hopFailure.failure!.message}`;
+        else if (lastError !== undefined) why = lastError.message;
+        resolve(new AgentSessionError('closed', `connection to ${description} lost: ${why}`, cause ? { cause } : undefined));
       });
     });
   }
