@@ -55,10 +55,10 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
   }
 
   // Everything opened so far, so a failure part-way (or, later, the loss of the link) closes all of it.
-  const hops: JumpHost[] = [];
+  const opened: JumpHost[] = [];
   let proxy: ProxyCommandProcess | undefined;
   const closeRoute = (): void => {
-    for (const hop of hops.reverse()) hop.client.destroy();
+    for (const hop of opened.reverse()) hop.client.destroy();
     proxy?.kill();
   };
   try {
@@ -66,7 +66,7 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
     for (const [index, step] of route.entries()) {
       if (signal?.aborted) throw abortReason(signal);
       const description = describeStep(step);
-      if (step.via === 'previous-hop') sock = await forwardThrough(hops[index - 1]!, step.config, signal);
+      if (step.via === 'previous-hop') sock = await forwardThrough(opened[index - 1]!, step.config, signal);
       if (step.via === 'proxy-command') {
         proxy = startProxyCommand(step.config.proxyCommand!, description, log);
         sock = proxy.sock;
@@ -79,14 +79,14 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
       client.on('error', (error: Error) => {
         hop.failure ??= error;
       });
-      hops.push(hop);
+      opened.push(hop);
     }
   } catch (error) {
     closeRoute();
     throw error;
   }
-  const target = hops.pop()!;
-  return new SshTransport(target.client, target.description, { jumpHosts: hops, ...(proxy !== undefined && { proxy }) });
+  const target = opened.pop()!;
+  return new SshTransport(target.client, target.description, { jumpHosts: opened, ...(proxy !== undefined && { proxy }) });
 }
 
 interface JumpHost {
