@@ -3,7 +3,7 @@
  * as its own jump host (a forwarded channel from it to 127.0.0.1:PORT reaches it again), aliases
  * in a temporary config resolved by ssh -G. ProxyJump (one and two hops) opens an agent session
  * that verifies a program; a jump host whose key is unknown, or which is down, is refused naming
- * that hop; a ProxyCommand (`ssh -W`) carries the connection too.
+ * that hop, as is a target a jump host cannot reach; a ProxyCommand (`ssh -W`) carries the connection too.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -53,6 +53,7 @@ before(async () => {
       ...host('behind-unknown-jump', sshd.knownHostsFile, ['ProxyJump jump-unknown-key']),
       ...host('jump-down', sshd.knownHostsFile, [], deadPort),
       ...host('behind-down-jump', sshd.knownHostsFile, ['ProxyJump jump-down']),
+      ...host('down-behind-jump', sshd.knownHostsFile, ['ProxyJump jump'], deadPort),
       ...host('piped', sshd.knownHostsFile, [`ProxyCommand ${proxyCommand}`]),
       '',
     ].join('\n'),
@@ -124,6 +125,16 @@ test('a jump host that is down is named with why', { skip: unavailable ?? false 
     assert.match(error.message, new RegExp(`^Cannot connect to jump host jump-down \\(root@127\\.0\\.0\\.1:${deadPort}\\): connect ECONNREFUSED`));
     return true;
   });
+});
+
+test('a target the jump host cannot reach is named with the hop that tried', { skip: unavailable ?? false }, async () => {
+  await assert.rejects(connectSsh({ host: 'down-behind-jump', sshConfigFile }), (error: unknown) => {
+    assert.ok(error instanceof AgentSessionError);
+    assert.equal(error.kind, 'connect');
+    assert.match(error.message, new RegExp(`^jump host jump \\(root@127\\.0\\.0\\.1:${sshd.port}\\) could not connect onward to down-behind-jump \\(127\\.0\\.0\\.1:${deadPort}\\): `));
+    return true;
+  });
+  assert.equal(connectionsToSshd(), 0);
 });
 
 test('a ProxyCommand alias carries the connection through the command', { skip: unavailable ?? false }, async () => {
