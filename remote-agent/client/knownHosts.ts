@@ -212,7 +212,10 @@ export interface HostKeyDecisionRequest {
   description: string;
   /** The key the server presented (SSH wire format). */
   key: Buffer;
+  /** Checked first, and where a newly trusted key is recorded. */
   knownHostsFile: string;
+  /** Checked too but never written, as OpenSSH treats UserKnownHostsFile's later files (~/.ssh/known_hosts2). */
+  otherKnownHostsFiles?: string[];
   /** Absent → an unknown key is refused; resolving true → it is trusted and appended to knownHostsFile. */
   confirmUnknownHostKey?: (info: HostKeyInfo) => Promise<boolean>;
   /** Called right before a person is asked, so the caller can stop timing the connection out. */
@@ -230,9 +233,15 @@ export async function decideHostKey(req: HostKeyDecisionRequest): Promise<AgentS
   const { host, port, description, knownHostsFile } = req;
   let info: HostKeyInfo;
   let check: HostKeyCheck;
+  // The file whose line the decision rests on, for the messages.
+  let checkedFile = knownHostsFile;
   try {
     info = { host, port, keyType: hostKeyType(req.key), fingerprint: sha256Fingerprint(req.key), knownHostsFile };
-    check = checkHostKey(readKnownHostsFile(knownHostsFile), host, port, req.key);
+    const checks = [knownHostsFile, ...(req.otherKnownHostsFiles ?? [])].map((file) => ({ file, check: checkHostKey(readKnownHostsFile(file), host, port, req.key) }));
+    // As OpenSSH: revoked anywhere refuses, known anywhere trusts, and only then does another key mean a change.
+    const decisive = (['revoked', 'known', 'changed'] as const).map((status) => checks.find((entry) => entry.check.status === status)).find((entry) => entry !== undefined);
+    check = decisive?.check ?? { status: 'unknown' };
+    if (decisive !== undefined) checkedFile = decisive.file;
   } catch (error) {
     return new AgentSessionError('connect', `Cannot check the host key of ${description}: ${(error as Error).message}.`, { cause: error });
   }
@@ -243,15 +252,15 @@ export async function decideHostKey(req: HostKeyDecisionRequest): Promise<AgentS
     case 'revoked':
       return new AgentSessionError(
         'changed-host-key',
-        `The host key of ${description} (${info.keyType} ${info.fingerprint}) is marked @revoked in ${knownHostsFile} line ${check.line}. Refusing to connect.`,
+        `The host key of ${description} (${info.keyType} ${info.fingerprint}) is marked @revoked in ${checkedFile} line ${check.line}. Refusing to connect.`,
         { hostKey: info },
       );
     case 'changed':
       return new AgentSessionError(
         'changed-host-key',
-        `The host key of ${description} has changed: it now presents ${info.keyType} ${info.fingerprint}, but ${knownHostsFile} line ${check.line} ` +
+        `The host key of ${description} has changed: it now presents ${info.keyType} ${info.fingerprint}, but ${checkedFile} line ${check.line} ` +
           `holds a different ${check.knownKeyType} key for ${name}. Someone may be intercepting the connection, or the host was reinstalled. ` +
-          `If you know the key changed legitimately, remove the old entry (ssh-keygen -R '${name}' -f ${knownHostsFile}) and connect again.`,
+          `If you know the key changed legitimately, remove the old entry (ssh-keygen -R '${name}' -f ${checkedFile}) and connect again.`,
         { hostKey: info },
       );
     case 'unknown':

@@ -190,11 +190,13 @@ interface OpenClientRequest {
 async function openClient(request: OpenClientRequest): Promise<Client> {
   const { config, description, signal, log } = request;
   const { hostName: host, port, user } = config;
-  const knownHostsFile = request.explicit.knownHostsFile ?? config.knownHostsFiles[0]!;
+  // An explicit file is the only one checked, as `ssh -o UserKnownHostsFile=…` would have it.
+  const knownHostsFiles = request.explicit.knownHostsFile !== undefined ? [request.explicit.knownHostsFile] : config.knownHostsFiles;
+  const knownHostsFile = knownHostsFiles[0]!;
   const authMethods = authenticationMethods(user, request.explicit.identityFile, config, log);
   const connectTimeoutMs = config.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
   const confirmUnknownHostKey = unknownHostKeyPolicy(config.strictHostKeyChecking, request.confirmUnknownHostKey, log);
-  const knownTypes = knownKeyTypes(readKnownHostsFile(knownHostsFile), host, port);
+  const knownTypes = [...new Set(knownHostsFiles.flatMap((file) => knownKeyTypes(readKnownHostsFile(file), host, port)))];
   /** What the ProxyCommand did, when the connection went through one that has ended. */
   const proxyNote = (): string => {
     const outcome = request.proxy?.outcome() ?? '';
@@ -252,6 +254,7 @@ async function openClient(request: OpenClientRequest): Promise<Client> {
         description,
         key,
         knownHostsFile,
+        otherKnownHostsFiles: knownHostsFiles.slice(1),
         ...(confirmUnknownHostKey !== undefined && { confirmUnknownHostKey }),
         askingPerson: () => clearTimeout(timer), // a person is deciding: do not time the connection out under them
         ...(log !== undefined && { log }),

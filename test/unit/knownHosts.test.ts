@@ -128,6 +128,18 @@ test('a known key lets the connection go on without asking anyone', async () => 
   assert.equal(asked, false);
 });
 
+test('later UserKnownHostsFile files are checked too: a key known there is trusted, one revoked there refused, naming that file', async () => {
+  const knownHostsFile = knownHostsWith('');
+  const second = knownHostsWith(`[vm1.example]:2222 ssh-ed25519 ${KEY_A}\n`);
+  assert.equal(await decideHostKey({ ...vm1, key: keyA, knownHostsFile, otherKnownHostsFiles: [second] }), null);
+  const revoking = knownHostsWith(`@revoked * ssh-ed25519 ${KEY_A}\n`);
+  const decision = await decideHostKey({ ...vm1, key: keyA, knownHostsFile: second, otherKnownHostsFiles: [revoking] });
+  assert.equal(decision?.kind, 'changed-host-key');
+  assert.match(decision!.message, new RegExp(`is marked @revoked in ${revoking} line 1`));
+  const changed = await decideHostKey({ ...vm1, key: keyB, knownHostsFile, otherKnownHostsFiles: [second] });
+  assert.match(changed!.message, new RegExp(`but ${second} line 1 holds a different ssh-ed25519 key`));
+});
+
 test('a changed key is refused with the line that holds the old key and the ssh-keygen -R way out, never asked', async () => {
   const knownHostsFile = knownHostsWith(`[vm1.example]:2222 ssh-ed25519 ${KEY_A}\n`);
   const decision = await decideHostKey({ ...vm1, key: keyB, knownHostsFile, confirmUnknownHostKey: async () => true });
