@@ -63,6 +63,15 @@ test('with an ssh client, an alias resolves as ssh -G resolves it, Match blocks 
   assert.deepEqual([plain.hostName, plain.user, plain.port], ['box', userInfo().username, 22]);
 });
 
+test('resolving never runs a ProxyCommand: it only comes back, tokens substituted, for the connection to run', { skip: sshInstalled }, async () => {
+  const marker = join(dir, 'proxy-command-ran');
+  const piped = join(dir, 'proxy-config');
+  writeFileSync(piped, ['Host box', '  HostName 10.3.3.3', `  ProxyCommand touch ${marker} %h %p`, ''].join('\n'));
+  const box = await resolveSshHost('box', { configFile: piped });
+  assert.equal(existsSync(marker), false);
+  assert.equal(box.proxyCommand, `touch ${marker} 10.3.3.3 22`);
+});
+
 test('a config with Match exec is read by our parser: the command never runs', { skip: sshInstalled }, async () => {
   const marker = join(dir, 'match-exec-ran');
   const withExec = join(dir, 'exec-config');
