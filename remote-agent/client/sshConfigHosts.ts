@@ -51,8 +51,12 @@ const SYSTEM_CONFIG = '/etc/ssh/ssh_config';
  * own parser instead (Match exec never matches there), as is any config on a machine without ssh.
  */
 export async function resolveSshHost(alias: string, options: ResolveSshHostOptions = {}): Promise<SshHostConfig> {
-  const { configFile, log } = options;
-  const configFiles = configFile !== undefined ? [configFile] : [join(userInfo().homedir, '.ssh', 'config'), SYSTEM_CONFIG];
+  const { log } = options;
+  // ssh reads ~/.ssh/config from the password database's home, while our other ~ paths (keys,
+  // known_hosts) follow $HOME: when $HOME points elsewhere (a sandbox, a test) its config is the
+  // user's, named with -F (then ssh skips the system-wide one).
+  const configFile = options.configFile ?? (homedir() !== userInfo().homedir ? defaultSshConfigPath() : undefined);
+  const configFiles = configFile !== undefined ? [configFile] : [defaultSshConfigPath(), SYSTEM_CONFIG];
   const execBlock = configFiles.find((file) => hasMatchExec(file));
   if (execBlock !== undefined) {
     log?.(`${execBlock} has a 'Match exec' block, which would run a command: reading it without ssh -G, where Match exec never matches.`);

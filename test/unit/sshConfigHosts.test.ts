@@ -88,3 +88,17 @@ test('a config ssh -G rejects is an error naming the alias and what ssh said', {
   writeFileSync(broken, 'Host box\n  NoSuchOption yes\n');
   await assert.rejects(resolveSshHost('box', { configFile: broken }), /Cannot resolve box through your ssh config .*Bad configuration option: nosuchoption/);
 });
+
+test('with $HOME pointing away from the password database home, the config under $HOME is the one read', { skip: sshInstalled }, async () => {
+  const home = mkdtempSync(join(tmpdir(), 'ssh-home-'));
+  mkdirSync(join(home, '.ssh'));
+  writeFileSync(join(home, '.ssh', 'config'), ['Host sandboxed', '  HostName 10.9.8.7', '  Port 2299', ''].join('\n'));
+  const saved = process.env.HOME;
+  process.env.HOME = home;
+  try {
+    const host = await resolveSshHost('sandboxed');
+    assert.deepEqual([host.hostName, host.port], ['10.9.8.7', 2299]);
+  } finally {
+    process.env.HOME = saved;
+  }
+});
