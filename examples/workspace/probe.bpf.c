@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Two tracepoint programs that pass the verifier: one streams every execve to user space
- * through a ring buffer, the other counts openat calls per process in a hash map.
+ * through a ring buffer, the other counts openat calls per process in a hash map (of one
+ * process only when a loader sets targ_pid: ebpfStudio.loadPresets {"globals": {"targ_pid": N}}).
  * Save this file and each program gets its verdict from the target's kernel above it. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -22,6 +23,9 @@ struct {
 	__type(value, __u64);
 } openat_calls SEC(".maps");
 
+/* Set by the loader before load; 0 counts every process. */
+const volatile __u32 targ_pid = 0;
+
 SEC("tracepoint/syscalls/sys_enter_execve")
 int trace_execve(struct trace_event_raw_sys_enter *ctx)
 {
@@ -42,6 +46,8 @@ int count_openat(struct trace_event_raw_sys_enter *ctx)
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	__u64 one = 1, *count;
 
+	if (targ_pid && pid != targ_pid)
+		return 0;
 	count = bpf_map_lookup_elem(&openat_calls, &pid);
 	if (!count) {
 		bpf_map_update_elem(&openat_calls, &pid, &one, BPF_NOEXIST);

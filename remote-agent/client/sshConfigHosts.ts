@@ -85,7 +85,24 @@ export async function resolveSshHost(alias: string, options: ResolveSshHostOptio
     const why = failure.killed ? `it did not answer within ${SSH_G_TIMEOUT_MS / 1000} s` : (failure.stderr ?? '').trim().replace(/\s*\n\s*/g, '; ') || failure.message;
     throw new AgentSessionError('connect', `Cannot resolve ${alias} through your ssh config ('ssh ${args.join(' ')}' failed: ${why}). Fix the config and try again.`, { cause: error });
   }
-  return sshHostConfigFromDirectives(parseSshGOutput(output), configContext(alias));
+  return sshHostConfigFromDirectives(followHome(parseSshGOutput(output)), configContext(alias));
+}
+
+/**
+ * ssh -G writes the password database's home for `~` (known_hosts, identity files): with $HOME
+ * pointing elsewhere, those paths are moved under $HOME, where our other ~ paths are — never
+ * writing a host key into another home's known_hosts.
+ */
+function followHome(directives: SshDirectives): SshDirectives {
+  const passwdHome = userInfo().homedir;
+  const home = homedir();
+  if (home === passwdHome) return directives;
+  const moved = (value: string) =>
+    value
+      .split(' ')
+      .map((path) => (path === passwdHome || path.startsWith(`${passwdHome}/`) ? home + path.slice(passwdHome.length) : path))
+      .join(' ');
+  return new Map([...directives].map(([keyword, values]) => [keyword, values.map(moved)]));
 }
 
 /** The fallback: our parser's view of `configFile` (Include followed, Match exec never matching). */

@@ -89,7 +89,7 @@ test('a config ssh -G rejects is an error naming the alias and what ssh said', {
   await assert.rejects(resolveSshHost('box', { configFile: broken }), /Cannot resolve box through your ssh config .*Bad configuration option: nosuchoption/);
 });
 
-test('with $HOME pointing away from the password database home, the config under $HOME is the one read', { skip: sshInstalled }, async () => {
+test('with $HOME pointing away from the password database home, the config and known_hosts under $HOME are the ones used', { skip: sshInstalled }, async () => {
   const home = mkdtempSync(join(tmpdir(), 'ssh-home-'));
   mkdirSync(join(home, '.ssh'));
   writeFileSync(join(home, '.ssh', 'config'), ['Host sandboxed', '  HostName 10.9.8.7', '  Port 2299', ''].join('\n'));
@@ -98,6 +98,8 @@ test('with $HOME pointing away from the password database home, the config under
   try {
     const host = await resolveSshHost('sandboxed');
     assert.deepEqual([host.hostName, host.port], ['10.9.8.7', 2299]);
+    // Host keys are checked against, and recorded in, $HOME's known_hosts (ssh -G names the other home's).
+    assert.equal(host.knownHostsFiles[0], join(home, '.ssh', 'known_hosts'));
   } finally {
     process.env.HOME = saved;
   }
