@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Two tracepoint programs that pass the verifier: one streams every execve to user space
- * through a ring buffer, the other counts openat calls per process in a hash map (of one
- * process only when a loader sets targ_pid: ebpfStudio.loadPresets {"globals": {"targ_pid": N}}).
+ * through a ring buffer, the other counts openat calls per process in a hash map.
  * Save this file and each program gets its verdict from the target's kernel above it. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,9 +22,6 @@ struct {
 	__type(value, __u64);
 } openat_calls SEC(".maps");
 
-/* Set by the loader before load; 0 counts every process. */
-const volatile __u32 targ_pid = 0;
-
 SEC("tracepoint/syscalls/sys_enter_execve")
 int trace_execve(struct trace_event_raw_sys_enter *ctx)
 {
@@ -39,6 +35,9 @@ int trace_execve(struct trace_event_raw_sys_enter *ctx)
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
+
+/* Only this process's calls when a loader sets it (ebpfStudio.loadPresets {"globals": {"targ_pid": N}}). */
+const volatile __u32 targ_pid = 0;
 
 SEC("tracepoint/syscalls/sys_enter_openat")
 int count_openat(struct trace_event_raw_sys_enter *ctx)
