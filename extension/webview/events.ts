@@ -6,18 +6,14 @@
  */
 import { formatTime, parseFilter, rowMatcher, unknownFields, type EventRow } from '../eventRows';
 import { parseToWebview, type FromWebview, type StreamInfo } from '../eventsMessages';
+import { element, vsCodeApi } from './webviewHost';
 
-interface VsCodeApi {
-  postMessage(message: FromWebview): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
 
 const ROW_HEIGHT = 22;
 /** Rows drawn above and below the visible ones, so fast scrolling does not show gaps. */
 const OVERSCAN = 10;
 
-const vscode = acquireVsCodeApi();
-const element = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+const vscode = vsCodeApi<FromWebview>();
 const streamSelect = element<HTMLSelectElement>('stream');
 const filterInput = element<HTMLInputElement>('filter');
 const pauseButton = element<HTMLButtonElement>('pause');

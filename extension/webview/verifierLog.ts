@@ -8,11 +8,8 @@
  */
 import { MAX_WINDOW, parseToWebview, type FromWebview, type RegisterName, type StatItem, type ToWebview } from '../verifierLogMessages';
 import type { LogRow, SearchState } from '../verifierLogRows';
+import { element, vsCodeApi } from './webviewHost';
 
-interface VsCodeApi {
-  postMessage(message: FromWebview): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
 
 /** Must match .row's height in verifierLog.css. */
 const ROW_HEIGHT = 20;
@@ -22,8 +19,7 @@ const MAX_SCROLL_HEIGHT = 8_000_000;
 const CACHE_LIMIT = 6000;
 const SEARCH_DELAY_MS = 150;
 
-const vscode = acquireVsCodeApi();
-const element = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+const vscode = vsCodeApi<FromWebview>();
 const searchInput = element<HTMLInputElement>('search');
 const countLabel = element<HTMLSpanElement>('count');
 const registerSelect = element<HTMLSelectElement>('register');
