@@ -282,6 +282,12 @@ export interface CompileResult {
   exitCode: number;
   /** Wall time of the clang run, milliseconds. */
   durationMs: number;
+  /**
+   * True when the agent's warm clang ran it (a clang kept started between compiles, which skips
+   * clang's startup); false when clang was started for it (the first compile, or a clang the
+   * agent cannot keep warm). Same arguments and output either way.
+   */
+  warmCompiler: boolean;
   /** How vmlinux.h was provided: generated now, taken from the cache, or not available (no BTF). */
   vmlinuxH: 'generated' | 'cached' | 'unavailable';
 }

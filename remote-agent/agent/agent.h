@@ -10,6 +10,7 @@
 #include "features.h"
 #include "objects.h"
 #include "rpc.h"
+#include "warm_clang.h"
 
 #define AGENT_VERSION "0.1.0"
 
@@ -19,6 +20,7 @@ struct agent {
 	const char *const *methods;	/* NULL-terminated, for hello's capabilities */
 	struct kernel_features features;	/* probed at start */
 	struct object_table objects;
+	struct warm_clang warm_clang;	/* started at the first compile */
 	struct line_reader reader;
 	struct inbound_queue queue;
 	struct json_object *running_id;	/* id of the request being handled; NULL if none */

@@ -415,6 +415,8 @@ static int prepare_env(struct agent *a, const struct compile_job *job, const str
 		return err;
 	}
 	env->vmlinux_status = generated ? "generated" : "cached";
+	/* Warms up beside the PCH check (or build), so even a first compile may find it ready. */
+	warm_clang_prepare(&a->warm_clang, env->clang, a->cache_dir);
 	if (generated)
 		fprintf(stderr, "ebpf-agent: generated %s/vmlinux.h in %.0f ms\n", env->vmlinux_dir, now_ms() - t0);
 	if (!includes_vmlinux_h(main->content, main->len) || ships_own_vmlinux_h(job))
@@ -480,7 +482,8 @@ static size_t build_argv(const char **argv, const struct compile_job *job, const
 }
 
 static struct json_object *compile_result(const struct proc_result *res, const struct held_object *obj,
-					  const char *object_b64, double duration_ms, const char *vmlinux_status)
+					  const char *object_b64, double duration_ms, bool warm,
+					  const char *vmlinux_status)
 {
 	struct json_object *result = json_object_new_object();
 	char *stderr_text = NULL;
@@ -494,6 +497,7 @@ static struct json_object *compile_result(const struct proc_result *res, const s
 	json_object_object_add(result, "stderr", json_object_new_string(stderr_text ? stderr_text : res->output));
 	json_object_object_add(result, "exitCode", json_object_new_int(res->exit_code));
 	json_object_object_add(result, "durationMs", json_object_new_int64((int64_t)(duration_ms + 0.5)));
+	json_object_object_add(result, "warmCompiler", json_object_new_boolean(warm));
 	json_object_object_add(result, "vmlinuxH", json_object_new_string(vmlinux_status));
 	free(stderr_text);
 	return result;
@@ -510,6 +514,7 @@ static void run_clang(struct agent *a, const struct compile_job *job, const stru
 	void *data = NULL;
 	size_t size = 0;
 	double t0, duration;
+	bool warm;
 	int err;
 
 	if (asprintf(&src_dir, "%s/src", *work_dir) < 0)
@@ -528,7 +533,10 @@ static void run_clang(struct agent *a, const struct compile_job *job, const stru
 		goto out;
 	build_argv(argv, job, env, obj_path);
 	t0 = now_ms();
-	err = proc_run(argv, src_dir, CLANG_OUTPUT_MAX, watch, &res);
+	err = warm_clang_run(&a->warm_clang, argv, src_dir, CLANG_OUTPUT_MAX, watch, &res);
+	warm = err != -EAGAIN;
+	if (!warm)
+		err = proc_run(argv, src_dir, CLANG_OUTPUT_MAX, watch, &res);
 	duration = now_ms() - t0;
 	if (err) {
 		rpc_reply_error(r, RPC_INTERNAL_ERROR, "Cannot run %s: %s.", env->clang, strerror(-err));
@@ -554,7 +562,7 @@ static void run_clang(struct agent *a, const struct compile_job *job, const stru
 		obj = objects_add(&a->objects, object_name(job->main), *work_dir, data, size);
 		*work_dir = NULL;	/* the table owns it now */
 	}
-	r->result = compile_result(&res, obj, object_b64, duration, env->vmlinux_status);
+	r->result = compile_result(&res, obj, object_b64, duration, warm, env->vmlinux_status);
 out_res:
 	proc_result_free(&res);
 out:

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -271,7 +272,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	static struct agent a;	/* static: the object table is large */
+	static struct agent a = { .warm_clang = WARM_CLANG_INIT };	/* static: the object table is large */
 	char cache_buf[PATH_MAX];
 	const char *tmp = getenv("TMPDIR");
 	int opt, err;
@@ -302,6 +303,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	a.tmp_dir = tmp && tmp[0] == '/' ? tmp : "/tmp";
+	/* Keep freed memory for the next request rather than hand it back to the kernel: every load
+	 * of a CO-RE program parses the kernel's BTF (~6 MB of allocations), and faulting those pages
+	 * in afresh each time cost ~50 ms per load, seven times the parse itself. Bounded: blocks over
+	 * 32 MiB (walk logs) are still mapped and unmapped on their own, and free memory above
+	 * 64 MiB at the top of the heap is still returned. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	for (size_t i = 0; i < METHOD_COUNT; i++)
 		method_names[i] = methods[i].name;
 	a.methods = method_names;
@@ -324,6 +332,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ebpf-agent: stopping on signal %d\n", (int)agent_stop_requested);
 	streams_stop_all();
 	objects_clear(&a.objects);
+	warm_clang_stop(&a.warm_clang);
 	if (!err)
 		outbuf_drain(2000);
 	outbuf_free();

@@ -68,9 +68,8 @@ static bool watch_says_abort(const struct proc_watch *watch)
 	return watch && watch->should_abort && watch->should_abort(watch->ctx);
 }
 
-/* Collects output until the child closes its end of the pipe, watching for cancellation. */
-static int pump(pid_t pid, int out_fd, size_t max_output, const struct proc_watch *watch,
-		struct proc_result *res)
+int proc_collect(pid_t pid, int out_fd, size_t max_output, const struct proc_watch *watch,
+		 struct proc_result *res)
 {
 	int watch_fd = watch ? watch->fd : -1;
 	struct pollfd fds[2];
@@ -108,10 +107,9 @@ int proc_run(const char *const *argv, const char *cwd, size_t max_output,
 	int pipefd[2], status, err;
 	pid_t pid;
 
-	memset(res, 0, sizeof(*res));
-	res->output = calloc(1, 1);
-	if (!res->output)
-		return -ENOMEM;
+	err = proc_result_init(res);
+	if (err)
+		return err;
 	if (pipe2(pipefd, O_CLOEXEC)) {
 		err = -errno;
 		goto fail;
@@ -128,7 +126,7 @@ int proc_run(const char *const *argv, const char *cwd, size_t max_output,
 	/* Set it here too: a cancel right after fork() must find the group. */
 	setpgid(pid, pid);
 	close(pipefd[1]);
-	err = pump(pid, pipefd[0], max_output, watch, res);
+	err = proc_collect(pid, pipefd[0], max_output, watch, res);
 	if (err)
 		kill(-pid, SIGKILL);
 	close(pipefd[0]);
@@ -145,6 +143,13 @@ int proc_run(const char *const *argv, const char *cwd, size_t max_output,
 fail:
 	proc_result_free(res);
 	return err;
+}
+
+int proc_result_init(struct proc_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->output = calloc(1, 1);
+	return res->output ? 0 : -ENOMEM;
 }
 
 void proc_result_free(struct proc_result *res)

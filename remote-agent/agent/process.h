@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Polled beside the child's output while it runs (the agent's stdin). */
 struct proc_watch {
@@ -29,6 +30,12 @@ struct proc_result {
  * negative errno when it could not be started. */
 int proc_run(const char *const *argv, const char *cwd, size_t max_output,
 	     const struct proc_watch *watch, struct proc_result *res);
+/* For a child started some other way (warm_clang.c): reads @out_fd until every writer has closed
+ * it, into @res (set up by proc_result_init()), killing process group @pid when @watch says to
+ * abort. Returns 0, or a negative errno when reading failed. */
+int proc_collect(pid_t pid, int out_fd, size_t max_output, const struct proc_watch *watch,
+		 struct proc_result *res);
+int proc_result_init(struct proc_result *res);
 void proc_result_free(struct proc_result *res);
 
 #endif

@@ -6,7 +6,8 @@
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_PROTOCOL_VERSION, ErrorCode, agentMethods } from '../../remote-agent/protocol';
 import {
@@ -73,6 +74,7 @@ t('compile of a program including vmlinux.h generates vmlinux.h once, then takes
   assert.equal(second.result.vmlinuxH, 'cached');
   assert.notEqual(second.result.objectId, first.result.objectId);
   assert.ok(second.result.durationMs < 2000, `compile with the PCH took ${second.result.durationMs} ms`);
+  assert.equal(second.result.warmCompiler, true, 'the agent keeps a clang started after its first compile');
 });
 
 t('a clang error comes back as ok:false with clang stderr naming file:line:col', async () => {
@@ -82,6 +84,7 @@ t('a clang error comes back as ok:false with clang stderr naming file:line:col',
   assert.equal(reply.result.object, null);
   assert.equal(reply.result.exitCode, 1);
   assert.match(reply.result.stderr, /^clang-error\.bpf\.c:11:9: error: use of undeclared identifier 'undeclared_counter'$/m);
+  assert.equal(reply.result.warmCompiler, true, 'a warm clang reports errors and its exit status as clang does');
 });
 
 async function compileAndLoad(name: string) {
@@ -227,6 +230,8 @@ t('$/cancelRequest stops a running clang, or drops a queued request, with Reques
   assert.equal(queued.id, helloId);
   assert.equal(queued.result.protocolVersion, 2);
   assert.equal(readdirSync(agent.tmpDir).length, before, 'the cancelled compile left no work dir');
+  const next = await agent.request('compile', fixture('passes.bpf.c'));
+  assert.deepEqual([next.result.ok, next.result.warmCompiler], [true, true], 'the warm clang outlives a cancelled compile');
 });
 
 t('a line over 32 MiB is answered with InvalidRequest and discarded, and the agent goes on', async () => {
@@ -244,12 +249,68 @@ t('SIGTERM makes the agent remove its work dirs and exit', async () => {
     const compiled = await doomed.request('compile', fixture('rejected.bpf.c'));
     assert.equal(compiled.result.ok, true);
     assert.equal(readdirSync(doomed.tmpDir).length, 1);
+    assert.equal(compiled.result.warmCompiler, true);
+    assert.notDeepEqual(processesMapping(doomed.cacheDir), [], 'the warm clang runs from a preload under the cache dir');
     doomed.child.kill('SIGTERM');
     assert.equal(await doomed.exited, 0);
     assert.deepEqual(readdirSync(doomed.tmpDir), []);
+    assert.deepEqual(readdirSync(doomed.cacheDir), ['vmlinux'], 'the preload is removed once clang has mapped it');
+    assert.deepEqual(processesMapping(doomed.cacheDir), [], 'no warm clang outlives the agent');
     assertNoSanitizerReport(doomed.stderr);
   } finally {
     doomed.cleanup();
+  }
+});
+
+/** Pids of processes that map a file under @dir (the warm clang maps its preload, deleted or not). */
+function processesMapping(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let maps = '';
+    try {
+      maps = readFileSync(`/proc/${entry}/maps`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (maps.includes(`${dir}/`)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+t('a `clang` that is a script stays what runs: its interpreter is kept warm and runs the script for each compile', async () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'agent-test-wrapper-'));
+  const calls = join(scratch, 'calls');
+  writeFileSync(join(scratch, 'clang'), `#!/bin/sh\necho "$*" >> ${calls}\nexec ${execFileSync('sh', ['-c', 'command -v clang'], { encoding: 'utf8' }).trim()} "$@"\n`, { mode: 0o755 });
+  const wrapped = new RawAgent({ env: { ...process.env, PATH: `${scratch}:${process.env.PATH}` } });
+  try {
+    const compiles = [await wrapped.request('compile', fixture('passes.bpf.c')), await wrapped.request('compile', fixture('clang-error.bpf.c'))];
+    assert.deepEqual(compiles.map((c) => [c.result.ok, c.result.warmCompiler]), [[true, true], [false, true]]);
+    assert.match(compiles[1].result.stderr, /^clang-error\.bpf\.c:11:9: error: use of undeclared identifier 'undeclared_counter'$/m);
+    const compileCalls = readFileSync(calls, 'utf8').split('\n').filter((line) => / -c (passes|clang-error)\.bpf\.c /.test(line));
+    assert.equal(compileCalls.length, 2, 'the script ran once per compile');
+    await wrapped.close();
+    assertNoSanitizerReport(wrapped.stderr);
+  } finally {
+    wrapped.cleanup();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});
+
+t('where clang cannot take the preload (a noexec cache dir), compiles start clang each time and the log says why once', async () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'agent-test-noexec-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'noexec,mode=0700', 'tmpfs', scratch]);
+  const cold = new RawAgent({ scratchDir: scratch });
+  try {
+    const compiles = [await cold.request('compile', fixture('passes.bpf.c')), await cold.request('compile', fixture('passes.bpf.c'))];
+    assert.deepEqual(compiles.map((c) => [c.result.ok, c.result.warmCompiler]), [[true, false], [true, false]]);
+    assert.equal(cold.stderr.match(/keeps no warm clang from now on \(the preload did not load into it\); each compile starts it/g)?.length, 1, cold.stderr);
+    await cold.close();
+    assertNoSanitizerReport(cold.stderr);
+  } finally {
+    cold.cleanup();
+    execFileSync('umount', [scratch]);
+    rmSync(scratch, { recursive: true, force: true });
   }
 });
 

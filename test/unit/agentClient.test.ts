@@ -86,7 +86,7 @@ test('a result split across chunks and a multi-byte character split mid-characte
   const compile = client.request('compile', { files: [{ path: 'a.bpf.c', content: 'x' }], main: 'a.bpf.c' });
   const request = await agent.nextMessage(0);
   const line = Buffer.from(
-    `${JSON.stringify({ jsonrpc: '2.0', id: request.id, result: { ok: false, objectId: null, object: null, stderr: 'a.bpf.c:1:1: error: unknown type name ‘x’', exitCode: 1, durationMs: 3, vmlinuxH: 'cached' } })}\n`,
+    `${JSON.stringify({ jsonrpc: '2.0', id: request.id, result: { ok: false, objectId: null, object: null, stderr: 'a.bpf.c:1:1: error: unknown type name ‘x’', exitCode: 1, durationMs: 3, warmCompiler: false, vmlinuxH: 'cached' } })}\n`,
   );
   const cut = line.indexOf(Buffer.from('‘')) + 1; // inside the 3-byte UTF-8 sequence
   agent.fromAgent.write(line.subarray(0, cut));

@@ -35,7 +35,7 @@ class FixtureAgent implements VerifyingAgent {
   async compile(p: CompileParams): Promise<CompileResult> {
     this.compiled.push(p);
     const object = readFileSync(path.join(this.dir, 'prog.o')).toString('base64');
-    return { ok: true, objectId: 'obj-1', object, stderr: '', exitCode: 0, durationMs: 7, vmlinuxH: 'cached' };
+    return { ok: true, objectId: 'obj-1', object, stderr: '', exitCode: 0, durationMs: 7, warmCompiler: true, vmlinuxH: 'cached' };
   }
 
   async load(): Promise<LoadResult> {
@@ -146,6 +146,7 @@ test('a compile failure gives clang\'s diagnostics, compiled:false, no load and 
           "clang-error.bpf.c:11:9: error: use of undeclared identifier 'undeclared_counter'\n        return undeclared_counter + x;\n               ^\n1 error generated.\n",
         exitCode: 1,
         durationMs: 40,
+        warmCompiler: true,
         vmlinuxH: 'cached',
       };
     },

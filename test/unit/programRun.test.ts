@@ -56,7 +56,7 @@ function fakeAgent(opts: { maps?: { name: string; type: string }[]; failAttach?:
     const object = fs.readFileSync(path.join(dir, 'out.o'));
     const objectId = `obj${objects.size + 1}`;
     objects.set(objectId, object);
-    return { ok: true, objectId, object: object.toString('base64'), stderr: '', exitCode: 0, durationMs: 1, vmlinuxH: 'cached' };
+    return { ok: true, objectId, object: object.toString('base64'), stderr: '', exitCode: 0, durationMs: 1, warmCompiler: true, vmlinuxH: 'cached' };
   };
   const requests = requesterOf({
     compile,
