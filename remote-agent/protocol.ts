@@ -274,7 +274,11 @@ export interface CompileResult {
   ok: boolean;
   /** Handle of the object held by the agent, for `load` and `release`; null when !ok. */
   objectId: string | null;
-  /** The compiled ELF object, base64; null when !ok. The client reads its BTF.ext line info. */
+  /**
+   * The compiled ELF object, base64; null when !ok. The client reads its BTF and BTF.ext line
+   * info. Its DWARF sections are emptied (SHT_NOBITS, every section index kept): nothing reads
+   * them, and they are most of the object. The agent loads its own full copy.
+   */
   object: string | null;
   /** clang's stderr (warnings and errors), as is. */
   stderr: string;

@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "base64.h"
+#include "object_strip.h"
 #include "params.h"
 #include "toolchain.h"
 #include "vmlinux_cache.h"
@@ -503,6 +504,20 @@ static struct json_object *compile_result(const struct proc_result *res, const s
 	return result;
 }
 
+/* What the client gets back: the object without DWARF when it can be stripped, else as is. */
+static char *client_copy_base64(const void *data, size_t size)
+{
+	void *stripped;
+	size_t stripped_size;
+	char *b64;
+
+	if (object_strip_dwarf(data, size, &stripped, &stripped_size))
+		return base64_encode(data, size);
+	b64 = base64_encode(stripped, stripped_size);
+	free(stripped);
+	return b64;
+}
+
 /* Runs clang in @work_dir/src; on success hands the object (and @work_dir) to the table. */
 static void run_clang(struct agent *a, const struct compile_job *job, const struct compile_env *env,
 		      const struct proc_watch *watch, char **work_dir, struct rpc_reply *r)
@@ -553,7 +568,7 @@ static void run_clang(struct agent *a, const struct compile_job *job, const stru
 					obj_path, strerror(-err));
 			goto out_res;
 		}
-		object_b64 = base64_encode(data, size);
+		object_b64 = client_copy_base64(data, size);
 		if (!object_b64) {
 			free(data);
 			rpc_reply_error(r, RPC_INTERNAL_ERROR, "The agent ran out of memory.");

@@ -68,6 +68,11 @@ t('compile of a program including vmlinux.h generates vmlinux.h once, then takes
   const elf = Buffer.from(first.result.object, 'base64');
   assert.deepEqual([...elf.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
   assert.equal(elf[18], 247, 'e_machine is EM_BPF');
+  const sections = elfSections(elf);
+  const dwarf = sections.filter((s) => s.name.startsWith('.debug_'));
+  assert.ok(dwarf.length > 0, 'clang -g wrote DWARF, and its sections keep their indexes');
+  assert.deepEqual(dwarf.filter((s) => s.type !== 8 /* SHT_NOBITS */ || s.size !== 0), [], 'DWARF comes back emptied');
+  assert.ok(sections.find((s) => s.name === '.BTF')!.size > 0 && sections.find((s) => s.name === '.BTF.ext')!.size > 0);
 
   const second = await agent.request('compile', fixture('passes.bpf.c'));
   assert.equal(second.result.ok, true);
@@ -86,6 +91,22 @@ t('a clang error comes back as ok:false with clang stderr naming file:line:col',
   assert.match(reply.result.stderr, /^clang-error\.bpf\.c:11:9: error: use of undeclared identifier 'undeclared_counter'$/m);
   assert.equal(reply.result.warmCompiler, true, 'a warm clang reports errors and its exit status as clang does');
 });
+
+/** Names, types and sizes of an ELF64 little-endian file's sections. */
+function elfSections(elf: Buffer): Array<{ name: string; type: number; size: number }> {
+  const shoff = Number(elf.readBigUInt64LE(0x28));
+  const count = elf.readUInt16LE(0x3c);
+  const header = (i: number) => shoff + i * 64;
+  const names = Number(elf.readBigUInt64LE(header(elf.readUInt16LE(0x3e)) + 0x18));
+  return Array.from({ length: count }, (_, i) => {
+    const nameStart = names + elf.readUInt32LE(header(i));
+    return {
+      name: elf.toString('latin1', nameStart, elf.indexOf(0, nameStart)),
+      type: elf.readUInt32LE(header(i) + 4),
+      size: Number(elf.readBigUInt64LE(header(i) + 0x20)),
+    };
+  });
+}
 
 async function compileAndLoad(name: string) {
   const compiled = await agent.request('compile', fixture(name));
