@@ -16,10 +16,9 @@
 
 #define OUTPUT_CHUNK 4096
 
-static void exec_child(const char *const *argv, const char *cwd, int out_fd)
+void proc_child_reset(void)
 {
 	sigset_t none;
-	int null_fd;
 
 	setpgid(0, 0);
 	/* The agent blocks termination signals outside ppoll(); the tool must not inherit that. */
@@ -27,6 +26,13 @@ static void exec_child(const char *const *argv, const char *cwd, int out_fd)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void exec_child(const char *const *argv, const char *cwd, int out_fd)
+{
+	int null_fd;
+
+	proc_child_reset();
 	null_fd = open("/dev/null", O_RDONLY);
 	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
 		_exit(126);

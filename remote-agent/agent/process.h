@@ -36,6 +36,9 @@ int proc_run(const char *const *argv, const char *cwd, size_t max_output,
 int proc_collect(pid_t pid, int out_fd, size_t max_output, const struct proc_watch *watch,
 		 struct proc_result *res);
 int proc_result_init(struct proc_result *res);
+/* In a child after fork(), before exec: its own process group (so a kill reaches all it starts),
+ * no blocked signals, default SIGPIPE, and killed when the agent dies. */
+void proc_child_reset(void);
 void proc_result_free(struct proc_result *res);
 
 #endif
