@@ -86,23 +86,26 @@ function compileFlagsNote(flags: NonNullable<CheckReport['compileFlags']>, cwd: 
 }
 
 export function toJsonDiagnostics(reports: CheckReport[], cwd: string): JsonDiagnostic[] {
-  return reports.flatMap((r) =>
-    r.diagnostics.map((d) => ({
-      file: displayPath(d.file, cwd),
-      line: d.line,
-      column: d.column,
-      severity: d.severity,
-      message: d.message,
-      source: d.source,
-      program: d.program ?? null,
-      ...(d.explanation ? { explanation: d.explanation } : {}),
-      ...(d.category ? { category: d.category } : {}),
-      ...(d.related ? { related: d.related.map((r) => ({ ...r, file: displayPath(r.file, cwd) })) } : {}),
-      ...(d.reason ? { reason: d.reason } : {}),
-      ...(d.suggestion ? { suggestion: d.suggestion } : {}),
-      ...(d.preset ? { preset: d.preset } : {}),
-    })),
-  );
+  return reports.flatMap((r) => r.diagnostics.map((d) => toJsonDiagnostic(d, (file) => displayPath(file, cwd))));
+}
+
+/** One diagnostic as `--format json` (and the MCP server's check) give it; @shown names its files. */
+export function toJsonDiagnostic(d: SourceDiagnostic, shown: (file: string) => string): JsonDiagnostic {
+  return {
+    file: shown(d.file),
+    line: d.line,
+    column: d.column,
+    severity: d.severity,
+    message: d.message,
+    source: d.source,
+    program: d.program ?? null,
+    ...(d.explanation ? { explanation: d.explanation } : {}),
+    ...(d.category ? { category: d.category } : {}),
+    ...(d.related ? { related: d.related.map((r) => ({ ...r, file: shown(r.file) })) } : {}),
+    ...(d.reason ? { reason: d.reason } : {}),
+    ...(d.suggestion ? { suggestion: d.suggestion } : {}),
+    ...(d.preset ? { preset: d.preset } : {}),
+  };
 }
 
 /** The CLI flag that gives the check what the loader would set. */

@@ -4,6 +4,7 @@
  *   ebpf-studio compare FILE    the verifier's cost, committed vs now or target vs target (cli/compareCommand.ts)
  *   ebpf-studio run FILE        verify, attach, stream decoded events and printk (cli/runCommand.ts)
  *   ebpf-studio lsp [--stdio]   the eBPF language server for any LSP client (cli/lspCommand.ts)
+ *   ebpf-studio mcp             an MCP server for coding agents: check, explain, … (cli/mcpCommand.ts)
  *   ebpf-studio explain MSG     what a verifier message means, or a saved log's error (cli/explainCommand.ts)
  *   ebpf-studio vm start 6.1    throwaway Debian kernel VMs as targets (cli/vmCommand.ts)
  * Exit status: 0 every program compiled and passed (and ran), 1 an error diagnostic or a failed
@@ -14,6 +15,7 @@ import { checkCommand } from './checkCommand';
 import { compareCommand } from './compareCommand';
 import { runCommand } from './runCommand';
 import { runLanguageServer } from './lspCommand';
+import { mcpCommand } from './mcpCommand';
 import { explainCommand } from './explainCommand';
 import { vmCommand } from './vmCommand';
 import { COMMAND_USAGE, helpRequested, overallUsage } from './usage';
@@ -40,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
         return await runCommand(rest, abort.signal);
       case 'lsp':
         return await runLanguageServer(rest);
+      case 'mcp':
+        return await mcpCommand(rest, abort.signal);
       case 'explain':
         return await explainCommand(rest);
       case 'vm':

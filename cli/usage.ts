@@ -128,6 +128,20 @@ clients may also send {"ebpfStudio": {"target", "identityFile", "knownHostsFile"
 initializationOptions or in workspace/didChangeConfiguration settings.
 
 ${CONNECTION}`,
+  mcp: `usage: ebpf-studio mcp [--target …]... [--allow-target TARGET]... [--identity KEYFILE] [--known-hosts FILE]
+
+A Model Context Protocol server on stdin/stdout for coding agents (VS Code's agent mode, any MCP
+client): tools list_targets, kernel_features, check (verify a file or a source text: diagnostics with
+explanations, causal chains and quick-fix edits) and explain. Agents only get the targets named with
+--target (default: local; the first is the default target). The first use of each target in a
+session asks the user through the client (MCP elicitation) unless it is named with --allow-target;
+a client that cannot ask is refused with what to configure. Each call is logged on stderr.
+
+  --target local|ssh://[user@]host[:port]|vm:NAME
+                         a target agents may use (repeat for several; an ~/.ssh/config alias works too)
+  --allow-target TARGET  one of those that agents may use without the user being asked
+  --identity KEYFILE     private key for SSH targets
+  --known-hosts FILE     known_hosts to check host keys against (default ~/.ssh/known_hosts)`,
 };
 
 /** True when the arguments ask for help (before a `--` that ends the options). */

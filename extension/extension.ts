@@ -32,6 +32,7 @@ import { registerVerifierCoverage } from './verifierCoverage';
 import { registerVerifierStateHover } from './verifierStateHover';
 import { registerLoadPresetQuickFixes } from './loadPresetSetting';
 import { registerVerifierQuickFixes } from './verifierQuickFixes';
+import { registerMcpServerProvider } from './mcpServerProvider';
 import { registerVerifyTriggers } from './verifyTriggers';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -75,6 +76,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     registerLoadPresetQuickFixes(verifier),
     registerSelectTargetCommand(vms, sessions),
     registerVerifyTriggers(verifier, sessions, statusBar, log),
+    registerMcpServerProvider(context, sessions, version),
   );
   try {
     const client = await startLanguageClient(context);

@@ -1,0 +1,293 @@
+/**
+ * eBPF Studio as a Model Context Protocol server: the check → explain → fix loop for coding agents
+ * (VS Code's agent mode, any MCP client), on the user's real targets. Tools:
+ *   list_targets     the targets the user configured for agents, and the kernel VMs running here
+ *   kernel_features  one target's kernel: release, arch, BTF, clang, probed features
+ *   check            compile and verify a file (or a source text) on targets → diagnostics with
+ *                    explanations, causal chains and quick-fix edits, and each program's verdict
+ *   explain          the knowledge base's entry for a verifier message, or a saved log's error
+ *
+ * The user stays in control of what touches a kernel: an agent only ever gets a target the user
+ * configured (`ebpf-studio mcp --target`), and the first use of each target in a session asks the
+ * user (MCP elicitation) unless the user listed it as allowed without asking (`--allow-target`,
+ * `ebpfStudio.mcp.allowedTargets`); a client that cannot ask is refused with what to configure.
+ * Every call is logged (stderr, which VS Code shows in the server's Output).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import type { AgentSession } from '../remote-agent/client/agentSession';
+import type { CheckReport, SourceDiagnostic } from '../remote-agent/client/checkReport';
+import { checkFilesOnSession, type LocalCompiler } from '../remote-agent/client/kernelMatrix';
+import { verifierFixes } from '../remote-agent/client/verifierFixes';
+import { explainVerifierMessage } from '../remote-agent/client/verifierKnowledge';
+import { listVms, vmTargetName } from '../remote-agent/client/vm/vmManager';
+import { explainLog, explainMessage } from './explainCommand';
+import { toJsonDiagnostic } from './formatReport';
+
+export interface McpServerOptions {
+  /** The targets agents may use, as the user named them ('local', 'vm:6.1', 'ssh://…'); the first is the default. */
+  targets: readonly string[];
+  /** Of those, the ones agents may use without the user being asked first. */
+  allowedWithoutAsking: readonly string[];
+  /** Opens an agent session to a target (the CLI's openCliSession); closed after each call. */
+  openSession(target: string, signal: AbortSignal): Promise<AgentSession>;
+  /** Compiles for targets without clang (kernel VMs), as `check --compile-on auto` does. */
+  compiler: LocalCompiler;
+  version: string;
+  log(line: string): void;
+}
+
+const locationSchema = z.object({ file: z.string(), line: z.number(), column: z.number(), message: z.string() });
+const positionSchema = z.object({ line: z.number().describe('0-based'), character: z.number().describe('0-based') });
+const editSchema = z.object({ start: positionSchema, end: positionSchema, newText: z.string() });
+
+const diagnosticSchema = z.object({
+  target: z.string(),
+  file: z.string(),
+  line: z.number().describe('1-based'),
+  column: z.number().describe('1-based'),
+  severity: z.enum(['error', 'warning', 'note']),
+  message: z.string(),
+  source: z.enum(['clang', 'verifier']),
+  program: z.string().nullable(),
+  explanation: z.object({ id: z.string(), title: z.string(), text: z.string(), fix: z.string(), docs: z.string() }).optional(),
+  category: z.string().optional(),
+  related: z.array(locationSchema).optional().describe('the causal chain (where the offending state came from) first, then where the verifier walked'),
+  reason: z.string().optional().describe("the kernel's own explanation (7.3+)"),
+  suggestion: z.string().optional().describe("the kernel's suggested fix (7.3+)"),
+  preset: z.record(z.string(), z.unknown()).optional().describe('what the program\'s loader would set before load (a map size, an attach target): check again with it in ebpfStudio.loadPresets'),
+  fixes: z.array(z.object({ title: z.string(), edits: z.array(editSchema) })).describe("quick fixes as edits of the diagnostic's file; applying one makes the verifier accept that failure"),
+});
+
+const programSchema = z.object({
+  target: z.string(),
+  kernelRelease: z.string(),
+  program: z.string(),
+  section: z.string(),
+  ok: z.boolean(),
+  insnsProcessed: z.number().nullable(),
+  stackDepth: z.number().nullable(),
+  error: z.string().optional(),
+});
+
+const checkOutput = {
+  passed: z.boolean().describe('every program compiled and passed on every target'),
+  diagnostics: z.array(diagnosticSchema),
+  programs: z.array(programSchema),
+  unreachable: z.array(z.object({ target: z.string(), error: z.string() })),
+};
+
+type CheckOutput = { [K in keyof typeof checkOutput]: z.infer<(typeof checkOutput)[K]> };
+
+function textResult(text: string, structured?: Record<string, unknown>, isError = false): CallToolResult {
+  return { content: [{ type: 'text', text }], ...(structured && { structuredContent: structured }), ...(isError && { isError }) };
+}
+
+export function createMcpServer(o: McpServerOptions): McpServer {
+  const server = new McpServer({ name: 'ebpf-studio', version: o.version }, { capabilities: { logging: {} } });
+  const approved = new Set<string>(o.allowedWithoutAsking.filter((t) => o.targets.includes(t)));
+  const defaultTarget = o.targets[0];
+
+  /** Undefined when the agent may use @target now; else why not, for the agent to relay. */
+  async function consent(target: string, what: string): Promise<string | undefined> {
+    if (!o.targets.includes(target)) {
+      return `${target} is not one of the targets the user configured for agents (${o.targets.join(', ') || 'none'}); ask the user to add it (ebpfStudio.target, or ebpf-studio mcp --target).`;
+    }
+    if (approved.has(target)) return undefined;
+    if (!server.server.getClientCapabilities()?.elicitation) {
+      return `Using ${target} needs the user's consent, and this MCP client cannot ask for it: the user can allow it without asking (ebpfStudio.mcp.allowedTargets, or ebpf-studio mcp --allow-target ${target}).`;
+    }
+    const answer = await server.server.elicitInput({
+      message: `An agent wants to ${what} on ${target} (it loads programs into that kernel's verifier; nothing is attached). Allow agents to use ${target} for the rest of this session?`,
+      requestedSchema: { type: 'object', properties: {} },
+    });
+    if (answer.action !== 'accept') return `The user did not allow agents to use ${target}.`;
+    approved.add(target);
+    return undefined;
+  }
+
+  async function withSession<T>(target: string, signal: AbortSignal, use: (session: AgentSession) => Promise<T>): Promise<T> {
+    const session = await o.openSession(target, signal);
+    try {
+      return await use(session);
+    } finally {
+      await session.dispose();
+    }
+  }
+
+  server.registerTool(
+    'list_targets',
+    {
+      title: 'List eBPF targets',
+      description: 'The kernels agents may verify programs on: the targets the user configured (the first is the default) and the kernel VMs running on this machine.',
+      inputSchema: {},
+      outputSchema: {
+        targets: z.array(z.object({ target: z.string(), isDefault: z.boolean(), usableWithoutAsking: z.boolean() })),
+        kernelVms: z.array(z.object({ target: z.string(), kernel: z.string(), configured: z.boolean() })),
+      },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async () => {
+      o.log('list_targets');
+      const targets = o.targets.map((target) => ({ target, isDefault: target === defaultTarget, usableWithoutAsking: approved.has(target) }));
+      const kernelVms = listVms().filter((vm) => vm.state === 'running').map((vm) => ({ target: vmTargetName(vm.name), kernel: vm.kernelRelease, configured: o.targets.includes(vmTargetName(vm.name)) }));
+      const text = [...targets.map((t) => `${t.target}${t.isDefault ? ' (default)' : ''}${t.usableWithoutAsking ? '' : ' — asks the user first'}`), ...kernelVms.map((v) => `${v.target}: kernel VM, ${v.configured ? 'configured' : 'not configured for agents'}`)].join('\n');
+      return textResult(text || 'No targets are configured for agents.', { targets, kernelVms });
+    },
+  );
+
+  server.registerTool(
+    'kernel_features',
+    {
+      title: "A target kernel's features",
+      description: "What one target's kernel is and can do: release, architecture, BTF, the target's clang, and features probed by loading programs (kprobes, fentry, LSM, ring buffer, tcx, …).",
+      inputSchema: { target: z.string().optional().describe('a configured target; default: the default target') },
+      outputSchema: { target: z.string(), kernelRelease: z.string(), arch: z.string(), btf: z.boolean(), clang: z.string().nullable(), features: z.record(z.string(), z.unknown()) },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async ({ target = defaultTarget }, extra) => {
+      o.log(`kernel_features ${target}`);
+      if (target === undefined) return textResult('No targets are configured for agents.', undefined, true);
+      const refused = await consent(target, 'read the kernel features');
+      if (refused) return textResult(refused, undefined, true);
+      return withSession(target, extra.signal, async (session) => {
+        const h = session.hello;
+        const out = { target, kernelRelease: h.kernelRelease, arch: h.arch, btf: h.btf, clang: h.clang, features: { ...h.features } };
+        return textResult(JSON.stringify(out, null, 2), out);
+      });
+    },
+  );
+
+  server.registerTool(
+    'check',
+    {
+      title: 'Verify eBPF programs',
+      description:
+        'Compile a BPF C file (or a source text) and verify every program in it with the real kernel verifier of each target. Returns diagnostics on source lines with an explanation, the causal chain (where the offending state came from) and quick-fix edits, plus each program\'s verdict and cost. Apply a fix\'s edits and check again.',
+      inputSchema: {
+        file: z.string().optional().describe('path of a .bpf.c file (absolute, or relative to the server\'s directory)'),
+        source: z.string().optional().describe('the program text, when there is no file; its includes resolve against the server\'s directory'),
+        name: z.string().optional().describe("the source text's file name in diagnostics (default program.bpf.c)"),
+        target: z.string().optional().describe('one configured target; default: the default target'),
+        targets: z.array(z.string()).optional().describe('several configured targets, checked one after the other'),
+      },
+      outputSchema: checkOutput,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async (args, extra) => {
+      if ((args.file === undefined) === (args.source === undefined)) return textResult('Give either file (a path) or source (the program text).', undefined, true);
+      const targets = args.targets ?? (args.target !== undefined ? [args.target] : defaultTarget !== undefined ? [defaultTarget] : []);
+      o.log(`check ${args.file ?? `<source ${args.name ?? 'program.bpf.c'}>`} on ${targets.join(', ') || 'no target'}`);
+      if (targets.length === 0) return textResult('No targets are configured for agents.', undefined, true);
+      for (const target of targets) {
+        const refused = await consent(target, 'verify a program');
+        if (refused) return textResult(refused, undefined, true);
+      }
+      const input = resolveInput(args);
+      if ('error' in input) return textResult(input.error, undefined, true);
+      try {
+        const out: CheckOutput = { passed: true, diagnostics: [], programs: [], unreachable: [] };
+        for (const target of targets) {
+          try {
+            const reports = await withSession(target, extra.signal, (session) => checkFilesOnSession(session, [input.file], { compileOn: 'auto', compiler: o.compiler, target, signal: extra.signal }));
+            addReports(out, target, reports, input);
+          } catch (e) {
+            if (extra.signal.aborted) throw e;
+            out.unreachable.push({ target, error: e instanceof Error ? e.message : String(e) });
+            out.passed = false;
+          }
+        }
+        return textResult(checkSummary(out), out);
+      } finally {
+        input.cleanup();
+      }
+    },
+  );
+
+  server.registerTool(
+    'explain',
+    {
+      title: 'Explain a verifier message',
+      description: "What a BPF verifier message means and the usual fix (eBPF Studio's knowledge base), or for a whole saved verifier log: its error, explanation and the causal chain. Needs no target.",
+      inputSchema: { message: z.string().optional().describe('a verifier message, e.g. "R0 invalid mem access \'map_value_or_null\'"'), log: z.string().optional().describe('a whole verifier log') },
+      outputSchema: { explained: z.boolean(), text: z.string(), id: z.string().optional() },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async ({ message, log }) => {
+      o.log('explain');
+      if ((message === undefined) === (log === undefined)) return textResult('Give either message or log.', undefined, true);
+      const out = log !== undefined ? explainLog(log) : explainMessage(message!);
+      const id = message !== undefined ? explainVerifierMessage(message)?.id : undefined;
+      return textResult(out.text, { explained: out.status === 0, text: out.text, ...(id && { id }) });
+    },
+  );
+
+  return server;
+}
+
+interface CheckInput {
+  file: string;
+  /** The name diagnostics give the file: the path the agent gave, or the source text's name. */
+  shownAs: string;
+  text: string;
+  cleanup(): void;
+}
+
+/** A file is read where it is; a source text is written to a private temp dir under its name. */
+function resolveInput(args: { file?: string; source?: string; name?: string }): CheckInput | { error: string } {
+  if (args.file !== undefined) {
+    const file = path.resolve(args.file);
+    if (!fs.existsSync(file)) return { error: `${args.file}: no such file` };
+    return { file, shownAs: args.file, text: fs.readFileSync(file, 'utf8'), cleanup: () => {} };
+  }
+  const name = args.name ?? 'program.bpf.c';
+  if (!/^[\w.-]+\.c$/.test(name)) return { error: `name must be a plain C file name (like probe.bpf.c), not '${name}'` };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebpf-studio-mcp-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, args.source!);
+  return { file, shownAs: name, text: args.source!, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+function addReports(out: CheckOutput, target: string, reports: CheckReport[], input: CheckInput): void {
+  const shown = (file: string): string => (file === input.file ? input.shownAs : file);
+  for (const report of reports) {
+    if (!report.compiled || report.programs.some((p) => !p.ok)) out.passed = false;
+    for (const d of report.diagnostics) {
+      if (d.severity === 'error') out.passed = false;
+      out.diagnostics.push(toWireDiagnostic(target, d, shown, d.file === input.file ? input.text : undefined));
+    }
+    for (const p of report.programs) {
+      out.programs.push({
+        target,
+        kernelRelease: report.kernelRelease,
+        program: p.name,
+        section: p.section,
+        ok: p.ok,
+        insnsProcessed: p.insnsProcessed,
+        stackDepth: p.stackDepth,
+        ...(p.error !== undefined && { error: p.error }),
+      });
+    }
+  }
+}
+
+function toWireDiagnostic(target: string, d: SourceDiagnostic, shown: (file: string) => string, text: string | undefined): CheckOutput['diagnostics'][number] {
+  return { target, ...toJsonDiagnostic(d, shown), fixes: text === undefined ? [] : verifierFixes(text, d) };
+}
+
+/** The text an agent reads first: the verdict, then each problem with its explanation and fixes. */
+function checkSummary(out: CheckOutput): string {
+  const lines = [out.passed ? `Every program passed (${out.programs.map((p) => `${p.program} on ${p.target}`).join(', ')}).` : 'The check failed.'];
+  for (const u of out.unreachable) lines.push(`${u.target}: not checked: ${u.error}`);
+  for (const d of out.diagnostics) {
+    lines.push(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.target}${d.program ? `, ${d.program}` : ''}]`);
+    if (d.explanation) lines.push(`  ${d.explanation.title}: ${d.explanation.text}`, `  Fix: ${d.explanation.fix}`);
+    for (const c of (d.related ?? []).slice(0, 3)) lines.push(`  ${c.file}:${c.line}: ${c.message}`);
+    for (const f of d.fixes) lines.push(`  quick fix available: ${f.title}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,60 @@
+/**
+ * Offers eBPF Studio's MCP server (`ebpf-studio mcp`, cli/mcpServer.ts) to VS Code's agent mode
+ * through the MCP server definition provider API, so agents get check/explain/… with no
+ * configuration: the server runs the bundled CLI with the current target and the targets the user
+ * lets agents use without asking (`ebpfStudio.mcp.allowedTargets`); it is redefined when either
+ * changes. VS Code before 1.101 has no such API: the feature is then absent, and `npx ebpf-studio
+ * mcp` can still be configured by hand.
+ */
+import * as vscode from 'vscode';
+import type { AgentSessions } from './agentSessions';
+import { readSettings, SETTINGS_SECTION } from './settings';
+
+/** The provider id in package.json's contributes.mcpServerDefinitionProviders. */
+export const MCP_PROVIDER_ID = 'ebpfStudio.mcp';
+
+/** The parts of VS Code 1.101's MCP API used here (@types/vscode of our engine predates them). */
+interface McpApi {
+  registerMcpServerDefinitionProvider(id: string, provider: { onDidChangeMcpServerDefinitions: vscode.Event<void>; provideMcpServerDefinitions(): unknown[] }): vscode.Disposable;
+}
+type McpStdioServerDefinitionClass = new (label: string, command: string, args: string[], env: Record<string, string>, version: string) => unknown;
+
+/** The `ebpf-studio mcp` arguments for the current settings; no target, no server. */
+export function mcpServerArgs(cliPath: string, target: string | undefined, allowed: readonly string[], ssh: { identityFile?: string; knownHostsFile?: string }): string[] | undefined {
+  if (target === undefined) return undefined;
+  return [
+    cliPath,
+    'mcp',
+    '--target',
+    target,
+    ...allowed.filter((t) => t === target).flatMap((t) => ['--allow-target', t]),
+    ...(ssh.identityFile ? ['--identity', ssh.identityFile] : []),
+    ...(ssh.knownHostsFile ? ['--known-hosts', ssh.knownHostsFile] : []),
+  ];
+}
+
+export function registerMcpServerProvider(context: vscode.ExtensionContext, sessions: AgentSessions, version: string): vscode.Disposable {
+  const lm = (vscode as unknown as { lm?: Partial<McpApi> }).lm;
+  const Definition = (vscode as unknown as { McpStdioServerDefinition?: McpStdioServerDefinitionClass }).McpStdioServerDefinition;
+  if (typeof lm?.registerMcpServerDefinitionProvider !== 'function' || Definition === undefined) return new vscode.Disposable(() => {});
+  const changed = new vscode.EventEmitter<void>();
+  const provider = lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, {
+    onDidChangeMcpServerDefinitions: changed.event,
+    provideMcpServerDefinitions: () => {
+      const resolved = sessions.currentTarget();
+      const target = resolved.ok ? sessions.currentTargetSetting() || 'local' : undefined;
+      const allowed = vscode.workspace.getConfiguration(SETTINGS_SECTION).get<string[]>('mcp.allowedTargets', []);
+      const args = mcpServerArgs(context.asAbsolutePath('out/cli.js'), target, allowed, readSettings());
+      // The extension host's executable is Electron's: ELECTRON_RUN_AS_NODE makes it a plain Node.
+      return args ? [new Definition('eBPF Studio', process.execPath, args, { ELECTRON_RUN_AS_NODE: '1' }, version)] : [];
+    },
+  });
+  return vscode.Disposable.from(
+    provider,
+    changed,
+    sessions.onDidChangeTarget(() => changed.fire()),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration(`${SETTINGS_SECTION}.mcp.allowedTargets`)) changed.fire();
+    }),
+  );
+}

@@ -1,0 +1,144 @@
+/**
+ * The MCP server (cli/mcpServer.ts) driven by the SDK's own client, on this machine's kernel: the
+ * tools and their schemas, the check → fix → check loop an agent runs, and the user's control over
+ * targets (configured only; asked first unless allowed). In-process over the SDK's in-memory
+ * transport, and once over stdio as `ebpf-studio mcp` is started by VS Code.
+ */
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { ElicitRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { openCliSession } from '../../cli/cliSession';
+import { createMcpServer } from '../../cli/mcpServer';
+import { LocalCompiler } from '../../remote-agent/client/kernelMatrix';
+import { applyTextEdits } from '../../remote-agent/client/verifierFixes';
+import { agentPrerequisiteMissing, agentTestsGate, programFixtures } from '../support/rawAgent';
+
+const skipReason = agentPrerequisiteMissing();
+const t = agentTestsGate('MCP server tests', skipReason);
+const repo = join(__dirname, '..', '..');
+const rejected = readFileSync(join(programFixtures, 'rejected.bpf.c'), 'utf8');
+
+let compiler: LocalCompiler;
+before(() => {
+  compiler = new LocalCompiler(() => openCliSession({ target: 'local' }, AbortSignal.timeout(120_000), { unprivileged: true }));
+});
+after(async () => {
+  await compiler?.dispose();
+});
+
+/** A server for @targets and a connected client; @answer, when given, is how the "user" answers consent questions. */
+async function connect(targets: string[], allowed: string[], answer?: 'accept' | 'decline'): Promise<{ client: Client; asked: string[]; log: string[] }> {
+  const asked: string[] = [];
+  const log: string[] = [];
+  const server = createMcpServer({
+    targets,
+    allowedWithoutAsking: allowed,
+    openSession: (target, signal) => openCliSession({ target }, signal),
+    compiler,
+    version: 'test',
+    log: (line) => log.push(line),
+  });
+  const client = new Client({ name: 'mcp-test', version: '1' }, { capabilities: answer ? { elicitation: {} } : {} });
+  if (answer) {
+    client.setRequestHandler(ElicitRequestSchema, (request) => {
+      asked.push(request.params.message);
+      return { action: answer, content: {} };
+    });
+  }
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  await client.connect(clientSide);
+  return { client, asked, log };
+}
+
+function structured(result: unknown): any {
+  const r = result as CallToolResult;
+  assert.notEqual(r.isError, true, JSON.stringify(r.content));
+  return r.structuredContent;
+}
+
+function errorText(result: unknown): string {
+  const r = result as CallToolResult;
+  assert.equal(r.isError, true, 'the call is refused');
+  return (r.content[0] as { text: string }).text;
+}
+
+t('the server lists its tools, each with an input and an output schema', async () => {
+  const { client } = await connect(['local'], ['local']);
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets']);
+  for (const tool of tools) {
+    assert.equal(tool.inputSchema.type, 'object', tool.name);
+    assert.equal(tool.outputSchema?.type, 'object', tool.name);
+  }
+  assert.deepEqual(Object.keys(tools.find((tool) => tool.name === 'check')!.inputSchema.properties ?? {}).sort(), ['file', 'name', 'source', 'target', 'targets']);
+  await client.close();
+});
+
+t('check → fix → check: a rejected program gets its explanation and a fix whose edits make the verifier accept it', async () => {
+  const { client, log } = await connect(['local'], ['local']);
+  const first = structured(await client.callTool({ name: 'check', arguments: { source: rejected, name: 'rejected.bpf.c' } }));
+  assert.equal(first.passed, false);
+  const [diagnostic] = first.diagnostics;
+  assert.deepEqual([diagnostic.file, diagnostic.line, diagnostic.severity, diagnostic.source, diagnostic.program, diagnostic.target], ['rejected.bpf.c', 22, 'error', 'verifier', 'count_execve', 'local']);
+  assert.equal(diagnostic.explanation.id, 'nullable-map-value');
+  assert.ok(diagnostic.related.some((c: { line: number }) => c.line === 19), 'the lookup that returned the nullable pointer is in the chain');
+  assert.ok(diagnostic.fixes.length > 0, 'a quick fix is offered');
+  const fixed = applyTextEdits(rejected, diagnostic.fixes[0].edits);
+  const second = structured(await client.callTool({ name: 'check', arguments: { source: fixed, name: 'rejected.bpf.c' } }));
+  assert.deepEqual([second.passed, second.diagnostics, second.programs.map((p: { program: string; ok: boolean }) => [p.program, p.ok])], [true, [], [['count_execve', true]]]);
+  assert.deepEqual(log, ['check <source rejected.bpf.c> on local', 'check <source rejected.bpf.c> on local'], 'every call is logged');
+  await client.close();
+});
+
+t('a file is checked where it is; explain needs no target', async () => {
+  const { client } = await connect(['local'], ['local']);
+  const checked = structured(await client.callTool({ name: 'check', arguments: { file: join(programFixtures, 'passes.bpf.c') } }));
+  assert.equal(checked.passed, true);
+  const explained = structured(await client.callTool({ name: 'explain', arguments: { message: "R0 invalid mem access 'map_value_or_null'" } }));
+  assert.deepEqual([explained.explained, explained.id], [true, 'nullable-map-value']);
+  await client.close();
+});
+
+t('an agent never gets a target the user did not configure', async () => {
+  const { client } = await connect(['local'], ['local']);
+  const text = errorText(await client.callTool({ name: 'check', arguments: { source: rejected, target: 'ssh://root@elsewhere.example' } }));
+  assert.match(text, /^ssh:\/\/root@elsewhere\.example is not one of the targets the user configured for agents \(local\)/);
+  await client.close();
+});
+
+t('a configured target the user did not allow is asked for once (elicitation), refused when declined or when the client cannot ask', async () => {
+  const cannotAsk = await connect(['local'], []);
+  assert.match(errorText(await cannotAsk.client.callTool({ name: 'kernel_features', arguments: {} })), /needs the user's consent, and this MCP client cannot ask for it: .*--allow-target local/);
+  await cannotAsk.client.close();
+
+  const declines = await connect(['local'], [], 'decline');
+  assert.equal(errorText(await declines.client.callTool({ name: 'kernel_features', arguments: {} })), 'The user did not allow agents to use local.');
+  assert.equal(declines.asked.length, 1);
+  await declines.client.close();
+
+  const accepts = await connect(['local'], [], 'accept');
+  for (let i = 0; i < 2; i++) {
+    const features = structured(await accepts.client.callTool({ name: 'kernel_features', arguments: {} }));
+    assert.equal(features.kernelRelease, readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
+    assert.equal(typeof features.features.ringbuf, 'boolean');
+  }
+  assert.equal(accepts.asked.length, 1, 'asked once for the session');
+  assert.match(accepts.asked[0]!, /^An agent wants to read the kernel features on local/);
+  await accepts.client.close();
+});
+
+t('`ebpf-studio mcp` serves the same tools over stdio', async () => {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [join(repo, 'out', 'cli.js'), 'mcp', '--target', 'local', '--allow-target', 'local'], stderr: 'pipe' });
+  const client = new Client({ name: 'mcp-stdio-test', version: '1' });
+  await client.connect(transport);
+  assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets']);
+  const listed = structured(await client.callTool({ name: 'list_targets', arguments: {} }));
+  assert.deepEqual(listed.targets, [{ target: 'local', isDefault: true, usableWithoutAsking: true }]);
+  await client.close();
+});
