@@ -5,6 +5,8 @@
  *   kernel_features  one target's kernel: release, arch, BTF, clang, probed features
  *   check            compile and verify a file (or a source text) on targets → diagnostics with
  *                    explanations, causal chains and quick-fix edits, and each program's verdict
+ *   run              verify, attach for a few seconds (bounded), and return the decoded events
+ *                    and printk lines; everything is detached again
  *   explain          the knowledge base's entry for a verifier message, or a saved log's error
  *
  * The user stays in control of what touches a kernel: an agent only ever gets a target the user
@@ -25,7 +27,13 @@ import { checkFilesOnSession, type LocalCompiler } from '../remote-agent/client/
 import { verifierFixes } from '../remote-agent/client/verifierFixes';
 import { explainVerifierMessage } from '../remote-agent/client/verifierKnowledge';
 import { listVms, vmTargetName } from '../remote-agent/client/vm/vmManager';
+import { parseAttachSpec, type AttachSpec } from '../remote-agent/client/attachSpec';
+import { AttachSpecError } from '../remote-agent/client/attachTargets';
+import { HexBytes, type DecodedValue } from '../remote-agent/client/eventDecoder';
+import { AttachError } from '../remote-agent/client/programRun';
+import { attachSpecMessage } from './attachSpecMessages';
 import { explainLog, explainMessage } from './explainCommand';
+import { startRunOn } from './runCommand';
 import { toJsonDiagnostic } from './formatReport';
 
 export interface McpServerOptions {
@@ -74,6 +82,23 @@ const programSchema = z.object({
   error: z.string().optional(),
 });
 
+const DEFAULT_RUN_SECONDS = 5;
+const MAX_RUN_SECONDS = 60;
+const DEFAULT_RUN_EVENTS = 100;
+const MAX_RUN_EVENTS = 10_000;
+
+const runOutput = {
+  passed: z.boolean().describe('every program passed the verifier and was attached'),
+  diagnostics: z.array(diagnosticSchema),
+  attached: z.array(z.object({ program: z.string(), description: z.string() })),
+  events: z.array(z.object({ map: z.string(), time: z.string(), fields: z.unknown() })).describe('decoded records; integers beyond 2^53 as strings, raw bytes as hex'),
+  printk: z.array(z.object({ time: z.string(), line: z.string() })),
+  truncated: z.boolean().describe('maxEvents was reached before the time was up'),
+  streams: z.array(z.object({ map: z.string(), received: z.number(), dropped: z.number() })),
+};
+
+type RunOutput = { [K in keyof typeof runOutput]: z.infer<(typeof runOutput)[K]> };
+
 const checkOutput = {
   passed: z.boolean().describe('every program compiled and passed on every target'),
   diagnostics: z.array(diagnosticSchema),
@@ -83,30 +108,40 @@ const checkOutput = {
 
 type CheckOutput = { [K in keyof typeof checkOutput]: z.infer<(typeof checkOutput)[K]> };
 
+/** What a tool does on a target, as the user is asked about it. */
+const ACTIONS = {
+  features: "start eBPF Studio's agent (it probes the kernel's features by loading test programs)",
+  verify: "verify programs (they are loaded into the kernel's verifier and closed; nothing is attached)",
+  attach: 'attach programs and read their events for a few seconds (then everything is detached)',
+} as const;
+type Action = keyof typeof ACTIONS;
+
 function textResult(text: string, structured?: Record<string, unknown>, isError = false): CallToolResult {
   return { content: [{ type: 'text', text }], ...(structured && { structuredContent: structured }), ...(isError && { isError }) };
 }
 
 export function createMcpServer(o: McpServerOptions): McpServer {
   const server = new McpServer({ name: 'ebpf-studio', version: o.version }, { capabilities: { logging: {} } });
-  const approved = new Set<string>(o.allowedWithoutAsking.filter((t) => o.targets.includes(t)));
+  /** Targets the user lets agents use without asking, and those approved for an action this session. */
+  const allowed = new Set<string>(o.allowedWithoutAsking.filter((t) => o.targets.includes(t)));
+  const approved = new Set<string>();
   const defaultTarget = o.targets[0];
 
   /** Undefined when the agent may use @target now; else why not, for the agent to relay. */
-  async function consent(target: string, what: string): Promise<string | undefined> {
+  async function consent(target: string, action: Action): Promise<string | undefined> {
     if (!o.targets.includes(target)) {
       return `${target} is not one of the targets the user configured for agents (${o.targets.join(', ') || 'none'}); ask the user to add it (ebpfStudio.target, or ebpf-studio mcp --target).`;
     }
-    if (approved.has(target)) return undefined;
+    if (allowed.has(target) || approved.has(`${action} ${target}`)) return undefined;
     if (!server.server.getClientCapabilities()?.elicitation) {
       return `Using ${target} needs the user's consent, and this MCP client cannot ask for it: the user can allow it without asking (ebpfStudio.mcp.allowedTargets, or ebpf-studio mcp --allow-target ${target}).`;
     }
     const answer = await server.server.elicitInput({
-      message: `An agent wants to ${what} on ${target} (it loads programs into that kernel's verifier; nothing is attached). Allow agents to use ${target} for the rest of this session?`,
+      message: `An agent wants to ${ACTIONS[action]} on ${target}. Allow agents to do that on ${target} for the rest of this session?`,
       requestedSchema: { type: 'object', properties: {} },
     });
-    if (answer.action !== 'accept') return `The user did not allow agents to use ${target}.`;
-    approved.add(target);
+    if (answer.action !== 'accept') return `The user did not allow agents to ${ACTIONS[action]} on ${target}.`;
+    approved.add(`${action} ${target}`);
     return undefined;
   }
 
@@ -133,7 +168,7 @@ export function createMcpServer(o: McpServerOptions): McpServer {
     },
     async () => {
       o.log('list_targets');
-      const targets = o.targets.map((target) => ({ target, isDefault: target === defaultTarget, usableWithoutAsking: approved.has(target) }));
+      const targets = o.targets.map((target) => ({ target, isDefault: target === defaultTarget, usableWithoutAsking: allowed.has(target) }));
       const kernelVms = listVms().filter((vm) => vm.state === 'running').map((vm) => ({ target: vmTargetName(vm.name), kernel: vm.kernelRelease, configured: o.targets.includes(vmTargetName(vm.name)) }));
       const text = [...targets.map((t) => `${t.target}${t.isDefault ? ' (default)' : ''}${t.usableWithoutAsking ? '' : ' — asks the user first'}`), ...kernelVms.map((v) => `${v.target}: kernel VM, ${v.configured ? 'configured' : 'not configured for agents'}`)].join('\n');
       return textResult(text || 'No targets are configured for agents.', { targets, kernelVms });
@@ -152,7 +187,7 @@ export function createMcpServer(o: McpServerOptions): McpServer {
     async ({ target = defaultTarget }, extra) => {
       o.log(`kernel_features ${target}`);
       if (target === undefined) return textResult('No targets are configured for agents.', undefined, true);
-      const refused = await consent(target, 'read the kernel features');
+      const refused = await consent(target, 'features');
       if (refused) return textResult(refused, undefined, true);
       return withSession(target, extra.signal, async (session) => {
         const h = session.hello;
@@ -184,7 +219,7 @@ export function createMcpServer(o: McpServerOptions): McpServer {
       o.log(`check ${args.file ?? `<source ${args.name ?? 'program.bpf.c'}>`} on ${targets.join(', ') || 'no target'}`);
       if (targets.length === 0) return textResult('No targets are configured for agents.', undefined, true);
       for (const target of targets) {
-        const refused = await consent(target, 'verify a program');
+        const refused = await consent(target, 'verify');
         if (refused) return textResult(refused, undefined, true);
       }
       const input = resolveInput(args);
@@ -202,6 +237,50 @@ export function createMcpServer(o: McpServerOptions): McpServer {
           }
         }
         return textResult(checkSummary(out), out);
+      } finally {
+        input.cleanup();
+      }
+    },
+  );
+
+  server.registerTool(
+    'run',
+    {
+      title: 'Run eBPF programs briefly',
+      description:
+        'Verify a file (or a source text) on one target, attach every program (by its SEC(), or as `attach` says), collect the decoded ring/perf buffer records and bpf_printk lines for `seconds` or until `maxEvents`, then detach everything. A rejected program is not attached: its diagnostics come back as check gives them.',
+      inputSchema: {
+        file: z.string().optional(),
+        source: z.string().optional(),
+        name: z.string().optional(),
+        target: z.string().optional().describe('one configured target; default: the default target'),
+        attach: z.array(z.string()).optional().describe("attach specs as `ebpf-studio run --attach` takes them, e.g. 'handle_exec=tracepoint/sched/sched_process_exec'"),
+        seconds: z.number().min(0.1).max(MAX_RUN_SECONDS).optional().describe(`how long to stay attached (default ${DEFAULT_RUN_SECONDS}, at most ${MAX_RUN_SECONDS})`),
+        maxEvents: z.number().int().min(1).max(MAX_RUN_EVENTS).optional().describe(`stop after this many records and printk lines (default ${DEFAULT_RUN_EVENTS}, at most ${MAX_RUN_EVENTS})`),
+      },
+      outputSchema: runOutput,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    },
+    async (args, extra) => {
+      if ((args.file === undefined) === (args.source === undefined)) return textResult('Give either file (a path) or source (the program text).', undefined, true);
+      const target = args.target ?? defaultTarget;
+      o.log(`run ${args.file ?? `<source ${args.name ?? 'program.bpf.c'}>`} on ${target ?? 'no target'}`);
+      if (target === undefined) return textResult('No targets are configured for agents.', undefined, true);
+      let specs: AttachSpec[];
+      try {
+        specs = (args.attach ?? []).map(parseAttachSpec);
+      } catch (e) {
+        return textResult(e instanceof AttachSpecError ? attachSpecMessage(e) : messageOf(e), undefined, true);
+      }
+      const refused = await consent(target, 'attach');
+      if (refused) return textResult(refused, undefined, true);
+      const input = resolveInput(args);
+      if ('error' in input) return textResult(input.error, undefined, true);
+      try {
+        return await withSession(target, extra.signal, (session) => runBriefly(session, target, input, specs, args.seconds ?? DEFAULT_RUN_SECONDS, args.maxEvents ?? DEFAULT_RUN_EVENTS, extra.signal));
+      } catch (e) {
+        if (e instanceof AttachError || e instanceof AttachSpecError) return textResult(e instanceof AttachSpecError ? attachSpecMessage(e) : e.message, undefined, true);
+        throw e;
       } finally {
         input.cleanup();
       }
@@ -227,6 +306,68 @@ export function createMcpServer(o: McpServerOptions): McpServer {
   );
 
   return server;
+}
+
+/** Attached for @seconds or until @maxEvents records and printk lines arrived, then detached. */
+async function runBriefly(session: AgentSession, target: string, input: CheckInput, specs: AttachSpec[], seconds: number, maxEvents: number, signal: AbortSignal): Promise<CallToolResult> {
+  const { report, run } = await startRunOn(session, input.file, { attach: specs, signal });
+  const out: RunOutput = { passed: run !== undefined, diagnostics: [], attached: [], events: [], printk: [], truncated: false, streams: [] };
+  const shown = (file: string): string => (file === input.file ? input.shownAs : file);
+  for (const d of report.diagnostics) out.diagnostics.push(toWireDiagnostic(target, d, shown, d.file === input.file ? input.text : undefined));
+  if (!run) return textResult(`Not attached: the check failed.\n${checkSummary({ passed: false, diagnostics: out.diagnostics, programs: [], unreachable: [] })}`, out);
+  out.attached = run.attached.map((a) => ({ program: a.program, description: a.description }));
+  const full = (): boolean => out.events.length + out.printk.length >= maxEvents;
+  await new Promise<void>((resolve) => {
+    const finish = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', finish);
+      resolve();
+    };
+    const stopWhenFull = (): void => {
+      if (!full()) return;
+      out.truncated = true;
+      finish();
+    };
+    const timer = setTimeout(finish, seconds * 1000);
+    if (signal.aborted) return finish();
+    signal.addEventListener('abort', finish, { once: true });
+    void session.closed.then(finish);
+    run.onEvents((batch) => {
+      for (const record of batch.records) {
+        if (full()) break;
+        out.events.push({ map: batch.map, time: new Date(batch.receivedAt).toISOString(), fields: plainValue(record) });
+      }
+      stopWhenFull();
+    });
+    run.onTrace((records) => {
+      for (const r of records) {
+        if (full()) break;
+        out.printk.push({ time: new Date(r.receivedAt).toISOString(), line: r.parsed ? `${r.parsed.comm}-${r.parsed.pid} [${r.parsed.cpu}] ${r.parsed.message}` : r.line });
+      }
+      stopWhenFull();
+    });
+  });
+  const summary = await run.stop();
+  out.streams = summary.streams.map((s) => ({ map: s.map, received: s.decoded, dropped: s.dropped }));
+  const text = [
+    `Attached ${out.attached.map((a) => `${a.program} (${a.description})`).join(', ')} on ${target}; ${out.events.length} records, ${out.printk.length} printk lines${out.truncated ? ` (stopped at maxEvents ${maxEvents})` : ''}; everything is detached again.`,
+    ...out.events.slice(0, 20).map((e) => `${e.map} ${JSON.stringify(e.fields)}`),
+    ...out.printk.slice(0, 20).map((p) => `printk ${p.line}`),
+  ];
+  return textResult(text.join('\n'), out);
+}
+
+/** A decoded record as plain JSON: 64-bit integers beyond 2^53 as decimal strings, bytes as hex. */
+function plainValue(value: DecodedValue): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (value instanceof HexBytes) return value.hex;
+  if (Array.isArray(value)) return value.map(plainValue);
+  if (typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainValue(v)]));
+  return value;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 interface CheckInput {

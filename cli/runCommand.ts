@@ -17,7 +17,8 @@ import { compileOnClient } from '../remote-agent/client/compileOnClient';
 import { AttachSpecError } from '../remote-agent/client/attachTargets';
 import { startProgramRun } from '../remote-agent/client/openProgramRun';
 import { AttachError, type RunningAgent } from '../remote-agent/client/programRun';
-import { commandLineLookup } from '../remote-agent/client/projectFlags';
+import { commandLineLookup, type FlagsLookup } from '../remote-agent/client/projectFlags';
+import type { LoadPresets } from '../remote-agent/protocol';
 import { defaultKnowledgeDir, TargetKnowledgeCache } from '../remote-agent/client/targetKnowledge';
 import { attachSpecMessage } from './attachSpecMessages';
 import { CONNECTION_OPTIONS, joinCflagsValue, openCliSession, parseFormat } from './cliSession';
@@ -58,35 +59,14 @@ export async function runCommand(argv: string[], signal: AbortSignal): Promise<n
   const session = await openCliSession(values, signal);
   try {
     let started;
-    // As check's `--compile-on auto`: an emulated guest compiles ~20x slower than this machine.
-    const compileHere = session.target.kind === 'vm' || session.hello.clang === null;
-    let compiler: AgentSession | undefined;
     try {
-      let agent: RunningAgent = session.client;
-      if (compileHere) {
-        compiler = await openCliSession({ target: 'local' }, signal, { unprivileged: true });
-        const requests = compileOnClient(session, compiler.client, new TargetKnowledgeCache(defaultKnowledgeDir()));
-        agent = { request: requests.request, onNotification: session.client.onNotification.bind(session.client) };
-      }
-      const project = commandLineLookup(file, values.cflags, process.cwd());
-      started = await startProgramRun(agent, file, {
-        target: session.description,
-        kernelRelease: session.hello.kernelRelease,
-        attach: specs,
-        project,
-        ...(presets && { presets }),
-        compiledOn: compileHere ? 'client' : 'target',
-        signal,
-      });
+      started = await startRunOn(session, file, { attach: specs, project: commandLineLookup(file, values.cflags, process.cwd()), ...(presets && { presets }), signal });
     } catch (error) {
       // A usage problem (status 2, as an unparsable --attach is), in the flag's own words.
       if (error instanceof AttachSpecError) throw new Error(attachSpecMessage(error));
       if (!(error instanceof AttachError)) throw error;
       status(`ebpf-studio: ${error.message.replace(/\s*\n\s*/g, ' ')}`);
       return 1;
-    } finally {
-      // Only compiling needed it: the object now lives on the target.
-      await compiler?.dispose();
     }
     const { report, run } = started;
     const cwd = process.cwd();
@@ -95,7 +75,7 @@ export async function runCommand(argv: string[], signal: AbortSignal): Promise<n
       return exitStatusOf([report]);
     }
     status(formatText([report], cwd).trimEnd());
-    if (compileHere) status(`compiled on this machine against the BTF of ${session.description} (kernel ${session.hello.kernelRelease})`);
+    if (started.compiledHere) status(`compiled on this machine against the BTF of ${session.description} (kernel ${session.hello.kernelRelease})`);
     for (const a of run.attached) status(`attached ${a.program}: ${a.description} (prog id ${a.programId})`);
     for (const s of run.streams) status(`streaming ${s.map} (${s.kind}) as ${s.recordType}`);
     if (run.tracing) status('following trace_pipe for bpf_printk lines');
@@ -119,6 +99,41 @@ export async function runCommand(argv: string[], signal: AbortSignal): Promise<n
     return 0;
   } finally {
     await session.dispose();
+  }
+}
+
+/**
+ * Verifies @file on @session and attaches its programs (startProgramRun), compiling here against
+ * the target's BTF for kernel VMs and targets without clang, as check's `--compile-on auto` does:
+ * an emulated guest compiles ~20x slower than this machine. Shared by `run` and the MCP server.
+ */
+export async function startRunOn(
+  session: AgentSession,
+  file: string,
+  o: { attach: AttachSpec[]; project?: FlagsLookup; presets?: LoadPresets; signal: AbortSignal },
+): Promise<Awaited<ReturnType<typeof startProgramRun>> & { compiledHere: boolean }> {
+  const compiledHere = session.target.kind === 'vm' || session.hello.clang === null;
+  let compiler: AgentSession | undefined;
+  try {
+    let agent: RunningAgent = session.client;
+    if (compiledHere) {
+      compiler = await openCliSession({ target: 'local' }, o.signal, { unprivileged: true });
+      const requests = compileOnClient(session, compiler.client, new TargetKnowledgeCache(defaultKnowledgeDir()));
+      agent = { request: requests.request, onNotification: session.client.onNotification.bind(session.client) };
+    }
+    const started = await startProgramRun(agent, file, {
+      target: session.description,
+      kernelRelease: session.hello.kernelRelease,
+      attach: o.attach,
+      ...(o.project && { project: o.project }),
+      ...(o.presets && { presets: o.presets }),
+      compiledOn: compiledHere ? 'client' : 'target',
+      signal: o.signal,
+    });
+    return { ...started, compiledHere };
+  } finally {
+    // Only compiling needed it: the object now lives on the target.
+    await compiler?.dispose();
   }
 }
 

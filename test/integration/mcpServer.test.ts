@@ -6,6 +6,7 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -71,7 +72,7 @@ function errorText(result: unknown): string {
 t('the server lists its tools, each with an input and an output schema', async () => {
   const { client } = await connect(['local'], ['local']);
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets']);
+  assert.deepEqual(tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'run']);
   for (const tool of tools) {
     assert.equal(tool.inputSchema.type, 'object', tool.name);
     assert.equal(tool.outputSchema?.type, 'object', tool.name);
@@ -105,6 +106,32 @@ t('a file is checked where it is; explain needs no target', async () => {
   await client.close();
 });
 
+t('run attaches the exec tracer, returns its decoded events within maxEvents, and detaches', async () => {
+  const { client } = await connect(['local'], ['local']);
+  const execs = setInterval(() => spawn('/bin/true').on('error', () => {}), 50);
+  try {
+    const result = structured(await client.callTool({ name: 'run', arguments: { file: join(repo, 'bpf-templates', 'tracepoint-ringbuf', 'execsnoop.bpf.c'), seconds: 20, maxEvents: 5 } }));
+    assert.equal(result.passed, true);
+    assert.deepEqual(result.attached.map((a: { program: string }) => a.program), ['handle_execve']);
+    assert.equal(result.events.length + result.printk.length, 5, 'stopped at maxEvents, long before 20 s');
+    assert.equal(result.truncated, true);
+    const trueExecs = result.events.filter((e: { map: string; fields: { filename: string } }) => e.map === 'events' && e.fields.filename === '/bin/true');
+    assert.ok(trueExecs.length > 0, JSON.stringify(result.events));
+    assert.equal(typeof trueExecs[0].fields.pid, 'number');
+  } finally {
+    clearInterval(execs);
+    await client.close();
+  }
+  const links = execFileSync('bpftool', ['link', 'show'], { encoding: 'utf8' });
+  assert.doesNotMatch(links, /handle_execve/, 'nothing stays attached');
+});
+
+t('a run on a target the user did not allow is refused, saying how to allow it', async () => {
+  const { client } = await connect(['local'], []);
+  assert.match(errorText(await client.callTool({ name: 'run', arguments: { file: join(programFixtures, 'passes.bpf.c') } })), /needs the user's consent, and this MCP client cannot ask for it: .*--allow-target local/);
+  await client.close();
+});
+
 t('an agent never gets a target the user did not configure', async () => {
   const { client } = await connect(['local'], ['local']);
   const text = errorText(await client.callTool({ name: 'check', arguments: { source: rejected, target: 'ssh://root@elsewhere.example' } }));
@@ -118,7 +145,7 @@ t('a configured target the user did not allow is asked for once (elicitation), r
   await cannotAsk.client.close();
 
   const declines = await connect(['local'], [], 'decline');
-  assert.equal(errorText(await declines.client.callTool({ name: 'kernel_features', arguments: {} })), 'The user did not allow agents to use local.');
+  assert.match(errorText(await declines.client.callTool({ name: 'kernel_features', arguments: {} })), /^The user did not allow agents to start eBPF Studio's agent .* on local\.$/);
   assert.equal(declines.asked.length, 1);
   await declines.client.close();
 
@@ -129,7 +156,7 @@ t('a configured target the user did not allow is asked for once (elicitation), r
     assert.equal(typeof features.features.ringbuf, 'boolean');
   }
   assert.equal(accepts.asked.length, 1, 'asked once for the session');
-  assert.match(accepts.asked[0]!, /^An agent wants to read the kernel features on local/);
+  assert.match(accepts.asked[0]!, /^An agent wants to start eBPF Studio's agent \(it probes the kernel's features by loading test programs\) on local\./);
   await accepts.client.close();
 });
 
@@ -137,7 +164,7 @@ t('`ebpf-studio mcp` serves the same tools over stdio', async () => {
   const transport = new StdioClientTransport({ command: process.execPath, args: [join(repo, 'out', 'cli.js'), 'mcp', '--target', 'local', '--allow-target', 'local'], stderr: 'pipe' });
   const client = new Client({ name: 'mcp-stdio-test', version: '1' });
   await client.connect(transport);
-  assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets']);
+  assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'run']);
   const listed = structured(await client.callTool({ name: 'list_targets', arguments: {} }));
   assert.deepEqual(listed.targets, [{ target: 'local', isDefault: true, usableWithoutAsking: true }]);
   await client.close();
