@@ -151,6 +151,9 @@ export function answerSudoPrompts(sudo: RunningProcess, options: SudoDialogueOpt
     if (signal?.aborted) return finish({ error: abortReason(signal) });
     signal?.addEventListener('abort', onAbort, { once: true });
     sudo.stderr.on('data', onData);
+    // An SSH channel reports its exit only once its stdout has ended, so stdout must flow; sudo
+    // writes nothing there, and the agent nothing before 'hello', which the caller sends after us.
+    sudo.stdout.resume();
     void sudo.exited.then((status) => {
       // sudo's own words (English; another locale gets the generic failure with sudo's stderr).
       const passwordRefused = answered !== undefined && /incorrect password attempt|Sorry, try again/i.test(sinceLastPrompt);

@@ -109,6 +109,8 @@ test('a wrong password is asked for again when sudo asks again; three refused en
   await new Promise((resolve) => setImmediate(resolve));
   sudo.exit({ exitCode: 1, signal: null });
   assert.deepEqual(await outcome, { outcome: 'exited', status: { exitCode: 1, signal: null }, passwordRefused: true });
+  // Over SSH the exit is reported only once stdout has ended: it must have been read all along.
+  assert.equal(sudo.process.stdout.readableFlowing, true);
   assert.deepEqual(
     prompter.asked.map((request) => request.attempt),
     [1, 2, 3],
