@@ -1,0 +1,132 @@
+/**
+ * What a person types to log in, against real OpenSSH servers on 127.0.0.1: a key protected by a
+ * passphrase (made by ssh-keygen -N) unlocks with the passphrase asked once and runs the agent;
+ * a wrong passphrase is asked for again; a user with a real password logs in by password (sshd
+ * checks /etc/shadow) and by keyboard-interactive (sshd through PAM, whose own prompt is shown).
+ * Nothing logged and no error message holds a secret.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { AgentSessionError, openAgentSession } from '../../remote-agent/client/agentSession';
+import type { CredentialPrompter } from '../../remote-agent/client/credentialPrompt';
+import { connectSsh } from '../../remote-agent/client/sshTransport';
+import { answersByAttempt } from '../support/credentials';
+import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
+
+const root = join(import.meta.dirname, '..', '..');
+const PASSPHRASE = 'key passphrase 7f3a';
+const LOGIN_USER = 'ebpfstudio-login';
+const LOGIN_PASSWORD = 'L0gin-pw 91c2';
+const SECRETS = [PASSPHRASE, LOGIN_PASSWORD];
+const unavailable = sshdUnavailableReason();
+const agentBinaryDir = join(root, 'out', 'agent-bin');
+/** Every line logged and every error message, searched for the secrets at the end. */
+const logged: string[] = [];
+let passwordSshd: PrivateSshd;
+let keyboardSshd: PrivateSshd;
+let encryptedKey: string;
+
+before(async () => {
+  if (unavailable !== null) return;
+  passwordSshd = await startSshd({ passwordAuthentication: true });
+  keyboardSshd = await startSshd({ keyboardInteractive: true });
+  encryptedKey = join(passwordSshd.dir, 'encrypted_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', PASSPHRASE, '-C', 'encrypted-client', '-f', encryptedKey]);
+  passwordSshd.authorizeKey(readFileSync(`${encryptedKey}.pub`, 'utf8'));
+  try {
+    execFileSync('id', ['-u', LOGIN_USER], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['--create-home', '--shell', '/bin/sh', LOGIN_USER]);
+  }
+  execFileSync('chpasswd', { input: `${LOGIN_USER}:${LOGIN_PASSWORD}\n` });
+});
+after(async () => {
+  await passwordSshd?.stop();
+  await keyboardSshd?.stop();
+});
+
+/** Logs in and runs `id -un` there: who we became. */
+async function whoAmI(sshd: PrivateSshd, options: { user: string; identityFile?: string; credentials: CredentialPrompter }): Promise<string> {
+  const transport = await connectSsh({
+    host: sshd.host,
+    port: sshd.port,
+    user: options.user,
+    knownHostsFile: sshd.knownHostsFile,
+    sshConfigFile: join(sshd.dir, 'no-ssh-config'),
+    ...(options.identityFile !== undefined && { identityFile: options.identityFile }),
+    credentials: options.credentials,
+    log: (line) => logged.push(line),
+  }).catch((error: Error) => {
+    logged.push(error.message);
+    throw error;
+  });
+  try {
+    return (await transport.run('id -un')).stdout.trim();
+  } finally {
+    await transport.dispose();
+  }
+}
+
+test('a key made with ssh-keygen -N is unlocked with its passphrase, asked once, and the agent runs as root', { skip: unavailable ?? false }, async () => {
+  const prompter = answersByAttempt('key-passphrase', [PASSPHRASE]);
+  const session = await openAgentSession({
+    target: { kind: 'ssh', host: passwordSshd.host, port: passwordSshd.port, user: 'root' },
+    identityFile: encryptedKey,
+    knownHostsFile: passwordSshd.knownHostsFile,
+    sshConfigFile: join(passwordSshd.dir, 'no-ssh-config'),
+    agentSourceDir: join(root, 'remote-agent/agent'),
+    ...(existsSync(agentBinaryDir) && { agentBinaryDir }),
+    clientVersion: 'test',
+    credentials: prompter,
+    log: (line) => logged.push(line),
+  });
+  try {
+    assert.equal(session.hello.euid, 0);
+    assert.deepEqual(prompter.asked.map(({ kind, keyFile, attempt }) => ({ kind, keyFile, attempt })), [{ kind: 'key-passphrase', keyFile: encryptedKey, attempt: 1 }]);
+    assert.deepEqual(prompter.outcomes, ['accepted key-passphrase #1']);
+  } finally {
+    await session.dispose();
+  }
+});
+
+test('a wrong passphrase is asked for again, and the right one then logs in', { skip: unavailable ?? false }, async () => {
+  const prompter = answersByAttempt('key-passphrase', ['wrong passphrase', PASSPHRASE]);
+  assert.equal(await whoAmI(passwordSshd, { user: 'root', identityFile: encryptedKey, credentials: prompter }), 'root');
+  assert.deepEqual(prompter.outcomes, ['refused key-passphrase #1', 'accepted key-passphrase #2']);
+});
+
+test('a passphrase wrong three times is an auth error naming the key file', { skip: unavailable ?? false }, async () => {
+  const prompter = answersByAttempt('key-passphrase', ['wrong passphrase']);
+  await assert.rejects(whoAmI(passwordSshd, { user: 'root', identityFile: encryptedKey, credentials: prompter }), (error: unknown) => {
+    assert.ok(error instanceof AgentSessionError);
+    assert.equal(error.kind, 'auth');
+    assert.ok(error.message.includes(`The passphrase for key ${encryptedKey} was wrong 3 times`), error.message);
+    return true;
+  });
+});
+
+test("a user with a password logs in by password, asked in OpenSSH's words, again after a wrong one", { skip: unavailable ?? false }, async () => {
+  const prompter = answersByAttempt('password', ['wrong password', LOGIN_PASSWORD]);
+  assert.equal(await whoAmI(passwordSshd, { user: LOGIN_USER, credentials: prompter }), LOGIN_USER);
+  assert.deepEqual(
+    prompter.asked.map(({ kind, prompt, echo, attempt }) => `${kind} '${prompt}' echo=${echo} #${attempt}`),
+    [`password '${LOGIN_USER}@127.0.0.1's password:' echo=false #1`, `password '${LOGIN_USER}@127.0.0.1's password:' echo=false #2`],
+  );
+});
+
+test("keyboard-interactive through sshd's PAM shows PAM's own prompt and logs in with the password", { skip: unavailable ?? false }, async () => {
+  const prompter = answersByAttempt('keyboard-interactive', [LOGIN_PASSWORD]);
+  assert.equal(await whoAmI(keyboardSshd, { user: LOGIN_USER, credentials: prompter }), LOGIN_USER);
+  assert.equal(prompter.asked.length, 1);
+  assert.equal(prompter.asked[0]!.kind, 'keyboard-interactive');
+  assert.match(prompter.asked[0]!.prompt, /^Password: ?$/);
+  assert.equal(prompter.asked[0]!.echo, false);
+});
+
+test('no passphrase or password appears in anything logged or in an error message', { skip: unavailable ?? false }, () => {
+  assert.ok(logged.some((line) => line.startsWith('Connected to')), 'the connections were logged');
+  for (const secret of SECRETS) assert.deepEqual(logged.filter((line) => line.includes(secret)), [], `'${secret}' was logged`);
+});
