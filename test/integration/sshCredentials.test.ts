@@ -3,11 +3,12 @@
  * passphrase (made by ssh-keygen -N) unlocks with the passphrase asked once and runs the agent;
  * a wrong passphrase is asked for again; a user with a real password logs in by password (sshd
  * checks /etc/shadow) and by keyboard-interactive (sshd through PAM, whose own prompt is shown).
- * Nothing logged and no error message holds a secret.
+ * The CLI without a terminal gets the passphrase from SSH_ASKPASS, and without either says what to
+ * do. Nothing logged, printed or put in an error message holds a secret.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AgentSessionError, openAgentSession } from '../../remote-agent/client/agentSession';
@@ -124,6 +125,42 @@ test("keyboard-interactive through sshd's PAM shows PAM's own prompt and logs in
   assert.equal(prompter.asked[0]!.kind, 'keyboard-interactive');
   assert.match(prompter.asked[0]!.prompt, /^Password: ?$/);
   assert.equal(prompter.asked[0]!.echo, false);
+});
+
+/** `ebpf-studio check` as a script runs it: stdin is not a terminal. */
+function cliCheck(env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
+  const args = [
+    '--import', 'tsx', join(root, 'cli/main.ts'), 'check', 'passes.bpf.c',
+    '--target', `ssh://root@${passwordSshd.host}:${passwordSshd.port}`,
+    '--identity', encryptedKey,
+    '--known-hosts', passwordSshd.knownHostsFile,
+  ];
+  const { SSH_ASKPASS: _askpass, SSH_ASKPASS_REQUIRE: _require, SSH_AUTH_SOCK: _agent, ...inherited } = process.env;
+  const run = spawnSync(process.execPath, args, { cwd: join(root, 'test/fixtures/programs'), env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 120_000 });
+  logged.push(...run.stdout.split('\n'), ...run.stderr.split('\n'));
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+test('the CLI without a terminal asks the SSH_ASKPASS program for the passphrase, with the prompt as its argument', { skip: unavailable ?? false }, () => {
+  const askpass = join(passwordSshd.dir, 'askpass');
+  const asked = join(passwordSshd.dir, 'askpass-prompt');
+  writeFileSync(askpass, `#!/bin/sh
+printf '%s' "$1" > '${asked}'
+printf '%s\n' '${PASSPHRASE}'
+`);
+  chmodSync(askpass, 0o700);
+  // EBPF_STUDIO_DEBUG: the session's log goes to stderr, which the last test searches for the passphrase.
+  const run = cliCheck({ SSH_ASKPASS: askpass, EBPF_STUDIO_DEBUG: '1' });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, /Connected to root@127\.0\.0\.1:\d+\./);
+  assert.match(run.stdout, /^passes\.bpf\.c: program \w+ .*: ok, /m);
+  assert.equal(readFileSync(asked, 'utf8'), `Enter passphrase for key '${encryptedKey}':`);
+});
+
+test('the CLI with neither a terminal nor SSH_ASKPASS says how to use a key with a passphrase', { skip: unavailable ?? false }, () => {
+  const run = cliCheck({});
+  assert.notEqual(run.status, 0);
+  assert.match(run.stderr, new RegExp(`Cannot use the identity file ${encryptedKey}: it is protected by a passphrase and there is no one to ask for it here; load it into ssh-agent \\(ssh-add\\) instead`));
 });
 
 test('no passphrase or password appears in anything logged or in an error message', { skip: unavailable ?? false }, () => {
