@@ -127,6 +127,33 @@ test("keyboard-interactive through sshd's PAM shows PAM's own prompt and logs in
   assert.equal(prompter.asked[0]!.echo, false);
 });
 
+test('a key a jump host and the target both use is unlocked once: its passphrase is asked a single time for the whole route', { skip: unavailable ?? false }, async () => {
+  const sshConfigFile = join(passwordSshd.dir, 'jump_config');
+  const host = (alias: string, extra: string[] = []) => [
+    `Host ${alias}`,
+    '  HostName 127.0.0.1',
+    `  Port ${passwordSshd.port}`,
+    '  User root',
+    `  IdentityFile ${encryptedKey}`,
+    '  IdentitiesOnly yes',
+    `  UserKnownHostsFile ${passwordSshd.knownHostsFile}`,
+    '  StrictHostKeyChecking yes',
+    ...extra.map((line) => `  ${line}`),
+  ];
+  writeFileSync(sshConfigFile, [...host('encrypted-jump'), ...host('behind-encrypted-jump', ['ProxyJump encrypted-jump']), ''].join('\n'));
+  const prompter = answersByAttempt('key-passphrase', [PASSPHRASE]);
+  const transport = await connectSsh({ host: 'behind-encrypted-jump', sshConfigFile, credentials: prompter, log: (line) => logged.push(line) });
+  try {
+    assert.equal((await transport.run('id -un')).stdout.trim(), 'root');
+  } finally {
+    await transport.dispose();
+  }
+  assert.deepEqual(
+    prompter.asked.map(({ target, keyFile }) => ({ target, keyFile })),
+    [{ target: `jump host encrypted-jump (root@127.0.0.1:${passwordSshd.port})`, keyFile: encryptedKey }],
+  );
+});
+
 /** `ebpf-studio check` as a script runs it: stdin is not a terminal. */
 function cliCheck(env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
   const args = [
