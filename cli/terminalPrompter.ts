@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import type { ReadStream } from 'node:tty';
-import type { CredentialPrompter, CredentialRequest } from '../remote-agent/client/credentialPrompt';
+import { oneAtATime, type CredentialPrompter, type CredentialRequest } from '../remote-agent/client/credentialPrompt';
 
 export interface TerminalPrompterEnvironment {
   env: NodeJS.ProcessEnv;
@@ -25,8 +25,9 @@ export function cliPrompter(
   const { env, input, output } = environment;
   const askpass = env['SSH_ASKPASS'] && env['SSH_ASKPASS_REQUIRE'] !== 'never' ? env['SSH_ASKPASS'] : undefined;
   const askpassFirst = askpass !== undefined && (env['SSH_ASKPASS_REQUIRE'] === 'prefer' || env['SSH_ASKPASS_REQUIRE'] === 'force');
-  if (input !== undefined && !askpassFirst) return { ask: (request, signal) => readFromTerminal(input, output, request, signal) };
-  if (askpass !== undefined) return { ask: (request, signal) => runAskpass(askpass, request, signal, output) };
+  // `check` on several targets opens their sessions at once: their prompts take turns.
+  if (input !== undefined && !askpassFirst) return { ask: oneAtATime((request, signal) => readFromTerminal(input, output, request, signal)) };
+  if (askpass !== undefined) return { ask: oneAtATime((request, signal) => runAskpass(askpass, request, signal, output)) };
   return undefined;
 }
 

@@ -6,7 +6,7 @@
  * here to the session in memory only: never to the Output channel, a setting or a file of ours.
  */
 import * as vscode from 'vscode';
-import { describeCredential, type CredentialPrompter, type CredentialRequest } from '../remote-agent/client/credentialPrompt';
+import { describeCredential, oneAtATime, type CredentialPrompter, type CredentialRequest } from '../remote-agent/client/credentialPrompt';
 import type { ExtensionLog } from './extensionLog';
 import { rememberingPrompter } from './rememberedSecrets';
 
@@ -14,7 +14,8 @@ import { rememberingPrompter } from './rememberedSecrets';
 export function activateCredentialPrompts(secrets: vscode.SecretStorage, log: ExtensionLog): CredentialPrompter {
   return rememberingPrompter({
     store: secrets,
-    askPerson: showPrompt,
+    // A second input box would dismiss the first (a declined prompt): targets opened at once take turns.
+    askPerson: oneAtATime(showPrompt),
     offerToKeep: async (request) => {
       const remember = 'Remember';
       const choice = await vscode.window.showInformationMessage(`Remember ${describeCredential(request)} in VS Code's secret storage?`, remember, 'Not Now');

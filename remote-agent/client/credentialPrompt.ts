@@ -71,3 +71,17 @@ export async function askForCredential(prompter: CredentialPrompter, request: Cr
   if (answer === undefined) throw credentialDeclined(request);
   return answer;
 }
+
+/**
+ * One question at a time: a person has one terminal and one input box, and sessions to several
+ * targets (a kernel matrix) may need answers at once. Later asks wait their turn; one whose signal
+ * aborts while it waits is dropped (undefined) without being shown.
+ */
+export function oneAtATime(ask: CredentialPrompter['ask']): CredentialPrompter['ask'] {
+  let queue: Promise<unknown> = Promise.resolve();
+  return (request, signal) => {
+    const turn = queue.then(() => (signal.aborted ? undefined : ask(request, signal)));
+    queue = turn.catch(() => undefined);
+    return turn;
+  };
+}
