@@ -3,11 +3,11 @@
  * passphrase (made by ssh-keygen -N) unlocks with the passphrase asked once and runs the agent;
  * a wrong passphrase is asked for again; a user with a real password logs in by password (sshd
  * checks /etc/shadow) and by keyboard-interactive (sshd through PAM, whose own prompt is shown).
- * The CLI without a terminal gets the passphrase from SSH_ASKPASS, and without either says what to
- * do. Nothing logged, printed or put in an error message holds a secret.
+ * The CLI on a terminal reads the passphrase with echo off; without a terminal it gets it from
+ * SSH_ASKPASS, and without either says what to do. Nothing logged, printed or put in an error message holds a secret.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -182,6 +182,30 @@ printf '%s\n' '${PASSPHRASE}'
   assert.match(run.stderr, /Connected to root@127\.0\.0\.1:\d+\./);
   assert.match(run.stdout, /^passes\.bpf\.c: program \w+ .*: ok, /m);
   assert.equal(readFileSync(asked, 'utf8'), `Enter passphrase for key '${encryptedKey}':`);
+});
+
+test('the CLI on a terminal reads the passphrase with echo off: the terminal never shows it', { skip: unavailable ?? false }, async () => {
+  // script(1) gives the CLI a pseudo-terminal; the passphrase is typed once the prompt is shown.
+  const command = [
+    process.execPath, '--import', 'tsx', join(root, 'cli/main.ts'), 'check', 'passes.bpf.c',
+    '--target', `ssh://root@${passwordSshd.host}:${passwordSshd.port}`, '--identity', encryptedKey, '--known-hosts', passwordSshd.knownHostsFile,
+  ].map((word) => `'${word}'`).join(' ');
+  const { SSH_ASKPASS: _askpass, SSH_AUTH_SOCK: _agent, ...env } = process.env;
+  const terminal = spawn('script', ['-qec', command, '/dev/null'], { cwd: join(root, 'test/fixtures/programs'), env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let screen = '';
+  let typed = false;
+  terminal.stdout.on('data', (chunk: Buffer) => {
+    screen += chunk.toString();
+    if (!typed && screen.includes(`Enter passphrase for key '${encryptedKey}':`)) {
+      typed = true;
+      terminal.stdin.write(`${PASSPHRASE}\r`);
+    }
+  });
+  const status = await new Promise<number | null>((resolve) => terminal.on('close', resolve));
+  logged.push(...screen.split('\n'));
+  assert.equal(status, 0, screen);
+  assert.match(screen, /passes\.bpf\.c: program \w+ .*: ok, /);
+  assert.ok(!screen.includes(PASSPHRASE), 'the terminal showed the passphrase');
 });
 
 test('the CLI with neither a terminal nor SSH_ASKPASS says how to use a key with a passphrase', { skip: unavailable ?? false }, () => {
