@@ -2,12 +2,14 @@
  * The CLI's way to an agent: the options every command shares (--target, --identity,
  * --known-hosts) and opening the session with them. Host keys are never trusted on first use here:
  * an unknown key is refused with its fingerprint, so scripts cannot be silently redirected.
+ * Passphrases and passwords are asked on the terminal or through SSH_ASKPASS (terminalPrompter.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openAgentSession, type AgentSession, type OpenSessionOptions } from '../remote-agent/client/agentSession';
 import { parseTarget } from '../remote-agent/client/targetSpec';
 import { version } from '../package.json';
+import { cliPrompter } from './terminalPrompter';
 
 export const CONNECTION_OPTIONS = {
   target: { type: 'string', default: 'local' },
@@ -39,6 +41,7 @@ function agentBinaryDir(): string | undefined {
 
 /** Its errors name the target and say what to do (host key, auth, sudo, agent build). */
 export function openCliSession(values: ConnectionValues, signal: AbortSignal, extra: Pick<OpenSessionOptions, 'unprivileged'> = {}): Promise<AgentSession> {
+  const credentials = cliPrompter();
   return openAgentSession({
     ...extra,
     target: parseTarget(values.target ?? 'local'),
@@ -46,6 +49,7 @@ export function openCliSession(values: ConnectionValues, signal: AbortSignal, ex
     agentBinaryDir: agentBinaryDir(),
     knownHostsFile: values['known-hosts'],
     identityFile: values.identity,
+    ...(credentials !== undefined && { credentials }),
     clientVersion: `ebpf-studio-cli ${version}`,
     signal,
     log: process.env.EBPF_STUDIO_DEBUG ? (line) => process.stderr.write(`${line}\n`) : undefined,

@@ -2,12 +2,14 @@
  * One agent session per target, opened when first needed and opened again after it closes
  * (SSH link lost, agent died): the rest of the extension asks for "the session of this target"
  * and never holds one across failures. It also owns the host-key dialogue, so an unknown key is
- * asked about once and a refused or changed key does not turn every save into a popup, and the
+ * asked about once and a refused or changed key does not turn every save into a popup, lends the
+ * sessions the credential prompts (credentialPrompts.ts), not asked again for a target once the user
+ * dismissed one, until Reconnect or Select Target, and the
  * current target: the `ebpfStudio.target` setting read once per change and announced by an event,
  * so every feature shows and uses the same target.
  */
 import * as vscode from 'vscode';
-import { AgentSessionError, openAgentSession, type AgentSession, type HostKeyInfo } from '../remote-agent/client/agentSession';
+import { AgentSessionError, openAgentSession, type AgentSession, type CredentialPrompter, type HostKeyInfo } from '../remote-agent/client/agentSession';
 import { LocalCompiler } from '../remote-agent/client/kernelMatrix';
 import type { TargetSpec } from '../remote-agent/client/targetSpec';
 import type { ExtensionLog } from './extensionLog';
@@ -24,6 +26,8 @@ export interface AgentSessionsOptions {
   agentBinaryDir: string;
   clientVersion: string;
   log: ExtensionLog;
+  /** Asks for passphrases and passwords (credentialPrompts.ts). */
+  credentials: CredentialPrompter;
 }
 
 export class AgentSessions implements vscode.Disposable {
@@ -32,6 +36,8 @@ export class AgentSessions implements vscode.Disposable {
   private readonly declinedHostKeys = new Set<string>();
   /** Targets whose changed host key was already reported in an error message. */
   private readonly reportedChangedKeys = new Set<string>();
+  /** Targets where the user dismissed a passphrase or password prompt: not asked again until Reconnect/Select Target. */
+  private readonly declinedCredentials = new Set<string>();
   private readonly shutdown = new AbortController();
   private readonly stateEmitter = new vscode.EventEmitter<ConnectionState>();
   /** Fires on every connection change of any target. */
@@ -95,6 +101,7 @@ export class AgentSessions implements vscode.Disposable {
   async reconnect(target: TargetSpec, description: string): Promise<AgentSession> {
     this.declinedHostKeys.delete(description);
     this.reportedChangedKeys.delete(description);
+    this.declinedCredentials.delete(description);
     await this.close(description);
     return this.get(target, description);
   }
@@ -123,6 +130,7 @@ export class AgentSessions implements vscode.Disposable {
   }
 
   private changeTarget(): void {
+    this.declinedCredentials.clear();
     this.target = readTarget();
     this.announceTarget();
   }
@@ -136,6 +144,7 @@ export class AgentSessions implements vscode.Disposable {
   private async closeAll(): Promise<void> {
     this.declinedHostKeys.clear();
     this.reportedChangedKeys.clear();
+    this.declinedCredentials.clear();
     await Promise.all([...this.sessions.keys()].map((description) => this.close(description)));
   }
 
@@ -165,6 +174,7 @@ export class AgentSessions implements vscode.Disposable {
         ...(settings.knownHostsFile ? { knownHostsFile: settings.knownHostsFile } : {}),
         ...(settings.identityFile ? { identityFile: settings.identityFile } : {}),
         confirmUnknownHostKey: (info) => this.confirmUnknownHostKey(description, info),
+        credentials: this.credentialsFor(description),
         signal: this.shutdown.signal,
         log: (line) => log.info(`${description}: ${line}`),
       });
@@ -205,6 +215,24 @@ export class AgentSessions implements vscode.Disposable {
     this.sessions.delete(description);
     this.options.log.info(`${description}: session closed: ${reason.message} (it reopens on the next verification)`);
     this.stateEmitter.fire({ state: 'closed', description, reason: reason.message });
+  }
+
+  /** The prompter for one target, silent once the user dismissed one of its prompts. */
+  private credentialsFor(description: string): CredentialPrompter {
+    const { credentials, log } = this.options;
+    return {
+      ask: async (request, signal) => {
+        if (this.declinedCredentials.has(description)) return undefined;
+        const answer = await credentials.ask(request, signal);
+        if (answer === undefined && !signal.aborted) {
+          this.declinedCredentials.add(description);
+          log.info(`${description}: not asked again for passwords or passphrases; run "eBPF: Reconnect" to be asked again`);
+        }
+        return answer;
+      },
+      accepted: (request) => credentials.accepted?.(request),
+      refused: (request) => credentials.refused?.(request),
+    };
   }
 
   private async confirmUnknownHostKey(description: string, info: HostKeyInfo): Promise<boolean> {

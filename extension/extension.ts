@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { AgentSessions } from './agentSessions';
+import { activateCredentialPrompts } from './credentialPrompts';
 import { registerAttachCommands } from './attachCommands';
 import { registerAttachedStatusBar } from './attachedStatusBar';
 import { registerEventsView } from './eventsView';
@@ -38,7 +39,13 @@ import { registerVerifyTriggers } from './verifyTriggers';
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const log = new ExtensionLog('eBPF Studio');
   const version = String((context.extension.packageJSON as { version?: unknown }).version ?? 'unknown');
-  const sessions = new AgentSessions({ agentSourceDir: context.asAbsolutePath('out/agent-src'), agentBinaryDir: context.asAbsolutePath('out/agent-bin'), clientVersion: `ebpf-studio ${version}`, log });
+  const sessions = new AgentSessions({
+    agentSourceDir: context.asAbsolutePath('out/agent-src'),
+    agentBinaryDir: context.asAbsolutePath('out/agent-bin'),
+    clientVersion: `ebpf-studio ${version}`,
+    log,
+    credentials: activateCredentialPrompts(context.secrets, log),
+  });
   const edits = new SourceEdits();
   const verifier = new FileVerifier(sessions, log, edits);
   const statusBar = registerVerdictStatusBar(verifier, sessions);

@@ -1,23 +1,27 @@
 /**
  * One working connection to an agent: reach the target (local or SSH), deploy the agent, start it
- * as root (directly, or through `sudo -n`), say hello. Every way this can fail ends in one
+ * as root (directly, through `sudo -n`, or through a sudo that is given the password a person typed:
+ * sudoPassword.ts), say hello. Every way this can fail ends in one
  * AgentSessionError whose `kind` a UI can act on; once running, the session's `closed` promise tells
  * the one reason it stopped (agent exit with its stderr tail, or the SSH link lost).
  */
 import { AGENT_PROTOCOL_VERSION, type HelloResult } from '../protocol';
 import { abortReason } from './abortReason';
 import { AgentClient } from './agentClient';
+import type { CredentialPrompter } from './credentialPrompt';
 import { deployAgent, readAgentBinaries, readAgentSources } from './deployAgent';
 import type { HostKeyInfo } from './knownHosts';
 import { LocalTransport } from './localTransport';
 import { AgentSessionError } from './sessionError';
 import { connectSsh } from './sshTransport';
 import { describeTarget, type TargetSpec } from './targetSpec';
+import { answerSudoPrompts, newSudoMarkers, sudoWithPasswordCommand, withoutSudoMarkers, wrongPassword, type SudoMarkers } from './sudoPassword';
 import { shellQuote, tailOf, type ExitStatus, type RunningProcess, type Transport } from './transport';
 import { vmSshOptions } from './vm/vmTarget';
 
 export { AgentError } from './agentClient';
 export type { HostKeyInfo } from './knownHosts';
+export type { CredentialPrompter, CredentialRequest } from './credentialPrompt';
 export { AgentSessionError, type AgentSessionErrorKind } from './sessionError';
 
 export interface OpenSessionOptions {
@@ -38,6 +42,12 @@ export interface OpenSessionOptions {
   sshConfigFile?: string;
   /** Absent → unknown host keys are refused; resolving true → trusted and appended to knownHostsFile. */
   confirmUnknownHostKey?: (info: HostKeyInfo) => Promise<boolean>;
+  /**
+   * Asked for what a person must type: key passphrases, SSH passwords and keyboard-interactive
+   * answers, and the sudo password when `sudo -n` says one is required. Absent (headless) → keys
+   * without a passphrase and ssh-agent only, and a sudo that wants a password is a 'sudo-password' error.
+   */
+  credentials?: CredentialPrompter;
   clientVersion: string;
   signal?: AbortSignal;
   /** Progress and background lines for an Output channel (never secrets). */
@@ -87,6 +97,7 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
           ...(opts.identityFile !== undefined && { identityFile: opts.identityFile }),
           ...(opts.sshConfigFile !== undefined && { sshConfigFile: opts.sshConfigFile }),
           ...(opts.confirmUnknownHostKey !== undefined && { confirmUnknownHostKey: opts.confirmUnknownHostKey }),
+          ...(opts.credentials !== undefined && { credentials: opts.credentials }),
           ...(signal !== undefined && { signal }),
           log,
         });
@@ -96,41 +107,75 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
   try {
     const deployed = await deployAgent(transport, sources, { ...(binaries !== undefined && { binaries }), ...(signal !== undefined && { signal }), log });
     const asRoot = deployed.uid === 0 || opts.unprivileged === true;
-    log(`Starting the agent on ${where}${asRoot ? '' : ' with sudo -n'}.`);
-    const started = await transport.spawn(`exec ${asRoot ? '' : 'sudo -n '}${shellQuote(deployed.agentPath)}`);
-    agent = started;
-    const stderr = collectStderr(started, log);
+    const helloTimeoutMs = opts.target.kind === 'vm' ? VM_HELLO_TIMEOUT_MS : HELLO_TIMEOUT_MS;
+    const start = async (privilege: Privilege): Promise<AgentSession> => {
+      log(`Starting the agent on ${where}${privilege === 'root' ? '' : privilege === 'sudo -n' ? ' with sudo -n' : ' with sudo and the password given'}.`);
+      const markers = privilege === 'sudo with password' ? newSudoMarkers() : undefined;
+      const command =
+        markers !== undefined ? sudoWithPasswordCommand(deployed.agentPath, markers) : `exec ${privilege === 'sudo -n' ? 'sudo -n ' : ''}${shellQuote(deployed.agentPath)}`;
+      const started = await transport.spawn(command);
+      agent = started;
+      const stderr = collectStderr(started, log, markers);
+      const startFailed = (status: ExitStatus, cause?: Error): AgentSessionError =>
+        startFailure(where, deployed.agentPath, deployed.userName, privilege, status, stderr(), cause);
 
-    let helloDone = false;
-    const client = new AgentClient(started.stdout, started.stdin, {
-      log,
-      explainClose: async (cause) => {
-        if (cause) started.kill();
-        const status = await exitOrLinkLoss(started, transport.lost);
-        if (status instanceof Error) return status;
-        if (!helloDone) return startFailure(where, deployed.agentPath, deployed.userName, asRoot, status, stderr(), cause);
-        const how = cause ? `broke the protocol (${cause.message})` : describeExit(status);
-        return new AgentSessionError('closed', `The agent on ${where} ${how}.${stderrSuffix(stderr())}`);
-      },
-    });
-    void transport.lost.then((reason) => client.close(reason));
+      if (markers !== undefined) {
+        // Nothing of the protocol is sent until sudo has read the password and let the agent run.
+        const sudo = await answerSudoPrompts(started, {
+          markers,
+          prompter: opts.credentials!,
+          target: where,
+          userName: deployed.userName,
+          signal,
+          timeoutMs: helloTimeoutMs,
+        });
+        if (sudo.outcome === 'exited') throw sudo.passwordRefused ? wrongPassword({ target: where, userName: deployed.userName }) : startFailed(sudo.status);
+      }
 
-    const hello = await helloWithTimeout(client, opts.clientVersion, where, signal, opts.target.kind === 'vm' ? VM_HELLO_TIMEOUT_MS : HELLO_TIMEOUT_MS);
-    helloDone = true;
-    if (hello.protocolVersion !== AGENT_PROTOCOL_VERSION) {
-      throw new AgentSessionError(
-        'agent-start',
-        `The agent on ${where} speaks protocol ${hello.protocolVersion}, this client ${AGENT_PROTOCOL_VERSION}: its sources do not match this client. Reinstall the extension.`,
-      );
+      let helloDone = false;
+      const client = new AgentClient(started.stdout, started.stdin, {
+        log,
+        explainClose: async (cause) => {
+          if (cause) started.kill();
+          const status = await exitOrLinkLoss(started, transport.lost);
+          if (status instanceof Error) return status;
+          if (!helloDone) return startFailed(status, cause);
+          const how = cause ? `broke the protocol (${cause.message})` : describeExit(status);
+          return new AgentSessionError('closed', `The agent on ${where} ${how}.${stderrSuffix(stderr())}`);
+        },
+      });
+      void transport.lost.then((reason) => client.close(reason));
+
+      const hello = await helloWithTimeout(client, opts.clientVersion, where, signal, helloTimeoutMs);
+      helloDone = true;
+      if (hello.protocolVersion !== AGENT_PROTOCOL_VERSION) {
+        throw new AgentSessionError(
+          'agent-start',
+          `The agent on ${where} speaks protocol ${hello.protocolVersion}, this client ${AGENT_PROTOCOL_VERSION}: its sources do not match this client. Reinstall the extension.`,
+        );
+      }
+      log(`Agent ${hello.agentVersion} on ${where}: kernel ${hello.kernelRelease} (${hello.arch}), BTF ${hello.btf ? 'yes' : 'no'}, ${hello.clang ?? 'no clang'}.`);
+      return makeSession(opts.target, where, hello, client, started, transport);
+    };
+
+    if (asRoot) return await start('root');
+    try {
+      return await start('sudo -n');
+    } catch (error) {
+      // sudo wants a password: ask for it (once someone can be asked) and start again with it.
+      if (!(error instanceof AgentSessionError && error.kind === 'sudo-password' && opts.credentials !== undefined)) throw error;
+      log(`sudo on ${where} wants ${deployed.userName}'s password.`);
+      return await start('sudo with password');
     }
-    log(`Agent ${hello.agentVersion} on ${where}: kernel ${hello.kernelRelease} (${hello.arch}), BTF ${hello.btf ? 'yes' : 'no'}, ${hello.clang ?? 'no clang'}.`);
-    return makeSession(opts.target, where, hello, client, started, transport);
   } catch (error) {
     agent?.kill();
     await transport.dispose();
     throw error;
   }
 }
+
+/** How the agent gets root: it has it, `sudo -n` (no password needed), or sudo given a password. */
+type Privilege = 'root' | 'sudo -n' | 'sudo with password';
 
 function makeSession(target: TargetSpec, description: string, hello: HelloResult, client: AgentClient, agent: RunningProcess, transport: Transport): AgentSession {
   let disposing: Promise<void> | undefined;
@@ -187,12 +232,13 @@ function startFailure(
   where: string,
   agentPath: string,
   userName: string,
-  asRoot: boolean,
+  privilege: Privilege,
   status: ExitStatus,
   stderr: string,
   cause: Error | undefined,
 ): AgentSessionError {
-  if (!asRoot && /sudo:.*(password is required|terminal is required|askpass)/i.test(stderr)) {
+  const asRoot = privilege === 'root';
+  if (privilege === 'sudo -n' && /sudo:.*(password is required|terminal is required|askpass)/i.test(stderr)) {
     return new AgentSessionError(
       'sudo-password',
       `The agent must run as root on ${where}, but sudo asks ${userName} for a password. Connect as root (e.g. ssh://root@…), ` +
@@ -217,22 +263,26 @@ function stderrSuffix(stderr: string): string {
   return tail === '' ? ' It wrote nothing on stderr.' : ` Its stderr ended with:\n${tail}`;
 }
 
-/** Forwards the agent's stderr lines to the log and keeps the last few KiB for failure messages. */
-function collectStderr(agent: RunningProcess, log: (line: string) => void): () => string {
+/**
+ * Forwards the agent's stderr lines to the log and keeps the last few KiB for failure messages;
+ * sudo's markers (when it was asked for a password) are left out of both.
+ */
+function collectStderr(agent: RunningProcess, log: (line: string) => void, markers: SudoMarkers | undefined): () => string {
   let tail = '';
   let partial = '';
+  const scrub = (text: string): string => (markers === undefined ? text : withoutSudoMarkers(text, markers));
   agent.stderr.setEncoding('utf8');
   agent.stderr.on('data', (chunk: string) => {
     tail = (tail + chunk).slice(-STDERR_TAIL_BYTES);
     const lines = (partial + chunk).split('\n');
     partial = lines.pop()!;
-    for (const line of lines) log(`agent: ${line}`);
+    for (const line of lines.map(scrub)) if (line.trim() !== '') log(`agent: ${line}`);
   });
   agent.stderr.on('end', () => {
-    if (partial !== '') log(`agent: ${partial}`);
+    if (scrub(partial).trim() !== '') log(`agent: ${scrub(partial)}`);
     partial = '';
   });
-  return () => tail;
+  return () => scrub(tail);
 }
 
 function delay(ms: number): Promise<void> {

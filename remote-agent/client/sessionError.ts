@@ -8,7 +8,10 @@ export type AgentSessionErrorKind =
   | 'unknown-host-key'
   | 'changed-host-key'
   | 'auth'
+  /** The person asked for a passphrase or password declined to give one (credentialPrompt.ts). */
+  | 'credentials-declined'
   | 'connect'
+  /** sudo wants a password and no one can be asked, or it refused the one given. */
   | 'sudo-password'
   | 'agent-build'
   | 'agent-start'

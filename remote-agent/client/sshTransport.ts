@@ -3,17 +3,19 @@
  * uploads. Connecting resolves the target as OpenSSH would (sshConfigHosts.ts), follows its route
  * (sshRoute.ts): ProxyJump hops of any length through forwarded channels, or a ProxyCommand's
  * stdio; checks every host's key against known_hosts as OpenSSH would (knownHosts.ts), and
- * authenticates each with its own config's keys and ssh-agent. Keepalives notice a dead link within
- * about a minute; losing any hop closes every other.
+ * authenticates each with its own config's keys, ssh-agent, and what a person is asked for
+ * (sshAuthentication.ts: passphrases, keyboard-interactive, password). Keepalives notice a dead link
+ * within about a minute; losing any hop closes every other.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { Duplex } from 'node:stream';
-import { Client, utils, type AnyAuthMethod, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import { Client, type ClientChannel, type ParsedKey, type SFTPWrapper } from 'ssh2';
 import { abortReason } from './abortReason';
+import type { CredentialPrompter } from './credentialPrompt';
 import { decideHostKey, knownKeyTypes, readKnownHostsFile, type HostKeyInfo } from './knownHosts';
 import { AgentSessionError } from './sessionError';
+import { planSshAuthentication } from './sshAuthentication';
 import { resolveSshHost } from './sshConfigHosts';
 import type { SshHostConfig } from './sshHostConfig';
 import { planSshRoute, type SshHopRequest, type SshRouteStep } from './sshRoute';
@@ -27,6 +29,8 @@ export interface SshConnectOptions {
   identityFile?: string;
   sshConfigFile?: string;
   confirmUnknownHostKey?: (info: HostKeyInfo) => Promise<boolean>;
+  /** Asked for key passphrases, passwords and keyboard-interactive answers; absent → keys without a passphrase and ssh-agent only. */
+  credentials?: CredentialPrompter;
   signal?: AbortSignal;
   log?: (line: string) => void;
 }
@@ -56,6 +60,8 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
 
   // Everything opened so far, so a failure part-way (or, later, the loss of the link) closes all of it.
   const opened: JumpHost[] = [];
+  // Shared by every hop, so a key the target and a jump host both use is unlocked once.
+  const unlockedKeys = new Map<string, ParsedKey>();
   let proxy: ProxyCommandProcess | undefined;
   const closeRoute = (): void => {
     for (const hop of opened.reverse()) hop.client.destroy();
@@ -73,7 +79,18 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshTranspo
       }
       // --identity and --known-hosts name the target's key and file, as `ssh -i` and `-o` do; each jump host uses its own config.
       const explicit = step.jumpHost ? {} : { identityFile: options.identityFile, knownHostsFile: options.knownHostsFile };
-      const client = await openClient({ config: step.config, description, sock, proxy, explicit, confirmUnknownHostKey: options.confirmUnknownHostKey, signal, log });
+      const client = await openClient({
+        config: step.config,
+        description,
+        sock,
+        proxy,
+        explicit,
+        confirmUnknownHostKey: options.confirmUnknownHostKey,
+        credentials: options.credentials,
+        unlockedKeys,
+        signal,
+        log,
+      });
       const hop: JumpHost = { client, description };
       // Kept for the message when the link is lost: a jump host's failure is why the target went away.
       client.on('error', (error: Error) => {
@@ -182,6 +199,8 @@ interface OpenClientRequest {
   proxy: ProxyCommandProcess | undefined;
   explicit: { identityFile?: string | undefined; knownHostsFile?: string | undefined };
   confirmUnknownHostKey: ((info: HostKeyInfo) => Promise<boolean>) | undefined;
+  credentials: CredentialPrompter | undefined;
+  unlockedKeys: Map<string, ParsedKey>;
   signal: AbortSignal | undefined;
   log: ((line: string) => void) | undefined;
 }
@@ -193,7 +212,35 @@ async function openClient(request: OpenClientRequest): Promise<Client> {
   // An explicit file is the only one checked, as `ssh -o UserKnownHostsFile=…` would have it.
   const knownHostsFiles = request.explicit.knownHostsFile !== undefined ? [request.explicit.knownHostsFile] : config.knownHostsFiles;
   const knownHostsFile = knownHostsFiles[0]!;
-  const authMethods = authenticationMethods(user, request.explicit.identityFile, config, log);
+  // Ends with the attempt: a prompt still open when it fails or times out is dismissed.
+  const attempt = new AbortController();
+  const agentSocket = process.env['SSH_AUTH_SOCK'];
+  let fail: (error: Error) => void = () => {};
+  let armTimer: () => void = () => {};
+  let timer: NodeJS.Timeout | undefined;
+  let settled = false;
+  const authentication = planSshAuthentication(
+    {
+      username: user,
+      description,
+      hostName: host,
+      explicitIdentityFile: request.explicit.identityFile,
+      identityFiles: config.identityFiles,
+      agentSocket: agentSocket && !config.identitiesOnly ? agentSocket : undefined,
+      prompter: request.credentials,
+      unlockedKeys: request.unlockedKeys,
+      log,
+    },
+    {
+      signal: attempt.signal,
+      // A person is typing: do not time the connection out under them, as for a host key.
+      askingPerson: (asking) => {
+        if (asking) clearTimeout(timer);
+        else if (!settled) armTimer();
+      },
+      fail: (error) => fail(error),
+    },
+  );
   const connectTimeoutMs = config.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
   const confirmUnknownHostKey = unknownHostKeyPolicy(config.strictHostKeyChecking, request.confirmUnknownHostKey, log);
   const knownTypes = [...new Set(knownHostsFiles.flatMap((file) => knownKeyTypes(readKnownHostsFile(file), host, port)))];
@@ -206,20 +253,19 @@ async function openClient(request: OpenClientRequest): Promise<Client> {
   const client = new Client();
   return new Promise<Client>((resolve, reject) => {
     let hostKeyFailure: AgentSessionError | undefined;
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const armTimer = (): void => {
+    armTimer = (): void => {
       clearTimeout(timer);
       timer = setTimeout(() => fail(new AgentSessionError('connect', `Connecting to ${description} timed out after ${connectTimeoutMs / 1000} s. Check that the host is up and reachable, and that sshd listens on port ${port}.`)), connectTimeoutMs);
     };
     const cleanup = (): void => {
       settled = true;
       clearTimeout(timer);
+      attempt.abort(new Error(`the connection attempt to ${description} ended`));
       signal?.removeEventListener('abort', onAbort);
       client.off('error', onError);
       client.off('close', onClose);
     };
-    const fail = (error: Error): void => {
+    fail = (error: Error): void => {
       if (settled) return;
       cleanup();
       // The attempt has failed with its reason; a destroyed client still reports its socket's loss
@@ -232,12 +278,12 @@ async function openClient(request: OpenClientRequest): Promise<Client> {
     const onError = (error: Error & { level?: string }): void => {
       if (hostKeyFailure) return fail(hostKeyFailure);
       if (error.level === 'client-authentication') {
-        const tried = authMethods.map((method) => (method.type === 'agent' ? 'ssh-agent' : describeKeyMethod(method))).join(', ') || 'no keys at all';
         return fail(
           new AgentSessionError(
             'auth',
-            `${description} refused every key tried (${tried}). Add your public key to ~/.ssh/authorized_keys of ${user} there, ` +
-              `or name the right key (identityFile setting, IdentityFile in ~/.ssh/config) or load it into ssh-agent.`,
+            `${description} refused every way of logging in as ${user} that was tried (${authentication.describeTried()}). ` +
+              `Add your public key to ~/.ssh/authorized_keys of ${user} there, or name the right key (identityFile setting, ` +
+              `IdentityFile in ~/.ssh/config) or load it into ssh-agent.`,
             { cause: error },
           ),
         );
@@ -276,6 +322,7 @@ async function openClient(request: OpenClientRequest): Promise<Client> {
     client.once('ready', () => {
       if (settled) return;
       cleanup();
+      authentication.succeeded();
       log?.(`Connected to ${description}.`);
       resolve(client);
     });
@@ -284,7 +331,7 @@ async function openClient(request: OpenClientRequest): Promise<Client> {
     client.connect({
       ...(request.sock !== undefined ? { sock: request.sock } : { host, port }),
       username: user,
-      authHandler: authMethods,
+      authHandler: authentication.handler,
       hostVerifier: verifyHostKey,
       readyTimeout: 0, // our own timer, paused while confirmUnknownHostKey waits for a person
       // The config's ServerAlive settings when it has them; else ours, so a dead link is noticed (OpenSSH's default is none).
@@ -304,10 +351,6 @@ function hostKeyAlgorithms(keyType: string): string[] {
   return keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [keyType];
 }
 
-function describeKeyMethod(method: AnyAuthMethod): string {
-  return 'keyFile' in method ? String((method as { keyFile: string }).keyFile) : method.type;
-}
-
 /**
  * StrictHostKeyChecking from the config: `yes` never asks (an unknown key is refused), `accept-new`
  * and `no` trust an unknown key and record it, `ask` asks the caller's person (if any). A changed or
@@ -324,45 +367,6 @@ function unknownHostKeyPolicy(
     log?.(`StrictHostKeyChecking ${strict}: trusting the new host key of ${info.host} (${info.keyType} ${info.fingerprint}).`);
     return true;
   };
-}
-
-/**
- * The explicit key, then the config's IdentityFile keys (OpenSSH's default keys when it names none),
- * then ssh-agent unless IdentitiesOnly says to use the named keys only.
- */
-function authenticationMethods(
-  username: string,
-  explicitIdentityFile: string | undefined,
-  config: SshHostConfig,
-  log: ((line: string) => void) | undefined,
-): AnyAuthMethod[] {
-  const methods: AnyAuthMethod[] = [];
-  const addKey = (file: string, explicit: boolean): void => {
-    let content: Buffer;
-    try {
-      content = readFileSync(file);
-    } catch (error) {
-      if (explicit) throw new AgentSessionError('auth', `Cannot read the identity file ${file}: ${(error as Error).message}.`, { cause: error });
-      return;
-    }
-    const parsed = utils.parseKey(content);
-    if (parsed instanceof Error) {
-      const why = /encrypted|passphrase/i.test(parsed.message)
-        ? 'it is protected by a passphrase; load it into ssh-agent (ssh-add) instead'
-        : `it is not a private key ssh2 can read (${parsed.message})`;
-      if (explicit) throw new AgentSessionError('auth', `Cannot use the identity file ${file}: ${why}.`);
-      log?.(`Skipping ${file}: ${why}.`);
-      return;
-    }
-    methods.push({ type: 'publickey', username, key: content, keyFile: file } as AnyAuthMethod);
-  };
-  if (explicitIdentityFile) addKey(explicitIdentityFile, true);
-  for (const file of config.identityFiles) {
-    if (file !== explicitIdentityFile) addKey(file, false);
-  }
-  const agentSocket = process.env['SSH_AUTH_SOCK'];
-  if (agentSocket && !config.identitiesOnly) methods.push({ type: 'agent', username, agent: agentSocket });
-  return methods;
 }
 
 export class SshTransport implements Transport {

@@ -1,11 +1,13 @@
 /**
  * A private OpenSSH server for integration tests: 127.0.0.1 on a free port, its own temp dir with
  * a fresh ed25519 host key, a client key allowed to log in as root, and a known_hosts file listing
- * the real host key as `[127.0.0.1]:PORT`. Without sshd or root it throws in CI (CI=true), and
- * elsewhere tells tests why to skip (sshdUnavailableReason), never skipping silently.
+ * the real host key as `[127.0.0.1]:PORT`. Keys only by default; on request it also takes passwords
+ * (checked against /etc/shadow) or keyboard-interactive (through PAM, with a PAM service of its own
+ * that only runs pam_unix). Without sshd or root it throws in CI (CI=true), and elsewhere tells
+ * tests why to skip (sshdUnavailableReason), never skipping silently.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +28,8 @@ export interface PrivateSshd {
   dir: string;
   /** Kills the per-connection sshd processes (drops every live SSH connection); the server keeps listening. */
   dropConnections(): void;
+  /** Lets the holder of this public key (an OpenSSH .pub line) log in too. */
+  authorizeKey(publicKeyLine: string): void;
   stop(): Promise<void>;
 }
 
@@ -39,7 +43,17 @@ export function sshdUnavailableReason(): string | null {
   return reason;
 }
 
-export async function startSshd(): Promise<PrivateSshd> {
+export interface SshdOptions {
+  /** PasswordAuthentication yes: sshd checks passwords against /etc/shadow itself (no PAM). */
+  passwordAuthentication?: boolean;
+  /** KbdInteractiveAuthentication yes through PAM (sshd has no other keyboard-interactive device on Linux); passwords off. */
+  keyboardInteractive?: boolean;
+}
+
+/** The PAM service the keyboard-interactive sshd runs as: pam_unix only, so no login-session module can fail in a sandbox. */
+const PAM_SERVICE = 'ebpfstudio-test-sshd';
+
+export async function startSshd(options: SshdOptions = {}): Promise<PrivateSshd> {
   const unavailable = sshdUnavailableReason();
   if (unavailable !== null) throw new Error(`cannot start the private sshd: ${unavailable}`);
   const dir = mkdtempSync(join(tmpdir(), 'ebpf-studio-sshd-'));
@@ -62,18 +76,25 @@ export async function startSshd(): Promise<PrivateSshd> {
       `HostKey ${hostKey}`,
       `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
       `PidFile ${join(dir, 'sshd.pid')}`,
-      'UsePAM no',
+      `UsePAM ${options.keyboardInteractive ? 'yes' : 'no'}`,
       'StrictModes no',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
+      `PasswordAuthentication ${options.passwordAuthentication && !options.keyboardInteractive ? 'yes' : 'no'}`,
+      `KbdInteractiveAuthentication ${options.keyboardInteractive ? 'yes' : 'no'}`,
       'PermitRootLogin prohibit-password',
       'Subsystem sftp internal-sftp',
       '',
     ].join('\n'),
   );
   mkdirSync('/run/sshd', { recursive: true });
+  // sshd names its PAM service after the program it was started as (argv[0], also what it re-executes).
+  let program = SSHD;
+  if (options.keyboardInteractive) {
+    writeFileSync(`/etc/pam.d/${PAM_SERVICE}`, ['auth required pam_unix.so', 'account required pam_unix.so', 'session required pam_permit.so', 'password required pam_deny.so', ''].join('\n'));
+    program = join(dir, PAM_SERVICE);
+    symlinkSync(SSHD, program);
+  }
   // -D keeps sshd in the foreground as our child, so it cannot outlive the test run by accident.
-  const server = spawn(SSHD, ['-D', '-f', config, '-E', log], { stdio: 'ignore' });
+  const server = spawn(program, ['-D', '-f', config, '-E', log], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
   try {
     await waitForBanner(port, server, log);
@@ -96,11 +117,13 @@ export async function startSshd(): Promise<PrivateSshd> {
     hostKeyFingerprint: fingerprint,
     dir,
     dropConnections: () => killChildren(server),
+    authorizeKey: (publicKeyLine) => appendFileSync(join(dir, 'authorized_keys'), `${publicKeyLine.trim()}\n`),
     stop: async () => {
       killChildren(server);
       server.kill('SIGTERM');
       await exited;
       rmSync(dir, { recursive: true, force: true });
+      if (options.keyboardInteractive) rmSync(`/etc/pam.d/${PAM_SERVICE}`, { force: true });
     },
   };
 }
