@@ -83,7 +83,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     registerLoadPresetQuickFixes(verifier),
     registerSelectTargetCommand(vms, sessions),
     registerVerifyTriggers(verifier, sessions, statusBar, log),
-    registerMcpServerProvider(context, sessions, version),
+    registerMcpServerProvider(context, sessions, version, log),
   );
   try {
     const client = await startLanguageClient(context);

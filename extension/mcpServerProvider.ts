@@ -8,6 +8,7 @@
  */
 import * as vscode from 'vscode';
 import type { AgentSessions } from './agentSessions';
+import type { ExtensionLog } from './extensionLog';
 import { readSettings, SETTINGS_SECTION } from './settings';
 
 /** The provider id in package.json's contributes.mcpServerDefinitionProviders. */
@@ -33,22 +34,21 @@ export function mcpServerArgs(cliPath: string, target: string | undefined, allow
   ];
 }
 
-export function registerMcpServerProvider(context: vscode.ExtensionContext, sessions: AgentSessions, version: string): vscode.Disposable {
+export function registerMcpServerProvider(context: vscode.ExtensionContext, sessions: AgentSessions, version: string, log: ExtensionLog): vscode.Disposable {
   const lm = (vscode as unknown as { lm?: Partial<McpApi> }).lm;
   const Definition = (vscode as unknown as { McpStdioServerDefinition?: McpStdioServerDefinitionClass }).McpStdioServerDefinition;
-  if (typeof lm?.registerMcpServerDefinitionProvider !== 'function' || Definition === undefined) return new vscode.Disposable(() => {});
+  const absent = new vscode.Disposable(() => {});
+  if (typeof lm?.registerMcpServerDefinitionProvider !== 'function' || Definition === undefined) return absent;
   const changed = new vscode.EventEmitter<void>();
-  const provider = lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, {
-    onDidChangeMcpServerDefinitions: changed.event,
-    provideMcpServerDefinitions: () => {
-      const resolved = sessions.currentTarget();
-      const target = resolved.ok ? sessions.currentTargetSetting() || 'local' : undefined;
-      const allowed = vscode.workspace.getConfiguration(SETTINGS_SECTION).get<string[]>('mcp.allowedTargets', []);
-      const args = mcpServerArgs(context.asAbsolutePath('out/cli.js'), target, allowed, readSettings());
-      // The extension host's executable is Electron's: ELECTRON_RUN_AS_NODE makes it a plain Node.
-      return args ? [new Definition('eBPF Studio', process.execPath, args, { ELECTRON_RUN_AS_NODE: '1' }, version)] : [];
-    },
-  });
+  let provider: vscode.Disposable;
+  try {
+    provider = registerProvider(lm.registerMcpServerDefinitionProvider.bind(lm), Definition, changed.event);
+  } catch (error) {
+    // VS Code 1.100 and older have the function as a proposed API that throws for extensions.
+    changed.dispose();
+    log.info(`agent mode does not get eBPF Studio's MCP server from this VS Code ${vscode.version} (${error instanceof Error ? error.message : String(error)}); \`npx ebpf-studio mcp\` can be configured by hand`);
+    return absent;
+  }
   return vscode.Disposable.from(
     provider,
     changed,
@@ -57,4 +57,18 @@ export function registerMcpServerProvider(context: vscode.ExtensionContext, sess
       if (e.affectsConfiguration(`${SETTINGS_SECTION}.mcp.allowedTargets`)) changed.fire();
     }),
   );
+
+  function registerProvider(register: McpApi['registerMcpServerDefinitionProvider'], Server: McpStdioServerDefinitionClass, onChange: vscode.Event<void>): vscode.Disposable {
+    return register(MCP_PROVIDER_ID, {
+      onDidChangeMcpServerDefinitions: onChange,
+      provideMcpServerDefinitions: () => {
+        const resolved = sessions.currentTarget();
+        const target = resolved.ok ? sessions.currentTargetSetting() || 'local' : undefined;
+        const allowed = vscode.workspace.getConfiguration(SETTINGS_SECTION).get<string[]>('mcp.allowedTargets', []);
+        const args = mcpServerArgs(context.asAbsolutePath('out/cli.js'), target, allowed, readSettings());
+        // The extension host's executable is Electron's: ELECTRON_RUN_AS_NODE makes it a plain Node.
+        return args ? [new Server('eBPF Studio', process.execPath, args, { ELECTRON_RUN_AS_NODE: '1' }, version)] : [];
+      },
+    });
+  }
 }
