@@ -4,7 +4,8 @@
  * installed agent overwritten between sessions (with a script that would leave a marker file) is
  * never run — the next session refuses it and moves it aside, the one after installs a fresh copy —
  * for a shipped binary and for one built from source; a cache directory others can write, or an
- * agent directory that is a symbolic link, is refused with the path and the fix; the agent started
+ * agent directory that is a symbolic link, is refused with the path and the fix; the sudoers rule
+ * suggested to a user whose sudo wants a password pins the agent by sha256 and works; the agent started
  * by hand from a world-writable directory, or from a file another user owns, exits 2 with one line
  * saying why; and a second user can neither list nor read the first user's cache, nor the agent's
  * work directories and vmlinux cache.
@@ -31,6 +32,8 @@ const OWNER = 'ebpfstudio-owner';
 /** Another account on the same machine, with no sudo. */
 const PEER = 'ebpfstudio-peer';
 const SUDOERS = '/etc/sudoers.d/ebpfstudio-integrity-test';
+/** The sudoers rule the 'sudo-password' error tells PEER to add. */
+const PEER_SUDOERS = '/etc/sudoers.d/ebpfstudio-integrity-test-peer';
 const scratch = mkdtempSync(join(tmpdir(), 'agent-integrity-test-'));
 /** This test's client-side records of agents built from source. */
 const knownAgentBuilds = knownAgentBuildsFile(join(scratch, 'known-agent-builds.json'));
@@ -58,9 +61,10 @@ before(async () => {
   if (!existsSync('/usr/bin/sudo')) throw new Error('sudo is not installed (scripts/bootstrap.sh installs it)');
   if (!existsSync(join(agentBinaryDir, 'x86_64/ebpf-agent'))) throw new Error(`${agentBinaryDir} holds no x86_64 agent: run npm run build first`);
   ownerCache = join(ensureUser(OWNER), '.cache/ebpf-studio');
-  ensureUser(PEER);
+  const peerCache = join(ensureUser(PEER), '.cache/ebpf-studio');
   // Every run starts from no cache, as a first connection would.
   rmSync(ownerCache, { recursive: true, force: true });
+  rmSync(peerCache, { recursive: true, force: true });
   writeFileSync(SUDOERS, `${OWNER} ALL=(root) NOPASSWD: ALL\n`, { mode: 0o440 });
   buildSanitizedAgent();
   sshd = await startSshd();
@@ -68,6 +72,7 @@ before(async () => {
 
 after(async () => {
   rmSync(SUDOERS, { force: true });
+  rmSync(PEER_SUDOERS, { force: true });
   await sshd?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });
@@ -187,6 +192,29 @@ test('an agent directory that is a symbolic link is refused, naming the path', a
   } finally {
     rmSync(shippedDir());
     renameSync(elsewhere, shippedDir());
+  }
+});
+
+test('the sudoers rule a sudo-password error suggests pins the agent by its sha256, and works as written', async () => {
+  let rule = '';
+  await assert.rejects(open(PEER), (error: unknown) => {
+    assert.ok(error instanceof AgentSessionError && error.kind === 'sudo-password', String(error));
+    rule = /add '([^']+)' with visudo/.exec(error.message)?.[1] ?? '';
+    return true;
+  });
+  assert.match(rule, new RegExp(`^${PEER} ALL=\\(root\\) NOPASSWD: sha256:[0-9a-f]{64} /\\S+/ebpf-agent$`));
+  writeFileSync(PEER_SUDOERS, `${rule}\n`, { mode: 0o440 });
+  execFileSync('visudo', ['-c', '-f', PEER_SUDOERS]);
+  try {
+    await openAndClose(PEER);
+    // sudo itself now refuses other bytes at that path, whatever else checks them.
+    const agentPath = rule.split(' ').at(-1)!;
+    const marker = tamper(agentPath);
+    const run = spawnSync('runuser', ['-u', PEER, '--', 'sudo', '-n', agentPath], { encoding: 'utf8' });
+    assert.notEqual(run.status, 0);
+    assert.equal(existsSync(marker), false, 'sudo ran the changed agent');
+  } finally {
+    rmSync(PEER_SUDOERS, { force: true });
   }
 });
 
