@@ -3,18 +3,19 @@
  * target's architecture (`uname -m`) is preferred: it is uploaded to
  * `~/.cache/ebpf-studio/agent-<binary hash12>/ebpf-agent` and kept only if it runs there, so the
  * target needs no compiler or -dev packages. Otherwise (another architecture, or the shipped one
- * does not run) the sources are uploaded to `agent-<sources hash12>/` and built there with `make`.
+ * does not run) the sources are uploaded to `agent-<sources hash12>-<random8>/` and built there with
+ * `make`, a directory per client (knownAgentBuilds.ts).
  * The cache directory and each agent directory are private to the user (agentIntegrity.ts): created
  * 0700, and one another user could change is refused. What is returned carries the sha256 the agent
  * must have when it is started: the shipped bytes' hash, or the one recorded when this client built
- * it (knownAgentBuilds.ts; a build this client has no record of is rebuilt, not trusted).
+ * it (knownAgentBuilds.ts; a build this client has no record of is not used).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { abortReason } from './abortReason';
 import { integrityFailure, PRIVATE_DIR_FUNCTIONS, type VerifiableAgent } from './agentIntegrity';
-import { knownAgentBuildsFile, type KnownAgentBuilds } from './knownAgentBuilds';
+import { BUILD_DIR_NAME, knownAgentBuildsFile, type KnownAgentBuilds } from './knownAgentBuilds';
 import { AgentSessionError } from './sessionError';
 import { shellQuote, tailOf, type Transport } from './transport';
 
@@ -121,10 +122,12 @@ export async function deployAgent(
   const targetKey = options.targetKey ?? transport.description;
   const binaries: AgentBinaries = options.binaries ?? new Map();
   const where = transport.description;
-  const sourceDirName = `agent-${sources.hash.slice(0, 12)}`;
+  // This client's own build of these sources, if it made one there (knownAgentBuilds.ts).
+  const recordedBuild = knownBuilds.lookup(targetKey, sources.hash);
+  const sourceDirName = recordedBuild !== undefined && BUILD_DIR_NAME.test(recordedBuild.dirName) ? recordedBuild.dirName : undefined;
   const binaryDirName = (arch: string): string => `agent-${binaries.get(arch)!.hash.slice(0, 12)}`;
   // Relative to the cache directory: every agent that may already be installed there.
-  const candidates = [`${sourceDirName}/build/ebpf-agent`, ...[...binaries.keys()].map((arch) => `${binaryDirName(arch)}/ebpf-agent`)];
+  const candidates = [...(sourceDirName !== undefined ? [`${sourceDirName}/build/ebpf-agent`] : []), ...[...binaries.keys()].map((arch) => `${binaryDirName(arch)}/ebpf-agent`)];
   // One round trip: who we are there, the architecture, the private cache directory (created or
   // checked), which versions are installed (their directories checked too), and whether clang and
   // libbpf's headers (needed to compile the user's programs, not to run the agent) are there.
@@ -176,21 +179,17 @@ export async function deployAgent(
     log?.(`No static agent is shipped for ${arch} (${shipped}): building it from source on ${where}.`);
   }
 
-  const dirName = sourceDirName;
+  const deployed = { ...identity, cacheDir: cache, origin: 'source' as const };
+  if (sourceDirName !== undefined && recordedBuild !== undefined && installed(`${sourceDirName}/build/ebpf-agent`)) {
+    log?.(`Agent ${sourceDirName} is already built on ${where}.`);
+    const dir = `${cache}/${sourceDirName}`;
+    return { ...deployed, agentDir: dir, agentPath: `${dir}/build/ebpf-agent`, sha256: recordedBuild.sha256, built: false };
+  }
+  // A build of its own, in a directory of its own: one another client made is not trusted (nothing
+  // says it holds what make wrote), and is left alone, since that client's record names it.
+  const dirName = `agent-${sources.hash.slice(0, 12)}-${randomBytes(4).toString('hex')}`;
   const dir = `${cache}/${dirName}`;
   const agentPath = `${dir}/build/ebpf-agent`;
-  const deployed = { ...identity, cacheDir: cache, agentDir: dir, agentPath, origin: 'source' as const };
-  if (installed(`${dirName}/build/ebpf-agent`)) {
-    const recorded = knownBuilds.lookup(targetKey, agentPath);
-    if (recorded !== undefined) {
-      log?.(`Agent ${dirName} is already built on ${where}.`);
-      return { ...deployed, sha256: recorded, built: false };
-    }
-    // Built by another client, or before builds were recorded: nothing says these are the bytes make
-    // wrote, so it is built again rather than trusted.
-    log?.(`Agent ${dirName} on ${where} was not built by this client (no recorded sha256): building it again.`);
-    await mustSucceed(transport, `rm -rf ${shellQuote(dir)}`, `remove the unrecorded agent build ${dir}`, signal);
-  }
 
   // Build in a private staging directory and rename it into place, so two sessions deploying at
   // once never run a half-built agent, and a failed build leaves nothing that looks built.
@@ -211,13 +210,11 @@ export async function deployAgent(
       throw new AgentSessionError('agent-build', shippedFailure === undefined ? message : `${message}\n(Tried first: ${shippedFailure})`);
     }
     log?.(`Built the agent on ${where} in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
-    // mv -T fails if another session put the same version in place first; theirs, made by this
-    // user in this private directory seconds ago, is as good as ours. The hash is taken of whichever
-    // is in place, and recorded: from now on the agent runs only while it has these bytes.
+    // Hashed in the private staging directory, then renamed into place; the hash is recorded: from
+    // now on this agent runs only while it has these bytes.
     const installedBuild = await transport.run(
       `test -x ${shellQuote(`${staging}/build/ebpf-agent`)} || { echo "make succeeded but wrote no build/ebpf-agent" >&2; exit 1; }; ` +
-        `mv -T ${shellQuote(staging)} ${shellQuote(dir)} 2>/dev/null || rm -rf ${shellQuote(staging)}; ` +
-        `test -x ${shellQuote(agentPath)} && sha256sum < ${shellQuote(agentPath)}`,
+        `sha256sum < ${shellQuote(`${staging}/build/ebpf-agent`)} && mv -T ${shellQuote(staging)} ${shellQuote(dir)}`,
       signalOption(signal),
     );
     const sha256 = /^([0-9a-f]{64})\b/.exec(installedBuild.stdout)?.[1];
@@ -227,8 +224,8 @@ export async function deployAgent(
         `Cannot install and hash the agent built on ${where} (sha256sum is needed): ${tailOf(installedBuild.stderr || installedBuild.stdout) || installedBuild.failure || `exit ${installedBuild.exitCode}`}`,
       );
     }
-    knownBuilds.record(targetKey, agentPath, sha256);
-    return { ...deployed, sha256, built: true };
+    knownBuilds.record(targetKey, sources.hash, { dirName, sha256 });
+    return { ...deployed, agentDir: dir, agentPath, sha256, built: true };
   } catch (error) {
     await transport.run(`rm -rf ${shellQuote(staging)}`).catch((cleanupError: unknown) => {
       log?.(`Could not remove ${staging} on ${where}: ${(cleanupError as Error).message}`);

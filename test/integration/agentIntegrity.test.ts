@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AgentSessionError, openAgentSession } from '../../remote-agent/client/agentSession';
 import { readAgentBinaries } from '../../remote-agent/client/deployAgent';
-import { knownAgentBuildsFile } from '../../remote-agent/client/knownAgentBuilds';
+import { knownAgentBuildsFile, type KnownAgentBuilds } from '../../remote-agent/client/knownAgentBuilds';
 import { connectSsh } from '../../remote-agent/client/sshTransport';
 import { agentBinary as sanitizedAgent, assertNoSanitizerReport, buildSanitizedAgent, programFixtures, RawAgent } from '../support/rawAgent';
 import { startSshd, type PrivateSshd } from '../support/sshd';
@@ -77,7 +77,15 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function open(user: string, options: { shipped?: boolean } = {}) {
+interface OpenOptions {
+  /** false: build the agent from source on the target. */
+  shipped?: boolean;
+  /** Another client's records of the agents it built. */
+  records?: KnownAgentBuilds;
+  log?: (line: string) => void;
+}
+
+function open(user: string, options: OpenOptions = {}) {
   return openAgentSession({
     target: { kind: 'ssh', host: sshd.host, port: sshd.port, user },
     identityFile: sshd.identityFile,
@@ -85,12 +93,13 @@ function open(user: string, options: { shipped?: boolean } = {}) {
     sshConfigFile: join(scratch, 'no-ssh-config'),
     agentSourceDir,
     ...(options.shipped !== false && { agentBinaryDir }),
-    knownAgentBuilds,
+    knownAgentBuilds: options.records ?? knownAgentBuilds,
     clientVersion: 'agentIntegrity.test',
+    ...(options.log !== undefined && { log: options.log }),
   });
 }
 
-async function openAndClose(user: string, options: { shipped?: boolean } = {}): Promise<void> {
+async function openAndClose(user: string, options: OpenOptions = {}): Promise<void> {
   const session = await open(user, options);
   assert.equal(session.hello.euid, 0);
   await session.dispose();
@@ -165,6 +174,25 @@ test('an agent built from source and overwritten after a session is never run', 
   await assert.rejects(open(OWNER, { shipped: false }), (error: unknown) => assertRefused(error, new RegExp(`agent at ${agentPath} .* was changed since it was installed .*so it was not run`)));
   assert.equal(existsSync(marker), false, 'the tampered agent ran');
   for (const name of readdirSync(ownerCache)) if (name.startsWith(`${built}.tampered-`)) rmSync(join(ownerCache, name), { recursive: true });
+});
+
+test('an agent another client built is not trusted: this client builds its own beside it, and both keep working', async () => {
+  const otherClient = knownAgentBuildsFile(join(scratch, 'other-client-builds.json'));
+  const builds = (): string[] => readdirSync(ownerCache).filter((name) => /^agent-[0-9a-f]{12}-[0-9a-f]{8}$/.test(name));
+  await openAndClose(OWNER, { shipped: false });
+  const ours = builds();
+  assert.equal(ours.length, 1, ours.join(' '));
+
+  const lines: string[] = [];
+  await openAndClose(OWNER, { shipped: false, records: otherClient, log: (line) => lines.push(line) });
+  assert.ok(lines.some((line) => line.startsWith('Built the agent on')), lines.join('\n'));
+  assert.equal(builds().length, 2, 'the other client built in a directory of its own');
+
+  // Neither build replaced the other, so neither client's record looks like tampering.
+  const again: string[] = [];
+  await openAndClose(OWNER, { shipped: false, log: (line) => again.push(line) });
+  assert.ok(again.includes(`Agent ${ours[0]} is already built on ${OWNER}@127.0.0.1:${sshd.port}.`), again.join('\n'));
+  await openAndClose(OWNER, { shipped: false, records: otherClient });
 });
 
 test('a cache directory others can write is refused, naming the path and the fix, and nothing is run', async () => {
