@@ -105,7 +105,10 @@ async function explain(error: unknown, log: ExtensionLog): Promise<void> {
   if (error instanceof NoTargetError) actions.push('Select Target');
   else if (error instanceof AgentSessionError) {
     if (error.kind === 'changed-host-key') return; // already reported, once, by AgentSessions
-    if (error.kind === 'unknown-host-key' || error.kind === 'closed' || error.kind === 'credentials-declined' || error.kind === 'sudo-password') actions.push('Reconnect');
+    // 'agent-integrity': a changed agent was moved aside, so reconnecting installs a fresh one.
+    if (error.kind === 'unknown-host-key' || error.kind === 'closed' || error.kind === 'credentials-declined' || error.kind === 'sudo-password' || error.kind === 'agent-integrity') {
+      actions.push('Reconnect');
+    }
     if (error.kind === 'connect' || error.kind === 'auth') actions.push('Select Target', 'Open Settings');
     actions.push('Show Output');
   } else actions.push('Show Output');

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "exe_location.h"
 #include "links.h"
 #include "outbuf.h"
 #include "streams.h"
@@ -255,6 +256,25 @@ static const char *default_cache_dir(char *buf, size_t size)
 	return buf;
 }
 
+/* Refuses (exit 2) to serve from a place another user could change: see exe_location.c. */
+static int refuse_unsafe_location(void)
+{
+	char why[PATH_MAX + 160];
+	int err = exe_location_check(why, sizeof(why));
+
+	if (err == -EPERM) {
+		fprintf(stderr, "ebpf-agent: refusing to run as %s: %s, so another user could replace what runs; "
+			"make it writable only by you and root (chmod go-w, chown), or install the agent elsewhere\n",
+			geteuid() == 0 ? "root" : "this user", why);
+		return 2;
+	}
+	if (err) {
+		fprintf(stderr, "ebpf-agent: refusing to run: cannot examine its own executable: %s\n", strerror(-err));
+		return 2;
+	}
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: ebpf-agent [--cache-dir DIR]\n"
@@ -302,6 +322,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	err = refuse_unsafe_location();
+	if (err)
+		return err;
 	a.tmp_dir = tmp && tmp[0] == '/' ? tmp : "/tmp";
 	/* Keep freed memory for the next request rather than hand it back to the kernel: every load
 	 * of a CO-RE program parses the kernel's BTF (~6 MB of allocations), and faulting those pages

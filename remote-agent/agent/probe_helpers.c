@@ -129,10 +129,10 @@ static int cache_path(const char *cache_dir, char *path, size_t size)
 		return err;
 	if (snprintf(dir, sizeof(dir), "%s/helpers", cache_dir) >= (int)sizeof(dir))
 		return -ENAMETOOLONG;
-	if (mkdir(cache_dir, 0700) && errno != EEXIST)
-		return -errno;
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
+	/* Private: the probe's answer is trusted, and its temporary file is written by name. */
+	err = cache_dir_ensure_private(dir, 0700);
+	if (err)
+		return err;
 	return snprintf(path, size, "%s/%s-v" CACHE_VERSION ".json", dir, btf_id) >= (int)size ? -ENAMETOOLONG : 0;
 }
 

@@ -72,9 +72,10 @@ int vmlinux_btf_id(char id[BTF_ID_LEN + 1])
 	return 0;
 }
 
-/* Creates @path and its parents; refuses directories other users could write to, because
- * what lands in them is compiled into programs the agent loads as root. */
-static int ensure_private_dir(const char *path, mode_t mode)
+/* Creates @path and its parents (0700); refuses directories other users could write to, because
+ * what lands in them is compiled into programs the agent loads as root, and keeps the files in
+ * them (0600) from other users, who need not learn which kernels someone compiles for. */
+int cache_dir_ensure_private(const char *path, mode_t mode)
 {
 	char *copy, *p;
 	struct stat st;
@@ -104,6 +105,9 @@ static int ensure_private_dir(const char *path, mode_t mode)
 			"not writable by others\n", path, geteuid());
 		return -EPERM;
 	}
+	/* One made readable by an older agent is made private: what another user targets is theirs. */
+	if ((st.st_mode & 077) && chmod(path, 0700))
+		return -errno;
 	return 0;
 }
 
@@ -163,7 +167,7 @@ static int generate_vmlinux_h(const char *dir, const char *path, const char *btf
 		goto out;
 	}
 	err = dump_vmlinux_h(btf, out);
-	if (fchmod(fd, 0644) && !err)
+	if (fchmod(fd, 0600) && !err)
 		err = -errno;
 	if (fclose(out) && !err)
 		err = -errno;
@@ -211,7 +215,7 @@ int vmlinux_header_ensure(const char *cache_dir, const char *btf_id, char **dir_
 		free(dir);
 		return -ENOMEM;
 	}
-	err = ensure_private_dir(dir, 0755);
+	err = cache_dir_ensure_private(dir, 0700);
 	if (!err && access(path, R_OK)) {
 		if (btf_path && access(btf_path, R_OK))
 			err = -ENODATA;
@@ -244,7 +248,7 @@ int vmlinux_btf_store(const char *cache_dir, const char *btf_id, const void *dat
 	btf__free(btf);
 	if (asprintf(&dir, "%s/vmlinux/%s", cache_dir, btf_id) < 0)
 		return -ENOMEM;
-	err = ensure_private_dir(dir, 0755);
+	err = cache_dir_ensure_private(dir, 0700);
 	if (err)
 		goto out;
 	if (asprintf(&path, "%s/vmlinux.btf", dir) < 0) {
@@ -270,7 +274,7 @@ int vmlinux_btf_store(const char *cache_dir, const char *btf_id, const void *dat
 		else if (n > 0)
 			done += n;
 	}
-	if (fchmod(fd, 0644) && !err)
+	if (fchmod(fd, 0600) && !err)
 		err = -errno;
 	if (close(fd) && !err)
 		err = -errno;
@@ -335,7 +339,7 @@ int vmlinux_pch_ensure(const char *dir, const char *clang, const char *arch_defi
 		err = -EINVAL;
 		*log = res.output;
 		res.output = NULL;
-	} else if (!err && (chmod(tmp, 0644) || rename(tmp, pch)))
+	} else if (!err && (chmod(tmp, 0600) || rename(tmp, pch)))
 		err = -errno;
 	if (err)
 		unlink(tmp);

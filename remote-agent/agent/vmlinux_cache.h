@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "process.h"
 
@@ -17,6 +18,10 @@ uint64_t fnv1a64(uint64_t hash, const void *data, size_t len);
 
 /* Hex content hash of the kernel's BTF. -ENOENT (or another -errno) when there is none. */
 int vmlinux_btf_id(char id[BTF_ID_LEN + 1]);
+
+/* Creates @path and its missing parents with @mode; -EPERM (said on stderr) when @path is not a
+ * directory of ours that only we can write. One readable by others is made 0700. */
+int cache_dir_ensure_private(const char *path, mode_t mode);
 
 /* Whether @s is a btfId: 16 lowercase hex digits. */
 bool btf_id_valid(const char *s);

@@ -9,7 +9,9 @@ import { AGENT_PROTOCOL_VERSION, type HelloResult } from '../protocol';
 import { abortReason } from './abortReason';
 import { AgentClient } from './agentClient';
 import type { CredentialPrompter } from './credentialPrompt';
-import { deployAgent, readAgentBinaries, readAgentSources } from './deployAgent';
+import { integrityFailure, verifiedStartCommand } from './agentIntegrity';
+import { deployAgent, readAgentBinaries, readAgentSources, type DeployedAgent } from './deployAgent';
+import type { KnownAgentBuilds } from './knownAgentBuilds';
 import type { HostKeyInfo } from './knownHosts';
 import { LocalTransport } from './localTransport';
 import { AgentSessionError } from './sessionError';
@@ -57,6 +59,8 @@ export interface OpenSessionOptions {
    * compiles (compileOnClient.ts), which needs no privilege. Default: root, through sudo -n if needed.
    */
   unprivileged?: boolean;
+  /** Where the sha256 of agents built from source is recorded; default knownAgentBuilds.ts's file. */
+  knownAgentBuilds?: KnownAgentBuilds;
 }
 
 export interface AgentSession {
@@ -105,19 +109,26 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
 
   let agent: RunningProcess | undefined;
   try {
-    const deployed = await deployAgent(transport, sources, { ...(binaries !== undefined && { binaries }), ...(signal !== undefined && { signal }), log });
+    const deployed = await deployAgent(transport, sources, {
+      ...(binaries !== undefined && { binaries }),
+      ...(signal !== undefined && { signal }),
+      ...(opts.knownAgentBuilds !== undefined && { knownBuilds: opts.knownAgentBuilds }),
+      targetKey: where,
+      log,
+    });
     const asRoot = deployed.uid === 0 || opts.unprivileged === true;
     const helloTimeoutMs = opts.target.kind === 'vm' ? VM_HELLO_TIMEOUT_MS : HELLO_TIMEOUT_MS;
     const start = async (privilege: Privilege): Promise<AgentSession> => {
       log(`Starting the agent on ${where}${privilege === 'root' ? '' : privilege === 'sudo -n' ? ' with sudo -n' : ' with sudo and the password given'}.`);
       const markers = privilege === 'sudo with password' ? newSudoMarkers() : undefined;
-      const command =
+      const execAgent =
         markers !== undefined ? sudoWithPasswordCommand(deployed.agentPath, markers) : `exec ${privilege === 'sudo -n' ? 'sudo -n ' : ''}${shellQuote(deployed.agentPath)}`;
-      const started = await transport.spawn(command);
+      // The binary's directories and its sha256 are checked in the same command, right before the exec.
+      const started = await transport.spawn(verifiedStartCommand(deployed, execAgent));
       agent = started;
       const stderr = collectStderr(started, log, markers);
       const startFailed = (status: ExitStatus, cause?: Error): AgentSessionError =>
-        startFailure(where, deployed.agentPath, deployed.userName, privilege, status, stderr(), cause);
+        startFailure(where, deployed, privilege, status, stderr(), cause);
 
       if (markers !== undefined) {
         // Nothing of the protocol is sent until sudo has read the password and let the agent run.
@@ -228,21 +239,17 @@ async function exitOrLinkLoss(agent: RunningProcess, lost: Promise<Error>): Prom
   return reason ?? first;
 }
 
-function startFailure(
-  where: string,
-  agentPath: string,
-  userName: string,
-  privilege: Privilege,
-  status: ExitStatus,
-  stderr: string,
-  cause: Error | undefined,
-): AgentSessionError {
+function startFailure(where: string, deployed: DeployedAgent, privilege: Privilege, status: ExitStatus, stderr: string, cause: Error | undefined): AgentSessionError {
+  const { agentPath, userName } = deployed;
+  const refused = integrityFailure(stderr, { where, userName, agent: deployed });
+  if (refused !== undefined) return refused;
   const asRoot = privilege === 'root';
   if (privilege === 'sudo -n' && /sudo:.*(password is required|terminal is required|askpass)/i.test(stderr)) {
     return new AgentSessionError(
       'sudo-password',
       `The agent must run as root on ${where}, but sudo asks ${userName} for a password. Connect as root (e.g. ssh://root@…), ` +
-        `or allow passwordless sudo for the agent: add '${userName} ALL=(root) NOPASSWD: ${agentPath}' with visudo on the target.`,
+        `or allow passwordless sudo for the agent: add '${userName} ALL=(root) NOPASSWD: sha256:${deployed.sha256} ${agentPath}' with visudo on the target ` +
+        `(sudo then runs that path only while it holds these bytes).`,
     );
   }
   if (!asRoot && status.exitCode === 127 && /sudo/.test(stderr)) {

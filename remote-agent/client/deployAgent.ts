@@ -3,12 +3,19 @@
  * target's architecture (`uname -m`) is preferred: it is uploaded to
  * `~/.cache/ebpf-studio/agent-<binary hash12>/ebpf-agent` and kept only if it runs there, so the
  * target needs no compiler or -dev packages. Otherwise (another architecture, or the shipped one
- * does not run) the sources are uploaded to `agent-<sources hash12>/` and built there with `make`.
+ * does not run) the sources are uploaded to `agent-<sources hash12>-<random8>/` and built there with
+ * `make`, a directory per client (knownAgentBuilds.ts).
+ * The cache directory and each agent directory are private to the user (agentIntegrity.ts): created
+ * 0700, and one another user could change is refused. What is returned carries the sha256 the agent
+ * must have when it is started: the shipped bytes' hash, or the one recorded when this client built
+ * it (knownAgentBuilds.ts; a build this client has no record of is not used).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { abortReason } from './abortReason';
+import { integrityFailure, PRIVATE_DIR_FUNCTIONS, type VerifiableAgent } from './agentIntegrity';
+import { BUILD_DIR_NAME, knownAgentBuildsFile, type KnownAgentBuilds } from './knownAgentBuilds';
 import { AgentSessionError } from './sessionError';
 import { shellQuote, tailOf, type Transport } from './transport';
 
@@ -21,7 +28,7 @@ export interface AgentSources {
 /** The static agents shipped with the client, by the `uname -m` of the machines they run on. */
 export type AgentBinaries = ReadonlyMap<string, { hash: string; content: Buffer }>;
 
-export interface DeployedAgent {
+export interface DeployedAgent extends VerifiableAgent {
   /** Absolute path of the agent binary on the target. */
   agentPath: string;
   /** The target user's uid and name: the agent needs root, through sudo otherwise. */
@@ -100,25 +107,42 @@ export function readAgentBinaries(dir: string): AgentBinaries {
 export async function deployAgent(
   transport: Transport,
   sources: AgentSources,
-  options: { binaries?: AgentBinaries; signal?: AbortSignal; log?: (line: string) => void } = {},
+  options: {
+    binaries?: AgentBinaries;
+    signal?: AbortSignal;
+    log?: (line: string) => void;
+    /** Where the hashes of agents built from source are kept; default the client's known-agent-builds.json. */
+    knownBuilds?: KnownAgentBuilds;
+    /** The target as the records name it (default: the transport's description). */
+    targetKey?: string;
+  } = {},
 ): Promise<DeployedAgent> {
   const { signal, log } = options;
+  const knownBuilds = options.knownBuilds ?? knownAgentBuildsFile();
+  const targetKey = options.targetKey ?? transport.description;
   const binaries: AgentBinaries = options.binaries ?? new Map();
   const where = transport.description;
-  const sourceDirName = `agent-${sources.hash.slice(0, 12)}`;
+  // This client's own build of these sources, if it made one there (knownAgentBuilds.ts).
+  const recordedBuild = knownBuilds.lookup(targetKey, sources.hash);
+  const sourceDirName = recordedBuild !== undefined && BUILD_DIR_NAME.test(recordedBuild.dirName) ? recordedBuild.dirName : undefined;
   const binaryDirName = (arch: string): string => `agent-${binaries.get(arch)!.hash.slice(0, 12)}`;
   // Relative to the cache directory: every agent that may already be installed there.
-  const candidates = [`${sourceDirName}/build/ebpf-agent`, ...[...binaries.keys()].map((arch) => `${binaryDirName(arch)}/ebpf-agent`)];
-  // One round trip: who we are there, the architecture, which versions are installed, and whether
-  // clang and libbpf's headers (needed to compile the user's programs, not to run the agent) are there.
+  const candidates = [...(sourceDirName !== undefined ? [`${sourceDirName}/build/ebpf-agent`] : []), ...[...binaries.keys()].map((arch) => `${binaryDirName(arch)}/ebpf-agent`)];
+  // One round trip: who we are there, the architecture, the private cache directory (created or
+  // checked), which versions are installed (their directories checked too), and whether clang and
+  // libbpf's headers (needed to compile the user's programs, not to run the agent) are there.
   const probe = await transport.run(
-    `printf '%s\\n' "$HOME" "$(id -u)" "$(id -un)" "$(uname -m)"; ` +
-      `for f in ${candidates.join(' ')}; do test -x "$HOME/.cache/ebpf-studio/$f" && echo "installed $f"; done; ` +
+    `${PRIVATE_DIR_FUNCTIONS}\n` +
+      `printf '%s\\n' "$HOME" "$(id -u)" "$(id -un)" "$(uname -m)"; ` +
+      `ebpf_private_dir_create "$HOME/.cache/ebpf-studio"; ` +
+      `for f in ${candidates.join(' ')}; do if test -x "$HOME/.cache/ebpf-studio/$f"; then ebpf_private "$HOME/.cache/ebpf-studio/\${f%%/*}"; echo "installed $f"; fi; done; ` +
       `command -v clang >/dev/null 2>&1 || echo 'lacks clang'; ` +
       `test -r /usr/include/bpf/bpf_helpers.h || test -r /usr/local/include/bpf/bpf_helpers.h || echo 'lacks bpf/bpf_helpers.h'; true`,
     signalOption(signal),
   );
   const [home, uidText, userName, arch, ...facts] = probe.stdout.split('\n');
+  const refused = integrityFailure(probe.stderr, { where, userName: userName || 'the user' });
+  if (refused !== undefined) throw refused;
   if (probe.exitCode !== 0 || !home || !uidText || !/^\d+$/.test(uidText) || !userName || !arch) {
     throw new AgentSessionError('agent-start', `Cannot inspect ${where} (a POSIX shell with id, uname and test is needed): exit ${probe.exitCode ?? probe.failure}, ${tailOf(probe.stderr || probe.stdout)}`);
   }
@@ -137,13 +161,14 @@ export async function deployAgent(
   if (binaries.has(arch)) {
     const dirName = binaryDirName(arch);
     const agentPath = `${cache}/${dirName}/ebpf-agent`;
+    const shipped = { ...identity, cacheDir: cache, agentDir: `${cache}/${dirName}`, agentPath, sha256: binaries.get(arch)!.hash, origin: 'shipped' as const };
     if (installed(`${dirName}/ebpf-agent`)) {
       log?.(`Using the shipped ${arch} agent ${dirName}, already on ${where}.`);
-      return { ...identity, agentPath, origin: 'shipped', built: false };
+      return { ...shipped, built: false };
     }
     try {
       await installShippedAgent(transport, binaries.get(arch)!.content, `${cache}/${dirName}`, { arch, signal, log });
-      return { ...identity, agentPath, origin: 'shipped', built: true };
+      return { ...shipped, built: true };
     } catch (error) {
       if (signal?.aborted) throw error;
       shippedFailure = (error as Error).message;
@@ -154,14 +179,17 @@ export async function deployAgent(
     log?.(`No static agent is shipped for ${arch} (${shipped}): building it from source on ${where}.`);
   }
 
-  const dirName = sourceDirName;
+  const deployed = { ...identity, cacheDir: cache, origin: 'source' as const };
+  if (sourceDirName !== undefined && recordedBuild !== undefined && installed(`${sourceDirName}/build/ebpf-agent`)) {
+    log?.(`Agent ${sourceDirName} is already built on ${where}.`);
+    const dir = `${cache}/${sourceDirName}`;
+    return { ...deployed, agentDir: dir, agentPath: `${dir}/build/ebpf-agent`, sha256: recordedBuild.sha256, built: false };
+  }
+  // A build of its own, in a directory of its own: one another client made is not trusted (nothing
+  // says it holds what make wrote), and is left alone, since that client's record names it.
+  const dirName = `agent-${sources.hash.slice(0, 12)}-${randomBytes(4).toString('hex')}`;
   const dir = `${cache}/${dirName}`;
   const agentPath = `${dir}/build/ebpf-agent`;
-  const deployed = { ...identity, agentPath, origin: 'source' as const };
-  if (installed(`${dirName}/build/ebpf-agent`)) {
-    log?.(`Agent ${dirName} is already built on ${where}.`);
-    return { ...deployed, built: false };
-  }
 
   // Build in a private staging directory and rename it into place, so two sessions deploying at
   // once never run a half-built agent, and a failed build leaves nothing that looks built.
@@ -176,27 +204,34 @@ export async function deployAgent(
     }
     log?.(`Building the agent on ${where} (make -C ${staging})…`);
     const started = Date.now();
-    const build = await transport.run(`make -C ${shellQuote(staging)} 2>&1`, signalOption(signal));
+    const build = await transport.run(`umask 077 && make -C ${shellQuote(staging)} 2>&1`, signalOption(signal));
     if (build.exitCode !== 0) {
       const message = await buildFailureMessage(transport, where, build.exitCode, build.failure, build.stdout, signal);
       throw new AgentSessionError('agent-build', shippedFailure === undefined ? message : `${message}\n(Tried first: ${shippedFailure})`);
     }
     log?.(`Built the agent on ${where} in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
-    // mv -T fails if another session put the same version in place first; theirs is as good as ours.
-    await mustSucceed(
-      transport,
+    // Hashed in the private staging directory, then renamed into place; the hash is recorded: from
+    // now on this agent runs only while it has these bytes.
+    const installedBuild = await transport.run(
       `test -x ${shellQuote(`${staging}/build/ebpf-agent`)} || { echo "make succeeded but wrote no build/ebpf-agent" >&2; exit 1; }; ` +
-        `mv -T ${shellQuote(staging)} ${shellQuote(dir)} 2>/dev/null || rm -rf ${shellQuote(staging)}; test -x ${shellQuote(agentPath)}`,
-      'install the built agent',
-      signal,
+        `sha256sum < ${shellQuote(`${staging}/build/ebpf-agent`)} && mv -T ${shellQuote(staging)} ${shellQuote(dir)}`,
+      signalOption(signal),
     );
+    const sha256 = /^([0-9a-f]{64})\b/.exec(installedBuild.stdout)?.[1];
+    if (installedBuild.exitCode !== 0 || sha256 === undefined) {
+      throw new AgentSessionError(
+        'agent-build',
+        `Cannot install and hash the agent built on ${where} (sha256sum is needed): ${tailOf(installedBuild.stderr || installedBuild.stdout) || installedBuild.failure || `exit ${installedBuild.exitCode}`}`,
+      );
+    }
+    knownBuilds.record(targetKey, sources.hash, { dirName, sha256 });
+    return { ...deployed, agentDir: dir, agentPath, sha256, built: true };
   } catch (error) {
     await transport.run(`rm -rf ${shellQuote(staging)}`).catch((cleanupError: unknown) => {
       log?.(`Could not remove ${staging} on ${where}: ${(cleanupError as Error).message}`);
     });
     throw error;
   }
-  return { ...deployed, built: true };
 }
 
 /**

@@ -15,6 +15,11 @@ export type AgentSessionErrorKind =
   | 'sudo-password'
   | 'agent-build'
   | 'agent-start'
+  /**
+   * The agent or its cache directory is not as this client left it: the binary's sha256 changed
+   * (it was not run), or a directory is a link, another user's, or writable by others.
+   */
+  | 'agent-integrity'
   | 'closed';
 
 export class AgentSessionError extends Error {

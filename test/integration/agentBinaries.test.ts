@@ -87,10 +87,11 @@ test('the aarch64 agent runs under qemu-user and answers hello', () => {
 });
 
 test('a session deploys the shipped agent where PATH has no make or compiler', async () => {
-  // Only what deployment itself runs: id, uname, mkdir, mv, rm (sh is started by its absolute path).
+  // Only what deployment and the checked start run: id, uname, mkdir, mv, rm, and stat, chmod and
+  // sha256sum for the private cache and the agent's hash (sh is started by its absolute path).
   const bin = join(scratch, 'bin');
   mkdirSync(bin);
-  for (const tool of ['id', 'uname', 'mkdir', 'mv', 'rm']) symlinkSync(`/usr/bin/${tool}`, join(bin, tool));
+  for (const tool of ['id', 'uname', 'mkdir', 'mv', 'rm', 'stat', 'chmod', 'sha256sum']) symlinkSync(`/usr/bin/${tool}`, join(bin, tool));
   const home = join(scratch, 'home');
   mkdirSync(home);
   const saved = { PATH: process.env['PATH'], HOME: process.env['HOME'] };

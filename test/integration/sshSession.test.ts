@@ -144,7 +144,7 @@ test('the same sources are built once per target: the next session reuses the bi
   const lines: string[] = [];
   const session = await openAgentSession({ target: { kind: 'local' }, agentSourceDir, clientVersion: 'test', log: (line) => lines.push(line) });
   await session.dispose();
-  assert.ok(lines.some((line) => /^Agent agent-[0-9a-f]{12} is already built on local\.$/.test(line)), lines.join('\n'));
+  assert.ok(lines.some((line) => /^Agent agent-[0-9a-f]{12}-[0-9a-f]{8} is already built on local\.$/.test(line)), lines.join('\n'));
 });
 
 test('a build failure names the packages the agent needs and quotes make', async () => {
