@@ -5,6 +5,8 @@
  * vmlinux.h, because they have no name to be looked up by; named types it refers to are not
  * included (not even as forward declarations): each is its own lookup, so a reader asks for the
  * one it needs instead of getting task_struct's hundred neighbours. Pure: BTF in, text out.
+ * Unlike bpftool, no `long: 64;` padding members are written before cache-line-aligned members: the
+ * text is for reading field names and types (CO-RE relocates offsets), not for recompiling the layout.
  */
 import type { Btf, BtfKind, BtfType } from './btf';
 
