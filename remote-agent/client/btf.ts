@@ -374,6 +374,8 @@ class BtfIndex implements Btf {
       case 'const':
       case 'volatile':
       case 'restrict':
+        // C cannot qualify an array, only its elements, which BTF then qualifies too: drop it, as bpftool does.
+        if (this.type(t.type!).kind === 'array') return this.declaration(t.type!, declarator, depth + 1);
         // A qualified pointer qualifies the declarator (`char *const p`); anything else reads `const char *p`.
         if (this.type(t.type!).kind === 'ptr') return this.declaration(t.type!, declarator === '' ? t.kind : `${t.kind} ${declarator}`, depth + 1);
         return `${t.kind} ${this.declaration(t.type!, declarator, depth + 1)}`;

@@ -5,8 +5,8 @@
  * vmlinux.h, because they have no name to be looked up by; named types it refers to are not
  * included (not even as forward declarations): each is its own lookup, so a reader asks for the
  * one it needs instead of getting task_struct's hundred neighbours. Pure: BTF in, text out.
- * Unlike bpftool, no `long: 64;` padding members are written before cache-line-aligned members: the
- * text is for reading field names and types (CO-RE relocates offsets), not for recompiling the layout.
+ * Padding members and enum modes are written where C's layout would differ from the kernel's, as
+ * bpftool does, so the definition compiles to the kernel's layout.
  */
 import type { Btf, BtfKind, BtfType } from './btf';
 
@@ -62,7 +62,7 @@ export function cDefinitionOf(btf: Btf, t: BtfType): string {
       return `${recordBody(btf, t, '')};`;
     case 'enum':
     case 'enum64':
-      return `${enumBody(t, '')};`;
+      return `${enumBody(btf, t, '')};`;
     case 'typedef':
       return `typedef ${declarationWithAnonymous(btf, t.type!, t.name, '')};`;
     case 'fwd':
@@ -72,23 +72,90 @@ export function cDefinitionOf(btf: Btf, t: BtfType): string {
   }
 }
 
-/** `struct name {\n\tmembers;\n}` at @indent, anonymous members inlined, without the final `;`. */
+/**
+ * `struct name {\n\tmembers;\n}` at @indent, anonymous members inlined, without the final `;`.
+ * Where C's own layout rules would not put a member (or the end) at its BTF offset, padding
+ * members (`long: 64;`) come before it, as vmlinux.h writes them: a cache-line-aligned member.
+ */
 function recordBody(btf: Btf, t: BtfType, indent: string): string {
   const head = t.name === '' ? t.kind : `${t.kind} ${t.name}`;
+  const members = t.members!;
+  // Only a struct is ever marked packed: a union's members all start at 0.
+  const packed = t.kind === 'struct' && isPacked(btf, t);
+  const inner = `${indent}\t`;
   const lines = [`${head} {`];
-  for (const member of t.members!) {
-    const declaration = declarationWithAnonymous(btf, member.type, member.name, `${indent}\t`);
-    lines.push(`${indent}\t${declaration}${member.bitSize > 0 ? `: ${member.bitSize}` : ''};`);
+  let end = 0;
+  let previousWasBitfield = false;
+  for (const member of members) {
+    const align = packed ? 1 : alignmentOf(btf, member.type, 0);
+    const continuesBitfield = previousWasBitfield && member.bitSize > 0;
+    for (const pad of paddingMembers(end, member.bitOffset, align, continuesBitfield, pointerSize(btf) * 8)) lines.push(`${inner}${pad}`);
+    const declaration = declarationWithAnonymous(btf, member.type, member.name, inner);
+    lines.push(`${inner}${declaration}${member.bitSize > 0 ? `: ${member.bitSize}` : ''};`);
+    end = member.bitSize > 0 ? member.bitOffset + member.bitSize : member.bitOffset + Math.max(0, btf.sizeOf(member.type)) * 8;
+    previousWasBitfield = member.bitSize > 0;
   }
-  lines.push(`${indent}}${isPacked(btf, t) ? ' __attribute__((packed))' : ''}`);
+  if (t.kind === 'struct') for (const pad of paddingMembers(end, t.size! * 8, alignmentOf(btf, t.id, 0), false, pointerSize(btf) * 8)) lines.push(`${inner}${pad}`);
+  const close = `}${packed ? ' __attribute__((packed))' : ''}`;
+  if (lines.length === 1 && t.size === 0) return `${head} {${close}`;
+  lines.push(`${indent}${close}`);
   return lines.join('\n');
 }
 
-function enumBody(t: BtfType, indent: string): string {
+/**
+ * The unnamed bitfields that move C's layout from bit @from to bit @to, where the next member
+ * (aligned to @nextAlign bytes) or the struct's end lies; none when C gets there by itself.
+ * libbpf's choice, so the text is vmlinux.h's: first the widest unit (long, int, short, char) whose
+ * next boundary is not past @to, marked with `: 0` only when the compiler would not align to it
+ * anyway; then whole units, and a last smaller one for a remainder.
+ */
+function paddingMembers(from: number, to: number, nextAlign: number, inBitfield: boolean, longBits: number): string[] {
+  if (from >= to) return [];
+  const units: [string, number][] = [['long', longBits], ['int', 32], ['short', 16], ['char', 8]];
+  const padding: string[] = [];
+  let at = from;
+  let [unit, unitBits] = units[units.length - 1]!;
+  let boundary = roundUp(at, unitBits);
+  for (const [name, bits] of units) {
+    [unit, unitBits, boundary] = [name, bits, roundUp(at, bits)];
+    if (boundary <= to) break;
+  }
+  if (boundary > at && boundary <= to) {
+    const compilerMissesBoundary = boundary === to ? roundUp(at, nextAlign * 8) !== boundary : to - boundary <= boundary - at;
+    if (inBitfield || compilerMissesBoundary) padding.push(`${unit}: ${inBitfield ? boundary - at : 0};`);
+    at = boundary;
+  }
+  while (at < to) {
+    const bits = Math.min(to - at, unitBits);
+    const name = bits === unitBits ? unit : [...units].reverse().find(([, size]) => size >= bits)![0];
+    padding.push(`${name}: ${bits};`);
+    at += bits;
+  }
+  return padding;
+}
+
+function roundUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}
+
+function enumBody(btf: Btf, t: BtfType, indent: string): string {
+  const head = `enum${t.name === '' ? '' : ` ${t.name}`}`;
+  if (t.values!.length === 0) return head;
   // vmlinux.h spells 64-bit enumerators with a suffix, so a compiler reads them at full width.
   const suffix = t.kind === 'enum64' ? (t.signed ? 'LL' : 'ULL') : '';
   const values = t.values!.map((v) => `${indent}\t${v.name} = ${v.value}${suffix},`);
-  return [`enum${t.name === '' ? '' : ` ${t.name}`} {`, ...values, `${indent}}`].join('\n');
+  return [`${head} {`, ...values, `${indent}}${enumModeAttribute(btf, t)}`].join('\n');
+}
+
+/**
+ * C gives an enum int's size unless told otherwise: a 1-byte enum needs mode(byte), an 8-byte one
+ * whose values all fit in 32 bits mode(word) (bigger values make the compiler widen it itself).
+ */
+function enumModeAttribute(btf: Btf, t: BtfType): string {
+  if (t.size === 1) return ' __attribute__((mode(byte)))';
+  if (t.size !== 8 || pointerSize(btf) !== 8) return '';
+  const fitIn32Bits = t.kind === 'enum' || t.values!.every((v) => BigInt.asUintN(64, BigInt(v.value)) >> 32n === 0n);
+  return fitIn32Bits ? ' __attribute__((mode(word)))' : '';
 }
 
 /**
@@ -101,7 +168,7 @@ function declarationWithAnonymous(btf: Btf, id: number, name: string, indent: st
   const base = anonymousBase(btf, id);
   if (base === undefined) return declaration;
   const spelled = `${keywordOf(base)} (anon)`;
-  const body = base.kind === 'enum' || base.kind === 'enum64' ? enumBody(base, indent) : recordBody(btf, base, indent);
+  const body = base.kind === 'enum' || base.kind === 'enum64' ? enumBody(btf, base, indent) : recordBody(btf, base, indent);
   const at = declaration.indexOf(spelled);
   return at === -1 ? declaration : `${declaration.slice(0, at)}${body}${declaration.slice(at + spelled.length)}`;
 }
