@@ -119,6 +119,8 @@ t('run attaches the exec tracer, returns its decoded events within maxEvents, an
     const trueExecs = result.events.filter((e: { map: string; fields: { filename: string } }) => e.map === 'events' && e.fields.filename === '/bin/true');
     assert.ok(trueExecs.length > 0, JSON.stringify(result.events));
     assert.equal(typeof trueExecs[0].fields.pid, 'number');
+    const logs = (await client.listResources()).resources;
+    assert.deepEqual(logs.map((r) => r.name), ['handle_execve on local'], "a run's check leaves its verifier logs too");
   } finally {
     clearInterval(execs);
     await client.close();
