@@ -8,6 +8,12 @@
  *   run              verify, attach for a few seconds (bounded), and return the decoded events
  *                    and printk lines; everything is detached again
  *   explain          the knowledge base's entry for a verifier message, or a saved log's error
+ * Resources:
+ *   ebpf-studio://verifier-log/{target}/{file}/{program}   the verifier log of each program in the
+ *                    last check (or run) of a file on a target in this session; listed
+ *   ebpf-studio://kernel-type/{target}/{name}   one kernel type as vmlinux.h defines it, from the
+ *                    target's BTF (kernelTypeSource.ts); read on request, never listed
+ * Each URI part is percent-encoded (encodeURIComponent), so targets and paths keep their slashes.
  *
  * The user stays in control of what touches a kernel: an agent only ever gets a target the user
  * configured (`ebpf-studio mcp --target`), and the first use of each target in a session asks the
@@ -16,10 +22,11 @@
  * Every call is logged (stderr, which VS Code shows in the server's Output).
  */
 import * as fs from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { ErrorCode, McpError, type CallToolResult, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { AgentSession } from '../remote-agent/client/agentSession';
 import type { CheckReport, SourceDiagnostic } from '../remote-agent/client/checkReport';
@@ -31,6 +38,9 @@ import { parseAttachSpec, type AttachSpec } from '../remote-agent/client/attachS
 import { AttachSpecError } from '../remote-agent/client/attachTargets';
 import { HexBytes, type DecodedValue } from '../remote-agent/client/eventDecoder';
 import { AttachError } from '../remote-agent/client/programRun';
+import { parseBtf, type Btf } from '../remote-agent/client/btf';
+import { cDefinitionOf, kernelTypeNamesLike, kernelTypesNamed, keywordOf } from '../remote-agent/client/kernelTypeSource';
+import { defaultKnowledgeDir, TargetKnowledgeCache } from '../remote-agent/client/targetKnowledge';
 import { attachSpecMessage } from './attachSpecMessages';
 import { explainLog, explainMessage } from './explainCommand';
 import { startRunOn } from './runCommand';
@@ -45,6 +55,8 @@ export interface McpServerOptions {
   openSession(target: string, signal: AbortSignal): Promise<AgentSession>;
   /** Compiles for targets without clang (kernel VMs), as `check --compile-on auto` does. */
   compiler: LocalCompiler;
+  /** Where targets' BTF is fetched to and kept (default: the CLI's cache, shared with `lsp` and `check`). */
+  knowledge?: TargetKnowledgeCache;
   version: string;
   log(line: string): void;
 }
@@ -108,6 +120,30 @@ const checkOutput = {
 
 type CheckOutput = { [K in keyof typeof checkOutput]: z.infer<(typeof checkOutput)[K]> };
 
+/** Checks whose verifier logs are kept (a log can be megabytes): the oldest file's is dropped first. */
+const KEPT_CHECKS = 32;
+/** Kernels whose parsed BTF is kept in memory (~50 MB each for a distribution kernel). */
+const KEPT_KERNELS = 2;
+const VERIFIER_LOG_TEMPLATE = 'ebpf-studio://verifier-log/{target}/{file}/{program}';
+const KERNEL_TYPE_TEMPLATE = 'ebpf-studio://kernel-type/{target}/{name}';
+
+/** The programs of the last check of one file on one target. */
+interface KeptCheck {
+  target: string;
+  /** The file as its URI names it: an absolute path, or a source text's name. */
+  file: string;
+  kernelRelease: string;
+  programs: { name: string; section: string; ok: boolean; log: string }[];
+}
+
+export function verifierLogUri(target: string, file: string, program: string): string {
+  return `ebpf-studio://verifier-log/${encodeURIComponent(target)}/${encodeURIComponent(file)}/${encodeURIComponent(program)}`;
+}
+
+export function kernelTypeUri(target: string, name: string): string {
+  return `ebpf-studio://kernel-type/${encodeURIComponent(target)}/${encodeURIComponent(name)}`;
+}
+
 /** What a tool does on a target, as the user is asked about it. */
 const ACTIONS = {
   features: "start eBPF Studio's agent (it probes the kernel's features by loading test programs)",
@@ -126,6 +162,28 @@ export function createMcpServer(o: McpServerOptions): McpServer {
   const allowed = new Set<string>(o.allowedWithoutAsking.filter((t) => o.targets.includes(t)));
   const approved = new Set<string>();
   const defaultTarget = o.targets[0];
+  /** By `target NUL file`, in the order they were last checked (a Map keeps insertion order). */
+  const keptChecks = new Map<string, KeptCheck>();
+  const knowledge = o.knowledge ?? new TargetKnowledgeCache(defaultKnowledgeDir());
+  /** Parsed BTF by btfId, most recently used last. */
+  const kernels = new Map<string, Promise<Btf>>();
+
+  /** Keeps the programs' logs of @reports as the last check of @input on @target, and tells the client the list changed. */
+  function keepLogs(target: string, input: CheckInput, reports: CheckReport[]): void {
+    const file = input.keyName;
+    const key = `${target}\0${file}`;
+    keptChecks.delete(key);
+    const report = reports.find((r) => r.file === input.file);
+    // A file that no longer compiles has no programs: its old logs would describe another text.
+    if (report !== undefined && report.programs.length > 0) {
+      keptChecks.set(key, { target, file, kernelRelease: report.kernelRelease, programs: report.programs.map((p) => ({ name: p.name, section: p.section, ok: p.ok, log: p.log })) });
+      for (const old of keptChecks.keys()) {
+        if (keptChecks.size <= KEPT_CHECKS) break;
+        keptChecks.delete(old);
+      }
+    }
+    server.sendResourceListChanged();
+  }
 
   /** Undefined when the agent may use @target now; else why not, for the agent to relay. */
   async function consent(target: string, action: Action): Promise<string | undefined> {
@@ -230,6 +288,7 @@ export function createMcpServer(o: McpServerOptions): McpServer {
           try {
             const reports = await withSession(target, extra.signal, (session) => checkFilesOnSession(session, [input.file], { compileOn: 'auto', compiler: o.compiler, target, signal: extra.signal }));
             addReports(out, target, reports, input);
+            keepLogs(target, input, reports);
           } catch (e) {
             if (extra.signal.aborted) throw e;
             out.unreachable.push({ target, error: e instanceof Error ? e.message : String(e) });
@@ -277,7 +336,7 @@ export function createMcpServer(o: McpServerOptions): McpServer {
       const input = resolveInput(args);
       if ('error' in input) return textResult(input.error, undefined, true);
       try {
-        return await withSession(target, extra.signal, (session) => runBriefly(session, target, input, specs, args.seconds ?? DEFAULT_RUN_SECONDS, args.maxEvents ?? DEFAULT_RUN_EVENTS, extra.signal));
+        return await withSession(target, extra.signal, (session) => runBriefly(session, target, input, specs, args.seconds ?? DEFAULT_RUN_SECONDS, args.maxEvents ?? DEFAULT_RUN_EVENTS, extra.signal, (reports) => keepLogs(target, input, reports)));
       } catch (e) {
         if (e instanceof AttachError || e instanceof AttachSpecError) return textResult(e instanceof AttachSpecError ? attachSpecMessage(e) : e.message, undefined, true);
         throw e;
@@ -305,12 +364,112 @@ export function createMcpServer(o: McpServerOptions): McpServer {
     },
   );
 
+  server.registerResource(
+    'verifier_log',
+    new ResourceTemplate(VERIFIER_LOG_TEMPLATE, {
+      list: () => ({
+        resources: [...keptChecks.values()].reverse().flatMap((kept) =>
+          kept.programs.map((p) => ({
+            uri: verifierLogUri(kept.target, kept.file, p.name),
+            name: `${p.name} on ${kept.target}`,
+            title: `Verifier log of ${p.name} (${path.basename(kept.file)}, ${kept.target})`,
+            description: `${p.ok ? 'accepted' : 'rejected'} by the verifier of ${kept.target} (kernel ${kept.kernelRelease}) in the last check of ${kept.file}`,
+            mimeType: 'text/plain',
+          })),
+        ),
+      }),
+    }),
+    {
+      title: 'Verifier log',
+      description: "The kernel verifier's log of one program in the last check (or run) of a file on a target in this session, as the kernel wrote it (then libbpf's messages, if any): the instructions it walked, the register state and the source lines (`; … @ file:line`), the error last.",
+      mimeType: 'text/plain',
+    },
+    (uri, variables): ReadResourceResult => {
+      const [target, file, program] = [variables.target, variables.file, variables.program].map(uriPart);
+      o.log(`read verifier log of ${program} in ${file} on ${target}`);
+      const kept = keptChecks.get(`${target}\0${file}`);
+      const found = kept?.programs.find((p) => p.name === program);
+      if (kept === undefined || found === undefined) {
+        const what = kept === undefined ? `${file} has not been checked on ${target} in this session` : `the last check of ${file} on ${target} has no program ${program} (it has ${kept.programs.map((p) => p.name).join(', ')})`;
+        throw new McpError(ErrorCode.InvalidParams, `No verifier log: ${what}. Call the check tool first; resources/list names every log there is.`);
+      }
+      const text = found.log !== '' ? found.log : `The verifier ${found.ok ? 'accepted' : 'rejected'} ${program} on ${target} and wrote no log.\n`;
+      return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
+    },
+  );
+
+  server.registerResource(
+    'kernel_type',
+    new ResourceTemplate(KERNEL_TYPE_TEMPLATE, { list: undefined }),
+    {
+      title: 'Kernel type',
+      description:
+        "One type of a target's kernel as its vmlinux.h defines it, from the kernel's BTF: {name} is a struct, union, enum or typedef name (`task_struct`, or `struct task_struct` to pick one kind; percent-encoded). Anonymous types are written inline; the named types it uses are not included — read each by its own name.",
+      mimeType: 'text/x-c',
+    },
+    async (uri, variables, extra): Promise<ReadResourceResult> => {
+      const [target, name] = [variables.target, variables.name].map(uriPart);
+      o.log(`read kernel type ${name} on ${target}`);
+      const refused = await consent(target, 'features');
+      if (refused) throw new McpError(ErrorCode.InvalidRequest, refused);
+      const { btf, kernelRelease } = await withSession(target, extra.signal, async (session) => {
+        const found = await knowledge.btf(session, extra.signal);
+        if (found.path === null) throw new McpError(ErrorCode.InvalidRequest, `${target} (kernel ${session.hello.kernelRelease}) has no BTF to read types from (${found.how}); a kernel built with CONFIG_DEBUG_INFO_BTF=y has it.`);
+        return { btf: await parsedBtf(session.hello.btfId ?? found.path, found.path), kernelRelease: session.hello.kernelRelease };
+      });
+      const types = kernelTypesNamed(btf, name);
+      if (types.length === 0) {
+        const like = kernelTypeNamesLike(btf, name, 8);
+        const hint = like.length > 0 ? ` Names like it: ${like.join(', ')}.` : '';
+        throw new McpError(ErrorCode.InvalidParams, `The kernel of ${target} (${kernelRelease}) has no struct, union, enum or typedef named '${name}'.${hint}`);
+      }
+      const header = `/* ${types.map((t) => `${keywordOf(t)} ${t.name}`).join(', ')}: from the BTF of ${target} (kernel ${kernelRelease}), as vmlinux.h defines it. Named types it uses are not included: read ${KERNEL_TYPE_TEMPLATE.replace('{target}', encodeURIComponent(target))} for each. */`;
+      const text = [header, ...types.map((t) => cDefinitionOf(btf, t))].join('\n\n') + '\n';
+      return { contents: [{ uri: uri.href, mimeType: 'text/x-c', text }] };
+    },
+  );
+
+  /** A kernel's BTF parsed once per btfId; the least recently used kernel is forgotten beyond KEPT_KERNELS. */
+  function parsedBtf(btfId: string, file: string): Promise<Btf> {
+    let parsed = kernels.get(btfId);
+    kernels.delete(btfId);
+    if (parsed === undefined) parsed = readFile(file).then((bytes) => parseBtf(bytes));
+    // A failed read is not kept: the next request tries again.
+    parsed.catch(() => kernels.delete(btfId));
+    kernels.set(btfId, parsed);
+    for (const old of kernels.keys()) {
+      if (kernels.size <= KEPT_KERNELS) break;
+      kernels.delete(old);
+    }
+    return parsed;
+  }
+
   return server;
 }
 
+/** One percent-encoded part of a resource URI, as the SDK matched it (undecoded, and never a list for these templates). */
+function uriPart(value: string | string[] | undefined): string {
+  const raw = Array.isArray(value) ? value.join(',') : (value ?? '');
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new McpError(ErrorCode.InvalidParams, `'${raw}' is not a percent-encoded URI part (encode it with encodeURIComponent)`);
+  }
+}
+
 /** Attached for @seconds or until @maxEvents records and printk lines arrived, then detached. */
-async function runBriefly(session: AgentSession, target: string, input: CheckInput, specs: AttachSpec[], seconds: number, maxEvents: number, signal: AbortSignal): Promise<CallToolResult> {
+async function runBriefly(
+  session: AgentSession,
+  target: string,
+  input: CheckInput,
+  specs: AttachSpec[],
+  seconds: number,
+  maxEvents: number,
+  signal: AbortSignal,
+  keepLogs: (reports: CheckReport[]) => void,
+): Promise<CallToolResult> {
   const { report, run } = await startRunOn(session, input.file, { attach: specs, signal });
+  keepLogs([report]);
   const out: RunOutput = { passed: run !== undefined, diagnostics: [], attached: [], events: [], printk: [], truncated: false, streams: [] };
   const shown = (file: string): string => (file === input.file ? input.shownAs : file);
   for (const d of report.diagnostics) out.diagnostics.push(toWireDiagnostic(target, d, shown, d.file === input.file ? input.text : undefined));
@@ -374,6 +533,8 @@ interface CheckInput {
   file: string;
   /** The name diagnostics give the file: the path the agent gave, or the source text's name. */
   shownAs: string;
+  /** Which file it is for the kept verifier logs: the absolute path, or the source text's name (never a path). */
+  keyName: string;
   text: string;
   cleanup(): void;
 }
@@ -383,14 +544,14 @@ function resolveInput(args: { file?: string; source?: string; name?: string }): 
   if (args.file !== undefined) {
     const file = path.resolve(args.file);
     if (!fs.existsSync(file)) return { error: `${args.file}: no such file` };
-    return { file, shownAs: args.file, text: fs.readFileSync(file, 'utf8'), cleanup: () => {} };
+    return { file, shownAs: args.file, keyName: file, text: fs.readFileSync(file, 'utf8'), cleanup: () => {} };
   }
   const name = args.name ?? 'program.bpf.c';
   if (!/^[\w.-]+\.c$/.test(name)) return { error: `name must be a plain C file name (like probe.bpf.c), not '${name}'` };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebpf-studio-mcp-'));
   const file = path.join(dir, name);
   fs.writeFileSync(file, args.source!);
-  return { file, shownAs: name, text: args.source!, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  return { file, shownAs: name, keyName: name, text: args.source!, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
 function addReports(out: CheckOutput, target: string, reports: CheckReport[], input: CheckInput): void {

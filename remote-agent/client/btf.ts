@@ -74,6 +74,8 @@ export interface Btf {
   sizeOf(id: number): number;
   /** C spelling of the type, e.g. `struct task_struct *`, `char[16]`, `int (*)(void *)`. */
   typeName(id: number): string;
+  /** C declaration of `declarator` (a member or typedef name, or '') with type `id`, e.g. `char comm[16]`, `int (*fn)(void *)`. */
+  declaration(id: number, declarator: string): string;
 }
 
 export class BtfFormatError extends Error {
@@ -349,7 +351,7 @@ class BtfIndex implements Btf {
   }
 
   /** C declaration of `declarator` (e.g. a name, `*`, or '') with type `id`: types wrap declarators inside out. */
-  private declaration(id: number, declarator: string, depth = 0): string {
+  declaration(id: number, declarator: string, depth = 0): string {
     if (depth > 64) throw new BtfFormatError(`type ${id} nests too deeply to print`);
     const t = this.type(id);
     const tag = (keyword: string) => `${keyword} ${t.name === '' ? '(anon)' : t.name}`;
@@ -372,6 +374,8 @@ class BtfIndex implements Btf {
       case 'const':
       case 'volatile':
       case 'restrict':
+        // C cannot qualify an array, only its elements, which BTF then qualifies too: drop it, as bpftool does.
+        if (this.type(t.type!).kind === 'array') return this.declaration(t.type!, declarator, depth + 1);
         // A qualified pointer qualifies the declarator (`char *const p`); anything else reads `const char *p`.
         if (this.type(t.type!).kind === 'ptr') return this.declaration(t.type!, declarator === '' ? t.kind : `${t.kind} ${declarator}`, depth + 1);
         return `${t.kind} ${this.declaration(t.type!, declarator, depth + 1)}`;

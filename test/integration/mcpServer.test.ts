@@ -2,7 +2,8 @@
  * The MCP server (cli/mcpServer.ts) driven by the SDK's own client, on this machine's kernel: the
  * tools and their schemas, the check → fix → check loop an agent runs, and the user's control over
  * targets (configured only; asked first unless allowed). In-process over the SDK's in-memory
- * transport, and once over stdio as `ebpf-studio mcp` is started by VS Code.
+ * transport, and once over stdio as `ebpf-studio mcp` is started by VS Code. Then the resources:
+ * the verifier log a check left, and kernel types read from this machine's BTF.
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ElicitRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { openCliSession } from '../../cli/cliSession';
-import { createMcpServer } from '../../cli/mcpServer';
+import { createMcpServer, kernelTypeUri, verifierLogUri } from '../../cli/mcpServer';
 import { LocalCompiler } from '../../remote-agent/client/kernelMatrix';
 import { applyTextEdits } from '../../remote-agent/client/verifierFixes';
 import { agentPrerequisiteMissing, agentTestsGate, programFixtures } from '../support/rawAgent';
@@ -118,6 +119,8 @@ t('run attaches the exec tracer, returns its decoded events within maxEvents, an
     const trueExecs = result.events.filter((e: { map: string; fields: { filename: string } }) => e.map === 'events' && e.fields.filename === '/bin/true');
     assert.ok(trueExecs.length > 0, JSON.stringify(result.events));
     assert.equal(typeof trueExecs[0].fields.pid, 'number');
+    const logs = (await client.listResources()).resources;
+    assert.deepEqual(logs.map((r) => r.name), ['handle_execve on local'], "a run's check leaves its verifier logs too");
   } finally {
     clearInterval(execs);
     await client.close();
@@ -168,4 +171,74 @@ t('`ebpf-studio mcp` serves the same tools over stdio', async () => {
   const listed = structured(await client.callTool({ name: 'list_targets', arguments: {} }));
   assert.deepEqual(listed.targets, [{ target: 'local', isDefault: true, usableWithoutAsking: true }]);
   await client.close();
+});
+
+t('after a check, each program\'s verifier log is a resource: listed, and read with the failing line', async () => {
+  const { client, log } = await connect(['local'], ['local']);
+  const { resourceTemplates } = await client.listResourceTemplates();
+  assert.deepEqual(resourceTemplates.map((r) => r.uriTemplate).sort(), ['ebpf-studio://kernel-type/{target}/{name}', 'ebpf-studio://verifier-log/{target}/{file}/{program}']);
+  assert.deepEqual((await client.listResources()).resources, [], 'nothing is checked yet');
+
+  structured(await client.callTool({ name: 'check', arguments: { source: rejected, name: 'rejected.bpf.c' } }));
+  const { resources } = await client.listResources();
+  const uri = verifierLogUri('local', 'rejected.bpf.c', 'count_execve');
+  assert.deepEqual(resources.map((r) => [r.uri, r.mimeType]), [[uri, 'text/plain']]);
+  assert.match(resources[0]!.description ?? '', /^rejected by the verifier of local/);
+  const { contents } = await client.readResource({ uri });
+  const text = (contents[0] as { text: string }).text;
+  assert.match(text, /^; \*count \+= 1; @ rejected\.bpf\.c:22$/m, 'the failing source line');
+  assert.match(text, /^R0 invalid mem access 'map_value_or_null'$/m);
+
+  const file = join(programFixtures, 'passes.bpf.c');
+  structured(await client.callTool({ name: 'check', arguments: { file } }));
+  const listed = (await client.listResources()).resources;
+  assert.ok(listed[0]!.uri.startsWith(`ebpf-studio://verifier-log/local/${encodeURIComponent(file)}/`), 'the newest check is listed first; a file is named by its absolute path');
+  assert.equal(listed.at(-1)!.uri, uri);
+  await assert.rejects(client.readResource({ uri: verifierLogUri('local', 'rejected.bpf.c', 'no_such_program') }), /the last check of rejected\.bpf\.c on local has no program no_such_program \(it has count_execve\)/);
+  await assert.rejects(client.readResource({ uri: verifierLogUri('local', 'never.bpf.c', 'p') }), /No verifier log: never\.bpf\.c has not been checked on local in this session\. Call the check tool first/);
+  assert.ok(log.includes('read verifier log of count_execve in rejected.bpf.c on local'), 'reads are logged');
+  await client.close();
+});
+
+t("kernel types read from the target's BTF as vmlinux.h defines them: a struct, a typedef of an anonymous struct, an enum", async () => {
+  const { client } = await connect(['local'], ['local']);
+  const read = async (name: string): Promise<string> => {
+    const { contents } = await client.readResource({ uri: kernelTypeUri('local', name) });
+    assert.equal(contents[0]!.mimeType, 'text/x-c');
+    return (contents[0] as { text: string }).text;
+  };
+  const release = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+
+  const task = await read('task_struct');
+  assert.ok(task.startsWith(`/* struct task_struct: from the BTF of local (kernel ${release}), as vmlinux.h defines it.`), task.slice(0, 200));
+  assert.match(task, /^struct task_struct \{$/m);
+  assert.match(task, /^\tpid_t pid;$/m);
+  assert.match(task, /^\tchar comm\[16\];$/m);
+  assert.match(task, /^\tstruct mm_struct \*mm;$/m);
+  assert.match(task, /^\tunsigned int sched_reset_on_fork: 1;$/m, 'bitfields keep their width');
+  assert.match(task, /^};\n$/m);
+  assert.doesNotMatch(task, /^struct mm_struct \{/m, 'the types it uses are not included');
+
+  assert.match(await read('atomic_t'), /^typedef struct \{\n\tint counter;\n\} atomic_t;$/m);
+  assert.match(await read('pid_t'), /^typedef __kernel_pid_t pid_t;$/m);
+  const mapTypes = await read('enum bpf_map_type');
+  assert.match(mapTypes, /^enum bpf_map_type \{$/m);
+  assert.match(mapTypes, /^\tBPF_MAP_TYPE_HASH = 1,$/m);
+  assert.match(await read('struct list_head'), /^struct list_head \{\n\tstruct list_head \*next;\n\tstruct list_head \*prev;\n\};$/m);
+
+  await assert.rejects(read('no_such_kernel_type'), /The kernel of local \(.+\) has no struct, union, enum or typedef named 'no_such_kernel_type'\./);
+  await assert.rejects(read('task_struc'), /Names like it: struct task_struct/, 'a near miss gets suggestions');
+  await client.close();
+});
+
+t('reading a kernel type needs the same consent as kernel_features', async () => {
+  const cannotAsk = await connect(['local'], []);
+  await assert.rejects(cannotAsk.client.readResource({ uri: kernelTypeUri('local', 'task_struct') }), /needs the user's consent, and this MCP client cannot ask for it: .*--allow-target local/);
+  await assert.rejects(cannotAsk.client.readResource({ uri: kernelTypeUri('ssh://root@elsewhere.example', 'task_struct') }), /is not one of the targets the user configured for agents/);
+  await cannotAsk.client.close();
+  const accepts = await connect(['local'], [], 'accept');
+  await accepts.client.readResource({ uri: kernelTypeUri('local', 'atomic_t') });
+  await accepts.client.callTool({ name: 'kernel_features', arguments: {} });
+  assert.equal(accepts.asked.length, 1, 'one consent covers kernel types and kernel_features');
+  await accepts.client.close();
 });
