@@ -274,7 +274,7 @@ test("QEMU's command line: restricted user net forwarding only loopback, read-on
   assert.equal(value('-name'), 'ebpf-studio-6.1');
   assert.equal(value('-netdev'), 'user,id=net0,restrict=on,ipv6=off,hostfwd=tcp:127.0.0.1:40222-:22');
   assert.equal(value('-virtfs'), 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap');
-  assert.equal(value('-accel'), 'tcg');
+  assert.equal(value('-accel'), 'tcg,thread=single', 'one host thread for the vCPUs: cross-vCPU code patching is exact');
   assert.equal(value('-cpu'), 'max');
   assert.equal(value('-serial'), 'file:/s/console.log');
   assert.equal(value('-smp'), '2');

@@ -22,7 +22,10 @@ export interface QemuOptions {
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
 export function qemuArguments(o: QemuOptions): string[] {
-  const cpu = o.accelerator.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
+  // Emulated vCPUs share one host thread: with one thread per vCPU (QEMU's default), the kernel's
+  // live code patching (int3 + text_poke_bp, on every static key flip) races between vCPUs, and
+  // Debian's 7.3 kernel died booting in a CI run here with "Oops: int3" in sched_clock_cpu.
+  const cpu = o.accelerator.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=single', '-cpu', 'max'];
   return [
     '-name', `ebpf-studio-${o.name}`,
     '-machine', 'q35',
