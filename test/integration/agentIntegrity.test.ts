@@ -22,7 +22,7 @@ import { readAgentBinaries } from '../../remote-agent/client/deployAgent';
 import { knownAgentBuildsFile, type KnownAgentBuilds } from '../../remote-agent/client/knownAgentBuilds';
 import { connectSsh } from '../../remote-agent/client/sshTransport';
 import { agentBinary as sanitizedAgent, assertNoSanitizerReport, buildSanitizedAgent, programFixtures, RawAgent } from '../support/rawAgent';
-import { startSshd, type PrivateSshd } from '../support/sshd';
+import { ensureLoginUser, startSshd, type PrivateSshd } from '../support/sshd';
 
 const root = join(import.meta.dirname, '..', '..');
 const agentSourceDir = join(root, 'remote-agent/agent');
@@ -40,17 +40,6 @@ const knownAgentBuilds = knownAgentBuildsFile(join(scratch, 'known-agent-builds.
 let sshd: PrivateSshd;
 let ownerCache: string;
 
-function ensureUser(name: string): string {
-  try {
-    execFileSync('id', ['-u', name], { stdio: 'ignore' });
-  } catch {
-    execFileSync('useradd', ['--create-home', '--shell', '/bin/sh', name]);
-  }
-  // Locked accounts ('!') cannot log in to an sshd without PAM, even with a key.
-  execFileSync('usermod', ['-p', '*', name]);
-  return execFileSync('sh', ['-c', `getent passwd ${name} | cut -d: -f6`], { encoding: 'utf8' }).trim();
-}
-
 /** Runs a command as `user` on this machine (the target), as a second user logged in there would. */
 function runAs(user: string, command: string[]): { status: number | null; stderr: string } {
   const run = spawnSync('runuser', ['-u', user, '--', ...command], { encoding: 'utf8' });
@@ -60,8 +49,8 @@ function runAs(user: string, command: string[]): { status: number | null; stderr
 before(async () => {
   if (!existsSync('/usr/bin/sudo')) throw new Error('sudo is not installed (scripts/bootstrap.sh installs it)');
   if (!existsSync(join(agentBinaryDir, 'x86_64/ebpf-agent'))) throw new Error(`${agentBinaryDir} holds no x86_64 agent: run npm run build first`);
-  ownerCache = join(ensureUser(OWNER), '.cache/ebpf-studio');
-  const peerCache = join(ensureUser(PEER), '.cache/ebpf-studio');
+  ownerCache = join(ensureLoginUser(OWNER), '.cache/ebpf-studio');
+  const peerCache = join(ensureLoginUser(PEER), '.cache/ebpf-studio');
   // Every run starts from no cache, as a first connection would.
   rmSync(ownerCache, { recursive: true, force: true });
   rmSync(peerCache, { recursive: true, force: true });

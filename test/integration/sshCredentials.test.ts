@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { AgentSessionError, openAgentSession } from '../../remote-agent/client/agentSession';
 import type { CredentialPrompter } from '../../remote-agent/client/credentialPrompt';
 import { connectSsh } from '../../remote-agent/client/sshTransport';
-import { answersByAttempt } from '../support/credentials';
+import { answersByAttempt, whoAmIOver } from '../support/credentials';
 import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -51,24 +51,18 @@ after(async () => {
 
 /** Logs in and runs `id -un` there: who we became. */
 async function whoAmI(sshd: PrivateSshd, options: { user: string; identityFile?: string; credentials: CredentialPrompter }): Promise<string> {
-  const transport = await connectSsh({
-    host: sshd.host,
-    port: sshd.port,
-    user: options.user,
-    knownHostsFile: sshd.knownHostsFile,
-    sshConfigFile: join(sshd.dir, 'no-ssh-config'),
-    ...(options.identityFile !== undefined && { identityFile: options.identityFile }),
-    credentials: options.credentials,
-    log: (line) => logged.push(line),
-  }).catch((error: Error) => {
-    logged.push(error.message);
-    throw error;
-  });
-  try {
-    return (await transport.run('id -un')).stdout.trim();
-  } finally {
-    await transport.dispose();
-  }
+  return whoAmIOver(
+    {
+      host: sshd.host,
+      port: sshd.port,
+      user: options.user,
+      knownHostsFile: sshd.knownHostsFile,
+      sshConfigFile: join(sshd.dir, 'no-ssh-config'),
+      ...(options.identityFile !== undefined && { identityFile: options.identityFile }),
+      credentials: options.credentials,
+    },
+    logged,
+  );
 }
 
 test('a key made with ssh-keygen -N is unlocked with its passphrase, asked once, and the agent runs as root', { skip: unavailable ?? false }, async () => {

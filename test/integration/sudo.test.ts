@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AgentSessionError, openAgentSession, type CredentialPrompter } from '../../remote-agent/client/agentSession';
 import { answersByAttempt, scriptedPrompter } from '../support/credentials';
-import { startSshd, type PrivateSshd } from '../support/sshd';
+import { ensureLoginUser, startSshd, type PrivateSshd } from '../support/sshd';
 
 const root = path.join(__dirname, '..', '..');
 const NEEDS_PASSWORD = 'ebpfstudio-pw';
@@ -27,21 +27,10 @@ const agentBinaryDir = path.join(root, 'out', 'agent-bin');
 const logged: string[] = [];
 let sshd: PrivateSshd;
 
-function ensureUser(name: string): void {
-  try {
-    execFileSync('id', ['-u', name], { stdio: 'ignore' });
-  } catch {
-    execFileSync('useradd', ['--create-home', '--shell', '/bin/sh', name]);
-  }
-  // useradd leaves the account locked ('!'), and sshd without PAM refuses locked accounts even for
-  // key logins; '*' means "no password", which is what these users need.
-  execFileSync('usermod', ['-p', '*', name]);
-}
-
 before(async () => {
   if (!fs.existsSync('/usr/bin/sudo')) throw new Error('sudo is not installed (scripts/bootstrap.sh installs it)');
-  ensureUser(NEEDS_PASSWORD);
-  ensureUser(PASSWORDLESS);
+  ensureLoginUser(NEEDS_PASSWORD);
+  ensureLoginUser(PASSWORDLESS);
   // The key still logs NEEDS_PASSWORD in; the password is only for sudo.
   execFileSync('chpasswd', { input: `${NEEDS_PASSWORD}:${SUDO_PASSWORD}\n` });
   fs.writeFileSync(SUDOERS, `${PASSWORDLESS} ALL=(root) NOPASSWD: ALL\n${NEEDS_PASSWORD} ALL=(root) ALL\n`, { mode: 0o440 });

@@ -194,3 +194,18 @@ function killChildren(server: ChildProcess): void {
     }
   }
 }
+
+/**
+ * A local account that can log in to the private sshd with a key: created once (with a home and
+ * /bin/sh), and unlocked — useradd leaves it locked ('!'), which sshd without PAM refuses even for
+ * key logins; '*' means "no password". Returns its home directory.
+ */
+export function ensureLoginUser(name: string): string {
+  try {
+    execFileSync('id', ['-u', name], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['--create-home', '--shell', '/bin/sh', name]);
+  }
+  execFileSync('usermod', ['-p', '*', name]);
+  return execFileSync('sh', ['-c', `getent passwd ${name} | cut -d: -f6`], { encoding: 'utf8' }).trim();
+}

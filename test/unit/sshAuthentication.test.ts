@@ -13,8 +13,7 @@ import { after, before, test } from 'node:test';
 import { Server, utils, type AuthContext, type ParsedKey } from 'ssh2';
 import type { CredentialPrompter } from '../../remote-agent/client/credentialPrompt';
 import { AgentSessionError } from '../../remote-agent/client/sessionError';
-import { connectSsh } from '../../remote-agent/client/sshTransport';
-import { answersByAttempt, scriptedPrompter } from '../support/credentials';
+import { answersByAttempt, scriptedPrompter, whoAmIOver } from '../support/credentials';
 
 const PASSPHRASE = 'correct horse battery staple';
 const PASSWORD = 'pw-Tr0ub4dor&3';
@@ -92,25 +91,19 @@ after(() => server.close());
 async function login(options: { rules: ServerRules; identityFile?: string; credentials?: CredentialPrompter; signal?: AbortSignal }): Promise<string> {
   rules = options.rules;
   tried = [];
-  const transport = await connectSsh({
-    host: '127.0.0.1',
-    port,
-    user: 'tester',
-    knownHostsFile: join(dir, 'known_hosts'),
-    sshConfigFile,
-    ...(options.identityFile !== undefined && { identityFile: options.identityFile }),
-    ...(options.credentials !== undefined && { credentials: options.credentials }),
-    ...(options.signal !== undefined && { signal: options.signal }),
-    log: (line) => logged.push(line),
-  }).catch((error: Error) => {
-    logged.push(error.message);
-    throw error;
-  });
-  try {
-    return (await transport.run('id -un')).stdout.trim();
-  } finally {
-    await transport.dispose();
-  }
+  return whoAmIOver(
+    {
+      host: '127.0.0.1',
+      port,
+      user: 'tester',
+      knownHostsFile: join(dir, 'known_hosts'),
+      sshConfigFile,
+      ...(options.identityFile !== undefined && { identityFile: options.identityFile }),
+      ...(options.credentials !== undefined && { credentials: options.credentials }),
+      ...(options.signal !== undefined && { signal: options.signal }),
+    },
+    logged,
+  );
 }
 
 test('a key protected by a passphrase is unlocked with the passphrase, asked once, and logs in', async () => {
