@@ -60,7 +60,7 @@ const IPPROTO_UDP = 17;
 function missingPrerequisite(): string | null {
   const agent = agentPrerequisiteMissing();
   if (agent) return agent;
-  for (const tool of ['ip', 'ping', 'bash', 'make', 'cc', 'clang', 'bpftool']) {
+  for (const tool of ['ip', 'ping', 'bash', 'sysctl', 'timeout', 'make', 'cc', 'clang', 'bpftool']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} is not installed (scripts/bootstrap.sh installs it)`;
   }
   if (!existsSync('/usr/include/bpf/libbpf.h')) return 'libbpf-dev is not installed';
@@ -288,8 +288,18 @@ const EXERCISES: Record<TemplateId, { programs: (site: KernelSite) => { program:
       await sendUdp(site.shell, 'netns', HOST_ADDR, PORT, 2);
       assert.equal(await u64At(site.agent, objectId, 'drop_counts', 0), 3 + 4, 'after the map update, UDP to the new port dropped, to the old one passed');
       // A TCP connect to the dropped port never completes: its SYN (and any retransmission) is dropped.
-      await site.shell.run(`ip netns exec ${NETNS} timeout 1 bash -c ${shellQuote(`echo > /dev/tcp/${HOST_ADDR}/${PORT + 1}`)}`);
-      assert.ok((await u64At(site.agent, objectId, 'drop_counts', 1)) >= 1, 'the TCP SYN to the dropped port was dropped');
+      // Waited for by polling the count, as a loaded machine may take a while to start the connecting shell.
+      const connecting = await site.shell.spawn(`exec ip netns exec ${NETNS} timeout 20 bash -c ${shellQuote(`echo > /dev/tcp/${HOST_ADDR}/${PORT + 1}`)}`);
+      try {
+        let tcpDrops = 0;
+        for (let waited = 0; tcpDrops === 0 && waited < 20_000; waited += 100) {
+          await new Promise((r) => setTimeout(r, 100));
+          tcpDrops = await u64At(site.agent, objectId, 'drop_counts', 1);
+        }
+        assert.ok(tcpDrops >= 1, 'the TCP SYN to the dropped port was dropped');
+      } finally {
+        connecting.kill();
+      }
     },
   },
   'tc-egress': {
