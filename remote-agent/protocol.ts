@@ -194,7 +194,8 @@ export interface KernelFeatures {
   kprobeEvents: boolean;
   /** tracefs has uprobe_events (CONFIG_UPROBE_EVENTS): uprobe/uretprobe/usdt attach works. */
   uprobeEvents: boolean;
-  /** BPF_PROG_TYPE_TRACING loads (fentry/fexit/fmod_ret/tp_btf/iter). */
+  /** fentry/fexit/fmod_ret programs load (BPF trampolines). A kernel without them may still load other
+   *  tracing programs (iter, tp_btf): programTypes then lists "tracing" and this is false. */
   tracingPrograms: boolean;
   /** BPF_PROG_TYPE_LSM loads and "bpf" is in /sys/kernel/security/lsm. */
   lsm: boolean;
