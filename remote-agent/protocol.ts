@@ -183,6 +183,26 @@ export interface HelloResult {
   capabilities: string[];
   /** What the kernel can do, probed for real at agent start (cheap probes only; see probe.helpers). */
   features: KernelFeatures;
+  /** What the agent itself may do to the kernel: without CAP_BPF or CAP_SYS_ADMIN it can load nothing. */
+  privileges: AgentPrivileges;
+}
+
+/**
+ * The agent's own privileges, read with capget(2) on itself and from /proc/sys, so a client can say
+ * what is missing before any load fails with a bare EPERM.
+ */
+export interface AgentPrivileges {
+  /**
+   * The capabilities BPF work needs that are in the agent's effective set, lower-case without
+   * "cap_": of "bpf", "perfmon", "sys_admin", "net_admin". A root agent normally holds all four; a
+   * container without --privileged, or a bounding set that dropped them, leaves some out.
+   */
+  effectiveCapabilities: string[];
+  /**
+   * The sysctl kernel.unprivileged_bpf_disabled: 0 (loading without CAP_BPF allowed for socket
+   * filters), 1 (disabled until reboot), 2 (disabled, an admin may re-enable); null when unreadable.
+   */
+  unprivilegedBpfDisabled: number | null;
 }
 
 /**
