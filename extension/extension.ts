@@ -83,7 +83,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     registerVerifierQuickFixes(verifier),
     registerLoadPresetQuickFixes(verifier),
     registerSelectTargetCommand(vms, sessions),
-    registerNewProgramCommand(context, sessions, log),
+    registerNewProgramCommand(context, sessions, verifier, log),
     registerVerifyTriggers(verifier, sessions, statusBar, log),
     registerMcpServerProvider(context, sessions, version, log),
   );

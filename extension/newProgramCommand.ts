@@ -17,6 +17,7 @@ import type { KernelFeatures } from '../remote-agent/protocol';
 import type { AgentSessions } from './agentSessions';
 import { Commands } from './commandIds';
 import type { ExtensionLog } from './extensionLog';
+import type { FileVerifier } from './fileVerifier';
 import { errorMessage } from './settings';
 
 /** Suggestions shown at once; typing narrows the target's list (a kernel has ~60k functions). */
@@ -28,7 +29,7 @@ type ValueItem = vscode.QuickPickItem & { value: string };
 /** The target the wizard asks, once per run: its session, or why there is none. */
 type TargetState = { session: AgentSession } | { missing: string };
 
-export function registerNewProgramCommand(context: vscode.ExtensionContext, sessions: AgentSessions, log: ExtensionLog): vscode.Disposable {
+export function registerNewProgramCommand(context: vscode.ExtensionContext, sessions: AgentSessions, verifier: FileVerifier, log: ExtensionLog): vscode.Disposable {
   // The same cache directory targetInfoSync.ts uses: the target's BTF is fetched once for both.
   const knowledge = new TargetKnowledgeCache(join(context.globalStorageUri.fsPath, 'btf'));
   const templatesDir = context.asAbsolutePath('bpf-templates');
@@ -61,7 +62,7 @@ export function registerNewProgramCommand(context: vscode.ExtensionContext, sess
     log.info(`new program from ${template.id} (${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(', ') || 'no parameters'}): wrote ${written.join(', ')}`);
     const program = vscode.Uri.file(join(folder.fsPath, template.program));
     await vscode.window.showTextDocument(program);
-    await finish(template, folder, await target);
+    await finish(template, folder, program, await target, verifier);
   });
 }
 
@@ -108,7 +109,7 @@ async function pickTemplate(templates: readonly BpfTemplate[], target: Promise<T
   void target.then((state) => {
     pick.busy = false;
     if ('session' in state) {
-      pick.placeholder = `A starting point for each hook; marked: what the kernel of ${state.session.description} (${state.session.hello.kernelRelease}) cannot run`;
+      pick.placeholder = `A starting point for each hook (⚠ marks what the kernel of ${state.session.description}, ${state.session.hello.kernelRelease}, cannot run)`;
       const active = pick.activeItems[0]?.template;
       pick.items = templateItems(templates, state.session.hello.features, state.session.description);
       const again = pick.items.find((item) => item.template !== undefined && item.template === active);
@@ -137,15 +138,16 @@ export function valueItems(parameter: TemplateParameter, typed: string, suggesti
   const items: ValueItem[] = [];
   const text = typed.trim();
   const needle = text.toLowerCase();
-  if (text !== '' && text !== parameter.default && !suggestions.includes(text)) {
-    const bad = parameterValueError(parameter.kind, text);
-    items.push({ label: text, description: bad === undefined ? 'as typed' : `$(error) ${bad}`, value: text, alwaysShow: true });
-  }
+  const typedItem = text !== '' && text !== parameter.default && !suggestions.includes(text) ? text : undefined;
+  const typedError = typedItem === undefined ? undefined : parameterValueError(parameter.kind, typedItem);
+  // A valid typed value comes first (Enter takes it); an invalid one last, saying why, so Enter takes a listed value.
+  if (typedItem !== undefined && typedError === undefined) items.push({ label: typedItem, description: 'as typed', value: typedItem, alwaysShow: true });
   if (parameter.default.toLowerCase().includes(needle)) items.push({ label: parameter.default, description: 'default', value: parameter.default, alwaysShow: true });
   for (const value of suggestions) {
     if (items.length >= SHOWN_SUGGESTIONS) break;
     if (value !== parameter.default && value.toLowerCase().includes(needle)) items.push({ label: value, value });
   }
+  if (typedItem !== undefined && typedError !== undefined) items.push({ label: typedItem, description: `$(error) ${typedError}`, value: typedItem, alwaysShow: true });
   return items;
 }
 
@@ -225,7 +227,7 @@ async function pickFolder(template: BpfTemplate): Promise<vscode.Uri | undefined
 }
 
 /** clangd's flags, the verdict on the target, and a word on what comes next. */
-async function finish(template: BpfTemplate, folder: vscode.Uri, target: TargetState): Promise<void> {
+async function finish(template: BpfTemplate, folder: vscode.Uri, program: vscode.Uri, target: TargetState, verifier: FileVerifier): Promise<void> {
   const workspace = vscode.workspace.workspaceFolders?.[0];
   const inWorkspace = workspace !== undefined && vscode.workspace.getWorkspaceFolder(folder)?.uri.toString() === workspace.uri.toString();
   const clangd = inWorkspace && (await vscode.commands.getCommands(true)).includes(Commands.writeClangdConfiguration);
@@ -236,8 +238,9 @@ async function finish(template: BpfTemplate, folder: vscode.Uri, target: TargetS
     });
     return;
   }
-  // The verify command reports its own failures (a popup with a way out).
-  await vscode.commands.executeCommand(Commands.verifyCurrentFile);
+  // Opening it verified it already when verify-on-save is on; else the verify command does, and
+  // reports its own failures (a popup with a way out).
+  if (!verifier.isRunning(program) && verifier.reportFor(program) === undefined) await vscode.commands.executeCommand(Commands.verifyCurrentFile);
   const reason = notRunnableReason(template, target.session.hello.features);
   if (reason !== undefined) {
     void vscode.window.showWarningMessage(`${template.program} was written and checked, but ${target.session.description} cannot attach it: ${reason}. Pick another target (eBPF: Select Target) to run it.`);
