@@ -4,7 +4,7 @@
  * are exactly the lines of that kernel's tracefs available_events made of plain names; its executables are executable
  * files of the standard directories, each once; kernel functions, syscalls and (where the kernel
  * has BPF LSM, per hello.features) LSM hooks come from its BTF; interfaces include lo. The agent
- * caps its lists at `limit` and refuses a bad one.
+ * caps its lists at `limit` and refuses a bad one, under AddressSanitizer and UBSan too.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -21,6 +21,7 @@ import { LocalTransport } from '../../remote-agent/client/localTransport';
 import type { Transport } from '../../remote-agent/client/transport';
 import { vmSshOptions } from '../../remote-agent/client/vm/vmTarget';
 import { AgentLimits, ErrorCode } from '../../remote-agent/protocol';
+import { assertNoSanitizerReport, buildSanitizedAgent, RawAgent } from '../support/rawAgent';
 import { readyTarget, testKernels } from '../support/testKernels';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -99,3 +100,25 @@ async function run(shell: Transport, command: string): Promise<string> {
   if (result.exitCode !== 0) throw new Error(`${command} failed (${result.exitCode}): ${result.stderr}`);
   return result.stdout;
 }
+
+test('host.tracepoints and host.executables under ASan/UBSan: whole lists, capped lists and malformed params, no sanitizer report', { timeout: 300_000, skip: missing ?? false }, async () => {
+  buildSanitizedAgent();
+  const agent = new RawAgent();
+  try {
+    for (const method of ['host.tracepoints', 'host.executables']) {
+      const key = method === 'host.tracepoints' ? 'tracepoints' : 'executables';
+      const whole = await agent.ok(method, {});
+      assert.ok(whole[key].length > 100, `${method}: ${whole[key].length} names`);
+      assert.deepEqual(await agent.ok(method, { limit: 1 }), { [key]: [whole[key][0]], truncated: true });
+      for (const params of [[], 'x', { limit: -1 }, { limit: 1.5 }, { limit: null, other: 1 }]) {
+        const reply = await agent.request(method, params);
+        if (params !== null && typeof params === 'object' && !Array.isArray(params) && (params as { limit: unknown }).limit === null) assert.ok(reply.result, 'a null limit is an absent one');
+        else assert.equal(reply.error?.code, ErrorCode.InvalidParams, `${method} ${JSON.stringify(params)}: ${JSON.stringify(reply)}`);
+      }
+    }
+    await agent.close();
+    assertNoSanitizerReport(agent.stderr);
+  } finally {
+    agent.cleanup();
+  }
+});
