@@ -69,7 +69,10 @@ export function registerNewProgramCommand(context: vscode.ExtensionContext, sess
 /** Starts the target's session (the one the rest of the extension shares) while the user picks. */
 async function connectToTarget(sessions: AgentSessions, log: ExtensionLog): Promise<TargetState> {
   const resolved = sessions.currentTarget();
-  if (!resolved.ok) return { missing: 'no target is selected (eBPF: Select Target)' };
+  if (!resolved.ok) {
+    log.info(`new program: no target (${resolved.reason}); suggesting defaults only`);
+    return { missing: 'no usable target is selected (eBPF: Select Target)' };
+  }
   try {
     return { session: await sessions.get(resolved.spec, resolved.description) };
   } catch (error) {
