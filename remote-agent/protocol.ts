@@ -669,7 +669,8 @@ export interface HostTracepointsResult {
 /**
  * host.executables — client → agent: absolute paths of executable regular files directly in
  * /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin and the agent's PATH
- * directories (each real directory once, paths as first reached), to offer as uprobe targets. Only
+ * directories (each real directory once: the standard ones under their own names, PATH ones under
+ * their real paths), to offer as uprobe targets. Only
  * agents whose hello.capabilities include it answer it.
  */
 export interface HostExecutablesParams {
