@@ -62,7 +62,7 @@ export function registerNewProgramCommand(context: vscode.ExtensionContext, sess
     log.info(`new program from ${template.id} (${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(', ') || 'no parameters'}): wrote ${written.join(', ')}`);
     const program = vscode.Uri.file(join(folder.fsPath, template.program));
     await vscode.window.showTextDocument(program);
-    await finish(template, folder, program, await target, verifier);
+    await finish(template, folder, program, await target, verifier, log);
   });
 }
 
@@ -230,11 +230,12 @@ async function pickFolder(template: BpfTemplate): Promise<vscode.Uri | undefined
 }
 
 /** clangd's flags, the verdict on the target, and a word on what comes next. */
-async function finish(template: BpfTemplate, folder: vscode.Uri, program: vscode.Uri, target: TargetState, verifier: FileVerifier): Promise<void> {
+async function finish(template: BpfTemplate, folder: vscode.Uri, program: vscode.Uri, target: TargetState, verifier: FileVerifier, log: ExtensionLog): Promise<void> {
   const workspace = vscode.workspace.workspaceFolders?.[0];
   const inWorkspace = workspace !== undefined && vscode.workspace.getWorkspaceFolder(folder)?.uri.toString() === workspace.uri.toString();
   const clangd = inWorkspace && (await vscode.commands.getCommands(true)).includes(Commands.writeClangdConfiguration);
   if (clangd) void vscode.commands.executeCommand(Commands.writeClangdConfiguration);
+  else log.info(`new program: no .clangd written (${inWorkspace ? 'the language server is not running' : `${folder.fsPath} is outside the first workspace folder, whose .clangd the language server writes`})`);
   if ('missing' in target) {
     void vscode.window.showWarningMessage(`${template.program} was written. Verifying and attaching it need a target: ${target.missing}.`, 'Select Target').then((answer) => {
       if (answer === 'Select Target') void vscode.commands.executeCommand(Commands.selectTarget);
