@@ -180,6 +180,9 @@ export function parseBtf(bytes: Uint8Array, base?: Btf): Btf {
     const kind = KINDS[kindNo];
     if (kind === undefined || kindNo === 0) throw new BtfFormatError(`type ${id} has unknown kind ${kindNo}; the BTF is newer than this reader`);
     p += 12;
+    const extra = extraBytes(kind, vlen);
+    // Checked before reading: past the section a DataView read throws RangeError (found by the property tests).
+    if (p + extra > typeEnd) throw new BtfFormatError(`type ${id} (${kind}, ${vlen} entries) runs ${p + extra - typeEnd} bytes past the type section`);
     const t: BtfType = { id, kind, name: nameOff === 0 ? '' : nameAt(nameOff) };
     switch (kind) {
       case 'int': {
@@ -275,6 +278,28 @@ export function parseBtf(bytes: Uint8Array, base?: Btf): Btf {
   }
   if (p !== typeEnd) throw new BtfFormatError(`the last type runs ${p - typeEnd} bytes past the type section`);
   return new BtfIndex(types, baseStrings + strLen, nameAt);
+}
+
+/** Bytes that follow the 12-byte common part of a type of @kind with @vlen entries. */
+function extraBytes(kind: BtfKind, vlen: number): number {
+  switch (kind) {
+    case 'int':
+    case 'var':
+    case 'decl_tag':
+      return 4;
+    case 'array':
+      return 12;
+    case 'struct':
+    case 'union':
+    case 'enum64':
+    case 'datasec':
+      return 12 * vlen;
+    case 'enum':
+    case 'func_proto':
+      return 8 * vlen;
+    default:
+      return 0;
+  }
 }
 
 class BtfIndex implements Btf {
