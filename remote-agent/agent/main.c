@@ -15,7 +15,6 @@
 
 #include "agent.h"
 #include "exe_location.h"
-#include "links.h"
 #include "outbuf.h"
 #include "streams.h"
 
