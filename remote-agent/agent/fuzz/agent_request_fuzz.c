@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,20 @@ static void make_dir(char *out, size_t size, const char *name)
 		fail(out);
 }
 
+static int remove_entry(const char *path, const struct stat *st __attribute__((unused)),
+			int type __attribute__((unused)), struct FTW *ftw __attribute__((unused)))
+{
+	if (remove(path))
+		fprintf(stderr, "agent_request_fuzz: cannot remove %s: %s\n", path, strerror(errno));
+	return 0;
+}
+
+/* At the end of a run (not after a crash: its state is then kept for a look). */
+static void remove_root(void)
+{
+	nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc __attribute__((unused)), char ***argv __attribute__((unused)))
 {
 	char bpffs[64];
@@ -56,6 +71,7 @@ int LLVMFuzzerInitialize(int *argc __attribute__((unused)), char ***argv __attri
 
 	if (!mkdtemp(root))
 		fail("mkdtemp");
+	atexit(remove_root);
 	make_dir(tmp_dir, sizeof(tmp_dir), "tmp");
 	make_dir(cache_dir, sizeof(cache_dir), "cache");
 	make_dir(bpffs, sizeof(bpffs), "bpffs");
@@ -80,7 +96,7 @@ int LLVMFuzzerInitialize(int *argc __attribute__((unused)), char ***argv __attri
 }
 
 /* Puts @data on stdin (a pipe whose write end is closed: the input ends there). */
-static int feed_stdin(const uint8_t *data, size_t size)
+static void feed_stdin(const uint8_t *data, size_t size)
 {
 	int p[2];
 
@@ -99,7 +115,6 @@ static int feed_stdin(const uint8_t *data, size_t size)
 	if (dup2(p[0], STDIN_FILENO) < 0)
 		fail("dup2 stdin");
 	close(p[0]);
-	return 0;
 }
 
 static bool blank(const char *s, size_t len)
