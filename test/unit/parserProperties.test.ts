@@ -12,6 +12,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Message } from 'vscode-jsonrpc/node';
+import { AgentClient, AgentError } from '../../remote-agent/client/agentClient';
 import { BtfFormatError, parseBtf } from '../../remote-agent/client/btf';
 import { BpfObject, ElfFormatError } from '../../remote-agent/client/elfObject';
 import { LineMessageReader, LineMessageWriter } from '../../remote-agent/client/lineJsonRpc';
@@ -473,5 +474,41 @@ test('agent messages: arbitrary bytes on the wire give messages that are JSON ob
       for (const m of messages) assert.ok(typeof m === 'object' && m !== null && !Array.isArray(m));
     }),
     { numRuns: RUNS },
+  );
+});
+
+test('agent messages: whatever an agent answers a request with (garbage, wrong ids, malformed errors and events), the request settles with a result or an Error and the client closes', async () => {
+  const ID = '\u0000id';
+  const line = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 80 }),
+    fc.json(),
+    fc.record({ jsonrpc: fc.constant('2.0'), id: fc.constantFrom<unknown>(ID, 999, null, 'x'), result: fc.jsonValue() }).map((m) => JSON.stringify(m)),
+    fc.record({ jsonrpc: fc.constant('2.0'), id: fc.constantFrom<unknown>(ID, null), error: fc.jsonValue() }).map((m) => JSON.stringify(m)),
+    fc.record({ jsonrpc: fc.constantFrom('2.0', '1.0'), id: fc.constant(ID), error: fc.record({ code: fc.integer(), message: fc.string(), data: fc.jsonValue() }) }).map((m) => JSON.stringify(m)),
+    fc.record({ jsonrpc: fc.constant('2.0'), method: fc.constantFrom('events', 'stream.ended', 'trace', 'nope'), params: fc.jsonValue() }).map((m) => JSON.stringify(m)),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(line, { maxLength: 6 }), async (lines) => {
+      const toClient = new PassThrough();
+      const fromClient = new PassThrough();
+      const client = new AgentClient(toClient, fromClient);
+      client.onNotification('events', () => {});
+      const outcome = client.request('hello', { clientVersion: 'properties' }).then(
+        (result) => ({ result }),
+        (error: unknown) => ({ error }),
+      );
+      const sent = await new Promise<string>((resolve) => fromClient.once('data', (chunk: Buffer) => resolve(chunk.toString('utf8'))));
+      const id = JSON.stringify(JSON.parse(sent).id);
+      for (const l of lines) toClient.write(`${l.split(JSON.stringify(ID)).join(id)}\n`);
+      toClient.end();
+      let timer: NodeJS.Timeout | undefined;
+      const settled = await Promise.race([outcome, new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 2000)))]);
+      clearTimeout(timer);
+      assert.notEqual(settled, 'hung', `the request never settled after: ${JSON.stringify(lines)}`);
+      if ('error' in settled) assert.ok(settled.error instanceof Error, `rejected with a non-Error: ${String(settled.error)}`);
+      if ('error' in settled && settled.error instanceof AgentError) assert.equal(typeof settled.error.code, 'number');
+      assert.ok((await client.closed) instanceof Error);
+    }),
+    { numRuns: Math.min(RUNS, 100) },
   );
 });
