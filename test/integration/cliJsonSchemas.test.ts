@@ -69,7 +69,7 @@ t('run --format json: every NDJSON line validates against run.schema.json (recor
   let events: CliResult;
   let printk: CliResult;
   try {
-    events = await cliAsync(['run', join(repo, 'bpf-templates', 'tracepoint-ringbuf', 'execsnoop.bpf.c'), '--target', 'local', '--format', 'json', '--duration', '2']);
+    events = await cliAsync(['run', join(repo, 'bpf-templates', 'execsnoop', 'execsnoop.bpf.c'), '--target', 'local', '--format', 'json', '--duration', '2']);
     printk = await cliAsync(['run', 'printk.bpf.c', '--target', 'local', '--format', 'json', '--duration', '2']);
   } finally {
     clearInterval(execs);

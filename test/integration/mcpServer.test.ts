@@ -111,7 +111,7 @@ t('run attaches the exec tracer, returns its decoded events within maxEvents, an
   const { client } = await connect(['local'], ['local']);
   const execs = setInterval(() => spawn('/bin/true').on('error', () => {}), 50);
   try {
-    const result = structured(await client.callTool({ name: 'run', arguments: { file: join(repo, 'bpf-templates', 'tracepoint-ringbuf', 'execsnoop.bpf.c'), seconds: 20, maxEvents: 5 } }));
+    const result = structured(await client.callTool({ name: 'run', arguments: { file: join(repo, 'bpf-templates', 'execsnoop', 'execsnoop.bpf.c'), seconds: 20, maxEvents: 5 } }));
     assert.equal(result.passed, true);
     assert.deepEqual(result.attached.map((a: { program: string }) => a.program), ['handle_execve']);
     assert.equal(result.events.length + result.printk.length, 5, 'stopped at maxEvents, long before 20 s');
