@@ -90,3 +90,24 @@ t('compare --format json: one target against itself validates against compare.sc
   assertValid('compare.schema.json', comparison);
   assert.equal(comparison.rows.length, 2, run.stderr);
 });
+
+t('templates --format json: the catalogue, and with --target local each template\'s runnability, validate against templates.schema.json', () => {
+  const plain = cli(['templates', '--format', 'json']);
+  assert.equal(plain.status, 0, plain.stderr);
+  const listed = JSON.parse(plain.stdout) as { id: string; runnable?: boolean }[];
+  assertValid('templates.schema.json', listed);
+  assert.ok(listed.some((template) => template.id === 'execsnoop'), plain.stdout);
+  assert.ok(listed.every((template) => !('runnable' in template)), 'runnable is only said about a target');
+
+  const onTarget = cli(['templates', '--format', 'json', '--target', 'local']);
+  assert.equal(onTarget.status, 0, onTarget.stderr);
+  const judged = JSON.parse(onTarget.stdout) as { id: string; runnable: boolean; notRunnableReason?: string }[];
+  assertValid('templates.schema.json', judged);
+  assert.deepEqual(judged.map((template) => template.id), listed.map((template) => template.id));
+  for (const template of judged) {
+    assert.equal(typeof template.runnable, 'boolean', template.id);
+    // A reason exactly when not runnable, saying what the kernel lacks.
+    if (template.runnable) assert.equal(template.notRunnableReason, undefined, template.id);
+    else assert.match(template.notRunnableReason ?? '', /^this kernel lacks .+/, template.id);
+  }
+});
