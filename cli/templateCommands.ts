@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { KernelFeatures } from '../remote-agent/protocol';
-import { findTemplate, instantiateTemplate, loadTemplates, notRunnableReason, type BpfTemplate, type TemplateParameter } from '../bpf-templates/templateCatalog';
+import { findTemplate, instantiateTemplate, loadTemplates, notRunnableReason, type BpfTemplate, type HookKind, type TemplateParameter } from '../bpf-templates/templateCatalog';
 import { clangdFlags, ensureVmlinuxHeader, readExistingConfig, updatedClangdConfig } from '../language-server/clangdConfig';
 import { CONNECTION_OPTIONS, openCliSession, parseFormat } from './cliSession';
 
@@ -20,7 +20,7 @@ export interface JsonTemplate {
   id: string;
   title: string;
   description: string;
-  hook: string;
+  hook: HookKind;
   programTypes: string[];
   parameters: TemplateParameter[];
   minKernel: string;

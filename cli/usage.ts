@@ -158,7 +158,8 @@ ${CONNECTION}`,
 
 A Model Context Protocol server on stdin/stdout for coding agents (VS Code's agent mode, any MCP
 client): tools list_targets, kernel_features, check (verify a file or a source text: diagnostics with
-explanations, causal chains and quick-fix edits) and explain. Agents only get the targets named with
+explanations, causal chains and quick-fix edits), run, explain, templates and new_program (write a
+template into a directory the agent names; never overwrites). Agents only get the targets named with
 --target (default: local; the first is the default target). The first use of each target in a
 session asks the user through the client (MCP elicitation) unless it is named with --allow-target;
 a client that cannot ask is refused with what to configure. Each call is logged on stderr.
