@@ -179,3 +179,12 @@ test('`ebpf-studio new` writes a template with a parameter, the .clangd for *.bp
   assert.deepEqual([bad.status, bad.stderr], [2, "ebpf-studio: --param must be NAME=VALUE, not 'tracepoint'\n"]);
   assert.equal(existsSync(join(scratch, 'cli-new', 'bad')), false);
 });
+
+test('the package ships every template folder beside out/, where the bundled CLI and extension look, and not the catalogue\'s TypeScript', { timeout: 120_000 }, () => {
+  const listed = spawnSync(process.execPath, [join(root, 'node_modules/@vscode/vsce/vsce'), 'ls', '--no-dependencies'], { cwd: root, encoding: 'utf8', timeout: 110_000 });
+  assert.equal(listed.status, 0, listed.stderr);
+  const files = new Set(listed.stdout.split('\n'));
+  assert.ok(files.has('out/cli.js') && files.has('out/extension.js'), 'the bundles, whose defaultTemplatesDir is out/../bpf-templates');
+  for (const t of templates) for (const f of ['template.json', ...t.files]) assert.ok(files.has(`bpf-templates/${t.id}/${f}`), `bpf-templates/${t.id}/${f} is not in the package`);
+  assert.deepEqual([...files].filter((f) => f.startsWith('bpf-templates/') && f.endsWith('.ts')), []);
+});
