@@ -183,6 +183,26 @@ export interface HelloResult {
   capabilities: string[];
   /** What the kernel can do, probed for real at agent start (cheap probes only; see probe.helpers). */
   features: KernelFeatures;
+  /** What the agent itself may do to the kernel: without CAP_BPF or CAP_SYS_ADMIN it can load nothing. */
+  privileges: AgentPrivileges;
+}
+
+/**
+ * The agent's own privileges, read with capget(2) on itself and from /proc/sys, so a client can say
+ * what is missing before any load fails with a bare EPERM.
+ */
+export interface AgentPrivileges {
+  /**
+   * The capabilities BPF work needs that are in the agent's effective set, lower-case without
+   * "cap_": of "bpf", "perfmon", "sys_admin", "net_admin". A root agent normally holds all four; a
+   * container without --privileged, or a bounding set that dropped them, leaves some out.
+   */
+  effectiveCapabilities: string[];
+  /**
+   * The sysctl kernel.unprivileged_bpf_disabled: 0 (loading without CAP_BPF allowed for socket
+   * filters), 1 (disabled until reboot), 2 (disabled, an admin may re-enable); null when unreadable.
+   */
+  unprivilegedBpfDisabled: number | null;
 }
 
 /**
@@ -194,7 +214,8 @@ export interface KernelFeatures {
   kprobeEvents: boolean;
   /** tracefs has uprobe_events (CONFIG_UPROBE_EVENTS): uprobe/uretprobe/usdt attach works. */
   uprobeEvents: boolean;
-  /** BPF_PROG_TYPE_TRACING loads (fentry/fexit/fmod_ret/tp_btf/iter). */
+  /** fentry/fexit/fmod_ret programs load (BPF trampolines). A kernel without them may still load other
+   *  tracing programs (iter, tp_btf): programTypes then lists "tracing" and this is false. */
   tracingPrograms: boolean;
   /** BPF_PROG_TYPE_LSM loads and "bpf" is in /sys/kernel/security/lsm. */
   lsm: boolean;
