@@ -138,8 +138,8 @@ exit status: 0 listed, 2 usage or connection problems`,
 
 Writes the template TEMPLATE (see ebpf-studio templates) into DIR, created if needed: the program,
 its event header, the standalone loader, its Makefile and README, with each parameter substituted
-(its default unless given). Also writes DIR/.clangd with the flags clangd needs for *.bpf.c (the
-rest of an existing .clangd is kept). Refuses, writing nothing, when any of the template's files
+(its default unless given). Also writes DIR/.clangd with the flags clangd needs for *.bpf.c, with a
+vmlinux.h from this machine's BTF in ~/.cache/ebpf-studio (the rest of an existing .clangd is kept). Refuses, writing nothing, when any of the template's files
 already exists in DIR. Prints the files written and what to run next.
 
   --param NAME=VALUE     a parameter's value (e.g. --param tracepoint=syscalls/sys_enter_openat);
