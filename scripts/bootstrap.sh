@@ -12,7 +12,8 @@ die() { printf '[bootstrap] error: %s\n' "$*" >&2; exit 1; }
 command -v node >/dev/null || die "Node.js 20+ is required (apt-get install nodejs npm, or nodesource)"
 node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || die "Node.js 20+ is required, found $(node --version)"
 
-# Compilers and libbpf for the agent and for BPF programs; sshd for the SSH tests; chromium drives
+# Compilers and libbpf for the agent and for BPF programs (clang, bpftool, libbpf-dev, libelf-dev,
+# zlib1g-dev and make also build the templates' standalone loaders in bpf-templates/*/Makefile); sshd for the SSH tests; chromium drives
 # code-server in the editor tests; clangd sits beside our server; libkrb5-dev builds code-server's kerberos module;
 # systemtap-sdt-dev's <sys/sdt.h> builds the USDT probe target of the agent's attach tests;
 # libclang-rt-14-dev holds clang 14's libFuzzer runtime (the agent's fuzz target, `make fuzz`).

@@ -24,7 +24,7 @@ import { attachSpecMessage } from '../../cli/attachSpecMessages';
 import { eventBatchJson, eventBatchText, summaryText, traceText } from '../../cli/formatEvents';
 
 const root = path.join(__dirname, '..', '..');
-const template = path.join(root, 'bpf-templates/tracepoint-ringbuf/execsnoop.bpf.c');
+const template = path.join(root, 'bpf-templates/execsnoop/execsnoop.bpf.c');
 /** Two programs, one writing the ring buffer `events`, one counting in the hash map `openat_calls`. */
 const probe = path.join(root, 'examples/workspace/probe.bpf.c');
 let scratch: string;
