@@ -41,6 +41,7 @@ import { AttachError } from '../remote-agent/client/programRun';
 import { parseBtf, type Btf } from '../remote-agent/client/btf';
 import { cDefinitionOf, kernelTypeNamesLike, kernelTypesNamed, keywordOf } from '../remote-agent/client/kernelTypeSource';
 import { defaultKnowledgeDir, TargetKnowledgeCache } from '../remote-agent/client/targetKnowledge';
+import { WarmSessions } from '../remote-agent/client/warmSessions';
 import { attachSpecMessage } from './attachSpecMessages';
 import { explainLog, explainMessage } from './explainCommand';
 import { startRunOn } from './runCommand';
@@ -51,8 +52,10 @@ export interface McpServerOptions {
   targets: readonly string[];
   /** Of those, the ones agents may use without the user being asked first. */
   allowedWithoutAsking: readonly string[];
-  /** Opens an agent session to a target (the CLI's openCliSession); closed after each call. */
+  /** Opens an agent session to a target (the CLI's openCliSession); kept for later calls (idleSeconds). */
   openSession(target: string, signal: AbortSignal): Promise<AgentSession>;
+  /** How long a target's agent session is kept open for the next call after the last one ended (default 60; 0 closes it after each call). */
+  idleSeconds?: number;
   /** Compiles for targets without clang (kernel VMs), as `check --compile-on auto` does. */
   compiler: LocalCompiler;
   /** Where targets' BTF is fetched to and kept (default: the CLI's cache, shared with `lsp` and `check`). */
@@ -203,13 +206,9 @@ export function createMcpServer(o: McpServerOptions): McpServer {
     return undefined;
   }
 
-  async function withSession<T>(target: string, signal: AbortSignal, use: (session: AgentSession) => Promise<T>): Promise<T> {
-    const session = await o.openSession(target, signal);
-    try {
-      return await use(session);
-    } finally {
-      await session.dispose();
-    }
+  const sessions = keepSessionsWarm(server, o);
+  function withSession<T>(target: string, signal: AbortSignal, use: (session: AgentSession) => Promise<T>): Promise<T> {
+    return sessions.use(target, signal, use);
   }
 
   server.registerTool(
@@ -445,6 +444,29 @@ export function createMcpServer(o: McpServerOptions): McpServer {
   }
 
   return server;
+}
+
+const DEFAULT_IDLE_SECONDS = 60;
+const warmSessionsOf = new WeakMap<McpServer, WarmSessions>();
+
+/**
+ * One agent session per target, kept between tool calls for @o.idleSeconds and closed when the
+ * client goes away (the server's transport closes); see closeMcpSessions.
+ */
+function keepSessionsWarm(server: McpServer, o: McpServerOptions): WarmSessions {
+  const sessions = new WarmSessions({ open: o.openSession, idleMs: (o.idleSeconds ?? DEFAULT_IDLE_SECONDS) * 1000, log: o.log });
+  warmSessionsOf.set(server, sessions);
+  const onclose = server.server.onclose;
+  server.server.onclose = () => {
+    void sessions.close();
+    onclose?.();
+  };
+  return sessions;
+}
+
+/** Closes the agent sessions @server keeps (it does so itself when its client disconnects); resolves when they are closed. */
+export function closeMcpSessions(server: McpServer): Promise<void> {
+  return warmSessionsOf.get(server)?.close() ?? Promise.resolve();
 }
 
 /** One percent-encoded part of a resource URI, as the SDK matched it (undecoded, and never a list for these templates). */

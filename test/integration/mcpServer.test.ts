@@ -8,14 +8,15 @@
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ElicitRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { openCliSession } from '../../cli/cliSession';
-import { createMcpServer, kernelTypeUri, verifierLogUri } from '../../cli/mcpServer';
+import { closeMcpSessions, createMcpServer, kernelTypeUri, verifierLogUri } from '../../cli/mcpServer';
 import { LocalCompiler } from '../../remote-agent/client/kernelMatrix';
 import { applyTextEdits } from '../../remote-agent/client/verifierFixes';
 import { agentPrerequisiteMissing, agentTestsGate, programFixtures } from '../support/rawAgent';
@@ -34,13 +35,14 @@ after(async () => {
 });
 
 /** A server for @targets and a connected client; @answer, when given, is how the "user" answers consent questions. */
-async function connect(targets: string[], allowed: string[], answer?: 'accept' | 'decline'): Promise<{ client: Client; asked: string[]; log: string[] }> {
+async function connect(targets: string[], allowed: string[], answer?: 'accept' | 'decline', idleSeconds?: number): Promise<{ client: Client; asked: string[]; log: string[]; closeSessions(): Promise<void> }> {
   const asked: string[] = [];
   const log: string[] = [];
   const server = createMcpServer({
     targets,
     allowedWithoutAsking: allowed,
     openSession: (target, signal) => openCliSession({ target }, signal),
+    ...(idleSeconds !== undefined && { idleSeconds }),
     compiler,
     version: 'test',
     log: (line) => log.push(line),
@@ -55,7 +57,37 @@ async function connect(targets: string[], allowed: string[], answer?: 'accept' |
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   await client.connect(clientSide);
-  return { client, asked, log };
+  return { client, asked, log, closeSessions: () => closeMcpSessions(server) };
+}
+
+/** The agents this process started on this machine (target local): its children running ebpf-agent. */
+function localAgentPids(): Set<number> {
+  const pids = new Set<number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // it exited meanwhile
+    }
+    // pid (comm) state ppid …; comm may hold spaces, so split after its closing parenthesis.
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (comm === 'ebpf-agent' && ppid === process.pid) pids.add(Number(entry));
+  }
+  return pids;
+}
+
+/** The agents started since @before that are still running. */
+function agentsSince(before: Set<number>): number[] {
+  return [...localAgentPids()].filter((pid) => !before.has(pid));
+}
+
+async function until(what: string, done: () => boolean, ms = 10_000): Promise<void> {
+  for (const deadline = Date.now() + ms; !done(); await sleep(50)) {
+    if (Date.now() > deadline) assert.fail(`${what} within ${ms} ms`);
+  }
 }
 
 function structured(result: unknown): any {
@@ -241,4 +273,52 @@ t('reading a kernel type needs the same consent as kernel_features', async () =>
   await accepts.client.callTool({ name: 'kernel_features', arguments: {} });
   assert.equal(accepts.asked.length, 1, 'one consent covers kernel types and kernel_features');
   await accepts.client.close();
+});
+
+t("calls on one target share one agent session, kept warm between them and closed when the client disconnects", async () => {
+  const before = localAgentPids();
+  const { client, log } = await connect(['local'], ['local']);
+  const file = join(programFixtures, 'passes.bpf.c');
+  assert.equal(structured(await client.callTool({ name: 'check', arguments: { file } })).passed, true);
+  const [agent, ...others] = agentsSince(before);
+  assert.ok(agent !== undefined && others.length === 0, 'the first call started one agent');
+  const started = Date.now();
+  assert.equal(structured(await client.callTool({ name: 'check', arguments: { file } })).passed, true);
+  structured(await client.callTool({ name: 'kernel_features', arguments: {} }));
+  assert.deepEqual(agentsSince(before), [agent], 'the later calls used the same agent');
+  assert.ok(Date.now() - started < 5_000, 'and started nothing');
+  assert.equal(log.filter((line) => line.startsWith('opened an agent session to local')).length, 1);
+  await client.close();
+  await until('the agent exits when the client disconnects', () => agentsSince(before).length === 0);
+});
+
+t('a kept session whose agent died is dropped: the next call succeeds on a new agent', async () => {
+  const before = localAgentPids();
+  const { client, log, closeSessions } = await connect(['local'], ['local']);
+  const file = join(programFixtures, 'passes.bpf.c');
+  structured(await client.callTool({ name: 'check', arguments: { file } }));
+  const [first] = agentsSince(before);
+  assert.ok(first !== undefined);
+  process.kill(first, 'SIGKILL');
+  const second = structured(await client.callTool({ name: 'check', arguments: { file } }));
+  assert.equal(second.passed, true, JSON.stringify(second));
+  const now = agentsSince(before);
+  assert.equal(now.length, 1);
+  assert.notEqual(now[0], first, 'a new agent');
+  assert.ok(log.some((line) => /^the agent session to local ended: |^the kept session to local had died/.test(line)), log.join('\n'));
+  await closeSessions();
+  await until('closing the sessions stops the agent', () => agentsSince(before).length === 0);
+  await client.close();
+});
+
+t('a session idle for longer than idleSeconds is closed; the next call opens another', async () => {
+  const before = localAgentPids();
+  const { client, log } = await connect(['local'], ['local'], undefined, 0.5);
+  structured(await client.callTool({ name: 'kernel_features', arguments: {} }));
+  assert.equal(agentsSince(before).length, 1);
+  await until('the idle agent exits', () => agentsSince(before).length === 0, 5_000);
+  assert.ok(log.includes('closing the agent session to local: idle for 0.5 s'), log.join('\n'));
+  structured(await client.callTool({ name: 'kernel_features', arguments: {} }));
+  assert.equal(agentsSince(before).length, 1);
+  await client.close();
 });
