@@ -7,7 +7,7 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -105,7 +105,7 @@ function errorText(result: unknown): string {
 t('the server lists its tools, each with an input and an output schema', async () => {
   const { client } = await connect(['local'], ['local']);
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'run']);
+  assert.deepEqual(tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'map_dump', 'run']);
   for (const tool of tools) {
     assert.equal(tool.inputSchema.type, 'object', tool.name);
     assert.equal(tool.outputSchema?.type, 'object', tool.name);
@@ -199,7 +199,7 @@ t('`ebpf-studio mcp` serves the same tools over stdio', async () => {
   const transport = new StdioClientTransport({ command: process.execPath, args: [join(repo, 'out', 'cli.js'), 'mcp', '--target', 'local', '--allow-target', 'local'], stderr: 'pipe' });
   const client = new Client({ name: 'mcp-stdio-test', version: '1' });
   await client.connect(transport);
-  assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'run']);
+  assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'map_dump', 'run']);
   const listed = structured(await client.callTool({ name: 'list_targets', arguments: {} }));
   assert.deepEqual(listed.targets, [{ target: 'local', isDefault: true, usableWithoutAsking: true }]);
   await client.close();
@@ -320,5 +320,68 @@ t('a session idle for longer than idleSeconds is closed; the next call opens ano
   assert.ok(log.includes('closing the agent session to local: idle for 0.5 s'), log.join('\n'));
   structured(await client.callTool({ name: 'kernel_features', arguments: {} }));
   assert.equal(agentsSince(before).length, 1);
+  await client.close();
+});
+
+/** Whether a program named @name is attached now (a link holds it), as bpftool sees it. */
+function attached(name: string): boolean {
+  const programs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as { id: number; name?: string }[];
+  const links = JSON.parse(execFileSync('bpftool', ['link', 'show', '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as { prog_id: number }[];
+  const ids = new Set(programs.filter((p) => p.name === name).map((p) => p.id));
+  return links.some((link) => ids.has(link.prog_id));
+}
+
+/** A shell that sends kill(its own pid, 0) @times times and exits; its pid. */
+function killZero(times: number): number {
+  const shell = spawnSync('/bin/sh', ['-c', `${'kill -0 $$; '.repeat(times)}echo $$`], { encoding: 'utf8' });
+  assert.equal(shell.status, 0, shell.stderr);
+  return Number(shell.stdout.trim());
+}
+
+t("run with dumpMaps returns the maps' entries decoded with BTF: exactly the kills the test caused, keyed by a struct", async () => {
+  const { client, log } = await connect(['local'], ['local']);
+  const file = join(programFixtures, 'kill_count.bpf.c');
+  const call = client.callTool({ name: 'run', arguments: { file, seconds: 6, dumpMaps: true } });
+  let pid = 0;
+  try {
+    await until('count_kill is attached', () => attached('count_kill'), 60_000);
+    pid = killZero(3);
+  } finally {
+    const result = structured(await call);
+    assert.equal(result.passed, true, JSON.stringify(result.diagnostics));
+    const maps = new Map<string, any>(result.maps.map((m: { name: string }) => [m.name, m]));
+    assert.deepEqual([...maps.values()].map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries]).sort(), [
+      ['kills_by_signal', 'array', 4, 8, 8],
+      ['probes_by_caller', 'hash', 20, 16, 1024],
+    ], 'the maps that hold entries; not .rodata or .bss');
+    const ours = maps.get('probes_by_caller').entries.filter((e: { key: { tgid: number } }) => e.key.tgid === pid);
+    assert.deepEqual(ours, [{ key: { tgid: pid, comm: 'sh' }, value: { calls: 3, last_target: pid } }]);
+    const bySignal = maps.get('kills_by_signal');
+    assert.deepEqual([bySignal.truncated, bySignal.entries.map((e: { key: number }) => e.key)], [false, [0, 1, 2, 3, 4, 5, 6, 7]]);
+    assert.ok(bySignal.entries[0].value >= 3, 'signal 0 was sent at least the 3 times of the test');
+    assert.ok(log.includes(`run ${file} on local`));
+  }
+  await client.close();
+  assert.equal(attached('count_kill'), false, 'nothing stays attached');
+});
+
+t('map_dump reads the maps named, at most maxEntries of each, saying when there were more', async () => {
+  const { client, log } = await connect(['local'], ['local']);
+  const file = join(programFixtures, 'kill_count.bpf.c');
+  const result = structured(await client.callTool({ name: 'map_dump', arguments: { file, seconds: 0.2, maps: ['kills_by_signal'], maxEntries: 3 } }));
+  assert.deepEqual(result.attached.map((a: { program: string }) => a.program), ['count_kill']);
+  assert.equal(result.maps.length, 1);
+  assert.deepEqual([result.maps[0].name, result.maps[0].truncated, result.maps[0].entries.map((e: { key: number }) => e.key)], ['kills_by_signal', true, [0, 1, 2]]);
+  assert.equal(typeof result.maps[0].entries[0].value, 'number');
+  assert.match(errorText(await client.callTool({ name: 'map_dump', arguments: { file, seconds: 0, maps: ['no_such_map'] } })), /^The object has no map no_such_map; its maps: (probes_by_caller, kills_by_signal|kills_by_signal, probes_by_caller)/);
+  const rejectedDump = structured(await client.callTool({ name: 'map_dump', arguments: { source: rejected, name: 'rejected.bpf.c' } }));
+  assert.deepEqual([rejectedDump.passed, rejectedDump.maps, rejectedDump.diagnostics[0].line], [false, [], 22], 'a rejected program is not attached: its diagnostics instead');
+  assert.deepEqual(log.filter((line) => line.startsWith('map_dump')), [`map_dump ${file} on local`, `map_dump ${file} on local`, 'map_dump <source rejected.bpf.c> on local'], 'every call is logged');
+  await client.close();
+});
+
+t('map_dump needs the same consent as run', async () => {
+  const { client } = await connect(['local'], []);
+  assert.match(errorText(await client.callTool({ name: 'map_dump', arguments: { file: join(programFixtures, 'kill_count.bpf.c') } })), /needs the user's consent, and this MCP client cannot ask for it: .*--allow-target local/);
   await client.close();
 });
