@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { version } from '../package.json';
 import { LocalCompiler } from '../remote-agent/client/kernelMatrix';
-import { openCliSession } from './cliSession';
+import { cliNamedTargets, openCliSession } from './cliSession';
 import { closeMcpSessions, createMcpServer } from './mcpServer';
 
 export async function mcpCommand(argv: string[], signal: AbortSignal): Promise<number> {
@@ -30,6 +30,7 @@ export async function mcpCommand(argv: string[], signal: AbortSignal): Promise<n
   const compiler = new LocalCompiler(() => openCliSession({ target: 'local' }, signal, { unprivileged: true }));
   const server = createMcpServer({
     targets,
+    namedTargets: cliNamedTargets(),
     allowedWithoutAsking: values['allow-target'] ?? [],
     openSession: (target, callSignal) => openCliSession({ ...connection, target }, AbortSignal.any([signal, callSignal])),
     idleSeconds,

@@ -1,7 +1,8 @@
 /**
  * eBPF Studio as a Model Context Protocol server: the check → explain → fix loop for coding agents
  * (VS Code's agent mode, any MCP client), on the user's real targets. Tools:
- *   list_targets     the targets the user configured for agents, and the kernel VMs running here
+ *   list_targets     the targets the user configured for agents (a named one with its destination),
+ *                    and the kernel VMs running here
  *   kernel_features  one target's kernel: release, arch, BTF, clang, probed features
  *   check            compile and verify a file (or a source text) on targets → diagnostics with
  *                    explanations, causal chains and quick-fix edits, and each program's verdict
@@ -48,10 +49,13 @@ import { attachSpecMessage } from './attachSpecMessages';
 import { explainLog, explainMessage } from './explainCommand';
 import { startRunOn } from './runCommand';
 import { toJsonDiagnostic } from './formatReport';
+import type { NamedTarget } from '../remote-agent/client/namedTargets';
 
 export interface McpServerOptions {
   /** The targets agents may use, as the user named them ('local', 'vm:6.1', 'ssh://…'); the first is the default. */
   targets: readonly string[];
+  /** Named targets (namedTargets.ts) whose names `targets` may hold: list_targets shows their destination. */
+  namedTargets?: readonly NamedTarget[];
   /** Of those, the ones agents may use without the user being asked first. */
   allowedWithoutAsking: readonly string[];
   /** Opens an agent session to a target (the CLI's openCliSession); kept for later calls (idleSeconds). */
@@ -239,16 +243,27 @@ export function createMcpServer(o: McpServerOptions): McpServer {
       description: 'The kernels agents may verify programs on: the targets the user configured (the first is the default) and the kernel VMs running on this machine.',
       inputSchema: {},
       outputSchema: {
-        targets: z.array(z.object({ target: z.string(), isDefault: z.boolean(), usableWithoutAsking: z.boolean() })),
+        targets: z.array(
+          z.object({
+            target: z.string(),
+            destination: z.string().optional().describe('For a named target (ebpfStudio.targets, .ebpf-studio/targets.json): the host or VM it stands for.'),
+            isDefault: z.boolean(),
+            usableWithoutAsking: z.boolean(),
+          }),
+        ),
         kernelVms: z.array(z.object({ target: z.string(), kernel: z.string(), configured: z.boolean() })),
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async () => {
       o.log('list_targets');
-      const targets = o.targets.map((target) => ({ target, isDefault: target === defaultTarget, usableWithoutAsking: allowed.has(target) }));
+      const destinationOf = (target: string) => o.namedTargets?.find((named) => named.name === target)?.destination;
+      const targets = o.targets.map((target) => {
+        const destination = destinationOf(target);
+        return { target, ...(destination !== undefined && { destination }), isDefault: target === defaultTarget, usableWithoutAsking: allowed.has(target) };
+      });
       const kernelVms = listVms().filter((vm) => vm.state === 'running').map((vm) => ({ target: vmTargetName(vm.name), kernel: vm.kernelRelease, configured: o.targets.includes(vmTargetName(vm.name)) }));
-      const text = [...targets.map((t) => `${t.target}${t.isDefault ? ' (default)' : ''}${t.usableWithoutAsking ? '' : ' — asks the user first'}`), ...kernelVms.map((v) => `${v.target}: kernel VM, ${v.configured ? 'configured' : 'not configured for agents'}`)].join('\n');
+      const text = [...targets.map((t) => `${t.target}${t.destination !== undefined ? ` (${t.destination})` : ''}${t.isDefault ? ' (default)' : ''}${t.usableWithoutAsking ? '' : ' — asks the user first'}`), ...kernelVms.map((v) => `${v.target}: kernel VM, ${v.configured ? 'configured' : 'not configured for agents'}`)].join('\n');
       return textResult(text || 'No targets are configured for agents.', { targets, kernelVms });
     },
   );

@@ -6,9 +6,10 @@
  */
 import { ATTACH_SPEC_FORMS } from '../remote-agent/client/attachSpec';
 
-const CONNECTION = `  --target local|ssh://[user@]host[:port]|vm:NAME
+const CONNECTION = `  --target local|ssh://[user@]host[:port]|vm:NAME|TARGET-NAME
                          where to compile and load (default: local); an ~/.ssh/config alias works too;
-                         vm:NAME is a kernel VM started with 'ebpf-studio vm start'
+                         vm:NAME is a kernel VM started with 'ebpf-studio vm start'; a TARGET-NAME is one
+                         of .ebpf-studio/targets.json (here or in a folder above) or $EBPF_STUDIO_TARGETS
   --identity KEYFILE     private key for an SSH target; a passphrase, an SSH password and a sudo password
                          are asked on the terminal (echo off), else through the SSH_ASKPASS program
   --known-hosts FILE     known_hosts to check the host key against (default ~/.ssh/known_hosts);

@@ -205,6 +205,19 @@ t('`ebpf-studio mcp` serves the same tools over stdio', async () => {
   await client.close();
 });
 
+t('`ebpf-studio mcp --target NAME` takes a name of EBPF_STUDIO_TARGETS (as the editor passes its named targets): listed with its destination, and used', async () => {
+  const named = JSON.stringify([{ name: 'here', destination: 'local' }]);
+  const env = { ...(process.env as Record<string, string>), EBPF_STUDIO_TARGETS: named };
+  const transport = new StdioClientTransport({ command: process.execPath, args: [join(repo, 'out', 'cli.js'), 'mcp', '--target', 'here', '--allow-target', 'here'], env, stderr: 'pipe' });
+  const client = new Client({ name: 'mcp-named-test', version: '1' });
+  await client.connect(transport);
+  const listed = structured(await client.callTool({ name: 'list_targets', arguments: {} }));
+  assert.deepEqual(listed.targets, [{ target: 'here', destination: 'local', isDefault: true, usableWithoutAsking: true }]);
+  const features = structured(await client.callTool({ name: 'kernel_features', arguments: { target: 'here' } }));
+  assert.equal(features.kernelRelease, readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
+  await client.close();
+});
+
 t('after a check, each program\'s verifier log is a resource: listed, and read with the failing line', async () => {
   const { client, log } = await connect(['local'], ['local']);
   const { resourceTemplates } = await client.listResourceTemplates();
