@@ -3,10 +3,13 @@
  *   text: `12:00:01.123 events pid=4242 comm="bash" filename="/usr/bin/true"`
  *         `12:00:01.124 printk bash-4242 [001] execve by pid 4242: hello`
  *   json: one object per line (NDJSON), `{"type":"event","time":…,"map":…,"fields":{…}}`,
- *         `{"type":"printk",…}`, and at the end `{"type":"stream",…}` counters.
+ *         `{"type":"printk",…}`, and at the end `{"type":"stream",…}` counters; when the check
+ *         before attaching fails, `{"type":"diagnostic",…}` lines and one `{"type":"rejected",…}`.
  * Pure functions, so the formats are unit-tested without a target.
  */
+import type { CheckReport } from '../remote-agent/client/checkReport';
 import type { EventBatch, RunSummary, TraceRecord } from '../remote-agent/client/programRun';
+import { toJsonDiagnostics } from './formatReport';
 import { HexBytes, type DecodedValue } from '../remote-agent/client/eventDecoder';
 
 /** Local wall-clock time as HH:MM:SS.mmm. */
@@ -98,4 +101,16 @@ export function summaryJson(summary: RunSummary): string {
   for (const s of summary.streams) out += `${JSON.stringify({ type: 'stream', ...s })}\n`;
   if (summary.trace) out += `${JSON.stringify({ type: 'trace', ...summary.trace })}\n`;
   return out;
+}
+
+/**
+ * A check that failed before attaching, as NDJSON like every other run output: one `diagnostic`
+ * line per problem (check's diagnostic), then one `rejected` line with each program's verdict, so a
+ * reader of the stream always gets a last line saying nothing was attached.
+ */
+export function rejectedJson(report: CheckReport, cwd: string): string {
+  let out = '';
+  for (const d of toJsonDiagnostics([report], cwd)) out += `${JSON.stringify({ type: 'diagnostic', ...d })}\n`;
+  const programs = report.programs.map((p) => ({ program: p.name, section: p.section, ok: p.ok, ...(p.error !== undefined && { error: p.error }) }));
+  return `${out}${JSON.stringify({ type: 'rejected', compiled: report.compiled, programs })}\n`;
 }

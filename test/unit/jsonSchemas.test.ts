@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JsonCheckReport, JsonProgramResult } from '../../cli/formatMatrix';
 import type { JsonDiagnostic } from '../../cli/formatReport';
+import { rejectedJson } from '../../cli/formatEvents';
+import type { CheckReport, ProgramReport } from '../../remote-agent/client/checkReport';
 import type { CostComparison, CostRow, MetricDifference } from '../../remote-agent/client/verifierCostComparison';
 import type { StreamSummary } from '../../remote-agent/client/programRun';
 import type { TraceStopResult } from '../../remote-agent/protocol';
@@ -64,7 +66,7 @@ test('check: what the schema forbids — a property no type has, a diagnostic wi
   assert.equal(validate({ diagnostics: [{ ...diagnostic, target: 'local', severity: 'fatal' }], programs: [], unreachable: [] }), false);
 });
 
-test('run: every NDJSON line kind, and the diagnostics of a rejected check', () => {
+test('run: every NDJSON line kind, and the diagnostics and verdicts of a rejected check', () => {
   const stream = { map: 'events', received: 3, sent: 3, dropped: 0, decoded: 3 } satisfies StreamSummary;
   const trace = { received: 1, sent: 1, dropped: 0 } satisfies TraceStopResult;
   assertSameRequired('run.schema.json#/$defs/stream', { type: 'stream', ...stream });
@@ -80,7 +82,37 @@ test('run: every NDJSON line kind, and the diagnostics of a rejected check', () 
     assertValid('run.schema.json', line);
   }
   assert.equal(ajv.getSchema('run.schema.json')!({ type: 'event', time: 'yesterday', map: 'events', fields: {} }), false, 'times are ISO 8601');
-  assertValid('run.schema.json#/$defs/rejected', [diagnostic, fullDiagnostic]);
+  assertSameRequired('run.schema.json#/$defs/rejected', { type: 'rejected', compiled: true, programs: [] });
+  assertSameRequired('run.schema.json#/$defs/rejected/properties/programs/items', { program: 'p', section: 's', ok: true });
+  for (const line of [
+    { type: 'diagnostic', ...diagnostic },
+    { type: 'diagnostic', ...fullDiagnostic },
+    { type: 'rejected', compiled: true, programs: [{ program: 'count_execve', section: 'tracepoint/syscalls/sys_enter_execve', ok: false, error: 'R0 invalid mem access' }] },
+    { type: 'rejected', compiled: false, programs: [] },
+  ]) {
+    assertValid('run.schema.json', line);
+  }
+  assert.equal(ajv.getSchema('run.schema.json')!({ type: 'diagnostic', ...diagnostic, target: 'local' }), false, "run's diagnostics have no target");
+});
+
+test('run: a rejected check is printed as NDJSON too — its diagnostics, then the programs\' verdicts', () => {
+  const rejectedProgram: ProgramReport = {
+    name: 'count_execve', section: 'tracepoint/syscalls/sys_enter_execve', type: 'tracepoint', ok: false, insnCount: 8, insnsProcessed: 5,
+    totalStates: 0, peakStates: 0, verificationTimeUs: 10, stackDepth: 8, log: '', error: "R0 invalid mem access 'map_value_or_null'",
+  };
+  const report: CheckReport = {
+    file: '/src/probe.bpf.c', target: 'local', kernelRelease: '6.18.0', compiled: true, compileMs: 1, loadMs: 1, compiledOn: 'target',
+    diagnostics: [{ ...diagnostic, file: '/src/probe.bpf.c', program: 'count_execve' }],
+    programs: [rejectedProgram, { ...rejectedProgram, name: 'other', ok: false, error: undefined }],
+  };
+  const lines = rejectedJson(report, '/src').split('\n');
+  assert.equal(lines.pop(), '', 'every line ends with a newline');
+  const parsed = lines.map((line) => JSON.parse(line));
+  for (const line of parsed) assertValid('run.schema.json', line);
+  assert.deepEqual(parsed, [
+    { type: 'diagnostic', ...diagnostic },
+    { type: 'rejected', compiled: true, programs: [{ program: 'count_execve', section: 'tracepoint/syscalls/sys_enter_execve', ok: false, error: "R0 invalid mem access 'map_value_or_null'" }, { program: 'other', section: 'tracepoint/syscalls/sys_enter_execve', ok: false }] },
+  ]);
 });
 
 test('compare: a comparison, its rows and their differences have the properties their types require', () => {
