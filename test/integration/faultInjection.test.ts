@@ -10,8 +10,9 @@
  * Runs on this machine and on Debian 6.1 in QEMU (no tcx: the legacy tc path).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
@@ -169,6 +170,24 @@ async function attachEverything(session: AgentSession): Promise<Attached> {
   return { xdpObject, tcObject, execObject, streamId: stream.streamId, programIds: [xdp.programId, tc.programId, tp.programId] };
 }
 
+/**
+ * others_tc_pass.bpf.c built once per content under the repository (a kernel VM sees this
+ * machine's files at the same paths, not its /tmp): a tc program that is not ours.
+ */
+function othersObject(): string {
+  const source = join(fixtures, 'others_tc_pass.bpf.c');
+  const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 16);
+  const dir = join(root, 'test-results', `fault-others-${hash}`);
+  const object = join(dir, 'others_tc_pass.bpf.o');
+  if (existsSync(object)) return object;
+  mkdirSync(dir, { recursive: true });
+  const partial = `${object}.${process.pid}`;
+  const multiarch = `/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
+  execFileSync('clang', ['-O2', '-target', 'bpf', '-I', multiarch, '-c', source, '-o', partial], { stdio: 'pipe' });
+  renameSync(partial, object);
+  return object;
+}
+
 const KILLED = /^The agent on \S+ was killed by signal (SIGKILL|KILL)\./;
 
 /** The request left pending when the agent dies at each stage. */
@@ -193,7 +212,7 @@ function pendingRequest(stage: string, session: AgentSession, a: Attached): Prom
  * agent is stopped first, so the request is surely in flight), and checks the client side and
  * the target side.
  */
-async function killAgentAt(t: TestContext, target: string, stage: string, shell: Transport): Promise<void> {
+async function killAgentAt(t: TestContext, target: string, stage: string, shell: Transport, o: { othersFilter?: boolean } = {}): Promise<void> {
   const session = await openAgentSession({ target: parseTarget(target), agentSourceDir, agentBinaryDir, clientVersion: 'faultInjection.test' });
   let attached: Attached;
   try {
@@ -239,11 +258,31 @@ async function killAgentAt(t: TestContext, target: string, stage: string, shell:
   if (!legacyTc) assert.deepEqual(afterKill, NOTHING);
   t.diagnostic(`${target}, ${stage}: pending request failed ${waited} ms after SIGKILL; ${legacyTc ? `no tcx: ${afterKill.tcFilters.length} legacy tc filter(s) left until the next agent start` : 'tcx: nothing left'}`);
 
+  if (legacyTc && o.othersFilter) {
+    // Someone replaces the dead agent's filter by one of their own at the same handle and priority:
+    // the journal names that place, but what runs there is no longer ours, so it must stay.
+    const pin = `/sys/fs/bpf/ebpf-fault-others-${tag}`;
+    await sh(shell, [
+      `tc filter del dev ${HOST_IF} ingress pref 49152 handle 1 bpf 2>/dev/null`,
+      `tc qdisc add dev ${HOST_IF} clsact 2>/dev/null`,
+      `bpftool prog load ${othersObject()} ${pin} type classifier`,
+      `tc filter add dev ${HOST_IF} ingress pref 49152 handle 1 bpf da object-pinned ${pin}`,
+      `rm -f ${pin}`,
+    ].join('; '));
+  }
   if (legacyTc) {
     // The next agent start (any session of this user) removes what the dead agent's journal names.
     const next = await openAgentSession({ target: parseTarget(target), agentSourceDir, agentBinaryDir, clientVersion: 'faultInjection.test' });
     await next.dispose();
-    assert.deepEqual(await vethState(shell, attached.programIds), NOTHING);
+    const swept = await vethState(shell, attached.programIds);
+    if (o.othersFilter) {
+      assert.equal(swept.tcFilters.length, 1, swept.tcFilters.join('\n'));
+      assert.match(swept.tcFilters[0]!, /^filter ingress protocol all pref 49152 bpf chain 0 handle 0x1 .* name others_pass /, 'someone else\'s filter stays');
+      assert.deepEqual({ ...swept, tcFilters: [], clsact: false }, NOTHING);
+      await sh(shell, `tc qdisc del dev ${HOST_IF} clsact`);
+    } else {
+      assert.deepEqual(swept, NOTHING);
+    }
     const journals = await sh(shell, `ls /var/cache/ebpf-studio/attachments 2>/dev/null | grep -c "^agent-${pid}\\." ; true`);
     assert.equal(journals.trim(), '0', 'the dead agent\'s journal is deleted once swept');
   }
@@ -252,7 +291,7 @@ async function killAgentAt(t: TestContext, target: string, stage: string, shell:
 // ---- On each kernel: the agent killed at each stage ----
 
 const vm61 = testKernels().find((k) => k.target === 'vm:test-6.1');
-const kernels = [{ target: 'local', stages: ['compile', 'load', 'attach', 'streaming'] }, ...(vm61 ? [{ target: vm61.target, stages: ['attach'] }] : [])];
+const kernels = [{ target: 'local', stages: ['compile', 'load', 'attach', 'streaming'] }, ...(vm61 ? [{ target: vm61.target, stages: ['attach', 'load'] }] : [])];
 
 for (const kernel of kernels) {
   test(`agent SIGKILLed on ${kernel.target} at ${kernel.stages.join(', ')}: one reason, later requests refused, nothing of ours left`, { skip: missing ?? false, timeout: 900_000 }, async (t) => {
@@ -264,7 +303,8 @@ for (const kernel of kernels) {
     });
     await addVeth(shell);
     assert.deepEqual(await vethState(shell, []), NOTHING);
-    for (const stage of kernel.stages) await killAgentAt(t, kernel.target, stage, shell);
+    // On the VM the second kill checks that the sweep leaves a filter that is no longer ours.
+    for (const [i, stage] of kernel.stages.entries()) await killAgentAt(t, kernel.target, stage, shell, { othersFilter: kernel.target !== 'local' && i === 1 });
   });
 }
 
