@@ -20,7 +20,7 @@ import { startVm } from '../remote-agent/client/vm/vmManager';
 import { percentile, timeRuns } from './samples';
 
 const root = path.join(__dirname, '..');
-const program = path.join(root, 'bpf-templates/tracepoint-ringbuf/execsnoop.bpf.c');
+const program = path.join(root, 'bpf-templates/execsnoop/execsnoop.bpf.c');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const runs = Number(values.runs);
 

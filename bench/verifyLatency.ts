@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openAgentSession, type AgentSession } from '../remote-agent/client/agentSession';
 import { checkFile } from '../remote-agent/client/checkFile';
+import { instantiateTemplate, loadTemplates } from '../bpf-templates/templateCatalog';
 import { startSshd, type PrivateSshd } from '../test/support/sshd';
 import { percentile, timeRuns } from './samples';
 
@@ -61,9 +62,12 @@ function generatedProgram(): string {
 }
 
 const programs = [
-  ...fs.readdirSync(path.join(root, 'bpf-templates')).flatMap((t) =>
-    fs.readdirSync(path.join(root, 'bpf-templates', t)).filter((f) => f.endsWith('.bpf.c')).map((f) => path.join(root, 'bpf-templates', t, f)),
-  ),
+  // Each template as `ebpf-studio new` writes it: its files hold {{param}} placeholders until then.
+  ...loadTemplates().map((t) => {
+    const dir = path.join(scratch, 'templates', t.id);
+    instantiateTemplate(t, dir);
+    return path.join(dir, t.program);
+  }),
   (() => {
     const dir = path.join(scratch, 'generated');
     fs.mkdirSync(dir);

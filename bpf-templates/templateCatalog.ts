@@ -160,11 +160,12 @@ function checkManifest(raw: unknown, where: string): TemplateManifest {
   if (!program.endsWith('.bpf.c') || program.includes('/')) fail(`program "${program}" must be a *.bpf.c file in the template's folder`);
   if (!Array.isArray(m.parameters)) fail('"parameters" must be an array');
   const parameters = (m.parameters as unknown[]).map((p, i): TemplateParameter => {
-    if (typeof p !== 'object' || p === null) return fail(`parameters[${i}] must be an object`);
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) return fail(`parameters[${i}] must be an object`);
     const q = p as Record<string, unknown>;
     const field = (key: string): string => (typeof q[key] === 'string' ? (q[key] as string) : fail(`parameters[${i}].${key} must be a string`));
     const name = field('name');
     if (!PARAMETER_KINDS.identifier.test(name)) fail(`parameters[${i}].name "${name}" must be a C identifier`);
+    if ((m.parameters as { name?: unknown }[]).slice(0, i).some((earlier) => earlier?.name === name)) fail(`parameters[${i}].name "${name}" is declared twice`);
     const kind = field('kind');
     if (!(kind in PARAMETER_KINDS)) fail(`parameters[${i}].kind "${kind}" is not one of ${Object.keys(PARAMETER_KINDS).join(', ')}`);
     const value = field('default');

@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openAgentSession, type AgentSession, type OpenSessionOptions } from '../remote-agent/client/agentSession';
-import { parseTarget } from '../remote-agent/client/targetSpec';
+import { mergeNamedTargets, parseTargetsSetting, resolveTargetText, type NamedTarget, type ResolvedTargetText } from '../remote-agent/client/namedTargets';
+import { findTargetsFile, readTargetsFile } from '../remote-agent/client/workspaceTargetsFile';
 import { version } from '../package.json';
 import { cliPrompter } from './terminalPrompter';
 
@@ -39,12 +40,50 @@ function agentBinaryDir(): string | undefined {
   return [bundled, checkout].find((dir) => fs.existsSync(dir));
 }
 
+/** The environment variable holding named targets as a JSON array, as ebpfStudio.targets does (the editor sets it for `mcp`). */
+export const TARGETS_ENV = 'EBPF_STUDIO_TARGETS';
+
+let namedTargets: NamedTarget[] | undefined;
+
+/**
+ * The named targets the CLI knows: those of EBPF_STUDIO_TARGETS, then those of the nearest
+ * `.ebpf-studio/targets.json` from the current directory upwards. Read once; what is wrong in them
+ * is said once on stderr, and the rest still works.
+ */
+export function cliNamedTargets(): NamedTarget[] {
+  if (namedTargets !== undefined) return namedTargets;
+  const lists = [];
+  const fromEnv = process.env[TARGETS_ENV];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    let value: unknown;
+    try {
+      value = JSON.parse(fromEnv);
+    } catch (error) {
+      value = `not JSON: ${(error as Error).message}`;
+    }
+    lists.push(parseTargetsSetting(value, TARGETS_ENV));
+  }
+  const file = findTargetsFile(process.cwd(), true);
+  if (file !== undefined) lists.push(readTargetsFile(file));
+  const merged = mergeNamedTargets(lists);
+  for (const problem of merged.problems) process.stderr.write(`ebpf-studio: warning: ${problem}\n`);
+  namedTargets = merged.targets;
+  return namedTargets;
+}
+
+/** A --target value (a name, or a destination) as a TargetSpec and how to start the agent there. */
+export function resolveCliTarget(text: string): ResolvedTargetText {
+  return resolveTargetText(text, cliNamedTargets());
+}
+
 /** Its errors name the target and say what to do (host key, auth, sudo, agent build). */
-export function openCliSession(values: ConnectionValues, signal: AbortSignal, extra: Pick<OpenSessionOptions, 'unprivileged'> = {}): Promise<AgentSession> {
+export async function openCliSession(values: ConnectionValues, signal: AbortSignal, extra: Pick<OpenSessionOptions, 'unprivileged'> = {}): Promise<AgentSession> {
   const credentials = cliPrompter();
+  const resolved = resolveCliTarget(values.target ?? 'local');
   return openAgentSession({
     ...extra,
-    target: parseTarget(values.target ?? 'local'),
+    ...resolved.session,
+    target: resolved.spec,
     agentSourceDir: agentSourceDir(),
     agentBinaryDir: agentBinaryDir(),
     knownHostsFile: values['known-hosts'],

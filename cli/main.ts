@@ -7,6 +7,8 @@
  *   ebpf-studio mcp             an MCP server for coding agents: check, explain, … (cli/mcpCommand.ts)
  *   ebpf-studio explain MSG     what a verifier message means, or a saved log's error (cli/explainCommand.ts)
  *   ebpf-studio vm start 6.1    throwaway Debian kernel VMs as targets (cli/vmCommand.ts)
+ *   ebpf-studio templates       the program templates, runnable or not on a target (cli/templateCommands.ts)
+ *   ebpf-studio new T DIR       a program from a template, with its Makefile, loader and .clangd (cli/templateCommands.ts)
  * Exit status: 0 every program compiled and passed (and ran), 1 an error diagnostic or a failed
  * attach (compare: a program flagged), 2 usage, connection or host-key problems (with a one-line
  * reason on stderr).
@@ -18,6 +20,7 @@ import { runLanguageServer } from './lspCommand';
 import { mcpCommand } from './mcpCommand';
 import { explainCommand } from './explainCommand';
 import { vmCommand } from './vmCommand';
+import { newCommand, templatesCommand } from './templateCommands';
 import { COMMAND_USAGE, helpRequested, overallUsage } from './usage';
 import { version } from '../package.json';
 
@@ -48,6 +51,10 @@ async function main(argv: string[]): Promise<number> {
         return await explainCommand(rest);
       case 'vm':
         return await vmCommand(rest, abort.signal);
+      case 'templates':
+        return await templatesCommand(rest, abort.signal);
+      case 'new':
+        return await newCommand(rest, abort.signal);
       case '--version':
         process.stdout.write(`${version}\n`);
         return 0;

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { version } from '../package.json';
 import { LocalCompiler } from '../remote-agent/client/kernelMatrix';
-import { openCliSession } from './cliSession';
+import { cliNamedTargets, openCliSession } from './cliSession';
 import { createMcpServer } from './mcpServer';
 
 export async function mcpCommand(argv: string[], signal: AbortSignal): Promise<number> {
@@ -26,6 +26,7 @@ export async function mcpCommand(argv: string[], signal: AbortSignal): Promise<n
   const compiler = new LocalCompiler(() => openCliSession({ target: 'local' }, signal, { unprivileged: true }));
   const server = createMcpServer({
     targets,
+    namedTargets: cliNamedTargets(),
     allowedWithoutAsking: values['allow-target'] ?? [],
     openSession: (target, callSignal) => openCliSession({ ...connection, target }, AbortSignal.any([signal, callSignal])),
     compiler,

@@ -1,13 +1,17 @@
 /**
  * eBPF Studio as a Model Context Protocol server: the check → explain → fix loop for coding agents
  * (VS Code's agent mode, any MCP client), on the user's real targets. Tools:
- *   list_targets     the targets the user configured for agents, and the kernel VMs running here
+ *   list_targets     the targets the user configured for agents (a named one with its destination),
+ *                    and the kernel VMs running here
  *   kernel_features  one target's kernel: release, arch, BTF, clang, probed features
  *   check            compile and verify a file (or a source text) on targets → diagnostics with
  *                    explanations, causal chains and quick-fix edits, and each program's verdict
  *   run              verify, attach for a few seconds (bounded), and return the decoded events
  *                    and printk lines; everything is detached again
  *   explain          the knowledge base's entry for a verifier message, or a saved log's error
+ *   templates        the program templates; with a target, whether its kernel can run each
+ *   new_program      writes a template into a directory the agent names (never overwriting),
+ *                    with the .clangd flags for *.bpf.c, as `ebpf-studio new` does
  * Resources:
  *   ebpf-studio://verifier-log/{target}/{file}/{program}   the verifier log of each program in the
  *                    last check (or run) of a file on a target in this session; listed
@@ -45,10 +49,15 @@ import { attachSpecMessage } from './attachSpecMessages';
 import { explainLog, explainMessage } from './explainCommand';
 import { startRunOn } from './runCommand';
 import { toJsonDiagnostic } from './formatReport';
+import { newProgram, toJsonTemplates } from './templateCommands';
+import { HOOK_KINDS, loadTemplates, PARAMETER_KINDS, TemplateError } from '../bpf-templates/templateCatalog';
+import type { NamedTarget } from '../remote-agent/client/namedTargets';
 
 export interface McpServerOptions {
   /** The targets agents may use, as the user named them ('local', 'vm:6.1', 'ssh://…'); the first is the default. */
   targets: readonly string[];
+  /** Named targets (namedTargets.ts) whose names `targets` may hold: list_targets shows their destination. */
+  namedTargets?: readonly NamedTarget[];
   /** Of those, the ones agents may use without the user being asked first. */
   allowedWithoutAsking: readonly string[];
   /** Opens an agent session to a target (the CLI's openCliSession); closed after each call. */
@@ -93,6 +102,27 @@ const programSchema = z.object({
   stackDepth: z.number().nullable(),
   error: z.string().optional(),
 });
+
+const templateSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  description: z.string(),
+  hook: z.enum(HOOK_KINDS),
+  programTypes: z.array(z.string()),
+  parameters: z.array(z.object({ name: z.string(), description: z.string(), kind: z.enum(Object.keys(PARAMETER_KINDS) as [keyof typeof PARAMETER_KINDS]), default: z.string() })),
+  minKernel: z.string(),
+  runnable: z.boolean().optional().describe("with a target: whether its kernel can run the template"),
+  notRunnableReason: z.string().optional().describe('with a target, when it cannot: what its kernel lacks'),
+});
+
+function templatesResult(templates: z.infer<typeof templateSchema>[], target?: string): CallToolResult {
+  const lines = templates.map((t) => {
+    const params = t.parameters.map((p) => `${p.name}=${p.default}`).join(' ');
+    const runs = t.runnable === undefined ? '' : t.runnable ? ` [runs on ${target}]` : ` [not on ${target}: ${t.notRunnableReason}]`;
+    return `${t.id} (${t.hook}): ${t.title} — ${t.description}${params ? ` params: ${params}` : ''}${runs}`;
+  });
+  return textResult(lines.join('\n'), { templates, ...(target !== undefined && { target }) });
+}
 
 const DEFAULT_RUN_SECONDS = 5;
 const MAX_RUN_SECONDS = 60;
@@ -219,16 +249,27 @@ export function createMcpServer(o: McpServerOptions): McpServer {
       description: 'The kernels agents may verify programs on: the targets the user configured (the first is the default) and the kernel VMs running on this machine.',
       inputSchema: {},
       outputSchema: {
-        targets: z.array(z.object({ target: z.string(), isDefault: z.boolean(), usableWithoutAsking: z.boolean() })),
+        targets: z.array(
+          z.object({
+            target: z.string(),
+            destination: z.string().optional().describe('For a named target (ebpfStudio.targets, .ebpf-studio/targets.json): the host or VM it stands for.'),
+            isDefault: z.boolean(),
+            usableWithoutAsking: z.boolean(),
+          }),
+        ),
         kernelVms: z.array(z.object({ target: z.string(), kernel: z.string(), configured: z.boolean() })),
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async () => {
       o.log('list_targets');
-      const targets = o.targets.map((target) => ({ target, isDefault: target === defaultTarget, usableWithoutAsking: allowed.has(target) }));
+      const destinationOf = (target: string) => o.namedTargets?.find((named) => named.name === target)?.destination;
+      const targets = o.targets.map((target) => {
+        const destination = destinationOf(target);
+        return { target, ...(destination !== undefined && { destination }), isDefault: target === defaultTarget, usableWithoutAsking: allowed.has(target) };
+      });
       const kernelVms = listVms().filter((vm) => vm.state === 'running').map((vm) => ({ target: vmTargetName(vm.name), kernel: vm.kernelRelease, configured: o.targets.includes(vmTargetName(vm.name)) }));
-      const text = [...targets.map((t) => `${t.target}${t.isDefault ? ' (default)' : ''}${t.usableWithoutAsking ? '' : ' — asks the user first'}`), ...kernelVms.map((v) => `${v.target}: kernel VM, ${v.configured ? 'configured' : 'not configured for agents'}`)].join('\n');
+      const text = [...targets.map((t) => `${t.target}${t.destination !== undefined ? ` (${t.destination})` : ''}${t.isDefault ? ' (default)' : ''}${t.usableWithoutAsking ? '' : ' — asks the user first'}`), ...kernelVms.map((v) => `${v.target}: kernel VM, ${v.configured ? 'configured' : 'not configured for agents'}`)].join('\n');
       return textResult(text || 'No targets are configured for agents.', { targets, kernelVms });
     },
   );
@@ -361,6 +402,75 @@ export function createMcpServer(o: McpServerOptions): McpServer {
       const out = log !== undefined ? explainLog(log) : explainMessage(message!);
       const id = message !== undefined ? explainVerifierMessage(message)?.id : undefined;
       return textResult(out.text, { explained: out.status === 0, text: out.text, ...(id && { id }) });
+    },
+  );
+
+  server.registerTool(
+    'templates',
+    {
+      title: 'List eBPF program templates',
+      description:
+        "eBPF Studio's program templates, each a starting point that passes the verifier on the test kernels: a BPF program, its event header, a standalone libbpf-skeleton loader with a Makefile, and a README. With a target, each says whether that target's kernel can run it (from the features its agent probed) and, if not, what the kernel lacks. Write one with new_program.",
+      inputSchema: { target: z.string().optional().describe('a configured target whose kernel decides runnable; without it nothing touches a target') },
+      outputSchema: { templates: z.array(templateSchema), target: z.string().optional() },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async ({ target }, extra) => {
+      o.log(`templates${target !== undefined ? ` on ${target}` : ''}`);
+      const templates = loadTemplates();
+      if (target === undefined) return templatesResult(toJsonTemplates(templates));
+      const refused = await consent(target, 'features');
+      if (refused) return textResult(refused, undefined, true);
+      const features = await withSession(target, extra.signal, async (session) => session.hello.features);
+      return templatesResult(toJsonTemplates(templates, features), target);
+    },
+  );
+
+  server.registerTool(
+    'new_program',
+    {
+      title: 'Create an eBPF program from a template',
+      description:
+        "Writes a template (see the templates tool) into a directory, with its parameters substituted (their defaults unless given; each checked against its kind), plus .clangd flags for *.bpf.c. Never overwrites: when any of the template's files already exists there, nothing is written. Then check the program file with the check tool; `make -C DIRECTORY` builds the standalone loader.",
+      inputSchema: {
+        template: z.string().describe('a template id from the templates tool, e.g. "execsnoop"'),
+        directory: z.string().describe('an absolute path of the directory to write into (created if needed)'),
+        params: z.record(z.string(), z.string()).optional().describe('parameter values by name, e.g. {"tracepoint": "syscalls/sys_enter_openat"}'),
+      },
+      outputSchema: {
+        template: z.string(),
+        directory: z.string(),
+        program: z.string().describe('the BPF program file written, to check next'),
+        written: z.array(z.string()).describe("the template's files written, absolute paths"),
+        clangd: z.string().nullable().describe('the .clangd written, or null when it could not be (clangdError says why)'),
+        clangdError: z.string().optional(),
+      },
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    },
+    async ({ template, directory, params }, extra) => {
+      o.log(`new_program ${template} in ${directory}`);
+      if (!path.isAbsolute(directory)) return textResult(`directory must be an absolute path, not '${directory}': say exactly where the program goes.`, undefined, true);
+      try {
+        const created = await newProgram(template, directory, params ?? {}, extra.signal);
+        const program = path.join(directory, created.template.program);
+        const out = {
+          template,
+          directory,
+          program,
+          written: created.written,
+          clangd: 'path' in created.clangd ? created.clangd.path : null,
+          ...('error' in created.clangd && { clangdError: created.clangd.error }),
+        };
+        const text = [
+          `Wrote ${created.written.map((f) => path.relative(directory, f)).join(', ')} into ${directory}.`,
+          'path' in created.clangd ? `Wrote ${created.clangd.path} (clangd flags for *.bpf.c).` : `Did not write .clangd: ${created.clangd.error}`,
+          `Next: check ${program} with the check tool; \`make -C ${directory}\` builds the standalone loader.`,
+        ];
+        return textResult(text.join('\n'), out);
+      } catch (e) {
+        if (e instanceof TemplateError) return textResult(e.message, undefined, true);
+        throw e;
+      }
     },
   );
 

@@ -6,9 +6,10 @@
  */
 import { ATTACH_SPEC_FORMS } from '../remote-agent/client/attachSpec';
 
-const CONNECTION = `  --target local|ssh://[user@]host[:port]|vm:NAME
+const CONNECTION = `  --target local|ssh://[user@]host[:port]|vm:NAME|TARGET-NAME
                          where to compile and load (default: local); an ~/.ssh/config alias works too;
-                         vm:NAME is a kernel VM started with 'ebpf-studio vm start'
+                         vm:NAME is a kernel VM started with 'ebpf-studio vm start'; a TARGET-NAME is one
+                         of .ebpf-studio/targets.json (here or in a folder above) or $EBPF_STUDIO_TARGETS
   --identity KEYFILE     private key for an SSH target; a passphrase, an SSH password and a sudo password
                          are asked on the terminal (echo off), else through the SSH_ASKPASS program
   --known-hosts FILE     known_hosts to check the host key against (default ~/.ssh/known_hosts);
@@ -120,6 +121,31 @@ reached only by SSH on 127.0.0.1 with per-VM keys, and has no route out.
 
 Needs qemu-system-x86, busybox-static, openssh-server, kmod and xz-utils (scripts/bootstrap.sh).
 exit status: 0 done, 2 usage or failure (the reason on stderr; a failed boot shows the console's end)`,
+  templates: `usage: ebpf-studio templates [--format text|json] [--target …] [--identity KEYFILE] [--known-hosts FILE]
+
+Lists the program templates (bpf-templates/ in the package), grouped by hook kind: each one's id,
+title, description and parameters with their defaults. Each template is a BPF program, its event
+header, a standalone loader on a libbpf skeleton with a Makefile, and a README; 'ebpf-studio new'
+writes one. With --target, the target's agent probes its kernel and each template is marked with
+whether that kernel can run it, and if not, what it lacks.
+
+${CONNECTION}
+  --format text|json     text (default), or a JSON array of {id, title, description, hook, programTypes,
+                         parameters, minKernel}, with runnable and notRunnableReason when --target is given
+
+exit status: 0 listed, 2 usage or connection problems`,
+  new: `usage: ebpf-studio new TEMPLATE DIR [--param NAME=VALUE]...
+
+Writes the template TEMPLATE (see ebpf-studio templates) into DIR, created if needed: the program,
+its event header, the standalone loader, its Makefile and README, with each parameter substituted
+(its default unless given). Also writes DIR/.clangd with the flags clangd needs for *.bpf.c, with a
+vmlinux.h from this machine's BTF in ~/.cache/ebpf-studio (the rest of an existing .clangd is kept). Refuses, writing nothing, when any of the template's files
+already exists in DIR. Prints the files written and what to run next.
+
+  --param NAME=VALUE     a parameter's value (e.g. --param tracepoint=syscalls/sys_enter_openat);
+                         checked against the parameter's kind before it is written; repeatable
+
+exit status: 0 written, 2 an unknown template or parameter, a bad value, or files already in DIR`,
   lsp: `usage: ebpf-studio lsp [--stdio | --node-ipc | --socket=PORT] [--target …] [--identity KEYFILE] [--known-hosts FILE]
 
 Runs the eBPF language server for any LSP client (Neovim, Helix, Emacs …; see docs/editors.md).
@@ -133,7 +159,8 @@ ${CONNECTION}`,
 
 A Model Context Protocol server on stdin/stdout for coding agents (VS Code's agent mode, any MCP
 client): tools list_targets, kernel_features, check (verify a file or a source text: diagnostics with
-explanations, causal chains and quick-fix edits) and explain. Agents only get the targets named with
+explanations, causal chains and quick-fix edits), run, explain, templates and new_program (write a
+template into a directory the agent names; never overwrites). Agents only get the targets named with
 --target (default: local; the first is the default target). The first use of each target in a
 session asks the user through the client (MCP elicitation) unless it is named with --allow-target;
 a client that cannot ask is refused with what to configure. Each call is logged on stderr.

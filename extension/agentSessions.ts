@@ -6,14 +6,18 @@
  * sessions the credential prompts (credentialPrompts.ts), not asked again for a target once the user
  * dismissed one, until Reconnect or Select Target, and the
  * current target: the `ebpfStudio.target` setting read once per change and announced by an event,
- * so every feature shows and uses the same target.
+ * so every feature shows and uses the same target. It also keeps the named targets
+ * (`ebpfStudio.targets` and trusted workspace folders' `.ebpf-studio/targets.json`): a target
+ * written as a name resolves here, and its session starts the agent as the name says (sudo, work
+ * directory); a session is known by the name, so changing a name's definition reopens only it.
  */
 import * as vscode from 'vscode';
 import { AgentSessionError, openAgentSession, type AgentSession, type CredentialPrompter, type HostKeyInfo } from '../remote-agent/client/agentSession';
 import { LocalCompiler } from '../remote-agent/client/kernelMatrix';
+import { resolveTargetText, TARGETS_FILE, type NamedTarget } from '../remote-agent/client/namedTargets';
 import type { TargetSpec } from '../remote-agent/client/targetSpec';
 import type { ExtensionLog } from './extensionLog';
-import { readSettings, resolveTarget, storeTarget, type ResolvedTarget } from './settings';
+import { readNamedTargets, readSettings, resolveTarget, storeTarget, type ResolvedTarget } from './settings';
 
 export type ConnectionState =
   | { state: 'connecting'; description: string }
@@ -50,19 +54,38 @@ export class AgentSessions implements vscode.Disposable {
    * even the one already set: picking it again means "use it now", e.g. after it was unreachable.
    */
   readonly onDidChangeTarget = this.targetEmitter.event;
-  private target = readTarget();
+  private named: NamedTarget[];
+  private target: { setting: string; resolved: ResolvedTarget };
   /** How often onDidChangeTarget fired, so selectTarget can tell whether its write already announced the target. */
   private targetChanges = 0;
   private readonly settingsSubscriptions: vscode.Disposable;
 
   constructor(private readonly options: AgentSessionsOptions) {
+    this.named = this.readNamed();
+    this.target = readTarget(this.named);
+    const targetsFiles = vscode.workspace.createFileSystemWatcher(`**/${TARGETS_FILE}`);
     this.settingsSubscriptions = vscode.Disposable.from(
       vscode.workspace.onDidChangeConfiguration((e) => this.onDidChangeConfiguration(e)),
-      // Trusting the workspace makes its own ebpfStudio.target count (a restricted setting).
+      // Trusting the workspace makes its own ebpfStudio.target and targets count (restricted settings), and its targets files.
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
-        if (readSettings().target !== this.target.setting) this.changeTarget();
+        if (!this.refreshNamedTargets() && readSettings().target !== this.target.setting) this.changeTarget();
       }),
+      targetsFiles,
+      targetsFiles.onDidCreate(() => this.refreshNamedTargets()),
+      targetsFiles.onDidChange(() => this.refreshNamedTargets()),
+      targetsFiles.onDidDelete(() => this.refreshNamedTargets()),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => this.refreshNamedTargets()),
     );
+  }
+
+  /** The named targets, in the order they were defined (setting first, then workspace files). */
+  namedTargets(): readonly NamedTarget[] {
+    return this.named;
+  }
+
+  /** A target as written (a name of namedTargets(), or a destination), for features that take several (the kernel matrix). */
+  resolve(text: string, settingName: string): ResolvedTarget {
+    return resolveTarget(text, this.named, settingName);
   }
 
   /** The target to verify, attach and list on, or why there is none. */
@@ -121,9 +144,10 @@ export class AgentSessions implements vscode.Disposable {
   }
 
   private async onDidChangeConfiguration(e: vscode.ConfigurationChangeEvent): Promise<void> {
+    if (e.affectsConfiguration('ebpfStudio.targets')) this.refreshNamedTargets();
     const targetChanged = e.affectsConfiguration('ebpfStudio.target');
     // Read now, so the target is current for anyone asking while the sessions close.
-    if (targetChanged) this.target = readTarget();
+    if (targetChanged) this.target = readTarget(this.named);
     // Sessions opened with the old SSH settings close first: what the new target triggers opens with the new ones.
     if (e.affectsConfiguration('ebpfStudio.knownHostsFile') || e.affectsConfiguration('ebpfStudio.identityFile')) await this.closeAll();
     if (targetChanged) this.announceTarget();
@@ -131,8 +155,37 @@ export class AgentSessions implements vscode.Disposable {
 
   private changeTarget(): void {
     this.declinedCredentials.clear();
-    this.target = readTarget();
+    this.target = readTarget(this.named);
     this.announceTarget();
+  }
+
+  /** Reads the named targets, saying in the Output what was left out and why. */
+  private readNamed(): NamedTarget[] {
+    const read = readNamedTargets();
+    for (const problem of read.problems) this.options.log.info(problem);
+    if (read.untrustedFiles.length > 0) {
+      this.options.log.info(`${read.untrustedFiles.join(', ')} ignored: the workspace is not trusted (its targets count once you trust it).`);
+    }
+    return read.targets;
+  }
+
+  /**
+   * Reads the named targets again; sessions of names whose definition changed close (they reopen
+   * as now defined), and a current target that is such a name is announced again. True when it announced.
+   */
+  private refreshNamedTargets(): boolean {
+    const before = new Map(this.named.map((t) => [t.name, JSON.stringify(t)]));
+    this.named = this.readNamed();
+    const after = new Map(this.named.map((t) => [t.name, JSON.stringify(t)]));
+    const changed = [...new Set([...before.keys(), ...after.keys()])].filter((name) => before.get(name) !== after.get(name));
+    for (const name of changed) void this.close(name);
+    if (changed.length === 0) return false;
+    const setting = readSettings().target;
+    if (setting !== this.target.setting || changed.includes(setting)) {
+      this.changeTarget();
+      return true;
+    }
+    return false;
   }
 
   private announceTarget(): void {
@@ -162,11 +215,15 @@ export class AgentSessions implements vscode.Disposable {
   private async open(target: TargetSpec, description: string): Promise<AgentSession> {
     const { log } = this.options;
     const settings = readSettings();
+    // A session is known by its target's name when it has one: the name says how to start the agent.
+    const named = this.named.find((t) => t.name === description);
+    const startOptions = named !== undefined ? resolveTargetText(named.name, this.named).session : {};
     this.stateEmitter.fire({ state: 'connecting', description });
     log.info(`${description}: connecting`);
     const started = Date.now();
     try {
-      const session = await openAgentSession({
+      const opened = await openAgentSession({
+        ...startOptions,
         target,
         agentSourceDir: this.options.agentSourceDir,
         agentBinaryDir: this.options.agentBinaryDir,
@@ -178,14 +235,14 @@ export class AgentSessions implements vscode.Disposable {
         signal: this.shutdown.signal,
         log: (line) => log.info(`${description}: ${line}`),
       });
-      const { hello } = session;
+      const { hello } = opened;
       log.info(
         `${description}: connected in ${Date.now() - started} ms — kernel ${hello.kernelRelease} (${hello.arch}), ` +
           `BTF ${hello.btf ? 'yes' : 'no'}, ${hello.clang ?? 'no clang'}, libbpf ${hello.libbpfVersion}, agent ${hello.agentVersion}, euid ${hello.euid}`,
       );
       this.stateEmitter.fire({ state: 'connected', description, kernelRelease: hello.kernelRelease });
-      void session.closed.then((reason) => this.onClosed(description, session, reason));
-      return session;
+      void opened.closed.then((reason) => this.onClosed(description, opened, reason));
+      return opened;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       log.info(`${description}: cannot connect: ${reason}`);
@@ -268,7 +325,7 @@ export class AgentSessions implements vscode.Disposable {
   }
 }
 
-function readTarget(): { setting: string; resolved: ResolvedTarget } {
+function readTarget(named: readonly NamedTarget[]): { setting: string; resolved: ResolvedTarget } {
   const setting = readSettings().target;
-  return { setting, resolved: resolveTarget(setting) };
+  return { setting, resolved: resolveTarget(setting, named) };
 }

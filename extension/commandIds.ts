@@ -14,6 +14,8 @@ export const Commands = {
   /** The quick fix that writes a load preset into ebpfStudio.loadPresets (arguments: file, preset hint). */
   setLoadPreset: 'ebpfStudio.setLoadPreset',
   writeClangdConfiguration: 'ebpfStudio.writeClangdConfiguration',
+  /** The New Program wizard: a template, its parameters, a folder. */
+  newProgram: 'ebpfStudio.newProgram',
   // Running programs
   attachProgram: 'ebpfStudio.attachProgram',
   attachFile: 'ebpfStudio.attachFile',

@@ -20,6 +20,7 @@ import { registerTargetInfoSync } from './targetInfoSync';
 import { registerClangdConfigOffer } from './clangdConfigOffer';
 import { registerCompareCostCommand } from './compareCostCommand';
 import { registerMapsView } from './mapsView';
+import { registerNewProgramCommand } from './newProgramCommand';
 import { registerProgramCodeLens } from './programCodeLens';
 import { registerReportDiagnostics } from './reportDiagnostics';
 import { RunningPrograms } from './runningPrograms';
@@ -82,6 +83,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     registerVerifierQuickFixes(verifier),
     registerLoadPresetQuickFixes(verifier),
     registerSelectTargetCommand(vms, sessions),
+    registerNewProgramCommand(context, sessions, verifier, log),
     registerVerifyTriggers(verifier, sessions, statusBar, log),
     registerMcpServerProvider(context, sessions, version, log),
   );

@@ -6,10 +6,10 @@
  * Matrix Targets" edits the setting. One run per file: a new save cancels the one in flight.
  * Until the next run, the kept reports' positions follow the user's edits (sourceEdits.ts).
  */
+import type { NamedTarget } from '../remote-agent/client/namedTargets';
 import * as vscode from 'vscode';
 import { checkFilesOnSession, checkOnTargets, type TargetOutcome } from '../remote-agent/client/kernelMatrix';
 import { listSshConfigHosts } from '../remote-agent/client/sshConfigHosts';
-import { describeTarget, parseTarget } from '../remote-agent/client/targetSpec';
 import type { AgentSessions } from './agentSessions';
 import { Commands } from './commandIds';
 import type { ExtensionLog } from './extensionLog';
@@ -53,6 +53,11 @@ export class KernelMatrix implements vscode.Disposable {
     return this.results.get(file.toString());
   }
 
+  /** The named targets the matrix can be given (agentSessions.ts keeps them). */
+  namedTargets(): readonly NamedTarget[] {
+    return this.sessions.namedTargets();
+  }
+
   allResults(): MatrixResult[] {
     return [...this.results.values()];
   }
@@ -72,8 +77,9 @@ export class KernelMatrix implements vscode.Disposable {
       const outcomes = await checkOnTargets(
         targets,
         async (target) => {
-          const spec = parseTarget(target);
-          const session = await this.sessions.get(spec, describeTarget(spec));
+          const resolved = this.sessions.resolve(target, 'ebpfStudio.matrixTargets');
+          if (!resolved.ok) throw new Error(resolved.reason);
+          const session = await this.sessions.get(resolved.spec, resolved.description);
           const readFile = readings.get(target)!.readFile;
           return checkFilesOnSession(session, [document.uri.fsPath], { compileOn: 'auto', compiler: this.sessions.compiler, target, readFile, project: () => projectLookupFor(document.uri), ...(presets && { presets }), signal });
         },
@@ -134,10 +140,11 @@ function summarize(o: TargetOutcome): string {
 
 type TargetChoice = vscode.QuickPickItem & { target: string };
 
-/** A multi-select of this machine, running kernel VMs, ~/.ssh/config hosts and whatever the setting already names. */
-async function chooseTargets(vms: KernelVms): Promise<string[] | undefined> {
+/** A multi-select of named targets, this machine, running kernel VMs, ~/.ssh/config hosts and whatever the setting already names. */
+async function chooseTargets(vms: KernelVms, named: readonly NamedTarget[]): Promise<string[] | undefined> {
   const current = readSettings().matrixTargets;
-  const items: TargetChoice[] = [{ label: 'local', description: 'this machine', target: 'local' }];
+  const items: TargetChoice[] = named.map((t) => ({ label: t.name, description: `named target: ${t.destination}`, target: t.name }));
+  items.push({ label: 'local', description: 'this machine', target: 'local' });
   for (const vm of vms.running()) items.push({ label: vm.target, description: `kernel VM, ${vm.kernel}`, target: vm.target });
   let hosts: string[] = [];
   try {
@@ -173,7 +180,7 @@ export function registerKernelMatrixCommands(matrix: KernelMatrix, vms: KernelVm
       return;
     }
     let targets = readSettings().matrixTargets;
-    if (targets.length === 0) targets = (await chooseTargets(vms)) ?? [];
+    if (targets.length === 0) targets = (await chooseTargets(vms, matrix.namedTargets())) ?? [];
     if (targets.length === 0) return;
     await vscode.commands.executeCommand(`${KERNEL_MATRIX_VIEW_ID}.focus`);
     try {
@@ -197,7 +204,7 @@ export function registerKernelMatrixCommands(matrix: KernelMatrix, vms: KernelVm
 
   return vscode.Disposable.from(
     vscode.commands.registerCommand(Commands.verifyOnAllTargets, verifyOnAllTargets),
-    vscode.commands.registerCommand(Commands.chooseMatrixTargets, () => chooseTargets(vms)),
+    vscode.commands.registerCommand(Commands.chooseMatrixTargets, () => chooseTargets(vms, matrix.namedTargets())),
     vscode.workspace.onDidSaveTextDocument((document) => {
       if (isBpfSource(document) && readSettings().verifyOnSave) inBackground(document);
     }),

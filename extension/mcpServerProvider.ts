@@ -6,6 +6,7 @@
  * changes. VS Code before 1.101 has no such API: the feature is then absent, and `npx ebpf-studio
  * mcp` can still be configured by hand.
  */
+import type { NamedTarget } from '../remote-agent/client/namedTargets';
 import * as vscode from 'vscode';
 import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
@@ -32,6 +33,13 @@ export function mcpServerArgs(cliPath: string, target: string | undefined, allow
     ...(ssh.identityFile ? ['--identity', ssh.identityFile] : []),
     ...(ssh.knownHostsFile ? ['--known-hosts', ssh.knownHostsFile] : []),
   ];
+}
+
+/** EBPF_STUDIO_TARGETS for the CLI: the named targets as the setting writes them; none, no variable. */
+export function namedTargetsEnv(named: readonly NamedTarget[]): Record<string, string> {
+  if (named.length === 0) return {};
+  const entries = named.map(({ name, destination, sudo, workDirectory }) => ({ name, destination, sudo, ...(workDirectory !== undefined && { workDirectory }) }));
+  return { EBPF_STUDIO_TARGETS: JSON.stringify(entries) };
 }
 
 export function registerMcpServerProvider(context: vscode.ExtensionContext, sessions: AgentSessions, version: string, log: ExtensionLog): vscode.Disposable {
@@ -67,7 +75,9 @@ export function registerMcpServerProvider(context: vscode.ExtensionContext, sess
         const allowed = vscode.workspace.getConfiguration(SETTINGS_SECTION).get<string[]>('mcp.allowedTargets', []);
         const args = mcpServerArgs(context.asAbsolutePath('out/cli.js'), target, allowed, readSettings());
         // The extension host's executable is Electron's: ELECTRON_RUN_AS_NODE makes it a plain Node.
-        return args ? [new Server('eBPF Studio', process.execPath, args, { ELECTRON_RUN_AS_NODE: '1' }, version)] : [];
+        // The named targets the editor knows go along, so a name as the target means the same there.
+        const env = { ELECTRON_RUN_AS_NODE: '1', ...namedTargetsEnv(sessions.namedTargets()) };
+        return args ? [new Server('eBPF Studio', process.execPath, args, env, version)] : [];
       },
     });
   }

@@ -230,6 +230,7 @@ export class RunningPrograms implements vscode.Disposable {
     this.active.set(attached.id, attached);
     void session.closed.then((reason) => this.lost(attached, reason));
     for (const note of run.notes) this.log.info(`${name}: ${note}`);
+    if (run.traceUnavailable !== undefined) void vscode.window.showWarningMessage(`${name}: attached, but ${run.traceUnavailable}`);
     return attached;
   }
 

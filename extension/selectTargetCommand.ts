@@ -1,7 +1,8 @@
 /**
- * "eBPF: Select Target": where programs are compiled and verified — this machine, a running
- * kernel VM (vm:NAME), a host from ~/.ssh/config, or any user@host:port — stored in the
- * `ebpfStudio.target` setting. Starting a new kernel VM is offered here too.
+ * "eBPF: Select Target": where programs are compiled and verified — a named target (listed first,
+ * its destination beside it), this machine, a running kernel VM (vm:NAME), a host from
+ * ~/.ssh/config, or any user@host:port — stored in the `ebpfStudio.target` setting. Starting a new
+ * kernel VM is offered here too.
  */
 import * as vscode from 'vscode';
 import { listSshConfigHosts } from '../remote-agent/client/sshConfigHosts';
@@ -16,13 +17,21 @@ type TargetItem = vscode.QuickPickItem & { setting?: string; enterManually?: boo
 export function registerSelectTargetCommand(vms: KernelVms, sessions: AgentSessions): vscode.Disposable {
   return vscode.commands.registerCommand(Commands.selectTarget, async (): Promise<boolean> => {
     const current = sessions.currentTargetSetting();
-    const items: TargetItem[] = [
+    const named = sessions.namedTargets();
+    const items: TargetItem[] = [];
+    if (named.length > 0) items.push({ label: 'Named targets', kind: vscode.QuickPickItemKind.Separator });
+    for (const target of named) {
+      const how = [target.sudo === 'never' ? 'agent runs as the login user (no sudo)' : undefined, target.workDirectory !== undefined ? `agent files in ${target.workDirectory}` : undefined].filter((part) => part !== undefined);
+      items.push({ label: `$(server) ${target.name}`, description: target.destination, detail: how.length > 0 ? how.join(', ') : undefined, setting: target.name });
+    }
+    if (named.length > 0) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
+    items.push(
       {
         label: '$(vm) This machine',
         description: process.platform === 'linux' ? 'local agent, needs root or sudo' : `not possible here: ${process.platform} cannot load eBPF`,
         setting: 'local',
       },
-    ];
+    );
     items.push({ label: 'Kernel VMs', kind: vscode.QuickPickItemKind.Separator });
     for (const vm of vms.running()) items.push({ label: `$(vm-running) ${vm.target}`, description: `kernel ${vm.kernel}`, setting: vm.target });
     items.push({ label: '$(add) Start Kernel VM…', description: 'Debian 6.1, 6.12, 7.2, 7.3 in QEMU', startVm: true });

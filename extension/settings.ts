@@ -1,12 +1,16 @@
 /**
  * The extension's settings (`ebpfStudio.*`) and how the target setting becomes a TargetSpec.
  * An empty target means "automatic": this machine when the extension host runs on Linux (the
- * only OS that can load eBPF programs), otherwise the user has to pick an SSH host.
+ * only OS that can load eBPF programs), otherwise the user has to pick an SSH host. The target
+ * may be a name of `ebpfStudio.targets` or of a trusted workspace folder's
+ * `.ebpf-studio/targets.json` (remote-agent/client/namedTargets.ts).
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { describeTarget, parseTarget, type TargetSpec } from '../remote-agent/client/targetSpec';
+import { mergeNamedTargets, parseTargetsSetting, resolveTargetText, type NamedTarget, type NamedTargetList, type TargetSessionOptions } from '../remote-agent/client/namedTargets';
+import { describeTarget, type TargetSpec } from '../remote-agent/client/targetSpec';
+import { findTargetsFile, readTargetsFile } from '../remote-agent/client/workspaceTargetsFile';
 
 export const SETTINGS_SECTION = 'ebpfStudio';
 
@@ -31,11 +35,31 @@ export function readSettings(): EbpfStudioSettings {
 }
 
 export type ResolvedTarget =
-  | { ok: true; spec: TargetSpec; description: string }
+  | { ok: true; spec: TargetSpec; description: string; session: TargetSessionOptions; named?: NamedTarget }
   | { ok: false; reason: string };
 
+export interface NamedTargetsRead extends NamedTargetList {
+  /** `.ebpf-studio/targets.json` files left unread because the workspace is not trusted. */
+  untrustedFiles: string[];
+}
+
+/**
+ * The named targets: `ebpfStudio.targets` (user settings; workspace settings only when trusted,
+ * VS Code's restricted-configuration rule), then each workspace folder's `.ebpf-studio/targets.json`
+ * when the workspace is trusted. A name defined twice keeps its first definition.
+ */
+export function readNamedTargets(): NamedTargetsRead {
+  const fromSetting = parseTargetsSetting(vscode.workspace.getConfiguration(SETTINGS_SECTION).get<unknown>('targets', []));
+  const files = (vscode.workspace.workspaceFolders ?? [])
+    .filter((folder) => folder.uri.scheme === 'file')
+    .map((folder) => findTargetsFile(folder.uri.fsPath, false))
+    .filter((file): file is string => file !== undefined);
+  if (!vscode.workspace.isTrusted) return { ...mergeNamedTargets([fromSetting]), untrustedFiles: files };
+  return { ...mergeNamedTargets([fromSetting, ...files.map(readTargetsFile)]), untrustedFiles: [] };
+}
+
 /** The target to verify on, or why there is none (a sentence the user can act on). */
-export function resolveTarget(setting: string): ResolvedTarget {
+export function resolveTarget(setting: string, named: readonly NamedTarget[] = [], settingName = 'ebpfStudio.target'): ResolvedTarget {
   if (setting === '') {
     if (process.platform !== 'linux') {
       return {
@@ -44,21 +68,22 @@ export function resolveTarget(setting: string): ResolvedTarget {
       };
     }
     const spec: TargetSpec = { kind: 'local' };
-    return { ok: true, spec, description: describeTarget(spec) };
+    return { ok: true, spec, description: describeTarget(spec), session: { sudo: 'auto' } };
   }
   try {
-    const spec = parseTarget(setting);
+    const resolved = resolveTargetText(setting, named);
+    const { spec } = resolved;
     if (spec.kind === 'local' && process.platform !== 'linux') {
       return {
         ok: false,
         reason: `The target is "local", but this machine (${process.platform}) cannot load eBPF programs. Run "eBPF: Select Target" and pick a Linux host reachable over SSH.`,
       };
     }
-    return { ok: true, spec, description: describeTarget(spec) };
+    return { ok: true, ...resolved };
   } catch (error) {
     return {
       ok: false,
-      reason: `The setting ebpfStudio.target ("${setting}") is not a target: ${errorMessage(error)} Run "eBPF: Select Target" to pick one.`,
+      reason: `The setting ${settingName} ("${setting}") is not a target: ${errorMessage(error)} Run "eBPF: Select Target" to pick one.`,
     };
   }
 }

@@ -5,6 +5,7 @@
 // so that the editor asks again as the name grows.
 import { CompletionItemKind, type CompletionItem, type CompletionList } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
+import { btfAttachPoints, type BtfAttachPointKind } from '../remote-agent/client/btfAttachPoints';
 import type { KernelFeatures } from '../remote-agent/protocol';
 import { scanCursorContext } from './cursorContext';
 import type { KernelTypeIndex } from './kernelTypes';
@@ -12,7 +13,7 @@ import { unsupportedHookReason } from './targetSupport';
 
 const MAX_ITEMS = 1000;
 
-type TargetKind = 'function' | 'syscall' | 'tracepoint' | 'lsm';
+type TargetKind = BtfAttachPointKind;
 
 const SECTION_TARGETS: Record<string, TargetKind> = {
   kprobe: 'function',
@@ -48,17 +49,7 @@ function targets(kernel: KernelTypeIndex, kind: TargetKind): { names: string[]; 
   }
   let list = lists.get(kind);
   if (list === undefined) {
-    const ids = new Map<string, number>();
-    for (const t of kernel.btf.types) {
-      if (kind === 'function' && t.kind === 'func') ids.set(t.name, t.id);
-      else if (kind === 'tracepoint' && t.kind === 'typedef' && t.name.startsWith('btf_trace_')) ids.set(t.name.slice('btf_trace_'.length), t.id);
-      else if (kind === 'lsm' && t.kind === 'func' && t.name.startsWith('bpf_lsm_')) ids.set(t.name.slice('bpf_lsm_'.length), t.id);
-      else if (kind === 'syscall' && t.kind === 'func') {
-        // The architecture's syscall wrappers: __x64_sys_openat, __arm64_sys_openat, …
-        const wrapper = /^__(?!ia32_)[a-z0-9]+_sys_(\w+)$/.exec(t.name);
-        if (wrapper) ids.set(wrapper[1], t.id);
-      }
-    }
+    const ids = btfAttachPoints(kernel.btf, kind);
     list = { names: [...ids.keys()].sort(), ids };
     lists.set(kind, list);
   }

@@ -41,6 +41,8 @@ export interface AgentRequests {
   'host.programs': { params: HostProgramsParams; result: HostProgramsResult };
   'host.maps': { params: HostMapsParams; result: HostMapsResult };
   'host.interfaces': { params: HostInterfacesParams; result: HostInterfacesResult };
+  'host.tracepoints': { params: HostTracepointsParams; result: HostTracepointsResult };
+  'host.executables': { params: HostExecutablesParams; result: HostExecutablesResult };
   'btf.vmlinux': { params: BtfVmlinuxParams; result: BtfVmlinuxResult };
   'btf.put': { params: BtfPutParams; result: BtfPutResult };
   'object.put': { params: ObjectPutParams; result: ObjectPutResult };
@@ -104,6 +106,8 @@ export const agentMethods: { readonly [M in AgentMethod]: MessageInfo } = {
   'host.programs': { direction: 'client → agent', doc: 'Every BPF program loaded on the host, like `bpftool prog list`.' },
   'host.maps': { direction: 'client → agent', doc: 'Every BPF map on the host, like `bpftool map list`.' },
   'host.interfaces': { direction: 'client → agent', doc: "The host's network interfaces, to offer as xdp/tc/socket attach targets." },
+  'host.tracepoints': { direction: 'client → agent', doc: "The tracepoints of the host's tracefs (available_events), to offer as attach targets." },
+  'host.executables': { direction: 'client → agent', doc: 'Executables in the standard and PATH directories of the host, to offer as uprobe targets.' },
   'btf.vmlinux': { direction: 'client → agent', doc: "The target kernel's BTF, for the language server and for compiling elsewhere." },
   'btf.put': { direction: 'client → agent', doc: "Give a compiling agent another kernel's BTF, so `compile` can build against that kernel's vmlinux.h." },
   'object.put': { direction: 'client → agent', doc: 'Hold an object compiled elsewhere, as `compile` would, for `load` and `attach`.' },
@@ -152,6 +156,9 @@ export const AgentLimits = {
   presetMaxEntries: 64,
   presetMaxNameBytes: 128,
   presetMaxMapSize: 1024 * 1024 * 1024,
+  /** host.tracepoints / host.executables: names per answer when `limit` is absent, and the most `limit` may ask. */
+  hostListDefaultLimit: 5000,
+  hostListMaxLimit: 20000,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -183,6 +190,26 @@ export interface HelloResult {
   capabilities: string[];
   /** What the kernel can do, probed for real at agent start (cheap probes only; see probe.helpers). */
   features: KernelFeatures;
+  /** What the agent itself may do to the kernel: without CAP_BPF or CAP_SYS_ADMIN it can load nothing. */
+  privileges: AgentPrivileges;
+}
+
+/**
+ * The agent's own privileges, read with capget(2) on itself and from /proc/sys, so a client can say
+ * what is missing before any load fails with a bare EPERM.
+ */
+export interface AgentPrivileges {
+  /**
+   * The capabilities BPF work needs that are in the agent's effective set, lower-case without
+   * "cap_": of "bpf", "perfmon", "sys_admin", "net_admin". A root agent normally holds all four; a
+   * container without --privileged, or a bounding set that dropped them, leaves some out.
+   */
+  effectiveCapabilities: string[];
+  /**
+   * The sysctl kernel.unprivileged_bpf_disabled: 0 (loading without CAP_BPF allowed for socket
+   * filters), 1 (disabled until reboot), 2 (disabled, an admin may re-enable); null when unreadable.
+   */
+  unprivilegedBpfDisabled: number | null;
 }
 
 /**
@@ -194,7 +221,8 @@ export interface KernelFeatures {
   kprobeEvents: boolean;
   /** tracefs has uprobe_events (CONFIG_UPROBE_EVENTS): uprobe/uretprobe/usdt attach works. */
   uprobeEvents: boolean;
-  /** BPF_PROG_TYPE_TRACING loads (fentry/fexit/fmod_ret/tp_btf/iter). */
+  /** fentry/fexit/fmod_ret programs load (BPF trampolines). A kernel without them may still load other
+   *  tracing programs (iter, tp_btf): programTypes then lists "tracing" and this is false. */
   tracingPrograms: boolean;
   /** BPF_PROG_TYPE_LSM loads and "bpf" is in /sys/kernel/security/lsm. */
   lsm: boolean;
@@ -641,6 +669,39 @@ export interface HostInterface {
 }
 export interface HostInterfacesResult {
   interfaces: HostInterface[];
+}
+
+/**
+ * host.tracepoints — client → agent: the tracepoints tracefs lists in `available_events`, as
+ * "category/name" (the form SEC("tracepoint/…") takes), in the file's order. Only agents whose
+ * hello.capabilities include it answer it (added without a protocol version bump). No tracefs:
+ * KernelFeatureMissing.
+ */
+export interface HostTracepointsParams {
+  /** At most this many names (1..AgentLimits.hostListMaxLimit; default hostListDefaultLimit). */
+  limit?: number;
+}
+export interface HostTracepointsResult {
+  tracepoints: string[];
+  /** More were listed than `limit`. */
+  truncated: boolean;
+}
+
+/**
+ * host.executables — client → agent: absolute paths of executable regular files directly in
+ * /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin and the agent's PATH
+ * directories (each real directory once: the standard ones under their own names, PATH ones under
+ * their real paths), to offer as uprobe targets. Only
+ * agents whose hello.capabilities include it answer it.
+ */
+export interface HostExecutablesParams {
+  /** At most this many paths (1..AgentLimits.hostListMaxLimit; default hostListDefaultLimit). */
+  limit?: number;
+}
+export interface HostExecutablesResult {
+  executables: string[];
+  /** More were found than `limit`. */
+  truncated: boolean;
 }
 
 /** btf.vmlinux — the target kernel's BTF (/sys/kernel/btf/vmlinux) for the language server. */

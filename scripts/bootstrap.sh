@@ -12,15 +12,18 @@ die() { printf '[bootstrap] error: %s\n' "$*" >&2; exit 1; }
 command -v node >/dev/null || die "Node.js 20+ is required (apt-get install nodejs npm, or nodesource)"
 node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || die "Node.js 20+ is required, found $(node --version)"
 
-# Compilers and libbpf for the agent and for BPF programs; sshd for the SSH tests; chromium drives
+# Compilers and libbpf for the agent and for BPF programs (clang, bpftool, libbpf-dev, libelf-dev,
+# zlib1g-dev and make also build the templates' standalone loaders in bpf-templates/*/Makefile); sshd for the SSH tests; chromium drives
 # code-server in the editor tests; clangd sits beside our server; libkrb5-dev builds code-server's kerberos module;
-# systemtap-sdt-dev's <sys/sdt.h> builds the USDT probe target of the agent's attach tests.
+# systemtap-sdt-dev's <sys/sdt.h> builds the USDT probe target of the agent's attach tests;
+# libclang-rt-14-dev holds clang 14's libFuzzer runtime (the agent's fuzz target, `make fuzz`).
 # g++ builds the templates tests' trigger, a C++ program whose exceptions fire libstdc++'s USDT probe.
+# procps' sysctl turns IPv6 off on the test veths of test/integration/templatesNetworkAttach.test.ts.
 # Kernel VMs (ebpf-studio vm): QEMU, a static busybox for the initramfs, kmod's depmod for the
 # downloaded kernels' modules.dep, xz for their .ko.xz modules.
 packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev libjson-c-dev pkg-config make gcc g++ bpftool
           openssh-server openssh-client sudo iputils-ping chromium ripgrep clangd libkrb5-dev iproute2 git ca-certificates
-          file binutils systemtap-sdt-dev qemu-system-x86 busybox-static kmod xz-utils)
+          file binutils systemtap-sdt-dev procps libclang-rt-14-dev qemu-system-x86 busybox-static kmod xz-utils)
 # The static agents that ship in the .vsix (scripts/build-agent-binaries.sh) are built for amd64 and
 # arm64: the other architecture's cross gcc and static libraries come from Debian's multiarch
 # packages (the -dev packages of both architectures install side by side); qemu-user runs the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (`npm test`, also run by CI): build and package, type-check, then
-# unit, integration (private sshd on 127.0.0.1, this real kernel, and Debian's 6.1 and 7.3 kernels
-# in QEMU) and editor (real VS Code) tests.
+# unit tests, a bounded fuzz run of the agent, integration (private sshd on 127.0.0.1, this real
+# kernel, and Debian's 6.1 and 7.3 kernels in QEMU) and editor (real VS Code) tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The bundles and the .vsix the editor tests install, built once for all of them.
@@ -21,6 +21,8 @@ fi
 
 npm run --silent typecheck
 npm run --silent test:unit
+# The agent's request path under libFuzzer: every kept crash replayed, then 30 s of fuzzing.
+scripts/fuzz.sh --bounded
 for i in "${!vm_pids[@]}"; do
   wait "${vm_pids[$i]}" || { echo "test: a kernel VM did not start:" >&2; cat out/vm-test-*.log >&2; exit 1; }
 done

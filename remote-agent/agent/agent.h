@@ -36,6 +36,15 @@ extern volatile sig_atomic_t agent_stop_requested;
  * Returns 0, or a negative errno when stdin fails. */
 int agent_pump_input(struct agent *a);
 
+/* Before an attached object closes (release, eviction, exit): its streams stop, its links go. */
+void agent_object_unloading(struct held_object *obj);
+
+/* Handles the queued messages in order (dispatch.c). Returns a negative errno only when stdout is gone. */
+int agent_dispatch_queued(struct agent *a);
+
+/* The protocol's method names, NULL-terminated (hello's capabilities). */
+const char *const *agent_method_names(void);
+
 /* Whether the running request must stop: it was cancelled or the agent is terminating. */
 bool agent_should_abort(const struct agent *a);
 

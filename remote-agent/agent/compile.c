@@ -78,6 +78,10 @@ static const char *path_problem(const char *path, size_t len)
 		return "is longer than 4096 bytes";
 	if (path[0] == '/')
 		return "is absolute; paths must be relative to the work directory";
+	/* The main file is passed to clang as an argument of its own: "-fplugin=x.so" would be read
+	 * as an option, loading a client's file into clang (found by the fuzz seam's check). */
+	if (path[0] == '-')
+		return "starts with '-', which clang would read as an option";
 	if (strchr(path, '\\'))
 		return "contains '\\'; use '/' as the separator";
 	for (seg = path; ; seg = end + 1) {

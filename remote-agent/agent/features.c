@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "features.h"
@@ -89,6 +90,33 @@ static bool probe_tcx(void)
 	return err == ENODEV;
 }
 
+/* libbpf probes BPF_PROG_TYPE_TRACING with an fentry program, which a kernel without BPF trampolines
+ * refuses although it loads other tracing programs: iterators and tp_btf need no trampoline. A task
+ * iterator that loads proves the type loads there (tracingPrograms still says whether fentry does). */
+static bool probe_task_iterator(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_ITER);
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int id, prog;
+
+	if (!vmlinux)
+		return false;
+	id = btf__find_by_name_kind(vmlinux, "bpf_iter_task", BTF_KIND_FUNC);
+	btf__free(vmlinux);
+	if (id <= 0)
+		return false;
+	opts.attach_btf_id = id;
+	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
+	if (prog < 0)
+		return false;
+	close(prog);
+	return true;
+}
+
 static bool lsm_has_bpf(void)
 {
 	char buf[512] = "";
@@ -122,6 +150,8 @@ void features_probe(struct kernel_features *f)
 	for (int t = 1; t < FEATURE_MAX_TYPES && libbpf_bpf_map_type_str(t); t++)
 		f->map_types[t] = libbpf_probe_bpf_map_type(t, NULL) == 1;
 	f->tracing_programs = f->prog_types[BPF_PROG_TYPE_TRACING];
+	if (!f->prog_types[BPF_PROG_TYPE_TRACING])
+		f->prog_types[BPF_PROG_TYPE_TRACING] = probe_task_iterator();
 	f->lsm = f->prog_types[BPF_PROG_TYPE_LSM] && lsm_has_bpf();
 	f->ringbuf = f->map_types[BPF_MAP_TYPE_RINGBUF];
 	f->tcx = probe_tcx();

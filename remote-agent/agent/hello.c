@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* hello: what this agent is and what the kernel and toolchain of its host offer. */
+#include <errno.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -14,6 +17,73 @@
 static struct json_object *string_or_null(const char *s)
 {
 	return s ? json_object_new_string(s) : NULL;
+}
+
+/* Newer than some uapi headers: CAP_PERFMON and CAP_BPF came with Linux 5.8. */
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+#define UNPRIVILEGED_BPF_SYSCTL "/proc/sys/kernel/unprivileged_bpf_disabled"
+
+static const struct {
+	int cap;
+	const char *name;
+} bpf_caps[] = {
+	{ CAP_BPF, "bpf" },
+	{ CAP_PERFMON, "perfmon" },
+	{ CAP_SYS_ADMIN, "sys_admin" },
+	{ CAP_NET_ADMIN, "net_admin" },
+};
+
+/* The agent's effective capability sets (two 32-bit words), read with capget on itself. */
+static int effective_caps(__u32 effective[2])
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	effective[0] = data[0].effective;
+	effective[1] = data[1].effective;
+	return 0;
+}
+
+/* kernel.unprivileged_bpf_disabled, or -1 when it cannot be read. */
+static int unprivileged_bpf_disabled(void)
+{
+	FILE *f = fopen(UNPRIVILEGED_BPF_SYSCTL, "r");
+	int value = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &value) != 1)
+		value = -1;
+	fclose(f);
+	return value;
+}
+
+static struct json_object *privileges_json(void)
+{
+	struct json_object *o = json_object_new_object(), *caps = json_object_new_array();
+	__u32 effective[2] = { 0, 0 };
+	int disabled = unprivileged_bpf_disabled(), err = effective_caps(effective);
+
+	if (err)
+		fprintf(stderr, "ebpf-agent: capget failed: %s\n", strerror(-err));
+	for (size_t i = 0; i < sizeof(bpf_caps) / sizeof(bpf_caps[0]); i++) {
+		int cap = bpf_caps[i].cap;
+
+		if (effective[cap / 32] & (1u << (cap % 32)))
+			json_object_array_add(caps, json_object_new_string(bpf_caps[i].name));
+	}
+	json_object_object_add(o, "effectiveCapabilities", caps);
+	json_object_object_add(o, "unprivilegedBpfDisabled", disabled < 0 ? NULL : json_object_new_int(disabled));
+	return o;
 }
 
 void method_hello(struct agent *a, struct json_object *params, struct rpc_reply *r)
@@ -53,4 +123,5 @@ void method_hello(struct agent *a, struct json_object *params, struct rpc_reply 
 	json_object_object_add(r->result, "euid", json_object_new_int((int)geteuid()));
 	json_object_object_add(r->result, "capabilities", caps);
 	json_object_object_add(r->result, "features", features_json(&a->features));
+	json_object_object_add(r->result, "privileges", privileges_json());
 }

@@ -2,8 +2,14 @@
 /* object.put: hold an object compiled elsewhere (on the client, against this kernel's BTF) as a
  * successful compile would, so load, attach and release work on it the same way. */
 #include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
 
 #include "agent.h"
 #include "base64.h"
@@ -29,6 +35,40 @@ static bool is_bpf_object(const unsigned char *data, size_t size)
 	return machine == EM_BPF;
 }
 
+/* Exit statuses of the child that tries libbpf's parser on an object. */
+enum { OPENED = 0, OPEN_REFUSED = 2 };
+
+/* Whether libbpf's ELF parser gets through @data without crashing, tried in a child process:
+ * libbpf 1.1's parser dereferences out-of-range section and symbol indexes of a malformed
+ * object (found by fuzzing, fuzz/regressions/), and the agent must not die of a client's bytes.
+ * Returns 0 when libbpf opened it or refused it cleanly (load then says why), -EBADMSG when it
+ * crashed, or another negative errno when the child could not run. */
+static int libbpf_parser_survives(const void *data, size_t size)
+{
+	int status, null_fd;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "object_put_check");
+		struct bpf_object *obj;
+
+		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null_fd >= 0)
+			dup2(null_fd, STDERR_FILENO);	/* the crash report is not the agent's */
+		obj = bpf_object__open_mem(data, size, &opts);
+		_exit(obj ? (bpf_object__close(obj), OPENED) : OPEN_REFUSED);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status) && (WEXITSTATUS(status) == OPENED || WEXITSTATUS(status) == OPEN_REFUSED))
+		return 0;
+	return -EBADMSG;
+}
+
 void method_object_put(struct agent *a, struct json_object *params, struct rpc_reply *r)
 {
 	const char *name, *text;
@@ -36,6 +76,7 @@ void method_object_put(struct agent *a, struct json_object *params, struct rpc_r
 	char *name_copy;
 	void *data = NULL;
 	size_t size;
+	int err;
 
 	if (!params_object(params, r) || !param_string(params, "params", "name", true, &name, r) ||
 	    !param_string(params, "params", "object", true, &text, r))
@@ -52,6 +93,16 @@ void method_object_put(struct agent *a, struct json_object *params, struct rpc_r
 		rpc_reply_error(r, RPC_INVALID_PARAMS, "params.object must be a BPF ELF object (clang -target bpf) of at "
 				"most %d bytes.", AGENT_OBJECT_MAX_BYTES);
 		free(data);
+		return;
+	}
+	err = libbpf_parser_survives(data, size);
+	if (err) {
+		free(data);
+		if (err == -EBADMSG)
+			rpc_reply_error(r, RPC_INVALID_PARAMS, "params.object is a malformed ELF object: libbpf's parser "
+					"crashed on it (in a separate process); rebuild it with clang -target bpf.");
+		else
+			rpc_reply_error(r, RPC_INTERNAL_ERROR, "Cannot check params.object: %s.", strerror(-err));
 		return;
 	}
 	name_copy = strdup(name);

@@ -612,6 +612,12 @@ void method_trace_start(struct agent *a, struct json_object *params, struct rpc_
 	}
 	snprintf(path, sizeof(path), "%s/trace_pipe", a->features.tracefs);
 	trace.fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (trace.fd < 0 && errno == EBUSY) {
+		rpc_reply_error(r, RPC_INTERNAL_ERROR, "Opening %s failed: another process is reading it (the kernel "
+				"gives trace_pipe to one reader: a `cat trace_pipe`, `bpftool prog tracelog`); stop it "
+				"to see bpf_printk lines here.", path);
+		return;
+	}
 	if (trace.fd < 0) {
 		rpc_reply_error(r, RPC_INTERNAL_ERROR, "Opening %s failed: %s.", path, strerror(errno));
 		return;

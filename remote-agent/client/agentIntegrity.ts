@@ -28,7 +28,7 @@ import { shellQuote } from './transport';
 
 /** Where the agent lives on the target, and the sha256 (hex) it must have to be run. */
 export interface VerifiableAgent {
-  /** `$HOME/.cache/ebpf-studio` on the target. */
+  /** `$HOME/.cache/ebpf-studio` on the target, or the named target's workDirectory (namedTargets.ts). */
   cacheDir: string;
   /** `cacheDir/agent-<hash12>`: what is moved aside when the binary does not match. */
   agentDir: string;

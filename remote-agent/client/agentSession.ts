@@ -15,7 +15,9 @@ import type { KnownAgentBuilds } from './knownAgentBuilds';
 import type { HostKeyInfo } from './knownHosts';
 import { LocalTransport } from './localTransport';
 import { AgentSessionError } from './sessionError';
+import { missingPrivilege, privilegeWarnings } from './targetPrivileges';
 import { connectSsh } from './sshTransport';
+import type { SudoMode } from './namedTargets';
 import { describeTarget, type TargetSpec } from './targetSpec';
 import { answerSudoPrompts, newSudoMarkers, sudoWithPasswordCommand, withoutSudoMarkers, wrongPassword, type SudoMarkers } from './sudoPassword';
 import { shellQuote, tailOf, type ExitStatus, type RunningProcess, type Transport } from './transport';
@@ -61,6 +63,20 @@ export interface OpenSessionOptions {
   unprivileged?: boolean;
   /** Where the sha256 of agents built from source is recorded; default knownAgentBuilds.ts's file. */
   knownAgentBuilds?: KnownAgentBuilds;
+  /**
+   * 'auto' (default): root, else `sudo -n`, else sudo with a password. 'never': the agent runs as
+   * the login user, who must be root, else a 'privilege' error naming `chosenBy`.
+   */
+  sudo?: SudoMode;
+  /** Where the agent's files live on the target ('/abs' or '~/rel'); default ~/.cache/ebpf-studio. */
+  workDirectory?: string;
+  /** The setting that chose `sudo` and `workDirectory` (namedTargets.ts), named in errors about them. */
+  chosenBy?: string;
+  /**
+   * A connected transport to the target, used instead of connecting (and disposed with the session):
+   * for wrappers around the agent's start, e.g. a test that drops capabilities.
+   */
+  transport?: Transport;
 }
 
 export interface AgentSession {
@@ -89,7 +105,9 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
   const binaries = opts.agentBinaryDir === undefined ? undefined : readAgentBinaries(opts.agentBinaryDir);
 
   const transport: Transport =
-    opts.target.kind === 'local'
+    opts.transport !== undefined
+      ? opts.transport
+      : opts.target.kind === 'local'
       ? new LocalTransport()
       : opts.target.kind === 'vm'
         ? await connectSsh({ ...vmSshOptions(opts.target.name), ...(signal !== undefined && { signal }), log })
@@ -113,7 +131,17 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
       ...(binaries !== undefined && { binaries }),
       ...(signal !== undefined && { signal }),
       ...(opts.knownAgentBuilds !== undefined && { knownBuilds: opts.knownAgentBuilds }),
-      targetKey: where,
+      // Builds recorded per work directory: another one holds none of this one's builds.
+      targetKey: opts.workDirectory === undefined ? where : `${where} ${opts.workDirectory}`,
+      ...(opts.workDirectory !== undefined && { workDirectory: opts.workDirectory }),
+      ...(opts.sudo === 'never' && opts.unprivileged !== true && {
+        unlessRoot: ({ uid, userName }: { uid: number; userName: string }) =>
+          new AgentSessionError(
+            'privilege',
+            `The agent on ${where} must run as root, but ${opts.chosenBy ?? 'this session'} says "sudo": "never" and ${userName} is not root (uid ${uid}). ` +
+              `Connect as root (e.g. "destination": "root@…"), or set "sudo": "auto" to start the agent through sudo.`,
+          ),
+      }),
       log,
     });
     const asRoot = deployed.uid === 0 || opts.unprivileged === true;
@@ -166,6 +194,15 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
         );
       }
       log(`Agent ${hello.agentVersion} on ${where}: kernel ${hello.kernelRelease} (${hello.arch}), BTF ${hello.btf ? 'yes' : 'no'}, ${hello.clang ?? 'no clang'}.`);
+      // An agent that only compiles needs no privilege; one that loads must be able to.
+      if (opts.unprivileged !== true) {
+        const missing = missingPrivilege(hello, where);
+        if (missing !== undefined) {
+          client.close(missing);
+          throw missing;
+        }
+        for (const warning of privilegeWarnings(hello, where)) log(warning);
+      }
       return makeSession(opts.target, where, hello, client, started, transport);
     };
 

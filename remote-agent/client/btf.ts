@@ -111,6 +111,10 @@ const KINDS: BtfKind[] = [
   'enum64',
 ];
 
+/** Most types one declaration may visit, and its longest text: far above any real C type, far below a hang. */
+const DECLARATION_STEPS = 2_000;
+const DECLARATION_CHARS = 16_384;
+
 const MODIFIERS = new Set<BtfKind>(['typedef', 'const', 'volatile', 'restrict', 'type_tag']);
 
 export function parseBtf(bytes: Uint8Array, base?: Btf): Btf {
@@ -176,6 +180,9 @@ export function parseBtf(bytes: Uint8Array, base?: Btf): Btf {
     const kind = KINDS[kindNo];
     if (kind === undefined || kindNo === 0) throw new BtfFormatError(`type ${id} has unknown kind ${kindNo}; the BTF is newer than this reader`);
     p += 12;
+    const extra = extraBytes(kind, vlen);
+    // Checked before reading: past the section a DataView read throws RangeError (found by the property tests).
+    if (p + extra > typeEnd) throw new BtfFormatError(`type ${id} (${kind}, ${vlen} entries) runs ${p + extra - typeEnd} bytes past the type section`);
     const t: BtfType = { id, kind, name: nameOff === 0 ? '' : nameAt(nameOff) };
     switch (kind) {
       case 'int': {
@@ -273,6 +280,28 @@ export function parseBtf(bytes: Uint8Array, base?: Btf): Btf {
   return new BtfIndex(types, baseStrings + strLen, nameAt);
 }
 
+/** Bytes that follow the 12-byte common part of a type of @kind with @vlen entries. */
+function extraBytes(kind: BtfKind, vlen: number): number {
+  switch (kind) {
+    case 'int':
+    case 'var':
+    case 'decl_tag':
+      return 4;
+    case 'array':
+      return 12;
+    case 'struct':
+    case 'union':
+    case 'enum64':
+    case 'datasec':
+      return 12 * vlen;
+    case 'enum':
+    case 'func_proto':
+      return 8 * vlen;
+    default:
+      return 0;
+  }
+}
+
 class BtfIndex implements Btf {
   private names: Map<string, number | number[]> | undefined;
   private pointerSize: number | undefined;
@@ -323,15 +352,17 @@ class BtfIndex implements Btf {
     return t;
   }
 
-  sizeOf(id: number): number {
+  sizeOf(id: number, depth = 0): number {
+    // An array (or var) of itself, found by the property tests: a stack overflow without this bound.
+    if (depth > 64) throw new BtfFormatError(`type ${id} contains itself (a loop of arrays or vars)`);
     const t = this.resolve(id);
     switch (t.kind) {
       case 'ptr':
         return this.ptrSize();
       case 'array':
-        return t.array!.nelems * this.sizeOf(t.array!.elemType);
+        return t.array!.nelems * this.sizeOf(t.array!.elemType, depth + 1);
       case 'var':
-        return this.sizeOf(t.type!);
+        return this.sizeOf(t.type!, depth + 1);
       default:
         return t.size ?? 0;
     }
@@ -350,9 +381,21 @@ class BtfIndex implements Btf {
     return this.declaration(id, '').trim();
   }
 
-  /** C declaration of `declarator` (e.g. a name, `*`, or '') with type `id`: types wrap declarators inside out. */
-  declaration(id: number, declarator: string, depth = 0): string {
+  declaration(id: number, declarator: string): string {
+    return this.declare(id, declarator, 0, { steps: 0 });
+  }
+
+  /**
+   * C declaration of `declarator` (e.g. a name, `*`, or '') with type `id`: types wrap declarators
+   * inside out. Bounded in depth (loops) and in total steps: function prototypes whose parameters
+   * are prototypes again multiply the work at each level (found by the property tests, where a
+   * chain of 40 such types never finished).
+   */
+  private declare(id: number, declarator: string, depth: number, budget: { steps: number }): string {
     if (depth > 64) throw new BtfFormatError(`type ${id} nests too deeply to print`);
+    if (++budget.steps > DECLARATION_STEPS || declarator.length > DECLARATION_CHARS) {
+      throw new BtfFormatError(`type ${id} is too large to print (over ${DECLARATION_STEPS} nested types or ${DECLARATION_CHARS} characters)`);
+    }
     const t = this.type(id);
     const tag = (keyword: string) => `${keyword} ${t.name === '' ? '(anon)' : t.name}`;
     const spaced = (base: string) => (declarator === '' || declarator.startsWith('[') ? `${base}${declarator}` : `${base} ${declarator}`);
@@ -375,30 +418,30 @@ class BtfIndex implements Btf {
       case 'volatile':
       case 'restrict':
         // C cannot qualify an array, only its elements, which BTF then qualifies too: drop it, as bpftool does.
-        if (this.type(t.type!).kind === 'array') return this.declaration(t.type!, declarator, depth + 1);
+        if (this.type(t.type!).kind === 'array') return this.declare(t.type!, declarator, depth + 1, budget);
         // A qualified pointer qualifies the declarator (`char *const p`); anything else reads `const char *p`.
-        if (this.type(t.type!).kind === 'ptr') return this.declaration(t.type!, declarator === '' ? t.kind : `${t.kind} ${declarator}`, depth + 1);
-        return `${t.kind} ${this.declaration(t.type!, declarator, depth + 1)}`;
+        if (this.type(t.type!).kind === 'ptr') return this.declare(t.type!, declarator === '' ? t.kind : `${t.kind} ${declarator}`, depth + 1, budget);
+        return `${t.kind} ${this.declare(t.type!, declarator, depth + 1, budget)}`;
       case 'type_tag':
-        return this.declaration(t.type!, declarator, depth + 1);
+        return this.declare(t.type!, declarator, depth + 1, budget);
       case 'ptr': {
         const target = this.type(t.type!);
         const inner = `*${declarator}`;
         const needsParens = target.kind === 'array' || target.kind === 'func_proto';
-        return this.declaration(t.type!, needsParens ? `(${inner})` : inner, depth + 1);
+        return this.declare(t.type!, needsParens ? `(${inner})` : inner, depth + 1, budget);
       }
       case 'array':
-        return this.declaration(t.array!.elemType, `${declarator}[${t.array!.nelems}]`, depth + 1);
+        return this.declare(t.array!.elemType, `${declarator}[${t.array!.nelems}]`, depth + 1, budget);
       case 'func_proto': {
         const params = t.params!.map((param, i) =>
-          param.type === 0 && i === t.params!.length - 1 ? '...' : this.declaration(param.type, param.name, depth + 1).trim(),
+          param.type === 0 && i === t.params!.length - 1 ? '...' : this.declare(param.type, param.name, depth + 1, budget).trim(),
         );
-        return this.declaration(t.type!, `${declarator}(${params.length === 0 ? 'void' : params.join(', ')})`, depth + 1);
+        return this.declare(t.type!, `${declarator}(${params.length === 0 ? 'void' : params.join(', ')})`, depth + 1, budget);
       }
       case 'func':
-        return this.declaration(t.type!, t.name, depth + 1);
+        return this.declare(t.type!, t.name, depth + 1, budget);
       case 'var':
-        return this.declaration(t.type!, t.name, depth + 1);
+        return this.declare(t.type!, t.name, depth + 1, budget);
       case 'datasec':
         return spaced(`SEC("${t.name}")`);
       case 'decl_tag':

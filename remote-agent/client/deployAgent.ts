@@ -115,6 +115,10 @@ export async function deployAgent(
     knownBuilds?: KnownAgentBuilds;
     /** The target as the records name it (default: the transport's description). */
     targetKey?: string;
+    /** Where the agent's files live ('/abs' or '~/rel', as namedTargets.ts parses it); default ~/.cache/ebpf-studio. */
+    workDirectory?: string;
+    /** The error for a login user who is not root, when only root may run the agent ("sudo": "never"): thrown before anything is uploaded. */
+    unlessRoot?: (user: { uid: number; userName: string }) => AgentSessionError;
   } = {},
 ): Promise<DeployedAgent> {
   const { signal, log } = options;
@@ -133,22 +137,25 @@ export async function deployAgent(
   // libbpf's headers (needed to compile the user's programs, not to run the agent) are there.
   const probe = await transport.run(
     `${PRIVATE_DIR_FUNCTIONS}\n` +
-      `printf '%s\\n' "$HOME" "$(id -u)" "$(id -un)" "$(uname -m)"; ` +
-      `ebpf_private_dir_create "$HOME/.cache/ebpf-studio"; ` +
-      `for f in ${candidates.join(' ')}; do if test -x "$HOME/.cache/ebpf-studio/$f"; then ebpf_private "$HOME/.cache/ebpf-studio/\${f%%/*}"; echo "installed $f"; fi; done; ` +
+      `ebpf_cache=${workDirectoryShell(options.workDirectory)}; ` +
+      `printf '%s\\n' "$HOME" "$(id -u)" "$(id -un)" "$(uname -m)" "$ebpf_cache"; ` +
+      `ebpf_private_dir_create "$ebpf_cache"; ` +
+      `for f in ${candidates.join(' ')}; do if test -x "$ebpf_cache/$f"; then ebpf_private "$ebpf_cache/\${f%%/*}"; echo "installed $f"; fi; done; ` +
       `command -v clang >/dev/null 2>&1 || echo 'lacks clang'; ` +
       `test -r /usr/include/bpf/bpf_helpers.h || test -r /usr/local/include/bpf/bpf_helpers.h || echo 'lacks bpf/bpf_helpers.h'; true`,
     signalOption(signal),
   );
-  const [home, uidText, userName, arch, ...facts] = probe.stdout.split('\n');
+  const [home, uidText, userName, arch, cacheDir, ...facts] = probe.stdout.split('\n');
   const refused = integrityFailure(probe.stderr, { where, userName: userName || 'the user' });
   if (refused !== undefined) throw refused;
-  if (probe.exitCode !== 0 || !home || !uidText || !/^\d+$/.test(uidText) || !userName || !arch) {
+  if (probe.exitCode !== 0 || !home || !uidText || !/^\d+$/.test(uidText) || !userName || !arch || !cacheDir?.startsWith('/')) {
     throw new AgentSessionError('agent-start', `Cannot inspect ${where} (a POSIX shell with id, uname and test is needed): exit ${probe.exitCode ?? probe.failure}, ${tailOf(probe.stderr || probe.stdout)}`);
   }
-  const cache = `${home}/.cache/ebpf-studio`;
+  const cache = cacheDir;
+  if (options.workDirectory !== undefined) log?.(`The agent's files on ${where} live in ${cache} (workDirectory ${options.workDirectory}).`);
   const installed = (relative: string): boolean => facts.includes(`installed ${relative}`);
   const identity = { uid: Number(uidText), userName };
+  if (options.unlessRoot !== undefined && identity.uid !== 0) throw options.unlessRoot(identity);
   const lacking = facts.filter((fact) => fact.startsWith('lacks ')).map((fact) => fact.slice('lacks '.length));
   if (lacking.length > 0) {
     log?.(
@@ -306,6 +313,15 @@ async function buildFailureMessage(
       ? `Building the eBPF Studio agent on ${where} failed (${status}): the target lacks ${missingPackages.join(', ')}. Install them (Debian/Ubuntu: apt-get install ${missingPackages.join(' ')}).`
       : `Building the eBPF Studio agent on ${where} failed (${status}).`;
   return `${lead} The agent needs: ${allPackages}. Last lines of make's output:\n${tailOf(output)}`;
+}
+
+/**
+ * The work directory as a shell word: '~/rel' becomes "$HOME"/'rel' (the target's home, which only
+ * the target knows), an absolute path itself; the default is ~/.cache/ebpf-studio.
+ */
+function workDirectoryShell(workDirectory: string | undefined): string {
+  const dir = workDirectory ?? '~/.cache/ebpf-studio';
+  return dir.startsWith('~/') ? `"$HOME"/${shellQuote(dir.slice(2))}` : shellQuote(dir);
 }
 
 function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {

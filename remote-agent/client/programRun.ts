@@ -143,6 +143,8 @@ export class ProgramRun {
   /** Warnings for people: record types that could not be found, and why. */
   readonly notes: string[];
   tracing = false;
+  /** Why trace_pipe is not followed although the source prints (another reader holds it, …); also in `notes`. */
+  traceUnavailable: string | undefined;
 
   private readonly bundle: SourceBundle;
   private readonly hints: Map<string, EventTypeHint>;
@@ -210,8 +212,17 @@ export class ProgramRun {
     if (trace ?? this.bundle.files.some((f) => PRINTK_CALL.test(f.content))) {
       // Before any attach, so the first lines the programs print are not missed.
       this.subscriptions.push(this.agent.onNotification('trace', (batch) => this.deliverTrace(batch)));
-      await followTrace(this.agent, signal);
-      this.tracing = true;
+      try {
+        await followTrace(this.agent, signal);
+        this.tracing = true;
+      } catch (error) {
+        // Asked for (`--trace`): its failure is the run's. Only seen in the source (bpf_printk): the
+        // programs still attach, without their printk lines — e.g. while a `cat trace_pipe` in a
+        // terminal holds the pipe, which the kernel gives to one reader.
+        if (trace === true || signal?.aborted) throw error;
+        this.traceUnavailable = `bpf_printk lines are not shown: ${messageOf(error)}`;
+        this.notes.push(this.traceUnavailable);
+      }
     }
   }
 

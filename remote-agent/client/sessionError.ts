@@ -20,6 +20,11 @@ export type AgentSessionErrorKind =
    * (it was not run), or a directory is a link, another user's, or writable by others.
    */
   | 'agent-integrity'
+  /**
+   * The agent runs but cannot load programs at all: not root with "sudo": "never", or without
+   * CAP_BPF and CAP_SYS_ADMIN (a container without --privileged, a bounding set that dropped them).
+   */
+  | 'privilege'
   | 'closed';
 
 export class AgentSessionError extends Error {

@@ -47,7 +47,7 @@ before(async () => {
   session = await openEditorSession({
     name: 'attach',
     workspace: {
-      copyFrom: join(repoRoot, 'bpf-templates/tracepoint-ringbuf'),
+      copyFrom: join(repoRoot, 'bpf-templates/execsnoop'),
       files: { 'probe.bpf.c': readFileSync(join(repoRoot, 'examples/workspace/probe.bpf.c'), 'utf8') },
     },
     // Sticky scroll would lay function headers over the code lenses of the lines at the top of the view.

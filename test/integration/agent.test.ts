@@ -204,6 +204,13 @@ t('bad input gets the right JSON-RPC error and the agent keeps answering', async
   assert.equal(dotdot.error?.message, 'params.files[0].path "../evil.c" contains a \'..\' segment.');
   const absolute = await agent.request('compile', { files: [{ path: '/etc/x.c', content: '' }], main: '/etc/x.c' });
   assert.match(absolute.error!.message, /params\.files\[0\]\.path .* is absolute/);
+  // After -c, clang would read this name as an option and load the uploaded file (fuzz/regressions/).
+  const asOption = await agent.request('compile', {
+    files: [{ path: '-fplugin=evil.so', content: 'int x;' }, { path: 'evil.so', content: 'x' }],
+    main: '-fplugin=evil.so',
+  });
+  assert.equal(asOption.error?.code, ErrorCode.InvalidParams);
+  assert.equal(asOption.error?.message, 'params.files[0].path "-fplugin=evil.so" starts with \'-\', which clang would read as an option.');
   const badDefine = await agent.request('compile', { ...fixture('passes.bpf.c'), defines: ['X; rm -rf /'] });
   assert.match(badDefine.error!.message, /params\.defines\[0\]/);
   const mainMissing = await agent.request('compile', { files: [{ path: 'a.c', content: '' }], main: 'b.c' });
@@ -385,6 +392,17 @@ t('clang missing on the host is ClangMissing telling to install clang', async ()
   } finally {
     noClang.cleanup();
   }
+});
+
+t('object.put of an object that crashes libbpf 1.1\'s ELF parser is refused, and the agent lives on', async () => {
+  // Two bytes of a fixture object changed by the fuzzer (fuzz/regressions/): libbpf dereferenced a bad pointer.
+  const regression = readFileSync(join(import.meta.dirname, '../../remote-agent/agent/fuzz/regressions/object-put-malformed-elf-libbpf-segv.jsonl'), 'utf8');
+  const put = JSON.parse(regression.split('\n')[0]).params;
+  const reply = await agent.request('object.put', put);
+  assert.equal(reply.error?.code, ErrorCode.InvalidParams);
+  assert.match(reply.error!.message, /^params\.object is a malformed ELF object: libbpf's parser crashed on it/);
+  const hello = await agent.request('hello', { clientVersion: 'agent.test' });
+  assert.equal(hello.error, undefined);
 });
 
 t('at EOF on stdin the agent exits 0, removes its work dirs, and has leaked nothing', async () => {

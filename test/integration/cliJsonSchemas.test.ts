@@ -69,7 +69,7 @@ t('run --format json: every NDJSON line validates against run.schema.json (recor
   let events: CliResult;
   let printk: CliResult;
   try {
-    events = await cliAsync(['run', join(repo, 'bpf-templates', 'tracepoint-ringbuf', 'execsnoop.bpf.c'), '--target', 'local', '--format', 'json', '--duration', '2']);
+    events = await cliAsync(['run', join(repo, 'bpf-templates', 'execsnoop', 'execsnoop.bpf.c'), '--target', 'local', '--format', 'json', '--duration', '2']);
     printk = await cliAsync(['run', 'printk.bpf.c', '--target', 'local', '--format', 'json', '--duration', '2']);
   } finally {
     clearInterval(execs);
@@ -89,4 +89,25 @@ t('compare --format json: one target against itself validates against compare.sc
   const comparison = JSON.parse(run.stdout);
   assertValid('compare.schema.json', comparison);
   assert.equal(comparison.rows.length, 2, run.stderr);
+});
+
+t('templates --format json: the catalogue, and with --target local each template\'s runnability, validate against templates.schema.json', () => {
+  const plain = cli(['templates', '--format', 'json']);
+  assert.equal(plain.status, 0, plain.stderr);
+  const listed = JSON.parse(plain.stdout) as { id: string; runnable?: boolean }[];
+  assertValid('templates.schema.json', listed);
+  assert.ok(listed.some((template) => template.id === 'execsnoop'), plain.stdout);
+  assert.ok(listed.every((template) => !('runnable' in template)), 'runnable is only said about a target');
+
+  const onTarget = cli(['templates', '--format', 'json', '--target', 'local']);
+  assert.equal(onTarget.status, 0, onTarget.stderr);
+  const judged = JSON.parse(onTarget.stdout) as { id: string; runnable: boolean; notRunnableReason?: string }[];
+  assertValid('templates.schema.json', judged);
+  assert.deepEqual(judged.map((template) => template.id), listed.map((template) => template.id));
+  for (const template of judged) {
+    assert.equal(typeof template.runnable, 'boolean', template.id);
+    // A reason exactly when not runnable, saying what the kernel lacks.
+    if (template.runnable) assert.equal(template.notRunnableReason, undefined, template.id);
+    else assert.match(template.notRunnableReason ?? '', /^this kernel lacks .+/, template.id);
+  }
 });

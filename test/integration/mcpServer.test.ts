@@ -8,7 +8,8 @@
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -17,6 +18,7 @@ import { ElicitRequestSchema, type CallToolResult } from '@modelcontextprotocol/
 import { openCliSession } from '../../cli/cliSession';
 import { createMcpServer, kernelTypeUri, verifierLogUri } from '../../cli/mcpServer';
 import { LocalCompiler } from '../../remote-agent/client/kernelMatrix';
+import { loadTemplates } from '../../bpf-templates/templateCatalog';
 import { applyTextEdits } from '../../remote-agent/client/verifierFixes';
 import { agentPrerequisiteMissing, agentTestsGate, programFixtures } from '../support/rawAgent';
 
@@ -73,7 +75,7 @@ function errorText(result: unknown): string {
 t('the server lists its tools, each with an input and an output schema', async () => {
   const { client } = await connect(['local'], ['local']);
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'run']);
+  assert.deepEqual(tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'new_program', 'run', 'templates']);
   for (const tool of tools) {
     assert.equal(tool.inputSchema.type, 'object', tool.name);
     assert.equal(tool.outputSchema?.type, 'object', tool.name);
@@ -111,7 +113,7 @@ t('run attaches the exec tracer, returns its decoded events within maxEvents, an
   const { client } = await connect(['local'], ['local']);
   const execs = setInterval(() => spawn('/bin/true').on('error', () => {}), 50);
   try {
-    const result = structured(await client.callTool({ name: 'run', arguments: { file: join(repo, 'bpf-templates', 'tracepoint-ringbuf', 'execsnoop.bpf.c'), seconds: 20, maxEvents: 5 } }));
+    const result = structured(await client.callTool({ name: 'run', arguments: { file: join(repo, 'bpf-templates', 'execsnoop', 'execsnoop.bpf.c'), seconds: 20, maxEvents: 5 } }));
     assert.equal(result.passed, true);
     assert.deepEqual(result.attached.map((a: { program: string }) => a.program), ['handle_execve']);
     assert.equal(result.events.length + result.printk.length, 5, 'stopped at maxEvents, long before 20 s');
@@ -167,9 +169,22 @@ t('`ebpf-studio mcp` serves the same tools over stdio', async () => {
   const transport = new StdioClientTransport({ command: process.execPath, args: [join(repo, 'out', 'cli.js'), 'mcp', '--target', 'local', '--allow-target', 'local'], stderr: 'pipe' });
   const client = new Client({ name: 'mcp-stdio-test', version: '1' });
   await client.connect(transport);
-  assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'run']);
+  assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name).sort(), ['check', 'explain', 'kernel_features', 'list_targets', 'new_program', 'run', 'templates']);
   const listed = structured(await client.callTool({ name: 'list_targets', arguments: {} }));
   assert.deepEqual(listed.targets, [{ target: 'local', isDefault: true, usableWithoutAsking: true }]);
+  await client.close();
+});
+
+t('`ebpf-studio mcp --target NAME` takes a name of EBPF_STUDIO_TARGETS (as the editor passes its named targets): listed with its destination, and used', async () => {
+  const named = JSON.stringify([{ name: 'here', destination: 'local' }]);
+  const env = { ...(process.env as Record<string, string>), EBPF_STUDIO_TARGETS: named };
+  const transport = new StdioClientTransport({ command: process.execPath, args: [join(repo, 'out', 'cli.js'), 'mcp', '--target', 'here', '--allow-target', 'here'], env, stderr: 'pipe' });
+  const client = new Client({ name: 'mcp-named-test', version: '1' });
+  await client.connect(transport);
+  const listed = structured(await client.callTool({ name: 'list_targets', arguments: {} }));
+  assert.deepEqual(listed.targets, [{ target: 'here', destination: 'local', isDefault: true, usableWithoutAsking: true }]);
+  const features = structured(await client.callTool({ name: 'kernel_features', arguments: { target: 'here' } }));
+  assert.equal(features.kernelRelease, readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
   await client.close();
 });
 
@@ -241,4 +256,58 @@ t('reading a kernel type needs the same consent as kernel_features', async () =>
   await accepts.client.callTool({ name: 'kernel_features', arguments: {} });
   assert.equal(accepts.asked.length, 1, 'one consent covers kernel types and kernel_features');
   await accepts.client.close();
+});
+
+t('templates lists the catalogue without touching a target; with one, each template says whether its kernel can run it', async () => {
+  const { client, log } = await connect(['local'], ['local']);
+  const plain = structured(await client.callTool({ name: 'templates', arguments: {} }));
+  assert.deepEqual(plain.templates.map((template: { id: string }) => template.id), loadTemplates().map((template) => template.id));
+  assert.ok(plain.templates.every((template: object) => !('runnable' in template)), 'runnable is only said about a target');
+  const judged = structured(await client.callTool({ name: 'templates', arguments: { target: 'local' } }));
+  assert.equal(judged.target, 'local');
+  for (const template of judged.templates as { id: string; runnable: boolean; notRunnableReason?: string }[]) {
+    if (template.runnable) assert.equal(template.notRunnableReason, undefined, template.id);
+    else assert.match(template.notRunnableReason ?? '', /^this kernel lacks .+/, template.id);
+  }
+  assert.deepEqual(log, ['templates', 'templates on local']);
+  await client.close();
+});
+
+t('templates on a target needs the same consent as kernel_features, and only configured targets', async () => {
+  const cannotAsk = await connect(['local'], []);
+  assert.equal(structured(await cannotAsk.client.callTool({ name: 'templates', arguments: {} })).templates.length, loadTemplates().length, 'listing alone needs no consent');
+  assert.match(errorText(await cannotAsk.client.callTool({ name: 'templates', arguments: { target: 'local' } })), /needs the user's consent, and this MCP client cannot ask for it: .*--allow-target local/);
+  assert.match(errorText(await cannotAsk.client.callTool({ name: 'templates', arguments: { target: 'ssh://root@elsewhere.example' } })), /is not one of the targets the user configured for agents/);
+  await cannotAsk.client.close();
+  const accepts = await connect(['local'], [], 'accept');
+  await accepts.client.callTool({ name: 'templates', arguments: { target: 'local' } });
+  await accepts.client.callTool({ name: 'kernel_features', arguments: {} });
+  assert.equal(accepts.asked.length, 1, 'one consent covers templates and kernel_features');
+  await accepts.client.close();
+});
+
+t('new_program writes a template with its parameters and .clangd into the named directory, and never overwrites', async () => {
+  const { client } = await connect(['local'], ['local']);
+  const directory = join(mkdtempSync(join(tmpdir(), 'mcp-new-program-')), 'opens');
+  const created = structured(await client.callTool({ name: 'new_program', arguments: { template: 'tracepoint-printk', directory, params: { tracepoint: 'syscalls/sys_enter_openat' } } }));
+  assert.deepEqual(created.written, ['Makefile', 'README.md', 'tracepoint_printk.bpf.c', 'tracepoint_printk.c', 'tracepoint_printk.h'].map((f) => join(directory, f)));
+  assert.deepEqual([created.program, created.clangd], [join(directory, 'tracepoint_printk.bpf.c'), join(directory, '.clangd')]);
+  assert.match(readFileSync(created.program, 'utf8'), /SEC\("tracepoint\/syscalls\/sys_enter_openat"\)/);
+  assert.match(readFileSync(created.clangd, 'utf8'), /- bpf\n/);
+  const checked = structured(await client.callTool({ name: 'check', arguments: { file: created.program } }));
+  assert.equal(checked.passed, true, JSON.stringify(checked.diagnostics));
+
+  writeFileSync(created.program, '/* the user\'s edits */\n');
+  const before = readdirSync(directory).sort();
+  assert.match(errorText(await client.callTool({ name: 'new_program', arguments: { template: 'tracepoint-printk', directory } })), /already has Makefile, README\.md, tracepoint_printk\.bpf\.c, .*nothing was written$/);
+  assert.deepEqual(readdirSync(directory).sort(), before);
+  assert.equal(readFileSync(created.program, 'utf8'), "/* the user's edits */\n");
+
+  const elsewhere = join(tmpdir(), `mcp-new-program-refused-${process.pid}`);
+  assert.equal(errorText(await client.callTool({ name: 'new_program', arguments: { template: 'execsnoop', directory: 'relative/dir' } })), "directory must be an absolute path, not 'relative/dir': say exactly where the program goes.");
+  assert.match(errorText(await client.callTool({ name: 'new_program', arguments: { template: 'no-such-template', directory: elsewhere } })), /^no template "no-such-template"; there are: .*execsnoop/);
+  assert.equal(errorText(await client.callTool({ name: 'new_program', arguments: { template: 'tracepoint-printk', directory: elsewhere, params: { tracepoint: 'x"); evil("' } } })), 'tracepoint: "x\"); evil(\"" is not category/name, e.g. syscalls/sys_enter_openat');
+  assert.equal(errorText(await client.callTool({ name: 'new_program', arguments: { template: 'execsnoop', directory: elsewhere, params: { port: '80' } } })), 'template "execsnoop" has no parameter "port"');
+  assert.equal(existsSync(elsewhere), false, 'a refused call writes nothing');
+  await client.close();
 });

@@ -14,7 +14,7 @@ import { openAgentSession } from '../../remote-agent/client/agentSession';
 import { startSshd, type PrivateSshd } from '../support/sshd';
 
 const root = path.join(__dirname, '..', '..');
-const execsnoop = path.join(root, 'bpf-templates/tracepoint-ringbuf/execsnoop.bpf.c');
+const execsnoop = path.join(root, 'bpf-templates/execsnoop/execsnoop.bpf.c');
 let sshd: PrivateSshd;
 let scratch: string;
 

@@ -18,7 +18,7 @@ import { freePort } from '../support/freePort';
 import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 
 const agentSourceDir = join(import.meta.dirname, '../../remote-agent/agent');
-const template = join(import.meta.dirname, '../../bpf-templates/tracepoint-ringbuf/execsnoop.bpf.c');
+const template = join(import.meta.dirname, '../../bpf-templates/execsnoop/execsnoop.bpf.c');
 const kernelRelease = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
 const scratch = mkdtempSync(join(tmpdir(), 'ssh-jump-test-'));
 const sshConfigFile = join(scratch, 'config');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 
-export const SCHEMA_NAMES = ['check', 'run', 'compare'] as const;
+export const SCHEMA_NAMES = ['check', 'run', 'compare', 'templates'] as const;
 export const schemasDir = join(__dirname, '..', '..', 'schemas');
 
 export function schemaValidator(): Ajv2020 {

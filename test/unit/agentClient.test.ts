@@ -32,6 +32,8 @@ const helloResult: HelloResult = {
     programTypes: ['tracepoint', 'xdp'],
     mapTypes: ['hash', 'ringbuf'],
   },
+  privileges: { effectiveCapabilities: ['bpf', 'perfmon', 'sys_admin', 'net_admin'], unprivilegedBpfDisabled: 2 },
+
 };
 
 interface WireMessage {

@@ -16,7 +16,7 @@ import { compileRecordDecoder, HexBytes, hexRecordDecoder } from '../../remote-a
 import { eventTypeAnchorSource, eventTypeIds, findEventTypes, objectBtfBytes } from '../../remote-agent/client/eventRecordTypes';
 
 const root = path.join(__dirname, '..', '..');
-const template = path.join(root, 'bpf-templates/tracepoint-ringbuf');
+const template = path.join(root, 'bpf-templates/execsnoop');
 const allKinds = path.join(root, 'test/fixtures/events/all-kinds.bpf.c');
 let scratch: string;
 

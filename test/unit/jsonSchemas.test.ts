@@ -11,6 +11,8 @@ import type { JsonDiagnostic } from '../../cli/formatReport';
 import type { CostComparison, CostRow, MetricDifference } from '../../remote-agent/client/verifierCostComparison';
 import type { StreamSummary } from '../../remote-agent/client/programRun';
 import type { TraceStopResult } from '../../remote-agent/protocol';
+import type { JsonTemplate } from '../../cli/templateCommands';
+import { HOOK_KINDS, PARAMETER_KINDS, type TemplateParameter } from '../../bpf-templates/templateCatalog';
 import { schemaErrors, schemaValidator } from '../support/jsonSchemas';
 
 const ajv = schemaValidator();
@@ -93,4 +95,23 @@ test('compare: a comparison, its rows and their differences have the properties 
   assertSameRequired('compare.schema.json#/properties/rows/items', row);
   assertSameRequired('compare.schema.json#/$defs/difference', difference);
   assertValid('compare.schema.json', comparison);
+});
+
+test('templates: a template and its parameters have the properties their types require; with a target, runnable and notRunnableReason validate', () => {
+  const parameter = { name: 'tracepoint', description: 'The tracepoint.', kind: 'tracepoint', default: 'syscalls/sys_enter_execve' } satisfies TemplateParameter;
+  const template = { id: 'tracepoint-printk', title: 'T', description: 'D', hook: 'tracepoint', programTypes: ['tracepoint'], parameters: [parameter], minKernel: '4.7' } satisfies JsonTemplate;
+  assertSameRequired('templates.schema.json#/$defs/template', template);
+  assertSameRequired('templates.schema.json#/$defs/parameter', parameter);
+  assertValid('templates.schema.json', [template]);
+  assertValid('templates.schema.json', [{ ...template, runnable: false, notRunnableReason: 'this kernel lacks tracefs mounted' } satisfies Required<JsonTemplate>]);
+  const validate = ajv.getSchema('templates.schema.json')!;
+  assert.equal(validate([{ ...template, requires: [] }]), false, 'a property the type does not have');
+  assert.equal(validate([{ ...template, hook: 'kretprobe' }]), false, 'a hook kind the catalogue does not have');
+  assert.equal(validate([{ ...template, parameters: [{ ...parameter, kind: 'path' }] }]), false, 'a parameter kind the catalogue does not have');
+});
+
+test('templates: the schema\'s hook and parameter kinds are the catalogue\'s', () => {
+  const schema = ajv.getSchema('templates.schema.json')!.schema as { $defs: { template: { properties: { hook: { enum: string[] } } }; parameter: { properties: { kind: { enum: string[] } } } } };
+  assert.deepEqual(schema.$defs.template.properties.hook.enum, [...HOOK_KINDS]);
+  assert.deepEqual(schema.$defs.parameter.properties.kind.enum, Object.keys(PARAMETER_KINDS));
 });

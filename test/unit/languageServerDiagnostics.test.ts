@@ -448,7 +448,7 @@ test('diagnostics follow edits: adding the NULL check clears the error', async (
 });
 
 test('no diagnostics on the tracepoint template and the passing fixture', async () => {
-  for (const path of ['bpf-templates/tracepoint-ringbuf/execsnoop.bpf.c', 'test/fixtures/programs/passes.bpf.c']) {
+  for (const path of ['bpf-templates/execsnoop/execsnoop.bpf.c', 'test/fixtures/programs/passes.bpf.c']) {
     const text = readFileSync(join(root, path), 'utf8');
     assert.deepEqual(await session.open(pathToFileURL(join(root, path)).href, text), [], path);
   }

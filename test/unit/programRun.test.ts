@@ -24,7 +24,7 @@ import { attachSpecMessage } from '../../cli/attachSpecMessages';
 import { eventBatchJson, eventBatchText, summaryText, traceText } from '../../cli/formatEvents';
 
 const root = path.join(__dirname, '..', '..');
-const template = path.join(root, 'bpf-templates/tracepoint-ringbuf/execsnoop.bpf.c');
+const template = path.join(root, 'bpf-templates/execsnoop/execsnoop.bpf.c');
 /** Two programs, one writing the ring buffer `events`, one counting in the hash map `openat_calls`. */
 const probe = path.join(root, 'examples/workspace/probe.bpf.c');
 let scratch: string;
@@ -42,7 +42,7 @@ after(() => {
 type Call = [string, unknown?];
 
 /** A fake agent: real clang, every program verifies, attach/streams/trace recorded in `calls`. */
-function fakeAgent(opts: { maps?: { name: string; type: string }[]; failAttach?: string } = {}) {
+function fakeAgent(opts: { maps?: { name: string; type: string }[]; failAttach?: string; failTrace?: string } = {}) {
   const calls: Call[] = [];
   const handlers = { events: [] as ((b: EventsNotification) => void)[], trace: [] as ((b: TraceNotification) => void)[], ended: [] as ((e: StreamEndedNotification) => void)[] };
   const objects = new Map<string, Buffer>();
@@ -82,7 +82,11 @@ function fakeAgent(opts: { maps?: { name: string; type: string }[]; failAttach?:
     },
     'stream.start': async (p) => (calls.push(['streamStart', p.map]), { streamId: `s-${p.map}`, kind: 'ringbuf' }),
     'stream.stop': async ({ streamId }) => (calls.push(['streamStop', streamId]), { received: 2, sent: 2, dropped: 0 }),
-    'trace.start': async () => (calls.push(['traceStart']), {}),
+    'trace.start': async () => {
+      calls.push(['traceStart']);
+      if (opts.failTrace) throw new Error(opts.failTrace);
+      return {};
+    },
     'trace.stop': async () => (calls.push(['traceStop']), { received: 1, sent: 1, dropped: 0 }),
   });
   const agent: RunningAgent = {
@@ -159,6 +163,28 @@ test('a printk program follows trace_pipe before attaching, and its lines come b
   assert.equal(traceText([{ ...lines[0], receivedAt: new Date(2026, 0, 1, 9, 5, 7, 42).getTime() }]), '09:05:07.042 printk true-692 [001] hello from 1\n');
   const summary = await run.stop();
   assert.deepEqual(summary.trace, { received: 1, sent: 1, dropped: 0 });
+});
+
+test('a printk program still attaches when trace_pipe cannot be followed (another reader holds it), and says why; asked for with trace: true, the run fails', async () => {
+  const file = path.join(scratch, 'busy.bpf.c');
+  fs.writeFileSync(
+    file,
+    '#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\nchar LICENSE[] SEC("license") = "GPL";\n' +
+      'SEC("tracepoint/syscalls/sys_enter_execve")\nint busy(void *ctx)\n{\n\tbpf_printk("exec");\n\treturn 0;\n}\n',
+  );
+  const busy = 'Opening /sys/kernel/tracing/trace_pipe failed: another process is reading it.';
+  const found = fakeAgent({ maps: [], failTrace: busy });
+  const { run } = await startProgramRun(found.agent, file, { target: 'fake', kernelRelease: '6.18' });
+  assert.ok(run);
+  assert.deepEqual(found.calls.map((c) => c[0]), ['compile', 'load', 'release', 'compile', 'traceStart', 'attach', 'objectMaps']);
+  assert.equal(run.tracing, false);
+  assert.equal(run.traceUnavailable, `bpf_printk lines are not shown: ${busy}`);
+  assert.ok(run.notes.includes(run.traceUnavailable));
+  assert.deepEqual((await run.stop()).trace, null);
+
+  const asked = fakeAgent({ maps: [], failTrace: busy });
+  await assert.rejects(startProgramRun(asked.agent, file, { target: 'fake', kernelRelease: '6.18', trace: true }), new RegExp(busy.replaceAll('.', '\\.')));
+  assert.ok(!asked.calls.some((c) => c[0] === 'attach'), 'nothing attached');
 });
 
 test('two printing runs on one target share its one trace_pipe follower: started by the first, stopped by the last', async () => {

@@ -1,4 +1,4 @@
-/* Event layout shared by execsnoop.bpf.c and whoever reads the ring buffer. */
+/* The event execsnoop.bpf.c writes into its ring buffer, shared with the loader that reads it. */
 #ifndef EXECSNOOP_H
 #define EXECSNOOP_H
 
