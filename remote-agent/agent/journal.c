@@ -214,6 +214,39 @@ static bool is_journal_name(const char *name)
 	return strncmp(name, "agent-", 6) == 0 && n > 6 + suffix && strcmp(name + n - suffix, ".journal") == 0;
 }
 
+/* What a dead agent left half done: its journal's next version (agent-<pid>.journal.new: the
+ * journal itself still holds every filter), or a journal it was sweeping (<journal>.sweep-<pid>:
+ * given back under its name and swept again). Returns filters removed, or -errno. */
+static int recover_leftover(const char *name)
+{
+	char path[PATH_MAX], back_name[NAME_MAX + 1], back[PATH_MAX + NAME_MAX + 2];
+	const char *sweep = strstr(name, ".journal.sweep-");
+	int pid;
+
+	if (snprintf(path, sizeof(path), "%s/%s", journal_dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (sweep) {
+		if (sscanf(sweep, ".journal.sweep-%d", &pid) != 1 || process_start_time(pid))
+			return 0;
+		snprintf(back_name, sizeof(back_name), "%.*s.journal", (int)(sweep - name), name);
+		snprintf(back, sizeof(back), "%s/%s", journal_dir, back_name);
+		if (rename(path, back))
+			return errno == ENOENT ? 0 : -errno;
+		return sweep_journal(back_name);
+	}
+	if (sscanf(name, "agent-%d.journal.new", &pid) != 1 || process_start_time(pid))
+		return 0;
+	return unlink(path) && errno != ENOENT ? -errno : 0;
+}
+
+static bool is_leftover_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(name, "agent-", 6) == 0 &&
+	       (strstr(name, ".journal.sweep-") || (n > 12 && strcmp(name + n - 12, ".journal.new") == 0));
+}
+
 int journal_start(const char *cache_dir)
 {
 	struct dirent *d;
@@ -240,9 +273,12 @@ int journal_start(const char *cache_dir)
 		return err;
 	}
 	while ((d = readdir(dir))) {
-		if (!is_journal_name(d->d_name))
+		if (is_journal_name(d->d_name))
+			err = sweep_journal(d->d_name);
+		else if (is_leftover_name(d->d_name))
+			err = recover_leftover(d->d_name);
+		else
 			continue;
-		err = sweep_journal(d->d_name);
 		if (err < 0)
 			fprintf(stderr, "ebpf-agent: sweeping the attach journal %s/%s failed: %s\n", journal_dir,
 				d->d_name, strerror(-err));
