@@ -536,27 +536,89 @@ static bool attach_xdp(struct attach_ctx *c)
 	return set_description(c, "xdp on %s (%s)", ifname, modes[mode]);
 }
 
+/* The handle of every clsact filter the agent makes, and the priorities it tries in turn: it picks
+ * them itself (the kernel's default priority first) so that the journal can name the filter
+ * before it exists. */
+#define TC_HANDLE 1
+#define TC_FIRST_PRIORITY 0xc000
+#define TC_PRIORITY_TRIES 16
+
+static int prog_identity(int prog_fd, __u32 *id, __u8 tag[8])
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -errno;
+	*id = info.id;
+	memcpy(tag, info.tag, sizeof(info.tag));
+	return 0;
+}
+
+static void tc_legacy_failed(struct attach_ctx *c, int err, const char *what)
+{
+	struct attachment *l = c->link;
+	int jerr;
+
+	if (l->tc_hook_created) {
+		l->tc_hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&l->tc_hook);
+		l->tc_hook_created = false;
+	}
+	jerr = links_journal_store(NULL);
+	if (jerr)
+		fprintf(stderr, "ebpf-agent: %s: updating the attach journal failed: %s\n", l->id, strerror(-jerr));
+	attach_error(c, err, what);
+}
+
+/* Journals the filter, then makes it: a killed agent's next start finds it by the journal. */
+static int tc_legacy_try(struct attachment *l, __u32 priority, int prog_fd)
+{
+	int err;
+
+	l->tc_opts = (struct bpf_tc_opts){ .sz = sizeof(l->tc_opts), .prog_fd = prog_fd, .handle = TC_HANDLE,
+					   .priority = priority };
+	err = links_journal_store(l);
+	if (err)
+		return err;
+	return bpf_tc_attach(&l->tc_hook, &l->tc_opts);
+}
+
 static bool attach_tc_legacy(struct attach_ctx *c, int ifindex, bool ingress, const char *ifname)
 {
 	struct attachment *l = c->link;
-	int err;
+	int prog_fd = bpf_program__fd(c->prog), err;
+	__u32 priority = TC_FIRST_PRIORITY;
 
 	l->tc_hook = (struct bpf_tc_hook){ .sz = sizeof(l->tc_hook), .ifindex = ifindex,
 					   .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS };
-	l->tc_opts = (struct bpf_tc_opts){ .sz = sizeof(l->tc_opts), .prog_fd = bpf_program__fd(c->prog) };
+	err = prog_identity(prog_fd, &l->prog_id, l->prog_tag);
+	if (err) {
+		attach_error(c, err, "(reading its program id)");
+		return false;
+	}
+	err = links_journal_store(l);	/* before the qdisc, so that a qdisc we create is always named */
+	if (err) {
+		rpc_reply_error(c->r, RPC_ATTACH_FAILED, "A legacy tc filter is only made once it is recorded in the attach "
+				"journal (so that it can be removed if the agent is killed), and recording it failed: %s.",
+				strerror(-err));
+		return false;
+	}
 	err = bpf_tc_hook_create(&l->tc_hook);
 	if (err && err != -EEXIST) {
-		attach_error(c, err, "(creating the clsact qdisc)");
+		tc_legacy_failed(c, err, "(creating the clsact qdisc)");
 		return false;
 	}
 	l->tc_hook_created = err == 0;
-	err = bpf_tc_attach(&l->tc_hook, &l->tc_opts);
+	/* Another filter at our handle and priority (EEXIST), or of another kind at that priority
+	 * (EINVAL): try the next priority. */
+	for (int i = 0; i < TC_PRIORITY_TRIES; i++, priority--) {
+		err = tc_legacy_try(l, priority, prog_fd);
+		if (err != -EEXIST && err != -EINVAL)
+			break;
+	}
 	if (err) {
-		if (l->tc_hook_created) {
-			l->tc_hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-			bpf_tc_hook_destroy(&l->tc_hook);
-		}
-		attach_error(c, err, "as a tc filter");
+		tc_legacy_failed(c, err, "as a tc filter");
 		return false;
 	}
 	l->tc_opts.prog_fd = 0;	/* detach goes by handle and priority only */

@@ -565,6 +565,13 @@ static void run_clang(struct agent *a, const struct compile_job *job, const stru
 		rpc_reply_error(r, RPC_REQUEST_CANCELLED, "The compile request was cancelled; clang was stopped.");
 		goto out_res;
 	}
+	if (res.term_signal) {
+		/* Not a verdict on the source: clang did not finish (the OOM killer, or someone killed it). */
+		rpc_reply_error(r, RPC_INTERNAL_ERROR, "clang was killed by signal %d (%s) before it finished, so nothing "
+				"was compiled; compile again (if it recurs, the target may be short of memory).",
+				res.term_signal, strsignal(res.term_signal));
+		goto out_res;
+	}
 	if (res.exit_code == 0) {
 		err = read_whole_file(obj_path, OBJECT_MAX, &data, &size);
 		if (err) {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "links.h"
 
 static struct attachment *registry;
@@ -99,8 +100,46 @@ static void unregister(struct attachment *l)
 	}
 }
 
+static void journal_entry_of(const struct attachment *l, struct journal_tc_entry *e)
+{
+	*e = (struct journal_tc_entry){
+		.ifindex = l->tc_hook.ifindex,
+		.ingress = l->tc_hook.attach_point == BPF_TC_INGRESS,
+		.handle = l->tc_opts.handle,
+		.priority = l->tc_opts.priority,
+		.prog_id = l->prog_id,
+		.qdisc_created = l->tc_hook_created,
+	};
+	memcpy(e->prog_tag, l->prog_tag, sizeof(e->prog_tag));
+}
+
+int links_journal_store(const struct attachment *pending)
+{
+	struct journal_tc_entry *entries;
+	size_t n = pending ? 1 : 0;
+	int err;
+
+	for (struct attachment *l = registry; l; l = l->next)
+		n += l->tc_legacy;
+	entries = calloc(n ? n : 1, sizeof(*entries));
+	if (!entries)
+		return -ENOMEM;
+	n = 0;
+	if (pending)
+		journal_entry_of(pending, &entries[n++]);
+	for (struct attachment *l = registry; l; l = l->next)
+		if (l->tc_legacy && l != pending)
+			journal_entry_of(l, &entries[n++]);
+	err = journal_store(entries, n);
+	free(entries);
+	return err;
+}
+
 static void teardown(struct attachment *l)
 {
+	bool journaled = l->tc_legacy;
+	int err;
+
 	for (size_t i = 0; i < l->nlinks; i++)
 		bpf_link__destroy(l->links[i]);
 	if (l->link_fd >= 0)
@@ -110,6 +149,11 @@ static void teardown(struct attachment *l)
 	if (l->tc_legacy)
 		tc_legacy_detach(l);
 	unregister(l);
+	if (journaled) {
+		err = links_journal_store(NULL);
+		if (err)
+			fprintf(stderr, "ebpf-agent: %s: updating the attach journal failed: %s\n", l->id, strerror(-err));
+	}
 	free(l->links);
 	free(l->description);
 	free(l->pin_path);

@@ -28,6 +28,7 @@ struct attachment {
 	bool tc_hook_created;		/* we created the clsact qdisc: destroy it with the last filter */
 	struct bpf_tc_hook tc_hook;
 	struct bpf_tc_opts tc_opts;
+	__u8 prog_tag[8];		/* of a legacy tc filter's program, for the attach journal */
 };
 
 /* A fresh attachment of @obj with a new linkId; nothing attached yet. NULL: no memory. */
@@ -41,6 +42,9 @@ int link_pin_fd(const struct attachment *l);
 void link_destroy(struct attachment *l);
 /* The object goes away: its links are destroyed (pinned ones stay pinned, in the kernel). */
 void links_object_gone(struct held_object *obj);
+/* Rewrites the attach journal (journal.h) with every registered legacy tc filter and @pending
+ * (NULL: none), which is about to be attached. Returns 0 or a negative errno. */
+int links_journal_store(const struct attachment *pending);
 /* Forgets @path as the pin of one of our links (it was unpinned by request). */
 void links_forget_pin(const char *path);
 

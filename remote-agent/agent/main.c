@@ -15,6 +15,7 @@
 
 #include "agent.h"
 #include "exe_location.h"
+#include "journal.h"
 #include "outbuf.h"
 #include "streams.h"
 
@@ -189,6 +190,13 @@ int main(int argc, char **argv)
 	}
 	libbpf_output_install();
 	features_probe(&a.features);
+	/* Before serving: what killed agents of this user left attached goes first. */
+	err = journal_start(a.cache_dir);
+	if (err > 0)
+		fprintf(stderr, "ebpf-agent: removed %d tc filter(s) left by killed agents\n", err);
+	else if (err < 0)
+		fprintf(stderr, "ebpf-agent: no attach journal in %s/attachments (%s): legacy tc attaches will be "
+			"refused\n", a.cache_dir, strerror(-err));
 	err = serve(&a);
 	if (err)
 		fprintf(stderr, "ebpf-agent: stdout failed (%s); detaching everything and exiting\n", strerror(-err));

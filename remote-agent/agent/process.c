@@ -145,6 +145,7 @@ int proc_run(const char *const *argv, const char *cwd, size_t max_output,
 	if (err)
 		goto fail;
 	res->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	res->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	return 0;
 fail:
 	proc_result_free(res);

@@ -23,6 +23,7 @@ struct proc_result {
 	size_t output_len;
 	bool output_truncated;
 	int exit_code;		/* -1 when killed by a signal */
+	int term_signal;	/* the signal that killed it; 0 when it exited */
 	bool aborted;		/* killed because should_abort() said so */
 };
 

@@ -269,5 +269,6 @@ int warm_clang_run(struct warm_clang *wc, const char *const *argv, const char *c
 		return err;
 	}
 	res->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	res->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	return 0;
 }
