@@ -208,6 +208,15 @@ function textResult(text: string, structured?: Record<string, unknown>, isError 
   return { content: [{ type: 'text', text }], ...(structured && { structuredContent: structured }), ...(isError && { isError }) };
 }
 
+/** What run and map_dump take to name the programs they attach and where. */
+const attachedProgramInputs = {
+  file: z.string().optional(),
+  source: z.string().optional(),
+  name: z.string().optional(),
+  target: z.string().optional().describe('one configured target; default: the default target'),
+  attach: z.array(z.string()).optional().describe("attach specs as `ebpf-studio run --attach` takes them, e.g. 'handle_exec=tracepoint/sched/sched_process_exec'"),
+};
+
 export function createMcpServer(o: McpServerOptions): McpServer {
   const server = new McpServer({ name: 'ebpf-studio', version: o.version }, { capabilities: { logging: {} } });
   /** Targets the user lets agents use without asking, and those approved for an action this session. */
@@ -370,11 +379,7 @@ export function createMcpServer(o: McpServerOptions): McpServer {
       description:
         'Verify a file (or a source text) on one target, attach every program (by its SEC(), or as `attach` says), collect the decoded ring/perf buffer records and bpf_printk lines for `seconds` or until `maxEvents`, then detach everything. A rejected program is not attached: its diagnostics come back as check gives them.',
       inputSchema: {
-        file: z.string().optional(),
-        source: z.string().optional(),
-        name: z.string().optional(),
-        target: z.string().optional().describe('one configured target; default: the default target'),
-        attach: z.array(z.string()).optional().describe("attach specs as `ebpf-studio run --attach` takes them, e.g. 'handle_exec=tracepoint/sched/sched_process_exec'"),
+        ...attachedProgramInputs,
         seconds: z.number().min(0.1).max(MAX_RUN_SECONDS).optional().describe(`how long to stay attached (default ${DEFAULT_RUN_SECONDS}, at most ${MAX_RUN_SECONDS})`),
         maxEvents: z.number().int().min(1).max(MAX_RUN_EVENTS).optional().describe(`stop after this many records and printk lines (default ${DEFAULT_RUN_EVENTS}, at most ${MAX_RUN_EVENTS})`),
         maxMapEntries: z.number().int().min(1).max(MAX_MAP_ENTRIES).optional().describe(`with dumpMaps: at most this many entries of each map (default ${DEFAULT_MAP_ENTRIES})`),
@@ -746,11 +751,7 @@ function registerMapDumpTool(
       description:
         "Verify a file (or a source text) on one target, attach every program (by its SEC(), or as `attach` says) for `seconds`, then return the entries of its maps decoded with the program's BTF (keys and values as JSON), and detach everything. Make what the program counts happen during those seconds. A rejected program is not attached: its diagnostics come back as check gives them.",
       inputSchema: {
-        file: z.string().optional(),
-        source: z.string().optional(),
-        name: z.string().optional(),
-        target: z.string().optional().describe('one configured target; default: the default target'),
-        attach: z.array(z.string()).optional().describe("attach specs as `ebpf-studio run --attach` takes them"),
+        ...attachedProgramInputs,
         seconds: z.number().min(0).max(MAX_RUN_SECONDS).optional().describe(`how long to stay attached before reading the maps (default ${DEFAULT_MAP_DUMP_SECONDS}, at most ${MAX_RUN_SECONDS})`),
         ...mapDumpInputs,
       },

@@ -9,22 +9,18 @@
  * Also: `ebpf-studio run` of a kprobe program on the 6.1 VM, its events decoded.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { after, test, type TestContext } from 'node:test';
-import { AgentError, openAgentSession, type AgentSession } from '../../remote-agent/client/agentSession';
-import { compileOnClient } from '../../remote-agent/client/compileOnClient';
-import { LocalTransport } from '../../remote-agent/client/localTransport';
+import { test, type TestContext } from 'node:test';
+import { AgentError, openAgentSession } from '../../remote-agent/client/agentSession';
 import { connectSsh } from '../../remote-agent/client/sshTransport';
 import { parseTarget } from '../../remote-agent/client/targetSpec';
-import { defaultKnowledgeDir, TargetKnowledgeCache } from '../../remote-agent/client/targetKnowledge';
-import { shellQuote, type RunningProcess, type Transport } from '../../remote-agent/client/transport';
+import { shellQuote, type Transport } from '../../remote-agent/client/transport';
 import { vmSshOptions } from '../../remote-agent/client/vm/vmTarget';
 import { ErrorCode, type AgentRequester, type AttachTarget, type HelloResult } from '../../remote-agent/protocol';
+import { buildTrigger, kernelSessions, lineReader, sh } from '../support/kernelSessions';
 import { agentPrerequisiteMissing } from '../support/rawAgent';
 import { readyTarget, testKernels, type TestKernel } from '../support/testKernels';
 
@@ -253,56 +249,10 @@ function missingPrerequisite(): string | null {
 const missing = missingPrerequisite();
 if (missing && process.env.CI === 'true') test('hooks on kernels: prerequisites', () => assert.fail(`cannot run here: ${missing}`));
 
-/**
- * Builds the trigger once per content, under the repository (a kernel VM sees this machine's files
- * at the same paths, not its /tmp); a new content gets a new directory, so a guest never runs a
- * stale copy from its 9p cache.
- */
-function buildTrigger(): string {
-  const source = join(fixtures, 'hooks_trigger.c');
-  const hash = createHash('sha256').update(readFileSync(source)).update(readFileSync(join(fixtures, 'hooks.h'))).digest('hex').slice(0, 16);
-  const dir = join(root, 'test-results', `hooks-trigger-${hash}`);
-  const binary = join(dir, 'hooks_trigger');
-  if (existsSync(binary)) return binary;
-  mkdirSync(dir, { recursive: true });
-  const partial = `${binary}.${process.pid}`;
-  execFileSync('cc', ['-O1', '-g', '-Wall', '-Werror', '-o', partial, source], { stdio: 'pipe' });
-  renameSync(partial, binary);
-  return binary;
-}
-
-/** The unprivileged local agent that compiles for the VMs (as `check` does), opened on first use. */
-let compiler: Promise<AgentSession> | undefined;
-const knowledge = new TargetKnowledgeCache(defaultKnowledgeDir());
-function localCompiler(): Promise<AgentSession> {
-  compiler ??= openAgentSession({ target: { kind: 'local' }, agentSourceDir, agentBinaryDir, clientVersion: 'hooksOnKernels.test', unprivileged: true });
-  return compiler;
-}
-after(async () => {
-  await compiler?.then((s) => s.dispose(), () => undefined);
-});
-
 type HooksAgent = AgentRequester<'compile' | 'attach' | 'map.update' | 'map.dump' | 'release'>;
 
-/** The agent session on a test kernel, the requests to use (compile-on-client for a VM), and a shell there. */
-async function openKernel(target: string): Promise<{ session: AgentSession; agent: HooksAgent; shell: Transport }> {
-  const spec = parseTarget(target);
-  const session = await openAgentSession({ target: spec, agentSourceDir, agentBinaryDir, clientVersion: 'hooksOnKernels.test' });
-  try {
-    const agent: HooksAgent = spec.kind === 'vm' ? compileOnClient<'attach' | 'map.update' | 'map.dump' | 'release'>(session, (await localCompiler()).client, knowledge) : session.client;
-    const shell: Transport = spec.kind === 'vm' ? await connectSsh(vmSshOptions(spec.name)) : new LocalTransport();
-    return { session, agent, shell };
-  } catch (error) {
-    await session.dispose();
-    throw error;
-  }
-}
-
-async function sh(shell: Transport, script: string): Promise<string> {
-  const r = await shell.run(script);
-  assert.equal(r.exitCode, 0, `on ${shell.description}: ${script}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r.stdout;
-}
+const openKernel = kernelSessions('hooksOnKernels.test');
+const buildHooksTrigger = (): string => buildTrigger(join(fixtures, 'hooks_trigger.c'), { compiler: 'cc', inputs: [join(fixtures, 'hooks.h')] });
 
 /** Names of this run's network namespace, veth pair and cgroup, unique per test process. */
 const tag = `${process.pid % 100000}`;
@@ -345,16 +295,6 @@ async function prepareNetworkAndCgroup(shell: Transport): Promise<{ cgroup: stri
 
 async function removeNetworkAndCgroup(shell: Transport, cgroup: string | undefined): Promise<void> {
   await shell.run(`ip link del ${HOST_IF} 2>/dev/null; ip netns del ${NETNS} 2>/dev/null; ${cgroup ? `rmdir ${shellQuote(cgroup)}` : 'true'}`);
-}
-
-/** Lines of a process's stdout, one at a time. */
-function lineReader(process: RunningProcess): () => Promise<string> {
-  const lines = createInterface({ input: process.stdout })[Symbol.asyncIterator]();
-  return async () => {
-    const next = await lines.next();
-    if (next.done) throw new Error('the trigger closed its stdout');
-    return next.value;
-  };
 }
 
 /**
@@ -438,7 +378,7 @@ for (const kernel of kernels) {
 }
 
 async function hooksOnKernel(t: TestContext, kernel: TestKernel): Promise<void> {
-  const trigger = buildTrigger();
+  const trigger = buildHooksTrigger();
   const target = await readyTarget(kernel);
   const phases: string[] = [];
   let phaseStart = performance.now();
@@ -521,7 +461,7 @@ async function hooksOnKernel(t: TestContext, kernel: TestKernel): Promise<void> 
 
 const vm61 = kernels.find((k) => k.target === 'vm:test-6.1');
 test('ebpf-studio run on vm:test-6.1: a kprobe program streams the trigger\'s fsyncs as decoded events (JSON)', { timeout: 600_000, skip: missing ?? (vm61 ? false : 'no kernel VMs here') }, async (t) => {
-  const trigger = buildTrigger();
+  const trigger = buildHooksTrigger();
   const target = await readyTarget(vm61!);
   const name = target.slice('vm:'.length);
   const shell = await connectSsh(vmSshOptions(name));

@@ -10,30 +10,21 @@
  * loaders builds with `make` in its instantiated folder, and opensnoop's runs and prints an open.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { after, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { findTemplate, instantiateTemplate, notRunnableReason, REQUIREMENTS, type BpfTemplate, type Requirement } from '../../bpf-templates/templateCatalog';
-import { AgentError, openAgentSession, type AgentSession } from '../../remote-agent/client/agentSession';
-import { compileOnClient } from '../../remote-agent/client/compileOnClient';
-import { LocalTransport } from '../../remote-agent/client/localTransport';
-import { connectSsh } from '../../remote-agent/client/sshTransport';
-import { parseTarget } from '../../remote-agent/client/targetSpec';
-import { defaultKnowledgeDir, TargetKnowledgeCache } from '../../remote-agent/client/targetKnowledge';
-import { shellQuote, type RunningProcess, type Transport } from '../../remote-agent/client/transport';
-import { vmSshOptions } from '../../remote-agent/client/vm/vmTarget';
+import { AgentError } from '../../remote-agent/client/agentSession';
+import { shellQuote } from '../../remote-agent/client/transport';
+import { buildTrigger, kernelSessions, lineReader } from '../support/kernelSessions';
 import { ErrorCode, type AgentRequester, type EventsNotification, type HelloResult, type LoadPresets } from '../../remote-agent/protocol';
 import { agentPrerequisiteMissing } from '../support/rawAgent';
 import { readyTarget, testKernels, type TestKernel } from '../support/testKernels';
 
 const root = join(import.meta.dirname, '..', '..');
 const triggerSource = join(root, 'test/fixtures/programs/templates/templates_trigger.cc');
-const agentSourceDir = join(root, 'remote-agent/agent');
-const agentBinaryDir = [join(root, 'out/agent-bin'), join(root, 'remote-agent/agent/build/static')].find((d) => existsSync(join(d, 'x86_64/ebpf-agent')));
 
 /** How many times the trigger acts: small, and different per template so a mix-up shows. */
 const COUNT = { exec: 3, open: 4, read: 5, getppid: 6, access: 7, throw: 3 } as const;
@@ -220,52 +211,7 @@ function missingPrerequisite(): string | null {
 const missing = missingPrerequisite();
 if (missing && process.env.CI === 'true') test('templates attach: prerequisites', () => assert.fail(`cannot run here: ${missing}`));
 
-/** Builds the trigger once per content under the repository (a kernel VM sees this machine's files there, not its /tmp). */
-function buildTrigger(): string {
-  const hash = createHash('sha256').update(readFileSync(triggerSource)).digest('hex').slice(0, 16);
-  const dir = join(root, 'test-results', `templates-trigger-${hash}`);
-  const binary = join(dir, 'templates_trigger');
-  if (existsSync(binary)) return binary;
-  mkdirSync(dir, { recursive: true });
-  const partial = `${binary}.${process.pid}`;
-  execFileSync('g++', ['-O1', '-g', '-Wall', '-Werror', '-o', partial, triggerSource], { stdio: 'pipe' });
-  renameSync(partial, binary);
-  return binary;
-}
-
-/** The unprivileged local agent that compiles for the VMs (as `check` does), opened on first use. */
-let compiler: Promise<AgentSession> | undefined;
-const knowledge = new TargetKnowledgeCache(defaultKnowledgeDir());
-function localCompiler(): Promise<AgentSession> {
-  compiler ??= openAgentSession({ target: { kind: 'local' }, agentSourceDir, agentBinaryDir, clientVersion: 'templatesAttach.test', unprivileged: true });
-  return compiler;
-}
-after(async () => {
-  await compiler?.then((s) => s.dispose(), () => undefined);
-});
-
-async function openKernel(target: string): Promise<{ session: AgentSession; agent: TemplatesAgent; shell: Transport }> {
-  const spec = parseTarget(target);
-  const session = await openAgentSession({ target: spec, agentSourceDir, agentBinaryDir, clientVersion: 'templatesAttach.test' });
-  try {
-    const agent: TemplatesAgent = spec.kind === 'vm' ? compileOnClient<'attach' | 'map.dump' | 'map.lookup' | 'stream.start' | 'stream.stop' | 'release'>(session, (await localCompiler()).client, knowledge) : session.client;
-    const shell: Transport = spec.kind === 'vm' ? await connectSsh(vmSshOptions(spec.name)) : new LocalTransport();
-    return { session, agent, shell };
-  } catch (error) {
-    await session.dispose();
-    throw error;
-  }
-}
-
-/** Lines of a process's stdout, one at a time. */
-function lineReader(child: RunningProcess): () => Promise<string> {
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  return async () => {
-    const next = await lines.next();
-    if (next.done) throw new Error('the trigger closed its stdout');
-    return next.value;
-  };
-}
+const openKernel = kernelSessions('templatesAttach.test');
 
 /** The template, written into a fresh folder with its defaults; answers it and its program's sources. */
 function instantiated(id: string): { template: BpfTemplate; dir: string; files: { path: string; content: string }[] } {
@@ -291,7 +237,7 @@ for (const kernel of testKernels()) {
 }
 
 async function templatesOnKernel(t: TestContext, kernel: TestKernel): Promise<void> {
-  const trigger = buildTrigger();
+  const trigger = buildTrigger(triggerSource, { compiler: 'g++' });
   const target = await readyTarget(kernel);
   const { session, agent, shell } = await openKernel(target);
   const records = new Map<string, Buffer[]>();

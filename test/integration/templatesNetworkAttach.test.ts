@@ -18,21 +18,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test, type TestContext } from 'node:test';
 import { findTemplate, instantiateTemplate, missingFeatures, notRunnableReason, REQUIREMENTS, type BpfTemplate } from '../../bpf-templates/templateCatalog';
-import { AgentError, openAgentSession, type AgentSession } from '../../remote-agent/client/agentSession';
-import { compileOnClient } from '../../remote-agent/client/compileOnClient';
-import { LocalTransport } from '../../remote-agent/client/localTransport';
-import { connectSsh } from '../../remote-agent/client/sshTransport';
-import { parseTarget } from '../../remote-agent/client/targetSpec';
-import { defaultKnowledgeDir, TargetKnowledgeCache } from '../../remote-agent/client/targetKnowledge';
+import { AgentError, type AgentSession } from '../../remote-agent/client/agentSession';
 import { shellQuote, type Transport } from '../../remote-agent/client/transport';
-import { vmSshOptions } from '../../remote-agent/client/vm/vmTarget';
 import { ErrorCode, type AgentRequester, type AttachTarget, type EventsNotification, type HelloResult } from '../../remote-agent/protocol';
+import { kernelSessions, sh } from '../support/kernelSessions';
 import { agentPrerequisiteMissing } from '../support/rawAgent';
 import { readyTarget, testKernels, type TestKernel } from '../support/testKernels';
 
 const root = join(import.meta.dirname, '..', '..');
-const agentSourceDir = join(root, 'remote-agent/agent');
-const agentBinaryDir = [join(root, 'out/agent-bin'), join(root, 'remote-agent/agent/build/static')].find((d) => existsSync(join(d, 'x86_64/ebpf-agent')));
 const run = promisify(execFile);
 
 const TEMPLATE_IDS = ['xdp-protocol-count', 'xdp-port-drop', 'tc-egress', 'cgroup-skb-traffic', 'socket-filter', 'perf-sampling', 'lsm-deny-policy', 'task-iter'] as const;
@@ -118,35 +111,7 @@ test('each template\'s standalone loader builds with make in its instantiated fo
 
 type TemplateAgent = AgentRequester<'compile' | 'attach' | 'map.update' | 'map.dump' | 'map.lookup' | 'release' | 'stream.start'>;
 
-let compiler: Promise<AgentSession> | undefined;
-const knowledge = new TargetKnowledgeCache(defaultKnowledgeDir());
-function localCompiler(): Promise<AgentSession> {
-  compiler ??= openAgentSession({ target: { kind: 'local' }, agentSourceDir, agentBinaryDir, clientVersion: 'templatesNetworkAttach.test', unprivileged: true });
-  return compiler;
-}
-after(async () => {
-  await compiler?.then((s) => s.dispose(), () => undefined);
-});
-
-async function openKernel(target: string): Promise<{ session: AgentSession; agent: TemplateAgent; shell: Transport }> {
-  const spec = parseTarget(target);
-  const session = await openAgentSession({ target: spec, agentSourceDir, agentBinaryDir, clientVersion: 'templatesNetworkAttach.test' });
-  try {
-    const agent: TemplateAgent =
-      spec.kind === 'vm' ? compileOnClient<'attach' | 'map.update' | 'map.dump' | 'map.lookup' | 'release' | 'stream.start'>(session, (await localCompiler()).client, knowledge) : session.client;
-    const shell: Transport = spec.kind === 'vm' ? await connectSsh(vmSshOptions(spec.name)) : new LocalTransport();
-    return { session, agent, shell };
-  } catch (error) {
-    await session.dispose();
-    throw error;
-  }
-}
-
-async function sh(shell: Transport, script: string): Promise<string> {
-  const r = await shell.run(script);
-  assert.equal(r.exitCode, 0, `on ${shell.description}: ${script}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r.stdout;
-}
+const openKernel = kernelSessions('templatesNetworkAttach.test');
 
 /**
  * The veth pair (peer in the namespace, IPv6 off so no router solicitations are counted), neighbours
