@@ -1,5 +1,5 @@
 /**
- * The tracing templates of bpf-templates/ (tracepoint-printk, opensnoop, kprobe-latency, ksyscall,
+ * The tracing templates of bpf-templates/ (tracepoint-printk, execsnoop, opensnoop, kprobe-latency, ksyscall,
  * fentry-fexit, uprobe-readline, usdt), instantiated with their defaults as `new` writes them, on
  * every test kernel (this machine, Debian's 6.1 and 7.3 in QEMU): where the catalogue says the
  * kernel can run a template (notRunnableReason, from the features its agent probed), its programs
@@ -77,6 +77,8 @@ const u32Key = (n: number): string => {
   return b.toString('base64');
 };
 
+/** execsnoop.h's struct exec_event. */
+const decodeExec = (r: Buffer) => ({ pid: r.readInt32LE(0), ppid: r.readInt32LE(4), uid: r.readUInt32LE(8), comm: cString(r, 12, 16), filename: cString(r, 28, 128) });
 /** opensnoop.h's struct open_event. */
 const decodeOpen = (r: Buffer) => ({ pid: r.readInt32LE(0), ret: r.readInt32LE(4), flags: r.readInt32LE(8), comm: cString(r, 12, 16), filename: cString(r, 28, 256) });
 /** fentry_fexit.h's struct call_event (arguments and result as their low 32 bits, signed: the default function's are ints). */
@@ -105,6 +107,23 @@ const CASES: TemplateCase[] = [
       const hits = await o.agent.request('map.lookup', { objectId: o.objectId, map: 'hits', key: u32Key(0) });
       const count = Number(Buffer.from(hits.values![0]!, 'base64').readBigUInt64LE(0));
       assert.ok(count >= COUNT.exec, `hits counts at least the trigger's ${COUNT.exec} execs, got ${count}`);
+    },
+  },
+  {
+    // The trigger forks a child per exec: each child's execve is reported with the trigger as parent.
+    id: 'execsnoop',
+    programs: ['handle_execve'],
+    command: triggerCommand(`exec ${COUNT.exec}`),
+    stream: 'events',
+    arrived: (o) => o.records.map(decodeExec).filter((e) => e.ppid === o.pid).length >= COUNT.exec,
+    async check(o) {
+      const mine = o.records.map(decodeExec).filter((e) => e.ppid === o.pid);
+      assert.equal(new Set(mine.map((e) => e.pid)).size, COUNT.exec, 'one event per forked child');
+      assert.ok(mine.every((e) => e.pid !== o.pid), 'the children exec, not the trigger');
+      assert.deepEqual(
+        mine.map(({ ppid, uid, comm, filename }) => ({ ppid, uid, comm, filename })),
+        Array.from({ length: COUNT.exec }, () => ({ ppid: o.pid, uid: 0, comm: TRIGGER_COMM, filename: '/bin/true' })),
+      );
     },
   },
   {
