@@ -307,19 +307,43 @@ export function createMcpServer(o: McpServerOptions): McpServer {
     'kernel_features',
     {
       title: "A target kernel's features",
-      description: "What one target's kernel is and can do: release, architecture, BTF, the target's clang, and features probed by loading programs (kprobes, fentry, LSM, ring buffer, tcx, …).",
-      inputSchema: { target: z.string().optional().describe('a configured target; default: the default target') },
-      outputSchema: { target: z.string(), kernelRelease: z.string(), arch: z.string(), btf: z.boolean(), clang: z.string().nullable(), features: z.record(z.string(), z.unknown()) },
+      description:
+        "What one target's kernel is and can do: release, architecture, BTF, the target's clang, the agent's privileges, and features probed by loading programs (kprobes, fentry, LSM, ring buffer, tcx, …). With programType (a libbpf name such as xdp or tracepoint): the helpers a program of that type may call on this kernel, and which of them only GPL programs may call.",
+      inputSchema: {
+        target: z.string().optional().describe('a configured target; default: the default target'),
+        programType: z.string().optional().describe('a program type (libbpf name, e.g. "xdp", "kprobe") whose callable helpers to list'),
+      },
+      outputSchema: {
+        target: z.string(),
+        kernelRelease: z.string(),
+        arch: z.string(),
+        btf: z.boolean(),
+        clang: z.string().nullable(),
+        features: z.record(z.string(), z.unknown()),
+        privileges: z.record(z.string(), z.unknown()),
+        helpers: z.object({ programType: z.string(), callable: z.array(z.string()), gplOnly: z.array(z.string()) }).optional(),
+      },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ target = defaultTarget }, extra) => {
-      o.log(`kernel_features ${target}`);
+    async ({ target = defaultTarget, programType }, extra) => {
+      o.log(`kernel_features ${target}${programType !== undefined ? ` (helpers of ${programType})` : ''}`);
       if (target === undefined) return textResult('No targets are configured for agents.', undefined, true);
       const refused = await consent(target, 'features');
       if (refused) return textResult(refused, undefined, true);
       return withSession(target, extra.signal, async (session) => {
         const h = session.hello;
-        const out = { target, kernelRelease: h.kernelRelease, arch: h.arch, btf: h.btf, clang: h.clang, features: { ...h.features } };
+        const out: Record<string, unknown> = { target, kernelRelease: h.kernelRelease, arch: h.arch, btf: h.btf, clang: h.clang, features: { ...h.features }, privileges: { ...h.privileges } };
+        if (programType !== undefined) {
+          // The agent probes every helper of every type once per kernel and caches the answer.
+          const probed = await session.client.request('probe.helpers', {}, extra.signal);
+          const callable = probed.helpersByProgramType[programType];
+          if (callable === undefined) {
+            const known = Object.keys(probed.helpersByProgramType).sort().join(', ');
+            return textResult(`No helper list for program type "${programType}" on ${target}: the kernel does not load that type, or it is not a libbpf program type name. Probed types: ${known}.`, undefined, true);
+          }
+          const gpl = new Set(probed.gplOnly);
+          out.helpers = { programType, callable, gplOnly: callable.filter((helper) => gpl.has(helper)) };
+        }
         return textResult(JSON.stringify(out, null, 2), out);
       });
     },

@@ -197,6 +197,20 @@ t('a configured target the user did not allow is asked for once (elicitation), r
   await accepts.client.close();
 });
 
+t("kernel_features lists the helpers a program type may call on the target's kernel, the agent's privileges, and refuses an unknown type", async () => {
+  const { client } = await connect(['local'], ['local']);
+  const xdp = structured(await client.callTool({ name: 'kernel_features', arguments: { programType: 'xdp' } }));
+  assert.equal(xdp.helpers.programType, 'xdp');
+  assert.ok(xdp.helpers.callable.includes('bpf_xdp_adjust_head'), 'XDP programs may adjust the packet head');
+  assert.ok(!xdp.helpers.callable.includes('bpf_skb_store_bytes'), 'XDP programs have no socket buffer to write');
+  const kprobe = structured(await client.callTool({ name: 'kernel_features', arguments: { programType: 'kprobe' } }));
+  assert.ok(kprobe.helpers.gplOnly.includes('bpf_probe_read_kernel'), 'reading kernel memory is GPL-only');
+  assert.ok(kprobe.helpers.gplOnly.every((helper: string) => kprobe.helpers.callable.includes(helper)));
+  assert.ok(Array.isArray(xdp.privileges.effectiveCapabilities) && xdp.privileges.effectiveCapabilities.includes('bpf'), JSON.stringify(xdp.privileges));
+  assert.match(errorText(await client.callTool({ name: 'kernel_features', arguments: { programType: 'no_such_type' } })), /^No helper list for program type "no_such_type" on local: .*Probed types: .*xdp/);
+  await client.close();
+});
+
 t('`ebpf-studio mcp` serves the same tools over stdio', async () => {
   const transport = new StdioClientTransport({ command: process.execPath, args: [join(repo, 'out', 'cli.js'), 'mcp', '--target', 'local', '--allow-target', 'local'], stderr: 'pipe' });
   const client = new Client({ name: 'mcp-stdio-test', version: '1' });
