@@ -19,11 +19,33 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import type { Page } from 'playwright-core';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Locator, Page } from 'playwright-core';
 import { editorTestSkipReason, openEditorSession, runCommand, type EditorSession } from '../support/codeServer';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check builds the agent and this kernel's vmlinux.h
 const STEP_TIMEOUT = 60_000;
+
+/**
+ * Chooses a folder in VS Code's simple file dialog (code-server has no native one): waits until the
+ * dialog has put its starting folder in the input — a path typed before that is joined to it —
+ * then replaces it with `folder` and waits for that folder's listing.
+ */
+async function chooseFolder(quickInput: Locator, folder: string): Promise<void> {
+  await quickInput.locator('.quick-input-title', { hasText: 'the folder for' }).waitFor({ timeout: STEP_TIMEOUT });
+  const input = quickInput.locator('input');
+  const deadline = Date.now() + STEP_TIMEOUT;
+  while (!(await input.inputValue()).endsWith('/')) {
+    if (Date.now() > deadline) throw new Error(`the folder dialog never showed its starting folder (input: "${await input.inputValue()}")`);
+    await sleep(100);
+  }
+  await input.fill(`${folder}/`);
+  while ((await input.inputValue()) !== `${folder}/`) {
+    if (Date.now() > deadline) throw new Error(`the folder dialog holds "${await input.inputValue()}", not "${folder}/"`);
+    await sleep(100);
+  }
+  await quickInput.locator('.monaco-list-row', { hasText: '..' }).first().waitFor({ timeout: STEP_TIMEOUT }); // the folder's listing
+}
 const SUGGESTED = 'syscalls/sys_enter_execveat';
 const BPFTOOL = ['/usr/sbin/bpftool', '/usr/bin/bpftool'].find((p) => existsSync(p));
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
@@ -79,10 +101,7 @@ test('New Program: a template, a tracepoint suggested by the target, a folder �
 
     // The folder, in VS Code's simple file dialog (code-server has no native one).
     const folder = join(session.workspace, 'probes');
-    const path = quickInput.locator('input');
-    await quickInput.locator('.quick-input-title', { hasText: 'the folder for tracepoint_printk.bpf.c' }).waitFor({ timeout: STEP_TIMEOUT });
-    await path.fill(`${folder}/`);
-    await quickInput.locator('.monaco-list-row', { hasText: '..' }).first().waitFor({ timeout: STEP_TIMEOUT }); // the folder's listing
+    await chooseFolder(quickInput, folder);
     await session.screenshot('3-folder');
     await quickInput.locator('.monaco-button', { hasText: 'Create Here' }).click();
 
@@ -131,9 +150,7 @@ test('New Program refuses a folder that already has the template\'s files, and w
     await quickInput.locator('.quick-input-title', { hasText: 'tracepoint (1/1)' }).waitFor({ timeout: STEP_TIMEOUT });
     await quickInput.locator('input').fill('sched/sched_process_exec');
     await quickInput.locator('.monaco-list-row', { hasText: 'sched/sched_process_exec' }).first().click();
-    await quickInput.locator('.quick-input-title', { hasText: 'the folder for' }).waitFor({ timeout: STEP_TIMEOUT });
-    await quickInput.locator('input').fill(`${folder}/`);
-    await quickInput.locator('.monaco-list-row', { hasText: '..' }).first().waitFor({ timeout: STEP_TIMEOUT });
+    await chooseFolder(quickInput, folder);
     await quickInput.locator('.monaco-button', { hasText: 'Create Here' }).click();
     await page.locator('.notifications-toasts .notification-toast', { hasText: 'The tracepoint-printk template was not written' }).filter({ hasText: 'already has' }).waitFor({ timeout: STEP_TIMEOUT });
     assert.equal(readFileSync(join(folder, 'tracepoint_printk.bpf.c'), 'utf8'), before, 'the existing program is untouched');
@@ -158,9 +175,7 @@ test('without a usable target the wizard still writes the program with the defau
     assert.match(offered[0], /^syscalls\/sys_enter_execve\s*default$/);
     await page.keyboard.press('Enter');
     const folder = join(session.workspace, 'offline');
-    await quickInput.locator('.quick-input-title', { hasText: 'the folder for' }).waitFor({ timeout: STEP_TIMEOUT });
-    await quickInput.locator('input').fill(`${folder}/`);
-    await quickInput.locator('.monaco-list-row', { hasText: '..' }).first().waitFor({ timeout: STEP_TIMEOUT });
+    await chooseFolder(quickInput, folder);
     await quickInput.locator('.monaco-button', { hasText: 'Create Here' }).click();
     await page.locator('.notifications-toasts .notification-toast', { hasText: 'Verifying and attaching it need a target' }).waitFor({ timeout: STEP_TIMEOUT });
     assert.match(readFileSync(join(folder, 'tracepoint_printk.bpf.c'), 'utf8'), /SEC\("tracepoint\/syscalls\/sys_enter_execve"\)/, 'written with the default');
