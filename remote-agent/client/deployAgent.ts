@@ -6,7 +6,10 @@
  * does not run) the sources are uploaded to `agent-<sources hash12>-<random8>/` and built there with
  * `make`, a directory per client (knownAgentBuilds.ts).
  * The cache directory and each agent directory are private to the user (agentIntegrity.ts): created
- * 0700, and one another user could change is refused. What is returned carries the sha256 the agent
+ * 0700, and one another user could change is refused. Uploads and builds go to a staging directory
+ * renamed into place only once the agent ran there (or was built and hashed), so a deploy cut off
+ * midway never leaves a half-written agent where one is run; its staging directory is removed by
+ * a deploy an hour later. What is returned carries the sha256 the agent
  * must have when it is started: the shipped bytes' hash, or the one recorded when this client built
  * it (knownAgentBuilds.ts; a build this client has no record of is not used).
  */
@@ -39,6 +42,9 @@ export interface DeployedAgent extends VerifiableAgent {
   /** True when this call installed it (first use of this version on that target). */
   built: boolean;
 }
+
+/** Minutes after which a staging directory (`agent-….tmp-…`) is taken for one a cut-off deploy left behind. */
+export const STALE_STAGING_MINUTES = 60;
 
 /** What the build needs, as Debian/Ubuntu packages; each probe is a command or a header. */
 const BUILD_NEEDS: Array<{ probe: string; kind: 'tool' | 'header'; debian: string }> = [
@@ -140,6 +146,10 @@ export async function deployAgent(
       `ebpf_cache=${workDirectoryShell(options.workDirectory)}; ` +
       `printf '%s\\n' "$HOME" "$(id -u)" "$(id -un)" "$(uname -m)" "$ebpf_cache"; ` +
       `ebpf_private_dir_create "$ebpf_cache"; ` +
+      // A staging directory is renamed into place or removed by the deploy that made it; one older
+      // than an hour was left by a deploy cut off mid-upload or mid-build (connection lost, client
+      // killed): never run, only removed.
+      `find "$ebpf_cache" -mindepth 1 -maxdepth 1 -type d -name 'agent-*.tmp-*' -mmin +${STALE_STAGING_MINUTES} -exec rm -rf {} + 2>/dev/null; ` +
       `for f in ${candidates.join(' ')}; do if test -x "$ebpf_cache/$f"; then ebpf_private "$ebpf_cache/\${f%%/*}"; echo "installed $f"; fi; done; ` +
       `command -v clang >/dev/null 2>&1 || echo 'lacks clang'; ` +
       `test -r /usr/include/bpf/bpf_helpers.h || test -r /usr/local/include/bpf/bpf_helpers.h || echo 'lacks bpf/bpf_helpers.h'; true`,
@@ -177,7 +187,8 @@ export async function deployAgent(
       await installShippedAgent(transport, binaries.get(arch)!.content, `${cache}/${dirName}`, { arch, signal, log });
       return { ...shipped, built: true };
     } catch (error) {
-      if (signal?.aborted) throw error;
+      // Cancelled, or the connection is gone: building from source there cannot go better.
+      if (signal?.aborted || (error instanceof AgentSessionError && error.kind === 'closed')) throw error;
       shippedFailure = (error as Error).message;
       log?.(`${shippedFailure} Building the agent from source on ${where} instead.`);
     }

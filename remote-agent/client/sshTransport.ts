@@ -415,9 +415,26 @@ export class SshTransport implements Transport {
     this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) => {
       this.client.sftp((error, sftp) => (error ? reject(new Error(`cannot open SFTP on ${this.description}: ${error.message}`)) : resolve(sftp)));
     });
-    const sftp = await this.sftpSession;
-    await new Promise<void>((resolve, reject) => {
-      sftp.writeFile(path, content, { mode }, (error) => (error ? reject(new Error(`cannot write ${path} on ${this.description}: ${error.message}`)) : resolve()));
+    const sftp = await this.untilLost(this.sftpSession, signal);
+    await this.untilLost(
+      new Promise<void>((resolve, reject) => {
+        sftp.writeFile(path, content, { mode }, (error) => (error ? reject(new Error(`cannot write ${path} on ${this.description}: ${error.message}`)) : resolve()));
+      }),
+      signal,
+    );
+  }
+
+  /**
+   * `work`, unless the connection is lost (rejects with the `closed` reason) or `signal` aborts first.
+   * ssh2 settles neither an SFTP open nor a write in flight when the connection goes away: an upload
+   * cut off mid-transfer stayed pending for ever, and a CLI waiting on nothing else exited 0.
+   */
+  private untilLost<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(abortReason(signal!));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void this.lost.then(reject);
+      work.then(resolve, reject).finally(() => signal?.removeEventListener('abort', onAbort));
     });
   }
 

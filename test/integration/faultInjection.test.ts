@@ -1,6 +1,7 @@
 /**
- * Faults injected at each stage of a session, on real kernels: the agent SIGKILLed while a compile,
- * a load, an attach or a stream is under way (with XDP, tc and a streaming tracepoint attached),
+ * Faults injected at each stage of a session, on real kernels: the agent's upload cut off by killing
+ * the sshd serving it mid-transfer, the agent SIGKILLed while a compile, a load, an attach, a stream
+ * or a map dump is under way (with XDP, tc and a streaming tracepoint attached),
  * the compiling clang and the waiting warm clang killed, the sshd process serving the session
  * killed, and the agent of `ebpf-studio run` / `check` killed. Each must end in one clear reason
  * (the pending request rejects at once, later ones are refused, the CLI exits 2 with one line),
@@ -12,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
@@ -202,6 +203,8 @@ function pendingRequest(stage: string, session: AgentSession, a: Attached): Prom
       return client.request('attach', { objectId: a.tcObject, program: 'count_egress', target: { kind: 'tc', interface: HOST_IF, direction: 'egress' } });
     case 'streaming':
       return client.request('stream.stop', { streamId: a.streamId });
+    case 'map dump':
+      return client.request('map.dump', { objectId: a.xdpObject, map: 'icmp_packets' });
     default:
       throw new Error(`no stage ${stage}`);
   }
@@ -291,7 +294,7 @@ async function killAgentAt(t: TestContext, target: string, stage: string, shell:
 // ---- On each kernel: the agent killed at each stage ----
 
 const vm61 = testKernels().find((k) => k.target === 'vm:test-6.1');
-const kernels = [{ target: 'local', stages: ['compile', 'load', 'attach', 'streaming'] }, ...(vm61 ? [{ target: vm61.target, stages: ['attach', 'load'] }] : [])];
+const kernels = [{ target: 'local', stages: ['compile', 'load', 'attach', 'streaming', 'map dump'] }, ...(vm61 ? [{ target: vm61.target, stages: ['attach', 'load'] }] : [])];
 
 for (const kernel of kernels) {
   test(`agent SIGKILLed on ${kernel.target} at ${kernel.stages.join(', ')}: one reason, later requests refused, nothing of ours left`, { skip: missing ?? false, timeout: 900_000 }, async (t) => {
@@ -443,8 +446,8 @@ interface Cli {
   exited: Promise<number | null>;
 }
 
-function cli(args: string[]): Cli {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Cli {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout.resume();
@@ -485,4 +488,113 @@ test('ebpf-studio check: its agent SIGKILLed as soon as it starts → exit 2, on
   const stderr = check.stderr().trimEnd();
   assert.equal(stderr.split('\n').length, 1, stderr);
   assert.match(stderr, /^ebpf-studio: The agent on local was killed by signal SIGKILL/);
+});
+
+// ---- The agent's upload cut off ----
+
+/** The shipped agent the CLI uploads (cli/cliSession.ts takes it from the checkout's static build). */
+const cliShippedAgent = join(root, 'remote-agent/agent/build/static/x86_64/ebpf-agent');
+
+function sha256Of(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** Processes on this machine running a program from under `dir`: a started agent shows here. */
+function processesRunningFrom(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/exe`).startsWith(`${dir}/`);
+      } catch {
+        return false; // exited meanwhile, or a kernel thread
+      }
+    })
+    .map(Number);
+}
+
+/** The staging file of an upload under `cache` and its size, once the upload has written some of it. */
+function stagedAgent(cache: string): { path: string; size: number } | undefined {
+  for (const name of existsSync(cache) ? readdirSync(cache) : []) {
+    if (!/^agent-[0-9a-f]{12}\.tmp-[0-9a-f]{8}$/.test(name)) continue;
+    const path = join(cache, name, 'ebpf-agent');
+    const size = existsSync(path) ? statSync(path).size : 0;
+    if (size > 0) return { path, size };
+  }
+  return undefined;
+}
+
+test('agent upload cut off mid-transfer by killing the sshd: the CLI exits 2 with one line, the half-written agent never runs and is swept later, the next connect uploads it again; an agent failing its hash is refused, moved aside and replaced on the connect after', { skip: sshdMissing ?? (existsSync(cliShippedAgent) ? false : `${cliShippedAgent} is not built (npm run build)`), timeout: 300_000 }, async (t) => {
+  const full = statSync(cliShippedAgent).size;
+  const shippedHash = sha256Of(cliShippedAgent);
+  const agentDir = `agent-${shippedHash.slice(0, 12)}`;
+  const connection = ['--target', 'upload-fault', '--identity', sshd!.identityFile, '--known-hosts', sshd!.knownHostsFile];
+  const checkArgs = ['check', join(fixtures, 'passes.bpf.c'), ...connection];
+  let cache = '';
+  let cut: { size: number } | undefined;
+  let failed: Cli | undefined;
+  // The upload takes tens of milliseconds here: an attempt whose transfer ended before the sshd
+  // could be stopped is tried again with a fresh cache.
+  for (let attempt = 1; attempt <= 5 && cut === undefined; attempt++) {
+    cache = join(scratch, `upload-cache-${attempt}`);
+    const env = { ...process.env, EBPF_STUDIO_TARGETS: JSON.stringify([{ name: 'upload-fault', destination: `root@127.0.0.1:${sshd!.port}`, workDirectory: cache }]) };
+    const run = cli(checkArgs, env);
+    let exited = false;
+    void run.exited.then(() => (exited = true));
+    let staged: { path: string; size: number } | undefined;
+    while (!exited && (staged = stagedAgent(cache)) === undefined) await new Promise((r) => setImmediate(r));
+    if (staged === undefined) assert.fail(`the CLI exited before uploading anything: ${run.stderr()}`);
+    sshd!.pauseConnections(true);
+    const size = statSync(staged.path).size;
+    if (size < full) {
+      sshd!.dropConnections();
+      cut = { size };
+      failed = run;
+    } else {
+      sshd!.pauseConnections(false);
+      t.diagnostic(`attempt ${attempt}: the upload finished before the sshd stopped; trying again`);
+    }
+    await run.exited;
+    if (cut === undefined) rmSync(cache, { recursive: true, force: true });
+  }
+  assert.ok(cut !== undefined && failed !== undefined, 'no attempt caught the upload in flight');
+  const env = { ...process.env, EBPF_STUDIO_TARGETS: JSON.stringify([{ name: 'upload-fault', destination: `root@127.0.0.1:${sshd!.port}`, workDirectory: cache }]) };
+  t.diagnostic(`upload cut at ${cut.size} of ${full} bytes`);
+
+  // The CLI: exit 2, one line saying the connection was lost.
+  assert.equal(await failed.exited, 2, `${failed.stderr()}\n${readdirSync(cache).join(' ')}`);
+  const stderr = failed.stderr().trimEnd();
+  assert.equal(stderr.split('\n').length, 1, stderr);
+  t.diagnostic(`the CLI said: ${stderr}`);
+  assert.match(stderr, new RegExp(`^ebpf-studio: .*root@127\\.0\\.0\\.1:${sshd!.port}`));
+
+  // On the target: the half-written agent only in its staging directory, the agent's place empty, nothing running from the cache.
+  const leftover = readdirSync(cache).filter((name) => name.startsWith('agent-'));
+  assert.equal(leftover.length, 1, leftover.join(' '));
+  assert.match(leftover[0]!, new RegExp(`^${agentDir}\\.tmp-[0-9a-f]{8}$`));
+  assert.ok(statSync(join(cache, leftover[0]!, 'ebpf-agent')).size < full);
+  assert.deepEqual(processesRunningFrom(cache), []);
+
+  // The next connect uploads the agent again and runs it; the staging directory, an hour old, is swept.
+  const anHourAgo = new Date(Date.now() - 61 * 60_000);
+  utimesSync(join(cache, leftover[0]!), anHourAgo, anHourAgo);
+  const next = cli(checkArgs, env);
+  assert.equal(await next.exited, 0, next.stderr());
+  assert.deepEqual(readdirSync(cache).filter((name) => name.startsWith('agent-')), [agentDir]);
+  assert.equal(sha256Of(join(cache, agentDir, 'ebpf-agent')), shippedHash);
+
+  // An agent at its place that is not the shipped one (here: a truncated copy) fails the hash check:
+  // not run, moved aside, and the connect after installs a fresh copy.
+  writeFileSync(join(cache, agentDir, 'ebpf-agent'), readFileSync(cliShippedAgent).subarray(0, cut.size), { mode: 0o755 });
+  const refused = cli(checkArgs, env);
+  assert.equal(await refused.exited, 2, refused.stderr());
+  const refusal = refused.stderr().trimEnd();
+  assert.equal(refusal.split('\n').length, 1, refusal);
+  assert.match(refusal, new RegExp(`^ebpf-studio: The eBPF Studio agent at ${cache}/${agentDir}/ebpf-agent on root@127\\.0\\.0\\.1:${sshd!.port} was changed since it was installed \\(sha256 [0-9a-f]{64}, expected ${shippedHash}\\), so it was not run\\. It was moved to ${cache}/${agentDir}\\.tampered-\\d{8}-\\d{6} `));
+  assert.deepEqual(processesRunningFrom(cache), []);
+  const again = cli(checkArgs, env);
+  assert.equal(await again.exited, 0, again.stderr());
+  assert.equal(sha256Of(join(cache, agentDir, 'ebpf-agent')), shippedHash);
+  assert.deepEqual(readdirSync(cache).filter((name) => name.startsWith('agent-')).map((name) => name.replace(/\d{8}-\d{6}$/, 'TIME')).sort(), [agentDir, `${agentDir}.tampered-TIME`].sort());
+  assert.deepEqual(processesRunningFrom(cache), []);
 });

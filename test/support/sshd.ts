@@ -28,6 +28,8 @@ export interface PrivateSshd {
   dir: string;
   /** Kills the per-connection sshd processes (drops every live SSH connection); the server keeps listening. */
   dropConnections(): void;
+  /** SIGSTOPs (true) or SIGCONTs (false) the per-connection sshd processes: a transfer in flight holds still. */
+  pauseConnections(paused: boolean): void;
   /** Lets the holder of this public key (an OpenSSH .pub line) log in too. */
   authorizeKey(publicKeyLine: string): void;
   stop(): Promise<void>;
@@ -116,10 +118,11 @@ export async function startSshd(options: SshdOptions = {}): Promise<PrivateSshd>
     knownHostsFile,
     hostKeyFingerprint: fingerprint,
     dir,
-    dropConnections: () => killChildren(server),
+    dropConnections: () => signalChildren(server, 'SIGKILL'),
+    pauseConnections: (paused) => signalChildren(server, paused ? 'SIGSTOP' : 'SIGCONT'),
     authorizeKey: (publicKeyLine) => appendFileSync(join(dir, 'authorized_keys'), `${publicKeyLine.trim()}\n`),
     stop: async () => {
-      killChildren(server);
+      signalChildren(server, 'SIGKILL');
       server.kill('SIGTERM');
       await exited;
       rmSync(dir, { recursive: true, force: true });
@@ -162,8 +165,8 @@ async function waitForBanner(port: number, server: ChildProcess, log: string): P
   throw new Error(`the private sshd on 127.0.0.1:${port} did not accept connections within 10 s: ${existsSync(log) ? readFileSync(log, 'utf8').trim() : 'no log'}`);
 }
 
-/** SIGKILLs the per-connection processes of our sshd (its direct children and theirs), found via /proc. */
-function killChildren(server: ChildProcess): void {
+/** Signals the per-connection processes of our sshd (its direct children and theirs), found via /proc. */
+function signalChildren(server: ChildProcess, signal: NodeJS.Signals): void {
   if (server.pid === undefined) return;
   const parents = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
@@ -188,7 +191,7 @@ function killChildren(server: ChildProcess): void {
   collect(server.pid);
   for (const pid of victims) {
     try {
-      process.kill(pid, 'SIGKILL');
+      process.kill(pid, signal);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
     }
