@@ -28,6 +28,7 @@ import { vmSshOptions } from '../../remote-agent/client/vm/vmTarget';
 import { ErrorCode, type AgentRequester, type CompileParams } from '../../remote-agent/protocol';
 import { agentPrerequisiteMissing } from '../support/rawAgent';
 import { sshdUnavailableReason, startSshd, type PrivateSshd } from '../support/sshd';
+import { commOf, childrenOf, descendantsOf } from '../support/processTree';
 import { readyTarget, testKernels } from '../support/testKernels';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -312,43 +313,6 @@ for (const kernel of kernels) {
 }
 
 // ---- clang killed (this machine compiles on the target) ----
-
-/** Child pids of `pid`, all threads. */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tasks) {
-    try {
-      out.push(...readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number));
-    } catch {
-      // the thread exited meanwhile
-    }
-  }
-  return out;
-}
-
-function descendantsOf(pid: number): number[] {
-  const all: number[] = [];
-  for (let queue = childrenOf(pid); queue.length > 0; ) {
-    const next = queue.shift()!;
-    all.push(next);
-    queue.push(...childrenOf(next));
-  }
-  return all;
-}
-
-function commOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
 
 test('clang killed during a compile: that compile fails with the signal named, the session goes on', { skip: missing ?? false, timeout: 120_000 }, async () => {
   const session = await openAgentSession({ target: { kind: 'local' }, agentSourceDir, agentBinaryDir, clientVersion: 'faultInjection.test' });
