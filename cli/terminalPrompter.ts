@@ -77,10 +77,11 @@ export function readFromTerminal(input: ReadStream, output: Writable, request: C
         }
       }
     };
-    output.write(`${promptText(request)} `);
-    signal.addEventListener('abort', onAbort, { once: true });
+    // Echo off before the prompt shows: what is typed as soon as it appears must not be echoed.
     input.setRawMode(true);
     input.on('data', onData);
+    output.write(`${promptText(request)} `);
+    signal.addEventListener('abort', onAbort, { once: true });
     input.resume();
   });
 }

@@ -1,11 +1,27 @@
 #!/usr/bin/env bash
 # The project's test command (`npm test`, also run by CI): build and package, type-check, then
 # unit tests, a bounded fuzz run of the agent, integration (private sshd on 127.0.0.1, this real
-# kernel, and Debian's 6.1 and 7.3 kernels in QEMU) and editor (real VS Code) tests.
+# kernel, and Debian's 6.1 and 7.3 kernels in QEMU) and editor (real VS Code) tests; last, a check
+# that no test secret reached any file the run produced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The bundles and the .vsix the editor tests install, built once for all of them.
 npm run --silent package
+
+# Everything the tests write goes under directories this run owns, kept until its end so the last
+# step can search them for the test secrets: temp files (sessions, agents' work dirs, code-server's
+# user-data dirs, which EBPF_STUDIO_KEEP_TEST_DIR keeps) in out/test-tmp, each stage's output in
+# out/test-logs. Sticky and world-writable like /tmp: some tests run programs as other local users.
+rm -rf out/test-tmp out/test-logs
+mkdir -p out/test-tmp out/test-logs
+chmod 1777 out/test-tmp
+export TMPDIR="$PWD/out/test-tmp"
+# Each stage's output on the terminal and in out/test-logs/STAGE.log.
+logged() {
+  local stage=$1
+  shift
+  "$@" 2>&1 | tee "out/test-logs/$stage.log"
+}
 
 # The kernel VMs the integration tests share (test/support/testKernels.ts), booted with the
 # project's own `vm` command while the type check and unit tests run, stopped however the run ends.
@@ -20,11 +36,13 @@ if command -v qemu-system-x86_64 >/dev/null; then
 fi
 
 npm run --silent typecheck
-npm run --silent test:unit
+logged unit npm run --silent test:unit
 # The agent's request path under libFuzzer: every kept crash replayed, then 30 s of fuzzing.
-scripts/fuzz.sh --bounded
+logged fuzz scripts/fuzz.sh --bounded
 for i in "${!vm_pids[@]}"; do
   wait "${vm_pids[$i]}" || { echo "test: a kernel VM did not start:" >&2; cat out/vm-test-*.log >&2; exit 1; }
 done
-npm run --silent test:integration
-EBPF_STUDIO_VSIX="$PWD/out/ebpf-studio.vsix" npm run --silent test:editor
+logged integration npm run --silent test:integration
+EBPF_STUDIO_KEEP_TEST_DIR=1 EBPF_STUDIO_VSIX="$PWD/out/ebpf-studio.vsix" logged editor npm run --silent test:editor
+# Last: no test passphrase or password in anything the run produced (out/, test-results/).
+node --import tsx scripts/check-test-secrets.ts

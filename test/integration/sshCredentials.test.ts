@@ -15,12 +15,13 @@ import { AgentSessionError, openAgentSession } from '../../remote-agent/client/a
 import type { CredentialPrompter } from '../../remote-agent/client/credentialPrompt';
 import { connectSsh } from '../../remote-agent/client/sshTransport';
 import { answersByAttempt, whoAmIOver } from '../support/credentials';
+import { TEST_SECRETS } from '../support/testSecrets';
 import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 
 const root = join(import.meta.dirname, '..', '..');
-const PASSPHRASE = 'key passphrase 7f3a';
+const PASSPHRASE = TEST_SECRETS.keyPassphrase;
 const LOGIN_USER = 'ebpfstudio-login';
-const LOGIN_PASSWORD = 'L0gin-pw 91c2';
+const LOGIN_PASSWORD = TEST_SECRETS.loginPassword;
 const SECRETS = [PASSPHRASE, LOGIN_PASSWORD];
 const unavailable = sshdUnavailableReason();
 const agentBinaryDir = join(root, 'out', 'agent-bin');

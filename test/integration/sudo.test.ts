@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AgentSessionError, openAgentSession, type CredentialPrompter } from '../../remote-agent/client/agentSession';
 import { answersByAttempt, scriptedPrompter } from '../support/credentials';
+import { TEST_SECRETS } from '../support/testSecrets';
 import { ensureLoginUser, startSshd, type PrivateSshd } from '../support/sshd';
 
 const root = path.join(__dirname, '..', '..');
@@ -20,7 +21,7 @@ const NEEDS_PASSWORD = 'ebpfstudio-pw';
 const PASSWORDLESS = 'ebpfstudio-nopw';
 const SUDOERS = '/etc/sudoers.d/ebpfstudio-test';
 /** NEEDS_PASSWORD's password, which sudo asks for. */
-const SUDO_PASSWORD = 'Sud0-pw for the agent';
+const SUDO_PASSWORD = TEST_SECRETS.sudoPassword;
 /** The static agents, when `npm run build` made them: no build from source in each user's home. */
 const agentBinaryDir = path.join(root, 'out', 'agent-bin');
 /** Every line the sessions logged and every error message, searched for the password at the end. */

@@ -1,6 +1,7 @@
 /**
  * Prompters for tests: fixed answers per request, a record of what was asked (never the answers),
- * and how each answer fared, so a test can say "asked twice, the first refused".
+ * and how each answer fared, so a test can say "asked twice, the first refused". The answers that
+ * are secrets come from testSecrets.ts.
  */
 import type { CredentialPrompter, CredentialRequest } from '../../remote-agent/client/credentialPrompt';
 import { connectSsh, type SshConnectOptions } from '../../remote-agent/client/sshTransport';

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CredentialRequest } from '../../remote-agent/client/credentialPrompt';
 import { rememberingPrompter, storageKey, type SecretStore } from '../../extension/rememberedSecrets';
+import { TEST_SECRETS } from '../support/testSecrets';
 
-const KEPT = 'kept-passphrase-1';
-const TYPED = 'typed-passphrase-2';
+const KEPT = TEST_SECRETS.keyPassphrase;
+const TYPED = TEST_SECRETS.otherPassphrase;
 const passphrase = (attempt: number): CredentialRequest => ({
   kind: 'key-passphrase',
   target: 'alice@db1:22',

@@ -6,7 +6,7 @@
  * prompt or an abort ends the attempt at once, and the answers never reach the log.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,10 +14,11 @@ import { Server, utils, type AuthContext, type ParsedKey } from 'ssh2';
 import type { CredentialPrompter } from '../../remote-agent/client/credentialPrompt';
 import { AgentSessionError } from '../../remote-agent/client/sessionError';
 import { answersByAttempt, scriptedPrompter, whoAmIOver } from '../support/credentials';
+import { TEST_SECRETS } from '../support/testSecrets';
 
-const PASSPHRASE = 'correct horse battery staple';
-const PASSWORD = 'pw-Tr0ub4dor&3';
-const CODE = '424242';
+const PASSPHRASE = TEST_SECRETS.keyPassphrase;
+const PASSWORD = TEST_SECRETS.loginPassword;
+const CODE = TEST_SECRETS.oneTimeCode;
 const SECRETS = [PASSPHRASE, PASSWORD, CODE];
 
 const dir = mkdtempSync(join(tmpdir(), 'ssh-auth-test-'));
@@ -86,7 +87,10 @@ before(async () => {
   port = (server.address() as { port: number }).port;
   writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${port} ${hostKey.public.split(' ').slice(0, 2).join(' ')}\n`);
 });
-after(() => server.close());
+after(() => {
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 async function login(options: { rules: ServerRules; identityFile?: string; credentials?: CredentialPrompter; signal?: AbortSignal }): Promise<string> {
   rules = options.rules;

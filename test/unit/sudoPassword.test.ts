@@ -11,8 +11,9 @@ import { AgentSessionError } from '../../remote-agent/client/sessionError';
 import { answerSudoPrompts, newSudoMarkers, sudoWithPasswordCommand, withoutSudoMarkers, type SudoDialogueOptions } from '../../remote-agent/client/sudoPassword';
 import type { ExitStatus, RunningProcess } from '../../remote-agent/client/transport';
 import { answersByAttempt, scriptedPrompter } from '../support/credentials';
+import { TEST_SECRETS } from '../support/testSecrets';
 
-const PASSWORD = 's3cret sudo pw';
+const PASSWORD = TEST_SECRETS.sudoPassword;
 
 /** A stand-in for sudo: the test writes its stderr and reads what was written to its stdin. */
 function fakeSudo() {

@@ -4,7 +4,7 @@
  * prompt as its argument, its stdout the answer, a failure declines). With neither, no prompter.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -12,8 +12,9 @@ import { test } from 'node:test';
 import type { ReadStream } from 'node:tty';
 import { cliPrompter, promptText, readFromTerminal } from '../../cli/terminalPrompter';
 import type { CredentialRequest } from '../../remote-agent/client/credentialPrompt';
+import { TEST_SECRETS } from '../support/testSecrets';
 
-const SECRET = 'hunter2-terminal';
+const SECRET = TEST_SECRETS.keyPassphrase;
 const request: CredentialRequest = { kind: 'key-passphrase', target: 'alice@db1:22', keyFile: '/home/alice/.ssh/id_ed25519', prompt: "Enter passphrase for key '/home/alice/.ssh/id_ed25519':", echo: false, attempt: 1 };
 
 /** A terminal stand-in: what the person types goes in, raw mode is recorded. */
@@ -70,8 +71,10 @@ test("a retry says the last answer was wrong, and a server's keyboard-interactiv
   );
 });
 
-test('without a terminal, SSH_ASKPASS is run with the prompt as its argument and its stdout is the answer', async () => {
+test('without a terminal, SSH_ASKPASS is run with the prompt as its argument and its stdout is the answer', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'askpass-test-'));
+  // The askpass script holds the secret: it must not outlive the test (scripts/check-test-secrets.ts).
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const program = join(dir, 'askpass');
   writeFileSync(program, `#!/bin/sh\necho "$1" > ${join(dir, 'asked')}\nprintf '%s\\n' '${SECRET}'\n`);
   chmodSync(program, 0o755);
