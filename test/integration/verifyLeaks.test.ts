@@ -128,7 +128,7 @@ interface Verdict {
 
 /** What must be the same in every answer to the same program: the verdict without its timings. */
 function verdictOf(v: ProgramVerdict): Verdict {
-  return { name: v.name, ok: v.ok, errno: v.errno, insnCount: v.insnCount, insnsProcessed: v.insnsProcessed, log: v.log.replace(/^verification time \d+ usec\n/m, '').replace(/= 0xffff[0-9a-f]{12}\b/g, '= <map address>') };
+  return { name: v.name, ok: v.ok, errno: v.errno, insnCount: v.insnCount, insnsProcessed: v.insnsProcessed, log: v.log.replace(/^verification time \d+ usec\n/m, '').replace(/= 0x[0-9a-f]{16}\b/g, '= <map address>') };
 }
 
 /** One client: its session, how it compiles (on a VM, here against the VM's BTF), and its agent's pid once it holds a program. */
