@@ -5,7 +5,7 @@
  * the compiling clang and the waiting warm clang killed, the sshd process serving the session
  * killed, and the agent of `ebpf-studio run` / `check` killed. Each must end in one clear reason
  * (the pending request rejects at once, later ones are refused, the CLI exits 2 with one line),
- * and nothing of ours may remain on the target: no program, no XDP, no tc filter or clsact qdisc
+ * and nothing of ours may remain on the target: no program or map, no XDP, no tc filter or clsact qdisc
  * on the test's veth, no link on it — on kernels without tcx (legacy clsact filters outlive a
  * killed process) once the next agent has started and swept the dead agent's attach journal.
  * Runs on this machine and on Debian 6.1 in QEMU (no tcx: the legacy tc path).
@@ -81,30 +81,37 @@ interface VethState {
   /** bpftool links running one of `programIds` (bpftool 7.1 does not show a tcx link's ifindex). */
   links: number;
   programs: number[];
+  /** Maps that still exist among those `programIds` use and the `mapIds` asked about. */
+  maps: number[];
 }
 
-async function vethState(shell: Transport, programIds: number[]): Promise<VethState> {
+async function vethState(shell: Transport, programIds: number[], mapIds: number[] = []): Promise<VethState> {
   const out = await sh(shell, [
     `ip -o link show dev ${HOST_IF} | grep -q ' xdp' && echo xdp-attached`,
     `tc qdisc show dev ${HOST_IF} | grep -q clsact && echo clsact-present`,
     `for dir in ingress egress; do tc filter show dev ${HOST_IF} $dir | sed -n "/handle/s/^filter /filter $dir /p"; done`,
     'echo "links $(bpftool -j link show)"',
     'echo "progs $(bpftool -j prog show)"',
+    'echo "maps $(bpftool -j map show)"',
     'true',
   ].join('\n'));
   const line = (prefix: string) => out.split('\n').find((l) => l.startsWith(prefix))!.slice(prefix.length);
   const links = JSON.parse(line('links ') || '[]') as Array<{ prog_id: number }>;
-  const progs = new Set((JSON.parse(line('progs ') || '[]') as Array<{ id: number }>).map((p) => p.id));
+  const progList = JSON.parse(line('progs ') || '[]') as Array<{ id: number; map_ids?: number[] }>;
+  const progs = new Set(progList.map((p) => p.id));
+  const existingMaps = new Set((JSON.parse(line('maps ') || '[]') as Array<{ id: number }>).map((m) => m.id));
+  const ourMaps = new Set([...mapIds, ...progList.filter((p) => programIds.includes(p.id)).flatMap((p) => p.map_ids ?? [])]);
   return {
     xdp: out.includes('xdp-attached'),
     clsact: out.includes('clsact-present'),
     tcFilters: out.split('\n').filter((l) => l.startsWith('filter ')),
     links: links.filter((l) => programIds.includes(l.prog_id)).length,
     programs: programIds.filter((id) => progs.has(id)),
+    maps: [...ourMaps].filter((id) => existingMaps.has(id)).sort((a, b) => a - b),
   };
 }
 
-const NOTHING: VethState = { xdp: false, clsact: false, tcFilters: [], links: 0, programs: [] };
+const NOTHING: VethState = { xdp: false, clsact: false, tcFilters: [], links: 0, programs: [], maps: [] };
 
 /** The pid of the one process on the target holding an fd of program `programId`: our agent. */
 async function agentPidHolding(shell: Transport, programId: number): Promise<number> {
@@ -232,6 +239,7 @@ async function killAgentAt(t: TestContext, target: string, stage: string, shell:
   assert.equal(during.tcFilters.length, legacyTc ? 1 : 0, during.tcFilters.join('\n'));
   assert.equal(during.links, legacyTc ? 2 : 3, 'xdp, tracepoint and (with tcx) tc are links');
   assert.deepEqual(during.programs, attached.programIds);
+  assert.ok(during.maps.length >= 3, `the programs' maps: ${during.maps.join(' ')}`);
 
   const pid = await agentPidHolding(shell, attached.programIds[0]!);
   await sh(shell, `kill -STOP ${pid}`);
@@ -256,7 +264,7 @@ async function killAgentAt(t: TestContext, target: string, stage: string, shell:
   await session.dispose();
 
   // Links die with the killed agent's fds; a legacy clsact filter (no tcx) holds its program until removed.
-  const afterKill = await vethState(shell, attached.programIds);
+  const afterKill = await vethState(shell, attached.programIds, during.maps);
   assert.equal(afterKill.xdp, false, 'XDP goes with its link');
   assert.equal(afterKill.links, 0);
   if (!legacyTc) assert.deepEqual(afterKill, NOTHING);
@@ -278,7 +286,7 @@ async function killAgentAt(t: TestContext, target: string, stage: string, shell:
     // The next agent start (any session of this user) removes what the dead agent's journal names.
     const next = await openAgentSession({ target: parseTarget(target), agentSourceDir, agentBinaryDir, clientVersion: 'faultInjection.test' });
     await next.dispose();
-    const swept = await vethState(shell, attached.programIds);
+    const swept = await vethState(shell, attached.programIds, during.maps);
     if (o.othersFilter) {
       assert.equal(swept.tcFilters.length, 1, swept.tcFilters.join('\n'));
       assert.match(swept.tcFilters[0]!, /^filter ingress protocol all pref 49152 bpf chain 0 handle 0x1 .* name others_pass /, 'someone else\'s filter stays');
@@ -382,6 +390,7 @@ test('the sshd serving the session killed while streaming: one reason, and the a
     });
     const attached = await attachEverything(session);
     const pid = await agentPidHolding(shell, attached.programIds[0]!);
+    const { maps } = await vethState(shell, attached.programIds);
     const pending = session.client.request('stream.stop', { streamId: attached.streamId }).then(() => undefined, (e: unknown) => e);
     sshd!.dropConnections();
     const error = await pending;
@@ -396,7 +405,7 @@ test('the sshd serving the session killed while streaming: one reason, and the a
     await session.dispose();
     // Its channel gone, the agent sees EOF (or SIGHUP) and detaches everything itself.
     await eventually('the orphaned agent exiting', 10_000, async () => !existsSync(`/proc/${pid}`));
-    assert.deepEqual(await vethState(shell, attached.programIds), NOTHING);
+    assert.deepEqual(await vethState(shell, attached.programIds, maps), NOTHING);
   } finally {
     await removeVeth(shell);
   }
