@@ -95,9 +95,9 @@ static bool probe_tcx(void)
 
 /* The BTF id of bpf_iter_task, which a task iterator attaches to. Finding it parses the whole vmlinux
  * BTF (65-84 ms here, a fifth of an agent's start), so the answer is kept per kernel BTF (its hash,
- * as hello's btfId) in the private cache dir; a cached id is only a hint: the load below still
- * decides. */
-static int iter_task_btf_id(const char *cache_dir)
+ * as hello's btfId) in the private cache dir. A cached id is only a hint: when a load with it fails,
+ * probe_task_iterator looks the id up again. */
+static int iter_task_btf_id(const char *cache_dir, bool use_cached)
 {
 	char btf_id[BTF_ID_LEN + 1], dir[PATH_MAX], path[PATH_MAX + 64], tmp[PATH_MAX + 80], buf[16] = "";
 	bool cacheable = false;
@@ -110,7 +110,7 @@ static int iter_task_btf_id(const char *cache_dir)
 	    !cache_dir_ensure_private(dir, 0700)) {
 		snprintf(path, sizeof(path), "%s/%s-bpf_iter_task", dir, btf_id);
 		cacheable = true;
-		f = fopen(path, "r");
+		f = use_cached ? fopen(path, "r") : NULL;
 		if (f) {
 			id = fgets(buf, sizeof(buf), f) ? atoi(buf) : 0;
 			fclose(f);
@@ -139,23 +139,33 @@ static int iter_task_btf_id(const char *cache_dir)
 /* libbpf probes BPF_PROG_TYPE_TRACING with an fentry program, which a kernel without BPF trampolines
  * refuses although it loads other tracing programs: iterators and tp_btf need no trampoline. A task
  * iterator that loads proves the type loads there (tracingPrograms still says whether fentry does). */
-static bool probe_task_iterator(const char *cache_dir)
+static bool iterator_loads(int btf_id)
 {
 	const struct bpf_insn insns[] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_ITER);
-	int id = iter_task_btf_id(cache_dir), prog;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_ITER, .attach_btf_id = btf_id);
+	int prog;
 
-	if (id <= 0)
+	if (btf_id <= 0)
 		return false;
-	opts.attach_btf_id = id;
 	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
 	if (prog < 0)
 		return false;
 	close(prog);
 	return true;
+}
+
+static bool probe_task_iterator(const char *cache_dir)
+{
+	int cached = iter_task_btf_id(cache_dir, true), found;
+
+	if (iterator_loads(cached))
+		return true;
+	/* A damaged cache entry must not hide the feature: the id is looked up again (and rewritten). */
+	found = iter_task_btf_id(cache_dir, false);
+	return found != cached && iterator_loads(found);
 }
 
 static bool lsm_has_bpf(void)
