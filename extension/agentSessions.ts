@@ -22,7 +22,16 @@ import { readNamedTargets, readSettings, resolveTarget, storeTarget, type Resolv
 export type ConnectionState =
   | { state: 'connecting'; description: string }
   | { state: 'connected'; description: string; kernelRelease: string }
-  | { state: 'closed' | 'failed'; description: string; reason: string };
+  | { state: 'closed' | 'failed'; description: string; reason: string }
+  /** The connection was lost (`reason`); try `attempt` of `attempts` starts in `inMs`. */
+  | { state: 'reconnecting'; description: string; reason: string; attempt: number; attempts: number; inMs: number };
+
+/** Failures that trying again cannot mend: a person must act (trust a key, give a password, fix privileges). */
+const NOT_RETRIED = new Set(['unknown-host-key', 'changed-host-key', 'auth', 'credentials-declined', 'sudo-password', 'agent-build', 'agent-integrity', 'privilege']);
+/** The wait before try n (1-based): 1, 2, 4, 8, 16, then 30 s. */
+function reconnectDelayMs(attempt: number): number {
+  return Math.min(1000 * 2 ** (attempt - 1), 30_000);
+}
 
 export interface AgentSessionsOptions {
   agentSourceDir: string;
@@ -43,6 +52,8 @@ export class AgentSessions implements vscode.Disposable {
   /** Targets where the user dismissed a passphrase or password prompt: not asked again until Reconnect/Select Target. */
   private readonly declinedCredentials = new Set<string>();
   private readonly shutdown = new AbortController();
+  /** The pending automatic reconnect of each target whose connection was lost. */
+  private readonly retries = new Map<string, NodeJS.Timeout>();
   private readonly stateEmitter = new vscode.EventEmitter<ConnectionState>();
   /** Fires on every connection change of any target. */
   readonly onDidChangeState = this.stateEmitter.event;
@@ -122,6 +133,7 @@ export class AgentSessions implements vscode.Disposable {
 
   /** Closes the session of `target` (if any), forgets declined host keys, and opens a new one. */
   async reconnect(target: TargetSpec, description: string): Promise<AgentSession> {
+    this.cancelRetry(description);
     this.declinedHostKeys.delete(description);
     this.reportedChangedKeys.delete(description);
     this.declinedCredentials.delete(description);
@@ -130,6 +142,7 @@ export class AgentSessions implements vscode.Disposable {
   }
 
   dispose(): void {
+    for (const description of [...this.retries.keys()]) this.cancelRetry(description);
     this.shutdown.abort(new Error('eBPF Studio is shutting down'));
     void this.compiler.dispose();
     for (const session of this.sessions.values()) {
@@ -154,6 +167,8 @@ export class AgentSessions implements vscode.Disposable {
   }
 
   private changeTarget(): void {
+    // Another target now: the old one is not tried again on its own.
+    for (const description of [...this.retries.keys()]) this.cancelRetry(description);
     this.declinedCredentials.clear();
     this.target = readTarget(this.named);
     this.announceTarget();
@@ -270,8 +285,56 @@ export class AgentSessions implements vscode.Disposable {
     const isCurrent = current !== undefined && (await current.catch(() => undefined)) === session;
     if (!isCurrent) return; // replaced by Reconnect: its closing is expected
     this.sessions.delete(description);
-    this.options.log.info(`${description}: session closed: ${reason.message} (it reopens on the next verification)`);
-    this.stateEmitter.fire({ state: 'closed', description, reason: reason.message });
+    const target = this.target.resolved;
+    const attempts = readSettings().reconnectAttempts;
+    if (this.shutdown.signal.aborted || !target.ok || target.description !== description || attempts === 0) {
+      this.options.log.info(`${description}: session closed: ${reason.message} (it reopens on the next verification)`);
+      this.stateEmitter.fire({ state: 'closed', description, reason: reason.message });
+      return;
+    }
+    this.options.log.info(`${description}: session closed: ${reason.message}`);
+    this.scheduleReconnect(target.spec, description, reason.message, 1, attempts);
+  }
+
+  /**
+   * Tries the lost target again after a growing wait, until it answers, a person must act (see
+   * NOT_RETRIED), the target changes, or `attempts` tries failed. A verification in the meantime
+   * opens the session at once; the pending try then finds it open and stops.
+   */
+  private scheduleReconnect(spec: TargetSpec, description: string, reason: string, attempt: number, attempts: number): void {
+    const { log } = this.options;
+    if (attempt > attempts) {
+      const gaveUp = `${reason} (tried ${attempts} times to reconnect; run "eBPF: Reconnect" to try again)`;
+      log.info(`${description}: stopped reconnecting after ${attempts} tries`);
+      this.stateEmitter.fire({ state: 'failed', description, reason: gaveUp });
+      return;
+    }
+    const inMs = reconnectDelayMs(attempt);
+    log.info(`${description}: reconnecting in ${inMs / 1000} s (try ${attempt} of ${attempts})`);
+    this.stateEmitter.fire({ state: 'reconnecting', description, reason, attempt, attempts, inMs });
+    this.cancelRetry(description);
+    this.retries.set(
+      description,
+      setTimeout(() => {
+        this.retries.delete(description);
+        if (this.sessions.has(description)) return;
+        this.get(spec, description).then(
+          () => log.info(`${description}: reconnected (try ${attempt})`),
+          (error: unknown) => {
+            if (error instanceof AgentSessionError && NOT_RETRIED.has(error.kind)) return; // open() reported it
+            if (this.shutdown.signal.aborted) return;
+            const current = this.target.resolved;
+            if (!current.ok || current.description !== description) return;
+            this.scheduleReconnect(spec, description, error instanceof Error ? error.message : String(error), attempt + 1, attempts);
+          },
+        );
+      }, inMs),
+    );
+  }
+
+  private cancelRetry(description: string): void {
+    clearTimeout(this.retries.get(description));
+    this.retries.delete(description);
   }
 
   /** The prompter for one target, silent once the user dismissed one of its prompts. */

@@ -63,7 +63,10 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
         item.id = `target:${node.target}`;
         item.description = state?.state === 'connected' ? `connected · kernel ${state.kernelRelease}` : (state?.state ?? 'not connected');
         item.tooltip = state && 'reason' in state ? `${state.state}: ${state.reason}` : undefined;
-        item.iconPath = new vscode.ThemeIcon(state?.state === 'connected' ? 'vm-active' : state?.state === 'failed' || state?.state === 'closed' ? 'vm-outline' : 'vm');
+        if (state?.state === 'reconnecting') item.description = `connection lost · reconnecting (try ${state.attempt} of ${state.attempts})`;
+        item.iconPath = new vscode.ThemeIcon(
+          state?.state === 'connected' ? 'vm-active' : state?.state === 'reconnecting' ? 'sync~spin' : state?.state === 'failed' || state?.state === 'closed' ? 'vm-outline' : 'vm',
+        );
         return item;
       }
       case 'attached': {

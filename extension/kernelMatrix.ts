@@ -62,6 +62,12 @@ export class KernelMatrix implements vscode.Disposable {
     return [...this.results.values()];
   }
 
+  /** Every file with a result or a run in flight: what a change of the matrix targets checks again. */
+  filesInMatrix(): vscode.Uri[] {
+    const keys = new Set([...this.results.keys(), ...this.runs.keys()]);
+    return [...keys].map((key) => vscode.Uri.parse(key));
+  }
+
   /** Checks `document` on every matrix target; undefined when a newer run of the same file superseded it. */
   async check(document: vscode.TextDocument, targets: string[]): Promise<MatrixResult | undefined> {
     const key = document.uri.toString();
@@ -212,15 +218,17 @@ export function registerKernelMatrixCommands(matrix: KernelMatrix, vms: KernelVm
       if (isBpfSource(document)) matrix.forget(document.uri);
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      // New targets: the files already in the matrix are checked again on them.
+      // New targets: the files already in the matrix, or being checked on the old targets (a
+      // "Verify on All Targets" that read the setting just before the change landed), are checked
+      // again on them.
       if (!e.affectsConfiguration('ebpfStudio.matrixTargets')) return;
       const none = readSettings().matrixTargets.length === 0;
-      for (const result of matrix.allResults()) {
+      for (const file of matrix.filesInMatrix()) {
         if (none) {
-          matrix.forget(result.file);
+          matrix.forget(file);
           continue;
         }
-        const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === result.file.toString());
+        const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === file.toString());
         if (document) inBackground(document);
       }
     }),

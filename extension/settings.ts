@@ -21,6 +21,8 @@ export interface EbpfStudioSettings {
   verifyOnSave: boolean;
   /** Targets of the Kernel Matrix, as the user wrote them ('local', 'vm:6.1', 'root@host'). */
   matrixTargets: string[];
+  /** How often a lost connection to the target is tried again on its own (0: never). */
+  reconnectAttempts: number;
 }
 
 export function readSettings(): EbpfStudioSettings {
@@ -31,6 +33,7 @@ export function readSettings(): EbpfStudioSettings {
     identityFile: expandHome(config.get<string>('identityFile', '')),
     verifyOnSave: config.get<boolean>('verifyOnSave', true),
     matrixTargets: [...new Set(config.get<unknown[]>('matrixTargets', []).filter((t): t is string => typeof t === 'string').map((t) => t.trim()).filter((t) => t !== ''))],
+    reconnectAttempts: Math.max(0, Math.min(100, Math.trunc(config.get<number>('reconnectAttempts', 8)) || 0)),
   };
 }
 

@@ -37,7 +37,14 @@ export function registerVerdictStatusBar(verifier: FileVerifier, sessions: Agent
 
     const report = file ? verifier.reportFor(file) : undefined;
     const runningHere = running.find((r) => file && r.file.toString() === file.toString()) ?? running[0];
-    if (connection?.state === 'connecting') {
+    if (connection?.state === 'reconnecting') {
+      item.text = `$(sync~spin) eBPF: reconnecting to ${connection.description}…`;
+      item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
+      item.command = Commands.reconnect;
+      tooltip.appendText(
+        `The connection to ${connection.description} was lost: ${connection.reason}. Try ${connection.attempt} of ${connection.attempts} in ${connection.inMs / 1000} s; click to reconnect now.`,
+      );
+    } else if (connection?.state === 'connecting') {
       item.text = `$(sync~spin) eBPF: connecting to ${connection.description}…`;
       tooltip.appendText(`Starting the eBPF agent on ${connection.description}.`);
     } else if (runningHere) {
@@ -80,7 +87,7 @@ export function registerVerdictStatusBar(verifier: FileVerifier, sessions: Agent
       connection = state;
       if (state.state === 'closed') problem = `The session with ${state.description} closed: ${state.reason}`;
       if (state.state === 'failed') problem = `Cannot connect to ${state.description}: ${state.reason}`;
-      if (state.state === 'connected') problem = undefined;
+      if (state.state === 'connected' || state.state === 'reconnecting') problem = undefined;
       render();
     }),
     sessions.onDidChangeTarget(() => {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* Kernel feature probes for hello: real loads, map creates and files, never the version number. */
 #include <errno.h>
+#include <limits.h>
 #include <mntent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -13,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "features.h"
+#include "vmlinux_cache.h"
 
 #define TRACEFS_DEFAULT "/sys/kernel/tracing"
 
@@ -90,31 +93,79 @@ static bool probe_tcx(void)
 	return err == ENODEV;
 }
 
+/* The BTF id of bpf_iter_task, which a task iterator attaches to. Finding it parses the whole vmlinux
+ * BTF (65-84 ms here, a fifth of an agent's start), so the answer is kept per kernel BTF (its hash,
+ * as hello's btfId) in the private cache dir. A cached id is only a hint: when a load with it fails,
+ * probe_task_iterator looks the id up again. */
+static int iter_task_btf_id(const char *cache_dir, bool use_cached)
+{
+	char btf_id[BTF_ID_LEN + 1], dir[PATH_MAX], path[PATH_MAX + 64], tmp[PATH_MAX + 80], buf[16] = "";
+	bool cacheable = false;
+	struct btf *vmlinux;
+	FILE *f;
+	int id;
+
+	if (cache_dir && !vmlinux_btf_id(btf_id) &&
+	    snprintf(dir, sizeof(dir), "%s/features", cache_dir) < (int)sizeof(dir) &&
+	    !cache_dir_ensure_private(dir, 0700)) {
+		snprintf(path, sizeof(path), "%s/%s-bpf_iter_task", dir, btf_id);
+		cacheable = true;
+		f = use_cached ? fopen(path, "r") : NULL;
+		if (f) {
+			id = fgets(buf, sizeof(buf), f) ? atoi(buf) : 0;
+			fclose(f);
+			if (id > 0)
+				return id;
+		}
+	}
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return -errno;
+	id = btf__find_by_name_kind(vmlinux, "bpf_iter_task", BTF_KIND_FUNC);
+	btf__free(vmlinux);
+	if (id <= 0 || !cacheable)
+		return id;
+	/* Written under a temporary name and renamed: a concurrent agent reads all of it or nothing. */
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%d\n", id) < 0 || fclose(f) || rename(tmp, path)) {
+		fprintf(stderr, "ebpf-agent: cannot cache the task iterator's BTF id in %s: %s\n", path, strerror(errno));
+		if (f)
+			unlink(tmp);
+	}
+	return id;
+}
+
 /* libbpf probes BPF_PROG_TYPE_TRACING with an fentry program, which a kernel without BPF trampolines
  * refuses although it loads other tracing programs: iterators and tp_btf need no trampoline. A task
  * iterator that loads proves the type loads there (tracingPrograms still says whether fentry does). */
-static bool probe_task_iterator(void)
+static bool iterator_loads(int btf_id)
 {
 	const struct bpf_insn insns[] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_ITER);
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	int id, prog;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_ITER, .attach_btf_id = btf_id);
+	int prog;
 
-	if (!vmlinux)
+	if (btf_id <= 0)
 		return false;
-	id = btf__find_by_name_kind(vmlinux, "bpf_iter_task", BTF_KIND_FUNC);
-	btf__free(vmlinux);
-	if (id <= 0)
-		return false;
-	opts.attach_btf_id = id;
 	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
 	if (prog < 0)
 		return false;
 	close(prog);
 	return true;
+}
+
+static bool probe_task_iterator(const char *cache_dir)
+{
+	int cached = iter_task_btf_id(cache_dir, true), found;
+
+	if (iterator_loads(cached))
+		return true;
+	/* A damaged cache entry must not hide the feature: the id is looked up again (and rewritten). */
+	found = iter_task_btf_id(cache_dir, false);
+	return found != cached && iterator_loads(found);
 }
 
 static bool lsm_has_bpf(void)
@@ -133,7 +184,7 @@ static bool lsm_has_bpf(void)
 	return yes;
 }
 
-void features_probe(struct kernel_features *f)
+void features_probe(struct kernel_features *f, const char *cache_dir)
 {
 	memset(f, 0, sizeof(*f));
 	find_tracefs(f);
@@ -151,7 +202,7 @@ void features_probe(struct kernel_features *f)
 		f->map_types[t] = libbpf_probe_bpf_map_type(t, NULL) == 1;
 	f->tracing_programs = f->prog_types[BPF_PROG_TYPE_TRACING];
 	if (!f->prog_types[BPF_PROG_TYPE_TRACING])
-		f->prog_types[BPF_PROG_TYPE_TRACING] = probe_task_iterator();
+		f->prog_types[BPF_PROG_TYPE_TRACING] = probe_task_iterator(cache_dir);
 	f->lsm = f->prog_types[BPF_PROG_TYPE_LSM] && lsm_has_bpf();
 	f->ringbuf = f->map_types[BPF_MAP_TYPE_RINGBUF];
 	f->tcx = probe_tcx();

@@ -34,8 +34,9 @@ struct kernel_features {
 };
 
 /* Probes the kernel; mounts tracefs at /sys/kernel/tracing first when it is not mounted and
- * the agent is root (tracepoint attach and trace_pipe need it). */
-void features_probe(struct kernel_features *f);
+ * the agent is root (tracepoint attach and trace_pipe need it). What is costly to find and cannot
+ * change while the kernel runs is kept in @cache_dir (NULL: nothing is kept). */
+void features_probe(struct kernel_features *f, const char *cache_dir);
 struct json_object *features_json(const struct kernel_features *f);
 /* Writes why this kernel cannot load @prog at all into @why when its kind is one @f says the kernel
  * lacks (BPF LSM, trampolines, an unknown program type); false when the kind is there. */

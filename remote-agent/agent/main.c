@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	libbpf_output_install();
-	features_probe(&a.features);
+	features_probe(&a.features, a.cache_dir);
 	/* Before serving: what killed agents of this user left attached goes first. */
 	err = journal_start(a.cache_dir);
 	if (err > 0)

@@ -4,8 +4,9 @@
  * (sshRoute.ts): ProxyJump hops of any length through forwarded channels, or a ProxyCommand's
  * stdio; checks every host's key against known_hosts as OpenSSH would (knownHosts.ts), and
  * authenticates each with its own config's keys, ssh-agent, and what a person is asked for
- * (sshAuthentication.ts: passphrases, keyboard-interactive, password). Keepalives notice a dead link
- * within about a minute; losing any hop closes every other.
+ * (sshAuthentication.ts: passphrases, keyboard-interactive, password). Keepalives notice a link
+ * gone silent (a pulled cable, a paused VM, a NAT that forgot us: no FIN, no RST) within 15 s;
+ * losing any hop closes every other.
  */
 import { spawn } from 'node:child_process';
 import { isIPv6 } from 'node:net';
@@ -36,8 +37,11 @@ export interface SshConnectOptions {
 }
 
 const CONNECT_TIMEOUT_MS = 20_000;
-const KEEPALIVE_INTERVAL_MS = 15_000;
-const KEEPALIVE_COUNT_MAX = 3;
+/** A keepalive every 5 s; the third unanswered one ends the connection: a silent link is noticed within 15 s. */
+const KEEPALIVE_INTERVAL_MS = 5_000;
+const KEEPALIVE_COUNT_MAX = 2;
+/** How long each connection may stay silent before its keepalives give up (ms), for the message that says so. */
+const silenceLimits = new WeakMap<Client, number>();
 /** Without ssh2's native binding, AES-GCM (AES-NI through Node's crypto) is the fastest cipher. */
 const CIPHERS = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'];
 
@@ -327,6 +331,11 @@ async function openClient(request: OpenClientRequest): Promise<Client> {
       resolve(client);
     });
     armTimer();
+    // The config's ServerAlive settings when it has them; else ours, so a dead link is noticed (OpenSSH's default is none).
+    const keepaliveInterval = config.serverAliveIntervalMs > 0 ? config.serverAliveIntervalMs : KEEPALIVE_INTERVAL_MS;
+    const keepaliveCountMax = config.serverAliveIntervalMs > 0 ? config.serverAliveCountMax : KEEPALIVE_COUNT_MAX;
+    // ssh2 gives up when a keepalive finds more than keepaliveCountMax unanswered before it.
+    silenceLimits.set(client, keepaliveInterval * (keepaliveCountMax + 1));
     log?.(`Connecting to ${description}…`);
     client.connect({
       ...(request.sock !== undefined ? { sock: request.sock } : { host, port }),
@@ -334,9 +343,8 @@ async function openClient(request: OpenClientRequest): Promise<Client> {
       authHandler: authentication.handler,
       hostVerifier: verifyHostKey,
       readyTimeout: 0, // our own timer, paused while confirmUnknownHostKey waits for a person
-      // The config's ServerAlive settings when it has them; else ours, so a dead link is noticed (OpenSSH's default is none).
-      keepaliveInterval: config.serverAliveIntervalMs > 0 ? config.serverAliveIntervalMs : KEEPALIVE_INTERVAL_MS,
-      keepaliveCountMax: config.serverAliveIntervalMs > 0 ? config.serverAliveCountMax : KEEPALIVE_COUNT_MAX,
+      keepaliveInterval,
+      keepaliveCountMax,
       algorithms: {
         cipher: CIPHERS as never,
         // Like OpenSSH: ask for the key types known_hosts already holds for this host first.
@@ -369,6 +377,13 @@ function unknownHostKeyPolicy(
   };
 }
 
+/** What ended a connection, in words: ssh2 says only "Keepalive timeout" when the link went silent. */
+function linkFailure(client: Client, error: Error & { level?: string }): string {
+  const limit = silenceLimits.get(client);
+  if (error.level !== 'client-timeout' || limit === undefined) return error.message;
+  return `no answer from the host for ${limit / 1000} s (its keepalives went unanswered): the network or the host is down`;
+}
+
 export class SshTransport implements Transport {
   readonly description: string;
   readonly lost: Promise<Error>;
@@ -393,8 +408,8 @@ export class SshTransport implements Transport {
         const cause = hopFailure?.failure ?? lastError;
         let why = route.proxy?.outcome() || 'the server closed the connection';
         if (this.disposed) why = 'the session was closed';
-        else if (hopFailure !== undefined) why = `${hopFailure.description}: ${hopFailure.failure!.message}`;
-        else if (lastError !== undefined) why = lastError.message;
+        else if (hopFailure !== undefined) why = `${hopFailure.description}: ${linkFailure(hopFailure.client, hopFailure.failure!)}`;
+        else if (lastError !== undefined) why = linkFailure(client, lastError);
         resolve(new AgentSessionError('closed', `connection to ${description} lost: ${why}`, cause ? { cause } : undefined));
       });
     });

@@ -163,8 +163,13 @@ test('the Kernel Matrix shows a verdict per target, merges their diagnostics, sh
     // The VM is in the matrix already (added from its start notification); this machine joins it.
     await runCommand(page, 'eBPF: Choose Kernel Matrix Targets');
     const choices = page.locator('.quick-input-widget .monaco-list-row');
-    await choices.filter({ hasText: VM_TARGET }).waitFor({ timeout: 10_000 });
+    // The VM comes checked (added to the matrix from its start notification); a click checks this
+    // machine. Both are seen checked before accepting, so a click lost while the list is still being
+    // drawn fails here, by name, rather than as a one-target matrix later.
+    const checked = (label: string): Locator => page.locator('.quick-input-widget .monaco-list-row[aria-checked="true"]', { hasText: label });
+    await checked(VM_TARGET).waitFor({ timeout: 10_000 });
     await choices.filter({ hasText: 'this machine' }).click();
+    await checked('this machine').waitFor({ timeout: 10_000 });
     await page.keyboard.press('Enter');
     await openFile('broken.bpf.c');
     await page.locator('.editor-actions [aria-label="Verify on All Targets"]').click();
@@ -213,7 +218,8 @@ test('the Kernel Matrix shows a verdict per target, merges their diagnostics, sh
     await problems.first().waitFor({ state: 'detached', timeout: SAVE_VERDICT_TIMEOUT });
     await session.screenshot('6-matrix-passes-after-save');
   } catch (error) {
-    await failed('failure-matrix', error);
+    const rows = await page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Kernel Matrix' }) }).locator('.monaco-list-row').allInnerTexts().catch(() => []);
+    await failed('failure-matrix', new Error(`${error instanceof Error ? error.message : String(error)}\n--- Kernel Matrix view ---\n${rows.join('\n') || '(no rows)'}`, { cause: error }));
   }
 });
 

@@ -27,16 +27,19 @@ const FIRST_VERDICT_TIMEOUT = 180_000; // the first check builds the agent and t
 const STEP_TIMEOUT = 60_000;
 
 /**
- * Chooses a folder in VS Code's simple file dialog (code-server has no native one): waits until the
- * dialog has put its starting folder in the input — a path typed before that is joined to it —
- * then replaces it with `folder` and waits for that folder's listing.
+ * Chooses a folder in VS Code's simple file dialog (code-server has no native one). The dialog
+ * opens with the parent of its starting folder in the input and puts the starting folder (the
+ * wizard's default: the workspace) there only once it has listed it; a path typed before that is
+ * overwritten (seen on a loaded CI machine: the program went to the workspace). So: wait for the
+ * starting folder, replace it with `folder`, and wait for that folder's listing.
  */
 async function chooseFolder(quickInput: Locator, folder: string): Promise<void> {
   await quickInput.locator('.quick-input-title', { hasText: 'the folder for' }).waitFor({ timeout: STEP_TIMEOUT });
   const input = quickInput.locator('input');
   const deadline = Date.now() + STEP_TIMEOUT;
-  while (!(await input.inputValue()).endsWith('/')) {
-    if (Date.now() > deadline) throw new Error(`the folder dialog never showed its starting folder (input: "${await input.inputValue()}")`);
+  const start = `${session.workspace}/`;
+  while ((await input.inputValue()) !== start) {
+    if (Date.now() > deadline) throw new Error(`the folder dialog never showed its starting folder ${start} (input: "${await input.inputValue()}")`);
     await sleep(100);
   }
   await input.fill(`${folder}/`);

@@ -198,14 +198,24 @@ test('an SSH target: its unknown host key is shown with the fingerprint and trus
     assert.match(await readFile(knownHosts, 'utf8'), new RegExp(`^\\[127\\.0\\.0\\.1\\]:${sshd.port} ssh-ed25519 `, 'm'));
     await session.screenshot('6-verified-over-ssh');
 
-    // The link drops; on reconnecting the host shows a key other than the trusted one: refused, loudly, not asked about.
+    // The link drops: the target is tried again on its own after a second, with no click.
+    const dropped = Date.now();
+    sshd.dropConnections();
+    const reconnected = /: reconnected \(try 1\)$/m;
+    await until(async () => reconnected.test(await session.extensionOutput()), SAVE_VERDICT_TIMEOUT, 'the Output says the target reconnected on the first try');
+    t.diagnostic(`dropped → reconnected on its own: ${Date.now() - dropped} ms`);
+    assert.match(await session.extensionOutput(), /: reconnecting in 1 s \(try 1 of 8\)$/m);
+
+    // It drops again, and the host now shows a key other than the trusted one: refused, loudly,
+    // not asked about, and not tried again.
     writeKnownHostsWithWrongKey(sshd, knownHosts);
     sshd.dropConnections();
-    await page.locator('.editor-actions [aria-label="Verify Current File"]').click();
     // (fade-in-done: the toast has finished sliding in, so the screenshot shows it)
     await page.locator('.notification-toast.notification-fade-in-done', { hasText: 'host key has changed' }).waitFor({ timeout: SAVE_VERDICT_TIMEOUT });
     assert.equal(await dialog.count(), 0, 'no trust question for a changed key');
     await session.screenshot('7-changed-host-key');
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // longer than the next try's wait
+    assert.doesNotMatch(await session.extensionOutput(), /\(try 2 of 8\)/, 'a changed host key is not retried');
   } catch (error) {
     await session.screenshot('failure-ssh');
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
@@ -213,6 +223,15 @@ test('an SSH target: its unknown host key is shown with the fingerprint and trus
     await sshd.stop();
   }
 });
+
+/** Polls `condition` every 250 ms; fails with `what` after `timeout` ms. */
+async function until(condition: () => Promise<boolean>, timeout: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`not seen within ${timeout} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
 
 /** Puts the cursor at the end of the editor line containing `anchor`, and types a new line after it. */
 async function insertLineAfter(anchor: string, text: string): Promise<void> {

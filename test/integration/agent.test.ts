@@ -6,9 +6,10 @@
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseBtf } from '../../remote-agent/client/btf';
 import { AGENT_PROTOCOL_VERSION, ErrorCode, agentMethods } from '../../remote-agent/protocol';
 import {
   agentPrerequisiteMissing,
@@ -271,6 +272,39 @@ t('a line over 32 MiB is answered with InvalidRequest and discarded, and the age
   assert.equal((await agent.request('hello', { clientVersion: 'after' })).result.protocolVersion, AGENT_PROTOCOL_VERSION);
 });
 
+t("where libbpf's fentry probe fails, the start's task iterator probe keeps bpf_iter_task's BTF id per kernel in the cache dir, and looks it up again when the kept id is wrong", async () => {
+  const first = new RawAgent();
+  let second: RawAgent | undefined;
+  try {
+    const hello = (await first.request('hello', { clientVersion: 'agent.test' })).result;
+    const features = hello.features;
+    const iterTask = parseBtf(readFileSync('/sys/kernel/btf/vmlinux')).types.find((type) => type.kind === 'func' && type.name === 'bpf_iter_task');
+    const kept = join(first.cacheDir, 'features', `${hello.btfId}-bpf_iter_task`);
+    if (features.tracingPrograms) {
+      // libbpf's own probe found the type: nothing was looked up, nothing kept.
+      assert.equal(existsSync(kept), false);
+      return;
+    }
+    assert.ok(iterTask, 'this kernel has bpf_iter_task in its BTF');
+    assert.equal(features.programTypes.includes('tracing'), true, 'a task iterator loads: the tracing type counts');
+    assert.equal(readFileSync(kept, 'utf8'), `${iterTask.id}\n`);
+    await first.close();
+    writeFileSync(kept, '1\n'); // type 1 is never bpf_iter_task: the load with it fails
+    second = new RawAgent({ cacheDir: first.cacheDir });
+    const again = (await second.request('hello', { clientVersion: 'agent.test' })).result;
+    assert.equal(again.features.programTypes.includes('tracing'), true, 'a wrong kept id does not hide the type');
+    assert.equal(readFileSync(kept, 'utf8'), `${iterTask.id}\n`, 'the id was looked up again and kept');
+    await second.close();
+    assertNoSanitizerReport(first.stderr);
+    assertNoSanitizerReport(second.stderr);
+  } finally {
+    if (first.child.exitCode === null) await first.close();
+    if (second && second.child.exitCode === null) await second.close();
+    first.cleanup();
+    second?.cleanup(); // (its cache dir is first's, already gone: rmSync is forced)
+  }
+});
+
 t('SIGTERM makes the agent remove its work dirs and exit', async () => {
   const doomed = new RawAgent();
   try {
@@ -282,7 +316,8 @@ t('SIGTERM makes the agent remove its work dirs and exit', async () => {
     doomed.child.kill('SIGTERM');
     assert.equal(await doomed.exited, 0);
     assert.deepEqual(readdirSync(doomed.tmpDir), []);
-    assert.deepEqual(readdirSync(doomed.cacheDir).sort(), ['attachments', 'vmlinux'], 'the preload is removed once clang has mapped it (the attach journal dir and the vmlinux cache stay)');
+    // (features/ holds what the start's probes looked up, where libbpf's fentry probe fails: see below.)
+    assert.deepEqual(readdirSync(doomed.cacheDir).filter((e) => e !== 'features').sort(), ['attachments', 'vmlinux'], 'the preload is removed once clang has mapped it (the attach journal dir and the vmlinux cache stay)');
     assert.deepEqual(processesMapping(doomed.cacheDir), [], 'no warm clang outlives the agent');
     assertNoSanitizerReport(doomed.stderr);
   } finally {

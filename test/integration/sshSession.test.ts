@@ -1,12 +1,14 @@
 /**
  * Agent sessions for real: a private sshd on 127.0.0.1, the real agent deployed and built from
  * remote-agent/agent, this machine's kernel. Host key trust (unknown, confirmed, changed), hello,
- * a dropped connection failing a pending request at once, and the local transport.
+ * a dropped connection failing a pending request at once, a link gone silent noticed by keepalives,
+ * and the local transport.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AgentSessionError, openAgentSession, type HostKeyInfo } from '../../remote-agent/client/agentSession';
@@ -129,6 +131,52 @@ test('dropping the SSH connection rejects a pending request at once with the one
     await session.dispose();
   }
 });
+
+test('a link that goes silent (no FIN, no RST: a pulled cable, a paused VM) fails the session and its pending request with one reason, noticed by keepalives', { skip: unavailable ?? false, timeout: 90_000 }, async (t) => {
+  const relay = await startFreezableRelay(sshd.port);
+  const knownHosts = join(scratch, 'relay_known_hosts');
+  // The relay's [host]:port carries the sshd's own key.
+  writeFileSync(knownHosts, readFileSync(sshd.knownHostsFile, 'utf8').replace(`]:${sshd.port} `, `]:${relay.port} `));
+  const session = await openAgentSession({ ...sshOptions({ knownHostsFile: knownHosts }), target: { kind: 'ssh', host: sshd.host, port: relay.port, user: sshd.user } });
+  try {
+    relay.freeze();
+    const silentSince = Date.now();
+    const pending = session.client.request('compile', { files: [{ path: 'a.bpf.c', content: 'int x;\n' }], main: 'a.bpf.c' });
+    const reason = await session.closed;
+    t.diagnostic(`silent link noticed after ${Date.now() - silentSince} ms`);
+    assert.equal(reason.message, `connection to root@127.0.0.1:${relay.port} lost: no answer from the host for 15 s (its keepalives went unanswered): the network or the host is down`);
+    await assert.rejects(pending, (error: unknown) => error === reason);
+    await assert.rejects(session.client.request('load', { objectId: 'x' }), (error: unknown) => error === reason);
+  } finally {
+    await session.dispose();
+    relay.close();
+  }
+});
+
+/** A TCP relay to 127.0.0.1:`port` whose freeze() stops it forwarding anything, without closing either side. */
+async function startFreezableRelay(port: number): Promise<{ port: number; freeze(): void; close(): void }> {
+  const sockets: Socket[] = [];
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    client.pipe(upstream);
+    upstream.pipe(client);
+    sockets.push(client, upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    freeze: () => {
+      for (const socket of sockets) {
+        socket.unpipe();
+        socket.pause();
+      }
+    },
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
 
 test('a local session (target local) starts the agent on this machine and says hello', async () => {
   const session = await openAgentSession({ target: { kind: 'local' }, agentSourceDir, clientVersion: 'test' });

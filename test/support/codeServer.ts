@@ -190,6 +190,8 @@ export interface EditorSessionOptions {
   workspace: { copyFrom?: string; files?: Record<string, string> };
   /** The workspace's .vscode/settings.json. */
   settings: Record<string, unknown>;
+  /** User settings over the quiet defaults (e.g. workspace trust turned back on). */
+  userSettings?: Record<string, unknown>;
 }
 
 export interface EditorSession {
@@ -268,7 +270,7 @@ export async function openEditorSession(opts: EditorSessionOptions): Promise<Edi
     const userDataDir = join(tmp, 'user-data');
     const extensionsDir = join(tmp, 'extensions');
     await mkdir(extensionsDir, { recursive: true });
-    await writeUserSettings(userDataDir, quietWorkbenchSettings);
+    await writeUserSettings(userDataDir, { ...quietWorkbenchSettings, ...opts.userSettings });
     await installVsix(vsix, extensionsDir);
     const home = join(tmp, 'home');
     await mkdir(join(home, '.ssh'), { recursive: true, mode: 0o700 });

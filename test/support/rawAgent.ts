@@ -71,11 +71,14 @@ export class RawAgent {
   private readonly notificationWaiters: Array<() => void> = [];
   private nextId = 1;
 
-  /** `scratchDir`: TMPDIR and parent of the cache dir (the caller removes it); else private dirs that cleanup() removes. */
-  constructor(opts: { scratchDir?: string; env?: NodeJS.ProcessEnv } = {}) {
+  /**
+   * `scratchDir`: TMPDIR and parent of the cache dir (the caller removes it); else private dirs that
+   * cleanup() removes. `cacheDir`: an earlier agent's cache dir, to start with what it kept.
+   */
+  constructor(opts: { scratchDir?: string; cacheDir?: string; env?: NodeJS.ProcessEnv } = {}) {
     this.ownsTmpDir = opts.scratchDir === undefined;
     this.tmpDir = opts.scratchDir ?? mkdtempSync(join(tmpdir(), 'agent-test-tmp-'));
-    this.cacheDir = mkdtempSync(join(opts.scratchDir ?? tmpdir(), 'agent-test-cache-'));
+    this.cacheDir = opts.cacheDir ?? mkdtempSync(join(opts.scratchDir ?? tmpdir(), 'agent-test-cache-'));
     this.child = spawn(agentBinary, ['--cache-dir', this.cacheDir], {
       env: { ...(opts.env ?? process.env), TMPDIR: this.tmpDir, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1' },
     });

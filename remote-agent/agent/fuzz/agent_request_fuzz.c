@@ -88,7 +88,7 @@ int LLVMFuzzerInitialize(int *argc __attribute__((unused)), char ***argv __attri
 		fail("outbuf/line reader");
 	libbpf_output_install();
 	fuzz_seam_kernel_open = true;
-	features_probe(&agent.features);
+	features_probe(&agent.features, NULL);
 	fuzz_seam_kernel_open = false;
 	/* unpin deletes files under <bpffs>/ebpf-studio: a directory of the run's own, not the host's. */
 	snprintf(agent.features.bpffs, sizeof(agent.features.bpffs), "%s", bpffs);
