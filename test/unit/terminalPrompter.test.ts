@@ -50,6 +50,17 @@ test('on a terminal the answer is read without being shown, Backspace edits it, 
   assert.ok(!text().includes(SECRET));
 });
 
+test('echo is off before the prompt shows, so an answer typed the moment it appears is not echoed', async () => {
+  const { stream } = fakeTerminal();
+  const output = new PassThrough();
+  const rawWhenPromptShown: boolean[] = [];
+  output.on('data', () => rawWhenPromptShown.push(stream.isRaw));
+  const answer = readFromTerminal(stream, output, request, new AbortController().signal);
+  stream.write(`${SECRET}\r`);
+  assert.equal(await answer, SECRET);
+  assert.deepEqual(rawWhenPromptShown, [true, false], 'the prompt was written in raw mode, the final newline after it was restored');
+});
+
 test('Ctrl-C at the prompt declines, and an abort declines too', async () => {
   const { stream } = fakeTerminal();
   const { output } = collect();
