@@ -29,16 +29,22 @@ export function showHiddenCharacters(text: string): string {
   return HIDDEN_TEST.test(text) ? text.replace(HIDDEN, escapeOf) : text;
 }
 
+/** What cutText appends; a text cut again keeps saying how long the original was. */
+const CUT_MARK = /… \(cut: ([\d,]+) characters in all\)$/;
+
 /**
  * `text` cut to at most `max` UTF-16 units (never inside a surrogate pair), followed by how long it
- * was, so a cut value never passes for the whole one.
+ * was, so a cut value never passes for the whole one. Text that was cut before (the Events view
+ * holds values cut, its cells show less) says the original length.
  */
 export function cutText(text: string, max: number): string {
   if (text.length <= max) return text;
+  const earlier = CUT_MARK.exec(text);
+  const length = earlier ? earlier[1] : text.length.toLocaleString('en-US');
   let end = max;
   const last = text.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${text.slice(0, end)}… (cut: ${text.length.toLocaleString('en-US')} characters in all)`;
+  return `${text.slice(0, end)}… (cut: ${length} characters in all)`;
 }
 
 /** What a view shows of a target's text: cut to `max`, then its hidden characters escaped. */

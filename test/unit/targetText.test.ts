@@ -27,6 +27,11 @@ test('text over the limit is cut and says how long it was; text at the limit is 
   assert.equal(cutText('x'.repeat(1_048_575), 4), 'xxxx… (cut: 1,048,575 characters in all)');
 });
 
+test('text cut again says the length of the original, not of the text it was given', () => {
+  const held = cutText('y'.repeat(1_048_575), 8192);
+  assert.equal(cutText(held, 3), 'yyy… (cut: 1,048,575 characters in all)');
+});
+
 test('a cut never splits a surrogate pair', () => {
   assert.equal(cutText('ab🙂cd', 3), 'ab… (cut: 6 characters in all)');
 });
