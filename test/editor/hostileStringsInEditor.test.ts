@@ -142,6 +142,13 @@ test('hostile event strings and map values are shown as text in the Events and M
     const hugeLabel = await entry('name=hostile-huge-').first().locator('.label-name').evaluate((e) => e.textContent ?? '');
     assert.match(hugeLabel, /^\d → \{seq=\d+, length=1048575, name=hostile-huge-x+… \(cut: 1,0\d\d,\d\d\d characters in all\)$/, 'the 1 MiB value is cut in its label, with its length');
     assert.ok(hugeLabel.length < 1100, `the label holds at most 1,000 characters of the value: ${hugeLabel.length}`);
+    // Its tooltip (plain text, drawn by VS Code's hover): the bytes as hex, the first 256 of them.
+    await entry('name=hostile-huge-').first().hover();
+    const hover = page.locator('.workbench-hover, .monaco-hover', { hasText: 'the first 256 of 1,048,584 bytes' });
+    await hover.first().waitFor({ timeout: EVENT_TIMEOUT });
+    const tooltip = (await hover.first().textContent()) ?? '';
+    assert.match(tooltip, /^key 0x[0-9a-f]{8}\s*value 0x[0-9a-f]{512}… \(the first 256 of 1,048,584 bytes\)$/, `the entry's tooltip: ${tooltip.slice(0, 200)}`);
+    await page.mouse.move(0, 0);
     // Screenshots only now: writing one is an openat of this process, whose record would replace an entry.
     await session.screenshot('2-maps');
     await assertNothingRan(page.mainFrame(), 'the workbench (Maps view)');
