@@ -8,7 +8,8 @@
  * something other than what the kernel sent. They, the C0 and C1 control characters (tab aside)
  * and the line and paragraph separators are shown as `\uXXXX` escapes (`\n`, `\r` as such), so a
  * person sees that they are there and where. Right-to-left letters themselves are text, and stay.
- * The escapes are for display only: filters, search and export work on the text as received.
+ * The escapes are for display only: filters, search and export work on the text as received
+ * (which the Events view holds cut at 8,192 characters, eventsView.ts).
  *
  * Used by the webviews (which set text, never HTML) and the Maps tree; imports neither vscode nor
  * the DOM.
