@@ -218,8 +218,12 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
 
   private async reload(run: AttachedRun, map: MapInfo): Promise<void> {
     if (this.running.get(run.id) !== run) return;
-    const pages = Math.max(1, this.runData(run).contents.get(map.name)?.pages ?? 1);
-    await this.load(run, map, pages);
+    const before = this.runData(run).contents.get(map.name);
+    const pages = Math.max(1, before?.pages ?? 1);
+    const after = await this.load(run, map, pages);
+    // Contents as they were are not drawn again: each redraw decodes every value again (a map of
+    // 1 MiB values, every second) and takes away a tooltip the user is reading.
+    if (before && sameContents(before, after)) return;
     this.changed.fire(this.runData(run).nodes.get(`map:${map.name}`));
   }
 
@@ -258,6 +262,14 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
       return `0x${bytes.toString('hex')}`; // a value the type does not describe: its bytes
     }
   }
+}
+
+function sameContents(a: MapContents, b: MapContents): boolean {
+  if (a.error !== b.error || a.cursor !== b.cursor || a.entries.length !== b.entries.length) return false;
+  return a.entries.every((entry, i) => {
+    const other = b.entries[i];
+    return entry.key === other.key && entry.values.length === other.values.length && entry.values.every((v, j) => v === other.values[j]);
+  });
 }
 
 function describeMap(map: MapInfo): string {
