@@ -6,7 +6,8 @@
  * The counters of a stream travel in the same message as its rows, so what the view counts always
  * agrees with the rows it shows.
  * Pause freezes the table (counters keep counting), Clear empties it, Export writes the rows that
- * match the filter as JSON or CSV.
+ * match the filter as JSON or CSV. A value longer than MAX_CELL characters (a 1 MiB string from
+ * the target) is held cut, saying its length, so the rows held stay bounded in memory.
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
@@ -16,10 +17,13 @@ import { parseFromWebview, type StreamInfo, type ToWebview } from './eventsMessa
 import type { ExtensionLog } from './extensionLog';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
 import { errorMessage } from './settings';
+import { cutText } from './targetText';
 import { webviewPage } from './webviewPage';
 
 export const EVENTS_VIEW_ID = 'ebpfStudio.events';
 export const MAX_ROWS = 5000;
+/** Characters of one value the view holds (and exports): 5,000 rows of one such column stay under 100 MB. */
+export const MAX_CELL = 8192;
 const FLUSH_MS = 100;
 const RATE_WINDOW_MS = 1000;
 
@@ -70,7 +74,7 @@ class StreamFeed {
           this.needsReset = true;
         }
       }
-      const cells = this.columns.map((c) => flat.get(c) ?? '');
+      const cells = this.columns.map((c) => cutText(flat.get(c) ?? '', MAX_CELL));
       const row: EventRow = { seq: ++this.seq, time: batch.receivedAt, cells };
       this.ring.push(row);
       this.pending.push(row);

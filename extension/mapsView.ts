@@ -4,6 +4,9 @@
  * with the object's BTF (`key → value`), a page of 256 at a time (map.dump's cursor; "Load more"
  * continues). Expanded maps are read again every second while the view is visible, and not at
  * all while it is hidden. Entries can be deleted from the context menu.
+ * Keys and values are the target's data: VS Code draws tree labels and string tooltips as text,
+ * never markup, and they are shown with their reordering and invisible characters escaped and
+ * cut to a length a row and a tooltip can hold (a value may be a 1 MiB string).
  */
 import * as vscode from 'vscode';
 import type { MapEntry, MapInfo } from '../remote-agent/protocol';
@@ -12,11 +15,16 @@ import { flattenRecord, type RecordValue } from './eventRows';
 import type { ExtensionLog } from './extensionLog';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
 import { errorMessage } from './settings';
+import { showHiddenCharacters, targetTextForDisplay } from './targetText';
 
 export const MAPS_VIEW_ID = 'ebpfStudio.maps';
 
 const PAGE = 256;
 const REFRESH_MS = 1000;
+/** Characters of a decoded key or value in an entry's label (a row shows far fewer). */
+const LABEL_CHARS = 1000;
+/** Bytes of a key or value shown as hex in an entry's tooltip. */
+const TOOLTIP_BYTES = 256;
 /** Map types whose records are streamed, not stored: nothing to dump. */
 const STREAMED = new Set(['ringbuf', 'perf_event_array', 'user_ringbuf']);
 
@@ -92,7 +100,7 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
       }
       case 'map': {
         const streamed = STREAMED.has(node.map.type);
-        const item = new vscode.TreeItem(node.map.name, streamed ? vscode.TreeItemCollapsibleState.None : vscode.TreeItemCollapsibleState.Collapsed);
+        const item = new vscode.TreeItem(showHiddenCharacters(node.map.name), streamed ? vscode.TreeItemCollapsibleState.None : vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `${node.run.id}/${node.map.name}`;
         item.description = describeMap(node.map);
         item.tooltip = `${node.map.name}: ${node.map.type}, key ${node.map.keySize} B, value ${node.map.valueSize} B, max ${node.map.maxEntries} entries${node.map.mapId === null ? '' : `, map id ${node.map.mapId} (bpftool map dump id ${node.map.mapId})`}${streamed ? '\nIts records stream to the Events view.' : ''}`;
@@ -103,7 +111,7 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
       case 'entry': {
         const key = this.decode(node.run, node.map.btfKeyTypeId, node.entry.key);
         const value = node.entry.values.length === 1 ? this.decode(node.run, node.map.btfValueTypeId, node.entry.values[0]) : perCpu(node.entry.values.map((v) => this.decode(node.run, node.map.btfValueTypeId, v)));
-        const item = new vscode.TreeItem(`${key} → ${value}`, vscode.TreeItemCollapsibleState.None);
+        const item = new vscode.TreeItem(`${targetTextForDisplay(key, LABEL_CHARS)} → ${targetTextForDisplay(value, LABEL_CHARS)}`, vscode.TreeItemCollapsibleState.None);
         item.tooltip = `key ${hexOf(node.entry.key)}\nvalue ${node.entry.values.map(hexOf).join('\n      ')}`;
         item.contextValue = 'mapEntry';
         return item;
@@ -115,8 +123,9 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
         return item;
       }
       case 'message': {
-        const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
-        if (node.tooltip) item.tooltip = node.tooltip;
+        // Error texts may quote the target (an agent's message).
+        const item = new vscode.TreeItem(showHiddenCharacters(node.text), vscode.TreeItemCollapsibleState.None);
+        if (node.tooltip) item.tooltip = showHiddenCharacters(node.tooltip);
         return item;
       }
     }
@@ -209,8 +218,12 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
 
   private async reload(run: AttachedRun, map: MapInfo): Promise<void> {
     if (this.running.get(run.id) !== run) return;
-    const pages = Math.max(1, this.runData(run).contents.get(map.name)?.pages ?? 1);
-    await this.load(run, map, pages);
+    const before = this.runData(run).contents.get(map.name);
+    const pages = Math.max(1, before?.pages ?? 1);
+    const after = await this.load(run, map, pages);
+    // Contents as they were are not drawn again: each redraw decodes every value again (a map of
+    // 1 MiB values, every second) and takes away a tooltip the user is reading.
+    if (before && sameContents(before, after)) return;
     this.changed.fire(this.runData(run).nodes.get(`map:${map.name}`));
   }
 
@@ -251,6 +264,14 @@ export class MapsView implements vscode.TreeDataProvider<Node>, vscode.Disposabl
   }
 }
 
+function sameContents(a: MapContents, b: MapContents): boolean {
+  if (a.error !== b.error || a.cursor !== b.cursor || a.entries.length !== b.entries.length) return false;
+  return a.entries.every((entry, i) => {
+    const other = b.entries[i];
+    return entry.key === other.key && entry.values.length === other.values.length && entry.values.every((v, j) => v === other.values[j]);
+  });
+}
+
 function describeMap(map: MapInfo): string {
   // A ring buffer's max_entries is its size in bytes; perf buffers have one slot per CPU.
   if (map.type === 'ringbuf' || map.type === 'user_ringbuf') return `${map.type} · ${(map.maxEntries / 1024).toLocaleString('en-US')} KiB · streamed to Events`;
@@ -270,8 +291,11 @@ function perCpu(values: string[]): string {
   return `[${shown.join(', ')}${values.length > 8 ? `, … ${values.length} CPUs` : ''}]`;
 }
 
+/** `0x…` of the first TOOLTIP_BYTES bytes, and how many there are when that is not all. */
 function hexOf(base64: string): string {
-  return `0x${Buffer.from(base64, 'base64').toString('hex')}`;
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.length <= TOOLTIP_BYTES) return `0x${bytes.toString('hex')}`;
+  return `0x${bytes.subarray(0, TOOLTIP_BYTES).toString('hex')}… (the first ${TOOLTIP_BYTES} of ${bytes.length.toLocaleString('en-US')} bytes)`;
 }
 
 export function registerMapsView(running: RunningPrograms, log: ExtensionLog): vscode.Disposable {

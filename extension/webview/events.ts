@@ -2,16 +2,21 @@
 /**
  * The Events webview's script (bundled to out/webview/events.js): a virtualised table of the rows
  * the extension sends, a filter over them, and the toolbar. Only the rows in view are in the DOM,
- * so 5,000 rows cost what 40 do; every value goes in with textContent, never as HTML.
+ * so 5,000 rows cost what 40 do; every value goes in with textContent, never as HTML, its
+ * reordering and invisible characters shown as escapes (targetText.ts); a cell shows the start of
+ * a long value, its tooltip all the view holds.
  */
 import { formatTime, parseFilter, rowMatcher, unknownFields, type EventRow } from '../eventRows';
 import { parseToWebview, type FromWebview, type StreamInfo } from '../eventsMessages';
+import { showHiddenCharacters, targetTextForDisplay } from '../targetText';
 import { element, vsCodeApi } from './webviewHost';
 
 
 const ROW_HEIGHT = 22;
 /** Rows drawn above and below the visible ones, so fast scrolling does not show gaps. */
 const OVERSCAN = 10;
+/** Characters of a value drawn in its cell (wider than any column): laying out 8,192 per cell on every frame would not be. */
+const CELL_CHARS = 400;
 
 const vscode = vsCodeApi<FromWebview>();
 const streamSelect = element<HTMLSelectElement>('stream');
@@ -88,7 +93,7 @@ function showStreamOptions(): void {
       option.value = stream.key;
       streamSelect.append(option);
     }
-    option.textContent = `${stream.label}${stream.ended ? ` (${stream.ended})` : ''}`;
+    option.textContent = showHiddenCharacters(`${stream.label}${stream.ended ? ` (${stream.ended})` : ''}`);
   }
   if (selected !== null) streamSelect.value = selected;
 }
@@ -104,13 +109,13 @@ function drawStats(): void {
   const add = (label: string, value: string, title: string, warn = false): void => {
     const span = document.createElement('span');
     span.className = warn ? 'stat warn' : 'stat';
-    span.title = title;
+    span.title = showHiddenCharacters(title);
     const name = document.createElement('span');
     name.className = 'stat-name';
     name.textContent = label;
     const number = document.createElement('span');
     number.className = 'stat-value';
-    number.textContent = value;
+    number.textContent = showHiddenCharacters(value);
     span.append(name, number);
     stats.append(span);
   };
@@ -129,7 +134,7 @@ function drawHeader(): void {
   header.replaceChildren(
     ...['#', 'time', ...columns].map((c) => {
       const th = document.createElement('th');
-      th.textContent = c;
+      th.textContent = showHiddenCharacters(c);
       return th;
     }),
   );
@@ -184,8 +189,8 @@ function draw(): void {
     const cells = [String(row.seq), formatTime(row.time), ...columns.map((_, c) => row.cells[c] ?? '')];
     for (const text of cells) {
       const td = document.createElement('td');
-      td.textContent = text;
-      td.title = text;
+      td.textContent = targetTextForDisplay(text, CELL_CHARS);
+      td.title = showHiddenCharacters(text);
       tr.append(td);
     }
     fragment.append(tr);

@@ -4,10 +4,13 @@
  * log's rows. The extension holds the log; this asks it for the rows about to come into view and
  * keeps a bounded cache of them, so the DOM holds one screen of rows (a pool of elements reused as
  * the list scrolls) whether the log has 20 lines or a million. Rows have a fixed height; a list too
- * tall for the browser to lay out scrolls scaled. Every text goes in with textContent, never as HTML.
+ * tall for the browser to lay out scrolls scaled. Every text goes in with textContent, never as HTML;
+ * the log's text is the kernel's (source lines included), so its reordering and invisible
+ * characters are shown as escapes (targetText.ts).
  */
 import { MAX_WINDOW, parseToWebview, type FromWebview, type RegisterName, type StatItem, type ToWebview } from '../verifierLogMessages';
 import type { LogRow, SearchState } from '../verifierLogRows';
+import { showHiddenCharacters } from '../targetText';
 import { element, vsCodeApi } from './webviewHost';
 
 
@@ -101,8 +104,8 @@ function showLog(message: Extract<ToWebview, { type: 'log' }>): void {
   stale = false;
   inFlight = false;
   askAgain = false;
-  titleLabel.textContent = message.title;
-  subtitleLabel.textContent = message.subtitle;
+  titleLabel.textContent = showHiddenCharacters(message.title);
+  subtitleLabel.textContent = showHiddenCharacters(message.subtitle);
   showStats(message.stats, message.total, message.lineCount);
   showNotice(message.notice);
   registerSelect.value = message.filter ?? '';
@@ -122,13 +125,13 @@ function showStats(items: StatItem[], shown: number, lineCount: number): void {
     ...items.map((item) => {
       const span = document.createElement('span');
       span.className = item.warn ? 'stat warn' : 'stat';
-      span.title = item.title;
+      span.title = showHiddenCharacters(item.title);
       const name = document.createElement('span');
       name.className = 'stat-name';
       name.textContent = item.label;
       const value = document.createElement('span');
       value.className = 'stat-value';
-      value.textContent = item.value;
+      value.textContent = showHiddenCharacters(item.value);
       span.append(name, value);
       return span;
     }),
@@ -142,7 +145,7 @@ function showStats(items: StatItem[], shown: number, lineCount: number): void {
 }
 
 function showNotice(text: string | null): void {
-  notice.textContent = text ?? '';
+  notice.textContent = showHiddenCharacters(text ?? '');
   notice.hidden = text === null;
 }
 
@@ -289,15 +292,15 @@ function fill(element: HTMLDivElement, position: number, row: LogRow | undefined
   ln.textContent = String(row.line + 1);
   const highlight = row.match ? search.query : '';
   if (row.kind === 'annotation') {
-    insn.textContent = row.where ?? '';
-    setText(code, row.text, highlight);
-    state.textContent = row.note ? `← ${row.note}` : '';
+    insn.textContent = showHiddenCharacters(row.where ?? '');
+    setText(code, showHiddenCharacters(row.text), highlight);
+    state.textContent = row.note ? showHiddenCharacters(`← ${row.note}`) : '';
   } else {
     insn.textContent = row.insn ?? '';
-    setText(code, row.text, highlight);
-    setText(state, row.state ?? '', highlight);
+    setText(code, showHiddenCharacters(row.text), highlight);
+    setText(state, showHiddenCharacters(row.state ?? ''), highlight);
   }
-  element.title = rowTitle(row);
+  element.title = showHiddenCharacters(rowTitle(row));
 }
 
 /** Sets a cell's text, the search's occurrences in <mark> elements (text nodes only). */
@@ -335,10 +338,11 @@ function showDetail(): void {
     return;
   }
   const head = `line ${row.line + 1}${row.insn ? ` · insn ${row.insn}` : ''}${row.where ? ` · ${row.where}` : ''}${row.note ? ` · ${row.note}` : ''}`;
-  const text = [row.text, row.state].filter((t) => t !== undefined && t !== '').join('\n');
+  // Escaped part by part: the newline between them is ours.
+  const text = [row.text, row.state].filter((t) => t !== undefined && t !== '').map((t) => showHiddenCharacters(t!)).join('\n');
   const label = document.createElement('div');
   label.className = 'detail-head';
-  label.textContent = head;
+  label.textContent = showHiddenCharacters(head);
   const body = document.createElement('div');
   body.className = 'detail-text';
   body.textContent = text;
