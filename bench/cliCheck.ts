@@ -82,7 +82,9 @@ function newSessionDir(): string {
 
 function cliCheck(sshd: PrivateSshd, env: Record<string, string>, extra: string[] = []): void {
   const args = [cli, 'check', program, '--target', `ssh://${sshd.user}@${sshd.host}:${sshd.port}`, '--identity', sshd.identityFile, '--known-hosts', sshd.knownHostsFile, ...extra];
-  const out = execFileSync(process.execPath, args, { cwd: programDir, encoding: 'utf8', env: { ...process.env, ...env } });
+  const inherited = { ...process.env };
+  delete inherited['EBPF_STUDIO_SESSION'];
+  const out = execFileSync(process.execPath, args, { cwd: programDir, encoding: 'utf8', env: { ...inherited, ...env } });
   if (!/: ok, /.test(out)) throw new Error(`the check did not pass: ${out}`);
 }
 

@@ -430,8 +430,10 @@ function connectionKey(request: AgentRequest): string {
       return `${file}:absent`;
     }
   });
-  const { clientVersion: _ignored, ...options } = request;
-  return JSON.stringify({ options, stamps });
+  const t = request.target;
+  const target = t.kind === 'ssh' ? [t.kind, t.user ?? null, t.host, t.port ?? null] : t.kind === 'vm' ? [t.kind, t.name] : [t.kind];
+  const options = [request.knownHostsFile, request.identityFile, request.sudo, request.workDirectory, request.chosenBy, request.canPrompt].map((o) => o ?? null);
+  return JSON.stringify({ target, options, stamps });
 }
 
 function reply(socket: net.Socket, message: SessionReply): void {
