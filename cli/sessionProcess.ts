@@ -30,6 +30,8 @@ export const DEFAULT_IDLE_SECONDS = 600;
 /** How long a checked-in agent may take to finish the run's last requests and its reset. */
 const RESET_TIMEOUT_MS = 120_000;
 const MAX_REQUEST_LINE = 64 * 1024;
+/** How long a target known to want a secret is answered `needsPrompt` without connecting again. */
+const NEEDS_PROMPT_MEMORY_MS = 5 * 60_000;
 
 export async function sessionCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { socket: { type: 'string' }, 'idle-seconds': { type: 'string' } } });
@@ -176,6 +178,8 @@ interface KeptConnection {
 
 class SessionServer {
   private readonly connections = new Map<string, KeptConnection>();
+  /** Connection keys whose target asked for a secret, and what it asked for: those runs go direct. */
+  private readonly neededPrompts = new Map<string, { what: string; until: number }>();
   private readonly build = buildId();
   private activeRuns = 0;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -304,6 +308,8 @@ class SessionServer {
 
   private async checkOut(request: AgentRequest): Promise<{ agent: WarmAgent; reused: boolean } | { reply: SessionReply }> {
     const key = connectionKey(request);
+    const needed = this.neededPrompts.get(key);
+    if (needed !== undefined && needed.until > Date.now()) return { reply: { needsPrompt: needed.what } };
     let kept = this.connections.get(key);
     if (kept === undefined) {
       kept = this.connect(key, request);
@@ -321,7 +327,10 @@ class SessionServer {
         this.connections.delete(key);
         void kept.transport.then((t) => t.dispose(), () => undefined);
       }
-      if (kept.neededPrompt !== undefined) return { reply: { needsPrompt: kept.neededPrompt } };
+      if (kept.neededPrompt !== undefined) {
+        this.neededPrompts.set(key, { what: kept.neededPrompt, until: Date.now() + NEEDS_PROMPT_MEMORY_MS });
+        return { reply: { needsPrompt: kept.neededPrompt } };
+      }
       if (error instanceof AgentSessionError) return { reply: { error: { kind: error.kind, message: error.message } } };
       throw error;
     }

@@ -6,7 +6,7 @@
  */
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -55,8 +55,9 @@ function checkArgs(file: string, extra: string[] = []): string[] {
   return ['--import', 'tsx', cli, 'check', file, '--target', `ssh://${sshd.user}@${sshd.host}:${sshd.port}`, '--identity', sshd.identityFile, '--known-hosts', sshd.knownHostsFile, ...extra];
 }
 
-function check(sessionDir: string, file = 'passes.bpf.c', extra: string[] = [], env: Record<string, string> = {}) {
-  const run = spawnSync(process.execPath, checkArgs(file, extra), { cwd: programs, encoding: 'utf8', timeout: 120_000, env: cliEnv(sessionDir, env) });
+function check(sessionDir: string, file = 'passes.bpf.c', extra: string[] = [], env: Record<string, string> = {}, identity = sshd.identityFile) {
+  const args = checkArgs(file, extra).map((a) => (a === sshd.identityFile ? identity : a));
+  const run = spawnSync(process.execPath, args, { cwd: programs, encoding: 'utf8', timeout: 120_000, env: cliEnv(sessionDir, env) });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -190,6 +191,25 @@ test('a killed session process costs one direct run with a notice, then a new on
   await waitFor('a new session process listens', () => sessionProcesses(dir).length === 1 && fs.existsSync(path.join(dir, socket)));
   const next = check(dir);
   assert.deepEqual([next.status, next.stderr], [0, '']);
+});
+
+test('a key with a passphrase: the session process never asks for it, the run connects directly, asks and says why', async (t) => {
+  const dir = newSessionDir(t, 'passphrase');
+  const key = path.join(scratch, 'encrypted_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'session test passphrase', '-C', 'session-test', '-f', key]);
+  sshd.authorizeKey(fs.readFileSync(`${key}.pub`, 'utf8').trim());
+  const askpass = path.join(scratch, 'askpass');
+  const asked = path.join(scratch, 'askpass-asked');
+  fs.writeFileSync(askpass, `#!/bin/sh\necho "$1" >> '${asked}'\necho 'session test passphrase'\n`, { mode: 0o700 });
+  const notice = `ebpf-studio: the passphrase of key ${key} is needed, and the session process never asks for secrets; connecting directly\n`;
+  for (const round of [1, 2]) {
+    const run = check(dir, 'passes.bpf.c', [], { SSH_ASKPASS: askpass, SSH_AUTH_SOCK: '' }, key);
+    assert.deepEqual([run.status, run.stderr], [0, notice], `round ${round}: ${run.stdout}`);
+    assert.equal(fs.readFileSync(asked, 'utf8').split('\n').filter((l) => l !== '').length, round);
+  }
+  // The secret never reached the session process's log.
+  const logText = fs.readdirSync(dir).filter((f) => f.endsWith('.log')).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('');
+  assert.equal(logText.includes('session test passphrase'), false);
 });
 
 test('a session directory other users could reach is refused: the run connects directly and says why', (t) => {
