@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildId } from '../../cli/sessionDirectory';
+import { buildId, sessionSocketPath } from '../../cli/sessionDirectory';
 import { startSshd, type PrivateSshd } from '../support/sshd';
 
 const root = path.join(__dirname, '..', '..');
@@ -236,6 +236,23 @@ test('the session process exits after its idle time, and its agent with it', asy
   await waitFor('the idle session process exits', () => sessionProcesses(dir).length === 0, 15_000);
   await waitFor('its agent exits', () => agentsOfThisSshd().length === 0, 10_000);
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.sock')), []);
+});
+
+test('a session process refuses a run of another build, and another build of the CLI listens on another socket', async (t) => {
+  const dir = newSessionDir(t, 'other-build');
+  assert.equal(check(dir).status, 0);
+  const socketPath = sessionSocket(dir);
+  const socket = net.connect(socketPath);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.write(`${JSON.stringify({ build: 'f'.repeat(64), status: true })}\n`);
+  const answer = await new Promise<string>((resolve) => {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('close', () => resolve(text));
+  });
+  assert.equal(answer, `${JSON.stringify({ refused: 'the session process belongs to another build of ebpf-studio' })}\n`);
+  assert.notEqual(sessionSocketPath(dir, 'f'.repeat(64)), socketPath);
 });
 
 test('nothing a run left loaded is visible to the next run on the same agent', async (t) => {
