@@ -94,6 +94,9 @@ async function askForAgent(socket: net.Socket, request: SessionRequest, target: 
     signal.removeEventListener('abort', onAbort);
   }
   if ('ok' in reply) {
+    if (process.env['EBPF_STUDIO_DEBUG']) {
+      process.stderr.write(`session process: agent ${reply.ok.agent} on ${reply.ok.description}, ${reply.ok.reused ? 'kept from an earlier run' : 'started for this run'}\n`);
+    }
     if (rest.length > 0) socket.unshift(rest);
     return sessionOverSocket(socket, target, reply.ok.hello, reply.ok.description);
   }
