@@ -3,6 +3,8 @@
  * --known-hosts) and opening the session with them. Host keys are never trusted on first use here:
  * an unknown key is refused with its fingerprint, so scripts cannot be silently redirected.
  * Passphrases and passwords are asked on the terminal or through SSH_ASKPASS (terminalPrompter.ts).
+ * A remote target is reached through the session process (sessionClient.ts), which keeps the
+ * connection and agents warm between runs, unless --no-session or EBPF_STUDIO_SESSION=off.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,22 +12,25 @@ import { openAgentSession, type AgentSession, type OpenSessionOptions } from '..
 import { mergeNamedTargets, parseTargetsSetting, resolveTargetText, type NamedTarget, type ResolvedTargetText } from '../remote-agent/client/namedTargets';
 import { findTargetsFile, readTargetsFile } from '../remote-agent/client/workspaceTargetsFile';
 import { version } from '../package.json';
+import { openThroughSessionProcess, sayOnce, sessionDisabled } from './sessionClient';
 import { cliPrompter } from './terminalPrompter';
 
 export const CONNECTION_OPTIONS = {
   target: { type: 'string', default: 'local' },
   identity: { type: 'string' },
   'known-hosts': { type: 'string' },
+  'no-session': { type: 'boolean' },
 } as const;
 
 export interface ConnectionValues {
   target?: string;
   identity?: string;
   'known-hosts'?: string;
+  'no-session'?: boolean;
 }
 
 /** The agent's C sources ship beside the bundle (out/agent-src); from a checkout they are in the tree. */
-function agentSourceDir(): string {
+export function agentSourceDir(): string {
   const bundled = path.join(__dirname, 'agent-src');
   return fs.existsSync(bundled) ? bundled : path.join(__dirname, '..', 'remote-agent', 'agent');
 }
@@ -34,7 +39,7 @@ function agentSourceDir(): string {
  * The static agents ship beside the bundle (out/agent-bin); a checkout has them once
  * scripts/build-agent-binaries.sh ran. Without them every target builds the agent from source.
  */
-function agentBinaryDir(): string | undefined {
+export function agentBinaryDir(): string | undefined {
   const bundled = path.join(__dirname, 'agent-bin');
   const checkout = path.join(__dirname, '..', 'remote-agent', 'agent', 'build', 'static');
   return [bundled, checkout].find((dir) => fs.existsSync(dir));
@@ -80,6 +85,24 @@ export function resolveCliTarget(text: string): ResolvedTargetText {
 export async function openCliSession(values: ConnectionValues, signal: AbortSignal, extra: Pick<OpenSessionOptions, 'unprivileged'> = {}): Promise<AgentSession> {
   const credentials = cliPrompter();
   const resolved = resolveCliTarget(values.target ?? 'local');
+  // Local agents start in one fork; the session process is for what costs a connection.
+  if (resolved.spec.kind !== 'local' && extra.unprivileged !== true && !sessionDisabled(values['no-session'])) {
+    const shared = await openThroughSessionProcess(
+      {
+        target: resolved.spec,
+        ...(values['known-hosts'] !== undefined && { knownHostsFile: path.resolve(values['known-hosts']) }),
+        ...(values.identity !== undefined && { identityFile: path.resolve(values.identity) }),
+        sudo: resolved.session.sudo,
+        ...(resolved.session.workDirectory !== undefined && { workDirectory: resolved.session.workDirectory }),
+        ...(resolved.session.chosenBy !== undefined && { chosenBy: resolved.session.chosenBy }),
+        canPrompt: credentials !== undefined,
+        clientVersion: `ebpf-studio-cli ${version}`,
+      },
+      signal,
+    );
+    if (!('direct' in shared)) return shared;
+    sayOnce(shared.notice);
+  }
   return openAgentSession({
     ...extra,
     ...resolved.session,

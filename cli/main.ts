@@ -8,6 +8,7 @@
  *   ebpf-studio explain MSG     what a verifier message means, or a saved log's error (cli/explainCommand.ts)
  *   ebpf-studio vm start 6.1    throwaway Debian kernel VMs as targets (cli/vmCommand.ts)
  *   ebpf-studio templates       the program templates, runnable or not on a target (cli/templateCommands.ts)
+ *   (ebpf-studio session: internal, the per-user session process; cli/sessionProcess.ts)
  *   ebpf-studio new T DIR       a program from a template, with its Makefile, loader and .clangd (cli/templateCommands.ts)
  * Exit status: 0 every program compiled and passed (and ran), 1 an error diagnostic or a failed
  * attach (compare: a program flagged), 2 usage, connection or host-key problems (with a one-line
@@ -20,6 +21,7 @@ import { runLanguageServer } from './lspCommand';
 import { mcpCommand } from './mcpCommand';
 import { explainCommand } from './explainCommand';
 import { vmCommand } from './vmCommand';
+import { sessionCommand } from './sessionProcess';
 import { newCommand, templatesCommand } from './templateCommands';
 import { COMMAND_USAGE, helpRequested, overallUsage } from './usage';
 import { version } from '../package.json';
@@ -49,6 +51,10 @@ async function main(argv: string[]): Promise<number> {
         return await mcpCommand(rest, abort.signal);
       case 'explain':
         return await explainCommand(rest);
+      case 'session':
+        // Internal: the session process the CLI starts (sessionProcess.ts). It exits when idle even
+        // if a library left a handle open.
+        process.exit(await sessionCommand(rest));
       case 'vm':
         return await vmCommand(rest, abort.signal);
       case 'templates':

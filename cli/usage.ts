@@ -13,7 +13,10 @@ const CONNECTION = `  --target local|ssh://[user@]host[:port]|vm:NAME|TARGET-NAM
   --identity KEYFILE     private key for an SSH target; a passphrase, an SSH password and a sudo password
                          are asked on the terminal (echo off), else through the SSH_ASKPASS program
   --known-hosts FILE     known_hosts to check the host key against (default ~/.ssh/known_hosts);
-                         an unknown or changed key is refused with its fingerprint`;
+                         an unknown or changed key is refused with its fingerprint
+  --no-session           connect directly instead of through the session process, which otherwise keeps
+                         the SSH connection and an agent warm for the next run (10 min after the last;
+                         EBPF_STUDIO_SESSION=off does the same, EBPF_STUDIO_SESSION_IDLE_SECONDS sets the time)`;
 
 const CFLAGS = `  --cflags "FLAGS"       the project's -I/-iquote/-isystem/-D/-U flags, when it has no compile_commands.json
                          or .clangd (those are read first); workspace headers they reach are sent and win
@@ -172,6 +175,12 @@ a client that cannot ask is refused with what to configure. Each call is logged 
                          next one (default 60; 0 closes it after each call)
   --identity KEYFILE     private key for SSH targets
   --known-hosts FILE     known_hosts to check host keys against (default ~/.ssh/known_hosts)`,
+  session: `usage: ebpf-studio session --socket PATH [--idle-seconds N]   (internal: the session process)
+The per-user session process the CLI starts by itself for a remote target: it keeps one SSH connection
+and warm agents per target for successive runs, listening on PATH in a private directory
+($XDG_RUNTIME_DIR/ebpf-studio, else /tmp/ebpf-studio-UID, or $EBPF_STUDIO_SESSION_DIR), and exits after
+N seconds without a run (default 600). It never asks for passphrases or passwords: a run that needs one
+connects directly. Not meant to be started by hand.`,
 };
 
 /** True when the arguments ask for help (before a `--` that ends the options). */

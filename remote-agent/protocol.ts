@@ -46,6 +46,7 @@ export interface AgentRequests {
   'btf.vmlinux': { params: BtfVmlinuxParams; result: BtfVmlinuxResult };
   'btf.put': { params: BtfPutParams; result: BtfPutResult };
   'object.put': { params: ObjectPutParams; result: ObjectPutResult };
+  reset: { params: ResetParams; result: ResetResult };
 }
 
 /** Every notification, agent → client, by its wire name. */
@@ -111,6 +112,7 @@ export const agentMethods: { readonly [M in AgentMethod]: MessageInfo } = {
   'btf.vmlinux': { direction: 'client → agent', doc: "The target kernel's BTF, for the language server and for compiling elsewhere." },
   'btf.put': { direction: 'client → agent', doc: "Give a compiling agent another kernel's BTF, so `compile` can build against that kernel's vmlinux.h." },
   'object.put': { direction: 'client → agent', doc: 'Hold an object compiled elsewhere, as `compile` would, for `load` and `attach`.' },
+  reset: { direction: 'client → agent', doc: 'Release everything earlier requests created (objects, their links and streams, the trace_pipe follower), so the agent can serve another run.' },
 };
 
 /** The notifications at run time. */
@@ -737,6 +739,22 @@ export interface ObjectPutParams {
 }
 export interface ObjectPutResult {
   objectId: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// reset — client → agent. Releases everything the requests before it created: every held object
+// (as `release` does: its streams end, its links go, its work directory is deleted) and the
+// trace_pipe follower. Links pinned on request stay pinned, as they do when the agent exits. The
+// agent runs requests one at a time, so a reset sent after a client's last request runs after it:
+// the session process (cli/sessionProcess.ts) hands an agent to the next run only after its reset.
+
+export type ResetParams = Record<string, never>;
+
+export interface ResetResult {
+  /** How many held objects were released. */
+  releasedObjects: number;
+  /** Whether trace_pipe was being followed (and now is not). */
+  traceStopped: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,10 @@
 # that no test secret reached any file the run produced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The CLI's session process keeps agents warm on targets between runs; the suite's tests count what a
+# run leaves on a target and how it connects, so they run the CLI without it. Its own test
+# (test/integration/sessionProcess.test.ts) turns it back on.
+export EBPF_STUDIO_SESSION=off
 # The bundles and the .vsix the editor tests install, built once for all of them.
 npm run --silent package
 

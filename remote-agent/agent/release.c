@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* release: forget a compiled object and delete its work directory. */
+/* release: forget a compiled object and delete its work directory. reset: forget every one of
+ * them and stop following trace_pipe, so the agent holds nothing a next client could see. */
 #include "agent.h"
+#include "streams.h"
 
 void method_release(struct agent *a, struct json_object *params, struct rpc_reply *r)
 {
@@ -20,4 +22,25 @@ void method_release(struct agent *a, struct json_object *params, struct rpc_repl
 	}
 	objects_drop(&a->objects, obj);
 	r->result = json_object_new_object();
+}
+
+void method_reset(struct agent *a, struct json_object *params, struct rpc_reply *r)
+{
+	int released = 0;
+	bool trace_stopped;
+
+	if (params && !json_object_is_type(params, json_type_object)) {
+		rpc_reply_error(r, RPC_INVALID_PARAMS, "params must be an object (reset takes none).");
+		return;
+	}
+	for (int i = 0; i < OBJECT_TABLE_SLOTS; i++) {
+		if (!a->objects.slots[i].id[0])
+			continue;
+		objects_drop(&a->objects, &a->objects.slots[i]);
+		released++;
+	}
+	trace_stopped = streams_trace_stop();
+	r->result = json_object_new_object();
+	json_object_object_add(r->result, "releasedObjects", json_object_new_int(released));
+	json_object_object_add(r->result, "traceStopped", json_object_new_boolean(trace_stopped));
 }

@@ -595,6 +595,14 @@ static void trace_stop(void)
 	trace = (struct trace_follower){ .fd = -1 };
 }
 
+bool streams_trace_stop(void)
+{
+	if (trace.fd < 0)
+		return false;
+	trace_stop();
+	return true;
+}
+
 void method_trace_start(struct agent *a, struct json_object *params, struct rpc_reply *r)
 {
 	char path[PATH_MAX];

@@ -6,6 +6,7 @@
 #define EBPF_AGENT_STREAMS_H
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "objects.h"
@@ -20,6 +21,8 @@ void streams_service(const struct pollfd *fds, size_t n);
 int streams_timeout_ms(void);
 /* The object is released: its streams end with a stream.ended notification. */
 void streams_object_gone(struct held_object *obj);
+/* Stops following trace_pipe; false when it was not followed. */
+bool streams_trace_stop(void);
 /* At exit: stops every stream and the trace follower. */
 void streams_stop_all(void);
 

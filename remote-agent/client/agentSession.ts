@@ -104,25 +104,7 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
   const sources = readAgentSources(opts.agentSourceDir);
   const binaries = opts.agentBinaryDir === undefined ? undefined : readAgentBinaries(opts.agentBinaryDir);
 
-  const transport: Transport =
-    opts.transport !== undefined
-      ? opts.transport
-      : opts.target.kind === 'local'
-      ? new LocalTransport()
-      : opts.target.kind === 'vm'
-        ? await connectSsh({ ...vmSshOptions(opts.target.name), ...(signal !== undefined && { signal }), log })
-        : await connectSsh({
-          host: opts.target.host,
-          ...(opts.target.user !== undefined && { user: opts.target.user }),
-          ...(opts.target.port !== undefined && { port: opts.target.port }),
-          ...(opts.knownHostsFile !== undefined && { knownHostsFile: opts.knownHostsFile }),
-          ...(opts.identityFile !== undefined && { identityFile: opts.identityFile }),
-          ...(opts.sshConfigFile !== undefined && { sshConfigFile: opts.sshConfigFile }),
-          ...(opts.confirmUnknownHostKey !== undefined && { confirmUnknownHostKey: opts.confirmUnknownHostKey }),
-          ...(opts.credentials !== undefined && { credentials: opts.credentials }),
-          ...(signal !== undefined && { signal }),
-          log,
-        });
+  const transport: Transport = opts.transport ?? (await connectToTarget(opts));
   const where = opts.target.kind === 'vm' ? describeTarget(opts.target) : transport.description;
 
   let agent: RunningProcess | undefined;
@@ -220,6 +202,32 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
     await transport.dispose();
     throw error;
   }
+}
+
+/**
+ * The link to the target an agent session runs over: this machine, or an SSH connection made with
+ * the options' host-key policy and credentials. The session process (cli/sessionProcess.ts) makes one
+ * per target and starts several agents over it, each through `transport`.
+ */
+export async function connectToTarget(opts: Omit<OpenSessionOptions, 'clientVersion'>): Promise<Transport> {
+  const { signal } = opts;
+  const log = opts.log ?? (() => {});
+  return opts.target.kind === 'local'
+      ? new LocalTransport()
+      : opts.target.kind === 'vm'
+        ? await connectSsh({ ...vmSshOptions(opts.target.name), ...(signal !== undefined && { signal }), log })
+        : await connectSsh({
+          host: opts.target.host,
+          ...(opts.target.user !== undefined && { user: opts.target.user }),
+          ...(opts.target.port !== undefined && { port: opts.target.port }),
+          ...(opts.knownHostsFile !== undefined && { knownHostsFile: opts.knownHostsFile }),
+          ...(opts.identityFile !== undefined && { identityFile: opts.identityFile }),
+          ...(opts.sshConfigFile !== undefined && { sshConfigFile: opts.sshConfigFile }),
+          ...(opts.confirmUnknownHostKey !== undefined && { confirmUnknownHostKey: opts.confirmUnknownHostKey }),
+          ...(opts.credentials !== undefined && { credentials: opts.credentials }),
+          ...(signal !== undefined && { signal }),
+          log,
+        });
 }
 
 /** How the agent gets root: it has it, `sudo -n` (no password needed), or sudo given a password. */

@@ -1,0 +1,133 @@
+/**
+ * A cold `ebpf-studio check` from a terminal against a target over SSH, side by side in one run with
+ * the manual way (`scp` of the source, then one `ssh` running clang and `bpftool prog loadall`
+ * there). "Cold" is a new CLI process per check, as a script or a person at a prompt starts one:
+ *  - with the session process already warm (an earlier run started it: connection and agent kept);
+ *  - fully cold: a new session directory per run, so the session process, the SSH connection and the
+ *    agent are all started by that run;
+ *  - with --no-session: the run connects and starts an agent by itself.
+ * The target is a private sshd on 127.0.0.1 logging in as root, whose login shell is root's (so
+ * every exec pays for its rc files, as on users' machines). Uses the built CLI (out/cli.js: run
+ * `npm run build` first). Reports p50/p95 and manual / ours.
+ *
+ *   node --import tsx bench/cliCheck.ts [--runs N]
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startSshd, type PrivateSshd } from '../test/support/sshd';
+import { percentile, timeRuns } from './samples';
+
+const root = path.join(__dirname, '..');
+const cli = path.join(root, 'out/cli.js');
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
+const runs = Number(values.runs);
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ebpf-bench-cli-'));
+
+/** A small valid program, as a first try of the tool would check. */
+const PROGRAM = `#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+struct {
+\t__uint(type, BPF_MAP_TYPE_ARRAY);
+\t__uint(max_entries, 1);
+\t__type(key, u32);
+\t__type(value, u64);
+} execs SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int count_execve(void *ctx)
+{
+\tu32 key = 0;
+\tu64 *value = bpf_map_lookup_elem(&execs, &key);
+
+\tif (value)
+\t\t__sync_fetch_and_add(value, 1);
+\treturn 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+const programDir = path.join(scratch, 'program');
+fs.mkdirSync(programDir);
+const program = path.join(programDir, 'count_execve.bpf.c');
+fs.writeFileSync(program, PROGRAM);
+const vmlinuxDir = path.join(scratch, 'vmlinux');
+fs.mkdirSync(vmlinuxDir);
+fs.writeFileSync(path.join(vmlinuxDir, 'vmlinux.h'), execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { maxBuffer: 1 << 30 }));
+
+function manualOverSsh(sshd: PrivateSshd): Promise<number[]> {
+  const remoteDir = path.join(scratch, 'remote');
+  fs.mkdirSync(remoteDir, { recursive: true });
+  const ssh = ['-i', sshd.identityFile, '-o', `UserKnownHostsFile=${sshd.knownHostsFile}`, '-o', 'BatchMode=yes'];
+  const pin = `/sys/fs/bpf/ebpf-studio-bench-cli-${process.pid}`;
+  const remoteFile = path.join(remoteDir, path.basename(program));
+  const clang = ['clang', '-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I${vmlinuxDir}`, '-c', remoteFile, '-o', `${remoteDir}/manual.o`].join(' ');
+  const command = `${clang} && bpftool prog loadall ${remoteDir}/manual.o ${pin} && rm -rf ${pin}`;
+  return timeRuns(runs, () => {
+    execFileSync('scp', ['-q', '-P', String(sshd.port), ...ssh, program, `${sshd.user}@${sshd.host}:${remoteDir}/`]);
+    execFileSync('ssh', ['-p', String(sshd.port), ...ssh, `${sshd.user}@${sshd.host}`, command]);
+  });
+}
+
+let sessionDirs = 0;
+function newSessionDir(): string {
+  const dir = path.join(scratch, `session-${sessionDirs++}`);
+  fs.mkdirSync(dir, { mode: 0o700 });
+  return dir;
+}
+
+function cliCheck(sshd: PrivateSshd, env: Record<string, string>, extra: string[] = []): void {
+  const args = [cli, 'check', program, '--target', `ssh://${sshd.user}@${sshd.host}:${sshd.port}`, '--identity', sshd.identityFile, '--known-hosts', sshd.knownHostsFile, ...extra];
+  const inherited = { ...process.env };
+  delete inherited['EBPF_STUDIO_SESSION'];
+  const out = execFileSync(process.execPath, args, { cwd: programDir, encoding: 'utf8', env: { ...inherited, ...env } });
+  if (!/: ok, /.test(out)) throw new Error(`the check did not pass: ${out}`);
+}
+
+function row(name: string, samples: number[], manualP50?: number): string {
+  const p50 = percentile(samples, 50);
+  const ratio = manualP50 === undefined ? '' : `   ${(p50 / manualP50).toFixed(2)} of manual`;
+  return `  ${name.padEnd(52)} ${p50.toFixed(0).padStart(6)} ms ${percentile(samples, 95).toFixed(0).padStart(6)} ms${ratio}`;
+}
+
+/** Session processes this bench started (their socket is in scratch): stopped at the end. */
+function stopSessionProcesses(): void {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`\0--socket\0${scratch}/`)) process.kill(Number(entry), 'SIGTERM');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
+  const sshd = await startSshd();
+  try {
+    console.log(`a cold \`ebpf-studio check\` of a small valid program over SSH (127.0.0.1), a new CLI process per check; ${runs} runs after one warm-up, kernel ${os.release()}, ${os.cpus().length} CPUs; p50, p95, ours / manual (p50)`);
+    const manual = await manualOverSsh(sshd);
+    const manualP50 = percentile(manual, 50);
+    console.log(row('manual: scp + ssh clang, bpftool prog loadall', manual));
+    const warmDir = newSessionDir();
+    console.log(row('ebpf-studio check, session process warm', await timeRuns(runs, () => cliCheck(sshd, { EBPF_STUDIO_SESSION_DIR: warmDir })), manualP50));
+    // Short idle: the fully cold runs' session processes exit soon after, instead of piling up.
+    const cold = await timeRuns(runs, () => cliCheck(sshd, { EBPF_STUDIO_SESSION_DIR: newSessionDir(), EBPF_STUDIO_SESSION_IDLE_SECONDS: '5' }));
+    console.log(row('ebpf-studio check, fully cold (session process started)', cold, manualP50));
+    console.log(row('ebpf-studio check --no-session', await timeRuns(runs, () => cliCheck(sshd, {}, ['--no-session'])), manualP50));
+  } finally {
+    stopSessionProcesses();
+    await sshd.stop();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(`bench failed: ${e instanceof Error ? e.message : e}`);
+  process.exit(1);
+});

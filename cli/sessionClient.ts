@@ -1,0 +1,192 @@
+/**
+ * The CLI's side of the session process (cli/sessionProcess.ts): find it (or start it, detached),
+ * ask it for an agent on a target with this run's own connection options, and speak JSON-RPC to that
+ * agent over the socket. Whenever the session process cannot serve — it is dead (its stale socket is
+ * removed), of another build, its directory is not private, or the target wants a passphrase or
+ * password (the session process never holds secrets) — the run connects directly and says why once
+ * on stderr; it never waits on a session process that is not there.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { AgentClient } from '../remote-agent/client/agentClient';
+import type { AgentSession } from '../remote-agent/client/agentSession';
+import { abortReason } from '../remote-agent/client/abortReason';
+import { AgentSessionError } from '../remote-agent/client/sessionError';
+import type { TargetSpec } from '../remote-agent/client/targetSpec';
+import { buildId, ensurePrivateDirectory, sessionDirectory, sessionSocketPath } from './sessionDirectory';
+import { readFirstLine, type AgentRequest, type SessionReply, type SessionRequest } from './sessionWire';
+
+/** EBPF_STUDIO_SESSION=off: every run connects directly (as --no-session). */
+export const SESSION_ENV = 'EBPF_STUDIO_SESSION';
+/** How long a session process started now stays without runs, in seconds (default 600). */
+export const SESSION_IDLE_ENV = 'EBPF_STUDIO_SESSION_IDLE_SECONDS';
+/** How long a session process just started may take to listen. */
+const START_TIMEOUT_MS = 10_000;
+const MAX_REPLY_LINE = 4 * 1024 * 1024;
+
+/** The run connects by itself; `notice` is the one line said on stderr about why. */
+export interface ConnectDirectly {
+  direct: true;
+  notice: string;
+}
+
+const said = new Set<string>();
+
+/** Says `notice` on stderr once per CLI run. */
+export function sayOnce(notice: string): void {
+  if (said.has(notice)) return;
+  said.add(notice);
+  process.stderr.write(`ebpf-studio: ${notice}\n`);
+}
+
+export function sessionDisabled(noSession: boolean | undefined): boolean {
+  return noSession === true || process.env[SESSION_ENV] === 'off';
+}
+
+/** An agent checked out of the session process, or why this run must connect directly. */
+export async function openThroughSessionProcess(request: AgentRequest, signal: AbortSignal): Promise<AgentSession | ConnectDirectly> {
+  const dir = sessionDirectory();
+  try {
+    ensurePrivateDirectory(dir);
+  } catch (error) {
+    return { direct: true, notice: `not using the session process: ${(error as Error).message}` };
+  }
+  const build = buildId();
+  const socketPath = sessionSocketPath(dir, build);
+  let socket = await connectTo(socketPath);
+  if (socket === 'refused') {
+    // A socket nobody listens on: its process died. This run goes direct; the next finds a new one.
+    fs.rmSync(socketPath, { force: true });
+    startSessionProcess(socketPath).catch(() => undefined);
+    return { direct: true, notice: `the session process had stopped (its socket ${socketPath} was stale and is removed); connecting directly this time` };
+  }
+  if (socket === 'absent') {
+    try {
+      await startSessionProcess(socketPath);
+    } catch (error) {
+      return { direct: true, notice: `could not start the session process (${(error as Error).message}); connecting directly` };
+    }
+    socket = await connectTo(socketPath);
+    if (typeof socket === 'string') return { direct: true, notice: `the session process just started does not answer on ${socketPath}; connecting directly` };
+  }
+  return askForAgent(socket, { build, open: request }, request.target, signal);
+}
+
+async function askForAgent(socket: net.Socket, request: SessionRequest, target: TargetSpec, signal: AbortSignal): Promise<AgentSession | ConnectDirectly> {
+  const onAbort = (): void => {
+    socket.destroy();
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  let reply: SessionReply;
+  let rest: Buffer;
+  try {
+    socket.write(`${JSON.stringify(request)}\n`);
+    const first = await readFirstLine(socket, MAX_REPLY_LINE);
+    rest = first.rest;
+    reply = JSON.parse(first.line) as SessionReply;
+  } catch (error) {
+    socket.destroy();
+    if (signal.aborted) throw abortReason(signal);
+    return { direct: true, notice: `the session process failed to answer (${(error as Error).message}); connecting directly` };
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  if ('ok' in reply) {
+    if (process.env['EBPF_STUDIO_DEBUG']) {
+      process.stderr.write(`session process: agent ${reply.ok.agent} on ${reply.ok.description}, ${reply.ok.reused ? 'kept from an earlier run' : 'started for this run'}\n`);
+    }
+    if (rest.length > 0) socket.unshift(rest);
+    return sessionOverSocket(socket, target, reply.ok.hello, reply.ok.description);
+  }
+  socket.destroy();
+  if ('error' in reply) throw new AgentSessionError(reply.error.kind, reply.error.message);
+  if ('needsPrompt' in reply) {
+    return { direct: true, notice: `${reply.needsPrompt} is needed, and the session process never asks for secrets; connecting directly` };
+  }
+  if ('refused' in reply) return { direct: true, notice: `${reply.refused}; connecting directly` };
+  return { direct: true, notice: 'the session process answered something unexpected; connecting directly' };
+}
+
+function sessionOverSocket(socket: net.Socket, target: TargetSpec, hello: AgentSession['hello'], description: string): AgentSession {
+  const client = new AgentClient(socket, socket, {
+    explainClose: (cause) =>
+      new AgentSessionError('closed', `The session process's link to the agent on ${description} closed${cause ? ` (${cause.message})` : ''}; run again, or use --no-session.`),
+  });
+  // readFirstLine paused the socket; a paused stream stays paused when the client starts listening.
+  socket.resume();
+  let disposing: Promise<void> | undefined;
+  return {
+    target,
+    description,
+    hello,
+    client,
+    closed: client.closed,
+    dispose: () => {
+      disposing ??= new Promise<void>((resolve) => {
+        client.close(new AgentSessionError('closed', `The session to ${description} was closed.`));
+        if (socket.destroyed) return resolve();
+        socket.once('close', () => resolve());
+        socket.end();
+      });
+      return disposing;
+    },
+  };
+}
+
+/** A connected socket, or why not: no socket file ('absent'), or a file no process listens on ('refused'). */
+function connectTo(socketPath: string): Promise<net.Socket | 'absent' | 'refused'> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketPath);
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ENOENT' ? 'absent' : 'refused'));
+  });
+}
+
+/**
+ * Starts `ebpf-studio session` detached (it outlives this run), its stderr appended to a log beside
+ * the socket, and waits for its 'ready' line.
+ */
+function startSessionProcess(socketPath: string): Promise<void> {
+  const idle = process.env[SESSION_IDLE_ENV];
+  const args = [...process.execArgv, process.argv[1]!, 'session', '--socket', socketPath, ...(idle !== undefined && idle !== '' ? ['--idle-seconds', idle] : [])];
+  const logFile = fs.openSync(socketPath.replace(/\.sock$/, '.log'), 'a', 0o600);
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', logFile] });
+  fs.closeSync(logFile);
+  return new Promise<void>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => finish(new Error(`it did not listen within ${START_TIMEOUT_MS / 1000} s; see ${path.basename(socketPath, '.sock')}.log`)), START_TIMEOUT_MS);
+    const finish = (error?: Error): void => {
+      clearTimeout(timer);
+      child.stdout!.removeAllListeners('data');
+      child.stdout!.destroy();
+      child.removeAllListeners('exit');
+      child.unref();
+      if (error) reject(error);
+      else resolve();
+    };
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      output += chunk;
+      if (output.includes('ready\n')) finish();
+    });
+    child.once('error', (error) => finish(error));
+    child.once('exit', (code, sig) => finish(new Error(`it exited (${sig ?? `status ${code}`}) before listening; see ${socketPath.replace(/\.sock$/, '.log')}`)));
+  });
+}
+
+/** How many connections and agents the session process of this build keeps; undefined when none runs. */
+export async function sessionProcessStatus(): Promise<{ connections: number; agents: { serial: number; busy: boolean }[] } | undefined> {
+  const build = buildId();
+  const socket = await connectTo(sessionSocketPath(sessionDirectory(), build));
+  if (typeof socket === 'string') return undefined;
+  socket.write(`${JSON.stringify({ build, status: true } satisfies SessionRequest)}\n`);
+  const { line } = await readFirstLine(socket, MAX_REPLY_LINE);
+  socket.destroy();
+  const reply = JSON.parse(line) as SessionReply;
+  return 'status' in reply ? reply.status : undefined;
+}

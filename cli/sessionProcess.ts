@@ -1,0 +1,467 @@
+/**
+ * `ebpf-studio session --socket PATH [--idle-seconds N]` (internal): the per-user session process
+ * that keeps SSH connections and agents warm between CLI runs, as OpenSSH's ControlPersist keeps a
+ * master connection. The CLI starts it detached (cli/sessionClient.ts) and it exits after N seconds
+ * (default 600) with no run using it.
+ *
+ * One connection per target and connection options; on it, agents. A run checks out one agent for
+ * itself alone (a concurrent run gets another agent over the same connection: another exec channel);
+ * after the reply line the socket is a byte pipe to that agent's JSON-RPC stream. When the run's
+ * socket closes, the agent is sent `reset` (which runs after everything the run sent, since the agent
+ * runs requests one at a time) and is kept for the next run only once it answered: an agent that
+ * does not is stopped, never handed on. The process never asks for a secret: a target that wants a
+ * passphrase or password is answered `needsPrompt`, and the CLI connects by itself.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { connectToTarget, openAgentSession, type AgentSession } from '../remote-agent/client/agentSession';
+import { describeCredential, type CredentialPrompter } from '../remote-agent/client/credentialPrompt';
+import { AgentSessionError } from '../remote-agent/client/sessionError';
+import type { RunningProcess, Transport } from '../remote-agent/client/transport';
+import { agentBinaryDir, agentSourceDir } from './cliSession';
+import { buildId, ensurePrivateDirectory } from './sessionDirectory';
+import { readFirstLine, type AgentRequest, type SessionReply, type SessionRequest } from './sessionWire';
+
+export const DEFAULT_IDLE_SECONDS = 600;
+/** How long a checked-in agent may take to finish the run's last requests and its reset. */
+const RESET_TIMEOUT_MS = 120_000;
+const MAX_REQUEST_LINE = 64 * 1024;
+/** How long a target known to want a secret is answered `needsPrompt` without connecting again. */
+const NEEDS_PROMPT_MEMORY_MS = 5 * 60_000;
+
+export async function sessionCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { socket: { type: 'string' }, 'idle-seconds': { type: 'string' } } });
+  if (values.socket === undefined) throw new Error('session needs --socket PATH');
+  const idleSeconds = values['idle-seconds'] === undefined ? DEFAULT_IDLE_SECONDS : Number(values['idle-seconds']);
+  if (!Number.isFinite(idleSeconds) || idleSeconds <= 0) throw new Error(`--idle-seconds must be a positive number, not '${values['idle-seconds']}'`);
+  ensurePrivateDirectory(path.dirname(values.socket));
+  const server = new SessionServer(values.socket, idleSeconds * 1000);
+  return server.run();
+}
+
+/** The agent's process as openAgentSession sees it, with its output switchable to a run's socket. */
+class AgentTap {
+  private mode: 'session' | 'pipe' | 'scan' = 'session';
+  /** What the session's AgentClient reads (hello) and writes. */
+  readonly forSession: RunningProcess;
+  private readonly sessionInput = new PassThrough();
+  private socket: net.Socket | undefined;
+  private lastByteToAgent = 0x0a;
+  private scanBuffer = '';
+  private scanner: ((line: string) => void) | undefined;
+  private ended = false;
+  private readonly endWaiters = new Set<() => void>();
+
+  constructor(readonly real: RunningProcess) {
+    const sessionOutput = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (this.mode !== 'session') return callback();
+        this.toAgent(chunk, callback);
+      },
+      final: (callback) => {
+        real.stdin.end();
+        callback();
+      },
+    });
+    this.forSession = { stdin: sessionOutput, stdout: this.sessionInput, stderr: real.stderr, exited: real.exited, kill: () => real.kill() };
+    real.stdout.on('data', (chunk: Buffer) => this.fromAgent(chunk));
+    real.stdout.on('end', () => {
+      this.ended = true;
+      this.sessionInput.end();
+      this.socket?.end();
+      for (const wake of this.endWaiters) wake();
+    });
+    real.stdin.on('error', () => {
+      // The agent's exit shows in `exited` and ends stdout; a write after it is not a second failure.
+    });
+  }
+
+  private toAgent(chunk: Buffer, callback?: () => void): void {
+    if (chunk.length > 0) this.lastByteToAgent = chunk[chunk.length - 1]!;
+    if (this.real.stdin.write(chunk)) callback?.();
+    else this.real.stdin.once('drain', () => callback?.());
+  }
+
+  private fromAgent(chunk: Buffer): void {
+    if (this.mode === 'session') this.sessionInput.write(chunk);
+    else if (this.mode === 'pipe') {
+      if (!this.socket!.write(chunk)) {
+        this.real.stdout.pause();
+        this.socket!.once('drain', () => this.real.stdout.resume());
+      }
+    } else {
+      this.scanBuffer += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = this.scanBuffer.indexOf('\n')) >= 0) {
+        const line = this.scanBuffer.slice(0, newline);
+        this.scanBuffer = this.scanBuffer.slice(newline + 1);
+        this.scanner?.(line);
+      }
+    }
+  }
+
+  /** From now on the run's socket and the agent exchange bytes, both ways, with backpressure. */
+  attach(socket: net.Socket, alreadyRead: Buffer): void {
+    this.mode = 'pipe';
+    this.socket = socket;
+    if (alreadyRead.length > 0) this.toAgent(alreadyRead);
+    socket.on('data', (chunk: Buffer) => {
+      if (this.mode !== 'pipe' || this.socket !== socket) return;
+      this.lastByteToAgent = chunk.length > 0 ? chunk[chunk.length - 1]! : this.lastByteToAgent;
+      if (!this.real.stdin.write(chunk)) {
+        socket.pause();
+        this.real.stdin.once('drain', () => socket.resume());
+      }
+    });
+    socket.resume();
+  }
+
+  /**
+   * The run is over: its socket is cut off, and `reset` goes to the agent after whatever the run
+   * sent; every line before reset's answer (late answers, events) is dropped. Resolves once the
+   * agent answered; rejects when it failed, died or took longer than `timeoutMs`.
+   */
+  async detachAndReset(serial: number, timeoutMs: number): Promise<void> {
+    this.mode = 'scan';
+    this.socket = undefined;
+    this.scanBuffer = '';
+    this.real.stdout.resume();
+    if (this.ended) throw new Error('the agent had exited');
+    const id = `session-reset-${serial}`;
+    // A run cut off in the middle of a line: end that line, so reset is a line of its own.
+    const prefix = this.lastByteToAgent === 0x0a ? '' : '\n';
+    this.toAgent(Buffer.from(`${prefix}${JSON.stringify({ jsonrpc: '2.0', id, method: 'reset', params: {} })}\n`));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the agent did not answer reset within ${timeoutMs / 1000} s`)), timeoutMs);
+        const wake = (): void => reject(new Error('the agent exited before answering reset'));
+        this.endWaiters.add(wake);
+        this.scanner = (line) => {
+          let message: { id?: unknown; error?: { message?: string } };
+          try {
+            message = JSON.parse(line) as typeof message;
+          } catch {
+            return;
+          }
+          if (message.id !== id) return;
+          clearTimeout(timer);
+          this.endWaiters.delete(wake);
+          if (message.error !== undefined) reject(new Error(`the agent refused reset: ${message.error.message ?? 'no message'}`));
+          else resolve();
+        };
+      });
+    } finally {
+      this.scanner = undefined;
+    }
+  }
+}
+
+interface WarmAgent {
+  serial: number;
+  session: AgentSession;
+  tap: AgentTap;
+  busy: boolean;
+  dead: boolean;
+}
+
+interface KeptConnection {
+  key: string;
+  transport: Promise<Transport>;
+  agents: WarmAgent[];
+  /** What a connection of these options needed from a person, when it did. */
+  neededPrompt?: string;
+}
+
+class SessionServer {
+  private readonly connections = new Map<string, KeptConnection>();
+  /** Connection keys whose target asked for a secret, and what it asked for: those runs go direct. */
+  private readonly neededPrompts = new Map<string, { what: string; until: number }>();
+  private readonly build = buildId();
+  private activeRuns = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private nextSerial = 1;
+  private server: net.Server | undefined;
+  private stopping = false;
+  private finished!: (status: number) => void;
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly idleMs: number,
+  ) {}
+
+  async run(): Promise<number> {
+    const done = new Promise<number>((resolve) => {
+      this.finished = resolve;
+    });
+    // The socket is created 0600 and every file of ours is the user's alone.
+    process.umask(0o077);
+    const listening = await this.listen();
+    if (!listening) {
+      // Another session process of this build won the race to the socket: it serves the CLI.
+      process.stdout.write('ready\n');
+      return 0;
+    }
+    process.stdout.on('error', () => {
+      // The CLI that started us stopped reading after 'ready'; nothing else is written there.
+    });
+    process.stdout.write('ready\n');
+    process.once('SIGTERM', () => void this.stop('terminated'));
+    process.once('SIGINT', () => void this.stop('interrupted'));
+    this.armIdleTimer();
+    return done;
+  }
+
+  /** Listens on the socket; false when a live session process already does. A stale socket is removed. */
+  private async listen(): Promise<boolean> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const server = net.createServer((socket) => void this.serve(socket));
+      const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+        server.once('error', resolve);
+        server.listen(this.socketPath, () => resolve(undefined));
+      });
+      if (error === undefined) {
+        this.server = server;
+        return true;
+      }
+      if (error.code !== 'EADDRINUSE') throw new Error(`cannot listen on ${this.socketPath}: ${error.message}`);
+      if (await answers(this.socketPath)) return false;
+      fs.rmSync(this.socketPath, { force: true });
+    }
+    throw new Error(`cannot listen on ${this.socketPath}: it stays in use`);
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.activeRuns === 0 && !this.stopping) this.idleTimer = setTimeout(() => void this.stop('idle'), this.idleMs);
+  }
+
+  private async stop(why: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    log(`stopping (${why})`);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.server?.close();
+    // Only our own socket: a newer process may have replaced a socket it thought stale.
+    fs.rmSync(this.socketPath, { force: true });
+    const connections = [...this.connections.values()];
+    this.connections.clear();
+    await Promise.all(
+      connections.map(async (kept) => {
+        await Promise.all(kept.agents.map((agent) => agent.session.dispose()));
+        await kept.transport.then((t) => t.dispose(), () => undefined);
+      }),
+    );
+    this.finished(0);
+  }
+
+  private async serve(socket: net.Socket): Promise<void> {
+    this.activeRuns++;
+    this.armIdleTimer();
+    socket.on('error', () => {
+      // A run that went away shows as the socket's close, handled where the agent is checked in.
+    });
+    let checkedOut: WarmAgent | undefined;
+    try {
+      const { line, rest } = await readFirstLine(socket, MAX_REQUEST_LINE);
+      const request = JSON.parse(line) as SessionRequest;
+      if (request.build !== this.build) {
+        reply(socket, { refused: 'the session process belongs to another build of ebpf-studio' });
+        socket.end();
+        return;
+      }
+      if (request.status) {
+        reply(socket, { status: this.status() });
+        socket.end();
+        return;
+      }
+      if (request.open === undefined) throw new Error('the request asks for nothing');
+      const outcome = await this.checkOut(request.open);
+      if ('reply' in outcome) {
+        reply(socket, outcome.reply);
+        socket.end();
+        return;
+      }
+      checkedOut = outcome.agent;
+      if (socket.destroyed) throw new Error('the run left before its agent was ready');
+      reply(socket, { ok: { hello: checkedOut.session.hello, description: checkedOut.session.description, agent: checkedOut.serial, reused: outcome.reused } });
+      checkedOut.tap.attach(socket, rest);
+      await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    } catch (error) {
+      log(`a run failed: ${(error as Error).message}`);
+      if (!socket.destroyed) socket.destroy();
+    } finally {
+      if (checkedOut !== undefined) await this.checkIn(checkedOut);
+      this.activeRuns--;
+      this.armIdleTimer();
+    }
+  }
+
+  private status(): { connections: number; agents: { serial: number; busy: boolean }[] } {
+    const agents = [...this.connections.values()].flatMap((c) => c.agents.map((a) => ({ serial: a.serial, busy: a.busy })));
+    return { connections: this.connections.size, agents };
+  }
+
+  private async checkOut(request: AgentRequest): Promise<{ agent: WarmAgent; reused: boolean } | { reply: SessionReply }> {
+    const key = connectionKey(request);
+    const needed = this.neededPrompts.get(key);
+    if (needed !== undefined && needed.until > Date.now()) return { reply: { needsPrompt: needed.what } };
+    let kept = this.connections.get(key);
+    if (kept === undefined) {
+      kept = this.connect(key, request);
+      this.connections.set(key, kept);
+    }
+    const idle = kept.agents.find((a) => !a.busy && !a.dead);
+    if (idle !== undefined) {
+      idle.busy = true;
+      return { agent: idle, reused: true };
+    }
+    try {
+      return { agent: await this.startAgent(kept, request), reused: false };
+    } catch (error) {
+      if (kept.agents.length === 0 && this.connections.get(key) === kept) {
+        this.connections.delete(key);
+        void kept.transport.then((t) => t.dispose(), () => undefined);
+      }
+      if (kept.neededPrompt !== undefined) {
+        this.neededPrompts.set(key, { what: kept.neededPrompt, until: Date.now() + NEEDS_PROMPT_MEMORY_MS });
+        return { reply: { needsPrompt: kept.neededPrompt } };
+      }
+      if (error instanceof AgentSessionError) return { reply: { error: { kind: error.kind, message: error.message } } };
+      throw error;
+    }
+  }
+
+  private connect(key: string, request: AgentRequest): KeptConnection {
+    const kept: KeptConnection = { key, transport: Promise.resolve(undefined as unknown as Transport), agents: [] };
+    kept.transport = connectToTarget({
+      target: request.target,
+      agentSourceDir: agentSourceDir(),
+      ...(request.knownHostsFile !== undefined && { knownHostsFile: request.knownHostsFile }),
+      ...(request.identityFile !== undefined && { identityFile: request.identityFile }),
+      ...(request.canPrompt && { credentials: noteWhatIsAsked(kept) }),
+      log,
+    });
+    void kept.transport.then(
+      (transport) =>
+        transport.lost.then((reason) => {
+          log(`connection to ${transport.description} lost: ${reason.message}`);
+          if (this.connections.get(key) === kept) this.connections.delete(key);
+        }),
+      () => undefined,
+    );
+    return kept;
+  }
+
+  private async startAgent(kept: KeptConnection, request: AgentRequest): Promise<WarmAgent> {
+    const transport = await kept.transport;
+    let tap: AgentTap | undefined;
+    // The shared connection, lent: an agent's session must not close it, and its process is tapped.
+    const lent: Transport = {
+      description: transport.description,
+      lost: transport.lost,
+      run: (command, options) => transport.run(command, options),
+      writeFile: (file, content, mode, signal) => transport.writeFile(file, content, mode, signal),
+      spawn: async (command) => {
+        tap = new AgentTap(await transport.spawn(command));
+        return tap.forSession;
+      },
+      dispose: async () => {},
+    };
+    const session = await openAgentSession({
+      target: request.target,
+      agentSourceDir: agentSourceDir(),
+      ...(agentBinaryDir() !== undefined && { agentBinaryDir: agentBinaryDir() }),
+      ...(request.knownHostsFile !== undefined && { knownHostsFile: request.knownHostsFile }),
+      ...(request.identityFile !== undefined && { identityFile: request.identityFile }),
+      ...(request.sudo !== undefined && { sudo: request.sudo }),
+      ...(request.workDirectory !== undefined && { workDirectory: request.workDirectory }),
+      ...(request.chosenBy !== undefined && { chosenBy: request.chosenBy }),
+      ...(request.canPrompt && { credentials: noteWhatIsAsked(kept) }),
+      clientVersion: request.clientVersion,
+      transport: lent,
+      log,
+    });
+    const agent: WarmAgent = { serial: this.nextSerial++, session, tap: tap!, busy: true, dead: false };
+    kept.agents.push(agent);
+    void session.closed.then((reason) => {
+      agent.dead = true;
+      kept.agents.splice(kept.agents.indexOf(agent), 1);
+      log(`agent ${agent.serial} on ${session.description} stopped: ${reason.message}`);
+    });
+    log(`agent ${agent.serial} started on ${session.description}`);
+    return agent;
+  }
+
+  /** Back in the pool only once reset answered; otherwise stopped, so no run ever gets a dirty agent. */
+  private async checkIn(agent: WarmAgent): Promise<void> {
+    try {
+      await agent.tap.detachAndReset(agent.serial, RESET_TIMEOUT_MS);
+      agent.busy = false;
+    } catch (error) {
+      log(`agent ${agent.serial} is stopped instead of kept: ${(error as Error).message}`);
+      agent.dead = true;
+      await agent.session.dispose();
+    }
+  }
+}
+
+/**
+ * A prompter that answers nothing but remembers what was asked: the session process holds no
+ * secrets, so such a target is handed back to the CLI, which asks its person and connects itself.
+ */
+function noteWhatIsAsked(kept: KeptConnection): CredentialPrompter {
+  return {
+    ask: async (request) => {
+      kept.neededPrompt ??= describeCredential(request);
+      return undefined;
+    },
+  };
+}
+
+/**
+ * The options a connection was made with, and the files its host-key and config checks read as
+ * they are now: a known_hosts or ssh config changed since makes another connection, checked anew.
+ */
+function connectionKey(request: AgentRequest): string {
+  const home = os.homedir();
+  const files = [request.knownHostsFile ?? path.join(home, '.ssh', 'known_hosts'), path.join(home, '.ssh', 'config'), '/etc/ssh/ssh_config', '/etc/ssh/ssh_known_hosts'];
+  if (request.identityFile !== undefined) files.push(request.identityFile);
+  const stamps = files.map((file) => {
+    try {
+      const s = fs.statSync(file);
+      return `${file}:${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch {
+      return `${file}:absent`;
+    }
+  });
+  const t = request.target;
+  const target = t.kind === 'ssh' ? [t.kind, t.user ?? null, t.host, t.port ?? null] : t.kind === 'vm' ? [t.kind, t.name] : [t.kind];
+  const options = [request.knownHostsFile, request.identityFile, request.sudo, request.workDirectory, request.chosenBy, request.canPrompt].map((o) => o ?? null);
+  return JSON.stringify({ target, options, stamps });
+}
+
+function reply(socket: net.Socket, message: SessionReply): void {
+  socket.write(`${JSON.stringify(message)}\n`);
+}
+
+/** Whether a process answers on the socket (a live session process, rather than a stale file). */
+export function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/** Lines for the session's log file (the CLI points stderr there); never secrets. */
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
