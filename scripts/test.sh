@@ -14,12 +14,15 @@ npm run --silent package
 
 # Everything the tests write goes under directories this run owns, kept until its end so the last
 # step can search them for the test secrets: temp files (sessions, agents' work dirs, code-server's
-# user-data dirs, which EBPF_STUDIO_KEEP_TEST_DIR keeps) in out/test-tmp, each stage's output in
-# out/test-logs. Sticky and world-writable like /tmp: some tests run programs as other local users.
-rm -rf out/test-tmp out/test-logs
-mkdir -p out/test-tmp out/test-logs
-chmod 1777 out/test-tmp
-export TMPDIR="$PWD/out/test-tmp"
+# user-data dirs, which EBPF_STUDIO_KEEP_TEST_DIR keeps) in a TMPDIR of the run's own, each stage's
+# output in out/test-logs. The TMPDIR is outside the repository (tests make files that must not be
+# in a git work tree), sticky and world-writable like /tmp (some tests run programs as other local
+# users), and removed once the run passed.
+rm -rf out/test-logs
+mkdir -p out/test-logs
+test_tmp=$(mktemp -d "${TMPDIR:-/tmp}/ebpf-studio-test-run.XXXXXX")
+chmod 1777 "$test_tmp"
+export TMPDIR="$test_tmp"
 # Each stage's output on the terminal and in out/test-logs/STAGE.log.
 logged() {
   local stage=$1
@@ -48,5 +51,6 @@ for i in "${!vm_pids[@]}"; do
 done
 logged integration npm run --silent test:integration
 EBPF_STUDIO_KEEP_TEST_DIR=1 EBPF_STUDIO_VSIX="$PWD/out/ebpf-studio.vsix" logged editor npm run --silent test:editor
-# Last: no test passphrase or password in anything the run produced (out/, test-results/).
-node --import tsx scripts/check-test-secrets.ts
+# Last: no test passphrase or password in anything the run produced.
+node --import tsx scripts/check-test-secrets.ts "$test_tmp" out test-results
+rm -rf "$test_tmp"
