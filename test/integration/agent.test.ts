@@ -183,21 +183,30 @@ t('release forgets the object; a second release and a load of it are UnknownObje
 });
 
 t('reset releases every object (their links and work dirs) and stops following trace_pipe; a second reset finds nothing', async () => {
-  const before = readdirSync(agent.tmpDir).length;
-  const first = (await agent.request('compile', fixture('passes.bpf.c'))).result.objectId;
-  const second = (await agent.request('compile', fixture('rejected.bpf.c'))).result.objectId;
-  const attached = await agent.request('attach', { objectId: first, program: 'trace_execve' });
-  assert.equal(attached.error, undefined, JSON.stringify(attached.error));
-  const programIds = () => (JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { id: number }[]).map((p) => p.id);
-  assert.ok(programIds().includes(attached.result.programId));
-  assert.deepEqual((await agent.request('trace.start', {})).result, {});
-  assert.deepEqual((await agent.request('reset', {})).result, { releasedObjects: 2, traceStopped: true });
-  assert.equal(programIds().includes(attached.result.programId), false);
-  assert.equal(readdirSync(agent.tmpDir).length, before);
-  for (const objectId of [first, second]) assert.equal((await agent.request('load', { objectId })).error?.code, ErrorCode.UnknownObject);
-  assert.equal((await agent.request('detach', { linkId: attached.result.linkId })).error?.code, ErrorCode.UnknownHandle);
-  assert.deepEqual((await agent.request('reset', {})).result, { releasedObjects: 0, traceStopped: false });
-  assert.equal((await agent.request('reset', [])).error?.code, ErrorCode.InvalidParams);
+  // An agent of its own: the shared one holds what earlier tests left, which reset would count too.
+  const fresh = new RawAgent();
+  try {
+    const first = (await fresh.request('compile', fixture('passes.bpf.c'))).result.objectId;
+    const second = (await fresh.request('compile', fixture('rejected.bpf.c'))).result.objectId;
+    assert.equal(readdirSync(fresh.tmpDir).length, 2, 'a work dir per object');
+    const attached = await fresh.request('attach', { objectId: first, program: 'trace_execve' });
+    assert.equal(attached.error, undefined, JSON.stringify(attached.error));
+    const programIds = () => (JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { id: number }[]).map((p) => p.id);
+    assert.ok(programIds().includes(attached.result.programId));
+    assert.deepEqual((await fresh.request('trace.start', {})).result, {});
+    assert.deepEqual((await fresh.request('reset', {})).result, { releasedObjects: 2, traceStopped: true });
+    assert.equal(programIds().includes(attached.result.programId), false);
+    assert.deepEqual(readdirSync(fresh.tmpDir), []);
+    for (const objectId of [first, second]) assert.equal((await fresh.request('load', { objectId })).error?.code, ErrorCode.UnknownObject);
+    assert.equal((await fresh.request('detach', { linkId: attached.result.linkId })).error?.code, ErrorCode.UnknownHandle);
+    assert.deepEqual((await fresh.request('reset', {})).result, { releasedObjects: 0, traceStopped: false });
+    assert.equal((await fresh.request('reset', [])).error?.code, ErrorCode.InvalidParams);
+    await fresh.close();
+    assertNoSanitizerReport(fresh.stderr);
+  } finally {
+    if (fresh.child.exitCode === null) await fresh.close();
+    fresh.cleanup();
+  }
 });
 
 t('bad input gets the right JSON-RPC error and the agent keeps answering', async () => {
