@@ -14,6 +14,7 @@
 import * as vscode from 'vscode';
 import { AgentSessionError, openAgentSession, type AgentSession, type CredentialPrompter, type HostKeyInfo } from '../remote-agent/client/agentSession';
 import { LocalCompiler } from '../remote-agent/client/kernelMatrix';
+import type { AgentSessionErrorKind } from '../remote-agent/client/sessionError';
 import { resolveTargetText, TARGETS_FILE, type NamedTarget } from '../remote-agent/client/namedTargets';
 import type { TargetSpec } from '../remote-agent/client/targetSpec';
 import type { ExtensionLog } from './extensionLog';
@@ -27,7 +28,7 @@ export type ConnectionState =
   | { state: 'reconnecting'; description: string; reason: string; attempt: number; attempts: number; inMs: number };
 
 /** Failures that trying again cannot mend: a person must act (trust a key, give a password, fix privileges). */
-const NOT_RETRIED = new Set(['unknown-host-key', 'changed-host-key', 'auth', 'credentials-declined', 'sudo-password', 'agent-build', 'agent-integrity', 'privilege']);
+const NOT_RETRIED = new Set<AgentSessionErrorKind>(['unknown-host-key', 'changed-host-key', 'auth', 'credentials-declined', 'sudo-password', 'agent-build', 'agent-integrity', 'privilege']);
 /** The wait before try n (1-based): 1, 2, 4, 8, 16, then 30 s. */
 function reconnectDelayMs(attempt: number): number {
   return Math.min(1000 * 2 ** (attempt - 1), 30_000);
