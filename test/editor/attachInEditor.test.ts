@@ -87,8 +87,10 @@ test('▶ Attach streams each exec into the Events view (pid and filename decode
     const pids = await Promise.all([runTrue(), runTrue(), runTrue()]);
     const pid = pids[1];
     await events.locator('#filter').fill(`filename=/bin/true pid=${pid}`);
+    // The view draws a new filter's rows in its next frame, with the counters: until they say one
+    // row matches, the table may still show the previous rows.
+    await events.locator('#stats', { hasText: /rows\s*1\s*\// }).waitFor({ timeout: EVENT_TIMEOUT });
     const row = events.locator('#body tr:not(.spacer)', { hasText: '/bin/true' });
-    await row.first().waitFor({ timeout: EVENT_TIMEOUT });
     assert.equal(await row.count(), 1, `exactly one exec of /bin/true by pid ${pid}`);
     // The columns come with the first record: the fields of the record type.
     const header = await events.locator('#header th').allInnerTexts();
