@@ -47,6 +47,8 @@ export interface AgentRequests {
   'btf.put': { params: BtfPutParams; result: BtfPutResult };
   'object.put': { params: ObjectPutParams; result: ObjectPutResult };
   reset: { params: ResetParams; result: ResetResult };
+  'session.resume': { params: SessionResumeParams; result: SessionResumeResult };
+  'session.end': { params: SessionEndParams; result: SessionEndResult };
 }
 
 /** Every notification, agent → client, by its wire name. */
@@ -113,6 +115,8 @@ export const agentMethods: { readonly [M in AgentMethod]: MessageInfo } = {
   'btf.put': { direction: 'client → agent', doc: "Give a compiling agent another kernel's BTF, so `compile` can build against that kernel's vmlinux.h." },
   'object.put': { direction: 'client → agent', doc: 'Hold an object compiled elsewhere, as `compile` would, for `load` and `attach`.' },
   reset: { direction: 'client → agent', doc: 'Release everything earlier requests created (objects, their links and streams, the trace_pipe follower), so the agent can serve another run.' },
+  'session.resume': { direction: 'client → agent', doc: "Sent to a freshly started agent instead of `hello`: reach the agent of a dropped session (by its id and token) and carry on with everything it holds." },
+  'session.end': { direction: 'client → agent', doc: 'The client is done on purpose: no grace period, the agent releases everything when its input ends.' },
 };
 
 /** The notifications at run time. */
@@ -161,6 +165,8 @@ export const AgentLimits = {
   /** host.tracepoints / host.executables: names per answer when `limit` is absent, and the most `limit` may ask. */
   hostListDefaultLimit: 5000,
   hostListMaxLimit: 20000,
+  /** hello.graceSeconds: the longest grace period a client may ask for. */
+  sessionMaxGraceSeconds: 3600,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -169,6 +175,12 @@ export const AgentLimits = {
 export interface HelloParams {
   /** Version of the client (the extension or the CLI), for the agent's stderr log only. */
   clientVersion: string;
+  /**
+   * Keep what this session attached running this many seconds after its link drops (0 or absent:
+   * release everything at once, as without it; at most AgentLimits.sessionMaxGraceSeconds), so a
+   * client that reconnects in time resumes it with `session.resume`.
+   */
+  graceSeconds?: number;
 }
 
 export interface HelloResult {
@@ -194,6 +206,22 @@ export interface HelloResult {
   features: KernelFeatures;
   /** What the agent itself may do to the kernel: without CAP_BPF or CAP_SYS_ADMIN it can load nothing. */
   privileges: AgentPrivileges;
+  /**
+   * How to resume this session after its link drops; null when hello asked no grace period, or the
+   * agent could not make its private socket (its stderr says why). Only the client that said hello
+   * gets it: keep it in memory, never log or store it.
+   */
+  resume: ResumeTicket | null;
+}
+
+/** What `session.resume` needs to reach an agent whose client went away. */
+export interface ResumeTicket {
+  /** The agent's process id on the target (not secret: it names the agent's socket). */
+  agentId: number;
+  /** 64 hex digits from getrandom(2); the agent compares it in constant time. */
+  token: string;
+  /** The grace period granted, in seconds: after the link drops, the agent waits this long, then releases everything. */
+  graceSeconds: number;
 }
 
 /**
@@ -758,6 +786,39 @@ export interface ResetResult {
 }
 
 // ---------------------------------------------------------------------------------------------
+// session.resume — client → agent, the first and only request to a freshly started agent of the
+// same user, instead of `hello`. That agent connects to the socket of the agent named by `agentId`
+// (<cache dir>/sessions/agent-<id>.sock, in a directory only that user can open; each end checks
+// the other's uid with SO_PEERCRED), hands it this request and then only relays bytes both ways:
+// the answer, and everything after it, comes from the surviving agent, which serves this client
+// as it served the one that dropped (same objects, links, streams, maps). Records that arrived
+// meanwhile were queued (up to each stream's queueLimitBytes, the rest dropped and counted); the
+// records sent before the drop that this client never got are counted as dropped too, from
+// `streams[].decoded`. A token that does not match: SessionRefused. No such agent (its grace
+// period ended, or it was stopped): SessionExpired.
+
+export interface SessionResumeParams {
+  agentId: number;
+  token: string;
+  /** For each stream of the dropped session: how many of its records this client received. */
+  streams?: { streamId: string; decoded: number }[];
+}
+
+export interface SessionResumeResult {
+  /** The surviving agent's hello (its `resume` ticket is null: the client has it). */
+  hello: HelloResult;
+  /** The streams still running, with their counters after the adjustment above. */
+  streams: { streamId: string; counters: StreamCounters }[];
+  /** Held object ids, so a client knows which of its runs survived. */
+  objects: string[];
+}
+
+// session.end — client → agent. The client ends the session on purpose (closing a run, the editor
+// closing): the grace period is off, so when the input ends the agent releases everything at once.
+export type SessionEndParams = Record<string, never>;
+export type SessionEndResult = Record<string, never>;
+
+// ---------------------------------------------------------------------------------------------
 // Errors. Standard JSON-RPC codes, plus the agent's own in the -32000..-32099 range. Every error's
 // `message` is a full sentence a user can act on.
 
@@ -792,4 +853,8 @@ export const ErrorCode = {
   ObjectLoadFailed: -32009,
   /** compile's btfId names a BTF this agent was never given: send it with `btf.put`, then compile again. */
   UnknownBtf: -32010,
+  /** session.resume: no agent of that id is waiting (its grace period ended, or it was stopped); what it held was released. */
+  SessionExpired: -32011,
+  /** session.resume: the token is not that agent's (or the socket is not this user's); nothing was resumed. */
+  SessionRefused: -32012,
 } as const;

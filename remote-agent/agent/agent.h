@@ -42,6 +42,9 @@ void agent_object_unloading(struct held_object *obj);
 /* Handles the queued messages in order (dispatch.c). Returns a negative errno only when stdout is gone. */
 int agent_dispatch_queued(struct agent *a);
 
+/* hello's answer without a resume ticket (hello.c; session.resume answers it too). */
+struct json_object *hello_result(struct agent *a);
+
 /* The protocol's method names, NULL-terminated (hello's capabilities). */
 const char *const *agent_method_names(void);
 

@@ -156,7 +156,7 @@ static int dispatch(struct agent *a, struct inbound *in)
 	a->running_cancelled = false;
 	m->fn(a, params, &reply);
 	a->running_id = NULL;
-	err = notification ? 0 : rpc_send(id, &reply);
+	err = notification || reply.relayed ? 0 : rpc_send(id, &reply);
 	rpc_reply_free(&reply);
 	return err;
 }

@@ -11,6 +11,8 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "params.h"
+#include "session.h"
 #include "toolchain.h"
 #include "vmlinux_cache.h"
 
@@ -86,20 +88,13 @@ static struct json_object *privileges_json(void)
 	return o;
 }
 
-void method_hello(struct agent *a, struct json_object *params, struct rpc_reply *r)
+struct json_object *hello_result(struct agent *a)
 {
-	struct json_object *client, *caps;
+	struct json_object *result, *caps;
 	char btf_id[BTF_ID_LEN + 1], libbpf_version[32];
 	bool has_btf;
 	struct utsname u;
 
-	if (!params || !json_object_is_type(params, json_type_object) ||
-	    !json_object_object_get_ex(params, "clientVersion", &client) ||
-	    !json_object_is_type(client, json_type_string)) {
-		rpc_reply_error(r, RPC_INVALID_PARAMS, "params.clientVersion must be a string (the client's version).");
-		return;
-	}
-	fprintf(stderr, "ebpf-agent: hello from client %.64s\n", json_object_get_string(client));
 	if (uname(&u))
 		memset(&u, 0, sizeof(u));
 	has_btf = access(VMLINUX_BTF_PATH, R_OK) == 0;
@@ -111,17 +106,40 @@ void method_hello(struct agent *a, struct json_object *params, struct rpc_reply 
 	for (const char *const *m = a->methods; *m; m++)
 		json_object_array_add(caps, json_object_new_string(*m));
 
-	r->result = json_object_new_object();
-	json_object_object_add(r->result, "agentVersion", json_object_new_string(AGENT_VERSION));
-	json_object_object_add(r->result, "protocolVersion", json_object_new_int(AGENT_PROTOCOL_VERSION));
-	json_object_object_add(r->result, "kernelRelease", json_object_new_string(u.release));
-	json_object_object_add(r->result, "arch", json_object_new_string(u.machine));
-	json_object_object_add(r->result, "btf", json_object_new_boolean(has_btf));
-	json_object_object_add(r->result, "btfId", string_or_null(btf_id[0] ? btf_id : NULL));
-	json_object_object_add(r->result, "clang", string_or_null(clang_version(clang_path())));
-	json_object_object_add(r->result, "libbpfVersion", json_object_new_string(libbpf_version));
-	json_object_object_add(r->result, "euid", json_object_new_int((int)geteuid()));
-	json_object_object_add(r->result, "capabilities", caps);
-	json_object_object_add(r->result, "features", features_json(&a->features));
-	json_object_object_add(r->result, "privileges", privileges_json());
+	result = json_object_new_object();
+	json_object_object_add(result, "agentVersion", json_object_new_string(AGENT_VERSION));
+	json_object_object_add(result, "protocolVersion", json_object_new_int(AGENT_PROTOCOL_VERSION));
+	json_object_object_add(result, "kernelRelease", json_object_new_string(u.release));
+	json_object_object_add(result, "arch", json_object_new_string(u.machine));
+	json_object_object_add(result, "btf", json_object_new_boolean(has_btf));
+	json_object_object_add(result, "btfId", string_or_null(btf_id[0] ? btf_id : NULL));
+	json_object_object_add(result, "clang", string_or_null(clang_version(clang_path())));
+	json_object_object_add(result, "libbpfVersion", json_object_new_string(libbpf_version));
+	json_object_object_add(result, "euid", json_object_new_int((int)geteuid()));
+	json_object_object_add(result, "capabilities", caps);
+	json_object_object_add(result, "features", features_json(&a->features));
+	json_object_object_add(result, "privileges", privileges_json());
+	json_object_object_add(result, "resume", NULL);
+	return result;
+}
+
+void method_hello(struct agent *a, struct json_object *params, struct rpc_reply *r)
+{
+	struct json_object *client;
+	long long grace = 0;
+
+	if (!params || !json_object_is_type(params, json_type_object) ||
+	    !json_object_object_get_ex(params, "clientVersion", &client) ||
+	    !json_object_is_type(client, json_type_string)) {
+		rpc_reply_error(r, RPC_INVALID_PARAMS, "params.clientVersion must be a string (the client's version).");
+		return;
+	}
+	if (!param_int(params, "params", "graceSeconds", 0, AGENT_SESSION_MAX_GRACE_SECONDS, &grace, NULL, r))
+		return;
+	fprintf(stderr, "ebpf-agent: hello from client %.64s\n", json_object_get_string(client));
+	r->result = hello_result(a);
+	if (grace > 0)
+		json_object_object_add(r->result, "resume", session_keep(a, (unsigned)grace));
+	else
+		session_end();
 }

@@ -17,43 +17,72 @@
 #include "exe_location.h"
 #include "journal.h"
 #include "outbuf.h"
+#include "session.h"
 #include "streams.h"
+
+/* The client's link is gone (why): with a session kept (hello's grace period) the agent waits for
+ * the client to resume it; false when it must stop instead. */
+static bool wait_for_resume(struct agent *a, const char *why)
+{
+	if (!session_kept())
+		return false;
+	if (!session_orphaned())
+		session_orphan(a, why);
+	return true;
+}
 
 static int serve(struct agent *a)
 {
-	struct pollfd fds[2 + STREAMS_MAX + 1];
+	struct pollfd fds[3 + STREAMS_MAX + 1];
 	struct timespec timeout;
 	size_t n, nstreams;
 	int err, wait_ms;
+	bool orphaned;
 
-	while (!agent_stop_requested) {
-		err = agent_dispatch_queued(a);
-		if (err)
-			return err;
-		if (a->input_closed || agent_stop_requested)
+	for (;;) {
+		/* Without a terminal, a hangup means the link went: not a reason to drop a kept session. */
+		if (agent_stop_requested == SIGHUP && wait_for_resume(a, "the client hung up (SIGHUP)"))
+			agent_stop_requested = 0;
+		if (agent_stop_requested)
 			break;
-		fds[0] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
-		fds[1] = (struct pollfd){ .fd = outbuf_pending() ? STDOUT_FILENO : -1, .events = POLLOUT };
-		nstreams = streams_poll_fds(fds + 2);
-		n = 2 + nstreams;
-		wait_ms = streams_timeout_ms();
+		err = session_orphaned() ? 0 : agent_dispatch_queued(a);
+		if (err && !wait_for_resume(a, "the client's output failed"))
+			return err;
+		if (a->input_closed && !wait_for_resume(a, "the client's input ended"))
+			break;
+		if (agent_stop_requested)
+			continue;
+		if (session_expired()) {
+			fprintf(stderr, "ebpf-agent: no client resumed the session within its grace period\n");
+			break;
+		}
+		orphaned = session_orphaned();
+		fds[0] = (struct pollfd){ .fd = orphaned ? -1 : STDIN_FILENO, .events = POLLIN };
+		fds[1] = (struct pollfd){ .fd = !orphaned && outbuf_pending() ? STDOUT_FILENO : -1, .events = POLLOUT };
+		fds[2] = (struct pollfd){ .fd = session_listen_fd(), .events = POLLIN };
+		nstreams = streams_poll_fds(fds + 3);
+		n = 3 + nstreams;
+		/* Orphaned, batches wait for a client: only the grace period's end is due. */
+		wait_ms = orphaned ? session_wait_ms() : streams_timeout_ms();
 		timeout = (struct timespec){ .tv_sec = wait_ms / 1000, .tv_nsec = (wait_ms % 1000) * 1000000L };
 		if (ppoll(fds, n, wait_ms < 0 ? NULL : &timeout, &a->poll_sigmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (fds[1].revents & (POLLERR | POLLHUP))
-			return -EPIPE;	/* the client is gone (its SSH channel dropped) */
+		if (!orphaned) {
+			err = fds[1].revents & (POLLERR | POLLHUP) ? -EPIPE : outbuf_flush();	/* EPIPE: its SSH channel dropped */
+			if (!err && fds[0].revents)
+				err = agent_pump_input(a);
+			if (err && !wait_for_resume(a, "the client's link dropped"))
+				return err;
+		}
+		streams_service(fds + 3, nstreams);
 		err = outbuf_flush();
-		if (!err && fds[0].revents)
-			err = agent_pump_input(a);
-		if (err)
+		if (err && !wait_for_resume(a, "the client's link dropped"))
 			return err;
-		streams_service(fds + 2, nstreams);
-		err = outbuf_flush();
-		if (err)
-			return err;
+		if (fds[2].revents)
+			session_accept(a);
 	}
 	return 0;
 }
@@ -202,6 +231,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ebpf-agent: stdout failed (%s); detaching everything and exiting\n", strerror(-err));
 	if (agent_stop_requested)
 		fprintf(stderr, "ebpf-agent: stopping on signal %d\n", (int)agent_stop_requested);
+	session_close();
 	streams_stop_all();
 	objects_clear(&a.objects);
 	warm_clang_stop(&a.warm_clang);

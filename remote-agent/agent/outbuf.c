@@ -16,6 +16,7 @@ static struct {
 	size_t len;	/* end of queued bytes */
 	size_t cap;
 	int err;	/* sticky -errno once stdout failed */
+	bool held;	/* the client's link is down: write nothing */
 } out;
 
 int outbuf_init(void)
@@ -75,7 +76,7 @@ int outbuf_append(const void *data, size_t len)
 
 int outbuf_flush(void)
 {
-	while (!out.err && out.head < out.len) {
+	while (!out.held && !out.err && out.head < out.len) {
 		ssize_t n = write(STDOUT_FILENO, out.buf + out.head, out.len - out.head);
 
 		if (n < 0) {
@@ -100,7 +101,18 @@ size_t outbuf_pending(void)
 
 bool outbuf_has_room(void)
 {
-	return !out.err && outbuf_pending() < OUTBUF_HIGH_WATER;
+	return !out.held && !out.err && outbuf_pending() < OUTBUF_HIGH_WATER;
+}
+
+void outbuf_hold(bool held)
+{
+	out.held = held;
+}
+
+void outbuf_discard(void)
+{
+	out.head = out.len = 0;
+	out.err = 0;
 }
 
 static long long now_ms(void)
@@ -116,6 +128,8 @@ void outbuf_drain(int timeout_ms)
 	long long deadline = now_ms() + timeout_ms;
 	struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
 
+	if (out.held)
+		return;	/* no client to write to */
 	while (!outbuf_flush() && outbuf_pending()) {
 		long long left = deadline - now_ms();
 

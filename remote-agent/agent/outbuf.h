@@ -23,6 +23,11 @@ int outbuf_flush(void);
 size_t outbuf_pending(void);
 /* Whether another notification may be queued now. */
 bool outbuf_has_room(void);
+/* While the client's link is down (session.c), nothing is written and no notification is queued:
+ * the streams keep their records (up to their bounds) for the client that resumes. */
+void outbuf_hold(bool held);
+/* Forgets what is queued and a failure of the previous stdout: its client is gone. */
+void outbuf_discard(void);
 /* At exit: writes what is left, waiting at most @timeout_ms for a reader. */
 void outbuf_drain(int timeout_ms);
 void outbuf_free(void);

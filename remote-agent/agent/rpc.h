@@ -20,6 +20,7 @@ struct rpc_reply {
 	int error_code;
 	char *error_message;
 	struct json_object *error_data;
+	bool relayed;	/* answered by another agent through this one (session.resume): send nothing */
 };
 
 __attribute__((format(printf, 3, 4)))

@@ -322,7 +322,8 @@ void streams_service(const struct pollfd *fds, size_t n)
 
 int streams_timeout_ms(void)
 {
-	long long now = now_ms(), best = -1;
+	long long now = now_ms(), best = 0;
+	bool waiting = false;	/* a batch is queued; @best may then be overdue (negative) */
 
 	for (int i = 0; i < STREAMS_MAX; i++) {
 		struct stream *s = streams[i];
@@ -330,18 +331,21 @@ int streams_timeout_ms(void)
 		if (s && s->q.count) {
 			long long due = s->q.oldest_ms + s->latency_ms - now;
 
-			if (best < 0 || due < best)
+			if (!waiting || due < best)
 				best = due;
+			waiting = true;
 		}
 	}
 	if (trace.fd >= 0 && trace.count) {
 		long long due = trace.oldest_ms + TRACE_LATENCY_MS - now;
 
-		if (best < 0 || due < best)
+		if (!waiting || due < best)
 			best = due;
+		waiting = true;
 	}
-	/* Batches wait for stdout's room: poll again soon rather than spin. */
-	return best < 0 ? -1 : best < 1 ? 1 : (int)best;
+	/* Batches wait for stdout's room: poll again soon rather than spin. A batch overdue (it
+	 * waited while a session's client was away) is due now, not never. */
+	return !waiting ? -1 : best < 1 ? 1 : (int)best;
 }
 
 void streams_object_gone(struct held_object *obj)
@@ -352,6 +356,41 @@ void streams_object_gone(struct held_object *obj)
 	for (int i = 0; i < STREAMS_MAX; i++)
 		if (streams[i] && streams[i]->obj == obj)
 			stream_end(i, reason);
+}
+
+bool streams_client_decoded(const char *id, unsigned long long decoded)
+{
+	for (int i = 0; i < STREAMS_MAX; i++) {
+		struct stream *s = streams[i];
+
+		if (!s || strcmp(s->id, id))
+			continue;
+		if (decoded < s->c.sent) {
+			s->c.dropped += s->c.sent - decoded;
+			s->c.sent = decoded;
+		}
+		return true;
+	}
+	return false;
+}
+
+struct json_object *streams_json(void)
+{
+	struct json_object *list = json_object_new_array(), *o;
+
+	for (int i = 0; list && i < STREAMS_MAX; i++) {
+		if (!streams[i])
+			continue;
+		o = json_object_new_object();
+		if (!o) {
+			json_object_put(list);
+			return NULL;
+		}
+		json_object_object_add(o, "streamId", json_object_new_string(streams[i]->id));
+		json_object_object_add(o, "counters", counters_json(&streams[i]->c));
+		json_object_array_add(list, o);
+	}
+	return list;
 }
 
 void streams_stop_all(void)

@@ -23,6 +23,11 @@ int streams_timeout_ms(void);
 void streams_object_gone(struct held_object *obj);
 /* Stops following trace_pipe; false when it was not followed. */
 bool streams_trace_stop(void);
+/* A resuming client received @decoded records of stream @id: those sent beyond it were lost with
+ * the dropped link and are counted as dropped. False when no such stream runs. */
+bool streams_client_decoded(const char *id, unsigned long long decoded);
+/* [{streamId, counters}] of every running stream (session.resume's answer); NULL: no memory. */
+struct json_object *streams_json(void);
 /* At exit: stops every stream and the trace follower. */
 void streams_stop_all(void);
 

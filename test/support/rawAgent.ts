@@ -74,12 +74,14 @@ export class RawAgent {
   /**
    * `scratchDir`: TMPDIR and parent of the cache dir (the caller removes it); else private dirs that
    * cleanup() removes. `cacheDir`: an earlier agent's cache dir, to start with what it kept.
+   * `runAs`: a command that runs the agent, e.g. `setpriv --reuid=65534 …` for another user.
    */
-  constructor(opts: { scratchDir?: string; cacheDir?: string; env?: NodeJS.ProcessEnv } = {}) {
+  constructor(opts: { scratchDir?: string; cacheDir?: string; env?: NodeJS.ProcessEnv; runAs?: string[] } = {}) {
     this.ownsTmpDir = opts.scratchDir === undefined;
     this.tmpDir = opts.scratchDir ?? mkdtempSync(join(tmpdir(), 'agent-test-tmp-'));
     this.cacheDir = opts.cacheDir ?? mkdtempSync(join(opts.scratchDir ?? tmpdir(), 'agent-test-cache-'));
-    this.child = spawn(agentBinary, ['--cache-dir', this.cacheDir], {
+    const [command, ...args] = [...(opts.runAs ?? []), agentBinary, '--cache-dir', this.cacheDir];
+    this.child = spawn(command, args, {
       env: { ...(opts.env ?? process.env), TMPDIR: this.tmpDir, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1' },
     });
     this.child.stderr.setEncoding('utf8');
@@ -149,6 +151,15 @@ export class RawAgent {
         this.notificationWaiters.push(() => (clearTimeout(timer), resolve()));
       });
     }
+  }
+
+  /**
+   * The link drops: the agent's stdout is no longer read (its writes fail) and its stdin ends, as
+   * when an SSH channel goes; what it had written but this end had not read is lost.
+   */
+  dropLink(): void {
+    this.child.stdout.destroy();
+    this.child.stdin.end();
   }
 
   /** Ends stdin, as a client that goes away does, and waits for the exit status. */

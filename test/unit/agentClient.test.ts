@@ -33,7 +33,7 @@ const helloResult: HelloResult = {
     mapTypes: ['hash', 'ringbuf'],
   },
   privileges: { effectiveCapabilities: ['bpf', 'perfmon', 'sys_admin', 'net_admin'], unprivilegedBpfDisabled: 2 },
-
+  resume: null,
 };
 
 interface WireMessage {

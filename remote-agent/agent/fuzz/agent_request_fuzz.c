@@ -24,6 +24,7 @@
 
 #include "../agent.h"
 #include "../outbuf.h"
+#include "../session.h"
 #include "../streams.h"
 #include "seam.h"
 
@@ -252,6 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	objects_clear(&agent.objects);
 	agent.objects.next_seq = 0;	/* every input starts with obj-1: a crash replays alone */
 	warm_clang_stop(&agent.warm_clang);
+	session_close();	/* a hello's grace period ends with its input */
 	inbound_queue_clear(&agent.queue);
 	if (outbuf_flush())
 		fail("flushing stdout");
