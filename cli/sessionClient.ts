@@ -122,6 +122,8 @@ function sessionOverSocket(socket: net.Socket, target: TargetSpec, hello: AgentS
     description,
     hello,
     client,
+    // The session process's agents live as long as it keeps them; a CLI run does not resume one.
+    resumeTicket: null,
     closed: client.closed,
     dispose: () => {
       disposing ??= new Promise<void>((resolve) => {

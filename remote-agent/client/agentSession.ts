@@ -5,9 +5,9 @@
  * AgentSessionError whose `kind` a UI can act on; once running, the session's `closed` promise tells
  * the one reason it stopped (agent exit with its stderr tail, or the SSH link lost).
  */
-import { AGENT_PROTOCOL_VERSION, type HelloResult } from '../protocol';
+import { AGENT_PROTOCOL_VERSION, ErrorCode, type HelloResult, type ResumeTicket, type SessionResumeResult } from '../protocol';
 import { abortReason } from './abortReason';
-import { AgentClient } from './agentClient';
+import { AgentClient, AgentError } from './agentClient';
 import type { CredentialPrompter } from './credentialPrompt';
 import { integrityFailure, verifiedStartCommand } from './agentIntegrity';
 import { deployAgent, readAgentBinaries, readAgentSources, type DeployedAgent } from './deployAgent';
@@ -77,14 +77,41 @@ export interface OpenSessionOptions {
    * for wrappers around the agent's start, e.g. a test that drops capabilities.
    */
   transport?: Transport;
+  /**
+   * Keep what this session attaches running this many seconds after its link drops, so `resume`
+   * can carry on with it (hello's graceSeconds; 0 or absent: everything is released at once).
+   */
+  graceSeconds?: number;
+  /**
+   * Instead of a new session: the session of this ticket, whose link dropped, on a freshly started
+   * agent that relays to the one still holding it (session.resume), with the records each of its
+   * streams delivered to this client.
+   */
+  resume?: {
+    ticket: ResumeTicket;
+    streams: { streamId: string; decoded: number }[];
+    /** Called with the new connection before session.resume is sent: subscribe here, the agent sends what it queued right after its answer. */
+    listen?: (client: AgentClient) => void;
+  };
 }
+
+/** What the agent of a resumed session still runs. */
+export type ResumedState = Pick<SessionResumeResult, 'streams' | 'objects'>;
 
 export interface AgentSession {
   readonly target: TargetSpec;
   /** 'local' or 'user@host:port'. */
   readonly description: string;
+  /** The agent's hello; its `resume` is always null here: the ticket is `resumeTicket`. */
   readonly hello: HelloResult;
   readonly client: AgentClient;
+  /**
+   * How to resume this session after its link drops (openAgentSession's `resume`), within its grace
+   * period; null without one. A secret: kept in memory, never logged or stored.
+   */
+  readonly resumeTicket: ResumeTicket | null;
+  /** Set when this session resumed a dropped one: the streams and objects the agent still holds. */
+  readonly resumed?: ResumedState;
   /** Resolves (never rejects) with the reason the session stopped working. */
   readonly closed: Promise<Error>;
   dispose(): Promise<void>;
@@ -167,7 +194,20 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
       });
       void transport.lost.then((reason) => client.close(reason));
 
-      const hello = await helloWithTimeout(client, opts.clientVersion, where, signal, helloTimeoutMs);
+      let hello: HelloResult;
+      let ticket: ResumeTicket | null;
+      let resumed: ResumedState | undefined;
+      if (opts.resume !== undefined) {
+        opts.resume.listen?.(client);
+        const result = await resumeWithTimeout(client, opts.resume, where, signal, helloTimeoutMs);
+        ({ hello } = result);
+        ticket = opts.resume.ticket;
+        resumed = { streams: result.streams, objects: result.objects };
+      } else {
+        const answer = await helloWithTimeout(client, { clientVersion: opts.clientVersion, ...(opts.graceSeconds !== undefined && { graceSeconds: opts.graceSeconds }) }, where, signal, helloTimeoutMs);
+        ticket = answer.resume ?? null;
+        hello = { ...answer, resume: null };
+      }
       helloDone = true;
       if (hello.protocolVersion !== AGENT_PROTOCOL_VERSION) {
         throw new AgentSessionError(
@@ -185,7 +225,8 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
         }
         for (const warning of privilegeWarnings(hello, where)) log(warning);
       }
-      return makeSession(opts.target, where, hello, client, started, transport);
+      if (resumed !== undefined) log(`Resumed the session on ${where}: ${resumed.objects.length} object(s), ${resumed.streams.length} stream(s) still running.`);
+      return makeSession({ target: opts.target, description: where, hello, client, agent: started, transport, ticket, resumed, log });
     };
 
     if (asRoot) return await start('root');
@@ -233,16 +274,34 @@ export async function connectToTarget(opts: Omit<OpenSessionOptions, 'clientVers
 /** How the agent gets root: it has it, `sudo -n` (no password needed), or sudo given a password. */
 type Privilege = 'root' | 'sudo -n' | 'sudo with password';
 
-function makeSession(target: TargetSpec, description: string, hello: HelloResult, client: AgentClient, agent: RunningProcess, transport: Transport): AgentSession {
+interface SessionParts {
+  target: TargetSpec;
+  description: string;
+  hello: HelloResult;
+  client: AgentClient;
+  agent: RunningProcess;
+  transport: Transport;
+  ticket: ResumeTicket | null;
+  resumed: ResumedState | undefined;
+  log: (line: string) => void;
+}
+
+function makeSession(parts: SessionParts): AgentSession {
+  const { target, description, hello, client, agent, transport, ticket, log } = parts;
   let disposing: Promise<void> | undefined;
   return {
     target,
     description,
     hello,
     client,
+    resumeTicket: ticket,
+    ...(parts.resumed !== undefined && { resumed: parts.resumed }),
     closed: client.closed,
     dispose: () => {
       disposing ??= (async () => {
+        // Ended on purpose: no grace period, so the agent releases everything when its input ends.
+        // Over a dead link this cannot arrive, and the agent waits out the grace period first.
+        if (ticket !== null) await endGracePeriod(client, description, log);
         // Closing the client ends the agent's stdin; the agent exits on EOF, which releases everything it holds.
         client.close(new AgentSessionError('closed', `The session to ${description} was closed.`));
         const exited = await Promise.race([agent.exited.then(() => true), delay(STOP_GRACE_MS).then(() => false)]);
@@ -254,15 +313,62 @@ function makeSession(target: TargetSpec, description: string, hello: HelloResult
   };
 }
 
-async function helloWithTimeout(client: AgentClient, clientVersion: string, where: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<HelloResult> {
+async function endGracePeriod(client: AgentClient, description: string, log: (line: string) => void): Promise<void> {
+  const timeout = AbortSignal.timeout(STOP_GRACE_MS);
+  try {
+    await client.request('session.end', {}, timeout);
+  } catch (error) {
+    log(`Could not end the grace period of the session on ${description} (${error instanceof Error ? error.message : String(error)}): its agent releases what it holds when the grace period ends.`);
+  }
+}
+
+async function helloWithTimeout(
+  client: AgentClient,
+  params: { clientVersion: string; graceSeconds?: number },
+  where: string,
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+): Promise<HelloResult> {
+  return withStartTimeout((combined) => client.request('hello', params, combined), 'hello', where, signal, timeoutMs);
+}
+
+/** session.resume, its refusals as the session errors a UI acts on. */
+async function resumeWithTimeout(
+  client: AgentClient,
+  resume: NonNullable<OpenSessionOptions['resume']>,
+  where: string,
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+): Promise<SessionResumeResult> {
+  const { agentId, token } = resume.ticket;
+  try {
+    return await withStartTimeout((combined) => client.request('session.resume', { agentId, token, streams: resume.streams }, combined), 'session.resume', where, signal, timeoutMs);
+  } catch (error) {
+    if (error instanceof AgentError && error.code === ErrorCode.SessionExpired) {
+      throw new AgentSessionError('session-expired', `The session on ${where} cannot be resumed: ${error.message}`, { cause: error });
+    }
+    if (error instanceof AgentError && error.code === ErrorCode.SessionRefused) {
+      throw new AgentSessionError('session-refused', `The session on ${where} cannot be resumed: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+async function withStartTimeout<T>(
+  request: (signal: AbortSignal) => Promise<T>,
+  method: string,
+  where: string,
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+): Promise<T> {
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), timeoutMs);
   const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
   try {
-    return await client.request('hello', { clientVersion }, combined);
+    return await request(combined);
   } catch (error) {
     if (timeout.signal.aborted && !signal?.aborted) {
-      throw new AgentSessionError('agent-start', `The agent on ${where} started but did not answer 'hello' within ${timeoutMs / 1000} s.`);
+      throw new AgentSessionError('agent-start', `The agent on ${where} started but did not answer '${method}' within ${timeoutMs / 1000} s.`);
     }
     throw error;
   } finally {

@@ -27,7 +27,7 @@ import { compileRecordDecoder, hexRecordDecoder, type DecodedValue, type RecordD
 import { eventTypeIds, objectBtfBytes, type EventTypeHint } from './eventRecordTypes';
 import { collectProjectBundle } from './projectFlags';
 import type { SourceBundle } from './sourceBundle';
-import { followTrace, unfollowTrace } from './traceFollowers';
+import { followTrace, moveTraceFollower, unfollowTrace } from './traceFollowers';
 import { parseTraceLine, type TraceLine } from './traceLine';
 
 interface Disposable {
@@ -171,7 +171,7 @@ export class ProgramRun {
 
   /** @internal Made by openProgramRun / startProgramRun (openProgramRun.ts). */
   constructor(
-    private readonly agent: RunningAgent,
+    private agent: RunningAgent,
     parts: RunParts,
   ) {
     this.objectId = parts.compiled.objectId;
@@ -190,6 +190,48 @@ export class ProgramRun {
     this.streamsDeferred = parts.deferStreams;
   }
 
+  private subscribe(trace: boolean): void {
+    this.subscriptions.push(
+      this.agent.onNotification('events', (batch) => this.deliverEvents(batch)),
+      this.agent.onNotification('stream.ended', (ended) => this.streamEnded(ended)),
+    );
+    if (trace) this.subscriptions.push(this.agent.onNotification('trace', (batch) => this.deliverTrace(batch)));
+  }
+
+  /**
+   * For resuming the session after its link dropped (session.resume's `streams`): how many records
+   * of each stream this run received, so the agent counts those lost with the link as dropped.
+   */
+  streamsDecoded(): { streamId: string; decoded: number }[] {
+    return [...this.decoders.entries()].filter(([, entry]) => !entry.ended).map(([streamId, entry]) => ({ streamId, decoded: entry.decoded }));
+  }
+
+  /**
+   * The session is being resumed on `agent`, a new connection to the same agent: requests and
+   * notifications go through it from now on. Called before session.resume is sent (openAgentSession's
+   * `resume.listen`), so the records the agent sends right after its answer are heard; then
+   * `resumed` with that answer.
+   */
+  resumeOn(agent: RunningAgent): void {
+    for (const s of this.subscriptions.splice(0)) s.dispose();
+    moveTraceFollower(this.agent, agent);
+    this.agent = agent;
+    this.subscribe(this.tracing);
+  }
+
+  /**
+   * What the resumed agent still holds: false when it no longer holds this run's object (the run
+   * is gone: start it again). A stream it no longer runs ended while the link was down.
+   */
+  resumed(held: { objects: string[]; streams: { streamId: string }[] }): boolean {
+    if (!held.objects.includes(this.objectId)) return false;
+    for (const [streamId, entry] of this.decoders) {
+      if (entry.ended || held.streams.some((s) => s.streamId === streamId)) continue;
+      this.streamEnded({ streamId, reason: 'The stream ended while the link to the target was down.', counters: { received: entry.decoded, sent: entry.decoded, dropped: 0 } });
+    }
+    return true;
+  }
+
   onEvents(handler: (batch: EventBatch) => void): void {
     this.eventHandlers.push(handler);
   }
@@ -205,10 +247,7 @@ export class ProgramRun {
 
   /** @internal Subscribes to the agent's notifications and follows trace_pipe when wanted. */
   async open(trace: boolean | undefined, signal: AbortSignal | undefined): Promise<void> {
-    this.subscriptions.push(
-      this.agent.onNotification('events', (batch) => this.deliverEvents(batch)),
-      this.agent.onNotification('stream.ended', (ended) => this.streamEnded(ended)),
-    );
+    this.subscribe(false);
     if (trace ?? this.bundle.files.some((f) => PRINTK_CALL.test(f.content))) {
       // Before any attach, so the first lines the programs print are not missed.
       this.subscriptions.push(this.agent.onNotification('trace', (batch) => this.deliverTrace(batch)));

@@ -25,6 +25,10 @@ export type AgentSessionErrorKind =
    * CAP_BPF and CAP_SYS_ADMIN (a container without --privileged, a bounding set that dropped them).
    */
   | 'privilege'
+  /** session.resume: the agent of the dropped session is gone (its grace period ended); what it held was released. */
+  | 'session-expired'
+  /** session.resume: the agent refused the token, or its socket is not this user's; nothing was resumed. */
+  | 'session-refused'
   | 'closed';
 
 export class AgentSessionError extends Error {

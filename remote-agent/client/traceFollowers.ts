@@ -42,3 +42,14 @@ export async function unfollowTrace(agent: TraceFollowingAgent): Promise<TraceSt
   traceFollowers.delete(agent);
   return agent.request('trace.stop', {});
 }
+
+/**
+ * A session resumed on a new connection to the same agent (session.resume): the follower that agent
+ * still runs is now reached through `to`. The first run that resumes moves it; later ones find it moved.
+ */
+export function moveTraceFollower(from: TraceFollowingAgent, to: TraceFollowingAgent): void {
+  const shared = traceFollowers.get(from);
+  if (!shared || traceFollowers.has(to)) return;
+  traceFollowers.delete(from);
+  traceFollowers.set(to, shared);
+}

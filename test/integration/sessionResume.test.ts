@@ -1,0 +1,205 @@
+/**
+ * Fault tests of a session kept through a dropped link, for real: a private sshd on 127.0.0.1
+ * reached through a TCP relay this test cuts (both TCP connections destroyed, as when a network
+ * path dies), the real agent deployed over it, this machine's kernel, a run made by
+ * openProgramRun. Restored within the grace period, the same run carries on through a resumed
+ * session: its program still attached (bpftool agrees), its stream delivering again, and records
+ * received + dropped = generated. Not restored: nothing of ours stays loaded after the grace period,
+ * and a late resume says what happened.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { AgentSessionError, openAgentSession, type OpenSessionOptions } from '../../remote-agent/client/agentSession';
+import { openProgramRun } from '../../remote-agent/client/openProgramRun';
+import type { EventBatch } from '../../remote-agent/client/programRun';
+import { agentPrerequisiteMissing } from '../support/rawAgent';
+import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
+
+const agentSourceDir = join(import.meta.dirname, '../../remote-agent/agent');
+const floodFile = join(import.meta.dirname, '../fixtures/programs/flood.bpf.c');
+const scratch = mkdtempSync(join(tmpdir(), 'session-resume-test-'));
+const unavailable = sshdUnavailableReason() ?? agentPrerequisiteMissing();
+if (unavailable !== null && process.env['CI'] === 'true') throw new Error(`session resume tests cannot run: ${unavailable}`);
+const PER_CALL = 64;
+let sshd: PrivateSshd;
+
+before(async () => {
+  if (unavailable === null) sshd = await startSshd();
+});
+after(async () => {
+  await sshd?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A TCP relay to 127.0.0.1:`port`; cut() destroys every connection it carries and keeps listening for new ones. */
+async function startCuttableRelay(port: number): Promise<{ port: number; cut(): void; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => socket.destroy()); // the other side of a cut: closing is all there is to do
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const cut = () => {
+    for (const socket of sockets) socket.destroy();
+  };
+  return {
+    port: (server.address() as AddressInfo).port,
+    cut,
+    close: () => {
+      cut();
+      server.close();
+    },
+  };
+}
+
+async function sessionOptionsThrough(relayPort: number, graceSeconds: number): Promise<OpenSessionOptions> {
+  const knownHosts = join(scratch, `known_hosts_${relayPort}`);
+  // The relay's [host]:port carries the sshd's own key.
+  writeFileSync(knownHosts, readFileSync(sshd.knownHostsFile, 'utf8').replace(`]:${sshd.port} `, `]:${relayPort} `));
+  return {
+    target: { kind: 'ssh', host: sshd.host, port: relayPort, user: sshd.user },
+    agentSourceDir,
+    identityFile: sshd.identityFile,
+    knownHostsFile: knownHosts,
+    sshConfigFile: join(scratch, 'no-ssh-config'),
+    clientVersion: 'sessionResume.test',
+    graceSeconds,
+  };
+}
+
+/** A process that calls getpid() `calls` times in two halves, each started by go(). */
+function floodDriver(calls: number) {
+  const binary = join(scratch, 'getpid_halves');
+  if (!existsSync(binary)) {
+    writeFileSync(
+      `${binary}.c`,
+      '#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n#include <sys/syscall.h>\n' +
+        'int main(int c, char **v) { long n = atol(v[1]); getchar(); for (long i = 0; i < n; i++) { syscall(SYS_getpid); if (i == n / 2 - 1) getchar(); } return 0; }\n',
+    );
+    execFileSync('cc', ['-O2', '-o', binary, `${binary}.c`]);
+  }
+  const child = spawn(binary, [String(calls)]);
+  return { pid: child.pid!, go: () => child.stdin.write('\n'), done: new Promise((resolve) => child.on('exit', resolve)) };
+}
+
+function u32(n: number): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b.toString('base64');
+}
+
+function kernelLinksOf(programId: number): unknown[] {
+  return JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })).filter((l: { prog_id: number }) => l.prog_id === programId);
+}
+
+function programLoaded(programId: number): boolean {
+  return spawnSync('bpftool', ['prog', 'show', 'id', String(programId)]).status === 0;
+}
+
+async function until(what: string, done: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The flood program attached through `session`'s agent in a run, its stream counted. */
+async function floodRun(session: Awaited<ReturnType<typeof openAgentSession>>, calls: number) {
+  const { report, run } = await openProgramRun(session.client, floodFile, { target: session.description, kernelRelease: session.hello.kernelRelease, stream: { maxLatencyMs: 10, maxBatchRecords: 256 } });
+  assert.ok(run, JSON.stringify(report.diagnostics));
+  const seen = { decoded: 0, last: undefined as EventBatch | undefined };
+  run.onEvents((batch) => {
+    seen.decoded += batch.records.length;
+    seen.last = batch;
+  });
+  const attached = await run.attachProgram('on_getpid');
+  const driver = floodDriver(calls);
+  await session.client.request('map.update', { objectId: run.objectId, map: 'flood_config', key: u32(0), values: [u32(driver.pid)] });
+  await session.client.request('map.update', { objectId: run.objectId, map: 'flood_config', key: u32(1), values: [u32(PER_CALL)] });
+  return { run, attached, driver, seen };
+}
+
+test('the link cut mid-stream and restored within the grace period: the same program stays attached, the stream resumes, received + dropped = generated', { skip: unavailable ?? false, timeout: 120_000 }, async () => {
+  const relay = await startCuttableRelay(sshd.port);
+  const options = await sessionOptionsThrough(relay.port, 30);
+  const calls = 400;
+  const generated = calls * PER_CALL;
+  const first = await openAgentSession(options);
+  let second: Awaited<ReturnType<typeof openAgentSession>> | undefined;
+  try {
+    assert.equal(first.hello.resume, null, 'the ticket is kept apart from hello');
+    assert.equal(first.resumeTicket?.graceSeconds, 30);
+    const { run, attached, driver, seen } = await floodRun(first, calls);
+    driver.go();
+    await until('the first records', () => seen.decoded > 0);
+    relay.cut();
+    driver.go(); // the second half while the link is down
+    await driver.done;
+    assert.match((await first.closed).message, /lost/);
+    const beforeResume = seen.decoded;
+    assert.ok(beforeResume < generated, `${beforeResume} records before the cut`);
+    assert.equal(kernelLinksOf(attached.programId).length, 1, 'still attached while the link is down');
+
+    second = await openAgentSession({ ...options, resume: { ticket: first.resumeTicket!, streams: run.streamsDecoded(), listen: (client) => run.resumeOn(client) } });
+    assert.deepEqual(second.resumed?.objects, [run.objectId]);
+    assert.equal(run.resumed(second.resumed!), true);
+    await until('every record received or counted dropped', () => seen.decoded + (seen.last?.counters.dropped ?? 0) === generated && seen.decoded > beforeResume);
+    assert.deepEqual(kernelLinksOf(attached.programId).length, 1, 'the same program, attached once');
+    assert.deepEqual(run.attached.map((a) => a.programId), [attached.programId]);
+
+    const summary = await run.stop();
+    assert.equal(summary.streams.length, 1);
+    assert.equal(summary.streams[0]!.received, generated);
+    assert.equal(summary.streams[0]!.decoded, seen.decoded);
+    assert.equal(summary.streams[0]!.decoded + summary.streams[0]!.dropped, generated);
+    assert.equal(programLoaded(attached.programId), false, 'stop released it');
+  } finally {
+    await second?.dispose();
+    await first.dispose();
+    relay.close();
+  }
+});
+
+test('the link cut and not restored: nothing of ours stays loaded after the grace period, and a late resume says so', { skip: unavailable ?? false, timeout: 120_000 }, async () => {
+  const relay = await startCuttableRelay(sshd.port);
+  const options = await sessionOptionsThrough(relay.port, 2);
+  const first = await openAgentSession(options);
+  try {
+    const { attached, driver } = await floodRun(first, 2);
+    const cutAt = Date.now();
+    relay.cut();
+    await first.closed;
+    assert.equal(programLoaded(attached.programId), true, 'kept during the grace period');
+    await until('the grace period to end', () => !programLoaded(attached.programId), 10_000);
+    const gone = Date.now() - cutAt;
+    assert.ok(gone >= 1900, `released ${gone} ms after the cut, before its 2 s grace period`);
+    assert.deepEqual(kernelLinksOf(attached.programId), []);
+    driver.go();
+    driver.go();
+
+    await assert.rejects(openAgentSession({ ...options, resume: { ticket: first.resumeTicket!, streams: [] } }), (error: unknown) => {
+      assert.ok(error instanceof AgentSessionError);
+      assert.equal(error.kind, 'session-expired');
+      assert.equal(
+        error.message,
+        `The session on root@127.0.0.1:${relay.port} cannot be resumed: The target's agent ended after the grace period (or was stopped); programs were detached. Start them again in a new session.`,
+      );
+      return true;
+    });
+  } finally {
+    await first.dispose();
+    relay.close();
+  }
+});
