@@ -10,9 +10,14 @@
  * (`ebpfStudio.targets` and trusted workspace folders' `.ebpf-studio/targets.json`): a target
  * written as a name resolves here, and its session starts the agent as the name says (sudo, work
  * directory); a session is known by the name, so changing a name's definition reopens only it.
+ * Sessions are opened with the `ebpfStudio.reconnectGraceSeconds` grace period: when one is lost,
+ * its resume ticket is kept (in memory only) and the reconnect within that time resumes it, telling
+ * the registered ResumeParty (the running programs) so they carry on with the same agent.
  */
 import * as vscode from 'vscode';
-import { AgentSessionError, openAgentSession, type AgentSession, type CredentialPrompter, type HostKeyInfo } from '../remote-agent/client/agentSession';
+import { AgentSessionError, openAgentSession, type AgentSession, type CredentialPrompter, type HostKeyInfo, type OpenSessionOptions } from '../remote-agent/client/agentSession';
+import type { AgentClient } from '../remote-agent/client/agentClient';
+import type { ResumeTicket } from '../remote-agent/protocol';
 import { LocalCompiler } from '../remote-agent/client/kernelMatrix';
 import type { AgentSessionErrorKind } from '../remote-agent/client/sessionError';
 import { resolveTargetText, TARGETS_FILE, type NamedTarget } from '../remote-agent/client/namedTargets';
@@ -32,6 +37,18 @@ const NOT_RETRIED = new Set<AgentSessionErrorKind>(['unknown-host-key', 'changed
 /** The wait before try n (1-based): 1, 2, 4, 8, 16, then 30 s. */
 function reconnectDelayMs(attempt: number): number {
   return Math.min(1000 * 2 ** (attempt - 1), 30_000);
+}
+
+/** What holds state on a target's agent across a lost link (the running programs), told about a resume. */
+export interface ResumeParty {
+  /** For session.resume: the records of each stream this editor received from the target's agent. */
+  streamsDecoded(description: string): { streamId: string; decoded: number }[];
+  /** The new connection, before session.resume is sent: listen to it from now on. */
+  listen(description: string, client: AgentClient): void;
+  /** The session was resumed: `session.resumed` says what the agent still holds. */
+  resumed(description: string, session: AgentSession): void;
+  /** The session could not be resumed (its grace period ended, the token was refused): what it held is gone. */
+  expired(description: string, reason: string): void;
 }
 
 export interface AgentSessionsOptions {
@@ -55,6 +72,9 @@ export class AgentSessions implements vscode.Disposable {
   private readonly shutdown = new AbortController();
   /** The pending automatic reconnect of each target whose connection was lost. */
   private readonly retries = new Map<string, NodeJS.Timeout>();
+  /** The resume ticket of each target whose session was lost, and when (kept in memory only, never logged). */
+  private readonly lostTickets = new Map<string, { ticket: ResumeTicket; lostAt: number }>();
+  private readonly resumeParties = new Set<ResumeParty>();
   private readonly stateEmitter = new vscode.EventEmitter<ConnectionState>();
   /** Fires on every connection change of any target. */
   readonly onDidChangeState = this.stateEmitter.event;
@@ -130,6 +150,12 @@ export class AgentSessions implements vscode.Disposable {
       });
     }
     return session;
+  }
+
+  /** `party` is told when a lost session of a target is resumed or cannot be. */
+  registerResumeParty(party: ResumeParty): vscode.Disposable {
+    this.resumeParties.add(party);
+    return new vscode.Disposable(() => this.resumeParties.delete(party));
   }
 
   /** Closes the session of `target` (if any), forgets declined host keys, and opens a new one. */
@@ -237,9 +263,25 @@ export class AgentSessions implements vscode.Disposable {
     this.stateEmitter.fire({ state: 'connecting', description });
     log.info(`${description}: connecting`);
     const started = Date.now();
+    const lost = this.lostTickets.get(description);
+    this.lostTickets.delete(description);
+    let resume: OpenSessionOptions['resume'];
+    if (lost !== undefined && Date.now() - lost.lostAt < lost.ticket.graceSeconds * 1000) {
+      const parties = [...this.resumeParties];
+      resume = {
+        ticket: lost.ticket,
+        streams: parties.flatMap((p) => p.streamsDecoded(description)),
+        listen: (client) => parties.forEach((p) => p.listen(description, client)),
+      };
+      log.info(`${description}: resuming the session lost ${Math.round((Date.now() - lost.lostAt) / 1000)} s ago`);
+    } else if (lost !== undefined) {
+      this.tellExpired(description, `the link stayed down longer than the ${lost.ticket.graceSeconds} s grace period`);
+    }
     try {
       const opened = await openAgentSession({
         ...startOptions,
+        graceSeconds: settings.reconnectGraceSeconds,
+        ...(resume !== undefined && { resume }),
         target,
         agentSourceDir: this.options.agentSourceDir,
         agentBinaryDir: this.options.agentBinaryDir,
@@ -258,14 +300,27 @@ export class AgentSessions implements vscode.Disposable {
       );
       this.stateEmitter.fire({ state: 'connected', description, kernelRelease: hello.kernelRelease });
       void opened.closed.then((reason) => this.onClosed(description, opened, reason));
+      if (opened.resumed !== undefined) for (const party of this.resumeParties) party.resumed(description, opened);
       return opened;
     } catch (error) {
+      if (error instanceof AgentSessionError && (error.kind === 'session-expired' || error.kind === 'session-refused')) {
+        // What the lost session held is gone: say so, and open a new session in its place.
+        log.info(`${description}: ${error.message}`);
+        this.tellExpired(description, error.message);
+        return this.open(target, description);
+      }
+      // Not reached (the link is still down): the next try resumes, while the grace period lasts.
+      if (lost !== undefined && resume !== undefined && !this.lostTickets.has(description)) this.lostTickets.set(description, lost);
       const reason = error instanceof Error ? error.message : String(error);
       log.info(`${description}: cannot connect: ${reason}`);
       this.stateEmitter.fire({ state: 'failed', description, reason });
       if (error instanceof AgentSessionError && error.kind === 'changed-host-key') this.reportChangedHostKey(description, error);
       throw error;
     }
+  }
+
+  private tellExpired(description: string, reason: string): void {
+    for (const party of this.resumeParties) party.expired(description, reason);
   }
 
   private openCompiler(): Promise<AgentSession> {
@@ -286,6 +341,10 @@ export class AgentSessions implements vscode.Disposable {
     const isCurrent = current !== undefined && (await current.catch(() => undefined)) === session;
     if (!isCurrent) return; // replaced by Reconnect: its closing is expected
     this.sessions.delete(description);
+    if (session.resumeTicket !== null && !this.shutdown.signal.aborted) {
+      this.lostTickets.set(description, { ticket: session.resumeTicket, lostAt: Date.now() });
+      this.options.log.info(`${description}: the agent keeps what was attached for ${session.resumeTicket.graceSeconds} s; a reconnect within that time resumes it`);
+    }
     const target = this.target.resolved;
     const attempts = readSettings().reconnectAttempts;
     if (this.shutdown.signal.aborted || !target.ok || target.description !== description || attempts === 0) {

@@ -5,8 +5,9 @@
  * file shares the object's maps; Detach of a program detaches its link, and of the last one stops
  * the run (streams, trace, release). The views (code lenses, Events, Maps, Explorer, status bar)
  * read the runs from here and subscribe to their events and trace lines. A run dies with its
- * agent session (links belong to the agent), so when a target disconnects its runs are forgotten
- * and the user is told.
+ * agent session (links belong to the agent). When the link drops, the agent keeps them for the
+ * session's grace period: the runs wait, and carry on when AgentSessions resumes the session
+ * (ResumeParty); when it cannot, or the grace period passes, they are forgotten and the user is told.
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
@@ -47,8 +48,12 @@ export class AttachedRun {
     readonly kernelRelease: string,
     /** The file's one compiled object on the target's agent: what of it is attached, its streams, its maps' decoders. */
     readonly bpfObject: ProgramRun,
-    readonly session: AgentSession,
+    /** The session the run's agent is reached through: a new one after a resume. */
+    public session: AgentSession,
   ) {}
+
+  /** Set while the link is down and the agent keeps the run for its grace period. */
+  waitingSince: number | undefined;
 
   /** Names of the programs attached now, in the order they were attached. */
   get programs(): string[] {
@@ -98,10 +103,32 @@ export class RunningPrograms implements vscode.Disposable {
   readonly onEvents = this.eventsEmitter.event;
   readonly onTrace = this.traceEmitter.event;
 
+  private readonly resumeRegistration: vscode.Disposable;
+  /** Per waiting run: when it is given up if its session was not resumed by then. */
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+
   constructor(
     private readonly sessions: AgentSessions,
     private readonly log: ExtensionLog,
-  ) {}
+  ) {
+    this.resumeRegistration = sessions.registerResumeParty({
+      streamsDecoded: (target) => this.waiting(target).flatMap((r) => r.bpfObject.streamsDecoded()),
+      listen: (target, client) => {
+        for (const run of this.waiting(target)) run.bpfObject.resumeOn(client);
+      },
+      resumed: (target, session) => {
+        for (const run of this.waiting(target)) this.carryOn(run, session);
+      },
+      expired: (target, reason) => {
+        for (const run of this.waiting(target)) this.lost(run, new Error(reason));
+      },
+    });
+  }
+
+  /** The runs of `target` waiting for their session to be resumed. */
+  private waiting(target: string): AttachedRun[] {
+    return [...this.active.values()].filter((r) => r.target === target && r.waitingSince !== undefined);
+  }
 
   /** The runs with at least one program attached. */
   runs(): AttachedRun[] {
@@ -196,6 +223,9 @@ export class RunningPrograms implements vscode.Disposable {
     // stopping here is the polite path for a session that stays open.
     for (const attached of this.active.values()) void attached.bpfObject.stop().catch(() => undefined);
     this.active.clear();
+    for (const timer of this.graceTimers.values()) clearTimeout(timer);
+    this.graceTimers.clear();
+    this.resumeRegistration.dispose();
     this.changed.dispose();
     this.eventsEmitter.dispose();
     this.traceEmitter.dispose();
@@ -228,7 +258,7 @@ export class RunningPrograms implements vscode.Disposable {
       this.changed.fire();
     });
     this.active.set(attached.id, attached);
-    void session.closed.then((reason) => this.lost(attached, reason));
+    void session.closed.then((reason) => this.linkLost(attached, session, reason));
     for (const note of run.notes) this.log.info(`${name}: ${note}`);
     if (run.traceUnavailable !== undefined) void vscode.window.showWarningMessage(`${name}: attached, but ${run.traceUnavailable}`);
     return attached;
@@ -265,7 +295,37 @@ export class RunningPrograms implements vscode.Disposable {
     return result;
   }
 
+  /** The run's session closed: with a grace period the agent keeps the run, and it waits for a resume. */
+  private linkLost(attached: AttachedRun, session: AgentSession, reason: Error): void {
+    if (this.active.get(attached.id) !== attached || attached.session !== session) return;
+    const ticket = session.resumeTicket;
+    if (ticket === null || attached.programs.length === 0) return this.lost(attached, reason);
+    attached.waitingSince = Date.now();
+    const name = vscode.workspace.asRelativePath(attached.file);
+    this.log.info(`${name}: the link to ${attached.target} dropped (${reason.message}); ${attached.programs.join(', ')} stay attached there for ${ticket.graceSeconds} s while reconnecting`);
+    this.graceTimers.set(
+      attached.id,
+      setTimeout(() => this.lost(attached, new Error(`the link stayed down longer than the ${ticket.graceSeconds} s grace period`)), ticket.graceSeconds * 1000 + 5000),
+    );
+    this.changed.fire();
+  }
+
+  /** The session was resumed: the run carries on through it, or is gone when the agent no longer holds it. */
+  private carryOn(attached: AttachedRun, session: AgentSession): void {
+    clearTimeout(this.graceTimers.get(attached.id));
+    this.graceTimers.delete(attached.id);
+    attached.waitingSince = undefined;
+    if (!attached.bpfObject.resumed(session.resumed!)) return this.lost(attached, new Error('the agent no longer held its object'));
+    attached.session = session;
+    void session.closed.then((reason) => this.linkLost(attached, session, reason));
+    const name = vscode.workspace.asRelativePath(attached.file);
+    this.log.info(`${name}: resumed on ${attached.target}: ${attached.programs.join(', ')} still attached`);
+    this.changed.fire();
+  }
+
   private lost(attached: AttachedRun, reason: Error): void {
+    clearTimeout(this.graceTimers.get(attached.id));
+    this.graceTimers.delete(attached.id);
     if (this.active.get(attached.id) !== attached) return;
     this.active.delete(attached.id);
     const programs = attached.programs;

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { mergeNamedTargets, parseTargetsSetting, resolveTargetText, type NamedTarget, type NamedTargetList, type TargetSessionOptions } from '../remote-agent/client/namedTargets';
 import { describeTarget, type TargetSpec } from '../remote-agent/client/targetSpec';
+import { AgentLimits } from '../remote-agent/protocol';
 import { findTargetsFile, readTargetsFile } from '../remote-agent/client/workspaceTargetsFile';
 
 export const SETTINGS_SECTION = 'ebpfStudio';
@@ -23,6 +24,8 @@ export interface EbpfStudioSettings {
   matrixTargets: string[];
   /** How often a lost connection to the target is tried again on its own (0: never). */
   reconnectAttempts: number;
+  /** How long the agent keeps what was attached after the link drops, for a reconnect to resume (0: released at once). */
+  reconnectGraceSeconds: number;
 }
 
 export function readSettings(): EbpfStudioSettings {
@@ -34,6 +37,7 @@ export function readSettings(): EbpfStudioSettings {
     verifyOnSave: config.get<boolean>('verifyOnSave', true),
     matrixTargets: [...new Set(config.get<unknown[]>('matrixTargets', []).filter((t): t is string => typeof t === 'string').map((t) => t.trim()).filter((t) => t !== ''))],
     reconnectAttempts: Math.max(0, Math.min(100, Math.trunc(config.get<number>('reconnectAttempts', 8)) || 0)),
+    reconnectGraceSeconds: Math.max(0, Math.min(AgentLimits.sessionMaxGraceSeconds, Math.trunc(config.get<number>('reconnectGraceSeconds', 120)) || 0)),
   };
 }
 
