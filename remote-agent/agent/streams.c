@@ -343,9 +343,11 @@ int streams_timeout_ms(void)
 			best = due;
 		waiting = true;
 	}
-	/* Batches wait for stdout's room: poll again soon rather than spin. A batch overdue (it
-	 * waited while a session's client was away) is due now, not never. */
-	return !waiting ? -1 : best < 1 ? 1 : (int)best;
+	/* Without room on stdout, batches wait for its POLLOUT. With room, a batch overdue (it waited
+	 * while a session's client was away) is due now, not never: poll again soon rather than spin. */
+	if (!waiting || !outbuf_has_room())
+		return -1;
+	return best < 1 ? 1 : (int)best;
 }
 
 void streams_object_gone(struct held_object *obj)
