@@ -50,6 +50,8 @@ export class AttachedRun {
     readonly bpfObject: ProgramRun,
     /** The session the run's agent is reached through: a new one after a resume. */
     public session: AgentSession,
+    /** What AgentSessions knows the target by (its name, or its description). */
+    readonly sessionKey: string,
   ) {}
 
   /** Set while the link is down and the agent keeps the run for its grace period. */
@@ -125,9 +127,9 @@ export class RunningPrograms implements vscode.Disposable {
     });
   }
 
-  /** The runs of `target` waiting for their session to be resumed. */
+  /** The runs whose session AgentSessions knows as `target` waiting for it to be resumed. */
   private waiting(target: string): AttachedRun[] {
-    return [...this.active.values()].filter((r) => r.target === target && r.waitingSince !== undefined);
+    return [...this.active.values()].filter((r) => r.sessionKey === target && r.waitingSince !== undefined);
   }
 
   /** The runs with at least one program attached. */
@@ -165,7 +167,7 @@ export class RunningPrograms implements vscode.Disposable {
           `${name} changed since ${existing.programs.join(', ')} ${existing.programs.length === 1 ? 'was' : 'were'} attached, and programs of one file share one loaded object: detach ${existing.programs.join(', ')} first, then attach again to run the edited file.`,
         );
       }
-      const run = existing ?? (await this.open(document, session, signal));
+      const run = existing ?? (await this.open(document, session, target.description, signal));
       const attached: AttachedProgram[] = [];
       try {
         for (const program of programs) {
@@ -232,7 +234,7 @@ export class RunningPrograms implements vscode.Disposable {
   }
 
   /** Verifies and compiles `document` into a run with nothing attached yet, its handlers in place before any record is read. */
-  private async open(document: vscode.TextDocument, session: AgentSession, signal: AbortSignal): Promise<AttachedRun> {
+  private async open(document: vscode.TextDocument, session: AgentSession, sessionKey: string, signal: AbortSignal): Promise<AttachedRun> {
     const name = vscode.workspace.asRelativePath(document.uri);
     const presets = loadPresetsFor(document.uri);
     const { report, run } = await openProgramRun(session.client, document.uri.fsPath, {
@@ -244,7 +246,7 @@ export class RunningPrograms implements vscode.Disposable {
       signal,
     });
     if (!run) throw new NotAttachedError(rejection(report, name), report);
-    const attached = new AttachedRun(`run-${this.nextId++}`, document.uri, session.description, session.hello.kernelRelease, run, session);
+    const attached = new AttachedRun(`run-${this.nextId++}`, document.uri, session.description, session.hello.kernelRelease, run, session, sessionKey);
     run.onEvents((batch) => {
       const stream = streamState(attached, batch.map);
       stream.counters = batch.counters;

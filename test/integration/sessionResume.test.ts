@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -19,6 +18,7 @@ import { openProgramRun } from '../../remote-agent/client/openProgramRun';
 import type { EventBatch } from '../../remote-agent/client/programRun';
 import { agentPrerequisiteMissing } from '../support/rawAgent';
 import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
+import { startCuttableRelay } from '../support/tcpRelay';
 
 const agentSourceDir = join(import.meta.dirname, '../../remote-agent/agent');
 const floodFile = join(import.meta.dirname, '../fixtures/programs/flood.bpf.c');
@@ -35,33 +35,6 @@ after(async () => {
   await sshd?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });
-
-/** A TCP relay to 127.0.0.1:`port`; cut() destroys every connection it carries and keeps listening for new ones. */
-async function startCuttableRelay(port: number): Promise<{ port: number; cut(): void; close(): void }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(port, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => socket.destroy()); // the other side of a cut: closing is all there is to do
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const cut = () => {
-    for (const socket of sockets) socket.destroy();
-  };
-  return {
-    port: (server.address() as AddressInfo).port,
-    cut,
-    close: () => {
-      cut();
-      server.close();
-    },
-  };
-}
 
 async function sessionOptionsThrough(relayPort: number, graceSeconds: number): Promise<OpenSessionOptions> {
   const knownHosts = join(scratch, `known_hosts_${relayPort}`);

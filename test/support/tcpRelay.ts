@@ -1,0 +1,38 @@
+/**
+ * A TCP relay to a port on 127.0.0.1 that a test can cut: cut() destroys both TCP connections of
+ * everything it carries (as when a network path dies), and it keeps listening, so a reconnect
+ * through it works again — the link restored.
+ */
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+
+export interface CuttableRelay {
+  port: number;
+  cut(): void;
+  close(): void;
+}
+
+export async function startCuttableRelay(port: number): Promise<CuttableRelay> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => socket.destroy()); // the other side of a cut: closing is all there is to do
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const cut = () => {
+    for (const socket of sockets) socket.destroy();
+  };
+  return {
+    port: (server.address() as AddressInfo).port,
+    cut,
+    close: () => {
+      cut();
+      server.close();
+    },
+  };
+}
