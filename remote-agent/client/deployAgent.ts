@@ -167,12 +167,7 @@ export async function deployAgent(
   const identity = { uid: Number(uidText), userName };
   if (options.unlessRoot !== undefined && identity.uid !== 0) throw options.unlessRoot(identity);
   const lacking = facts.filter((fact) => fact.startsWith('lacks ')).map((fact) => fact.slice('lacks '.length));
-  if (lacking.length > 0) {
-    log?.(
-      `Warning: ${where} lacks ${lacking.join(' and ')}: the agent runs, but compiling eBPF programs there needs clang and libbpf's headers ` +
-        `(Debian/Ubuntu: apt-get install clang libbpf-dev).`,
-    );
-  }
+  if (lacking.length > 0) log?.(lackingWarning(where, lacking));
 
   let shippedFailure: string | undefined;
   if (binaries.has(arch)) {
@@ -326,11 +321,19 @@ async function buildFailureMessage(
   return `${lead} The agent needs: ${allPackages}. Last lines of make's output:\n${tailOf(output)}`;
 }
 
+/** The warning for a target that can run the agent but not compile programs. */
+export function lackingWarning(where: string, lacking: readonly string[]): string {
+  return (
+    `Warning: ${where} lacks ${lacking.join(' and ')}: the agent runs, but compiling eBPF programs there needs clang and libbpf's headers ` +
+    `(Debian/Ubuntu: apt-get install clang libbpf-dev).`
+  );
+}
+
 /**
  * The work directory as a shell word: '~/rel' becomes "$HOME"/'rel' (the target's home, which only
  * the target knows), an absolute path itself; the default is ~/.cache/ebpf-studio.
  */
-function workDirectoryShell(workDirectory: string | undefined): string {
+export function workDirectoryShell(workDirectory: string | undefined): string {
   const dir = workDirectory ?? '~/.cache/ebpf-studio';
   return dir.startsWith('~/') ? `"$HOME"/${shellQuote(dir.slice(2))}` : shellQuote(dir);
 }
