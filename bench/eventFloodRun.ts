@@ -146,9 +146,10 @@ async function kernelCounts(session: AgentSession, objectId: string): Promise<[n
   return [await sum(0), await sum(1)];
 }
 
-/** Runs @flooder for the flood; resolves with its total. Progress lines go to @onProgress. */
-function runFlooder(flooder: string, o: FloodOptions, onProgress: (asked: number) => void): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Runs @flooder for the flood; `total` resolves with its total, `stop()` ends it early. Progress lines go to @onProgress. */
+function runFlooder(flooder: string, o: FloodOptions, onProgress: (asked: number) => void): { total: Promise<number>; stop: () => void } {
+  let stop = (): void => {};
+  const total = new Promise<number>((resolve, reject) => {
     const child = spawn(flooder, [String(o.seconds), String(o.rate), String(o.threads), String(o.perCall)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let pending = '';
     let stderr = '';
@@ -170,7 +171,9 @@ function runFlooder(flooder: string, o: FloodOptions, onProgress: (asked: number
       if (code === 0 && total !== undefined) resolve(total);
       else reject(new Error(`pacedFlood exited with ${code}${stderr ? `: ${stderr.trim()}` : ''}`));
     });
+    stop = () => child.kill('SIGTERM');
   });
+  return { total, stop };
 }
 
 /**
@@ -203,7 +206,18 @@ export async function floodSoak(session: AgentSession, flooder: string, o: Flood
     loop.enable();
     let asked = 0;
     const started = performance.now();
+    let agentGone: { at: number; error: unknown } | undefined;
+    let flooding: ReturnType<typeof runFlooder> | undefined;
     const sample = (): void => {
+      let agent: AgentMemory;
+      try {
+        agent = agentMemory(agentPid);
+      } catch (error) {
+        // The agent ended mid-flood: stop flooding and say why (its session's reason) below.
+        agentGone ??= { at: (performance.now() - started) / 1000, error };
+        flooding?.stop();
+        return;
+      }
       const mem = process.memoryUsage();
       // The histogram holds the timer's whole interval: an idle loop reads as the resolution itself.
       const ms = (ns: number): number => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
@@ -213,7 +227,7 @@ export async function floodSoak(session: AgentSession, flooder: string, o: Flood
         decoded,
         agentReceived: latest.received,
         agentDropped: latest.dropped,
-        agent: agentMemory(agentPid),
+        agent,
         clientRss: mem.rss / MiB,
         clientHeap: mem.heapUsed / MiB,
         clientBuffers: mem.arrayBuffers / MiB,
@@ -228,9 +242,18 @@ export async function floodSoak(session: AgentSession, flooder: string, o: Flood
     const sampler = setInterval(sample, o.sampleSeconds * 1000);
     let total: number;
     try {
-      total = await runFlooder(flooder, o, (n) => (asked = n));
+      flooding = runFlooder(flooder, o, (n) => (asked = n));
+      total = await flooding.total.catch((error: unknown) => {
+        if (agentGone) return 0; // stopped because the agent is gone: that is the error to report
+        throw error;
+      });
     } finally {
       clearInterval(sampler);
+    }
+    if (agentGone) {
+      const reason = await Promise.race([session.closed, new Promise<Error>((r) => setTimeout(() => r(new Error('its session has not closed')), 5000))]);
+      stopped = true; // nothing left to stop on a dead agent
+      throw new Error(`the agent (pid ${agentPid}) ended ${agentGone.at.toFixed(1)} s into the flood (${agentGone.error instanceof Error ? agentGone.error.message : String(agentGone.error)}): ${reason.message}`);
     }
     const floodSeconds = (performance.now() - started) / 1000;
     asked = total;
