@@ -40,6 +40,8 @@ export interface FloodOptions {
   /** Records per getpgid call (bpf_loop in the program). */
   perCall: number;
   sampleSeconds: number;
+  /** Leave the ring buffer unread for the flood's first this many seconds (it fills, and refuses records); default: read from the start. */
+  readAfterSeconds?: number;
   onSample?: (sample: FloodSample) => void;
 }
 
@@ -182,7 +184,11 @@ function runFlooder(flooder: string, o: FloodOptions, onProgress: (asked: number
  * program does not pass or cannot attach; the accounting is for the caller to judge.
  */
 export async function floodSoak(session: AgentSession, flooder: string, o: FloodOptions): Promise<FloodResult> {
-  const { report, run } = await openProgramRun(session.client, soakProgram, { target: session.description, kernelRelease: session.hello.kernelRelease });
+  const { report, run } = await openProgramRun(session.client, soakProgram, {
+    target: session.description,
+    kernelRelease: session.hello.kernelRelease,
+    deferStreams: o.readAfterSeconds !== undefined,
+  });
   if (!run) throw new Error(`soak_flood.bpf.c did not pass on ${session.description}: ${JSON.stringify(report.diagnostics)}`);
   const view = new EventsViewModel();
   let decoded = 0;
@@ -243,10 +249,12 @@ export async function floodSoak(session: AgentSession, flooder: string, o: Flood
     let total: number;
     try {
       flooding = runFlooder(flooder, o, (n) => (asked = n));
+      const reading = o.readAfterSeconds === undefined ? Promise.resolve() : new Promise((r) => setTimeout(r, o.readAfterSeconds! * 1000)).then(() => run.startStreams());
       total = await flooding.total.catch((error: unknown) => {
         if (agentGone) return 0; // stopped because the agent is gone: that is the error to report
         throw error;
       });
+      await reading;
     } finally {
       clearInterval(sampler);
     }

@@ -7,7 +7,9 @@
  * by the agent at its queue limit (it counts those) or decoded by the client, and none twice —
  * and memory stays below bounds the design sets, not timings: the agent's own memory grows by at
  * most its queue limit and its output buffer, and the client, which stops reading while batches
- * wait, holds nothing of the flood once it has ended but the Events view's 5,000 rows.
+ * wait, holds nothing of the flood once it has ended but the Events view's 5,000 rows. A second
+ * case leaves the ring unread until it is full, so the program's count of refused records is in
+ * the accounting too.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -89,4 +91,24 @@ test(`a ${SECONDS} s flood of a million records a second through the editor's ru
       `${r.decoded.toLocaleString('en-US')} decoded, ${s.dropped.toLocaleString('en-US')} dropped by the agent, ${r.ringFull.toLocaleString('en-US')} refused by a full ring; ` +
       `agent RssAnon ${r.agentBefore.anon.toFixed(1)} → max ${(r.agentBefore.anon + agentGrowth).toFixed(1)} MiB; client heap ${heapBefore.toFixed(1)} → peak ${clientPeakHeap.toFixed(1)} → ${heapAfter.toFixed(1)} MiB after`,
   );
+});
+
+test('a ring buffer left unread while the flood fills it: the records it refused are counted, and the accounting stays exact', { skip: missing ?? false, timeout: 300_000 }, async (t: TestContext) => {
+  const flooder = buildFlooder(scratch);
+  let session: AgentSession | undefined;
+  t.after(() => session?.dispose());
+  session = await openAgentSession({
+    target: { kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user },
+    identityFile: sshd.identityFile,
+    knownHostsFile: sshd.knownHostsFile,
+    agentSourceDir: join(root, 'remote-agent/agent'),
+    agentBinaryDir: join(root, 'out/agent-bin'),
+    clientVersion: 'eventFlood.test',
+  });
+  // 64 MiB of 40-byte slots hold 1,677,721 records: 4 s of a million a second do not fit, and nothing reads them before.
+  const r = await floodSoak(session, flooder, { seconds: 6, rate: 1_000_000, threads: 1, perCall: 64, sampleSeconds: 1, readAfterSeconds: 4 });
+  assert.deepEqual(accountingErrors(r), []);
+  assert.ok(r.ringFull > 0, `a full ring refused records (asked ${r.asked}, read ${r.summary.received})`);
+  assert.equal(r.asked, r.ringFull + r.summary.dropped + r.decoded);
+  t.diagnostic(`${r.asked.toLocaleString('en-US')} asked for: ${r.ringFull.toLocaleString('en-US')} refused by the full ring, ${r.summary.dropped.toLocaleString('en-US')} dropped by the agent, ${r.decoded.toLocaleString('en-US')} decoded`);
 });
