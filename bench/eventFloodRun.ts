@@ -19,15 +19,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AgentSession } from '../remote-agent/client/agentSession';
 import { openProgramRun } from '../remote-agent/client/openProgramRun';
 import type { EventBatch, RunSummary } from '../remote-agent/client/programRun';
-import { flattenRecord, RowRing, type EventRow, type RecordValue } from '../extension/eventRows';
-import { cutText } from '../extension/targetText';
+import { EVENTS_MAX_ROWS, RowTable, type RecordValue } from '../extension/eventRows';
 import { processHoldingProgram } from '../test/support/processTree';
 
 export const soakNativeDir = join(__dirname, 'native');
 export const soakProgram = join(soakNativeDir, 'soak_flood.bpf.c');
-/** The Events view's numbers (extension/eventsView.ts: MAX_ROWS, MAX_CELL), kept here without its vscode import. */
-const VIEW_ROWS = 5000;
-const VIEW_CELL = 8192;
 const MiB = 1024 * 1024;
 /** The event-loop delay histogram's timer, ms. */
 const LOOP_RESOLUTION_MS = 10;
@@ -100,31 +96,6 @@ export function buildFlooder(outDir: string): string {
   return join(outDir, 'pacedFlood');
 }
 
-/** What the Events view does with a batch (eventsView.ts StreamFeed.add): every record a row of flattened cells, the newest kept. */
-class EventsViewModel {
-  readonly ring = new RowRing(VIEW_ROWS);
-  private readonly columns: string[] = [];
-  private readonly columnIndex = new Map<string, number>();
-  private seq = 0;
-
-  add(batch: EventBatch): void {
-    const records = batch.records;
-    const first = Math.max(0, records.length - VIEW_ROWS);
-    this.seq += first;
-    for (let i = first; i < records.length; i++) {
-      const flat = flattenRecord(records[i] as RecordValue);
-      for (const column of flat.keys()) {
-        if (!this.columnIndex.has(column)) {
-          this.columnIndex.set(column, this.columns.length);
-          this.columns.push(column);
-        }
-      }
-      const row: EventRow = { seq: ++this.seq, time: batch.receivedAt, cells: this.columns.map((c) => cutText(flat.get(c) ?? '', VIEW_CELL)) };
-      this.ring.push(row);
-    }
-  }
-}
-
 /** The agent's memory from /proc/PID/status. */
 export function agentMemory(pid: number): AgentMemory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -190,7 +161,8 @@ export async function floodSoak(session: AgentSession, flooder: string, o: Flood
     deferStreams: o.readAfterSeconds !== undefined,
   });
   if (!run) throw new Error(`soak_flood.bpf.c did not pass on ${session.description}: ${JSON.stringify(report.diagnostics)}`);
-  const view = new EventsViewModel();
+  // What the Events view keeps of the stream (eventsView.ts): its row table.
+  const view = new RowTable();
   let decoded = 0;
   let lastArrival = performance.now();
   let latest: EventBatch['counters'] = { received: 0, sent: 0, dropped: 0 };
@@ -198,7 +170,7 @@ export async function floodSoak(session: AgentSession, flooder: string, o: Flood
     decoded += batch.records.length;
     latest = batch.counters;
     lastArrival = performance.now();
-    view.add(batch);
+    view.add(batch.records as RecordValue[], batch.receivedAt);
   });
   let stopped = false;
   try {
@@ -285,6 +257,6 @@ export function accountingErrors(r: FloodResult): string[] {
   if (r.ringFull + s.received !== r.kernelAsked) errors.push(`ring full ${r.ringFull} + read by the agent ${s.received} != asked ${r.kernelAsked}`);
   if (s.sent + s.dropped !== s.received) errors.push(`the agent sent ${s.sent} + dropped ${s.dropped} != read ${s.received}`);
   if (s.decoded !== s.sent || r.decoded !== s.sent) errors.push(`the agent sent ${s.sent}, the run decoded ${s.decoded}, the handler counted ${r.decoded}`);
-  if (r.rowsHeld !== Math.min(VIEW_ROWS, r.decoded)) errors.push(`the view holds ${r.rowsHeld} rows of ${r.decoded} decoded`);
+  if (r.rowsHeld !== Math.min(EVENTS_MAX_ROWS, r.decoded)) errors.push(`the view holds ${r.rowsHeld} rows of ${r.decoded} decoded`);
   return errors;
 }
