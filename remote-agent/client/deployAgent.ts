@@ -159,6 +159,8 @@ export async function deployAgent(
   const refused = integrityFailure(probe.stderr, { where, userName: userName || 'the user' });
   if (refused !== undefined) throw refused;
   if (probe.exitCode !== 0 || !home || !uidText || !/^\d+$/.test(uidText) || !userName || !arch || !cacheDir?.startsWith('/')) {
+    const expired = expiredPasswordError(probe.stderr, where);
+    if (expired !== undefined) throw expired;
     throw new AgentSessionError('agent-start', `Cannot inspect ${where} (a POSIX shell with id, uname and test is needed): exit ${probe.exitCode ?? probe.failure}, ${tailOf(probe.stderr || probe.stdout)}`);
   }
   const cache = cacheDir;
@@ -319,6 +321,21 @@ async function buildFailureMessage(
       ? `Building the eBPF Studio agent on ${where} failed (${status}): the target lacks ${missingPackages.join(', ')}. Install them (Debian/Ubuntu: apt-get install ${missingPackages.join(' ')}).`
       : `Building the eBPF Studio agent on ${where} failed (${status}).`;
   return `${lead} The agent needs: ${allPackages}. Last lines of make's output:\n${tailOf(output)}`;
+}
+
+/**
+ * sshd logs a user with an expired password in, then runs passwd instead of the command, which
+ * without a terminal fails (OpenSSH's own words: "Your password has expired", "Password change
+ * required but no TTY available"; PAM's: "You are required to change your password"). Nothing
+ * can run there until a person changes it, so that is what the error says.
+ */
+export function expiredPasswordError(stderr: string, where: string): AgentSessionError | undefined {
+  if (!/password has expired|Password change required|required to change your password/i.test(stderr)) return undefined;
+  return new AgentSessionError(
+    'auth',
+    `The password of ${where.replace(/:\d+$/, '')} has expired, and the host runs nothing until it is changed. ` +
+      `Log in once in a terminal (ssh ${where.replace(/:(\d+)$/, ' -p $1')}), change it as asked, then connect again.`,
+  );
 }
 
 /** The warning for a target that can run the agent but not compile programs. */
