@@ -14,17 +14,51 @@
  * attach (compare: a program flagged), 2 usage, connection or host-key problems (with a one-line
  * reason on stderr).
  */
-import { checkCommand } from './checkCommand';
-import { compareCommand } from './compareCommand';
-import { runCommand } from './runCommand';
-import { runLanguageServer } from './lspCommand';
-import { mcpCommand } from './mcpCommand';
-import { explainCommand } from './explainCommand';
-import { vmCommand } from './vmCommand';
-import { sessionCommand } from './sessionProcess';
-import { newCommand, templatesCommand } from './templateCommands';
 import { COMMAND_USAGE, helpRequested, overallUsage } from './usage';
 import { version } from '../package.json';
+
+/*
+ * Each command's module is loaded only when that command runs: the build makes each one a bundle
+ * of its own (out/cli-NAME.js, scripts/build.mjs), so a `check` does not read and compile the MCP
+ * SDK, zod and the language server first. These dynamic imports are the split points.
+ */
+async function dispatch(command: string | undefined, rest: string[], signal: AbortSignal): Promise<number> {
+  switch (command) {
+    case 'check':
+      return (await import('./checkCommand')).checkCommand(rest, signal);
+    case 'compare':
+      return (await import('./compareCommand')).compareCommand(rest, signal);
+    case 'run':
+      return (await import('./runCommand')).runCommand(rest, signal);
+    case 'lsp':
+      return (await import('./lspCommand')).runLanguageServer(rest);
+    case 'mcp':
+      return (await import('./mcpCommand')).mcpCommand(rest, signal);
+    case 'explain':
+      return (await import('./explainCommand')).explainCommand(rest);
+    case 'session':
+      // Internal: the session process the CLI starts (sessionProcess.ts). It exits when idle even
+      // if a library left a handle open.
+      process.exit(await (await import('./sessionProcess')).sessionCommand(rest));
+    case 'vm':
+      return (await import('./vmCommand')).vmCommand(rest, signal);
+    case 'templates':
+      return (await import('./templateCommands')).templatesCommand(rest, signal);
+    case 'new':
+      return (await import('./templateCommands')).newCommand(rest, signal);
+    case '--version':
+      process.stdout.write(`${version}\n`);
+      return 0;
+    case '--help':
+    case '-h':
+    case 'help':
+      if (rest.length > 0) throw new Error(`unknown command '${rest[0]}' (see ebpf-studio --help)`);
+      process.stdout.write(`${overallUsage()}\n`);
+      return 0;
+    default:
+      throw new Error(command ? `unknown command '${command}' (see ebpf-studio --help)` : 'no command given (see ebpf-studio --help)');
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -38,41 +72,7 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', () => abort.abort(new Error('interrupted')));
   process.once('SIGTERM', () => abort.abort(new Error('terminated')));
   try {
-    switch (command) {
-      case 'check':
-        return await checkCommand(rest, abort.signal);
-      case 'compare':
-        return await compareCommand(rest, abort.signal);
-      case 'run':
-        return await runCommand(rest, abort.signal);
-      case 'lsp':
-        return await runLanguageServer(rest);
-      case 'mcp':
-        return await mcpCommand(rest, abort.signal);
-      case 'explain':
-        return await explainCommand(rest);
-      case 'session':
-        // Internal: the session process the CLI starts (sessionProcess.ts). It exits when idle even
-        // if a library left a handle open.
-        process.exit(await sessionCommand(rest));
-      case 'vm':
-        return await vmCommand(rest, abort.signal);
-      case 'templates':
-        return await templatesCommand(rest, abort.signal);
-      case 'new':
-        return await newCommand(rest, abort.signal);
-      case '--version':
-        process.stdout.write(`${version}\n`);
-        return 0;
-      case '--help':
-      case '-h':
-      case 'help':
-        if (rest.length > 0) throw new Error(`unknown command '${rest[0]}' (see ebpf-studio --help)`);
-        process.stdout.write(`${overallUsage()}\n`);
-        return 0;
-      default:
-        throw new Error(command ? `unknown command '${command}' (see ebpf-studio --help)` : 'no command given (see ebpf-studio --help)');
-    }
+    return await dispatch(command, rest, abort.signal);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     // Scripts read one line per failure: fold multi-line explanations into it.

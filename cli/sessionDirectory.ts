@@ -57,15 +57,22 @@ export function ensurePrivateDirectory(dir: string): void {
   }
 }
 
-/** sha256 of the CLI's entry file (the bundle, out/cli.js, in a package) and the version: two builds never share a session process. */
+/**
+ * What identifies this build: two builds never share a session process. A build by
+ * scripts/build.mjs writes `cli-build-id` beside out/cli.js, a hash of every CLI bundle and agent
+ * binary (the CLI's code is split over out/cli-*.js, so out/cli.js alone would not tell builds
+ * apart); run from the sources, the entry file itself is hashed.
+ */
 export function buildId(): string {
   const entry = process.argv[1];
   const hash = createHash('sha256').update(version).update('\0');
   if (entry !== undefined) {
+    const written = path.join(path.dirname(entry), 'cli-build-id');
+    const source = fs.existsSync(written) ? written : entry;
     try {
-      hash.update(fs.readFileSync(entry));
+      hash.update(fs.readFileSync(source));
     } catch (error) {
-      throw new Error(`cannot read the CLI's own entry file ${entry} to identify this build: ${(error as Error).message}`);
+      throw new Error(`cannot read ${source} to identify this build of the CLI: ${(error as Error).message}`);
     }
   }
   return hash.digest('hex');

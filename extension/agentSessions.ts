@@ -30,7 +30,9 @@ export type ConnectionState =
   | { state: 'connected'; description: string; kernelRelease: string }
   | { state: 'closed' | 'failed'; description: string; reason: string }
   /** The connection was lost (`reason`); try `attempt` of `attempts` starts in `inMs`. */
-  | { state: 'reconnecting'; description: string; reason: string; attempt: number; attempts: number; inMs: number };
+  | { state: 'reconnecting'; description: string; reason: string; attempt: number; attempts: number; inMs: number }
+  /** Every automatic try failed since the connection to `where` ('root@host:22') was lost at `since` (ms): results from it are stale. */
+  | { state: 'unreachable'; description: string; where: string; reason: string; attempts: number; since: number };
 
 /** Failures that trying again cannot mend: a person must act (trust a key, give a password, fix privileges). */
 const NOT_RETRIED = new Set<AgentSessionErrorKind>(['unknown-host-key', 'changed-host-key', 'auth', 'credentials-declined', 'sudo-password', 'agent-build', 'agent-integrity', 'privilege']);
@@ -75,6 +77,8 @@ export class AgentSessions implements vscode.Disposable {
   /** The resume ticket of each target whose session was lost, and when (kept in memory only, never logged). */
   private readonly lostTickets = new Map<string, { ticket: ResumeTicket; lostAt: number }>();
   private readonly resumeParties = new Set<ResumeParty>();
+  /** Targets given up on after their automatic tries, and since when their connection was lost. */
+  private readonly unreachable = new Map<string, number>();
   private readonly stateEmitter = new vscode.EventEmitter<ConnectionState>();
   /** Fires on every connection change of any target. */
   readonly onDidChangeState = this.stateEmitter.event;
@@ -298,6 +302,8 @@ export class AgentSessions implements vscode.Disposable {
         `${description}: connected in ${Date.now() - started} ms — kernel ${hello.kernelRelease} (${hello.arch}), ` +
           `BTF ${hello.btf ? 'yes' : 'no'}, ${hello.clang ?? 'no clang'}, libbpf ${hello.libbpfVersion}, agent ${hello.agentVersion}, euid ${hello.euid}`,
       );
+      this.unreachable.delete(description);
+      this.unreachable.delete(opened.description);
       this.stateEmitter.fire({ state: 'connected', description, kernelRelease: hello.kernelRelease });
       void opened.closed.then((reason) => this.onClosed(description, opened, reason));
       if (opened.resumed !== undefined) for (const party of this.resumeParties) party.resumed(description, opened);
@@ -353,7 +359,16 @@ export class AgentSessions implements vscode.Disposable {
       return;
     }
     this.options.log.info(`${description}: session closed: ${reason.message}`);
-    this.scheduleReconnect(target.spec, description, reason.message, 1, attempts);
+    this.scheduleReconnect(target.spec, description, reason.message, 1, attempts, { since: Date.now(), where: session.description });
+  }
+
+  /**
+   * Since when (ms) a target has been given up on after its automatic tries, if it has: by the
+   * name the target setting gives it, or as its sessions describe it ('root@host:22', the target
+   * of its check reports).
+   */
+  unreachableSince(target: string): number | undefined {
+    return this.unreachable.get(target);
   }
 
   /**
@@ -361,12 +376,13 @@ export class AgentSessions implements vscode.Disposable {
    * NOT_RETRIED), the target changes, or `attempts` tries failed. A verification in the meantime
    * opens the session at once; the pending try then finds it open and stops.
    */
-  private scheduleReconnect(spec: TargetSpec, description: string, reason: string, attempt: number, attempts: number): void {
+  private scheduleReconnect(spec: TargetSpec, description: string, reason: string, attempt: number, attempts: number, lost: { since: number; where: string }): void {
     const { log } = this.options;
     if (attempt > attempts) {
-      const gaveUp = `${reason} (tried ${attempts} times to reconnect; run "eBPF: Reconnect" to try again)`;
-      log.info(`${description}: stopped reconnecting after ${attempts} tries`);
-      this.stateEmitter.fire({ state: 'failed', description, reason: gaveUp });
+      log.info(`${description}: stopped reconnecting after ${attempts} tries: ${reason}`);
+      this.unreachable.set(description, lost.since);
+      this.unreachable.set(lost.where, lost.since);
+      this.stateEmitter.fire({ state: 'unreachable', description, where: lost.where, reason, attempts, since: lost.since });
       return;
     }
     const inMs = reconnectDelayMs(attempt);
@@ -385,7 +401,7 @@ export class AgentSessions implements vscode.Disposable {
             if (this.shutdown.signal.aborted) return;
             const current = this.target.resolved;
             if (!current.ok || current.description !== description) return;
-            this.scheduleReconnect(spec, description, error instanceof Error ? error.message : String(error), attempt + 1, attempts);
+            this.scheduleReconnect(spec, description, error instanceof Error ? error.message : String(error), attempt + 1, attempts, lost);
           },
         );
       }, inMs),

@@ -5,6 +5,13 @@
  * of the newest rows, and CSV/JSON export. Imports neither vscode nor the DOM.
  */
 
+import { cutText } from './targetText';
+
+/** Rows the Events view keeps per stream. */
+export const EVENTS_MAX_ROWS = 5000;
+/** Characters of one value the view holds (and exports): 5,000 rows of one such column stay under 100 MB. */
+export const EVENTS_MAX_CELL = 8192;
+
 /** One event as shown: `cells[i]` is the value of `columns[i]` of its stream ('' when absent). */
 export interface EventRow {
   /** Position of the record in its stream since the run started (1-based), so gaps show drops or clears. */
@@ -215,6 +222,53 @@ export class RowRing {
 
   toArray(): EventRow[] {
     return this.start === 0 ? this.rows.slice() : [...this.rows.slice(this.start), ...this.rows.slice(0, this.start)];
+  }
+}
+
+/**
+ * The rows of one stream as the Events view keeps them: columns in the order records bring
+ * them, every record numbered (so a gap in `seq` shows what was not kept), only the newest
+ * `capacity` records of a batch flattened, values cut to `cellChars` (saying their length).
+ */
+export class RowTable {
+  readonly ring: RowRing;
+  readonly columns: string[] = [];
+  private readonly columnIndex = new Map<string, number>();
+  /** The number of the last record taken (kept or not). */
+  seq = 0;
+
+  constructor(
+    capacity = EVENTS_MAX_ROWS,
+    private readonly cellChars = EVENTS_MAX_CELL,
+  ) {
+    this.ring = new RowRing(capacity);
+  }
+
+  /** Takes a batch's records; returns the rows made, and whether a record brought a new column. */
+  add(records: readonly RecordValue[], receivedAt: number): { rows: EventRow[]; newColumns: boolean } {
+    const first = Math.max(0, records.length - this.ring.capacity);
+    this.seq += first;
+    const rows: EventRow[] = [];
+    let newColumns = false;
+    for (let i = first; i < records.length; i++) {
+      const flat = flattenRecord(records[i]!);
+      for (const column of flat.keys()) {
+        if (!this.columnIndex.has(column)) {
+          this.columnIndex.set(column, this.columns.length);
+          this.columns.push(column);
+          newColumns = true;
+        }
+      }
+      const row: EventRow = { seq: ++this.seq, time: receivedAt, cells: this.columns.map((c) => cutText(flat.get(c) ?? '', this.cellChars)) };
+      this.ring.push(row);
+      rows.push(row);
+    }
+    return { rows, newColumns };
+  }
+
+  /** Counts records that are not shown (the view is paused). */
+  skip(count: number): void {
+    this.seq += count;
   }
 }
 

@@ -6,38 +6,32 @@
  * The counters of a stream travel in the same message as its rows, so what the view counts always
  * agrees with the rows it shows.
  * Pause freezes the table (counters keep counting), Clear empties it, Export writes the rows that
- * match the filter as JSON or CSV. A value longer than MAX_CELL characters (a 1 MiB string from
+ * match the filter as JSON or CSV. A value longer than EVENTS_MAX_CELL characters (a 1 MiB string from
  * the target) is held cut, saying its length, so the rows held stay bounded in memory.
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { EventBatch } from '../remote-agent/client/programRun';
-import { flattenRecord, parseFilter, RowRing, rowMatcher, rowsToCsv, rowsToJson, type EventRow, type RecordValue } from './eventRows';
+import { EVENTS_MAX_ROWS, parseFilter, rowMatcher, rowsToCsv, rowsToJson, RowTable, type EventRow, type RecordValue } from './eventRows';
 import { parseFromWebview, type StreamInfo, type ToWebview } from './eventsMessages';
 import type { ExtensionLog } from './extensionLog';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
 import { errorMessage } from './settings';
-import { cutText } from './targetText';
 import { webviewPage } from './webviewPage';
 
 export const EVENTS_VIEW_ID = 'ebpfStudio.events';
-export const MAX_ROWS = 5000;
-/** Characters of one value the view holds (and exports): 5,000 rows of one such column stay under 100 MB. */
-export const MAX_CELL = 8192;
+const MAX_ROWS = EVENTS_MAX_ROWS;
 const FLUSH_MS = 100;
 const RATE_WINDOW_MS = 1000;
 
 class StreamFeed {
-  readonly ring = new RowRing(MAX_ROWS);
-  columns: string[] = [];
-  private readonly columnIndex = new Map<string, number>();
+  readonly table = new RowTable();
   /** Rows added since the webview last got them (for the selected stream). */
   pending: EventRow[] = [];
   /** The webview must get every row again (columns changed, cleared, selected anew). */
   needsReset = true;
   /** The counters the webview last got with rows (JSON), to send them again only when they change. */
   sentInfo = '';
-  seq = 0;
   ended: string | undefined;
   rate = 0;
   private rateFrom = { at: Date.now(), received: 0 };
@@ -58,32 +52,18 @@ class StreamFeed {
 
   /** Takes a batch: every record counts, only the newest MAX_ROWS are turned into rows. */
   add(batch: EventBatch, paused: boolean): void {
-    const records = batch.records;
     if (paused) {
-      this.seq += records.length;
+      this.table.skip(batch.records.length);
       return;
     }
-    const first = Math.max(0, records.length - MAX_ROWS);
-    this.seq += first;
-    for (let i = first; i < records.length; i++) {
-      const flat = flattenRecord(records[i] as RecordValue);
-      for (const column of flat.keys()) {
-        if (!this.columnIndex.has(column)) {
-          this.columnIndex.set(column, this.columns.length);
-          this.columns.push(column);
-          this.needsReset = true;
-        }
-      }
-      const cells = this.columns.map((c) => cutText(flat.get(c) ?? '', MAX_CELL));
-      const row: EventRow = { seq: ++this.seq, time: batch.receivedAt, cells };
-      this.ring.push(row);
-      this.pending.push(row);
-    }
+    const { rows, newColumns } = this.table.add(batch.records as RecordValue[], batch.receivedAt);
+    if (newColumns) this.needsReset = true;
+    for (const row of rows) this.pending.push(row);
     if (this.pending.length > 2 * MAX_ROWS) this.pending = this.pending.slice(-MAX_ROWS);
   }
 
   clear(): void {
-    this.ring.clear();
+    this.table.ring.clear();
     this.pending = [];
     this.needsReset = true;
   }
@@ -107,7 +87,7 @@ class StreamFeed {
       recordType: state?.recordType ?? 'unknown',
       ...counters,
       rate: this.rate,
-      held: this.ring.length,
+      held: this.table.ring.length,
       ...(ended !== undefined && { ended }),
       ...(note !== undefined && { note }),
     };
@@ -276,11 +256,11 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
     if (feed.needsReset) {
       feed.needsReset = false;
       feed.pending = [];
-      this.post({ type: 'rows', key: feed.key, reset: true, columns: feed.columns, rows: feed.ring.toArray(), stream });
+      this.post({ type: 'rows', key: feed.key, reset: true, columns: feed.table.columns, rows: feed.table.ring.toArray(), stream });
     } else if (feed.pending.length > 0 || info !== feed.sentInfo) {
       const rows = feed.pending.length > MAX_ROWS ? feed.pending.slice(-MAX_ROWS) : feed.pending;
       feed.pending = [];
-      this.post({ type: 'rows', key: feed.key, reset: false, columns: feed.columns, rows, stream });
+      this.post({ type: 'rows', key: feed.key, reset: false, columns: feed.table.columns, rows, stream });
     }
     feed.sentInfo = info;
   }
@@ -310,8 +290,8 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
       void vscode.window.showErrorMessage(`The filter is not valid, so nothing was exported: ${filter.error}`);
       return;
     }
-    const matches = rowMatcher(filter.terms, feed.columns);
-    const rows = feed.ring.toArray().filter(matches);
+    const matches = rowMatcher(filter.terms, feed.table.columns);
+    const rows = feed.table.ring.toArray().filter(matches);
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
     const name = `${feed.map}-events.${format}`;
     const uri = await vscode.window.showSaveDialog({
@@ -321,7 +301,7 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
     });
     if (!uri) return;
     try {
-      const text = format === 'csv' ? rowsToCsv(feed.columns, rows) : rowsToJson(feed.columns, rows);
+      const text = format === 'csv' ? rowsToCsv(feed.table.columns, rows) : rowsToJson(feed.table.columns, rows);
       await vscode.workspace.fs.writeFile(uri, Buffer.from(text, 'utf8'));
       vscode.window.setStatusBarMessage(`$(export) eBPF: exported ${rows.length} events to ${vscode.workspace.asRelativePath(uri)}`, 5000);
     } catch (error) {

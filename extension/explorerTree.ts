@@ -64,8 +64,9 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
         item.description = state?.state === 'connected' ? `connected · kernel ${state.kernelRelease}` : (state?.state ?? 'not connected');
         item.tooltip = state && 'reason' in state ? `${state.state}: ${state.reason}` : undefined;
         if (state?.state === 'reconnecting') item.description = `connection lost · reconnecting (try ${state.attempt} of ${state.attempts})`;
+        if (state?.state === 'unreachable') item.description = `unreachable since ${new Date(state.since).toLocaleTimeString('en-GB')}`;
         item.iconPath = new vscode.ThemeIcon(
-          state?.state === 'connected' ? 'vm-active' : state?.state === 'reconnecting' ? 'sync~spin' : state?.state === 'failed' || state?.state === 'closed' ? 'vm-outline' : 'vm',
+          state?.state === 'connected' ? 'vm-active' : state?.state === 'reconnecting' ? 'sync~spin' : state?.state === 'failed' || state?.state === 'closed' || state?.state === 'unreachable' ? 'vm-outline' : 'vm',
         );
         return item;
       }

@@ -22,6 +22,7 @@ import { registerCompareCostCommand } from './compareCostCommand';
 import { registerMapsView } from './mapsView';
 import { registerNewProgramCommand } from './newProgramCommand';
 import { registerProgramCodeLens } from './programCodeLens';
+import { activateStaleResults } from './staleResults';
 import { registerReportDiagnostics } from './reportDiagnostics';
 import { RunningPrograms } from './runningPrograms';
 import { registerSelectTargetCommand } from './selectTargetCommand';
@@ -75,8 +76,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     registerTraceOutput(running),
     registerMapsView(running, log),
     registerExplorerTree(sessions, running, vms),
-    registerReportDiagnostics(verifier, log, matrixView.diagnostics),
+    registerReportDiagnostics(verifier, sessions, log, matrixView.diagnostics),
     registerProgramCodeLens(verifier, running, sessions),
+    activateStaleResults(sessions),
     registerVerifierLogCommand(context.extensionUri, verifier, log),
     registerVerifierStateHover(verifier),
     registerVerifierCoverage(verifier),

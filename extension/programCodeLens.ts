@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import type { CheckReport, ProgramReport } from '../remote-agent/client/checkReport';
 import { programArgs } from './attachCommands';
 import { Commands } from './commandIds';
+import { staleNote } from './staleResults';
 import { verifierLogArgs } from './commandLinks';
 import type { FileVerifier } from './fileVerifier';
 import type { AgentSessions } from './agentSessions';
@@ -28,8 +29,9 @@ export function registerProgramCodeLens(verifier: FileVerifier, running: Running
       return report.programs.flatMap((program) => {
         const line = programLine(text, program, document.uri.fsPath);
         const range = new vscode.Range(line, 0, line, 0);
+        const stale = staleNote(sessions, report.target);
         const verdict = new vscode.CodeLens(range, {
-          title: lensTitle(program, report),
+          title: stale === undefined ? lensTitle(program, report) : `(${stale}) ${lensTitle(program, report)}`,
           tooltip: `Show the verifier log of ${program.name} (${program.section})`,
           command: Commands.showVerifierLog,
           arguments: verifierLogArgs(document.uri, program.name),
@@ -61,6 +63,9 @@ export function registerProgramCodeLens(verifier: FileVerifier, running: Running
     verifier.onDidShiftReport(() => changed.fire()),
     running.onDidChange(() => changed.fire()),
     sessions.onDidChangeTarget(() => changed.fire()),
+    sessions.onDidChangeState((state) => {
+      if (state.state === 'unreachable' || state.state === 'connected') changed.fire();
+    }),
   );
 }
 

@@ -14,7 +14,9 @@ import type { CheckReport, Severity, SourceDiagnostic } from '../remote-agent/cl
 import { docsUrl } from '../remote-agent/client/docsUrl';
 import { Commands } from './commandIds';
 import { commandUri, verifierLogArgs } from './commandLinks';
+import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
+import { staleNote } from './staleResults';
 import type { FileVerifier } from './fileVerifier';
 
 /** Report files whose diagnostics another source publishes instead, and when that changes. */
@@ -23,14 +25,21 @@ export interface DiagnosticsOverride {
   readonly onDidChange: vscode.Event<vscode.Uri>;
 }
 
-export function registerReportDiagnostics(verifier: FileVerifier, log: ExtensionLog, override: DiagnosticsOverride): vscode.Disposable {
+export function registerReportDiagnostics(verifier: FileVerifier, sessions: AgentSessions, log: ExtensionLog, override: DiagnosticsOverride): vscode.Disposable {
   const collection = vscode.languages.createDiagnosticCollection('ebpf');
   /** report file → (diagnosed file → diagnostics) */
   const byReport = new Map<string, Map<string, vscode.Diagnostic[]>>();
 
   const republish = (files: Iterable<string>): void => {
     for (const file of files) {
-      const all = [...byReport].flatMap(([reportFile, perFile]) => (override.covers(vscode.Uri.parse(reportFile)) ? [] : (perFile.get(file) ?? [])));
+      const all = [...byReport].flatMap(([reportFile, perFile]) => {
+        const uri = vscode.Uri.parse(reportFile);
+        if (override.covers(uri)) return [];
+        const diagnostics = perFile.get(file) ?? [];
+        const target = verifier.reportFor(uri)?.target;
+        const stale = target === undefined ? undefined : staleNote(sessions, target);
+        return stale === undefined ? diagnostics : diagnostics.map((d) => markedStale(d, stale));
+      });
       collection.set(vscode.Uri.parse(file), all);
     }
   };
@@ -57,7 +66,20 @@ export function registerReportDiagnostics(verifier: FileVerifier, log: Extension
     override.onDidChange((reportFile) => republish(byReport.get(reportFile.toString())?.keys() ?? [])),
     verifier.onDidChangeReport(show),
     verifier.onDidShiftReport(show),
+    sessions.onDidChangeState((state) => {
+      if (state.state === 'unreachable' || state.state === 'connected') republish(new Set([...byReport.values()].flatMap((perFile) => [...perFile.keys()])));
+    }),
   );
+}
+
+/** A copy of `d` whose source says the target it came from is gone (Problems shows the source beside the message). */
+function markedStale(d: vscode.Diagnostic, stale: string): vscode.Diagnostic {
+  const copy = new vscode.Diagnostic(d.range, d.message, d.severity);
+  copy.source = `${d.source ?? 'eBPF'} · ${stale}`;
+  copy.code = d.code;
+  copy.relatedInformation = d.relatedInformation;
+  copy.tags = d.tags;
+  return copy;
 }
 
 export async function diagnosticsOf(report: Pick<CheckReport, 'diagnostics'>, reportFile: vscode.Uri): Promise<Map<string, vscode.Diagnostic[]>> {

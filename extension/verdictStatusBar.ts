@@ -54,6 +54,18 @@ export function registerVerdictStatusBar(verifier: FileVerifier, sessions: Agent
       item.text = '$(warning) eBPF: no target';
       item.command = Commands.selectTarget;
       tooltip.appendText(target.reason);
+    } else if (connection?.state === 'unreachable' && target.ok && target.description === connection.description) {
+      item.text = `$(debug-disconnect) eBPF: ${connection.description} unreachable`;
+      item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
+      item.command = Commands.reconnect;
+      tooltip.appendText(
+        `The connection to ${connection.description} was lost at ${new Date(connection.since).toLocaleTimeString('en-GB')} and ${connection.attempts} automatic tries failed: ${connection.reason}. ` +
+          `The results shown are from before, marked stale. Click to try again.`,
+      );
+      if (report) {
+        tooltip.appendMarkdown('\n\n');
+        appendReportTooltip(tooltip, report);
+      }
     } else if (problem) {
       item.text = `$(warning) eBPF: ${target.description} unavailable`;
       item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');

@@ -17,6 +17,7 @@ import {
   CancellationTokenSource,
   createMessageConnection,
   Message,
+  ErrorCodes,
   ResponseError,
   type Disposable,
   type Logger,
@@ -35,6 +36,9 @@ import {
 } from '../protocol';
 import { abortReason } from './abortReason';
 import { LineMessageReader, LineMessageWriter } from './lineJsonRpc';
+
+/** The codes vscode-jsonrpc itself gives a request that never reached the agent or whose answer cannot come. */
+const TRANSPORT_ERROR_CODES: ReadonlySet<number> = new Set([ErrorCodes.MessageWriteError, ErrorCodes.MessageReadError, ErrorCodes.PendingResponseRejected, ErrorCodes.ConnectionInactive]);
 
 /** A JSON-RPC error answered by the agent; `code` is one of protocol.ts's ErrorCode values. */
 export class AgentError extends Error {
@@ -139,14 +143,16 @@ export class AgentClient implements AgentRequester<AgentMethod>, AgentListener<A
         },
         (error: unknown) => {
           if (settled) return;
-          if (error instanceof ResponseError) {
+          if (error instanceof ResponseError && !TRANSPORT_ERROR_CODES.has(error.code)) {
             settle();
             reject(new AgentError(error.message, error.code, error.data));
             return;
           }
-          // A transport-level failure (the writer broke, the connection got disposed): the close
-          // path owns the reason, so wait for it instead of leaking vscode-jsonrpc's wording.
-          this.beginClose(error instanceof Error ? error : new Error(String(error)));
+          // vscode-jsonrpc also reports a request it could not write (the agent's input is gone,
+          // EPIPE) or dropped at its disposal as a ResponseError. The close path owns the reason
+          // (the agent's exit status, or the link's loss), so wait for it instead of leaking the
+          // write's wording; it is the agent's end, not a broken protocol.
+          this.beginClose(error instanceof ResponseError ? undefined : error instanceof Error ? error : new Error(String(error)));
         },
       );
     });

@@ -67,13 +67,25 @@ export const PRIVATE_DIR_FUNCTIONS = [
  * `agent.agentPath`). Run by /bin/sh whatever the user's login shell is.
  */
 export function verifiedStartCommand(agent: VerifiableAgent, execCommand: string): string {
-  const expected = agent.sha256.toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(expected)) throw new Error(`verifiedStartCommand: ${agent.sha256} is not a sha256 in hex`);
-  const file = shellQuote(agent.agentPath);
-  const dir = shellQuote(agent.agentDir);
   const script = [
     PRIVATE_DIR_FUNCTIONS,
-    `ebpf_private ${shellQuote(agent.cacheDir)}`,
+    ...agentVerificationLines({ cacheDir: shellQuote(agent.cacheDir), agentDir: shellQuote(agent.agentDir), agentPath: shellQuote(agent.agentPath) }, agent.sha256),
+    execCommand,
+  ].join('\n');
+  return `exec /bin/sh -c ${shellQuote(script)} ebpf-studio-start`;
+}
+
+/**
+ * sh lines (after PRIVATE_DIR_FUNCTIONS) that refuse, exit 86, unless the directories are private
+ * and the binary has `sha256`; a binary that differs has its directory moved aside. The paths are
+ * shell words (quoted, or "$variables" the script set).
+ */
+export function agentVerificationLines(words: { cacheDir: string; agentDir: string; agentPath: string }, sha256: string): string[] {
+  const expected = sha256.toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(expected)) throw new Error(`agentVerificationLines: ${sha256} is not a sha256 in hex`);
+  const { cacheDir, agentDir: dir, agentPath: file } = words;
+  return [
+    `ebpf_private ${cacheDir}`,
     `ebpf_private ${dir}`,
     `if [ -L ${file} ] || [ ! -f ${file} ]; then ebpf_refuse missing ${file}; fi`,
     `command -v sha256sum >/dev/null 2>&1 || ebpf_refuse no-sha256sum`,
@@ -84,9 +96,7 @@ export function verifiedStartCommand(agent: VerifiableAgent, execCommand: string
     `  mv -T ${dir} "$ebpf_q" 2>/dev/null || ebpf_q=`,
     `  ebpf_refuse tampered "$ebpf_h" "$ebpf_q"`,
     `fi`,
-    execCommand,
-  ].join('\n');
-  return `exec /bin/sh -c ${shellQuote(script)} ebpf-studio-start`;
+  ];
 }
 
 /** Who is asking and about what, for the words of an integrity error. */

@@ -10,14 +10,14 @@ import { abortReason } from './abortReason';
 import { AgentClient, AgentError } from './agentClient';
 import type { CredentialPrompter } from './credentialPrompt';
 import { integrityFailure, verifiedStartCommand } from './agentIntegrity';
-import { deployAgent, readAgentBinaries, readAgentSources, type DeployedAgent } from './deployAgent';
+import { deployAgent, lackingWarning, readAgentBinaries, readAgentSources, type DeployedAgent } from './deployAgent';
 import type { KnownAgentBuilds } from './knownAgentBuilds';
 import type { HostKeyInfo } from './knownHosts';
 import { LocalTransport } from './localTransport';
 import { AgentSessionError } from './sessionError';
 import { missingPrivilege, privilegeWarnings } from './targetPrivileges';
-import { connectSsh } from './sshTransport';
 import type { SudoMode } from './namedTargets';
+import { quickStart } from './quickStart';
 import { describeTarget, type TargetSpec } from './targetSpec';
 import { answerSudoPrompts, newSudoMarkers, sudoWithPasswordCommand, withoutSudoMarkers, wrongPassword, type SudoMarkers } from './sudoPassword';
 import { shellQuote, tailOf, type ExitStatus, type RunningProcess, type Transport } from './transport';
@@ -136,7 +136,25 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
 
   let agent: RunningProcess | undefined;
   try {
-    const deployed = await deployAgent(transport, sources, {
+    const helloTimeoutMs = opts.target.kind === 'vm' ? VM_HELLO_TIMEOUT_MS : HELLO_TIMEOUT_MS;
+    // One exec when the shipped agent is already there (quickStart.ts); else deploy, then start.
+    const quick =
+      binaries !== undefined && binaries.size > 0
+        ? await quickStart(transport, binaries, {
+            ...(opts.workDirectory !== undefined && { workDirectory: opts.workDirectory }),
+            notRoot: opts.unprivileged === true ? 'exec' : opts.sudo === 'never' ? 'fall back' : 'sudo -n',
+            where,
+            timeoutMs: helloTimeoutMs,
+            ...(signal !== undefined && { signal }),
+          })
+        : undefined;
+    if (quick !== undefined) {
+      agent = quick.process;
+      if (opts.workDirectory !== undefined) log(`The agent's files on ${where} live in ${quick.deployed.cacheDir} (workDirectory ${opts.workDirectory}).`);
+      log(`Using the shipped ${quick.arch} agent ${quick.deployed.agentDir.slice(quick.deployed.cacheDir.length + 1)}, already on ${where}.`);
+      if (quick.lacking.length > 0) log(lackingWarning(where, quick.lacking));
+    }
+    const deployed = quick?.deployed ?? await deployAgent(transport, sources, {
       ...(binaries !== undefined && { binaries }),
       ...(signal !== undefined && { signal }),
       ...(opts.knownAgentBuilds !== undefined && { knownBuilds: opts.knownAgentBuilds }),
@@ -154,14 +172,14 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
       log,
     });
     const asRoot = deployed.uid === 0 || opts.unprivileged === true;
-    const helloTimeoutMs = opts.target.kind === 'vm' ? VM_HELLO_TIMEOUT_MS : HELLO_TIMEOUT_MS;
-    const start = async (privilege: Privilege): Promise<AgentSession> => {
+    /** Starts the agent with `privilege`, or takes over `running`, the one the quick start exec'd that way. */
+    const start = async (privilege: Privilege, running?: RunningProcess): Promise<AgentSession> => {
       log(`Starting the agent on ${where}${privilege === 'root' ? '' : privilege === 'sudo -n' ? ' with sudo -n' : ' with sudo and the password given'}.`);
       const markers = privilege === 'sudo with password' ? newSudoMarkers() : undefined;
       const execAgent =
         markers !== undefined ? sudoWithPasswordCommand(deployed.agentPath, markers) : `exec ${privilege === 'sudo -n' ? 'sudo -n ' : ''}${shellQuote(deployed.agentPath)}`;
       // The binary's directories and its sha256 are checked in the same command, right before the exec.
-      const started = await transport.spawn(verifiedStartCommand(deployed, execAgent));
+      const started = running ?? (await transport.spawn(verifiedStartCommand(deployed, execAgent)));
       agent = started;
       const stderr = collectStderr(started, log, markers);
       const startFailed = (status: ExitStatus, cause?: Error): AgentSessionError =>
@@ -229,9 +247,9 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
       return makeSession({ target: opts.target, description: where, hello, client, agent: started, transport, ticket, resumed, log });
     };
 
-    if (asRoot) return await start('root');
+    if (asRoot) return await start('root', quick?.process);
     try {
-      return await start('sudo -n');
+      return await start('sudo -n', quick?.process);
     } catch (error) {
       // sudo wants a password: ask for it (once someone can be asked) and start again with it.
       if (!(error instanceof AgentSessionError && error.kind === 'sudo-password' && opts.credentials !== undefined)) throw error;
@@ -253,22 +271,23 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
 export async function connectToTarget(opts: Omit<OpenSessionOptions, 'clientVersion'>): Promise<Transport> {
   const { signal } = opts;
   const log = opts.log ?? (() => {});
-  return opts.target.kind === 'local'
-      ? new LocalTransport()
-      : opts.target.kind === 'vm'
-        ? await connectSsh({ ...vmSshOptions(opts.target.name), ...(signal !== undefined && { signal }), log })
-        : await connectSsh({
-          host: opts.target.host,
-          ...(opts.target.user !== undefined && { user: opts.target.user }),
-          ...(opts.target.port !== undefined && { port: opts.target.port }),
-          ...(opts.knownHostsFile !== undefined && { knownHostsFile: opts.knownHostsFile }),
-          ...(opts.identityFile !== undefined && { identityFile: opts.identityFile }),
-          ...(opts.sshConfigFile !== undefined && { sshConfigFile: opts.sshConfigFile }),
-          ...(opts.confirmUnknownHostKey !== undefined && { confirmUnknownHostKey: opts.confirmUnknownHostKey }),
-          ...(opts.credentials !== undefined && { credentials: opts.credentials }),
-          ...(signal !== undefined && { signal }),
-          log,
-        });
+  if (opts.target.kind === 'local') return new LocalTransport();
+  // ssh2 is loaded only for a remote target: evaluating it costs a local check ~50 ms at start.
+  const { connectSsh } = await import('./sshTransport');
+  return opts.target.kind === 'vm'
+    ? await connectSsh({ ...vmSshOptions(opts.target.name), ...(signal !== undefined && { signal }), log })
+    : await connectSsh({
+        host: opts.target.host,
+        ...(opts.target.user !== undefined && { user: opts.target.user }),
+        ...(opts.target.port !== undefined && { port: opts.target.port }),
+        ...(opts.knownHostsFile !== undefined && { knownHostsFile: opts.knownHostsFile }),
+        ...(opts.identityFile !== undefined && { identityFile: opts.identityFile }),
+        ...(opts.sshConfigFile !== undefined && { sshConfigFile: opts.sshConfigFile }),
+        ...(opts.confirmUnknownHostKey !== undefined && { confirmUnknownHostKey: opts.confirmUnknownHostKey }),
+        ...(opts.credentials !== undefined && { credentials: opts.credentials }),
+        ...(signal !== undefined && { signal }),
+        log,
+      });
 }
 
 /** How the agent gets root: it has it, `sudo -n` (no password needed), or sudo given a password. */

@@ -159,6 +159,8 @@ export async function deployAgent(
   const refused = integrityFailure(probe.stderr, { where, userName: userName || 'the user' });
   if (refused !== undefined) throw refused;
   if (probe.exitCode !== 0 || !home || !uidText || !/^\d+$/.test(uidText) || !userName || !arch || !cacheDir?.startsWith('/')) {
+    const expired = expiredPasswordError(probe.stderr, where);
+    if (expired !== undefined) throw expired;
     throw new AgentSessionError('agent-start', `Cannot inspect ${where} (a POSIX shell with id, uname and test is needed): exit ${probe.exitCode ?? probe.failure}, ${tailOf(probe.stderr || probe.stdout)}`);
   }
   const cache = cacheDir;
@@ -167,12 +169,7 @@ export async function deployAgent(
   const identity = { uid: Number(uidText), userName };
   if (options.unlessRoot !== undefined && identity.uid !== 0) throw options.unlessRoot(identity);
   const lacking = facts.filter((fact) => fact.startsWith('lacks ')).map((fact) => fact.slice('lacks '.length));
-  if (lacking.length > 0) {
-    log?.(
-      `Warning: ${where} lacks ${lacking.join(' and ')}: the agent runs, but compiling eBPF programs there needs clang and libbpf's headers ` +
-        `(Debian/Ubuntu: apt-get install clang libbpf-dev).`,
-    );
-  }
+  if (lacking.length > 0) log?.(lackingWarning(where, lacking));
 
   let shippedFailure: string | undefined;
   if (binaries.has(arch)) {
@@ -327,10 +324,33 @@ async function buildFailureMessage(
 }
 
 /**
+ * sshd logs a user with an expired password in, then runs passwd instead of the command, which
+ * without a terminal fails (OpenSSH's own words: "Your password has expired", "Password change
+ * required but no TTY available"; PAM's: "You are required to change your password"). Nothing
+ * can run there until a person changes it, so that is what the error says.
+ */
+export function expiredPasswordError(stderr: string, where: string): AgentSessionError | undefined {
+  if (!/password has expired|Password change required|required to change your password/i.test(stderr)) return undefined;
+  return new AgentSessionError(
+    'auth',
+    `The password of ${where.replace(/:\d+$/, '')} has expired, and the host runs nothing until it is changed. ` +
+      `Log in once in a terminal (ssh ${where.replace(/:(\d+)$/, ' -p $1')}), change it as asked, then connect again.`,
+  );
+}
+
+/** The warning for a target that can run the agent but not compile programs. */
+export function lackingWarning(where: string, lacking: readonly string[]): string {
+  return (
+    `Warning: ${where} lacks ${lacking.join(' and ')}: the agent runs, but compiling eBPF programs there needs clang and libbpf's headers ` +
+    `(Debian/Ubuntu: apt-get install clang libbpf-dev).`
+  );
+}
+
+/**
  * The work directory as a shell word: '~/rel' becomes "$HOME"/'rel' (the target's home, which only
  * the target knows), an absolute path itself; the default is ~/.cache/ebpf-studio.
  */
-function workDirectoryShell(workDirectory: string | undefined): string {
+export function workDirectoryShell(workDirectory: string | undefined): string {
   const dir = workDirectory ?? '~/.cache/ebpf-studio';
   return dir.startsWith('~/') ? `"$HOME"/${shellQuote(dir.slice(2))}` : shellQuote(dir);
 }

@@ -95,14 +95,19 @@ export class LineMessageReader extends AbstractMessageReader implements MessageR
   }
 }
 
+/**
+ * Writes one JSON line per message. A write that fails (the agent's input is gone: EPIPE, a closed
+ * channel) only rejects that write, and an error on the stream is reported as a close: the agent
+ * or the link ended, and the connection's close path finds out which from the exit status, not
+ * from the write's wording.
+ */
 export class LineMessageWriter extends AbstractMessageWriter implements MessageWriter {
   private readonly output: Writable;
-  private errorCount = 0;
 
   constructor(output: Writable) {
     super();
     this.output = output;
-    output.on('error', (error) => this.fireError(error));
+    output.on('error', () => this.fireClose());
     output.on('close', () => this.fireClose());
   }
 
@@ -110,18 +115,12 @@ export class LineMessageWriter extends AbstractMessageWriter implements MessageW
     const line = `${JSON.stringify(message)}\n`;
     return new Promise<void>((resolve, reject) => {
       if (this.output.destroyed || this.output.writableEnded) {
-        const error = new Error('cannot send to the agent: its input stream is closed');
-        this.fireError(error, message, ++this.errorCount);
-        reject(error);
+        reject(new Error('cannot send to the agent: its input stream is closed'));
         return;
       }
       this.output.write(line, 'utf8', (error) => {
-        if (error) {
-          this.fireError(error, message, ++this.errorCount);
-          reject(error);
-        } else {
-          resolve();
-        }
+        if (error) reject(error);
+        else resolve();
       });
     });
   }
@@ -130,4 +129,3 @@ export class LineMessageWriter extends AbstractMessageWriter implements MessageW
     this.output.end();
   }
 }
-

@@ -208,6 +208,7 @@ test('an SSH target: its unknown host key is shown with the fingerprint and trus
 
     // It drops again, and the host now shows a key other than the trusted one: refused, loudly,
     // not asked about, and not tried again.
+    const rightKey = await readFile(knownHosts, 'utf8');
     writeKnownHostsWithWrongKey(sshd, knownHosts);
     sshd.dropConnections();
     // (fade-in-done: the toast has finished sliding in, so the screenshot shows it)
@@ -216,6 +217,27 @@ test('an SSH target: its unknown host key is shown with the fingerprint and trus
     await session.screenshot('7-changed-host-key');
     await new Promise((resolve) => setTimeout(resolve, 3000)); // longer than the next try's wait
     assert.doesNotMatch(await session.extensionOutput(), /\(try 2 of 8\)/, 'a changed host key is not retried');
+
+    // The right key back and "eBPF: Reconnect"; then the host goes away for good: after the
+    // user's number of tries the editor says so once and keeps the last verdicts, marked stale.
+    await writeFile(knownHosts, rightKey);
+    await session.writeWorkspaceSettings({ 'ebpfStudio.target': alias, 'ebpfStudio.reconnectAttempts': 2 });
+    const connects = async (): Promise<number> => (await session.extensionOutput()).match(/: connected in \d+ ms/g)?.length ?? 0;
+    const connectedBefore = await connects();
+    await runCommand(page, 'eBPF: Reconnect');
+    await until(async () => (await connects()) > connectedBefore, SAVE_VERDICT_TIMEOUT, 'eBPF: Reconnect connected again');
+    const gone = Date.now();
+    await sshd.stop();
+    await page.locator('.notification-toast.notification-fade-in-done', { hasText: `${alias} (root@127.0.0.1:${sshd.port}) cannot be reached` }).waitFor({ timeout: SAVE_VERDICT_TIMEOUT });
+    t.diagnostic(`host gone → said once after 2 tries: ${Date.now() - gone} ms`);
+    await codeLens('stale: unreachable since', SAVE_VERDICT_TIMEOUT);
+    const output = await session.extensionOutput();
+    assert.match(output, /: reconnecting in 2 s \(try 2 of 2\)$/m);
+    assert.match(output, /: stopped reconnecting after 2 tries: /m);
+    assert.doesNotMatch(output, /\(try 3 of 2\)/, 'no try beyond the limit');
+    assert.equal(await page.locator('.notification-toast', { hasText: 'cannot be reached' }).count(), 1, 'said once');
+    await page.locator('.statusbar-item', { hasText: `${alias} unreachable` }).waitFor({ timeout: 10_000 });
+    await session.screenshot('8-target-gone-stale');
   } catch (error) {
     await session.screenshot('failure-ssh');
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });

@@ -558,6 +558,8 @@ test('agent upload cut off mid-transfer by killing the sshd: the CLI exits 2 wit
 
   // An agent at its place that is not the shipped one (here: a truncated copy) fails the hash check:
   // not run, moved aside, and the connect after installs a fresh copy.
+  // The agent of that run ends on its own once the CLI has gone (EOF over SSH); until then its file cannot be written.
+  await eventually('the last run\'s agent gone', 30_000, async () => processesRunningFrom(cache).length === 0);
   writeFileSync(join(cache, agentDir, 'ebpf-agent'), readFileSync(cliShippedAgent).subarray(0, cut.size), { mode: 0o755 });
   const refused = cli(checkArgs, env);
   assert.equal(await refused.exited, 2, refused.stderr());

@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { AgentSessionError, openAgentSession } from '../../remote-agent/client/agentSession';
 import type { CredentialPrompter } from '../../remote-agent/client/credentialPrompt';
 import { connectSsh } from '../../remote-agent/client/sshTransport';
-import { answersByAttempt, whoAmIOver } from '../support/credentials';
+import { answersByAttempt, scriptedPrompter, whoAmIOver } from '../support/credentials';
 import { TEST_SECRETS } from '../support/testSecrets';
 import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 
@@ -22,19 +22,24 @@ const root = join(import.meta.dirname, '..', '..');
 const PASSPHRASE = TEST_SECRETS.keyPassphrase;
 const LOGIN_USER = 'ebpfstudio-login';
 const LOGIN_PASSWORD = TEST_SECRETS.loginPassword;
-const SECRETS = [PASSPHRASE, LOGIN_PASSWORD];
+const NEW_PASSWORD = TEST_SECRETS.newLoginPassword;
+/** A user whose password has expired, made so again by each test that uses it. */
+const EXPIRED_USER = 'ebpfstudio-expired';
+const SECRETS = [PASSPHRASE, LOGIN_PASSWORD, NEW_PASSWORD];
 const unavailable = sshdUnavailableReason();
 const agentBinaryDir = join(root, 'out', 'agent-bin');
 /** Every line logged and every error message, searched for the secrets at the end. */
 const logged: string[] = [];
 let passwordSshd: PrivateSshd;
 let keyboardSshd: PrivateSshd;
+let passwordChangeSshd: PrivateSshd;
 let encryptedKey: string;
 
 before(async () => {
   if (unavailable !== null) return;
   passwordSshd = await startSshd({ passwordAuthentication: true });
   keyboardSshd = await startSshd({ keyboardInteractive: true });
+  passwordChangeSshd = await startSshd({ keyboardInteractive: true, passwordChange: true });
   encryptedKey = join(passwordSshd.dir, 'encrypted_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', PASSPHRASE, '-C', 'encrypted-client', '-f', encryptedKey]);
   passwordSshd.authorizeKey(readFileSync(`${encryptedKey}.pub`, 'utf8'));
@@ -44,11 +49,23 @@ before(async () => {
     execFileSync('useradd', ['--create-home', '--shell', '/bin/sh', LOGIN_USER]);
   }
   execFileSync('chpasswd', { input: `${LOGIN_USER}:${LOGIN_PASSWORD}\n` });
+  try {
+    execFileSync('id', ['-u', EXPIRED_USER], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['--create-home', '--shell', '/bin/sh', EXPIRED_USER]);
+  }
 });
 after(async () => {
   await passwordSshd?.stop();
   await keyboardSshd?.stop();
+  await passwordChangeSshd?.stop();
 });
+
+/** EXPIRED_USER's password set to LOGIN_PASSWORD and marked expired (as `chage -d 0` or an admin's policy does). */
+function expirePassword(): void {
+  execFileSync('chpasswd', { input: `${EXPIRED_USER}:${LOGIN_PASSWORD}\n` });
+  execFileSync('chage', ['-d', '0', EXPIRED_USER]);
+}
 
 /** Logs in and runs `id -un` there: who we became. */
 async function whoAmI(sshd: PrivateSshd, options: { user: string; identityFile?: string; credentials: CredentialPrompter }): Promise<string> {
@@ -120,6 +137,53 @@ test("keyboard-interactive through sshd's PAM shows PAM's own prompt and logs in
   assert.equal(prompter.asked[0]!.kind, 'keyboard-interactive');
   assert.match(prompter.asked[0]!.prompt, /^Password: ?$/);
   assert.equal(prompter.asked[0]!.echo, false);
+});
+
+test('an expired password is changed through the prompts in PAM\'s own words (current, new, again), and the login goes on', { skip: unavailable ?? false }, async () => {
+  expirePassword();
+  const prompter = scriptedPrompter((request) => (/^Password: ?$|Current password: ?$/.test(request.prompt) ? LOGIN_PASSWORD : NEW_PASSWORD));
+  assert.equal(await whoAmI(passwordChangeSshd, { user: EXPIRED_USER, credentials: prompter }), EXPIRED_USER);
+  assert.deepEqual(
+    prompter.asked.map((r) => [r.kind, r.prompt, r.echo]),
+    [
+      ['keyboard-interactive', 'Password: ', false],
+      ['keyboard-interactive', `You are required to change your password immediately (administrator enforced).\nChanging password for ${EXPIRED_USER}.\nCurrent password: `, false],
+      ['keyboard-interactive', 'New password: ', false],
+      ['keyboard-interactive', 'Retype new password: ', false],
+    ],
+  );
+  // The new password is the one that logs in now, asked once.
+  const again = answersByAttempt('keyboard-interactive', [NEW_PASSWORD]);
+  assert.equal(await whoAmI(passwordChangeSshd, { user: EXPIRED_USER, credentials: again }), EXPIRED_USER);
+  assert.equal(again.asked.length, 1);
+});
+
+test('an expired password sshd cannot change without a terminal is an auth error that says how to change it', { skip: unavailable ?? false }, async () => {
+  expirePassword();
+  const prompter = answersByAttempt('password', [LOGIN_PASSWORD]);
+  const where = `${EXPIRED_USER}@127.0.0.1`;
+  await assert.rejects(
+    openAgentSession({
+      target: { kind: 'ssh', host: passwordSshd.host, port: passwordSshd.port, user: EXPIRED_USER },
+      knownHostsFile: passwordSshd.knownHostsFile,
+      sshConfigFile: join(passwordSshd.dir, 'no-ssh-config'),
+      credentials: prompter,
+      agentSourceDir: join(root, 'remote-agent', 'agent'),
+      agentBinaryDir,
+      clientVersion: 'sshCredentials.test',
+      log: (line) => logged.push(line),
+    }),
+    (error: unknown) => {
+      assert.ok(error instanceof AgentSessionError, String(error));
+      logged.push(error.message);
+      assert.equal(error.kind, 'auth');
+      assert.equal(
+        error.message,
+        `The password of ${where} has expired, and the host runs nothing until it is changed. Log in once in a terminal (ssh ${where} -p ${passwordSshd.port}), change it as asked, then connect again.`,
+      );
+      return true;
+    },
+  );
 });
 
 test('a key a jump host and the target both use is unlocked once: its passphrase is asked a single time for the whole route', { skip: unavailable ?? false }, async () => {

@@ -1,6 +1,7 @@
 /**
  * The processes below a process on this machine, read from /proc: tests find the agent a session
- * or the CLI started (by its comm), the clang it runs, and count what an agent has left running.
+ * or the CLI started (by its comm), the clang it runs, the agent holding a BPF program, and count
+ * what an agent has left running.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -41,4 +42,30 @@ export function commOf(pid: number): string {
   } catch {
     return '';
   }
+}
+
+/** The one process on this machine holding an fd of BPF program @programId: the agent that loaded it. */
+export function processHoldingProgram(programId: number): number {
+  const holders = new Set<number>();
+  const line = new RegExp(`^prog_id:\\s*${programId}$`, 'm');
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${entry}/fdinfo`);
+    } catch {
+      continue; // the process ended while we looked: it holds nothing
+    }
+    for (const fd of fds) {
+      let info: string;
+      try {
+        info = readFileSync(`/proc/${entry}/fdinfo/${fd}`, 'utf8');
+      } catch {
+        continue; // the fd was closed while we looked
+      }
+      if (line.test(info)) holders.add(Number(entry));
+    }
+  }
+  if (holders.size !== 1) throw new Error(`expected one process holding BPF program ${programId}, found ${holders.size}: ${[...holders].join(', ')}`);
+  return [...holders][0]!;
 }

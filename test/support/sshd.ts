@@ -10,7 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { freePort } from './freePort';
 
 const SSHD = '/usr/sbin/sshd';
@@ -50,15 +50,21 @@ export interface SshdOptions {
   passwordAuthentication?: boolean;
   /** KbdInteractiveAuthentication yes through PAM (sshd has no other keyboard-interactive device on Linux); passwords off. */
   keyboardInteractive?: boolean;
+  /** With keyboardInteractive: PAM may change an expired password (pam_unix for `password`, not pam_deny). */
+  passwordChange?: boolean;
 }
 
-/** The PAM service the keyboard-interactive sshd runs as: pam_unix only, so no login-session module can fail in a sandbox. */
-const PAM_SERVICE = 'ebpfstudio-test-sshd';
+/**
+ * The PAM service a keyboard-interactive sshd runs as, one per instance (two may run at once with
+ * different rules): pam_unix only, so no login-session module can fail in a sandbox.
+ */
+const PAM_SERVICE_PREFIX = 'ebpfstudio-test-sshd-';
 
 export async function startSshd(options: SshdOptions = {}): Promise<PrivateSshd> {
   const unavailable = sshdUnavailableReason();
   if (unavailable !== null) throw new Error(`cannot start the private sshd: ${unavailable}`);
   const dir = mkdtempSync(join(tmpdir(), 'ebpf-studio-sshd-'));
+  const pamService = `${PAM_SERVICE_PREFIX}${basename(dir).slice('ebpf-studio-sshd-'.length)}`;
   const hostKey = join(dir, 'host_ed25519');
   const clientKey = join(dir, 'client_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'private-sshd-host', '-f', hostKey]);
@@ -91,8 +97,9 @@ export async function startSshd(options: SshdOptions = {}): Promise<PrivateSshd>
   // sshd names its PAM service after the program it was started as (argv[0], also what it re-executes).
   let program = SSHD;
   if (options.keyboardInteractive) {
-    writeFileSync(`/etc/pam.d/${PAM_SERVICE}`, ['auth required pam_unix.so', 'account required pam_unix.so', 'session required pam_permit.so', 'password required pam_deny.so', ''].join('\n'));
-    program = join(dir, PAM_SERVICE);
+    const password = options.passwordChange ? 'password required pam_unix.so' : 'password required pam_deny.so';
+    writeFileSync(`/etc/pam.d/${pamService}`, ['auth required pam_unix.so', 'account required pam_unix.so', 'session required pam_permit.so', password, ''].join('\n'));
+    program = join(dir, pamService);
     symlinkSync(SSHD, program);
   }
   // -D keeps sshd in the foreground as our child, so it cannot outlive the test run by accident.
@@ -126,7 +133,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<PrivateSshd>
       server.kill('SIGTERM');
       await exited;
       rmSync(dir, { recursive: true, force: true });
-      if (options.keyboardInteractive) rmSync(`/etc/pam.d/${PAM_SERVICE}`, { force: true });
+      if (options.keyboardInteractive) rmSync(`/etc/pam.d/${pamService}`, { force: true });
     },
   };
 }

@@ -12,6 +12,8 @@
 export const TEST_SECRETS = {
   keyPassphrase: 'ebpfstudio-TEST-SECRET key passphrase 7f3a9c',
   loginPassword: 'ebpfstudio-TEST-SECRET login password 91c2e4',
+  /** What an expired login password is changed to. */
+  newLoginPassword: 'ebpfstudio-TEST-SECRET new login password d03b6a',
   sudoPassword: 'ebpfstudio-TEST-SECRET sudo password 5b8d21',
   oneTimeCode: 'ebpfstudio-TEST-SECRET one-time code 3e7104',
   /** A second passphrase, for tests that need one kept and another typed. */

@@ -3,7 +3,7 @@
  * requests and answers, agent errors, cancellation, and the one-reason failure when the agent goes away.
  */
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { AgentClient, AgentError } from '../../remote-agent/client/agentClient';
 import { ErrorCode, type HelloResult } from '../../remote-agent/protocol';
@@ -170,6 +170,26 @@ test('when the agent output ends, every pending request rejects with the one exp
   assert.equal(await client.closed, reason);
   await assert.rejects(client.request('compile', { files: [], main: 'x.bpf.c' }), (error: unknown) => error === reason);
   assert.equal(explanations, 1);
+});
+
+test('a request that cannot be written (the agent died: EPIPE) fails with the explained close reason, not the write error', async () => {
+  const fromAgent = new PassThrough();
+  const toAgent = new Writable({
+    write(_chunk, _encoding, callback) {
+      callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    },
+  });
+  const reason = new Error('The agent on local was killed by signal SIGKILL before answering hello.');
+  const causes: Array<Error | undefined> = [];
+  const client = new AgentClient(fromAgent, toAgent, {
+    explainClose: (cause) => {
+      causes.push(cause);
+      return reason;
+    },
+  });
+  await assert.rejects(client.request('hello', { clientVersion: '0.1.0' }), (error: unknown) => error === reason);
+  assert.equal(await client.closed, reason);
+  assert.deepEqual(causes, [undefined], 'the close is explained once, as the agent ending (its exit status), not as a broken protocol');
 });
 
 test('a line that is not JSON closes the client with a reason that quotes it', async () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HexBytes } from '../../remote-agent/client/eventDecoder';
-import { csvField, flattenRecord, parseFilter, RowRing, rowMatcher, rowsToCsv, rowsToJson, unknownFields, type EventRow } from '../../extension/eventRows';
+import { csvField, flattenRecord, parseFilter, RowRing, RowTable, rowMatcher, rowsToCsv, rowsToJson, unknownFields, type EventRow } from '../../extension/eventRows';
 import { parseFromWebview, parseToWebview } from '../../extension/eventsMessages';
 
 test('nested struct members become a.b columns, short scalar arrays one cell, hex as 0x…', () => {
@@ -109,4 +109,31 @@ test('messages to the webview are checked too: rows must hold strings only, and 
   assert.equal(parseToWebview({ ...rowsMessage, stream: undefined }), undefined, 'rows without their counters');
   assert.equal(parseToWebview({ ...rowsMessage, stream: { ...stream, key: 'run-2/events' } }), undefined, "another stream's counters");
   assert.equal(parseToWebview({ type: 'streams', streams: [], selected: null, paused: false }), undefined);
+});
+
+test('a row table numbers every record, flattens only the newest of a batch it keeps, adds columns as records bring them, and cuts long values saying their length', () => {
+  const table = new RowTable(3, 10);
+  const first = table.add([{ pid: 1 }, { pid: 2 }], 1000);
+  assert.deepEqual(first, {
+    rows: [
+      { seq: 1, time: 1000, cells: ['1'] },
+      { seq: 2, time: 1000, cells: ['2'] },
+    ],
+    newColumns: true,
+  });
+  assert.equal(table.add([{ pid: 3 }], 1001).newColumns, false);
+  table.skip(10); // paused: counted, not shown
+  const big = table.add([{ pid: 4 }, { pid: 5 }, { pid: 6, comm: 'bash' }, { pid: 7 }, { pid: 8, comm: 'x'.repeat(20) }], 1002);
+  assert.equal(big.newColumns, true);
+  assert.deepEqual(
+    big.rows.map((r) => r.seq),
+    [16, 17, 18],
+    'the two oldest of the five are counted, not flattened',
+  );
+  assert.deepEqual(table.columns, ['pid', 'comm']);
+  assert.deepEqual(
+    table.ring.toArray().map((r) => r.cells),
+    [['6', 'bash'], ['7', ''], ['8', `${'x'.repeat(10)}… (cut: 20 characters in all)`]],
+  );
+  assert.equal(table.seq, 18);
 });

@@ -8,7 +8,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { abortReason } from '../abortReason';
 import { AgentSessionError } from '../sessionError';
 import { READY_MARKER } from './guestInit';
-import { connectSsh } from '../sshTransport';
 import { tailOf } from '../transport';
 
 export interface WaitForSshOptions {
@@ -53,6 +52,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 export async function waitForGuestSsh(o: WaitForSshOptions): Promise<GuestReady> {
+  // Loaded here, not at the top: the CLI's check reaches this module and needs ssh2 only for a VM.
+  const { connectSsh } = await import('../sshTransport');
   const started = Date.now();
   const deadline = started + o.timeoutMs;
   let lastError = 'no answer yet';
