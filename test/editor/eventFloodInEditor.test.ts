@@ -2,13 +2,15 @@
  * The editor under a million records a second: in a real VS Code (code-server + headless chromium)
  * on this machine's kernel, bench/native/soak_flood.bpf.c is attached with its "▶ Attach" code
  * lens and bench/native/pacedFlood asks its tracepoint for 1,000,000 ring buffer records a second
- * for 30 s (64 per getpgid call), more than the agent → extension host path can carry (the flood
+ * (64 per getpgid call) for about 30 s: rounds of typing over its first 25 s, then the checks,
+ * all while it runs. That is more than the agent → extension host path can carry (the flood
  * bench measured ~490,000 decoded a second), so the agent drops records and counts them.
  *
  * While the flood runs, typing is measured where a person types: keystroke → next painted frame
  * in the Events view's filter box (inside its webview, as the hostile-strings test does), and
- * keydown → the character in the code editor's DOM (in the workbench). The figures are reported
- * (t.diagnostic), never asserted: CI machines are slower. What does not depend on timing is
+ * keydown → the character in the code editor's DOM (in the workbench), both from the key event's
+ * own time stamp (when the browser took the key, so a busy main thread's delay counts). The
+ * figures are reported (t.diagnostic), never asserted: CI machines are slower. What does not depend on timing is
  * asserted: the Events view shows drops and a received count that grows, every typed character
  * arrives in the filter box and in the editor, the filter applies to the rows, the extension host
  * keeps updating the status bar during the flood (its rate is recomputed every second), and after
@@ -33,11 +35,12 @@ import { editorTestSkipReason, openEditorSession, type EditorSession } from '../
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check builds the agent and this kernel's vmlinux.h
 const ATTACH_TIMEOUT = 60_000;
 const EVENT_TIMEOUT = 30_000;
-const FLOOD_SECONDS = 30;
+/** Typing rounds start until this long into the flood; the flood goes on until the checks after them are done. */
+const TYPING_SECONDS = 25;
+/** The flooder's own limit, should the test never stop it. */
+const FLOOD_LIMIT_SECONDS = 120;
 const FLOOD_RATE = 1_000_000;
 const RECORDS_PER_CALL = 64;
-/** Typing stops this long before the flood ends, so every keystroke measured is one under the flood. */
-const TYPING_MARGIN_MS = 6_000;
 /** What is typed in the filter box: the flooder's rows whose record has a 7 followed by a 7 in some cell. */
 const FILTER = 'comm=pacedFlood 77';
 /** The start of the line typed at the end of the source file; the letters after it are measured. */
@@ -72,7 +75,7 @@ after(async () => {
   if (flooderDir) rmSync(flooderDir, { recursive: true, force: true });
 });
 
-test('under a million records a second for 30 s the editor keeps working: drops counted and shown, received growing, every typed key arrives in the filter box and the editor, the filter applies, the status bar keeps updating, ■ Detach unloads the program', { skip: missing, timeout: 600_000 }, async (t) => {
+test('under a million records a second for ~30 s the editor keeps working: drops counted and shown, received growing, every typed key arrives in the filter box and the editor, the filter applies, the status bar keeps updating, ■ Detach unloads the program', { skip: missing, timeout: 600_000 }, async (t) => {
   try {
     const flooder = buildFlooder(flooderDir);
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'soak_flood.bpf.c' }).dblclick();
@@ -107,7 +110,7 @@ test('under a million records a second for 30 s the editor keeps working: drops 
     const quietEditor = await takeLatencies(page.mainFrame());
     await events.locator('#filter').fill('');
 
-    const flood = spawn(flooder, [String(FLOOD_SECONDS), String(FLOOD_RATE), '1', String(RECORDS_PER_CALL)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const flood = spawn(flooder, [String(FLOOD_LIMIT_SECONDS), String(FLOOD_RATE), '1', String(RECORDS_PER_CALL)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const floodOutput: string[] = [];
     flood.stdout.setEncoding('utf8').on('data', (chunk: string) => floodOutput.push(chunk));
     flood.stderr.setEncoding('utf8').on('data', (chunk: string) => floodOutput.push(chunk));
@@ -125,7 +128,7 @@ test('under a million records a second for 30 s the editor keeps working: drops 
       let filterKeys = 0;
       let editorKeys = 10;
       let rounds = 0;
-      while (Date.now() - started < FLOOD_SECONDS * 1000 - TYPING_MARGIN_MS || rounds === 0) {
+      while (Date.now() - started < TYPING_SECONDS * 1000 || rounds === 0) {
         // Cleared by the test, not with Ctrl+A: in a webview VS Code runs select-all from the
         // workbench, by a message that may come after the next keys under load.
         await events.locator('#filter').fill('');
@@ -171,15 +174,19 @@ test('under a million records a second for 30 s the editor keeps working: drops 
       assert.ok(statusBar.count >= 2, `the extension host updated the status bar during the flood: ${statusBar.texts.join(' | ')}`);
       assert.ok(statusBar.texts.some((text) => /eBPF: 1 attached · [\d.]+k? ev\/s/.test(text)), `the status bar shows the rate: ${statusBar.texts.join(' | ')}`);
 
+      // Every measure above was taken under the flood: it ends only now.
+      assert.equal(flood.exitCode, null, `the flood went on during the typing and the checks: ${floodOutput.join('')}`);
+      flood.kill('SIGTERM');
       const exit = await floodEnded;
+      const floodSeconds = (Date.now() - started) / 1000;
       assert.equal(exit, 0, `pacedFlood exits 0: ${floodOutput.join('')}`);
       const asked = Number(/total (\d+)/.exec(floodOutput.join(''))?.[1]);
       const ended = counters(await statsText(events));
       t.diagnostic(
-        `flood: ${asked.toLocaleString('en-US')} records asked for in ${FLOOD_SECONDS} s (${Math.round(asked / FLOOD_SECONDS).toLocaleString('en-US')}/s); ` +
+        `flood: ${asked.toLocaleString('en-US')} records asked for in ${floodSeconds.toFixed(1)} s (${Math.round(asked / floodSeconds).toLocaleString('en-US')}/s); ` +
           `the Events view: received ${ended.received.toLocaleString('en-US')}, sent ${ended.sent.toLocaleString('en-US')}, dropped ${ended.dropped.toLocaleString('en-US')}; load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} CPUs`,
       );
-      t.diagnostic(`filter box, keystroke → next frame: ${floodFilter} during the flood (${rounds} rounds in ${typedFor.toFixed(1)} s), ${quietFilter} with no events arriving`);
+      t.diagnostic(`filter box, keystroke → next frame: ${floodFilter} during the flood (${rounds} rounds of typing, ${filterKeys + editorKeys - 10} keys with 50 ms between them, took ${typedFor.toFixed(1)} s), ${quietFilter} with no events arriving`);
       t.diagnostic(`code editor, keydown → character in the DOM: ${floodEditor} during the flood, ${quietEditor} with no events arriving`);
       t.diagnostic(
         `the Events webview's tasks over 50 ms during the flood: ${longTasks.length}${longTasks.length > 0 ? `, longest ${Math.max(...longTasks).toFixed(0)} ms, ${longTasks.reduce((a, b) => a + b, 0).toFixed(0)} ms in all` : ''}; ` +
@@ -228,7 +235,8 @@ async function measureFilterTyping(events: Frame): Promise<void> {
     new PerformanceObserver((list) => state.__longTasks.push(...list.getEntries().map((e) => e.duration))).observe({ type: 'longtask' });
     document.getElementById('filter')!.addEventListener('keydown', (e) => {
       if (e.key.length !== 1 || e.ctrlKey || e.metaKey) return;
-      const down = performance.now();
+      // The event's own time: when the browser took the key, before it waited for the page's main thread.
+      const down = e.timeStamp;
       requestAnimationFrame(() => setTimeout(() => state.__latencies.push(performance.now() - down)));
     });
   });
@@ -264,7 +272,7 @@ async function measureEditorTyping(workbench: Page): Promise<void> {
     document.addEventListener(
       'keydown',
       (e) => {
-        if (e.key.length === 1 && !e.ctrlKey && !e.metaKey && (e.target as Element | null)?.closest?.('.monaco-editor')) downs.push(performance.now());
+        if (e.key.length === 1 && !e.ctrlKey && !e.metaKey && (e.target as Element | null)?.closest?.('.monaco-editor')) downs.push(e.timeStamp);
       },
       true,
     );
