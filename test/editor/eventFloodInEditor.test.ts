@@ -30,7 +30,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Frame, Page } from 'playwright-core';
 import { buildFlooder, soakProgram } from '../../bench/eventFloodRun';
-import { editorTestSkipReason, openEditorSession, type EditorSession } from '../support/codeServer';
+import { editorTestSkipReason, openEditorSession, webviewFrame, type EditorSession } from '../support/codeServer';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check builds the agent and this kernel's vmlinux.h
 const ATTACH_TIMEOUT = 60_000;
@@ -95,7 +95,7 @@ test('under a million records a second for ~30 s the editor keeps working: drops
     const progId = Number(/prog id (\d+)/.exec((await detach.getAttribute('title')) ?? '')?.[1]);
     assert.equal((await prog(progId)).name, 'soak_getpgid', `the Detach lens names the kernel's program: ${await detach.getAttribute('title')}`);
 
-    const events = await webviewFrame('#filter');
+    const events = await webviewFrame(page, '#filter', EVENT_TIMEOUT);
     await events.locator('#stats', { hasText: 'received' }).waitFor({ timeout: EVENT_TIMEOUT });
     await measureFilterTyping(events);
     await watchStatusBar(page);
@@ -381,19 +381,6 @@ function counters(text: string): { text: string; received: number; sent: number;
     shown: number(/rows\s*([\d,]+)\s*\//),
     held: number(/rows\s*[\d,]+\s*\/\s*([\d,]+)/),
   };
-}
-
-/** The document of the webview whose page has `selector`: VS Code puts a webview's content in an iframe inside an iframe. */
-async function webviewFrame(selector: string): Promise<Frame> {
-  const deadline = Date.now() + EVENT_TIMEOUT;
-  for (;;) {
-    for (const frame of page.frames()) {
-      const has = await frame.evaluate((s) => document.querySelector(s) !== null, selector).catch(() => false);
-      if (has && frame !== page.mainFrame()) return frame;
-    }
-    if (Date.now() > deadline) throw new Error(`no webview with ${selector} appeared within ${EVENT_TIMEOUT} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 /** `bpftool prog show id N` as JSON; rejects when there is no such program. */

@@ -31,7 +31,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
-import { editorTestSkipReason, openEditorSession, repoRoot, type EditorSession } from '../support/codeServer';
+import { editorTestSkipReason, openEditorSession, repoRoot, webviewFrame, type EditorSession } from '../support/codeServer';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check builds the agent and this kernel's vmlinux.h
 const ATTACH_TIMEOUT = 60_000;
@@ -100,7 +100,7 @@ test('hostile event strings and map values are shown as text in the Events and M
     await attach.click();
     await page.locator('.editor-instance .codelens-decoration a', { hasText: '■ Detach' }).waitFor({ timeout: ATTACH_TIMEOUT });
 
-    const events = await webviewFrame('#filter');
+    const events = await webviewFrame(page, '#filter', EVENT_TIMEOUT);
     await events.locator('#stream option').first().waitFor({ state: 'attached', timeout: EVENT_TIMEOUT });
     await watchForExecution(events);
     await watchForExecution(page.mainFrame());
@@ -172,7 +172,7 @@ test('hostile event strings and map values are shown as text in the Events and M
 
 test('after a flood of hostile names the Events view stays usable: typing latency measured, a normal event arrives, the filter finds rows, the table scrolls', { skip: missing, timeout: 600_000 }, async (t) => {
   try {
-    const events = await webviewFrame('#filter');
+    const events = await webviewFrame(page, '#filter', EVENT_TIMEOUT);
     await events.locator('#filter').fill('');
     // Keystroke → the next painted frame, measured inside the webview while the flood runs.
     await events.evaluate(() => {
@@ -267,7 +267,7 @@ test('a verifier log whose source line carries hostile text shows it as text in 
     await page.keyboard.press('Control+End');
     await rejected.waitFor({ timeout: FIRST_VERDICT_TIMEOUT });
     await rejected.click();
-    const log = await webviewFrame('#search');
+    const log = await webviewFrame(page, '#search', EVENT_TIMEOUT);
     await log.locator('.row.mark-failing').waitFor({ timeout: EVENT_TIMEOUT });
     await watchForExecution(log);
     // Every row of the (short) log drawn, from the top to the bottom.
@@ -330,18 +330,6 @@ async function showOnly(events: Frame, filter: string, names: RegExp): Promise<v
     const shown = [...document.querySelectorAll('#body tr:not(.spacer)')].map((row) => row.querySelectorAll('td')[4]?.textContent ?? '');
     return shown.length > 0 && shown.every((name) => pattern.test(name));
   }, { source: names.source, flags: names.flags }, { timeout: EVENT_TIMEOUT });
-}
-
-async function webviewFrame(selector: string): Promise<Frame> {
-  const deadline = Date.now() + EVENT_TIMEOUT;
-  for (;;) {
-    for (const frame of page.frames()) {
-      const has = await frame.evaluate((s) => document.querySelector(s) !== null, selector).catch(() => false);
-      if (has && frame !== page.mainFrame()) return frame;
-    }
-    if (Date.now() > deadline) throw new Error(`no webview with ${selector} appeared within ${EVENT_TIMEOUT} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 /** From now on, records the Content-Security-Policy violations the frame reports. */

@@ -11,7 +11,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { freePort } from './freePort';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
@@ -239,6 +239,22 @@ export async function runCommand(page: Page, title: string): Promise<void> {
  * A workbench in chromium, on a fresh code-server with the .vsix under test installed, a quiet
  * profile and a fresh HOME, showing a throwaway workspace (all under one temporary directory).
  */
+/**
+ * The document of the webview whose page has `selector`: VS Code puts a webview's content in an
+ * iframe inside an iframe, whose frames Playwright lists flat.
+ */
+export async function webviewFrame(page: Page, selector: string, timeoutMs: number): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const frame of page.frames()) {
+      const has = await frame.evaluate((s) => document.querySelector(s) !== null, selector).catch(() => false);
+      if (has && frame !== page.mainFrame()) return frame;
+    }
+    if (Date.now() > deadline) throw new Error(`no webview with ${selector} appeared within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 export async function openEditorSession(opts: EditorSessionOptions): Promise<EditorSession> {
   const tmp = await mkdtemp(join(tmpdir(), `ebpf-studio-${opts.name}-`));
   let server: CodeServer | undefined;
