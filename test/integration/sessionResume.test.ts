@@ -80,10 +80,10 @@ function programLoaded(programId: number): boolean {
   return spawnSync('bpftool', ['prog', 'show', 'id', String(programId)]).status === 0;
 }
 
-async function until(what: string, done: () => boolean, timeoutMs = 15_000): Promise<void> {
+async function until(what: string, done: () => boolean, timeoutMs = 15_000, state: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${state() === '' ? '' : `: ${state()}`}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -128,7 +128,12 @@ test('the link cut mid-stream and restored within the grace period: the same pro
     second = await openAgentSession({ ...options, resume: { ticket: first.resumeTicket!, streams: run.streamsDecoded(), listen: (client) => run.resumeOn(client) } });
     assert.deepEqual(second.resumed?.objects, [run.objectId]);
     assert.equal(run.resumed(second.resumed!), true);
-    await until('every record received or counted dropped', () => seen.decoded + (seen.last?.counters.dropped ?? 0) === generated && seen.decoded > beforeResume);
+    await until(
+      'every record received or counted dropped',
+      () => seen.decoded + (seen.last?.counters.dropped ?? 0) === generated && seen.decoded > beforeResume,
+      60_000,
+      () => `generated ${generated}, decoded ${seen.decoded} (${beforeResume} before the cut), last counters ${JSON.stringify(seen.last?.counters)}`,
+    );
     assert.deepEqual(kernelLinksOf(attached.programId).length, 1, 'the same program, attached once');
     assert.deepEqual(run.attached.map((a) => a.programId), [attached.programId]);
 
