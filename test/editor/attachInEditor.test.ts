@@ -15,14 +15,15 @@
  * EBPF_STUDIO_VSIX=path tests an already built .vsix instead of running `npm run package`.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import type { FrameLocator, Locator, Page } from 'playwright-core';
-import { editorTestSkipReason, openEditorSession, repoRoot, type EditorSession } from '../support/codeServer';
+import type { Locator, Page } from 'playwright-core';
+import { editorTestSkipReason, eventsWebview, openEditorSession, repoRoot, type EditorSession } from '../support/codeServer';
+import { runTrue } from '../support/processTree';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check builds the agent and this kernel's vmlinux.h
 const ATTACH_TIMEOUT = 60_000;
@@ -81,7 +82,7 @@ test('▶ Attach streams each exec into the Events view (pid and filename decode
     await page.locator('.statusbar-item', { hasText: 'eBPF: 1 attached' }).waitFor({ timeout: EVENT_TIMEOUT });
 
     // Attach opened the Events view; its table is in a webview (two iframes deep).
-    const events = eventsWebview();
+    const events = eventsWebview(page);
     await events.locator('#stream option').first().waitFor({ state: 'attached', timeout: EVENT_TIMEOUT });
 
     const pids = await Promise.all([runTrue(), runTrue(), runTrue()]);
@@ -336,7 +337,7 @@ async function focusProbeEditor(): Promise<void> {
 
 /** Runs /bin/true and waits for its exec (by pid) as a row of the Events view's selected stream. */
 async function expectExecRow(when: string): Promise<void> {
-  const events = eventsWebview();
+  const events = eventsWebview(page);
   const pid = await runTrue();
   await events.locator('#filter').fill(`pid=${pid}`);
   const row = events.locator('#body tr:not(.spacer)', { hasText: String(pid) });
@@ -345,20 +346,6 @@ async function expectExecRow(when: string): Promise<void> {
   });
   const header = await events.locator('#header th').allInnerTexts();
   assert.deepEqual(header, ['#', 'time', 'pid', 'comm'], "columns are the fields of probe.bpf.c's struct exec_event");
-}
-
-/** The Events view's document: VS Code puts a webview's content in an iframe inside an iframe. */
-function eventsWebview(): FrameLocator {
-  return page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-}
-
-/** Runs /bin/true and resolves with its pid once it exited. */
-function runTrue(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/true', [], { stdio: 'ignore' });
-    child.once('error', reject);
-    child.once('exit', () => resolve(child.pid!));
-  });
 }
 
 /** `bpftool prog show id N` as JSON; rejects when there is no such program. */

@@ -10,15 +10,16 @@
  * EBPF_STUDIO_VSIX=path tests an already built .vsix instead of running `npm run package`.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { FrameLocator, Page } from 'playwright-core';
-import { editorTestSkipReason, openEditorSession, repoRoot, runCommand, type EditorSession } from '../support/codeServer';
+import type { Page } from 'playwright-core';
+import { editorTestSkipReason, eventsWebview, openEditorSession, repoRoot, runCommand, type EditorSession } from '../support/codeServer';
 import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 import { startCuttableRelay, type CuttableRelay } from '../support/tcpRelay';
+import { runTrue } from '../support/processTree';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check deploys the agent and builds this kernel's vmlinux.h
 const ATTACH_TIMEOUT = 60_000;
@@ -76,7 +77,7 @@ test('the link cut while streaming: "reconnecting", then the same program, still
     const progId = Number(attachedLine.exec(await session.extensionOutput())![1]);
     assert.equal(linksOf(progId), 1);
 
-    const events = eventsWebview();
+    const events = eventsWebview(page);
     await events.locator('#stream option').first().waitFor({ state: 'attached', timeout: EVENT_TIMEOUT });
     const before = await runTrue();
     await events.locator('#filter').fill(`filename=/bin/true pid=${before}`);
@@ -111,19 +112,6 @@ test('the link cut while streaming: "reconnecting", then the same program, still
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
   }
 });
-
-function eventsWebview(): FrameLocator {
-  return page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-}
-
-/** Runs /bin/true and resolves with its pid once it exited. */
-function runTrue(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/true', [], { stdio: 'ignore' });
-    child.once('error', reject);
-    child.once('exit', () => resolve(child.pid!));
-  });
-}
 
 /** How many links the kernel holds for program `progId` (bpftool link show). */
 function linksOf(progId: number): number {

@@ -8,11 +8,12 @@
  */
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync, execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode } from '../../remote-agent/protocol';
+import { getpidHalvesDriver } from '../support/getpidDriver';
 import {
   agentPrerequisiteMissing,
   agentTestsGate,
@@ -48,19 +49,9 @@ function u32(n: number): string {
   return b.toString('base64');
 }
 
-/** A process that calls getpid() `calls` times in two halves, each started by go(). */
+/** The getpid driver (test/support/getpidDriver.ts), built in this file's scratch directory. */
 function floodDriver(calls: number) {
-  const binary = join(scratch, 'getpid_halves');
-  if (!existsSync(binary)) {
-    writeFileSync(
-      `${binary}.c`,
-      '#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n#include <sys/syscall.h>\n' +
-        'int main(int c, char **v) { long n = atol(v[1]); getchar(); for (long i = 0; i < n; i++) { syscall(SYS_getpid); if (i == n / 2 - 1) getchar(); } return 0; }\n',
-    );
-    execFileSync('cc', ['-O2', '-o', binary, `${binary}.c`]);
-  }
-  const child = spawn(binary, [String(calls)]);
-  return { pid: child.pid!, go: () => child.stdin.write('\n'), done: new Promise((resolve) => child.on('exit', resolve)) };
+  return getpidHalvesDriver(scratch, calls);
 }
 
 /** Hello with a grace period, then the flood program attached and its ring buffer streamed. */

@@ -8,8 +8,8 @@
  * and a late resume says what happened.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -17,6 +17,7 @@ import { AgentSessionError, openAgentSession, type OpenSessionOptions } from '..
 import { openProgramRun } from '../../remote-agent/client/openProgramRun';
 import type { EventBatch } from '../../remote-agent/client/programRun';
 import { agentPrerequisiteMissing } from '../support/rawAgent';
+import { getpidHalvesDriver } from '../support/getpidDriver';
 import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 import { startCuttableRelay } from '../support/tcpRelay';
 
@@ -51,19 +52,9 @@ async function sessionOptionsThrough(relayPort: number, graceSeconds: number): P
   };
 }
 
-/** A process that calls getpid() `calls` times in two halves, each started by go(). */
+/** The getpid driver (test/support/getpidDriver.ts), built in this file's scratch directory. */
 function floodDriver(calls: number) {
-  const binary = join(scratch, 'getpid_halves');
-  if (!existsSync(binary)) {
-    writeFileSync(
-      `${binary}.c`,
-      '#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n#include <sys/syscall.h>\n' +
-        'int main(int c, char **v) { long n = atol(v[1]); getchar(); for (long i = 0; i < n; i++) { syscall(SYS_getpid); if (i == n / 2 - 1) getchar(); } return 0; }\n',
-    );
-    execFileSync('cc', ['-O2', '-o', binary, `${binary}.c`]);
-  }
-  const child = spawn(binary, [String(calls)]);
-  return { pid: child.pid!, go: () => child.stdin.write('\n'), done: new Promise((resolve) => child.on('exit', resolve)) };
+  return getpidHalvesDriver(scratch, calls);
 }
 
 function u32(n: number): string {

@@ -11,7 +11,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type FrameLocator, type Page } from 'playwright-core';
 import { freePort } from './freePort';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
@@ -239,6 +239,11 @@ export async function runCommand(page: Page, title: string): Promise<void> {
  * A workbench in chromium, on a fresh code-server with the .vsix under test installed, a quiet
  * profile and a fresh HOME, showing a throwaway workspace (all under one temporary directory).
  */
+/** The Events view's document (the active webview): VS Code puts a webview's content in an iframe inside an iframe. */
+export function eventsWebview(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+}
+
 /**
  * The document of the webview whose page has `selector`: VS Code puts a webview's content in an
  * iframe inside an iframe, whose frames Playwright lists flat.

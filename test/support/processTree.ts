@@ -3,6 +3,7 @@
  * or the CLI started (by its comm), the clang it runs, the agent holding a BPF program, and count
  * what an agent has left running.
  */
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** Child pids of `pid`, all threads; none once it has exited. */
@@ -68,4 +69,13 @@ export function processHoldingProgram(programId: number): number {
   }
   if (holders.size !== 1) throw new Error(`expected one process holding BPF program ${programId}, found ${holders.size}: ${[...holders].join(', ')}`);
   return [...holders][0]!;
+}
+
+/** Runs /bin/true and resolves with its pid once it exited: an exec a test can look for by pid. */
+export function runTrue(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/true', [], { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', () => resolve(child.pid!));
+  });
 }
