@@ -60,7 +60,7 @@ test('a verifier rejection, its fix and a clang error show up in Problems and co
     // The ✗ code lens opens the program's verifier log view beside the source: the failing
     // instruction marked and in view, the lookup's line marked as the cause; a click on a row
     // shows its source line in the editor.
-    await page.locator('.editor-instance .monaco-editor .codelens-decoration a', { hasText: "✗ R0 invalid mem access 'map_value_or_null'" }).click();
+    await clickLens("✗ R0 invalid mem access 'map_value_or_null'", 17);
     const logView = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
     const failingRow = logView.locator('.row.mark-failing');
     await failingRow.waitFor({ timeout: 10_000 });
@@ -166,7 +166,7 @@ test('a verifier rejection, its fix and a clang error show up in Problems and co
     await session.screenshot('4-clang-error');
   } catch (error) {
     await session.screenshot('failure');
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n${await editorState()}\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
   }
 });
 
@@ -240,7 +240,7 @@ test('an SSH target: its unknown host key is shown with the fingerprint and trus
     await session.screenshot('8-target-gone-stale');
   } catch (error) {
     await session.screenshot('failure-ssh');
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n${await editorState()}\n--- eBPF Studio output ---\n${await session.extensionOutput()}`, { cause: error });
   } finally {
     await sshd.stop();
   }
@@ -316,6 +316,28 @@ async function activeLine(line: number, code: string): Promise<void> {
   await editor.locator('.line-numbers.active-line-number', { hasText: new RegExp(`^${line}$`) }).waitFor({ timeout: 10_000 });
   await editor.locator('.view-line', { hasText: code }).waitFor({ state: 'visible' });
   assert.ok((await editor.locator('.selected-text').count()) > 0, `line ${line}'s code is selected`);
+}
+
+/**
+ * Clicks the code lens with this text, drawn above `line`. Monaco draws only the lenses of lines
+ * in view, so when it is not drawn the editor first goes to that line (Ctrl+G).
+ */
+async function clickLens(text: string, line: number): Promise<void> {
+  const lens = page.locator('.editor-instance .monaco-editor .codelens-decoration a', { hasText: text });
+  if ((await lens.count()) === 0) {
+    await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+G');
+    await page.keyboard.type(String(line));
+    await page.keyboard.press('Enter');
+  }
+  await lens.first().click();
+}
+
+/** What the editor showed when a step failed: the lenses drawn, the lines in view and the tabs. */
+async function editorState(): Promise<string> {
+  const numbers = await page.locator('.editor-instance .monaco-editor .line-numbers').allInnerTexts();
+  const tabs = await page.locator('.tabs-container .tab').allInnerTexts();
+  return `--- editor ---\ntabs: ${tabs.map((t) => t.replace(/\s+/g, ' ').trim()).join(' | ')}\nlines in view: ${numbers.join(',')}\ncode lenses:\n${await lensesText()}\n`;
 }
 
 async function lensesText(): Promise<string> {
