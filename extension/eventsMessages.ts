@@ -27,12 +27,18 @@ export type ToWebview =
   | { type: 'streams'; streams: StreamInfo[]; selected: string | null; paused: boolean; maxRows: number }
   /**
    * `reset`: replace every row (another stream, new columns, cleared); else append. `stream`: the
-   * stream's counters with these rows counted, to show together with them.
+   * stream's counters with these rows counted, to show together with them. `seq`: numbers the
+   * message, for the webview's `drawn`.
    */
-  | { type: 'rows'; key: string; reset: boolean; columns: string[]; rows: EventRow[]; stream: StreamInfo };
+  | { type: 'rows'; seq: number; key: string; reset: boolean; columns: string[]; rows: EventRow[]; stream: StreamInfo };
 
 export type FromWebview =
   | { type: 'ready' }
+  /**
+   * The `rows` message `seq` is drawn. The extension sends the next rows only then, so a webview
+   * slower than the stream gets fewer, newer rows instead of a queue of old ones (and old counters).
+   */
+  | { type: 'drawn'; seq: number }
   | { type: 'select'; key: string }
   | { type: 'pause'; paused: boolean }
   | { type: 'clear' }
@@ -59,6 +65,8 @@ export function parseFromWebview(message: unknown): FromWebview | undefined {
     case 'ready':
     case 'clear':
       return { type: message.type };
+    case 'drawn':
+      return isCount(message.seq) ? { type: 'drawn', seq: message.seq } : undefined;
     case 'select':
       return isShortString(message.key) ? { type: 'select', key: message.key } : undefined;
     case 'pause':
@@ -101,11 +109,50 @@ export function parseToWebview(message: unknown): ToWebview | undefined {
     return message as ToWebview;
   }
   if (message.type === 'rows') {
-    if (!isShortString(message.key) || typeof message.reset !== 'boolean') return undefined;
+    if (!isCount(message.seq) || !isShortString(message.key) || typeof message.reset !== 'boolean') return undefined;
     if (!Array.isArray(message.columns) || !message.columns.every(isShortString)) return undefined;
     if (!Array.isArray(message.rows) || !message.rows.every(isRow)) return undefined;
     if (!isStream(message.stream) || message.stream.key !== message.key) return undefined;
     return message as ToWebview;
   }
   return undefined;
+}
+
+/** How long the extension waits for a `drawn` before it takes the message as lost and sends again. */
+export const DRAWN_TIMEOUT_MS = 5000;
+
+/**
+ * The extension side's pacing of `rows` messages: at most one is on its way to the webview or
+ * being drawn. Posting without it queues messages between the extension host and a busy webview
+ * without bound, each carrying counters older than the last (a flood once showed counters half a
+ * minute late). A `drawn` that never comes (the webview reloaded, hidden) stops the pacing only
+ * until `forget` or DRAWN_TIMEOUT_MS.
+ */
+export class RowsPacing {
+  private awaiting: { seq: number; since: number } | undefined;
+  private lastSeq = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Whether a `rows` message may be posted now. */
+  mayPost(): boolean {
+    return this.awaiting === undefined || this.now() - this.awaiting.since >= DRAWN_TIMEOUT_MS;
+  }
+
+  /** The `seq` of a `rows` message being posted now. */
+  posting(): number {
+    this.lastSeq++;
+    this.awaiting = { seq: this.lastSeq, since: this.now() };
+    return this.lastSeq;
+  }
+
+  /** The webview drew message `seq` (an older one's `drawn` changes nothing). */
+  drawn(seq: number): void {
+    if (this.awaiting?.seq === seq) this.awaiting = undefined;
+  }
+
+  /** The webview started again or was shown again: what was in flight will not be answered. */
+  forget(): void {
+    this.awaiting = undefined;
+  }
 }

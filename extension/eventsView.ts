@@ -2,7 +2,9 @@
  * The Events view: a webview in the panel with the decoded records of every running stream, one
  * stream at a time, as a table. Built to stay responsive at 100k events/s: the extension keeps
  * only the newest MAX_ROWS rows per stream (flattening only those), counts everything, and sends
- * the webview what changed at most 10 times a second; the webview draws only the visible rows.
+ * the webview what changed at most 10 times a second, and only once it drew the last rows it got
+ * (RowsPacing), so a busy webview gets fewer, newer rows rather than a backlog; the webview draws
+ * only the visible rows.
  * The counters of a stream travel in the same message as its rows, so what the view counts always
  * agrees with the rows it shows.
  * Pause freezes the table (counters keep counting), Clear empties it, Export writes the rows that
@@ -13,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { EventBatch } from '../remote-agent/client/programRun';
 import { EVENTS_MAX_ROWS, parseFilter, rowMatcher, rowsToCsv, rowsToJson, RowTable, type EventRow, type RecordValue } from './eventRows';
-import { parseFromWebview, type StreamInfo, type ToWebview } from './eventsMessages';
+import { parseFromWebview, RowsPacing, type StreamInfo, type ToWebview } from './eventsMessages';
 import type { ExtensionLog } from './extensionLog';
 import type { AttachedRun, RunningPrograms } from './runningPrograms';
 import { errorMessage } from './settings';
@@ -99,6 +101,7 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
   private readonly feeds = new Map<string, StreamFeed>();
   private selected: string | null = null;
   private paused = false;
+  private readonly pacing = new RowsPacing();
   private readonly timer: NodeJS.Timeout;
   /** The editor to give the focus back to when the webview is ready. */
   private refocus: vscode.TextEditor | undefined;
@@ -124,10 +127,13 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
     this.disposables.push(
       view.webview.onDidReceiveMessage((message: unknown) => this.receive(message)),
       view.onDidChangeVisibility(() => {
+        // A hidden webview draws nothing, so it may not answer what it got before.
+        this.pacing.forget();
         if (view.visible) this.resend();
       }),
       view.onDidDispose(() => {
         if (this.view === view) this.view = undefined;
+        this.pacing.forget();
       }),
     );
   }
@@ -214,8 +220,12 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
     }
     switch (message.type) {
       case 'ready':
+        this.pacing.forget();
         this.resend();
         void this.returnFocus();
+        return;
+      case 'drawn':
+        this.pacing.drawn(message.seq);
         return;
       case 'select':
         this.select(message.key);
@@ -243,11 +253,15 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
   private flush(): void {
     const now = Date.now();
     for (const feed of this.feeds.values()) feed.updateRate(now);
-    if (!this.view?.visible) return;
+    if (!this.view?.visible || !this.pacing.mayPost()) return;
     this.flushRows();
   }
 
-  /** Sends the selected stream's new rows together with its counters, when either changed. */
+  /**
+   * Sends the selected stream's new rows together with its counters, when either changed. The
+   * caller decides whether the webview's pacing allows it (a user's action and a run's change
+   * always go at once).
+   */
   private flushRows(): void {
     const feed = this.selected === null ? undefined : this.feeds.get(this.selected);
     if (!feed || !this.view) return;
@@ -256,11 +270,11 @@ export class EventsView implements vscode.WebviewViewProvider, vscode.Disposable
     if (feed.needsReset) {
       feed.needsReset = false;
       feed.pending = [];
-      this.post({ type: 'rows', key: feed.key, reset: true, columns: feed.table.columns, rows: feed.table.ring.toArray(), stream });
+      this.post({ type: 'rows', seq: this.pacing.posting(), key: feed.key, reset: true, columns: feed.table.columns, rows: feed.table.ring.toArray(), stream });
     } else if (feed.pending.length > 0 || info !== feed.sentInfo) {
       const rows = feed.pending.length > MAX_ROWS ? feed.pending.slice(-MAX_ROWS) : feed.pending;
       feed.pending = [];
-      this.post({ type: 'rows', key: feed.key, reset: false, columns: feed.table.columns, rows, stream });
+      this.post({ type: 'rows', seq: this.pacing.posting(), key: feed.key, reset: false, columns: feed.table.columns, rows, stream });
     }
     feed.sentInfo = info;
   }

@@ -38,6 +38,8 @@ let matcher: (row: EventRow) => boolean = () => true;
 /** Keep the newest row in view while the user has not scrolled up. */
 let following = true;
 let drawPending = false;
+/** The last `rows` message taken, to say it is drawn once the next frame has drawn it. */
+let drawnSeq: number | undefined;
 /** The streams listed above the table; the shown stream's counters come with its rows. */
 let streams: StreamInfo[] = [];
 let selected: string | null = null;
@@ -57,6 +59,7 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
     scheduleDraw();
     return;
   }
+  drawnSeq = message.seq;
   const listed = streams.findIndex((s) => s.key === message.key);
   if (listed >= 0) streams[listed] = message.stream;
   else streams.push(message.stream);
@@ -167,6 +170,9 @@ function scheduleDraw(): void {
   requestAnimationFrame(() => {
     drawPending = false;
     draw();
+    // The extension sends more rows only after this (see RowsPacing in eventsMessages.ts).
+    if (drawnSeq !== undefined) vscode.postMessage({ type: 'drawn', seq: drawnSeq });
+    drawnSeq = undefined;
   });
 }
 

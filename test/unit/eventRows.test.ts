@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HexBytes } from '../../remote-agent/client/eventDecoder';
 import { csvField, flattenRecord, parseFilter, RowRing, RowTable, rowMatcher, rowsToCsv, rowsToJson, unknownFields, type EventRow } from '../../extension/eventRows';
-import { parseFromWebview, parseToWebview } from '../../extension/eventsMessages';
+import { DRAWN_TIMEOUT_MS, parseFromWebview, parseToWebview, RowsPacing } from '../../extension/eventsMessages';
 
 test('nested struct members become a.b columns, short scalar arrays one cell, hex as 0x…', () => {
   const flat = flattenRecord({ pid: 4242, comm: 'bash', key: { saddr: 16777343, dport: 8080 }, args: [1, 2, 3], ptr: new HexBytes('0xffff8880'), big: 18446744073709551615n, ok: true });
@@ -94,6 +94,9 @@ test('CSV and JSON exports carry seq, an ISO time and every column', () => {
 test('messages from the webview are accepted only in their exact shapes', () => {
   assert.deepEqual(parseFromWebview({ type: 'export', format: 'csv', filter: 'pid=1' }), { type: 'export', format: 'csv', filter: 'pid=1' });
   assert.deepEqual(parseFromWebview({ type: 'pause', paused: true }), { type: 'pause', paused: true });
+  assert.deepEqual(parseFromWebview({ type: 'drawn', seq: 12 }), { type: 'drawn', seq: 12 });
+  assert.equal(parseFromWebview({ type: 'drawn', seq: -1 }), undefined);
+  assert.equal(parseFromWebview({ type: 'drawn' }), undefined);
   assert.equal(parseFromWebview({ type: 'export', format: 'html', filter: '' }), undefined);
   assert.equal(parseFromWebview({ type: 'pause', paused: 'yes' }), undefined);
   assert.equal(parseFromWebview({ type: 'select', key: 'x'.repeat(5000) }), undefined);
@@ -103,12 +106,34 @@ test('messages from the webview are accepted only in their exact shapes', () => 
 
 test('messages to the webview are checked too: rows must hold strings only, and come with the counters of their own stream', () => {
   const stream = { key: 'run-1/events', label: 'events · trace_execve (probe.bpf.c) on local', recordType: 'struct exec_event', received: 1, sent: 1, dropped: 0, rate: 0, held: 1 };
-  const rowsMessage = { type: 'rows', key: 'run-1/events', reset: true, columns: ['pid'], rows: [{ seq: 1, time: 5, cells: ['1'] }], stream };
+  const rowsMessage = { type: 'rows', seq: 3, key: 'run-1/events', reset: true, columns: ['pid'], rows: [{ seq: 1, time: 5, cells: ['1'] }], stream };
   assert.deepEqual(parseToWebview(rowsMessage), rowsMessage);
   assert.equal(parseToWebview({ ...rowsMessage, rows: [{ seq: 1, time: 5, cells: [{ html: '<img>' }] }] }), undefined);
   assert.equal(parseToWebview({ ...rowsMessage, stream: undefined }), undefined, 'rows without their counters');
+  assert.equal(parseToWebview({ ...rowsMessage, seq: undefined }), undefined, 'rows without their number');
   assert.equal(parseToWebview({ ...rowsMessage, stream: { ...stream, key: 'run-2/events' } }), undefined, "another stream's counters");
   assert.equal(parseToWebview({ type: 'streams', streams: [], selected: null, paused: false }), undefined);
+});
+
+test('rows go to the webview one message at a time: the next only once the last is drawn, or when it was lost', () => {
+  let now = 1_000;
+  const pacing = new RowsPacing(() => now);
+  assert.equal(pacing.mayPost(), true);
+  const first = pacing.posting();
+  assert.equal(pacing.mayPost(), false, 'the first rows are not drawn yet');
+  pacing.drawn(first - 1);
+  assert.equal(pacing.mayPost(), false, 'an older message drawn says nothing of this one');
+  pacing.drawn(first);
+  assert.equal(pacing.mayPost(), true);
+  const second = pacing.posting();
+  assert.equal(second, first + 1);
+  now += DRAWN_TIMEOUT_MS - 1;
+  assert.equal(pacing.mayPost(), false);
+  now += 1;
+  assert.equal(pacing.mayPost(), true, 'a drawn that never came is taken as lost');
+  pacing.posting();
+  pacing.forget();
+  assert.equal(pacing.mayPost(), true, 'a webview started again answers nothing sent before');
 });
 
 test('a row table numbers every record, flattens only the newest of a batch it keeps, adds columns as records bring them, and cuts long values saying their length', () => {
