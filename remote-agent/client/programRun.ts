@@ -160,7 +160,8 @@ export class ProgramRun {
   private streamsDeferred: boolean;
   private objectBtf: { btf: Btf; littleEndian: boolean } | null | undefined;
   private readonly valueDecoders = new Map<number, RecordDecoder>();
-  private readonly decoders = new Map<string, { stream: EventStream; decoder: RecordDecoder; decoded: number; ended?: StreamEndedNotification }>();
+  /** Per stream id; `heardSinceResume`: a batch came through the connection of the last resume. */
+  private readonly decoders = new Map<string, { stream: EventStream; decoder: RecordDecoder; decoded: number; ended?: StreamEndedNotification; heardSinceResume?: boolean }>();
   private readonly subscriptions: Disposable[] = [];
   private eventHandlers: ((batch: EventBatch) => void)[] = [];
   private traceHandlers: ((records: TraceRecord[], dropped: number) => void)[] = [];
@@ -214,6 +215,7 @@ export class ProgramRun {
    */
   resumeOn(agent: RunningAgent): void {
     for (const s of this.subscriptions.splice(0)) s.dispose();
+    for (const entry of this.decoders.values()) entry.heardSinceResume = false;
     moveTraceFollower(this.agent, agent);
     this.agent = agent;
     this.subscribe(this.tracing);
@@ -221,13 +223,22 @@ export class ProgramRun {
 
   /**
    * What the resumed agent still holds: false when it no longer holds this run's object (the run
-   * is gone: start it again). A stream it no longer runs ended while the link was down.
+   * is gone: start it again). A stream it no longer runs ended while the link was down. A stream it
+   * still runs gets its counters from the answer as a batch without records, unless a batch came
+   * first: every record may have been lost on the dead link (counted dropped), so no batch need
+   * ever come to say so.
    */
-  resumed(held: { objects: string[]; streams: { streamId: string }[] }): boolean {
+  resumed(held: { objects: string[]; streams: { streamId: string; counters: StreamCounters }[] }): boolean {
     if (!held.objects.includes(this.objectId)) return false;
     for (const [streamId, entry] of this.decoders) {
-      if (entry.ended || held.streams.some((s) => s.streamId === streamId)) continue;
-      this.streamEnded({ streamId, reason: 'The stream ended while the link to the target was down.', counters: { received: entry.decoded, sent: entry.decoded, dropped: 0 } });
+      if (entry.ended) continue;
+      const still = held.streams.find((s) => s.streamId === streamId);
+      if (!still) {
+        this.streamEnded({ streamId, reason: 'The stream ended while the link to the target was down.', counters: { received: entry.decoded, sent: entry.decoded, dropped: 0 } });
+      } else if (!entry.heardSinceResume) {
+        const event: EventBatch = { map: entry.stream.map, receivedAt: Date.now(), records: [], counters: still.counters };
+        for (const handler of this.eventHandlers) handler(event);
+      }
     }
     return true;
   }
@@ -400,6 +411,7 @@ export class ProgramRun {
     const bytes = Buffer.from(batch.data, 'base64');
     const records = entry.decoder.decodeBatch(bytes, batch.sizes);
     entry.decoded += records.length;
+    entry.heardSinceResume = true;
     const event: EventBatch = { map: entry.stream.map, receivedAt: Date.now(), records, counters: batch.counters };
     for (const handler of this.eventHandlers) handler(event);
   }

@@ -4,8 +4,9 @@
  * path dies), the real agent deployed over it, this machine's kernel, a run made by
  * openProgramRun. Restored within the grace period, the same run carries on through a resumed
  * session: its program still attached (bpftool agrees), its stream delivering again, and records
- * received + dropped = generated. Not restored: nothing of ours stays loaded after the grace period,
- * and a late resume says what happened.
+ * received + dropped = generated — as root, and as a user whose agent runs through passwordless
+ * sudo (a local user the test creates). Not restored: nothing of ours stays loaded after the grace
+ * period, and a late resume says what happened.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -18,7 +19,7 @@ import { openProgramRun } from '../../remote-agent/client/openProgramRun';
 import type { EventBatch } from '../../remote-agent/client/programRun';
 import { agentPrerequisiteMissing } from '../support/rawAgent';
 import { getpidHalvesDriver } from '../support/getpidDriver';
-import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
+import { ensureLoginUser, startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 import { startCuttableRelay } from '../support/tcpRelay';
 
 const agentSourceDir = join(import.meta.dirname, '../../remote-agent/agent');
@@ -27,22 +28,29 @@ const scratch = mkdtempSync(join(tmpdir(), 'session-resume-test-'));
 const unavailable = sshdUnavailableReason() ?? agentPrerequisiteMissing();
 if (unavailable !== null && process.env['CI'] === 'true') throw new Error(`session resume tests cannot run: ${unavailable}`);
 const PER_CALL = 64;
+/** A user whose agent runs as root through `sudo -n`; its own sudoers file, apart from sudo.test.ts's. */
+const SUDO_USER = 'ebpfstudio-resume';
+const SUDOERS = '/etc/sudoers.d/ebpfstudio-resume-test';
 let sshd: PrivateSshd;
 
 before(async () => {
-  if (unavailable === null) sshd = await startSshd();
+  if (unavailable !== null) return;
+  ensureLoginUser(SUDO_USER);
+  writeFileSync(SUDOERS, `${SUDO_USER} ALL=(root) NOPASSWD: ALL\n`, { mode: 0o440 });
+  sshd = await startSshd();
 });
 after(async () => {
+  rmSync(SUDOERS, { force: true });
   await sshd?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });
 
-async function sessionOptionsThrough(relayPort: number, graceSeconds: number): Promise<OpenSessionOptions> {
+async function sessionOptionsThrough(relayPort: number, graceSeconds: number, user: string = sshd.user): Promise<OpenSessionOptions> {
   const knownHosts = join(scratch, `known_hosts_${relayPort}`);
   // The relay's [host]:port carries the sshd's own key.
   writeFileSync(knownHosts, readFileSync(sshd.knownHostsFile, 'utf8').replace(`]:${sshd.port} `, `]:${relayPort} `));
   return {
-    target: { kind: 'ssh', host: sshd.host, port: relayPort, user: sshd.user },
+    target: { kind: 'ssh', host: sshd.host, port: relayPort, user },
     agentSourceDir,
     identityFile: sshd.identityFile,
     knownHostsFile: knownHosts,
@@ -95,51 +103,65 @@ async function floodRun(session: Awaited<ReturnType<typeof openAgentSession>>, c
   return { run, attached, driver, seen };
 }
 
-test('the link cut mid-stream and restored within the grace period: the same program stays attached, the stream resumes, received + dropped = generated', { skip: unavailable ?? false, timeout: 120_000 }, async () => {
-  const relay = await startCuttableRelay(sshd.port);
-  const options = await sessionOptionsThrough(relay.port, 30);
-  const calls = 400;
-  const generated = calls * PER_CALL;
-  const first = await openAgentSession(options);
-  let second: Awaited<ReturnType<typeof openAgentSession>> | undefined;
-  try {
-    assert.equal(first.hello.resume, null, 'the ticket is kept apart from hello');
-    assert.equal(first.resumeTicket?.graceSeconds, 30);
-    const { run, attached, driver, seen } = await floodRun(first, calls);
-    driver.go();
-    await until('the first records', () => seen.decoded > 0);
-    relay.cut();
-    driver.go(); // the second half while the link is down
-    await driver.done;
-    assert.match((await first.closed).message, /lost/);
-    const beforeResume = seen.decoded;
-    assert.ok(beforeResume < generated, `${beforeResume} records before the cut`);
-    assert.equal(kernelLinksOf(attached.programId).length, 1, 'still attached while the link is down');
+for (const through of ['root', 'sudo'] as const) {
+  test(`the link cut mid-stream and restored within the grace period (${through === 'root' ? 'as root' : 'the agent started with sudo -n'}): the same program stays attached, the stream resumes, received + dropped = generated`, { skip: unavailable ?? false, timeout: 120_000 }, async () => {
+    const relay = await startCuttableRelay(sshd.port);
+    const options = await sessionOptionsThrough(relay.port, 30, through === 'root' ? sshd.user : SUDO_USER);
+    const calls = 400;
+    const generated = calls * PER_CALL;
+    const first = await openAgentSession(options);
+    let second: Awaited<ReturnType<typeof openAgentSession>> | undefined;
+    try {
+      assert.equal(first.hello.resume, null, 'the ticket is kept apart from hello');
+      assert.equal(first.resumeTicket?.graceSeconds, 30);
+      assert.equal(first.hello.euid, 0, 'the agent runs as root either way');
+      const { run, attached, driver, seen } = await floodRun(first, calls);
+      driver.go();
+      await until('the first records', () => seen.decoded > 0);
+      relay.cut();
+      driver.go(); // the second half while the link is down
+      await driver.done;
+      assert.match((await first.closed).message, /lost/);
+      const beforeResume = seen.decoded;
+      assert.ok(beforeResume < generated, `${beforeResume} records before the cut`);
+      assert.equal(kernelLinksOf(attached.programId).length, 1, 'still attached while the link is down');
 
-    second = await openAgentSession({ ...options, resume: { ticket: first.resumeTicket!, streams: run.streamsDecoded(), listen: (client) => run.resumeOn(client) } });
-    assert.deepEqual(second.resumed?.objects, [run.objectId]);
-    assert.equal(run.resumed(second.resumed!), true);
-    await until(
-      'every record received or counted dropped',
-      () => seen.decoded + (seen.last?.counters.dropped ?? 0) === generated && seen.decoded > beforeResume,
-      60_000,
-      () => `generated ${generated}, decoded ${seen.decoded} (${beforeResume} before the cut), last counters ${JSON.stringify(seen.last?.counters)}`,
-    );
-    assert.deepEqual(kernelLinksOf(attached.programId).length, 1, 'the same program, attached once');
-    assert.deepEqual(run.attached.map((a) => a.programId), [attached.programId]);
+      second = await openAgentSession({ ...options, resume: { ticket: first.resumeTicket!, streams: run.streamsDecoded(), listen: (client) => run.resumeOn(client) } });
+      assert.deepEqual(second.resumed?.objects, [run.objectId]);
+      assert.equal(run.resumed(second.resumed!), true);
+      // What the agent had queued arrives now; what it had written into the dying link is counted
+      // dropped (the resume's answer says so even when nothing was left to send).
+      await until(
+        'every record received or counted dropped',
+        () => seen.decoded + (seen.last?.counters.dropped ?? 0) === generated,
+        60_000,
+        () => `generated ${generated}, decoded ${seen.decoded} (${beforeResume} before the cut), last counters ${JSON.stringify(seen.last?.counters)}`,
+      );
+      assert.deepEqual(kernelLinksOf(attached.programId).length, 1, 'the same program, attached once');
+      assert.deepEqual(run.attached.map((a) => a.programId), [attached.programId]);
 
-    const summary = await run.stop();
-    assert.equal(summary.streams.length, 1);
-    assert.equal(summary.streams[0]!.received, generated);
-    assert.equal(summary.streams[0]!.decoded, seen.decoded);
-    assert.equal(summary.streams[0]!.decoded + summary.streams[0]!.dropped, generated);
-    assert.equal(programLoaded(attached.programId), false, 'stop released it');
-  } finally {
-    await second?.dispose();
-    await first.dispose();
-    relay.close();
-  }
-});
+      // And the resumed stream delivers what happens after the resume.
+      const later = floodDriver(2);
+      await second.client.request('map.update', { objectId: run.objectId, map: 'flood_config', key: u32(0), values: [u32(later.pid)] });
+      const beforeLater = seen.decoded;
+      later.go();
+      later.go();
+      await later.done;
+      await until('the records made after the resume', () => seen.decoded === beforeLater + 2 * PER_CALL, 30_000, () => `decoded ${seen.decoded}, ${beforeLater} before`);
+
+      const summary = await run.stop();
+      assert.equal(summary.streams.length, 1);
+      assert.equal(summary.streams[0]!.received, generated + 2 * PER_CALL);
+      assert.equal(summary.streams[0]!.decoded, seen.decoded);
+      assert.equal(summary.streams[0]!.decoded + summary.streams[0]!.dropped, generated + 2 * PER_CALL);
+      assert.equal(programLoaded(attached.programId), false, 'stop released it');
+    } finally {
+      await second?.dispose();
+      await first.dispose();
+      relay.close();
+    }
+  });
+}
 
 test('the link cut and not restored: nothing of ours stays loaded after the grace period, and a late resume says so', { skip: unavailable ?? false, timeout: 120_000 }, async () => {
   const relay = await startCuttableRelay(sshd.port);
