@@ -1,7 +1,8 @@
 /**
  * The status bar item of attached programs: "$(plug) eBPF: 2 attached · 12.3k ev/s" while any
- * run is live (hidden otherwise), with each program, where it is attached and its streams'
- * counters in the tooltip; clicking it opens the Events view.
+ * run is live (hidden otherwise), "$(sync~spin) eBPF: 2 attached · link down" while a run's link is
+ * down and its agent keeps it for the grace period, with each program, where it is attached and its
+ * streams' counters in the tooltip; clicking it opens the Events view.
  */
 import * as vscode from 'vscode';
 import { Commands } from './commandIds';
@@ -24,12 +25,20 @@ export function registerAttachedStatusBar(running: RunningPrograms): vscode.Disp
     }
     const programs = runs.flatMap((r) => r.bpfObject.attached);
     const streams = runs.some((r) => r.streams.size > 0);
-    item.text = `$(plug) eBPF: ${programs.length} attached${streams ? ` · ${compact(rate)} ev/s` : ''}`;
+    const linkDown = runs.some((r) => r.waiting() !== undefined);
+    item.text = linkDown ? `$(sync~spin) eBPF: ${programs.length} attached · link down` : `$(plug) eBPF: ${programs.length} attached${streams ? ` · ${compact(rate)} ev/s` : ''}`;
     const tooltip = new vscode.MarkdownString();
     for (const run of runs) {
       tooltip.appendMarkdown('**');
       tooltip.appendText(`${vscode.workspace.asRelativePath(run.file)} on ${run.target}`);
       tooltip.appendMarkdown('**\n\n');
+      const waiting = run.waiting();
+      if (waiting) {
+        tooltip.appendText(
+          `The link dropped at ${new Date(waiting.since).toLocaleTimeString()}; the agent keeps these attached until ${new Date(waiting.keptUntil).toLocaleTimeString()} while eBPF Studio reconnects.`,
+        );
+        tooltip.appendMarkdown('\n\n');
+      }
       for (const a of run.bpfObject.attached) {
         tooltip.appendMarkdown('- ');
         tooltip.appendText(`${a.program} → ${a.description} (prog id ${a.programId})`);
@@ -44,7 +53,8 @@ export function registerAttachedStatusBar(running: RunningPrograms): vscode.Disp
     }
     tooltip.appendText('Click to open the Events view.');
     item.tooltip = tooltip;
-    item.backgroundColor = runs.some((r) => [...r.streams.values()].some((s) => s.counters.dropped > 0)) ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    const dropped = runs.some((r) => [...r.streams.values()].some((s) => s.counters.dropped > 0));
+    item.backgroundColor = linkDown || dropped ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     item.show();
   };
 

@@ -81,10 +81,15 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
       case 'run': {
         const item = new vscode.TreeItem(vscode.workspace.asRelativePath(node.run.file), vscode.TreeItemCollapsibleState.Expanded);
         item.id = `run:${node.run.id}`;
-        item.description = `since ${new Date(node.run.startedAt).toLocaleTimeString()}`;
-        item.tooltip = `${node.run.programs.join(', ')}: one loaded object (${node.run.objectId}), so they share its maps. Detach here detaches them all.`;
+        const waiting = node.run.waiting();
+        item.description = waiting
+          ? `link down since ${new Date(waiting.since).toLocaleTimeString()} · kept until ${new Date(waiting.keptUntil).toLocaleTimeString()}`
+          : `since ${new Date(node.run.startedAt).toLocaleTimeString()}`;
+        item.tooltip =
+          `${node.run.programs.join(', ')}: one loaded object (${node.run.objectId}), so they share its maps. Detach here detaches them all.` +
+          (waiting ? `\n\nThe link to ${node.run.target} is down: its agent keeps them attached until ${new Date(waiting.keptUntil).toLocaleTimeString()} while eBPF Studio reconnects, and the run carries on when it does.` : '');
         item.contextValue = 'attachedRun';
-        item.iconPath = new vscode.ThemeIcon('file-code');
+        item.iconPath = waiting ? new vscode.ThemeIcon('sync~spin', new vscode.ThemeColor('list.warningForeground')) : new vscode.ThemeIcon('file-code');
         item.resourceUri = node.run.file;
         return item;
       }
@@ -170,12 +175,14 @@ export class ExplorerTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
     const targets = new Set<string>();
     const configured = this.sessions.currentTarget();
     if (configured.ok) targets.add(configured.description);
-    for (const run of this.running.runs()) targets.add(run.target);
+    // A run is listed under the name its session has (an alias, a named target), as its state is:
+    // not under the address the connection resolved to, which would list one target twice.
+    for (const run of this.running.runs()) targets.add(run.sessionKey);
     return [...targets];
   }
 
   private runsOn(target: string): AttachedRun[] {
-    return this.running.runs().filter((r) => r.target === target);
+    return this.running.runs().filter((r) => r.sessionKey === target);
   }
 
   private async hostListing(target: string, list: (client: AgentClient) => Promise<Node[]>): Promise<Node[]> {

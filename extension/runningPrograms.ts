@@ -57,6 +57,12 @@ export class AttachedRun {
   /** Set while the link is down and the agent keeps the run for its grace period. */
   waitingSince: number | undefined;
 
+  /** While the link is down: since when, and until when the agent keeps the run (its grace period). */
+  waiting(): { since: number; keptUntil: number } | undefined {
+    if (this.waitingSince === undefined) return undefined;
+    return { since: this.waitingSince, keptUntil: this.waitingSince + (this.session.resumeTicket?.graceSeconds ?? 0) * 1000 };
+  }
+
   /** Names of the programs attached now, in the order they were attached. */
   get programs(): string[] {
     return this.bpfObject.attached.map((a) => a.program);

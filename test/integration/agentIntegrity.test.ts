@@ -223,7 +223,13 @@ test('the sudoers rule a sudo-password error suggests pins the agent by its sha2
   writeFileSync(PEER_SUDOERS, `${rule}\n`, { mode: 0o440 });
   execFileSync('visudo', ['-c', '-f', PEER_SUDOERS]);
   try {
-    await openAndClose(PEER);
+    await openAndClose(PEER).catch((error: unknown) => {
+      // (Seen once on CI, not reproduced: say what sudo had to go on.)
+      const agentPath = rule.split(' ').at(-1)!;
+      const digest = spawnSync('sha256sum', [agentPath], { encoding: 'utf8' });
+      const allowed = spawnSync('sudo', ['-l', '-U', PEER], { encoding: 'utf8' });
+      throw new Error(`${String(error)}\nthe rule: ${rule}\nsha256sum now: ${digest.stdout || digest.stderr}sudo -l -U ${PEER}: ${allowed.stdout}${allowed.stderr}`, { cause: error });
+    });
     // sudo itself now refuses other bytes at that path, whatever else checks them.
     const agentPath = rule.split(' ').at(-1)!;
     const marker = tamper(agentPath);

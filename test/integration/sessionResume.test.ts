@@ -5,7 +5,8 @@
  * openProgramRun. Restored within the grace period, the same run carries on through a resumed
  * session: its program still attached (bpftool agrees), its stream delivering again, and records
  * received + dropped = generated — as root, and as a user whose agent runs through passwordless
- * sudo (a local user the test creates). Not restored: nothing of ours stays loaded after the grace
+ * sudo (a local user the test creates); a run following trace_pipe gets the lines printed during
+ * and after the cut, and its stop ends the follower through the new connection. Not restored: nothing of ours stays loaded after the grace
  * period, and a late resume says what happened.
  */
 import assert from 'node:assert/strict';
@@ -19,11 +20,13 @@ import { openProgramRun } from '../../remote-agent/client/openProgramRun';
 import type { EventBatch } from '../../remote-agent/client/programRun';
 import { agentPrerequisiteMissing } from '../support/rawAgent';
 import { getpidHalvesDriver } from '../support/getpidDriver';
+import { runTrue } from '../support/processTree';
 import { ensureLoginUser, startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 import { startCuttableRelay } from '../support/tcpRelay';
 
 const agentSourceDir = join(import.meta.dirname, '../../remote-agent/agent');
 const floodFile = join(import.meta.dirname, '../fixtures/programs/flood.bpf.c');
+const printkFile = join(import.meta.dirname, '../fixtures/programs/printk.bpf.c');
 const scratch = mkdtempSync(join(tmpdir(), 'session-resume-test-'));
 const unavailable = sshdUnavailableReason() ?? agentPrerequisiteMissing();
 if (unavailable !== null && process.env['CI'] === 'true') throw new Error(`session resume tests cannot run: ${unavailable}`);
@@ -162,6 +165,38 @@ for (const through of ['root', 'sudo'] as const) {
     }
   });
 }
+
+test('a run following trace_pipe: the lines printed while the link was down and after the resume arrive, and its stop ends the follower', { skip: unavailable ?? false, timeout: 120_000 }, async () => {
+  const relay = await startCuttableRelay(sshd.port);
+  const options = await sessionOptionsThrough(relay.port, 30);
+  const first = await openAgentSession(options);
+  let second: Awaited<ReturnType<typeof openAgentSession>> | undefined;
+  try {
+    const { report, run } = await openProgramRun(first.client, printkFile, { target: first.description, kernelRelease: first.hello.kernelRelease, trace: true });
+    assert.ok(run, JSON.stringify(report.diagnostics));
+    const lines: string[] = [];
+    run.onTrace((records) => lines.push(...records.map((r) => r.line)));
+    await run.attachProgram('say_execve');
+    const printed = (pid: number) => lines.some((line) => line.includes(`ebpf-studio saw execve from pid ${pid}`));
+    const before = await runTrue();
+    await until('the line of an exec before the cut', () => printed(before));
+
+    relay.cut();
+    await first.closed;
+    const during = await runTrue();
+    second = await openAgentSession({ ...options, resume: { ticket: first.resumeTicket!, streams: run.streamsDecoded(), listen: (client) => run.resumeOn(client) } });
+    assert.equal(run.resumed(second.resumed!), true);
+    const after = await runTrue();
+    await until('the lines of the execs during the cut and after the resume', () => printed(during) && printed(after), 30_000, () => lines.filter((l) => l.includes('ebpf-studio saw')).join('\n'));
+
+    const summary = await run.stop();
+    assert.notEqual(summary.trace, null, `the stop ended the follower on the resumed connection: ${JSON.stringify(summary)}`);
+  } finally {
+    await second?.dispose();
+    await first.dispose();
+    relay.close();
+  }
+});
 
 test('the link cut and not restored: nothing of ours stays loaded after the grace period, and a late resume says so', { skip: unavailable ?? false, timeout: 120_000 }, async () => {
   const relay = await startCuttableRelay(sshd.port);

@@ -1,19 +1,25 @@
 /**
  * A TCP relay to a port on 127.0.0.1 that a test can cut: cut() destroys both TCP connections of
  * everything it carries (as when a network path dies), and it keeps listening, so a reconnect
- * through it works again — the link restored.
+ * through it works again — the link restored; cut(ms) keeps the path dead that long first (each
+ * connection made meanwhile is closed at once).
  */
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 
 export interface CuttableRelay {
   port: number;
-  cut(): void;
+  cut(downForMs?: number): void;
   close(): void;
 }
 
 export async function startCuttableRelay(port: number): Promise<CuttableRelay> {
   const sockets = new Set<Socket>();
+  let downUntil = 0;
   const server = createServer((client) => {
+    if (Date.now() < downUntil) {
+      client.destroy();
+      return;
+    }
     const upstream = connect(port, '127.0.0.1');
     for (const socket of [client, upstream]) {
       sockets.add(socket);
@@ -24,14 +30,15 @@ export async function startCuttableRelay(port: number): Promise<CuttableRelay> {
     upstream.pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const cut = () => {
+  const cut = (downForMs = 0) => {
+    downUntil = Date.now() + downForMs;
     for (const socket of sockets) socket.destroy();
   };
   return {
     port: (server.address() as AddressInfo).port,
     cut,
     close: () => {
-      cut();
+      cut(0);
       server.close();
     },
   };
