@@ -144,6 +144,33 @@ test('execsnoop: verified, compiled again with the type anchor, attached by sect
   assert.equal(handlers.events.length, 0, 'subscriptions are disposed');
 });
 
+test('resumed on a new connection: each stream takes the counters of the resume\'s answer as a batch without records, unless a batch came first', async () => {
+  const { agent, handlers } = fakeAgent();
+  const { run } = await startProgramRun(agent, template, { target: 'fake', kernelRelease: '6.18' });
+  assert.ok(run);
+  const batches: EventBatch[] = [];
+  run.onEvents((b) => batches.push(b));
+  const record = execRecord(4242, 'bash', '/usr/bin/true');
+  handlers.events[0]({ streamId: 's-events', data: record.toString('base64'), sizes: [156], counters: { received: 1, sent: 1, dropped: 0 } });
+
+  // Everything sent after that was lost with the link: nothing is left to send, only the answer says so.
+  const second = fakeAgent();
+  run.resumeOn(second.agent);
+  assert.deepEqual(run.streamsDecoded(), [{ streamId: 's-events', decoded: 1 }]);
+  assert.equal(run.resumed({ objects: [run.objectId], streams: [{ streamId: 's-events', counters: { received: 500, sent: 1, dropped: 499 } }] }), true);
+  assert.equal(batches.length, 2);
+  assert.deepEqual(batches[1].records, []);
+  assert.deepEqual(batches[1].counters, { received: 500, sent: 1, dropped: 499 });
+
+  // A batch that arrives before the answer is handled carries newer counters: the answer's are not replayed over them.
+  const third = fakeAgent();
+  run.resumeOn(third.agent);
+  third.handlers.events[0]({ streamId: 's-events', data: record.toString('base64'), sizes: [156], counters: { received: 600, sent: 2, dropped: 598 } });
+  run.resumed({ objects: [run.objectId], streams: [{ streamId: 's-events', counters: { received: 550, sent: 1, dropped: 549 } }] });
+  assert.deepEqual(batches.map((b) => b.counters.received), [1, 500, 600]);
+  assert.equal(handlers.events.length, 0, 'the first connection is no longer listened to');
+});
+
 test('a printk program follows trace_pipe before attaching, and its lines come back parsed', async () => {
   const file = path.join(scratch, 'hello.bpf.c');
   fs.writeFileSync(
