@@ -35,7 +35,7 @@ export function readSettings(): EbpfStudioSettings {
     knownHostsFile: expandHome(config.get<string>('knownHostsFile', '')),
     identityFile: expandHome(config.get<string>('identityFile', '')),
     verifyOnSave: config.get<boolean>('verifyOnSave', true),
-    matrixTargets: [...new Set(config.get<unknown[]>('matrixTargets', []).filter((t): t is string => typeof t === 'string').map((t) => t.trim()).filter((t) => t !== ''))],
+    matrixTargets: matrixTargetsBeingStored ?? [...new Set(config.get<unknown[]>('matrixTargets', []).filter((t): t is string => typeof t === 'string').map((t) => t.trim()).filter((t) => t !== ''))],
     reconnectAttempts: Math.max(0, Math.min(100, Math.trunc(config.get<number>('reconnectAttempts', 8)) || 0)),
     reconnectGraceSeconds: Math.max(0, Math.min(AgentLimits.sessionMaxGraceSeconds, Math.trunc(config.get<number>('reconnectGraceSeconds', 120)) || 0)),
   };
@@ -102,9 +102,20 @@ export async function storeTarget(setting: string): Promise<void> {
 }
 
 /** Stored like the target: in the workspace settings when a folder is open, else in the user settings. */
+/**
+ * The matrix targets a write to the settings is storing, until it has landed: a "Verify on All
+ * Targets" right after choosing them must not read the file as it was before.
+ */
+let matrixTargetsBeingStored: string[] | undefined;
+
 export async function storeMatrixTargets(targets: string[]): Promise<void> {
   const scope = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
-  await vscode.workspace.getConfiguration(SETTINGS_SECTION).update('matrixTargets', targets, scope);
+  matrixTargetsBeingStored = targets;
+  try {
+    await vscode.workspace.getConfiguration(SETTINGS_SECTION).update('matrixTargets', targets, scope);
+  } finally {
+    if (matrixTargetsBeingStored === targets) matrixTargetsBeingStored = undefined;
+  }
 }
 
 export function errorMessage(error: unknown): string {
