@@ -101,13 +101,13 @@ export async function storeTarget(setting: string): Promise<void> {
   await vscode.workspace.getConfiguration(SETTINGS_SECTION).update('target', setting, scope);
 }
 
-/** Stored like the target: in the workspace settings when a folder is open, else in the user settings. */
 /**
  * The matrix targets a write to the settings is storing, until it has landed: a "Verify on All
  * Targets" right after choosing them must not read the file as it was before.
  */
 let matrixTargetsBeingStored: string[] | undefined;
 
+/** Stored like the target: in the workspace settings when a folder is open, else in the user settings. */
 export async function storeMatrixTargets(targets: string[]): Promise<void> {
   const scope = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
   matrixTargetsBeingStored = targets;

@@ -284,14 +284,15 @@ class MemorySamples {
   }
 
   async sample(): Promise<void> {
-    const heap = await this.events.evaluate(() => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0).catch(() => 0);
+    // Chromium's performance.memory; NaN (reported as n/a) where the frame cannot say.
+    const heap = await this.events.evaluate(() => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? Number.NaN).catch(() => Number.NaN);
     this.series['extension host RSS'].push(agentMemory(this.hostPid).rss);
     this.series['agent RssAnon'].push(agentMemory(this.agentPid).anon);
     this.series['Events webview JS heap'].push(heap / 1024 / 1024);
   }
 
   summary(): string {
-    const mib = (v: number | undefined): string => (v ?? 0).toFixed(1);
+    const mib = (v: number | undefined): string => (v !== undefined && Number.isFinite(v) ? v.toFixed(1) : 'n/a');
     return Object.entries(this.series)
       .map(([name, values]) => `${name} ${mib(values[0])} / ${mib(Math.max(...values))} / ${mib(values.at(-1))} MiB`)
       .join('; ');

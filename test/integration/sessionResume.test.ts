@@ -15,9 +15,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { AgentSessionError, openAgentSession, type OpenSessionOptions } from '../../remote-agent/client/agentSession';
+import { AgentSessionError, openAgentSession, type AgentSession, type OpenSessionOptions } from '../../remote-agent/client/agentSession';
 import { openProgramRun } from '../../remote-agent/client/openProgramRun';
-import type { EventBatch } from '../../remote-agent/client/programRun';
+import type { EventBatch, ProgramRun } from '../../remote-agent/client/programRun';
 import { agentPrerequisiteMissing } from '../support/rawAgent';
 import { getpidHalvesDriver } from '../support/getpidDriver';
 import { runTrue } from '../support/processTree';
@@ -90,6 +90,11 @@ async function until(what: string, done: () => boolean, timeoutMs = 15_000, stat
   }
 }
 
+/** A new session that resumes `first`'s dropped one, `run` carried over to it (heard from before the answer). */
+function resumeSession(options: OpenSessionOptions, first: AgentSession, run: ProgramRun) {
+  return openAgentSession({ ...options, resume: { ticket: first.resumeTicket!, streams: run.streamsDecoded(), listen: (client) => run.resumeOn(client) } });
+}
+
 /** The flood program attached through `session`'s agent in a run, its stream counted. */
 async function floodRun(session: Awaited<ReturnType<typeof openAgentSession>>, calls: number) {
   const { report, run } = await openProgramRun(session.client, floodFile, { target: session.description, kernelRelease: session.hello.kernelRelease, stream: { maxLatencyMs: 10, maxBatchRecords: 256 } });
@@ -129,7 +134,7 @@ for (const through of ['root', 'sudo'] as const) {
       assert.ok(beforeResume < generated, `${beforeResume} records before the cut`);
       assert.equal(kernelLinksOf(attached.programId).length, 1, 'still attached while the link is down');
 
-      second = await openAgentSession({ ...options, resume: { ticket: first.resumeTicket!, streams: run.streamsDecoded(), listen: (client) => run.resumeOn(client) } });
+      second = await resumeSession(options, first, run);
       assert.deepEqual(second.resumed?.objects, [run.objectId]);
       assert.equal(run.resumed(second.resumed!), true);
       // What the agent had queued arrives now; what it had written into the dying link is counted
@@ -184,7 +189,7 @@ test('a run following trace_pipe: the lines printed while the link was down and 
     relay.cut();
     await first.closed;
     const during = await runTrue();
-    second = await openAgentSession({ ...options, resume: { ticket: first.resumeTicket!, streams: run.streamsDecoded(), listen: (client) => run.resumeOn(client) } });
+    second = await resumeSession(options, first, run);
     assert.equal(run.resumed(second.resumed!), true);
     const after = await runTrue();
     await until('the lines of the execs during the cut and after the resume', () => printed(during) && printed(after), 30_000, () => lines.filter((l) => l.includes('ebpf-studio saw')).join('\n'));
