@@ -1,6 +1,6 @@
 /**
  * The CLI's way to an agent: the options every command shares (--target, --identity,
- * --known-hosts) and opening the session with them. Host keys are never trusted on first use here:
+ * --known-hosts, --ssh-client) and opening the session with them. Host keys are never trusted on first use here:
  * an unknown key is refused with its fingerprint, so scripts cannot be silently redirected.
  * Passphrases and passwords are asked on the terminal or through SSH_ASKPASS (terminalPrompter.ts).
  * A remote target is reached through the session process (sessionClient.ts), which keeps the
@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openAgentSession, type AgentSession, type OpenSessionOptions } from '../remote-agent/client/agentSession';
 import { mergeNamedTargets, parseTargetsSetting, resolveTargetText, type NamedTarget, type ResolvedTargetText } from '../remote-agent/client/namedTargets';
+import { SSH_CLIENT_SETTINGS, type SshClientSetting } from '../remote-agent/client/sshClientChoice';
 import { findTargetsFile, readTargetsFile } from '../remote-agent/client/workspaceTargetsFile';
 import { version } from '../package.json';
 import { openThroughSessionProcess, sayOnce, sessionDisabled } from './sessionClient';
@@ -19,6 +20,7 @@ export const CONNECTION_OPTIONS = {
   target: { type: 'string', default: 'local' },
   identity: { type: 'string' },
   'known-hosts': { type: 'string' },
+  'ssh-client': { type: 'string' },
   'no-session': { type: 'boolean' },
 } as const;
 
@@ -26,7 +28,16 @@ export interface ConnectionValues {
   target?: string;
   identity?: string;
   'known-hosts'?: string;
+  'ssh-client'?: string;
   'no-session'?: boolean;
+}
+
+/** `--ssh-client`'s value; absent → 'auto'. */
+function parseSshClient(value: string | undefined): SshClientSetting {
+  if (value === undefined) return 'auto';
+  const known = SSH_CLIENT_SETTINGS.find((setting) => setting === value);
+  if (known === undefined) throw new Error(`--ssh-client must be ${SSH_CLIENT_SETTINGS.join(', ')}, not '${value}'`);
+  return known;
 }
 
 /** The agent's C sources ship beside the bundle (out/agent-src); from a checkout they are in the tree. */
@@ -84,6 +95,7 @@ export function resolveCliTarget(text: string): ResolvedTargetText {
 /** Its errors name the target and say what to do (host key, auth, sudo, agent build). */
 export async function openCliSession(values: ConnectionValues, signal: AbortSignal, extra: Pick<OpenSessionOptions, 'unprivileged'> = {}): Promise<AgentSession> {
   const credentials = cliPrompter();
+  const sshClient = parseSshClient(values['ssh-client']);
   const resolved = resolveCliTarget(values.target ?? 'local');
   // Local agents start in one fork; the session process is for what costs a connection.
   if (resolved.spec.kind !== 'local' && extra.unprivileged !== true && !sessionDisabled(values['no-session'])) {
@@ -92,6 +104,7 @@ export async function openCliSession(values: ConnectionValues, signal: AbortSign
         target: resolved.spec,
         ...(values['known-hosts'] !== undefined && { knownHostsFile: path.resolve(values['known-hosts']) }),
         ...(values.identity !== undefined && { identityFile: path.resolve(values.identity) }),
+        sshClient,
         sudo: resolved.session.sudo,
         ...(resolved.session.workDirectory !== undefined && { workDirectory: resolved.session.workDirectory }),
         ...(resolved.session.chosenBy !== undefined && { chosenBy: resolved.session.chosenBy }),
@@ -111,6 +124,7 @@ export async function openCliSession(values: ConnectionValues, signal: AbortSign
     agentBinaryDir: agentBinaryDir(),
     knownHostsFile: values['known-hosts'],
     identityFile: values.identity,
+    sshClient,
     ...(credentials !== undefined && { credentials }),
     clientVersion: `ebpf-studio-cli ${version}`,
     signal,

@@ -18,6 +18,7 @@ export async function mcpCommand(argv: string[], signal: AbortSignal): Promise<n
       'allow-target': { type: 'string', multiple: true },
       identity: { type: 'string' },
       'known-hosts': { type: 'string' },
+      'ssh-client': { type: 'string' },
       'idle-seconds': { type: 'string', default: '60' },
     },
   });
@@ -26,7 +27,7 @@ export async function mcpCommand(argv: string[], signal: AbortSignal): Promise<n
   const targets = values.target ?? ['local'];
   const notConfigured = (values['allow-target'] ?? []).filter((t) => !targets.includes(t));
   if (notConfigured.length > 0) throw new Error(`--allow-target ${notConfigured[0]} is not one of the --target values (${targets.join(', ')})`);
-  const connection = { identity: values.identity, 'known-hosts': values['known-hosts'] };
+  const connection = { identity: values.identity, 'known-hosts': values['known-hosts'], 'ssh-client': values['ssh-client'] };
   const compiler = new LocalCompiler(() => openCliSession({ target: 'local' }, signal, { unprivileged: true }));
   const server = createMcpServer({
     targets,

@@ -343,6 +343,7 @@ class SessionServer {
       agentSourceDir: agentSourceDir(),
       ...(request.knownHostsFile !== undefined && { knownHostsFile: request.knownHostsFile }),
       ...(request.identityFile !== undefined && { identityFile: request.identityFile }),
+      ...(request.sshClient !== undefined && { sshClient: request.sshClient }),
       ...(request.canPrompt && { credentials: noteWhatIsAsked(kept) }),
       log,
     });
@@ -441,7 +442,7 @@ function connectionKey(request: AgentRequest): string {
   });
   const t = request.target;
   const target = t.kind === 'ssh' ? [t.kind, t.user ?? null, t.host, t.port ?? null] : t.kind === 'vm' ? [t.kind, t.name] : [t.kind];
-  const options = [request.knownHostsFile, request.identityFile, request.sudo, request.workDirectory, request.chosenBy, request.canPrompt].map((o) => o ?? null);
+  const options = [request.knownHostsFile, request.identityFile, request.sshClient, request.sudo, request.workDirectory, request.chosenBy, request.canPrompt].map((o) => o ?? null);
   return JSON.stringify({ target, options, stamps });
 }
 

@@ -7,6 +7,7 @@
 import type { HelloResult } from '../remote-agent/protocol';
 import type { AgentSessionErrorKind } from '../remote-agent/client/sessionError';
 import type { SudoMode } from '../remote-agent/client/namedTargets';
+import type { SshClientSetting } from '../remote-agent/client/sshClientChoice';
 import type { TargetSpec } from '../remote-agent/client/targetSpec';
 
 export interface SessionRequest {
@@ -22,6 +23,7 @@ export interface AgentRequest {
   target: TargetSpec;
   knownHostsFile?: string;
   identityFile?: string;
+  sshClient?: SshClientSetting;
   sudo?: SudoMode;
   workDirectory?: string;
   chosenBy?: string;

@@ -14,6 +14,9 @@ const CONNECTION = `  --target local|ssh://[user@]host[:port]|vm:NAME|TARGET-NAM
                          are asked on the terminal (echo off), else through the SSH_ASKPASS program
   --known-hosts FILE     known_hosts to check the host key against (default ~/.ssh/known_hosts);
                          an unknown or changed key is refused with its fingerprint
+  --ssh-client auto|builtin|openssh
+                         which SSH client connects (default auto: the built-in one, except for a target
+                         that uses OpenSSH certificates, which goes through your ssh program)
   --no-session           connect directly instead of through the session process, which otherwise keeps
                          the SSH connection and an agent warm for the next run (10 min after the last;
                          EBPF_STUDIO_SESSION=off does the same, EBPF_STUDIO_SESSION_IDLE_SECONDS sets the time)`;
@@ -174,7 +177,9 @@ a client that cannot ask is refused with what to configure. Each call is logged 
   --idle-seconds N       keep each target's agent session open N seconds after a call, for the
                          next one (default 60; 0 closes it after each call)
   --identity KEYFILE     private key for SSH targets
-  --known-hosts FILE     known_hosts to check host keys against (default ~/.ssh/known_hosts)`,
+  --known-hosts FILE     known_hosts to check host keys against (default ~/.ssh/known_hosts)
+  --ssh-client auto|builtin|openssh
+                         which SSH client connects (default auto: OpenSSH only for certificates)`,
   session: `usage: ebpf-studio session --socket PATH [--idle-seconds N]   (internal: the session process)
 The per-user session process the CLI starts by itself for a remote target: it keeps one SSH connection
 and warm agents per target for successive runs, listening on PATH in a private directory

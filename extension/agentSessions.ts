@@ -193,7 +193,7 @@ export class AgentSessions implements vscode.Disposable {
     // Read now, so the target is current for anyone asking while the sessions close.
     if (targetChanged) this.target = readTarget(this.named);
     // Sessions opened with the old SSH settings close first: what the new target triggers opens with the new ones.
-    if (e.affectsConfiguration('ebpfStudio.knownHostsFile') || e.affectsConfiguration('ebpfStudio.identityFile')) await this.closeAll();
+    if (['knownHostsFile', 'identityFile', 'sshClient'].some((name) => e.affectsConfiguration(`ebpfStudio.${name}`))) await this.closeAll();
     if (targetChanged) this.announceTarget();
   }
 
@@ -292,6 +292,7 @@ export class AgentSessions implements vscode.Disposable {
         clientVersion: this.options.clientVersion,
         ...(settings.knownHostsFile ? { knownHostsFile: settings.knownHostsFile } : {}),
         ...(settings.identityFile ? { identityFile: settings.identityFile } : {}),
+        sshClient: settings.sshClient,
         confirmUnknownHostKey: (info) => this.confirmUnknownHostKey(description, info),
         credentials: this.credentialsFor(description),
         signal: this.shutdown.signal,

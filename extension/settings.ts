@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { mergeNamedTargets, parseTargetsSetting, resolveTargetText, type NamedTarget, type NamedTargetList, type TargetSessionOptions } from '../remote-agent/client/namedTargets';
+import { SSH_CLIENT_SETTINGS, type SshClientSetting } from '../remote-agent/client/sshClientChoice';
 import { describeTarget, type TargetSpec } from '../remote-agent/client/targetSpec';
 import { AgentLimits } from '../remote-agent/protocol';
 import { findTargetsFile, readTargetsFile } from '../remote-agent/client/workspaceTargetsFile';
@@ -19,6 +20,8 @@ export interface EbpfStudioSettings {
   target: string;
   knownHostsFile: string | undefined;
   identityFile: string | undefined;
+  /** Which SSH client reaches SSH targets (remote-agent/client/sshClientChoice.ts). */
+  sshClient: SshClientSetting;
   verifyOnSave: boolean;
   /** Targets of the Kernel Matrix, as the user wrote them ('local', 'vm:6.1', 'root@host'). */
   matrixTargets: string[];
@@ -34,6 +37,7 @@ export function readSettings(): EbpfStudioSettings {
     target: config.get<string>('target', '').trim(),
     knownHostsFile: expandHome(config.get<string>('knownHostsFile', '')),
     identityFile: expandHome(config.get<string>('identityFile', '')),
+    sshClient: SSH_CLIENT_SETTINGS.find((value) => value === config.get<string>('sshClient')) ?? 'auto',
     verifyOnSave: config.get<boolean>('verifyOnSave', true),
     matrixTargets: matrixTargetsBeingStored ?? [...new Set(config.get<unknown[]>('matrixTargets', []).filter((t): t is string => typeof t === 'string').map((t) => t.trim()).filter((t) => t !== ''))],
     reconnectAttempts: Math.max(0, Math.min(100, Math.trunc(config.get<number>('reconnectAttempts', 8)) || 0)),

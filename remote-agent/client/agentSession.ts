@@ -15,6 +15,7 @@ import type { KnownAgentBuilds } from './knownAgentBuilds';
 import type { HostKeyInfo } from './knownHosts';
 import { LocalTransport } from './localTransport';
 import { AgentSessionError } from './sessionError';
+import type { SshClientSetting } from './sshClientChoice';
 import { missingPrivilege, privilegeWarnings } from './targetPrivileges';
 import type { SudoMode } from './namedTargets';
 import { quickStart } from './quickStart';
@@ -40,6 +41,8 @@ export interface OpenSessionOptions {
   agentBinaryDir?: string;
   /** Default ~/.ssh/known_hosts. */
   knownHostsFile?: string;
+  /** Which SSH client reaches an SSH target (sshClientChoice.ts); default 'auto'. VM targets always use the built-in one. */
+  sshClient?: SshClientSetting;
   /** Else ssh-agent (SSH_AUTH_SOCK), the default ~/.ssh/id_* keys and the ssh config's IdentityFile. */
   identityFile?: string;
   /** Default: OpenSSH's own (~/.ssh/config, /etc/ssh/ssh_config); an alias resolves as `ssh -G` resolves it. */
@@ -273,10 +276,11 @@ export async function connectToTarget(opts: Omit<OpenSessionOptions, 'clientVers
   const log = opts.log ?? (() => {});
   if (opts.target.kind === 'local') return new LocalTransport();
   // ssh2 is loaded only for a remote target: evaluating it costs a local check ~50 ms at start.
-  const { connectSsh } = await import('./sshTransport');
+  const { connectSshTarget } = await import('./sshClientChoice');
   return opts.target.kind === 'vm'
-    ? await connectSsh({ ...vmSshOptions(opts.target.name), ...(signal !== undefined && { signal }), log })
-    : await connectSsh({
+    ? await connectSshTarget({ ...vmSshOptions(opts.target.name), sshClient: 'builtin', ...(signal !== undefined && { signal }), log })
+    : await connectSshTarget({
+        ...(opts.sshClient !== undefined && { sshClient: opts.sshClient }),
         host: opts.target.host,
         ...(opts.target.user !== undefined && { user: opts.target.user }),
         ...(opts.target.port !== undefined && { port: opts.target.port }),

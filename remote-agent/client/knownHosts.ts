@@ -5,7 +5,8 @@
  *
  * Supported: plain names and comma lists with `*`/`?` wildcards and `!` negation, `[host]:port` for
  * ports other than 22, hashed names (`|1|salt|hash`, HMAC-SHA1), `@revoked`. `@cert-authority` lines
- * are skipped: host certificates are not used by this client. `decideHostKey` is the whole decision
+ * are read but never trust a key here (ssh2 cannot check host certificates): a host they cover is
+ * reached through the OpenSSH client instead (sshClientChoice.ts). `decideHostKey` is the whole decision
  * a connection makes (trust, refuse with the way out, or ask a person), testable without a server.
  */
 import { createHash, createHmac } from 'node:crypto';
@@ -25,7 +26,8 @@ export interface HostKeyInfo {
 export interface KnownHostEntry {
   /** 1-based line number in the file. */
   line: number;
-  marker: 'revoked' | null;
+  /** `@revoked`: never trusted; `@cert-authority`: a CA whose host certificates are trusted (OpenSSH client only). */
+  marker: 'revoked' | 'cert-authority' | null;
   /** The host field as written: a comma list of patterns, or one hashed name. */
   hosts: string;
   keyType: string;
@@ -56,12 +58,11 @@ export function parseKnownHosts(text: string): KnownHostsFile {
     let marker: KnownHostEntry['marker'] = null;
     if (fields[0]!.startsWith('@')) {
       const name = fields.shift()!;
-      if (name === '@cert-authority') continue;
-      if (name !== '@revoked') {
+      if (name !== '@revoked' && name !== '@cert-authority') {
         invalid.push({ line: lineNumber, reason: `unknown marker ${name}` });
         continue;
       }
-      marker = 'revoked';
+      marker = name === '@revoked' ? 'revoked' : 'cert-authority';
     }
     const [hosts, keyType, keyBase64] = fields;
     if (hosts === undefined || keyType === undefined || keyBase64 === undefined) {
@@ -120,6 +121,12 @@ export function checkHostKey(file: KnownHostsFile, host: string, port: number, k
   const different = trusted.find((entry) => entry.keyType === keyType) ?? trusted[0];
   if (different) return { status: 'changed', line: different.line, knownKeyType: different.keyType };
   return { status: 'unknown' };
+}
+
+/** Whether a `@cert-authority` line covers the host: its key is vouched for by a CA, not listed. */
+export function hasCertAuthorityFor(file: KnownHostsFile, host: string, port: number): boolean {
+  const name = knownHostsName(host, port).toLowerCase();
+  return file.entries.some((entry) => entry.marker === 'cert-authority' && hostFieldMatches(entry.hosts, name));
 }
 
 /** Key types recorded for a host, in file order, to prefer them when negotiating the host key. */

@@ -52,12 +52,8 @@ const SYSTEM_CONFIG = '/etc/ssh/ssh_config';
  */
 export async function resolveSshHost(alias: string, options: ResolveSshHostOptions = {}): Promise<SshHostConfig> {
   const { log } = options;
-  // ssh reads ~/.ssh/config from the password database's home, while our other ~ paths (keys,
-  // known_hosts) follow $HOME: when $HOME points elsewhere (a sandbox, a test) its config is the
-  // user's, named with -F (then ssh skips the system-wide one).
-  const configFile = options.configFile ?? (homedir() !== userInfo().homedir ? defaultSshConfigPath() : undefined);
-  const configFiles = configFile !== undefined ? [configFile] : [defaultSshConfigPath(), SYSTEM_CONFIG];
-  const execBlock = configFiles.find((file) => hasMatchExec(file));
+  const configFile = effectiveConfigFile(options.configFile);
+  const execBlock = configFilesRead(configFile).find((file) => hasMatchExec(file));
   if (execBlock !== undefined) {
     log?.(`${execBlock} has a 'Match exec' block, which would run a command: reading it without ssh -G, where Match exec never matches.`);
     return resolveSshHostWithParser(alias, { ...options, configFile: configFile ?? defaultSshConfigPath() });
@@ -123,6 +119,23 @@ export function resolveSshHostWithParser(alias: string, options: ResolveSshHostO
 
 function configContext(alias: string): SshConfigContext {
   return { alias, homeDir: homedir(), localUser: userInfo().username, fileExists: existsSync };
+}
+
+/** The config ssh is told to read with -F, or undefined for its own choice. */
+function effectiveConfigFile(configFile: string | undefined): string | undefined {
+  // ssh reads ~/.ssh/config from the password database's home, while our other ~ paths (keys,
+  // known_hosts) follow $HOME: when $HOME points elsewhere (a sandbox, a test) its config is the
+  // user's, named with -F (then ssh skips the system-wide one).
+  return configFile ?? (homedir() !== userInfo().homedir ? defaultSshConfigPath() : undefined);
+}
+
+function configFilesRead(configFile: string | undefined): string[] {
+  return configFile !== undefined ? [configFile] : [defaultSshConfigPath(), SYSTEM_CONFIG];
+}
+
+/** Whether the ssh config ssh would read (`configFile`, else its own) has a `Match … exec` block. */
+export function configHasMatchExec(configFile?: string): boolean {
+  return configFilesRead(effectiveConfigFile(configFile)).some((file) => hasMatchExec(file));
 }
 
 /** Whether the config (with its Includes) has a `Match … exec` line; an unreadable file has none. */

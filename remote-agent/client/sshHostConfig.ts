@@ -18,6 +18,12 @@ export interface SshHostConfig {
   /** IdentityFile entries, tokens and ~ expanded, only those that exist. */
   identityFiles: string[];
   identitiesOnly: boolean;
+  /**
+   * OpenSSH certificates this host would log in with: CertificateFile entries and the `KEY-cert.pub`
+   * OpenSSH picks up beside each identity file, expanded, only those that exist. ssh2 cannot use
+   * them; a host with any is reached through the OpenSSH client (sshClientChoice.ts).
+   */
+  certificateFiles: string[];
   /** ProxyJump hops in order (`[user@]host[:port]` or `ssh://…`), absent for none. */
   proxyJump?: string[];
   /** ProxyCommand with %h %p %r %n %% substituted, absent for none. */
@@ -82,6 +88,10 @@ export function sshHostConfigFromDirectives(directives: SshDirectives, context: 
 
   const configured = (directives.get('identityfile') ?? []).filter((file) => file.toLowerCase() !== 'none');
   const identityFiles = [...new Set((configured.length > 0 ? configured : DEFAULT_IDENTITY_FILES).map(expandPath))].filter(context.fileExists);
+  const certificateFiles = [
+    ...(directives.get('certificatefile') ?? []).filter((file) => file.toLowerCase() !== 'none').map(expandPath),
+    ...identityFiles.map((file) => `${file}-cert.pub`),
+  ];
   const knownHostsText = directives.get('userknownhostsfile')?.join(' ') ?? '~/.ssh/known_hosts ~/.ssh/known_hosts2';
   const knownHostsFiles = knownHostsText.split(/\s+/).filter((file) => file !== '' && file.toLowerCase() !== 'none').map(expandPath);
   if (knownHostsFiles.length === 0) knownHostsFiles.push(join(homeDir, '.ssh', 'known_hosts'));
@@ -93,6 +103,7 @@ export function sshHostConfigFromDirectives(directives: SshDirectives, context: 
     port,
     identityFiles,
     identitiesOnly: yes('identitiesonly'),
+    certificateFiles: [...new Set(certificateFiles)].filter(context.fileExists),
     knownHostsFiles,
     strictHostKeyChecking: strictness(first('stricthostkeychecking'), problem),
     serverAliveIntervalMs: (number('serveraliveinterval', 'ServerAliveInterval', 0, 86_400) ?? 0) * 1000,

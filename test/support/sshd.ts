@@ -30,6 +30,8 @@ export interface PrivateSshd {
   dropConnections(): void;
   /** SIGSTOPs (true) or SIGCONTs (false) the per-connection sshd processes: a transfer in flight holds still. */
   pauseConnections(paused: boolean): void;
+  /** With `certificates`: what a client that trusts the server's CA needs. */
+  certificates?: SshdCertificates;
   /** Lets the holder of this public key (an OpenSSH .pub line) log in too. */
   authorizeKey(publicKeyLine: string): void;
   stop(): Promise<void>;
@@ -45,7 +47,20 @@ export function sshdUnavailableReason(): string | null {
   return reason;
 }
 
+export interface SshdCertificates {
+  /** The CA's private key, to certify more client keys (`certifyKey`). */
+  caKey: string;
+  /** Lists only `@cert-authority [127.0.0.1]:PORT <CA key>`: the host is known by its certificate alone. */
+  knownHostsFile: string;
+  /** A client key that is in no authorized_keys: it logs in as root by its certificate (`KEY-cert.pub` beside it). */
+  certifiedIdentityFile: string;
+  /** Signs `publicKeyFile` for `principal` with the CA: writes `…-cert.pub` beside it. */
+  certifyKey(publicKeyFile: string, principal: string): void;
+}
+
 export interface SshdOptions {
+  /** An SSH CA: the server presents a host certificate and trusts user certificates it signed (TrustedUserCAKeys). */
+  certificates?: boolean;
   /** PasswordAuthentication yes: sshd checks passwords against /etc/shadow itself (no PAM). */
   passwordAuthentication?: boolean;
   /** KbdInteractiveAuthentication yes through PAM (sshd has no other keyboard-interactive device on Linux); passwords off. */
@@ -93,6 +108,12 @@ export async function startSshd(options: SshdOptions = {}): Promise<PrivateSshd>
       '',
     ].join('\n'),
   );
+  if (options.certificates) {
+    const caKey = join(dir, 'ca_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'private-sshd-ca', '-f', caKey]);
+    execFileSync('ssh-keygen', ['-q', '-s', caKey, '-I', 'private-sshd-host', '-h', '-n', '127.0.0.1', `${hostKey}.pub`]);
+    appendFileSync(config, `HostCertificate ${hostKey}-cert.pub\nTrustedUserCAKeys ${caKey}.pub\n`);
+  }
   mkdirSync('/run/sshd', { recursive: true });
   // sshd names its PAM service after the program it was started as (argv[0], also what it re-executes).
   let program = SSHD;
@@ -117,6 +138,21 @@ export async function startSshd(options: SshdOptions = {}): Promise<PrivateSshd>
   writeFileSync(knownHostsFile, `[127.0.0.1]:${port} ${hostPub[0]} ${hostPub[1]}\n`);
   const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`], { encoding: 'utf8' }).split(/\s+/)[1]!;
 
+  let certificates: SshdCertificates | undefined;
+  if (options.certificates) {
+    const caKey = join(dir, 'ca_ed25519');
+    const certifyKey = (publicKeyFile: string, principal: string): void => {
+      execFileSync('ssh-keygen', ['-q', '-s', caKey, '-I', `certified-${principal}`, '-n', principal, '-V', '-5m:+1h', publicKeyFile]);
+    };
+    const certifiedIdentityFile = join(dir, 'certified_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'certified-client', '-f', certifiedIdentityFile]);
+    certifyKey(`${certifiedIdentityFile}.pub`, 'root');
+    const caPub = readFileSync(`${caKey}.pub`, 'utf8').trim().split(/\s+/);
+    const caKnownHosts = join(dir, 'known_hosts_ca');
+    writeFileSync(caKnownHosts, `@cert-authority [127.0.0.1]:${port} ${caPub[0]} ${caPub[1]}\n`);
+    certificates = { caKey, knownHostsFile: caKnownHosts, certifiedIdentityFile, certifyKey };
+  }
+
   return {
     host: '127.0.0.1',
     port,
@@ -125,6 +161,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<PrivateSshd>
     knownHostsFile,
     hostKeyFingerprint: fingerprint,
     dir,
+    ...(certificates !== undefined && { certificates }),
     dropConnections: () => signalChildren(server, 'SIGKILL'),
     pauseConnections: (paused) => signalChildren(server, paused ? 'SIGSTOP' : 'SIGCONT'),
     authorizeKey: (publicKeyLine) => appendFileSync(join(dir, 'authorized_keys'), `${publicKeyLine.trim()}\n`),

@@ -12,6 +12,7 @@ import {
   appendKnownHost,
   checkHostKey,
   decideHostKey,
+  hasCertAuthorityFor,
   hostKeyType,
   knownKeyTypes,
   parseKnownHosts,
@@ -78,17 +79,29 @@ test('a key listed as @revoked is refused even where another line trusts it', ()
   assert.deepEqual(checkHostKey(file, 'vm1', 22, keyA), { status: 'revoked', line: 2 });
 });
 
-test('@cert-authority lines are ignored and malformed lines are reported, not trusted', () => {
+test('@cert-authority lines never trust a key themselves, and malformed lines are reported, not trusted', () => {
   const file = parseKnownHosts(
     `@cert-authority *.example ssh-ed25519 ${KEY_A}\nvm1 ssh-ed25519\nvm2 ssh-rsa ${KEY_A}\n@weird vm3 ssh-ed25519 ${KEY_A}\n`,
   );
-  assert.equal(file.entries.length, 0);
+  assert.deepEqual(
+    file.entries.map((entry) => [entry.line, entry.marker, entry.hosts]),
+    [[1, 'cert-authority', '*.example']],
+  );
   assert.deepEqual(file.invalid, [
     { line: 2, reason: 'expected: hosts key-type base64-key' },
     { line: 3, reason: "key type ssh-rsa does not match the key's own type ssh-ed25519" },
     { line: 4, reason: 'unknown marker @weird' },
   ]);
   assert.deepEqual(checkHostKey(file, 'a.example', 22, keyA), { status: 'unknown' });
+  assert.deepEqual(knownKeyTypes(file, 'a.example', 22), []);
+});
+
+test('hasCertAuthorityFor tells which hosts a @cert-authority line covers, port included', () => {
+  const file = parseKnownHosts(`@cert-authority *.example,[10.0.0.*]:2222 ssh-ed25519 ${KEY_A}\nvm1 ssh-ed25519 ${KEY_B}\n`);
+  assert.equal(hasCertAuthorityFor(file, 'a.example', 22), true);
+  assert.equal(hasCertAuthorityFor(file, '10.0.0.7', 2222), true);
+  assert.equal(hasCertAuthorityFor(file, '10.0.0.7', 22), false);
+  assert.equal(hasCertAuthorityFor(file, 'vm1', 22), false);
 });
 
 test('knownKeyTypes lists the types recorded for a host, for host key negotiation', () => {

@@ -22,6 +22,7 @@ test('ssh -G of a jump-host target: hops, tokens in IdentityFile, only existing 
     port: 2202,
     identityFiles: ['/root/.ssh/id_10.20.30.40_admin'],
     identitiesOnly: true,
+    certificateFiles: [],
     proxyJump: ['ops@bastion.example.org:2222', 'inner'],
     knownHostsFiles: ['/root/.ssh/known_hosts_lab'],
     strictHostKeyChecking: 'accept-new',
@@ -39,6 +40,7 @@ test('ssh -G of a ProxyCommand host: %h %p %r substituted, OpenSSH defaults for 
     port: 22,
     identityFiles: ['/root/.ssh/id_ed25519'],
     identitiesOnly: false,
+    certificateFiles: [],
     proxyCommand: 'ssh -W 192.168.7.7:22 -l deploy gateway',
     knownHostsFiles: ['/root/.ssh/known_hosts', '/root/.ssh/known_hosts2'],
     strictHostKeyChecking: 'ask',
@@ -50,6 +52,16 @@ test('ssh -G of a ProxyCommand host: %h %p %r substituted, OpenSSH defaults for 
 test('ssh -G of a host the config does not name: itself, port 22, no proxy', () => {
   const plain = sshHostConfigFromDirectives(captured('plain'), context('plain'));
   assert.deepEqual([plain.hostName, plain.port, plain.proxyJump, plain.proxyCommand, plain.connectTimeoutMs], ['plain', 22, undefined, undefined, undefined]);
+});
+
+test('certificates: CertificateFile entries and the KEY-cert.pub beside an identity file, those that exist', () => {
+  const files = new Set(['/root/.ssh/id_ed25519', '/root/.ssh/id_ed25519-cert.pub', '/root/.ssh/team-cert.pub']);
+  const directives = new Map([
+    ['identityfile', ['~/.ssh/id_ed25519', '~/.ssh/id_rsa']],
+    ['certificatefile', ['~/.ssh/team-cert.pub', '~/.ssh/missing-cert.pub']],
+  ]);
+  const config = sshHostConfigFromDirectives(directives, { ...context('ca'), fileExists: (path) => files.has(path) });
+  assert.deepEqual(config.certificateFiles, ['/root/.ssh/team-cert.pub', '/root/.ssh/id_ed25519-cert.pub']);
 });
 
 test('directives as our parser computes them: defaults filled in, HostName %h, ProxyJump none', () => {

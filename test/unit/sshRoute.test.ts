@@ -19,6 +19,7 @@ function resolverOf(table: Record<string, Partial<SshHostConfig>>) {
       port: request.port ?? 22,
       identityFiles: [],
       identitiesOnly: false,
+      certificateFiles: [],
       knownHostsFiles: ['/k'],
       strictHostKeyChecking: 'ask',
       serverAliveIntervalMs: 0,
