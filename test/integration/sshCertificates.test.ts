@@ -5,7 +5,8 @@
  * reaches such a target through the user's OpenSSH client (one master connection, commands as
  * multiplexed sessions), with ssh's questions asked through our prompts (SSH_ASKPASS): a key's
  * passphrase, an unknown host key. The session is the same session: the agent runs, a program
- * verifies. A dropped link is noticed; no ssh process outlives the connection or its owner.
+ * verifies, and a link cut under an attached program resumes within the grace period as it does
+ * with the built-in client. A dropped link is noticed; no ssh process outlives the connection or its owner.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -15,10 +16,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AgentSessionError, openAgentSession, type HostKeyInfo } from '../../remote-agent/client/agentSession';
 import { checkFile } from '../../remote-agent/client/checkFile';
+import { openProgramRun } from '../../remote-agent/client/openProgramRun';
 import { connectSshTarget, type ConnectSshTargetOptions } from '../../remote-agent/client/sshClientChoice';
 import { answersByAttempt } from '../support/credentials';
+import { runTrue } from '../support/processTree';
 import { programFixtures } from '../support/rawAgent';
 import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
+import { startCuttableRelay } from '../support/tcpRelay';
 import { TEST_SECRETS } from '../support/testSecrets';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -199,4 +203,55 @@ test('ebpf-studio check reaches a certificate-only target through the session pr
   const deadline = Date.now() + 15_000;
   while (sshProcessesNaming(sshd.certificates!.certifiedIdentityFile).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(sshProcessesNaming(sshd.certificates!.certifiedIdentityFile), []);
+});
+
+test('the link cut under an attached program: the OpenSSH connection is made again, the session resumes, the lines printed meanwhile arrive', { skip: unavailable ?? false, timeout: 120_000 }, async () => {
+  const relay = await startCuttableRelay(sshd.port);
+  const knownHostsFile = join(scratch, `known_hosts_relay_${relay.port}`);
+  writeFileSync(knownHostsFile, readFileSync(sshd.certificates!.knownHostsFile, 'utf8').replace(`]:${sshd.port} `, `]:${relay.port} `));
+  const lines: string[] = [];
+  const options = {
+    target: { kind: 'ssh' as const, host: sshd.host, port: relay.port, user: 'root' },
+    agentSourceDir: join(root, 'remote-agent', 'agent'),
+    ...(existsSync(agentBinaryDir) && { agentBinaryDir }),
+    identityFile: sshd.certificates!.certifiedIdentityFile,
+    knownHostsFile,
+    sshConfigFile: noConfig,
+    clientVersion: 'test',
+    graceSeconds: 30,
+    log: (line: string) => lines.push(line),
+  };
+  const first = await openAgentSession(options);
+  let second: Awaited<ReturnType<typeof openAgentSession>> | undefined;
+  try {
+    assert.ok(lines.some((line) => line.startsWith('SSH client for 127.0.0.1: OpenSSH')), lines.join('\n'));
+    const { report, run } = await openProgramRun(first.client, join(root, 'test/fixtures/programs/printk.bpf.c'), { target: first.description, kernelRelease: first.hello.kernelRelease, trace: true });
+    assert.ok(run, JSON.stringify(report.diagnostics));
+    const printedLines: string[] = [];
+    run.onTrace((records) => printedLines.push(...records.map((r) => r.line)));
+    await run.attachProgram('say_execve');
+    const printed = (pid: number) => printedLines.some((line) => line.includes(`ebpf-studio saw execve from pid ${pid}`));
+    const waitPrinted = async (pids: number[]) => {
+      const deadline = Date.now() + 30_000;
+      while (!pids.every(printed)) {
+        if (Date.now() > deadline) throw new Error(`the lines of pids ${pids.join(', ')} did not arrive:\n${printedLines.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await waitPrinted([await runTrue()]);
+
+    relay.cut();
+    assert.match((await first.closed).message, /lost|exited|closed/);
+    const during = await runTrue();
+    second = await openAgentSession({ ...options, resume: { ticket: first.resumeTicket!, streams: run.streamsDecoded(), listen: (client) => run.resumeOn(client) } });
+    assert.equal(run.resumed(second.resumed!), true);
+    await waitPrinted([during, await runTrue()]);
+    const summary = await run.stop();
+    assert.notEqual(summary.trace, null, JSON.stringify(summary));
+  } finally {
+    await second?.dispose();
+    await first.dispose();
+    relay.close();
+  }
+  assert.equal(lines.filter((line) => line.startsWith('SSH client for 127.0.0.1: OpenSSH')).length, 2, 'both connections went through OpenSSH');
 });
