@@ -10,13 +10,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { abortReason } from './abortReason';
 import { askForCredential, type CredentialKind, type CredentialPrompter, type CredentialRequest } from './credentialPrompt';
 import type { HostKeyInfo } from './knownHosts';
 import { AgentSessionError } from './sessionError';
 import { AskpassBridge, classifyAskpassPrompt } from './sshAskpass';
+import { effectiveConfigFile } from './sshConfigHosts';
 import type { SshHostConfig } from './sshHostConfig';
 import { runToCompletion, shellQuote, tailOf, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
 
@@ -99,11 +100,19 @@ function guardAgainstOrphan(master: ChildProcess): ChildProcess {
 /** The options every ssh run of this connection shares; each names the master's control socket. */
 function commonArguments(options: OpensshConnectOptions, controlPath: string): string[] {
   const args = ['-T', '-o', `ControlPath=${controlPath}`, '-o', 'EscapeChar=none', '-o', 'RequestTTY=no', '-o', 'RemoteCommand=none', '-o', 'ClearAllForwardings=yes', '-o', 'PermitLocalCommand=no'];
-  if (options.sshConfigFile !== undefined) args.push('-F', existsSync(options.sshConfigFile) ? options.sshConfigFile : '/dev/null');
+  const configFile = effectiveConfigFile(options.sshConfigFile);
+  if (configFile !== undefined) args.push('-F', existsSync(configFile) ? configFile : '/dev/null');
   if (options.user !== undefined) args.push('-l', options.user);
   if (options.port !== undefined) args.push('-p', String(options.port));
   if (options.identityFile !== undefined) args.push('-i', options.identityFile);
-  if (options.knownHostsFile !== undefined) args.push('-o', `UserKnownHostsFile=${options.knownHostsFile}`);
+  // ssh takes ~ from the password database; with $HOME elsewhere (a confined editor, a test) the
+  // files are those under $HOME, as the built-in client and sshConfigHosts.ts read them.
+  const knownHosts = options.knownHostsFile ?? (homedir() !== userInfo().homedir ? options.resolved.knownHostsFiles.join(' ') : undefined);
+  if (knownHosts !== undefined) args.push('-o', `UserKnownHostsFile=${knownHosts}`);
+  if (homedir() !== userInfo().homedir) {
+    for (const file of options.resolved.identityFiles) args.push('-i', file);
+    for (const file of options.resolved.certificateFiles) args.push('-o', `CertificateFile=${file}`);
+  }
   return args;
 }
 

@@ -122,7 +122,7 @@ function configContext(alias: string): SshConfigContext {
 }
 
 /** The config ssh is told to read with -F, or undefined for its own choice. */
-function effectiveConfigFile(configFile: string | undefined): string | undefined {
+export function effectiveConfigFile(configFile: string | undefined): string | undefined {
   // ssh reads ~/.ssh/config from the password database's home, while our other ~ paths (keys,
   // known_hosts) follow $HOME: when $HOME points elsewhere (a sandbox, a test) its config is the
   // user's, named with -F (then ssh skips the system-wide one).
