@@ -5,7 +5,9 @@
  *  - with the session process already warm (an earlier run started it: connection and agent kept);
  *  - fully cold: a new session directory per run, so the session process, the SSH connection and the
  *    agent are all started by that run;
- *  - with --no-session: the run connects and starts an agent by itself.
+ *  - with --no-session: the run connects and starts an agent by itself;
+ *  - the last two again through the user's OpenSSH client (--ssh-client openssh), as a target that
+ *    uses certificates is reached.
  * The target is a private sshd on 127.0.0.1 logging in as root, whose login shell is root's (so
  * every exec pays for its rc files, as on users' machines). Uses the built CLI (out/cli.js: run
  * `npm run build` first). Reports p50/p95 and manual / ours.
@@ -120,6 +122,11 @@ async function main(): Promise<void> {
     const cold = await timeRuns(runs, () => cliCheck(sshd, { EBPF_STUDIO_SESSION_DIR: newSessionDir(), EBPF_STUDIO_SESSION_IDLE_SECONDS: '5' }));
     console.log(row('ebpf-studio check, fully cold (session process started)', cold, manualP50));
     console.log(row('ebpf-studio check --no-session', await timeRuns(runs, () => cliCheck(sshd, {}, ['--no-session'])), manualP50));
+    // The user's ssh instead of ours (what a target with certificates gets): one ssh -M login, commands as sessions.
+    const openssh = ['--ssh-client', 'openssh'];
+    const warmOpensshDir = newSessionDir();
+    console.log(row('… --ssh-client openssh, session process warm', await timeRuns(runs, () => cliCheck(sshd, { EBPF_STUDIO_SESSION_DIR: warmOpensshDir }, openssh)), manualP50));
+    console.log(row('… --ssh-client openssh --no-session', await timeRuns(runs, () => cliCheck(sshd, {}, ['--no-session', ...openssh])), manualP50));
   } finally {
     stopSessionProcesses();
     await sshd.stop();

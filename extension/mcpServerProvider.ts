@@ -22,7 +22,12 @@ interface McpApi {
 type McpStdioServerDefinitionClass = new (label: string, command: string, args: string[], env: Record<string, string>, version: string) => unknown;
 
 /** The `ebpf-studio mcp` arguments for the current settings; no target, no server. */
-export function mcpServerArgs(cliPath: string, target: string | undefined, allowed: readonly string[], ssh: { identityFile?: string; knownHostsFile?: string }): string[] | undefined {
+export function mcpServerArgs(
+  cliPath: string,
+  target: string | undefined,
+  allowed: readonly string[],
+  ssh: { identityFile?: string | undefined; knownHostsFile?: string | undefined; sshClient?: string },
+): string[] | undefined {
   if (target === undefined) return undefined;
   return [
     cliPath,
@@ -32,6 +37,7 @@ export function mcpServerArgs(cliPath: string, target: string | undefined, allow
     ...allowed.filter((t) => t === target).flatMap((t) => ['--allow-target', t]),
     ...(ssh.identityFile ? ['--identity', ssh.identityFile] : []),
     ...(ssh.knownHostsFile ? ['--known-hosts', ssh.knownHostsFile] : []),
+    ...(ssh.sshClient !== undefined && ssh.sshClient !== 'auto' ? ['--ssh-client', ssh.sshClient] : []),
   ];
 }
 
@@ -62,7 +68,8 @@ export function registerMcpServerProvider(context: vscode.ExtensionContext, sess
     changed,
     sessions.onDidChangeTarget(() => changed.fire()),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration(`${SETTINGS_SECTION}.mcp.allowedTargets`)) changed.fire();
+      // What the server's arguments are made of (mcpServerArgs).
+      if (['mcp.allowedTargets', 'identityFile', 'knownHostsFile', 'sshClient'].some((name) => e.affectsConfiguration(`${SETTINGS_SECTION}.${name}`))) changed.fire();
     }),
   );
 
