@@ -133,6 +133,9 @@ export class AskpassBridge {
     return new AskpassBridge(server, sockets, {
       SSH_ASKPASS: scriptPath,
       SSH_ASKPASS_REQUIRE: 'force',
+      // OpenSSH before 8.4 ignores SSH_ASKPASS_REQUIRE and asks the program only without a terminal
+      // (ours run in their own session, so they have none) and with DISPLAY set.
+      DISPLAY: process.env['DISPLAY'] ?? 'ebpf-studio-askpass',
       EBPF_STUDIO_ASKPASS_SOCKET: socketPath,
       EBPF_STUDIO_ASKPASS_TOKEN: token,
     });
