@@ -54,15 +54,22 @@ export interface ConnectSshTargetOptions extends SshConnectOptions {
 
 /** Connects to an SSH target with the client `chooseSshClient` picks, saying why in the log when it is OpenSSH. */
 export async function connectSshTarget(options: ConnectSshTargetOptions): Promise<Transport> {
-  // Loaded here, not at the top: the settings readers import this module, and ssh2 costs ~50 ms to evaluate.
-  const { connectSsh } = await import('./sshTransport');
+  // Each client is loaded only when chosen: the settings readers import this module, and ssh2 costs ~50 ms to evaluate.
+  const builtin = async (resolvedTarget?: SshHostConfig): Promise<Transport> =>
+    (await import('./sshTransport')).connectSsh({ ...options, ...(resolvedTarget !== undefined && { resolvedTarget }) });
   const setting = options.sshClient ?? 'auto';
-  if (setting === 'builtin') return connectSsh(options);
-  const resolved = await resolveSshHost(options.host, {
-    ...(options.user !== undefined && { user: options.user }),
-    ...(options.port !== undefined && { port: options.port }),
-    ...(options.sshConfigFile !== undefined && { configFile: options.sshConfigFile }),
-  });
+  if (setting === 'builtin') return builtin();
+  let resolved: SshHostConfig;
+  try {
+    resolved = await resolveSshHost(options.host, {
+      ...(options.user !== undefined && { user: options.user }),
+      ...(options.port !== undefined && { port: options.port }),
+      ...(options.sshConfigFile !== undefined && { configFile: options.sshConfigFile }),
+      ...(options.log !== undefined && { log: options.log }),
+    });
+  } catch (error) {
+    throw error instanceof AgentSessionError ? error : new AgentSessionError('connect', (error as Error).message, { cause: error });
+  }
   // OpenSSH picks up KEY-cert.pub beside a key named with -i as beside one from the config.
   const named = options.identityFile !== undefined ? `${options.identityFile}-cert.pub` : undefined;
   if (named !== undefined && existsSync(named) && !resolved.certificateFiles.includes(named)) resolved.certificateFiles.unshift(named);
@@ -73,7 +80,7 @@ export async function connectSshTarget(options: ConnectSshTargetOptions): Promis
     configRunsCommands: configHasMatchExec(options.sshConfigFile),
   });
   if (decision.why !== undefined) options.log?.(`SSH client for ${options.host}: ${decision.client === 'openssh' ? 'OpenSSH' : 'built-in'}, because ${decision.why}.`);
-  if (decision.client === 'builtin') return connectSsh(options);
+  if (decision.client === 'builtin') return builtin(resolved);
   if (setting === 'openssh' && !programOnPath('ssh')) {
     throw new AgentSessionError('connect', `ebpfStudio.sshClient is "openssh", but there is no 'ssh' program on PATH (apt-get install openssh-client).`);
   }

@@ -30,6 +30,8 @@ export interface SshConnectOptions {
   identityFile?: string;
   sshConfigFile?: string;
   confirmUnknownHostKey?: (info: HostKeyInfo) => Promise<boolean>;
+  /** What `host` (with `user` and `port`) resolves to, when the caller already asked: not asked of ssh -G again. */
+  resolvedTarget?: SshHostConfig;
   /** Asked for key passphrases, passwords and keyboard-interactive answers; absent → keys without a passphrase and ssh-agent only. */
   credentials?: CredentialPrompter;
   signal?: AbortSignal;
@@ -48,13 +50,15 @@ const CIPHERS = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr
 export async function connectSsh(options: SshConnectOptions): Promise<SshTransport> {
   const { signal, log } = options;
   if (signal?.aborted) throw abortReason(signal);
-  const resolve = (request: SshHopRequest): Promise<SshHostConfig> =>
-    resolveSshHost(request.alias, {
+  const resolve = async (request: SshHopRequest): Promise<SshHostConfig> => {
+    if (options.resolvedTarget !== undefined && request.alias === options.host && request.user === options.user && request.port === options.port) return options.resolvedTarget;
+    return resolveSshHost(request.alias, {
       ...(request.user !== undefined && { user: request.user }),
       ...(request.port !== undefined && { port: request.port }),
       ...(options.sshConfigFile !== undefined && { configFile: options.sshConfigFile }),
       ...(log !== undefined && { log }),
     });
+  };
   let route: SshRouteStep[];
   try {
     route = await planSshRoute({ alias: options.host, ...(options.user !== undefined && { user: options.user }), ...(options.port !== undefined && { port: options.port }) }, resolve);
