@@ -202,7 +202,11 @@ class AskpassQuestions {
     if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/i.test(said)) {
       return new AgentSessionError('changed-host-key', `The host key of ${this.description} changed; ssh refused to connect. What ssh said (it names the known_hosts line to check):\n${said}`);
     }
-    if (/Host key verification failed|REVOKED HOST KEY|No .* host key is known/i.test(said)) {
+    // Revoked as the built-in client says it (knownHosts.ts): a refusal, never an offer to trust.
+    if (/REVOKED HOST KEY|is marked as revoked/i.test(said)) {
+      return new AgentSessionError('changed-host-key', `The host key of ${this.description} is revoked in known_hosts; ssh refused to connect:\n${said}`);
+    }
+    if (/Host key verification failed|No .* host key is known/i.test(said)) {
       return new AgentSessionError('unknown-host-key', `ssh did not trust the host key of ${this.description}: ${said}`);
     }
     if (/Permission denied/i.test(said)) {

@@ -22,6 +22,8 @@ export interface SshClientFacts {
   knownHosts: Array<{ path: string; file: KnownHostsFile }>;
   /** Whether an `ssh` program is on PATH. */
   sshInstalled: boolean;
+  /** Whether that ssh can share one connection (ControlMaster): not Windows' OpenSSH port. */
+  sshCanMultiplex: boolean;
   /** Whether the ssh config has a `Match exec` block: OpenSSH would run its command, which 'auto' never makes it do. */
   configRunsCommands: boolean;
 }
@@ -43,6 +45,7 @@ export function chooseSshClient(setting: SshClientSetting, config: SshHostConfig
         ? `its host key is vouched for by a @cert-authority line in ${authority.path}`
         : undefined;
   if (reason === undefined) return { client: 'builtin' };
+  if (!facts.sshCanMultiplex) return { client: 'builtin', why: `${reason}, but the ssh of Windows cannot share one connection (no ControlMaster): certificates are not used` };
   if (!facts.sshInstalled) return { client: 'builtin', why: `${reason}, but no ssh program is installed (apt-get install openssh-client): certificates are not used` };
   if (facts.configRunsCommands) return { client: 'builtin', why: `${reason}, but the ssh config has a 'Match exec' block, which the OpenSSH client would run: certificates are not used (set ebpfStudio.sshClient to "openssh" to allow it)` };
   return { client: 'openssh', why: reason };
@@ -77,6 +80,7 @@ export async function connectSshTarget(options: ConnectSshTargetOptions): Promis
   const decision = chooseSshClient(setting, resolved, {
     knownHosts: knownHostsPaths.map((path) => ({ path, file: readKnownHostsFile(path) })),
     sshInstalled: programOnPath('ssh'),
+    sshCanMultiplex: process.platform !== 'win32',
     configRunsCommands: configHasMatchExec(options.sshConfigFile),
   });
   if (decision.why !== undefined) options.log?.(`SSH client for ${options.host}: ${decision.client === 'openssh' ? 'OpenSSH' : 'built-in'}, because ${decision.why}.`);

@@ -6,7 +6,9 @@
  * multiplexed sessions), with ssh's questions asked through our prompts (SSH_ASKPASS): a key's
  * passphrase, an unknown host key. The session is the same session: the agent runs, a program
  * verifies, and a link cut under an attached program resumes within the grace period as it does
- * with the built-in client. A dropped link is noticed; no ssh process outlives the connection or its owner.
+ * with the built-in client. A changed host key and a revoked CA are refused in ssh's words, as
+ * refusals (never an offer to trust). A dropped link is noticed; no ssh process outlives the
+ * connection or its owner.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -21,7 +23,7 @@ import { connectSshTarget, type ConnectSshTargetOptions } from '../../remote-age
 import { answersByAttempt } from '../support/credentials';
 import { runTrue } from '../support/processTree';
 import { programFixtures } from '../support/rawAgent';
-import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
+import { startSshd, sshdUnavailableReason, writeKnownHostsWithWrongKey, type PrivateSshd } from '../support/sshd';
 import { startCuttableRelay } from '../support/tcpRelay';
 import { TEST_SECRETS } from '../support/testSecrets';
 
@@ -254,4 +256,27 @@ test('the link cut under an attached program: the OpenSSH connection is made aga
     relay.close();
   }
   assert.equal(lines.filter((line) => line.startsWith('SSH client for 127.0.0.1: OpenSSH')).length, 2, 'both connections went through OpenSSH');
+});
+
+test("a changed host key and a revoked CA are refused in ssh's own words: which known_hosts line to check, what was revoked", { skip: unavailable ?? false }, async () => {
+  const changed = join(scratch, 'known_hosts_changed');
+  writeKnownHostsWithWrongKey(sshd, changed);
+  await assert.rejects(connectSshTarget(certifiedOptions({ sshClient: 'openssh', identityFile: sshd.identityFile, knownHostsFile: changed })), (error: unknown) => {
+    assert.ok(error instanceof AgentSessionError, String(error));
+    assert.equal(error.kind, 'changed-host-key');
+    assert.match(error.message, new RegExp(`^The host key of root@127\\.0\\.0\\.1:${sshd.port} changed; ssh refused to connect\\.`));
+    assert.ok(error.message.includes(`Offending ED25519 key in ${changed}:1`), error.message);
+    return true;
+  });
+
+  const revoked = join(scratch, 'known_hosts_revoked_ca');
+  const caLine = readFileSync(sshd.certificates!.knownHostsFile, 'utf8');
+  writeFileSync(revoked, caLine + caLine.replace('@cert-authority', '@revoked'));
+  await assert.rejects(connectSshTarget(certifiedOptions({ knownHostsFile: revoked })), (error: unknown) => {
+    assert.ok(error instanceof AgentSessionError, String(error));
+    assert.equal(error.kind, 'changed-host-key');
+    assert.match(error.message, new RegExp(`^The host key of root@127\\.0\\.0\\.1:${sshd.port} is revoked in known_hosts; ssh refused to connect:\\n`));
+    assert.match(error.message, /ED25519-CERT host key for \[127\.0\.0\.1\]:\d+ is marked as revoked/);
+    return true;
+  });
 });

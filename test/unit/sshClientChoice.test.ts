@@ -26,6 +26,7 @@ const config = (overrides: Partial<SshHostConfig> = {}): SshHostConfig => ({
 const facts = (overrides: Partial<SshClientFacts> = {}): SshClientFacts => ({
   knownHosts: [{ path: '/home/me/.ssh/known_hosts', file: parseKnownHosts(`@cert-authority *.corp ssh-ed25519 ${CA_KEY}\n`) }],
   sshInstalled: true,
+  sshCanMultiplex: true,
   configRunsCommands: false,
   ...overrides,
 });
@@ -45,11 +46,14 @@ test('auto: a certificate to log in with, or a @cert-authority line for the host
   });
 });
 
-test('auto: without an ssh program, or with a Match exec config, the built-in client stays and the log says the certificate is unused', () => {
+test('auto: without an ssh program, on Windows, or with a Match exec config, the built-in client stays and the log says the certificate is unused', () => {
   const certified = config({ certificateFiles: ['/c-cert.pub'] });
   const noSsh = chooseSshClient('auto', certified, facts({ sshInstalled: false }));
   assert.equal(noSsh.client, 'builtin');
   assert.match(noSsh.why!, /no ssh program is installed \(apt-get install openssh-client\): certificates are not used$/);
+  const windows = chooseSshClient('auto', certified, facts({ sshCanMultiplex: false }));
+  assert.equal(windows.client, 'builtin');
+  assert.match(windows.why!, /the ssh of Windows cannot share one connection \(no ControlMaster\)/);
   const execConfig = chooseSshClient('auto', certified, facts({ configRunsCommands: true }));
   assert.equal(execConfig.client, 'builtin');
   assert.match(execConfig.why!, /'Match exec' block, which the OpenSSH client would run/);
