@@ -36,7 +36,7 @@ export async function runLanguageServer(argv: string[]): Promise<number> {
       target: settings.target ?? commandLine.target,
       identity: settings.identityFile ?? commandLine.identity,
       'known-hosts': settings.knownHostsFile ?? commandLine['known-hosts'],
-      'ssh-client': commandLine['ssh-client'],
+      'ssh-client': settings.sshClient ?? commandLine['ssh-client'],
     };
     if (chosen.target === undefined) return; // nothing asked: the server keeps describing this machine
     current?.abort(new Error('the target changed'));

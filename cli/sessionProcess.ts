@@ -442,7 +442,8 @@ function connectionKey(request: AgentRequest): string {
   });
   const t = request.target;
   const target = t.kind === 'ssh' ? [t.kind, t.user ?? null, t.host, t.port ?? null] : t.kind === 'vm' ? [t.kind, t.name] : [t.kind];
-  const options = [request.knownHostsFile, request.identityFile, request.sshClient, request.sudo, request.workDirectory, request.chosenBy, request.canPrompt].map((o) => o ?? null);
+  // An absent sshClient is 'auto': the same connection either way.
+  const options = [request.knownHostsFile, request.identityFile, request.sshClient ?? 'auto', request.sudo, request.workDirectory, request.chosenBy, request.canPrompt].map((o) => o ?? null);
   return JSON.stringify({ target, options, stamps });
 }
 

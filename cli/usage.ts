@@ -157,7 +157,7 @@ exit status: 0 written, 2 an unknown template or parameter, a bad value, or file
 Runs the eBPF language server for any LSP client (Neovim, Helix, Emacs …; see docs/editors.md).
 Without a transport option it speaks LSP over stdin/stdout. With a target, completion, hover and
 diagnostics describe that target's kernel (its BTF, kfuncs and helper probe), not this machine's;
-clients may also send {"ebpfStudio": {"target", "identityFile", "knownHostsFile"}} as
+clients may also send {"ebpfStudio": {"target", "identityFile", "knownHostsFile", "sshClient"}} as
 initializationOptions or in workspace/didChangeConfiguration settings.
 
 ${CONNECTION}`,

@@ -36,6 +36,8 @@ export interface TargetSettings {
   target?: string;
   identityFile?: string;
   knownHostsFile?: string;
+  /** 'auto', 'builtin' or 'openssh', as `--ssh-client` takes it. */
+  sshClient?: string;
 }
 
 /** The TargetSettings inside `value` (an initializationOptions or settings object), or undefined. */
@@ -44,7 +46,7 @@ export function targetSettingsIn(value: unknown): TargetSettings | undefined {
   const section = (value as { ebpfStudio?: unknown }).ebpfStudio;
   if (typeof section !== 'object' || section === null) return undefined;
   const settings: TargetSettings = {};
-  for (const key of ['target', 'identityFile', 'knownHostsFile'] as const) {
+  for (const key of ['target', 'identityFile', 'knownHostsFile', 'sshClient'] as const) {
     const field = (section as Record<string, unknown>)[key];
     if (typeof field === 'string' && field !== '') settings[key] = field;
   }

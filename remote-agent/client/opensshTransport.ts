@@ -57,7 +57,7 @@ export async function connectOpenssh(options: OpensshConnectOptions): Promise<Op
     const common = commonArguments(options, controlPath);
     const env = { ...process.env, ...bridge.env };
     // -N: no session of its own, so the first command does not wait behind a second login shell.
-    master = spawn('ssh', [...common, '-M', '-o', 'ControlPersist=no', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=2', '-N', '--', options.host], {
+    master = spawn('ssh', [...common, '-M', '-o', 'ControlPersist=no', ...linkLimits(resolved), '-N', '--', options.host], {
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
       // Its own process group: a Ctrl-C in the CLI's terminal reaches the CLI, which closes the session, not ssh first.
@@ -95,6 +95,17 @@ function guardAgainstOrphan(master: ChildProcess): ChildProcess {
   const watchdog = spawn('/bin/sh', ['-c', 'read -r _; kill -TERM "$1" 2>/dev/null', 'sh', String(master.pid)], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
   watchdog.on('error', () => {}); // no /bin/sh: the guard is lost, the connection still works
   return watchdog;
+}
+
+/**
+ * The built-in client's defaults where the config sets none (sshTransport.ts): connect within 20 s,
+ * a keepalive every 5 s, and the link given up after the third unanswered one.
+ */
+function linkLimits(config: SshHostConfig): string[] {
+  const args: string[] = [];
+  if (config.connectTimeoutMs === undefined) args.push('-o', 'ConnectTimeout=20');
+  if (config.serverAliveIntervalMs === 0) args.push('-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=2');
+  return args;
 }
 
 /** The options every ssh run of this connection shares; each names the master's control socket. */
