@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { abortReason } from './abortReason';
-import { askForCredential, type CredentialKind, type CredentialPrompter, type CredentialRequest } from './credentialPrompt';
+import { askForCredential, describeCredential, type CredentialKind, type CredentialPrompter, type CredentialRequest } from './credentialPrompt';
 import type { HostKeyInfo } from './knownHosts';
 import { AgentSessionError } from './sessionError';
 import { AskpassBridge, classifyAskpassPrompt } from './sshAskpass';
@@ -130,12 +130,13 @@ function commonArguments(options: OpensshConnectOptions, controlPath: string): s
 /**
  * ssh's questions during one login, asked of our prompts: counts attempts (ssh asks a refused
  * passphrase again), tells a prompter that keeps secrets which answers worked, and remembers a
- * declined question so the failure says so rather than ssh's "Permission denied".
+ * question left unanswered so the failure says so rather than ssh's "Permission denied".
  */
 class AskpassQuestions {
   private readonly attempts = new Map<string, number>();
   private readonly answered = new Map<string, CredentialRequest>();
-  private declined: AgentSessionError | undefined;
+  /** Why the last question went unanswered (declined, or the asking failed): the login's failure then. */
+  private unanswered: AgentSessionError | undefined;
 
   constructor(
     private readonly options: OpensshConnectOptions,
@@ -159,7 +160,7 @@ class AskpassQuestions {
       };
       const trusted = confirmUnknownHostKey !== undefined && (await confirmUnknownHostKey(info));
       if (!trusted) {
-        this.declined = new AgentSessionError(
+        this.unanswered = new AgentSessionError(
           'unknown-host-key',
           `The host key of ${this.description} (${info.keyType} ${info.fingerprint}) is not in ${info.knownHostsFile}${confirmUnknownHostKey === undefined ? '' : ' and was not trusted'}. Check the fingerprint with the host's administrator, then connect again and trust it.`,
           { hostKey: info },
@@ -186,7 +187,8 @@ class AskpassQuestions {
       this.answered.set(prompt, request);
       return text;
     } catch (error) {
-      if (error instanceof AgentSessionError) this.declined = error;
+      // ssh hears "no answer" and gives up on this method; the failure says why in our words.
+      this.unanswered = error instanceof AgentSessionError ? error : new AgentSessionError('connect', `Asking for ${describeCredential(request)} failed: ${(error as Error).message}`, { cause: error });
       return undefined;
     }
   }
@@ -198,7 +200,7 @@ class AskpassQuestions {
 
   /** Why ssh exited before logging in, in words a user can act on. */
   failure(outcome: { code: number | null; error?: Error }, stderr: string, options: OpensshConnectOptions): AgentSessionError {
-    if (this.declined !== undefined) return this.declined;
+    if (this.unanswered !== undefined) return this.unanswered;
     if (outcome.error !== undefined) {
       const missing = (outcome.error as NodeJS.ErrnoException).code === 'ENOENT';
       return new AgentSessionError(
