@@ -7,6 +7,7 @@
  * mcp` can still be configured by hand.
  */
 import type { NamedTarget } from '../remote-agent/client/namedTargets';
+import type { SshClientSetting } from '../remote-agent/client/sshClientChoice';
 import * as vscode from 'vscode';
 import type { AgentSessions } from './agentSessions';
 import type { ExtensionLog } from './extensionLog';
@@ -26,7 +27,7 @@ export function mcpServerArgs(
   cliPath: string,
   target: string | undefined,
   allowed: readonly string[],
-  ssh: { identityFile?: string | undefined; knownHostsFile?: string | undefined; sshClient?: string },
+  ssh: { identityFile?: string | undefined; knownHostsFile?: string | undefined; sshClient?: SshClientSetting },
 ): string[] | undefined {
   if (target === undefined) return undefined;
   return [

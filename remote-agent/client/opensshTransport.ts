@@ -50,41 +50,48 @@ export async function connectOpenssh(options: OpensshConnectOptions): Promise<Op
   const controlPath = join(dir, 'c');
   const questions = new AskpassQuestions(options, description);
   let bridge: AskpassBridge | undefined;
-  let master: ChildProcess | undefined;
-  let watchdog: ChildProcess | undefined;
+  let master: MasterProcess | undefined;
   try {
     bridge = await AskpassBridge.start(dir, (prompt, hint) => questions.answer(prompt, hint, signal));
     const common = commonArguments(options, controlPath);
     const env = { ...process.env, ...bridge.env };
     // -N: no session of its own, so the first command does not wait behind a second login shell.
-    master = spawn('ssh', [...common, '-M', '-o', 'ControlPersist=no', ...linkLimits(resolved), '-N', '--', options.host], {
-      env,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      // Its own process group: a Ctrl-C in the CLI's terminal reaches the CLI, which closes the session, not ssh first.
-      detached: true,
-    });
-    watchdog = guardAgainstOrphan(master);
-    const stderr = collectTail(master);
-    const started = master;
-    const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
-      started.once('error', (error) => resolve({ code: null, error }));
-      started.once('exit', (code) => resolve({ code }));
-    });
+    master = startMaster([...common, '-M', '-o', 'ControlPersist=no', ...linkLimits(resolved), '-N', '--', options.host], env);
     while (!existsSync(controlPath)) {
-      const outcome = await Promise.race([exited, delay(READY_POLL_MS).then(() => undefined)]);
+      const outcome = await Promise.race([master.exited, delay(READY_POLL_MS).then(() => undefined)]);
       if (signal?.aborted) throw abortReason(signal);
-      if (outcome !== undefined) throw questions.failure(outcome, stderr(), options);
+      if (outcome !== undefined) throw questions.failure(outcome, master.stderr());
     }
     questions.connected();
     options.log?.(`Connected to ${description} with the OpenSSH client (ssh -M, one connection for every command).`);
-    return new OpensshTransport(description, options.host, common, env, started, exited, stderr, bridge, dir, watchdog);
+    return new OpensshTransport(description, options.host, common, env, master, bridge, dir);
   } catch (error) {
-    master?.kill('SIGTERM');
-    watchdog?.kill('SIGTERM');
+    master?.process.kill('SIGTERM');
+    master?.watchdog.kill('SIGTERM');
     bridge?.close();
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+type SshExit = { code: number | null; error?: Error };
+
+/** The `ssh -M` process that holds the connection, how it ended, the end of what it said, and its watchdog. */
+interface MasterProcess {
+  process: ChildProcess;
+  exited: Promise<SshExit>;
+  stderr: () => string;
+  watchdog: ChildProcess;
+}
+
+function startMaster(args: string[], env: NodeJS.ProcessEnv): MasterProcess {
+  // Its own process group: a Ctrl-C in the CLI's terminal reaches the CLI, which closes the session, not ssh first.
+  const process = spawn('ssh', args, { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const exited = new Promise<SshExit>((resolve) => {
+    process.once('error', (error) => resolve({ code: null, error }));
+    process.once('exit', (code) => resolve({ code }));
+  });
+  return { process, exited, stderr: collectTail(process), watchdog: guardAgainstOrphan(process) };
 }
 
 /**
@@ -199,7 +206,7 @@ class AskpassQuestions {
   }
 
   /** Why ssh exited before logging in, in words a user can act on. */
-  failure(outcome: { code: number | null; error?: Error }, stderr: string, options: OpensshConnectOptions): AgentSessionError {
+  failure(outcome: SshExit, stderr: string): AgentSessionError {
     if (this.unanswered !== undefined) return this.unanswered;
     if (outcome.error !== undefined) {
       const missing = (outcome.error as NodeJS.ErrnoException).code === 'ENOENT';
@@ -223,7 +230,8 @@ class AskpassQuestions {
       return new AgentSessionError('unknown-host-key', `ssh did not trust the host key of ${this.description}: ${said}`);
     }
     if (/Permission denied/i.test(said)) {
-      const via = options.identityFile !== undefined ? `key ${options.identityFile}` : 'your ssh config, ssh-agent and default keys';
+      const { identityFile } = this.options;
+      const via = identityFile !== undefined ? `key ${identityFile}` : 'your ssh config, ssh-agent and default keys';
       return new AgentSessionError('auth', `${this.description} refused every way ssh tried to log in (${via}, certificates included): ${said}`);
     }
     return new AgentSessionError('connect', `Cannot connect to ${this.description} with the OpenSSH client: ${said}`);
@@ -242,17 +250,14 @@ export class OpensshTransport implements Transport {
     private readonly destination: string,
     private readonly common: string[],
     private readonly env: NodeJS.ProcessEnv,
-    private readonly master: ChildProcess,
-    masterExited: Promise<{ code: number | null; error?: Error }>,
-    masterStderr: () => string,
+    private readonly master: MasterProcess,
     private readonly bridge: AskpassBridge,
     private readonly dir: string,
-    watchdog: ChildProcess,
   ) {
     this.description = description;
-    this.lost = masterExited.then((outcome) => {
-      watchdog.kill('SIGTERM');
-      const why = this.disposed ? 'the session was closed' : masterStderr().trim().split('\n').pop() || `ssh exited with status ${outcome.code}`;
+    this.lost = master.exited.then((outcome) => {
+      master.watchdog.kill('SIGTERM');
+      const why = this.disposed ? 'the session was closed' : master.stderr().trim().split('\n').pop() || `ssh exited with status ${outcome.code}`;
       this.lostReason = new AgentSessionError('closed', `connection to ${description} lost: ${why}`);
       this.bridge.close();
       return this.lostReason;
@@ -313,10 +318,9 @@ export class OpensshTransport implements Transport {
     if (this.disposed) return;
     this.disposed = true;
     for (const child of this.children) child.kill('SIGTERM');
-    this.master.stdin?.end();
-    this.master.kill('SIGTERM');
+    this.master.process.kill('SIGTERM');
     await Promise.race([this.lost, delay(DISPOSE_WAIT_MS)]);
-    this.master.kill('SIGKILL');
+    this.master.process.kill('SIGKILL');
     this.bridge.close();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -75,21 +75,23 @@ export async function connectSshTarget(options: ConnectSshTargetOptions): Promis
   }
   // OpenSSH picks up KEY-cert.pub beside a key named with -i as beside one from the config.
   const named = options.identityFile !== undefined ? `${options.identityFile}-cert.pub` : undefined;
-  if (named !== undefined && existsSync(named) && !resolved.certificateFiles.includes(named)) resolved.certificateFiles.unshift(named);
+  const certified = named !== undefined && existsSync(named) && !resolved.certificateFiles.includes(named);
+  const target = certified ? { ...resolved, certificateFiles: [named, ...resolved.certificateFiles] } : resolved;
   const knownHostsPaths = options.knownHostsFile !== undefined ? [options.knownHostsFile] : resolved.knownHostsFiles;
-  const decision = chooseSshClient(setting, resolved, {
+  const sshInstalled = programOnPath('ssh');
+  const decision = chooseSshClient(setting, target, {
     knownHosts: knownHostsPaths.map((path) => ({ path, file: readKnownHostsFile(path) })),
-    sshInstalled: programOnPath('ssh'),
+    sshInstalled,
     sshCanMultiplex: process.platform !== 'win32',
     configRunsCommands: configHasMatchExec(options.sshConfigFile),
   });
   if (decision.why !== undefined) options.log?.(`SSH client for ${options.host}: ${decision.client === 'openssh' ? 'OpenSSH' : 'built-in'}, because ${decision.why}.`);
-  if (decision.client === 'builtin') return builtin(resolved);
-  if (setting === 'openssh' && !programOnPath('ssh')) {
+  if (decision.client === 'builtin') return builtin(target);
+  if (!sshInstalled) {
     throw new AgentSessionError('connect', `ebpfStudio.sshClient is "openssh", but there is no 'ssh' program on PATH (apt-get install openssh-client).`);
   }
   const { connectOpenssh } = await import('./opensshTransport');
-  return connectOpenssh({ ...options, resolved });
+  return connectOpenssh({ ...options, resolved: target });
 }
 
 function programOnPath(name: string): boolean {
