@@ -6,31 +6,19 @@
  * password (the session process never holds secrets) — the run connects directly and says why once
  * on stderr; it never waits on a session process that is not there.
  */
-import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as path from 'node:path';
+import type * as net from 'node:net';
 import { AgentClient } from '../remote-agent/client/agentClient';
 import type { AgentSession } from '../remote-agent/client/agentSession';
 import { abortReason } from '../remote-agent/client/abortReason';
 import { AgentSessionError } from '../remote-agent/client/sessionError';
 import type { TargetSpec } from '../remote-agent/client/targetSpec';
-import { buildId, ensurePrivateDirectory, sessionDirectory, sessionSocketPath } from './sessionDirectory';
-import { readFirstLine, type AgentRequest, type SessionReply, type SessionRequest } from './sessionWire';
+import { buildId, sessionDirectory, sessionSocketPath } from '../remote-agent/client/sessionProcessDirectory';
+import { connectTo, reachSessionProcess, SESSION_PROCESS_ENV, type ConnectDirectly, type SessionProcessLauncher } from '../remote-agent/client/sessionProcessLink';
+import { readFirstLine, type AgentRequest, type SessionReply, type SessionRequest } from '../remote-agent/client/sessionProcessWire';
 
-/** EBPF_STUDIO_SESSION=off: every run connects directly (as --no-session). */
-export const SESSION_ENV = 'EBPF_STUDIO_SESSION';
 /** How long a session process started now stays without runs, in seconds (default 600). */
 export const SESSION_IDLE_ENV = 'EBPF_STUDIO_SESSION_IDLE_SECONDS';
-/** How long a session process just started may take to listen. */
-const START_TIMEOUT_MS = 10_000;
 const MAX_REPLY_LINE = 4 * 1024 * 1024;
-
-/** The run connects by itself; `notice` is the one line said on stderr about why. */
-export interface ConnectDirectly {
-  direct: true;
-  notice: string;
-}
 
 const said = new Set<string>();
 
@@ -42,36 +30,20 @@ export function sayOnce(notice: string): void {
 }
 
 export function sessionDisabled(noSession: boolean | undefined): boolean {
-  return noSession === true || process.env[SESSION_ENV] === 'off';
+  return noSession === true || process.env[SESSION_PROCESS_ENV] === 'off';
 }
 
 /** An agent checked out of the session process, or why this run must connect directly. */
 export async function openThroughSessionProcess(request: AgentRequest, signal: AbortSignal): Promise<AgentSession | ConnectDirectly> {
-  const dir = sessionDirectory();
-  try {
-    ensurePrivateDirectory(dir);
-  } catch (error) {
-    return { direct: true, notice: `not using the session process: ${(error as Error).message}` };
-  }
-  const build = buildId();
-  const socketPath = sessionSocketPath(dir, build);
-  let socket = await connectTo(socketPath);
-  if (socket === 'refused') {
-    // A socket nobody listens on: its process died. This run goes direct; the next finds a new one.
-    fs.rmSync(socketPath, { force: true });
-    startSessionProcess(socketPath).catch(() => undefined);
-    return { direct: true, notice: `the session process had stopped (its socket ${socketPath} was stale and is removed); connecting directly this time` };
-  }
-  if (socket === 'absent') {
-    try {
-      await startSessionProcess(socketPath);
-    } catch (error) {
-      return { direct: true, notice: `could not start the session process (${(error as Error).message}); connecting directly` };
-    }
-    socket = await connectTo(socketPath);
-    if (typeof socket === 'string') return { direct: true, notice: `the session process just started does not answer on ${socketPath}; connecting directly` };
-  }
-  return askForAgent(socket, { build, open: request }, request.target, signal);
+  const reached = await reachSessionProcess(cliLauncher());
+  if ('direct' in reached) return reached;
+  return askForAgent(reached.socket, { build: reached.build, open: request }, request.target, signal);
+}
+
+/** This CLI, started again as `ebpf-studio session`. */
+function cliLauncher(): SessionProcessLauncher {
+  const idle = process.env[SESSION_IDLE_ENV];
+  return { cliEntry: process.argv[1]!, execPath: process.execPath, execArgv: process.execArgv, ...(idle !== undefined && { idleSeconds: idle }) };
 }
 
 async function askForAgent(socket: net.Socket, request: SessionRequest, target: TargetSpec, signal: AbortSignal): Promise<AgentSession | ConnectDirectly> {
@@ -135,50 +107,6 @@ function sessionOverSocket(socket: net.Socket, target: TargetSpec, hello: AgentS
       return disposing;
     },
   };
-}
-
-/** A connected socket, or why not: no socket file ('absent'), or a file no process listens on ('refused'). */
-function connectTo(socketPath: string): Promise<net.Socket | 'absent' | 'refused'> {
-  return new Promise((resolve) => {
-    const socket = net.connect(socketPath);
-    socket.once('connect', () => {
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ENOENT' ? 'absent' : 'refused'));
-  });
-}
-
-/**
- * Starts `ebpf-studio session` detached (it outlives this run), its stderr appended to a log beside
- * the socket, and waits for its 'ready' line.
- */
-function startSessionProcess(socketPath: string): Promise<void> {
-  const idle = process.env[SESSION_IDLE_ENV];
-  const args = [...process.execArgv, process.argv[1]!, 'session', '--socket', socketPath, ...(idle !== undefined && idle !== '' ? ['--idle-seconds', idle] : [])];
-  const logFile = fs.openSync(socketPath.replace(/\.sock$/, '.log'), 'a', 0o600);
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', logFile] });
-  fs.closeSync(logFile);
-  return new Promise<void>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => finish(new Error(`it did not listen within ${START_TIMEOUT_MS / 1000} s; see ${path.basename(socketPath, '.sock')}.log`)), START_TIMEOUT_MS);
-    const finish = (error?: Error): void => {
-      clearTimeout(timer);
-      child.stdout!.removeAllListeners('data');
-      child.stdout!.destroy();
-      child.removeAllListeners('exit');
-      child.unref();
-      if (error) reject(error);
-      else resolve();
-    };
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      output += chunk;
-      if (output.includes('ready\n')) finish();
-    });
-    child.once('error', (error) => finish(error));
-    child.once('exit', (code, sig) => finish(new Error(`it exited (${sig ?? `status ${code}`}) before listening; see ${socketPath.replace(/\.sock$/, '.log')}`)));
-  });
 }
 
 /** How many connections and agents the session process of this build keeps; undefined when none runs. */

@@ -23,8 +23,8 @@ import { describeCredential, type CredentialPrompter } from '../remote-agent/cli
 import { AgentSessionError } from '../remote-agent/client/sessionError';
 import type { RunningProcess, Transport } from '../remote-agent/client/transport';
 import { agentBinaryDir, agentSourceDir } from './cliSession';
-import { buildId, ensurePrivateDirectory } from './sessionDirectory';
-import { readFirstLine, type AgentRequest, type SessionReply, type SessionRequest } from './sessionWire';
+import { buildId, ensurePrivateDirectory } from '../remote-agent/client/sessionProcessDirectory';
+import { encodeFrame, FrameKind, MAX_FRAME_PAYLOAD, readFirstLine, type AgentRequest, type ConnectionRequest, type SessionReply, type SessionRequest } from '../remote-agent/client/sessionProcessWire';
 
 export const DEFAULT_IDLE_SECONDS = 600;
 /** How long a checked-in agent may take to finish the run's last requests and its reset. */
@@ -162,6 +162,8 @@ class AgentTap {
 
 interface WarmAgent {
   serial: number;
+  /** How it was started (agentStartKey): only a run that would start it the same way gets it. */
+  startKey: string;
   session: AgentSession;
   tap: AgentTap;
   busy: boolean;
@@ -170,6 +172,8 @@ interface WarmAgent {
 
 interface KeptConnection {
   key: string;
+  /** What editor windows name it by in `exec` requests. */
+  serial: number;
   transport: Promise<Transport>;
   agents: WarmAgent[];
   /** What a connection of these options needed from a person, when it did. */
@@ -178,6 +182,7 @@ interface KeptConnection {
 
 class SessionServer {
   private readonly connections = new Map<string, KeptConnection>();
+  private nextConnection = 1;
   /** Connection keys whose target asked for a secret, and what it asked for: those runs go direct. */
   private readonly neededPrompts = new Map<string, { what: string; until: number }>();
   private readonly build = buildId();
@@ -218,7 +223,8 @@ class SessionServer {
   /** Listens on the socket; false when a live session process already does. A stale socket is removed. */
   private async listen(): Promise<boolean> {
     for (let attempt = 0; attempt < 2; attempt++) {
-      const server = net.createServer((socket) => void this.serve(socket));
+      // Half-open: a command's stdin ends with the client's half-close while its output still flows.
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => void this.serve(socket));
       const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
         server.once('error', resolve);
         server.listen(this.socketPath, () => resolve(undefined));
@@ -279,7 +285,11 @@ class SessionServer {
         socket.end();
         return;
       }
+      if (request.connect !== undefined) return await this.serveConnect(socket, request.connect);
+      if (request.exec !== undefined) return await this.serveExec(socket, request.exec, rest);
       if (request.open === undefined) throw new Error('the request asks for nothing');
+      // A run ends by half-closing its socket: the pipe's other half ends with it.
+      socket.once('end', () => socket.end());
       const outcome = await this.checkOut(request.open);
       if ('reply' in outcome) {
         reply(socket, outcome.reply);
@@ -310,12 +320,9 @@ class SessionServer {
     const key = connectionKey(request);
     const needed = this.neededPrompts.get(key);
     if (needed !== undefined && needed.until > Date.now()) return { reply: { needsPrompt: needed.what } };
-    let kept = this.connections.get(key);
-    if (kept === undefined) {
-      kept = this.connect(key, request);
-      this.connections.set(key, kept);
-    }
-    const idle = kept.agents.find((a) => !a.busy && !a.dead);
+    const kept = this.connectionFor(key, request);
+    const startKey = agentStartKey(request);
+    const idle = kept.agents.find((a) => !a.busy && !a.dead && a.startKey === startKey);
     if (idle !== undefined) {
       idle.busy = true;
       return { agent: idle, reused: true };
@@ -323,21 +330,85 @@ class SessionServer {
     try {
       return { agent: await this.startAgent(kept, request), reused: false };
     } catch (error) {
-      if (kept.agents.length === 0 && this.connections.get(key) === kept) {
-        this.connections.delete(key);
-        void kept.transport.then((t) => t.dispose(), () => undefined);
-      }
-      if (kept.neededPrompt !== undefined) {
-        this.neededPrompts.set(key, { what: kept.neededPrompt, until: Date.now() + NEEDS_PROMPT_MEMORY_MS });
-        return { reply: { needsPrompt: kept.neededPrompt } };
-      }
-      if (error instanceof AgentSessionError) return { reply: { error: { kind: error.kind, message: error.message } } };
-      throw error;
+      return { reply: this.failureReply(kept, error) };
     }
   }
 
-  private connect(key: string, request: AgentRequest): KeptConnection {
-    const kept: KeptConnection = { key, transport: Promise.resolve(undefined as unknown as Transport), agents: [] };
+  /**
+   * What a client is told when the connection, or an agent on it, failed; a target that asked for a
+   * secret is remembered, so the next runs go direct at once.
+   */
+  private failureReply(kept: KeptConnection, error: unknown): SessionReply {
+    if (kept.neededPrompt !== undefined) {
+      this.neededPrompts.set(kept.key, { what: kept.neededPrompt, until: Date.now() + NEEDS_PROMPT_MEMORY_MS });
+      return { needsPrompt: kept.neededPrompt };
+    }
+    if (error instanceof AgentSessionError) return { error: { kind: error.kind, message: error.message } };
+    throw error;
+  }
+
+  /** The kept connection of these options, connecting it when there is none (a failed one is forgotten). */
+  private connectionFor(key: string, request: ConnectionRequest): KeptConnection {
+    const kept = this.connections.get(key);
+    if (kept !== undefined) return kept;
+    const made = this.connect(key, request);
+    this.connections.set(key, made);
+    void made.transport.catch(() => {
+      if (this.connections.get(key) === made) this.connections.delete(key);
+    });
+    return made;
+  }
+
+  /**
+   * `connect` (an editor window): the connection, and this socket as its watch until the window
+   * closes it: a `lost` line goes out when the link is gone.
+   */
+  private async serveConnect(socket: net.Socket, request: ConnectionRequest): Promise<void> {
+    const key = connectionKey(request);
+    const needed = this.neededPrompts.get(key);
+    if (needed !== undefined && needed.until > Date.now()) {
+      reply(socket, { needsPrompt: needed.what });
+      socket.end();
+      return;
+    }
+    const kept = this.connectionFor(key, request);
+    let transport: Transport;
+    try {
+      transport = await kept.transport;
+    } catch (error) {
+      reply(socket, this.failureReply(kept, error));
+      socket.end();
+      return;
+    }
+    reply(socket, { connected: { description: transport.description, connection: kept.serial } });
+    void transport.lost.then((reason) => {
+      if (socket.destroyed) return;
+      socket.end(`${JSON.stringify({ lost: reason.message })}\n`);
+    });
+    socket.once('end', () => socket.end());
+    socket.resume();
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  }
+
+  /** `exec`: one command over a kept connection, its output framed back until its exit. */
+  private async serveExec(socket: net.Socket, request: { connection: number; command: string }, alreadyRead: Buffer): Promise<void> {
+    const kept = [...this.connections.values()].find((c) => c.serial === request.connection);
+    let child: RunningProcess;
+    try {
+      if (kept === undefined) throw new Error('that connection is gone');
+      if (typeof request.command !== 'string') throw new Error('the request names no command');
+      child = await (await kept.transport).spawn(request.command);
+    } catch (error) {
+      reply(socket, { error: { kind: 'closed', message: (error as Error).message } });
+      socket.end();
+      return;
+    }
+    reply(socket, { started: true });
+    await pipeFramed(socket, child, alreadyRead);
+  }
+
+  private connect(key: string, request: ConnectionRequest): KeptConnection {
+    const kept: KeptConnection = { key, serial: this.nextConnection++, transport: Promise.resolve(undefined as unknown as Transport), agents: [] };
     kept.transport = connectToTarget({
       target: request.target,
       agentSourceDir: agentSourceDir(),
@@ -387,7 +458,7 @@ class SessionServer {
       transport: lent,
       log,
     });
-    const agent: WarmAgent = { serial: this.nextSerial++, session, tap: tap!, busy: true, dead: false };
+    const agent: WarmAgent = { serial: this.nextSerial++, startKey: agentStartKey(request), session, tap: tap!, busy: true, dead: false };
     kept.agents.push(agent);
     void session.closed.then((reason) => {
       agent.dead = true;
@@ -428,7 +499,7 @@ function noteWhatIsAsked(kept: KeptConnection): CredentialPrompter {
  * The options a connection was made with, and the files its host-key and config checks read as
  * they are now: a known_hosts or ssh config changed since makes another connection, checked anew.
  */
-function connectionKey(request: AgentRequest): string {
+function connectionKey(request: ConnectionRequest): string {
   const home = os.homedir();
   const files = [request.knownHostsFile ?? path.join(home, '.ssh', 'known_hosts'), path.join(home, '.ssh', 'config'), '/etc/ssh/ssh_config', '/etc/ssh/ssh_known_hosts'];
   if (request.identityFile !== undefined) files.push(request.identityFile);
@@ -443,8 +514,54 @@ function connectionKey(request: AgentRequest): string {
   const t = request.target;
   const target = t.kind === 'ssh' ? [t.kind, t.user ?? null, t.host, t.port ?? null] : t.kind === 'vm' ? [t.kind, t.name] : [t.kind];
   // An absent sshClient is 'auto': the same connection either way.
-  const options = [request.knownHostsFile, request.identityFile, request.sshClient ?? 'auto', request.sudo, request.workDirectory, request.chosenBy, request.canPrompt].map((o) => o ?? null);
+  const options = [request.knownHostsFile, request.identityFile, request.sshClient ?? 'auto', request.canPrompt].map((o) => o ?? null);
   return JSON.stringify({ target, options, stamps });
+}
+
+/** How an agent is started over its connection: a run gets a kept agent only if it would start it so. */
+function agentStartKey(request: AgentRequest): string {
+  return JSON.stringify([request.sudo, request.workDirectory, request.chosenBy].map((o) => o ?? null));
+}
+
+/**
+ * Pipes a command's output to `socket` as frames (backpressure both ways), the socket's bytes to its
+ * stdin (the client's half-close is EOF), and its exit status last. A socket closed first kills it.
+ */
+async function pipeFramed(socket: net.Socket, child: RunningProcess, alreadyRead: Buffer): Promise<void> {
+  const forward = (kind: typeof FrameKind.Stdout | typeof FrameKind.Stderr, from: NodeJS.ReadableStream) => {
+    from.on('data', (chunk: Buffer) => {
+      for (let at = 0; at < chunk.length; at += MAX_FRAME_PAYLOAD) {
+        if (socket.destroyed) return;
+        if (!socket.write(encodeFrame(kind, chunk.subarray(at, at + MAX_FRAME_PAYLOAD)))) {
+          from.pause();
+          socket.once('drain', () => from.resume());
+        }
+      }
+    });
+  };
+  forward(FrameKind.Stdout, child.stdout);
+  forward(FrameKind.Stderr, child.stderr);
+  child.stdin.on('error', () => {
+    // A command that ended early closes its stdin; its exit status says why.
+  });
+  if (alreadyRead.length > 0) child.stdin.write(alreadyRead);
+  socket.on('data', (chunk: Buffer) => {
+    if (!child.stdin.write(chunk)) {
+      socket.pause();
+      child.stdin.once('drain', () => socket.resume());
+    }
+  });
+  socket.once('end', () => child.stdin.end());
+  const closedFirst = new Promise<'closed'>((resolve) => socket.once('close', () => resolve('closed')));
+  socket.resume();
+  const outcome = await Promise.race([child.exited, closedFirst]);
+  if (outcome === 'closed') {
+    child.kill();
+    await child.exited;
+    return;
+  }
+  socket.end(encodeFrame(FrameKind.Exit, Buffer.from(JSON.stringify(outcome))));
+  await closedFirst;
 }
 
 function reply(socket: net.Socket, message: SessionReply): void {

@@ -23,7 +23,10 @@ import type { AgentSessionErrorKind } from '../remote-agent/client/sessionError'
 import { resolveTargetText, TARGETS_FILE, type NamedTarget } from '../remote-agent/client/namedTargets';
 import type { TargetSpec } from '../remote-agent/client/targetSpec';
 import type { ExtensionLog } from './extensionLog';
-import { readNamedTargets, readSettings, resolveTarget, storeTarget, type ResolvedTarget } from './settings';
+import { connectThroughSessionProcess } from '../remote-agent/client/sessionProcessTransport';
+import { SESSION_PROCESS_ENV, type SessionProcessLauncher } from '../remote-agent/client/sessionProcessLink';
+import type { Transport } from '../remote-agent/client/transport';
+import { readNamedTargets, readSettings, resolveTarget, storeTarget, type EbpfStudioSettings, type ResolvedTarget } from './settings';
 
 export type ConnectionState =
   | { state: 'connecting'; description: string }
@@ -61,6 +64,8 @@ export interface AgentSessionsOptions {
   log: ExtensionLog;
   /** Asks for passphrases and passwords (credentialPrompts.ts). */
   credentials: CredentialPrompter;
+  /** How to start the per-user session process that SSH connections are shared through (`ebpfStudio.shareConnections`). */
+  sessionProcess: SessionProcessLauncher;
 }
 
 export class AgentSessions implements vscode.Disposable {
@@ -193,7 +198,7 @@ export class AgentSessions implements vscode.Disposable {
     // Read now, so the target is current for anyone asking while the sessions close.
     if (targetChanged) this.target = readTarget(this.named);
     // Sessions opened with the old SSH settings close first: what the new target triggers opens with the new ones.
-    if (['knownHostsFile', 'identityFile', 'sshClient'].some((name) => e.affectsConfiguration(`ebpfStudio.${name}`))) await this.closeAll();
+    if (['knownHostsFile', 'identityFile', 'sshClient', 'shareConnections'].some((name) => e.affectsConfiguration(`ebpfStudio.${name}`))) await this.closeAll();
     if (targetChanged) this.announceTarget();
   }
 
@@ -282,8 +287,10 @@ export class AgentSessions implements vscode.Disposable {
       this.tellExpired(description, `the link stayed down longer than the ${lost.ticket.graceSeconds} s grace period`);
     }
     try {
+      const transport = await this.sharedConnection(target, description, settings);
       const opened = await openAgentSession({
         ...startOptions,
+        ...(transport !== undefined && { transport }),
         graceSeconds: settings.reconnectGraceSeconds,
         ...(resume !== undefined && { resume }),
         target,
@@ -324,6 +331,32 @@ export class AgentSessions implements vscode.Disposable {
       if (error instanceof AgentSessionError && error.kind === 'changed-host-key') this.reportChangedHostKey(description, error);
       throw error;
     }
+  }
+
+  /**
+   * The SSH connection of `target` as the session process shares it with the user's other windows
+   * and CLI runs, or undefined when this window connects by itself (sharing is off, not an SSH
+   * target, or the session process handed it back: a secret or a host-key decision is needed).
+   */
+  private async sharedConnection(target: TargetSpec, description: string, settings: EbpfStudioSettings): Promise<Transport | undefined> {
+    if (target.kind !== 'ssh' || !settings.shareConnections || process.env[SESSION_PROCESS_ENV] === 'off') return undefined;
+    const shared = await connectThroughSessionProcess(
+      this.options.sessionProcess,
+      {
+        target,
+        ...(settings.knownHostsFile ? { knownHostsFile: settings.knownHostsFile } : {}),
+        ...(settings.identityFile ? { identityFile: settings.identityFile } : {}),
+        sshClient: settings.sshClient,
+        canPrompt: true,
+      },
+      this.shutdown.signal,
+    );
+    if ('direct' in shared) {
+      this.options.log.info(`${description}: ${shared.notice}`);
+      return undefined;
+    }
+    this.options.log.info(`${description}: using the SSH connection shared through the session process`);
+    return shared;
   }
 
   private tellExpired(description: string, reason: string): void {

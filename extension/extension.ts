@@ -47,6 +47,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     clientVersion: `ebpf-studio ${version}`,
     log,
     credentials: activateCredentialPrompts(context.secrets, log),
+    // The bundled CLI, run by the extension host's Electron as a plain Node.
+    sessionProcess: { cliEntry: context.asAbsolutePath('out/cli.js'), execPath: process.execPath, execArgv: [], env: { ELECTRON_RUN_AS_NODE: '1' } },
   });
   const edits = new SourceEdits();
   const verifier = new FileVerifier(sessions, log, edits);

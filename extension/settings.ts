@@ -22,6 +22,8 @@ export interface EbpfStudioSettings {
   identityFile: string | undefined;
   /** Which SSH client reaches SSH targets (remote-agent/client/sshClientChoice.ts). */
   sshClient: SshClientSetting;
+  /** SSH connections through the per-user session process, shared with other windows and CLI runs. */
+  shareConnections: boolean;
   verifyOnSave: boolean;
   /** Targets of the Kernel Matrix, as the user wrote them ('local', 'vm:6.1', 'root@host'). */
   matrixTargets: string[];
@@ -38,6 +40,7 @@ export function readSettings(): EbpfStudioSettings {
     knownHostsFile: expandHome(config.get<string>('knownHostsFile', '')),
     identityFile: expandHome(config.get<string>('identityFile', '')),
     sshClient: SSH_CLIENT_SETTINGS.find((value) => value === config.get<string>('sshClient')) ?? 'auto',
+    shareConnections: config.get<boolean>('shareConnections', true),
     verifyOnSave: config.get<boolean>('verifyOnSave', true),
     matrixTargets: matrixTargetsBeingStored ?? [...new Set(config.get<unknown[]>('matrixTargets', []).filter((t): t is string => typeof t === 'string').map((t) => t.trim()).filter((t) => t !== ''))],
     reconnectAttempts: Math.max(0, Math.min(100, Math.trunc(config.get<number>('reconnectAttempts', 8)) || 0)),

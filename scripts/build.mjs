@@ -67,7 +67,7 @@ for (const f of readdirSync(agentSrc)) {
 // A package must hold both; a development build may skip a foreign architecture whose cross tools are missing.
 execFileSync(join(root, 'scripts/build-agent-binaries.sh'), production ? ['--require-all'] : [], { stdio: 'inherit' });
 
-// The CLI's build id (read by cli/sessionDirectory.ts buildId()): a hash of what the CLI runs, so
+// The CLI's build id (read by remote-agent/client/sessionProcessDirectory.ts buildId()): a hash of what the CLI runs, so
 // a session process of another build is never used. A watch build cannot keep it true, so it
 // removes it and the CLI hashes its entry file instead.
 const buildIdFile = join(root, 'out/cli-build-id');

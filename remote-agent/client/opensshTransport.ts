@@ -19,7 +19,7 @@ import { AgentSessionError } from './sessionError';
 import { AskpassBridge, classifyAskpassPrompt } from './sshAskpass';
 import { effectiveConfigFile } from './sshConfigHosts';
 import type { SshHostConfig } from './sshHostConfig';
-import { runToCompletion, shellQuote, tailOf, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
+import { runToCompletion, writeFileWithCat, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
 
 export interface OpensshConnectOptions {
   /** The destination as the user named it (alias or host); ssh resolves it again itself. */
@@ -291,27 +291,8 @@ export class OpensshTransport implements Transport {
     return { stdin: child.stdin!, stdout: child.stdout!, stderr: child.stderr!, exited, kill: () => child.kill('SIGTERM') };
   }
 
-  async writeFile(path: string, content: Buffer, mode: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) throw abortReason(signal);
-    const target = shellQuote(path);
-    const process = await this.spawn(`cat > ${target} && chmod ${mode.toString(8)} ${target}`);
-    const stderr: Buffer[] = [];
-    process.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    process.stdout.resume();
-    process.stdin.on('error', () => {}); // a command that failed early closes its stdin; its exit says why
-    process.stdin.end(content);
-    const onAbort = (): void => process.kill();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const status = await process.exited;
-      if (signal?.aborted) throw abortReason(signal);
-      if (status.exitCode !== 0) {
-        const why = status.failure ?? (tailOf(Buffer.concat(stderr).toString('utf8')) || `exit status ${status.exitCode}`);
-        throw new Error(`cannot write ${path} on ${this.description}: ${why}`);
-      }
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-    }
+  writeFile(path: string, content: Buffer, mode: number, signal?: AbortSignal): Promise<void> {
+    return writeFileWithCat(this, path, content, mode, signal);
   }
 
   async dispose(): Promise<void> {

@@ -62,6 +62,33 @@ export async function runToCompletion(process: RunningProcess, options: { signal
   }
 }
 
+/**
+ * Transport.writeFile for a transport with no file channel of its own (no SFTP): `cat` writes the
+ * content it reads on stdin, then the mode is set.
+ */
+export async function writeFileWithCat(transport: Pick<Transport, 'spawn' | 'description'>, path: string, content: Buffer, mode: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw abortReason(signal);
+  const target = shellQuote(path);
+  const process = await transport.spawn(`cat > ${target} && chmod ${mode.toString(8)} ${target}`);
+  const stderr: Buffer[] = [];
+  process.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  process.stdout.resume();
+  process.stdin.on('error', () => {}); // a command that failed early closes its stdin; its exit says why
+  process.stdin.end(content);
+  const onAbort = (): void => process.kill();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const status = await process.exited;
+    if (signal?.aborted) throw abortReason(signal);
+    if (status.exitCode !== 0) {
+      const why = status.failure ?? (tailOf(Buffer.concat(stderr).toString('utf8')) || `exit status ${status.exitCode}`);
+      throw new Error(`cannot write ${path} on ${transport.description}: ${why}`);
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
 /** Quotes a value for /bin/sh as one word: nothing inside single quotes is special. */
 export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildId, sessionSocketPath } from '../../cli/sessionDirectory';
+import { buildId, sessionSocketPath } from '../../remote-agent/client/sessionProcessDirectory';
 import { startSshd, type PrivateSshd } from '../support/sshd';
 
 const root = path.join(__dirname, '..', '..');

@@ -6,7 +6,7 @@
  * whether an editor test can run here at all.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -86,6 +86,8 @@ interface StartCodeServerOptions {
   home?: string;
   /** How long to wait for the HTTP server; default 60 s. */
   timeoutMs?: number;
+  /** Over this process's environment (undefined: removed). */
+  env?: Record<string, string | undefined>;
 }
 
 async function startCodeServer(opts: StartCodeServerOptions): Promise<CodeServer> {
@@ -104,7 +106,7 @@ async function startCodeServer(opts: StartCodeServerOptions): Promise<CodeServer
       opts.folder,
     ],
     // Its own process group, so that stopping it also ends the extension host and the agents it started.
-    { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...(opts.home ? { HOME: opts.home } : {}) } },
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: withEnv({ ...process.env, ...(opts.home ? { HOME: opts.home } : {}) }, opts.env ?? {}) },
   );
   const output = collect(child);
   const stop = async (): Promise<void> => {
@@ -192,6 +194,12 @@ export interface EditorSessionOptions {
   settings: Record<string, unknown>;
   /** User settings over the quiet defaults (e.g. workspace trust turned back on). */
   userSettings?: Record<string, unknown>;
+  /**
+   * Lets the extension share SSH connections through a session process (the suite turns that off
+   * with EBPF_STUDIO_SESSION=off), in a private directory of this session's: the session process is
+   * stopped when the session closes.
+   */
+  shareConnections?: boolean;
 }
 
 export interface EditorSession {
@@ -199,6 +207,8 @@ export interface EditorSession {
   workspace: string;
   /** HOME of code-server and the extension host: an empty ~/.ssh, and its own ~/.cache (where the local agent is built). */
   home: string;
+  /** With `shareConnections`: the session process's directory. */
+  sessionDir?: string;
   userDataDir: string;
   server: CodeServer;
   /** Replaces the workspace's .vscode/settings.json; the extension sees the change as a person's edit. */
@@ -264,12 +274,14 @@ export async function openEditorSession(opts: EditorSessionOptions): Promise<Edi
   const tmp = await mkdtemp(join(tmpdir(), `ebpf-studio-${opts.name}-`));
   let server: CodeServer | undefined;
   let browser: Browser | undefined;
+  const sessionDir = opts.shareConnections ? join(tmp, 'session') : undefined;
   const close = async (): Promise<void> => {
     try {
       await browser?.close();
     } finally {
       try {
         await server?.stop();
+        if (sessionDir !== undefined) stopSessionProcesses(sessionDir);
       } finally {
         if (!process.env.EBPF_STUDIO_KEEP_TEST_DIR) await rm(tmp, { recursive: true, force: true });
       }
@@ -295,7 +307,14 @@ export async function openEditorSession(opts: EditorSessionOptions): Promise<Edi
     await installVsix(vsix, extensionsDir);
     const home = join(tmp, 'home');
     await mkdir(join(home, '.ssh'), { recursive: true, mode: 0o700 });
-    server = await startCodeServer({ folder: workspace, userDataDir, extensionsDir, home });
+    if (sessionDir !== undefined) await mkdir(sessionDir, { mode: 0o700 });
+    server = await startCodeServer({
+      folder: workspace,
+      userDataDir,
+      extensionsDir,
+      home,
+      ...(sessionDir !== undefined && { env: { EBPF_STUDIO_SESSION: undefined, EBPF_STUDIO_SESSION_DIR: sessionDir } }),
+    });
     browser = await launchChromium();
     const page = await openWorkbench(browser, server.url);
     await mkdir(testResultsDir, { recursive: true });
@@ -303,6 +322,7 @@ export async function openEditorSession(opts: EditorSessionOptions): Promise<Edi
       page,
       workspace,
       home,
+      ...(sessionDir !== undefined && { sessionDir }),
       userDataDir,
       server,
       writeWorkspaceSettings,
@@ -315,6 +335,27 @@ export async function openEditorSession(opts: EditorSessionOptions): Promise<Edi
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+function withEnv(base: NodeJS.ProcessEnv, changes: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env = { ...base };
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
+}
+
+/** Stops the session processes listening in `dir` (they outlive code-server: they run detached). */
+function stopSessionProcesses(dir: string): void {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`\0session\0--socket\0${dir}/`)) process.kill(Number(entry), 'SIGTERM');
+    } catch {
+      // Gone meanwhile.
+    }
   }
 }
 

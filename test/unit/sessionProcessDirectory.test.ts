@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ensurePrivateDirectory, sessionSocketPath } from '../../cli/sessionDirectory';
+import { ensurePrivateDirectory, sessionSocketPath } from '../../remote-agent/client/sessionProcessDirectory';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ebpf-session-dir-'));
 after(() => fs.rmSync(scratch, { recursive: true, force: true }));

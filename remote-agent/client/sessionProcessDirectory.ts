@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { version } from '../package.json';
+import { version } from '../../package.json';
 
 /** Overrides where the session directory is (tests; a user with an unusual /tmp). */
 export const SESSION_DIR_ENV = 'EBPF_STUDIO_SESSION_DIR';
@@ -58,13 +58,13 @@ export function ensurePrivateDirectory(dir: string): void {
 }
 
 /**
- * What identifies this build: two builds never share a session process. A build by
+ * What identifies the build whose CLI entry file is `entry` (default: this process's): two builds
+ * never share a session process. A build by
  * scripts/build.mjs writes `cli-build-id` beside out/cli.js, a hash of every CLI bundle and agent
  * binary (the CLI's code is split over out/cli-*.js, so out/cli.js alone would not tell builds
  * apart); run from the sources, the entry file itself is hashed.
  */
-export function buildId(): string {
-  const entry = process.argv[1];
+export function buildId(entry: string | undefined = process.argv[1]): string {
   const hash = createHash('sha256').update(version).update('\0');
   if (entry !== undefined) {
     const written = path.join(path.dirname(entry), 'cli-build-id');
