@@ -77,7 +77,7 @@ class SessionProcessTransport implements Transport {
       let said = alreadyRead.toString('utf8');
       watch.setEncoding('utf8');
       watch.on('data', (chunk: string) => {
-        said += chunk;
+        if (said.length < MAX_REPLY_LINE) said += chunk;
       });
       // Half-open sockets: the session process's end (its lost line, or its death) is the watch's end.
       watch.once('end', () => watch.end());

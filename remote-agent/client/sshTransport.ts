@@ -425,8 +425,8 @@ export class SshTransport implements Transport {
   }
 
   async spawn(command: string): Promise<RunningProcess> {
-    const channel = await this.exec(command);
-    return { stdin: channel, stdout: channel, stderr: channel.stderr, exited: exitOfChannel(channel), kill: () => killChannel(channel) };
+    const { channel, exited } = await this.exec(command);
+    return { stdin: channel, stdout: channel, stderr: channel.stderr, exited, kill: () => killChannel(channel) };
   }
 
   async writeFile(path: string, content: Buffer, mode: number, signal?: AbortSignal): Promise<void> {
@@ -465,11 +465,16 @@ export class SshTransport implements Transport {
     this.client.destroy();
   }
 
-  private exec(command: string): Promise<ClientChannel> {
-    return new Promise<ClientChannel>((resolve, reject) => {
+  /**
+   * The channel, and its exit watched from the moment it exists: ssh2 handles every packet of a
+   * chunk in one go, so a quick command's exit status can come in the same chunk as the channel's
+   * opening (a relay or a busy link coalesces them) and be emitted before an awaiting caller runs.
+   */
+  private exec(command: string): Promise<{ channel: ClientChannel; exited: Promise<ExitStatus> }> {
+    return new Promise((resolve, reject) => {
       const failed = (why: string): void => reject(new AgentSessionError('closed', `cannot run a command on ${this.description}: ${why}`));
       try {
-        this.client.exec(command, (error, channel) => (error ? failed(error.message) : resolve(channel)));
+        this.client.exec(command, (error, channel) => (error ? failed(error.message) : resolve({ channel, exited: exitOfChannel(channel) })));
       } catch (error) {
         failed((error as Error).message);
       }

@@ -12,6 +12,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildId, sessionSocketPath } from '../../remote-agent/client/sessionProcessDirectory';
+import { sessionProcessesIn, stopSessionProcessesIn } from '../support/sessionProcesses';
 import { startSshd, type PrivateSshd } from '../support/sshd';
 
 const root = path.join(__dirname, '..', '..');
@@ -38,8 +39,8 @@ function newSessionDir(t: TestContext, name: string): string {
   const dir = path.join(scratch, name);
   fs.mkdirSync(dir, { mode: 0o700 });
   t.after(async () => {
-    stopSessionProcesses(dir);
-    await waitFor(`the session process in ${name} is gone`, () => sessionProcesses(dir).length === 0);
+    stopSessionProcessesIn(dir);
+    await waitFor(`the session process in ${name} is gone`, () => sessionProcessesIn(dir).length === 0);
     await waitFor('no agent is left on the target', () => agentsOfThisSshd().length === 0);
   });
   return dir;
@@ -93,11 +94,6 @@ function pidsRunning(needle: string): number[] {
   return pids.sort((a, b) => a - b);
 }
 
-/** Session processes listening in `dir`. */
-function sessionProcesses(dir: string): number[] {
-  return pidsRunning(`\0session\0--socket\0${dir}/`);
-}
-
 /** Agents started over our sshd: the agent's command names its cache under the root's home, so tell them by their parent sshd. */
 function agentsOfThisSshd(): number[] {
   const sshdPid = Number(fs.readFileSync(path.join(sshd.dir, 'sshd.pid'), 'utf8').trim());
@@ -110,16 +106,6 @@ function agentsOfThisSshd(): number[] {
     }
     return false;
   });
-}
-
-function stopSessionProcesses(dir: string): void {
-  for (const pid of sessionProcesses(dir)) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // Already gone.
-    }
-  }
 }
 
 async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -144,7 +130,7 @@ test('two check runs in a row share one SSH connection and one agent', async (t)
   assert.equal(second.status, 0, second.stdout);
   assert.deepEqual(agentsOfThisSshd(), agentsAfterFirst);
   assert.equal(acceptedLogins() - loginsBefore, 1);
-  assert.equal(sessionProcesses(dir).length, 1);
+  assert.equal(sessionProcessesIn(dir).length, 1);
 });
 
 test('a check run while another run holds the warm agent gets a second agent over the one connection', async (t) => {
@@ -170,7 +156,7 @@ test('--no-session and EBPF_STUDIO_SESSION=off connect directly and start no ses
   const env = check(dir, 'passes.bpf.c', [], { EBPF_STUDIO_SESSION: 'off' });
   assert.deepEqual([flag.status, flag.stderr, env.status, env.stderr], [0, '', 0, '']);
   assert.equal(acceptedLogins() - loginsBefore, 2);
-  assert.deepEqual(sessionProcesses(dir), []);
+  assert.deepEqual(sessionProcessesIn(dir), []);
   assert.deepEqual(fs.readdirSync(dir), []);
   assert.deepEqual(agentsOfThisSshd(), []);
 });
@@ -178,9 +164,9 @@ test('--no-session and EBPF_STUDIO_SESSION=off connect directly and start no ses
 test('a killed session process costs one direct run with a notice, then a new one serves', async (t) => {
   const dir = newSessionDir(t, 'killed');
   assert.equal(check(dir).status, 0);
-  const [pid] = sessionProcesses(dir);
+  const [pid] = sessionProcessesIn(dir);
   process.kill(pid!, 'SIGKILL');
-  await waitFor('the killed session process is gone', () => sessionProcesses(dir).length === 0);
+  await waitFor('the killed session process is gone', () => sessionProcessesIn(dir).length === 0);
   const socket = fs.readdirSync(dir).find((f) => f.endsWith('.sock'))!;
   const direct = check(dir);
   assert.equal(direct.status, 0, direct.stdout);
@@ -188,7 +174,7 @@ test('a killed session process costs one direct run with a notice, then a new on
     direct.stderr,
     `ebpf-studio: the session process had stopped (its socket ${path.join(dir, socket)} was stale and is removed); connecting directly this time\n`,
   );
-  await waitFor('a new session process listens', () => sessionProcesses(dir).length === 1 && fs.existsSync(path.join(dir, socket)));
+  await waitFor('a new session process listens', () => sessionProcessesIn(dir).length === 1 && fs.existsSync(path.join(dir, socket)));
   const next = check(dir);
   assert.deepEqual([next.status, next.stderr], [0, '']);
 });
@@ -232,8 +218,8 @@ test('the session process exits after its idle time, and its agent with it', asy
   const dir = newSessionDir(t, 'idle');
   const run = check(dir, 'passes.bpf.c', [], { EBPF_STUDIO_SESSION_IDLE_SECONDS: '2' });
   assert.deepEqual([run.status, run.stderr], [0, '']);
-  assert.equal(sessionProcesses(dir).length, 1);
-  await waitFor('the idle session process exits', () => sessionProcesses(dir).length === 0, 15_000);
+  assert.equal(sessionProcessesIn(dir).length, 1);
+  await waitFor('the idle session process exits', () => sessionProcessesIn(dir).length === 0, 15_000);
   await waitFor('its agent exits', () => agentsOfThisSshd().length === 0, 10_000);
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.sock')), []);
 });
@@ -276,7 +262,7 @@ test('nothing a run left loaded is visible to the next run on the same agent', a
   const listed = await second.request('host.programs', {});
   assert.equal(listed.programs.some((p: { id: number }) => p.id === attached.programId), false);
   second.socket.destroy();
-  stopSessionProcesses(dir);
+  stopSessionProcessesIn(dir);
 });
 
 function sessionSocket(dir: string): string {

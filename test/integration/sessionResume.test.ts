@@ -11,10 +11,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import { AgentSessionError, openAgentSession, type AgentSession, type OpenSessionOptions } from '../../remote-agent/client/agentSession';
 import { openProgramRun } from '../../remote-agent/client/openProgramRun';
 import type { EventBatch, ProgramRun } from '../../remote-agent/client/programRun';
@@ -23,6 +23,9 @@ import { getpidHalvesDriver } from '../support/getpidDriver';
 import { runTrue } from '../support/processTree';
 import { ensureLoginUser, startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 import { startCuttableRelay } from '../support/tcpRelay';
+import { connectThroughSessionProcess } from '../../remote-agent/client/sessionProcessTransport';
+import type { Transport } from '../../remote-agent/client/transport';
+import { sourceLauncher, stopSessionProcessesIn } from '../support/sessionProcesses';
 
 const agentSourceDir = join(import.meta.dirname, '../../remote-agent/agent');
 const floodFile = join(import.meta.dirname, '../fixtures/programs/flood.bpf.c');
@@ -90,6 +93,23 @@ async function until(what: string, done: () => boolean, timeoutMs = 15_000, stat
   }
 }
 
+let sessionDir: string | undefined;
+
+/** The connection of `options` as the session process keeps it, in a private directory of this file's. */
+async function sharedTransport(t: TestContext, options: OpenSessionOptions): Promise<Transport> {
+  if (sessionDir === undefined) {
+    sessionDir = join(scratch, 'session');
+    mkdirSync(sessionDir, { mode: 0o700 });
+    process.env['EBPF_STUDIO_SESSION_DIR'] = sessionDir;
+    const dir = sessionDir;
+    t.after(() => stopSessionProcessesIn(dir));
+  }
+  const { target, identityFile, knownHostsFile } = options;
+  const shared = await connectThroughSessionProcess(sourceLauncher, { target, identityFile: identityFile!, knownHostsFile: knownHostsFile!, sshClient: 'builtin', canPrompt: false });
+  if ('direct' in shared) throw new Error(`expected the shared connection: ${shared.notice}`);
+  return shared;
+}
+
 /** A new session that resumes `first`'s dropped one, `run` carried over to it (heard from before the answer). */
 function resumeSession(options: OpenSessionOptions, first: AgentSession, run: ProgramRun) {
   return openAgentSession({ ...options, resume: { ticket: first.resumeTicket!, streams: run.streamsDecoded(), listen: (client) => run.resumeOn(client) } });
@@ -111,10 +131,19 @@ async function floodRun(session: Awaited<ReturnType<typeof openAgentSession>>, c
   return { run, attached, driver, seen };
 }
 
-for (const through of ['root', 'sudo'] as const) {
-  test(`the link cut mid-stream and restored within the grace period (${through === 'root' ? 'as root' : 'the agent started with sudo -n'}): the same program stays attached, the stream resumes, received + dropped = generated`, { skip: unavailable ?? false, timeout: 120_000 }, async () => {
+const HOW = {
+  root: 'as root',
+  sudo: 'the agent started with sudo -n',
+  shared: "as root, over the SSH connection the session process shares between editor windows",
+} as const;
+
+for (const through of ['root', 'sudo', 'shared'] as const) {
+  test(`the link cut mid-stream and restored within the grace period (${HOW[through]}): the same program stays attached, the stream resumes, received + dropped = generated`, { skip: unavailable ?? false, timeout: 120_000 }, async (t) => {
     const relay = await startCuttableRelay(sshd.port);
-    const options = await sessionOptionsThrough(relay.port, 30, through === 'root' ? sshd.user : SUDO_USER);
+    const direct = await sessionOptionsThrough(relay.port, 30, through === 'sudo' ? SUDO_USER : sshd.user);
+    // Shared: each session (the first, then the resuming one) on the session process's connection of the moment.
+    const withTransport = async (): Promise<OpenSessionOptions> => (through === 'shared' ? { ...direct, transport: await sharedTransport(t, direct) } : direct);
+    const options = await withTransport();
     const calls = 400;
     const generated = calls * PER_CALL;
     const first = await openAgentSession(options);
@@ -134,7 +163,7 @@ for (const through of ['root', 'sudo'] as const) {
       assert.ok(beforeResume < generated, `${beforeResume} records before the cut`);
       assert.equal(kernelLinksOf(attached.programId).length, 1, 'still attached while the link is down');
 
-      second = await resumeSession(options, first, run);
+      second = await resumeSession(await withTransport(), first, run);
       assert.deepEqual(second.resumed?.objects, [run.objectId]);
       assert.equal(run.resumed(second.resumed!), true);
       // What the agent had queued arrives now; what it had written into the dying link is counted

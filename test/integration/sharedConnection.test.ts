@@ -12,15 +12,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openAgentSession, type AgentSession } from '../../remote-agent/client/agentSession';
-import type { SessionProcessLauncher } from '../../remote-agent/client/sessionProcessLink';
 import { connectThroughSessionProcess } from '../../remote-agent/client/sessionProcessTransport';
 import type { ConnectionRequest } from '../../remote-agent/client/sessionProcessWire';
 import type { Transport } from '../../remote-agent/client/transport';
+import { sessionProcessesIn, sourceLauncher, stopSessionProcessesIn } from '../support/sessionProcesses';
 import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 
 const root = path.join(__dirname, '..', '..');
 const agentSourceDir = path.join(root, 'remote-agent/agent');
-const launcher: SessionProcessLauncher = { cliEntry: path.join(root, 'cli/main.ts'), execPath: process.execPath, execArgv: ['--import', 'tsx'] };
+const launcher = sourceLauncher;
 const unavailable = sshdUnavailableReason();
 let sshd: PrivateSshd;
 let scratch: string;
@@ -45,8 +45,8 @@ function useSessionDir(t: TestContext, name: string): string {
   fs.mkdirSync(dir, { mode: 0o700 });
   process.env['EBPF_STUDIO_SESSION_DIR'] = dir;
   t.after(async () => {
-    for (const pid of sessionProcesses(dir)) process.kill(pid, 'SIGTERM');
-    await waitFor(`the session process in ${name} is gone`, () => sessionProcesses(dir).length === 0);
+    stopSessionProcessesIn(dir);
+    await waitFor(`the session process in ${name} is gone`, () => sessionProcessesIn(dir).length === 0);
   });
   return dir;
 }
@@ -80,19 +80,6 @@ async function compiles(session: AgentSession): Promise<void> {
 
 function acceptedLogins(): number {
   return (fs.readFileSync(path.join(sshd.dir, 'sshd.log'), 'utf8').match(/Accepted publickey for root/g) ?? []).length;
-}
-
-function sessionProcesses(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`\0session\0--socket\0${dir}/`)) pids.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids;
 }
 
 async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -150,14 +137,14 @@ test('a killed session process is a lost link for its windows, said as such, nev
   const dir = useSessionDir(t, 'killed');
   const window = await openWindow(await sharedTransport());
   try {
-    for (const pid of sessionProcesses(dir)) process.kill(pid, 'SIGKILL');
+    stopSessionProcessesIn(dir, 'SIGKILL');
     const reason = await window.closed;
     assert.equal(reason.message, `connection to root@127.0.0.1:${sshd.port} lost: the session process stopped`);
     // Its socket is stale now: the next window connects by itself, and a new session process is started for the one after.
     const next = await connectThroughSessionProcess(launcher, connection());
     assert.ok('direct' in next);
     assert.match(next.notice, /the session process had stopped \(its socket .* was stale and is removed\); connecting directly this time/);
-    await waitFor('a new session process runs', () => sessionProcesses(dir).length === 1);
+    await waitFor('a new session process runs', () => sessionProcessesIn(dir).length === 1);
   } finally {
     await window.dispose();
   }

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { AgentSessionError, openAgentSession, type HostKeyInfo } from '../../remote-agent/client/agentSession';
-import { startSshd, sshdUnavailableReason, writeKnownHostsWithWrongKey, type PrivateSshd } from '../support/sshd';
+import { AgentSessionError, connectToTarget, openAgentSession, type HostKeyInfo } from '../../remote-agent/client/agentSession';
+import { ensureLoginUser, startSshd, sshdUnavailableReason, writeKnownHostsWithWrongKey, type PrivateSshd } from '../support/sshd';
+import { startCoalescingRelay } from '../support/tcpRelay';
 import { AGENT_PROTOCOL_VERSION } from '../../remote-agent/protocol';
 
 const agentSourceDir = join(import.meta.dirname, '../../remote-agent/agent');
@@ -177,6 +178,25 @@ async function startFreezableRelay(port: number): Promise<{ port: number; freeze
     },
   };
 }
+
+test('a command that ends at once keeps its exit status when its replies reach us in one chunk with the channel\'s opening', { skip: unavailable ?? false }, async () => {
+  // A user whose login shell is /bin/sh (no rc files): its commands end within a millisecond.
+  const user = 'ebpfstudio-quick';
+  ensureLoginUser(user);
+  const relay = await startCoalescingRelay(sshd.port, 100);
+  const knownHosts = join(scratch, 'coalescing_known_hosts');
+  writeFileSync(knownHosts, readFileSync(sshd.knownHostsFile, 'utf8').replace(`]:${sshd.port} `, `]:${relay.port} `));
+  const transport = await connectToTarget({ ...sshOptions({ knownHostsFile: knownHosts }), target: { kind: 'ssh', host: sshd.host, port: relay.port, user } });
+  try {
+    for (const code of [0, 3, 0]) {
+      const result = await transport.run(`echo ${code}; exit ${code}`);
+      assert.deepEqual(result, { exitCode: code, signal: null, stdout: `${code}\n`, stderr: '' });
+    }
+  } finally {
+    await transport.dispose();
+    relay.close();
+  }
+});
 
 test('a local session (target local) starts the agent on this machine and says hello', async () => {
   const session = await openAgentSession({ target: { kind: 'local' }, agentSourceDir, clientVersion: 'test' });

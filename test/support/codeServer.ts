@@ -6,13 +6,14 @@
  * whether an editor test can run here at all.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Frame, type FrameLocator, type Page } from 'playwright-core';
 import { freePort } from './freePort';
+import { stopSessionProcessesIn } from './sessionProcesses';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
 /** Where scripts/install-code-server.sh put code-server (CODE_SERVER_PREFIX, as the script takes it). */
@@ -281,7 +282,7 @@ export async function openEditorSession(opts: EditorSessionOptions): Promise<Edi
     } finally {
       try {
         await server?.stop();
-        if (sessionDir !== undefined) stopSessionProcesses(sessionDir);
+        if (sessionDir !== undefined) stopSessionProcessesIn(sessionDir);
       } finally {
         if (!process.env.EBPF_STUDIO_KEEP_TEST_DIR) await rm(tmp, { recursive: true, force: true });
       }
@@ -345,18 +346,6 @@ function withEnv(base: NodeJS.ProcessEnv, changes: Record<string, string | undef
     else env[name] = value;
   }
   return env;
-}
-
-/** Stops the session processes listening in `dir` (they outlive code-server: they run detached). */
-function stopSessionProcesses(dir: string): void {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`\0session\0--socket\0${dir}/`)) process.kill(Number(entry), 'SIGTERM');
-    } catch {
-      // Gone meanwhile.
-    }
-  }
 }
 
 function collect(child: ChildProcess): () => string {

@@ -43,3 +43,41 @@ export async function startCuttableRelay(port: number): Promise<CuttableRelay> {
     },
   };
 }
+
+/**
+ * A TCP relay to a port on 127.0.0.1 that holds what the server sends for `holdMs` and hands it on
+ * in one chunk, as a busy link or a proxy does: replies the server sent apart reach the client
+ * together, so the client handles them in one go.
+ */
+export async function startCoalescingRelay(port: number, holdMs: number): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+    }
+    client.pipe(upstream);
+    let held: Buffer[] = [];
+    upstream.on('data', (chunk: Buffer) => {
+      if (held.length === 0) {
+        setTimeout(() => {
+          const together = Buffer.concat(held);
+          held = [];
+          if (!client.destroyed) client.write(together);
+        }, holdMs);
+      }
+      held.push(chunk);
+    });
+    upstream.on('end', () => setTimeout(() => client.end(), holdMs));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
