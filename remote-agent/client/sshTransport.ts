@@ -330,6 +330,11 @@ async function openClient(request: OpenClientRequest): Promise<Client> {
     client.once('ready', () => {
       if (settled) return;
       cleanup();
+      // Requests and answers are small messages, each waited for: with Nagle's algorithm, a message
+      // that leaves in two writes waits for the first one's delayed ACK (40 ms on Linux), as
+      // OpenSSH avoids by setting TCP_NODELAY for interactive sessions. A stream over a jump host
+      // or a ProxyCommand has no such option: the hop's own TCP socket has it.
+      client.setNoDelay(true);
       authentication.succeeded();
       log?.(`Connected to ${description}.`);
       resolve(client);
