@@ -42,6 +42,8 @@ export interface SessionProcessSocket {
 }
 
 export async function reachSessionProcess(launcher: SessionProcessLauncher): Promise<SessionProcessSocket | ConnectDirectly> {
+  // Its socket is a Unix socket in a directory only the user can reach; Windows has neither here.
+  if (process.platform === 'win32') return { direct: true, notice: 'the session process runs on Linux and macOS only; connecting directly' };
   const dir = sessionDirectory();
   try {
     ensurePrivateDirectory(dir);
