@@ -23,7 +23,7 @@ node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || di
 # downloaded kernels' modules.dep, xz for their .ko.xz modules.
 packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev libjson-c-dev pkg-config make gcc g++ bpftool
           openssh-server openssh-client sudo iputils-ping chromium ripgrep clangd libkrb5-dev iproute2 git ca-certificates
-          file binutils systemtap-sdt-dev procps libclang-rt-14-dev qemu-system-x86 busybox-static kmod xz-utils)
+          file binutils systemtap-sdt-dev procps python3 libclang-rt-14-dev qemu-system-x86 busybox-static kmod xz-utils)
 # The static agents that ship in the .vsix (scripts/build-agent-binaries.sh) are built for amd64 and
 # arm64: the other architecture's cross gcc and static libraries come from Debian's multiarch
 # packages (the -dev packages of both architectures install side by side); qemu-user runs the

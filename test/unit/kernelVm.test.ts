@@ -5,7 +5,7 @@
  * KVM decision, QEMU's command line, the kernel cache's offline lookup and the VM state rules.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { compareDebianVersions } from '../../remote-agent/client/vm/debianVersio
 import { guestInitScript, guestSshdConfig } from '../../remote-agent/client/vm/guestInit';
 import { isStaticElf } from '../../remote-agent/client/vm/initramfs';
 import { findCachedKernel } from '../../remote-agent/client/vm/kernelCache';
+import { PrivateApt } from '../../remote-agent/client/vm/privateApt';
 import { kernelRequest, newestCandidate, parseMadison, parsePkgnames, splitKernelParts } from '../../remote-agent/client/vm/kernelCatalog';
 import { moduleLoadPlan, moduleName, parseModulesDep } from '../../remote-agent/client/vm/moduleDeps';
 import { qemuArguments } from '../../remote-agent/client/vm/qemuCommand';
@@ -350,4 +351,37 @@ test('starts of one VM name take turns; a dead holder’s lock is taken over; wa
   setTimeout(() => abort.abort(new Error('stop waiting')), 100);
   await assert.rejects(pending, /stop waiting/);
   assert.equal(waited, true);
+});
+
+test('a package list update that finds the lists locked by another of ours waits, and takes the lists that one fetched', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'private-apt-lock-'));
+  // A mirror nothing answers on: fetching by itself would fail, so passing means it used the other's lists.
+  const apt = new PrivateApt(dir, { uri: 'http://127.0.0.1:9/debian' }, ['bookworm']);
+  mkdirSync(join(dir, 'lists', 'partial'), { recursive: true });
+  // The other apt-get: apt's own lock (a POSIX record lock on lists/lock) for a second, then fresh lists.
+  const holder = spawn('python3', [
+    '-c',
+    'import fcntl, sys, time\nf = open(sys.argv[1], "w")\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint("locked", flush=True)\ntime.sleep(1)\nopen(sys.argv[2], "w").write("fetched by the other\\n")',
+    join(dir, 'lists', 'lock'),
+    join(dir, 'lists-updated'),
+  ]);
+  const exited = new Promise((resolve) => holder.once('exit', resolve));
+  await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+  await apt.update();
+  await exited;
+  assert.equal(readFileSync(join(dir, 'lists-updated'), 'utf8'), 'fetched by the other\n');
+  assert.equal(apt.listsFresh(), true);
+});
+
+test('a package list update that finds the lists locked for longer than it waits says what holds them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'private-apt-lock-'));
+  const apt = new PrivateApt(dir, { uri: 'http://127.0.0.1:9/debian' }, ['bookworm']);
+  mkdirSync(join(dir, 'lists', 'partial'), { recursive: true });
+  const holder = spawn('python3', ['-c', 'import fcntl, sys, time\nf = open(sys.argv[1], "w")\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint("locked", flush=True)\ntime.sleep(5)', join(dir, 'lists', 'lock')]);
+  try {
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    await assert.rejects(apt.update(undefined, 1000), /^HostToolError: Fetching Debian's package lists \(bookworm\): apt-get failed \(exit status 100\):\n.*Could not get lock .*lists\/lock\. It is held by process \d+/s);
+  } finally {
+    holder.kill();
+  }
 });

@@ -7,11 +7,15 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { privateSourcesList, type DebianMirror } from './aptSources';
 import { runTool } from './hostTools';
 
 /** Package lists older than this are refreshed before a kernel is looked up. */
 const LISTS_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+/** How long an update waits for another apt-get holding the lists' lock (a fetch takes seconds). */
+const LOCK_WAIT_MS = 5 * 60_000;
+const LOCK_POLL_MS = 500;
 
 export class PrivateApt {
   private readonly sourcesFile: string;
@@ -52,11 +56,27 @@ export class PrivateApt {
     return now - statSync(this.stampFile).mtimeMs < LISTS_MAX_AGE_MS;
   }
 
-  /** `apt-get update` on the private lists (about 40 MB from the mirror, seconds). */
-  async update(signal?: AbortSignal): Promise<void> {
+  /**
+   * `apt-get update` on the private lists (about 40 MB from the mirror, seconds). When another
+   * process of ours holds the lists' lock (two VMs started at once on an empty cache), it waits for
+   * that one and takes the lists it fetched, or fetches once the lock is free.
+   */
+  async update(signal?: AbortSignal, lockWaitMs = LOCK_WAIT_MS): Promise<void> {
     for (const d of [join(this.listsDir, 'partial'), join(this.cacheDir, 'archives', 'partial')]) mkdirSync(d, { recursive: true });
     writeFileSync(this.sourcesFile, this.sources);
-    const { stderr } = await runTool('apt-get', [...this.options(), '-qq', 'update'], `Fetching Debian's package lists (${this.suitesText()})`, { ...(signal && { signal }) });
+    const what = `Fetching Debian's package lists (${this.suitesText()})`;
+    const deadline = Date.now() + lockWaitMs;
+    let stderr: string;
+    for (;;) {
+      try {
+        ({ stderr } = await runTool('apt-get', [...this.options(), '-qq', 'update'], what, { ...(signal && { signal }) }));
+        break;
+      } catch (error) {
+        if (!(error instanceof Error) || !/Could not get lock/.test(error.message) || Date.now() > deadline) throw error;
+        await setTimeout(LOCK_POLL_MS, undefined, signal ? { signal } : {});
+        if (this.listsFresh()) return;
+      }
+    }
     // apt-get update exits 0 when some index could not be fetched; such a list is then missing.
     const failed = stderr.split('\n').filter((l) => /^(E|W): Failed to fetch/.test(l));
     if (failed.length > 0) throw new Error(`Fetching Debian's package lists failed (is the mirror reachable?):\n${failed.join('\n')}`);
