@@ -1,8 +1,10 @@
 /**
  * `ebpf-studio session --socket PATH [--idle-seconds N]` (internal): the per-user session process
- * that keeps SSH connections and agents warm between CLI runs, as OpenSSH's ControlPersist keeps a
- * master connection. The CLI starts it detached (cli/sessionClient.ts) and it exits after N seconds
- * (default 600) with no run using it.
+ * that keeps SSH connections warm for the user's CLI runs and editor windows, and agents warm
+ * between CLI runs, as OpenSSH's ControlPersist keeps a master connection. The first client starts
+ * it detached (remote-agent/client/sessionProcessLink.ts) and it exits after N seconds (default
+ * 600) with no client using it. A window asks for the connection (`connect`) and runs its commands
+ * over it (`exec`), its own agent among them; what follows is about CLI runs' agents.
  *
  * One connection per target and connection options; on it, agents. A run checks out one agent for
  * itself alone (a concurrent run gets another agent over the same connection: another exec channel);

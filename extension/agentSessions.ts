@@ -13,6 +13,8 @@
  * Sessions are opened with the `ebpfStudio.reconnectGraceSeconds` grace period: when one is lost,
  * its resume ticket is kept (in memory only) and the reconnect within that time resumes it, telling
  * the registered ResumeParty (the running programs) so they carry on with the same agent.
+ * An SSH target's connection is the one the per-user session process keeps for all the user's
+ * windows and CLI runs (`ebpfStudio.shareConnections`); this window's agent runs over it as its own.
  */
 import * as vscode from 'vscode';
 import { AgentSessionError, openAgentSession, type AgentSession, type CredentialPrompter, type HostKeyInfo, type OpenSessionOptions } from '../remote-agent/client/agentSession';
