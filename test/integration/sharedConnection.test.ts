@@ -140,6 +140,8 @@ test('a killed session process is a lost link for its windows, said as such, nev
     stopSessionProcessesIn(dir, 'SIGKILL');
     const reason = await window.closed;
     assert.equal(reason.message, `connection to root@127.0.0.1:${sshd.port} lost: the session process stopped`);
+    // Until it has exited, its listening socket still takes connections (then resets them).
+    await waitFor('the killed session process is gone', () => sessionProcessesIn(dir).length === 0);
     // Its socket is stale now: the next window connects by itself, and a new session process is started for the one after.
     const next = await connectThroughSessionProcess(launcher, connection());
     assert.ok('direct' in next);
