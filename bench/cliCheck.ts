@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { stopSessionProcessesIn } from '../test/support/sessionProcesses';
 import { startSshd, type PrivateSshd } from '../test/support/sshd';
 import { percentile, timeRuns } from './samples';
 
@@ -96,18 +97,6 @@ function row(name: string, samples: number[], manualP50?: number): string {
   return `  ${name.padEnd(52)} ${p50.toFixed(0).padStart(6)} ms ${percentile(samples, 95).toFixed(0).padStart(6)} ms${ratio}`;
 }
 
-/** Session processes this bench started (their socket is in scratch): stopped at the end. */
-function stopSessionProcesses(): void {
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`\0--socket\0${scratch}/`)) process.kill(Number(entry), 'SIGTERM');
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-}
-
 async function main(): Promise<void> {
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
   const sshd = await startSshd();
@@ -128,7 +117,8 @@ async function main(): Promise<void> {
     console.log(row('… --ssh-client openssh, session process warm', await timeRuns(runs, () => cliCheck(sshd, { EBPF_STUDIO_SESSION_DIR: warmOpensshDir }, openssh)), manualP50));
     console.log(row('… --ssh-client openssh --no-session', await timeRuns(runs, () => cliCheck(sshd, {}, ['--no-session', ...openssh])), manualP50));
   } finally {
-    stopSessionProcesses();
+    // Every session directory of this bench is under scratch.
+    stopSessionProcessesIn(scratch);
     await sshd.stop();
     fs.rmSync(scratch, { recursive: true, force: true });
   }

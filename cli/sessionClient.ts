@@ -14,7 +14,7 @@ import { AgentSessionError } from '../remote-agent/client/sessionError';
 import type { TargetSpec } from '../remote-agent/client/targetSpec';
 import { buildId, sessionDirectory, sessionSocketPath } from '../remote-agent/client/sessionProcessDirectory';
 import { connectTo, reachSessionProcess, SESSION_PROCESS_ENV, type ConnectDirectly, type SessionProcessLauncher } from '../remote-agent/client/sessionProcessLink';
-import { readFirstLine, type AgentRequest, type SessionReply, type SessionRequest } from '../remote-agent/client/sessionProcessWire';
+import { exchangeFirstLines, type AgentRequest, type SessionReply, type SessionRequest } from '../remote-agent/client/sessionProcessWire';
 
 /** How long a session process started now stays without runs, in seconds (default 600). */
 export const SESSION_IDLE_ENV = 'EBPF_STUDIO_SESSION_IDLE_SECONDS';
@@ -54,10 +54,7 @@ async function askForAgent(socket: net.Socket, request: SessionRequest, target: 
   let reply: SessionReply;
   let rest: Buffer;
   try {
-    socket.write(`${JSON.stringify(request)}\n`);
-    const first = await readFirstLine(socket, MAX_REPLY_LINE);
-    rest = first.rest;
-    reply = JSON.parse(first.line) as SessionReply;
+    ({ reply, rest } = await exchangeFirstLines(socket, request, MAX_REPLY_LINE));
   } catch (error) {
     socket.destroy();
     if (signal.aborted) throw abortReason(signal);
@@ -86,7 +83,7 @@ function sessionOverSocket(socket: net.Socket, target: TargetSpec, hello: AgentS
     explainClose: (cause) =>
       new AgentSessionError('closed', `The session process's link to the agent on ${description} closed${cause ? ` (${cause.message})` : ''}; run again, or use --no-session.`),
   });
-  // readFirstLine paused the socket; a paused stream stays paused when the client starts listening.
+  // exchangeFirstLines left the socket paused; a paused stream stays paused when the client starts listening.
   socket.resume();
   let disposing: Promise<void> | undefined;
   return {
@@ -114,9 +111,7 @@ export async function sessionProcessStatus(): Promise<{ connections: number; age
   const build = buildId();
   const socket = await connectTo(sessionSocketPath(sessionDirectory(), build));
   if (typeof socket === 'string') return undefined;
-  socket.write(`${JSON.stringify({ build, status: true } satisfies SessionRequest)}\n`);
-  const { line } = await readFirstLine(socket, MAX_REPLY_LINE);
+  const { reply } = await exchangeFirstLines(socket, { build, status: true }, MAX_REPLY_LINE);
   socket.destroy();
-  const reply = JSON.parse(line) as SessionReply;
   return 'status' in reply ? reply.status : undefined;
 }

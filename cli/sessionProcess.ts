@@ -320,8 +320,8 @@ class SessionServer {
 
   private async checkOut(request: AgentRequest): Promise<{ agent: WarmAgent; reused: boolean } | { reply: SessionReply }> {
     const key = connectionKey(request);
-    const needed = this.neededPrompts.get(key);
-    if (needed !== undefined && needed.until > Date.now()) return { reply: { needsPrompt: needed.what } };
+    const needed = this.rememberedPrompt(key);
+    if (needed !== undefined) return { reply: { needsPrompt: needed } };
     const kept = this.connectionFor(key, request);
     const startKey = agentStartKey(request);
     const idle = kept.agents.find((a) => !a.busy && !a.dead && a.startKey === startKey);
@@ -349,6 +349,12 @@ class SessionServer {
     throw error;
   }
 
+  /** What a connection of this key asked a person for lately, if it did: such clients go direct at once. */
+  private rememberedPrompt(key: string): string | undefined {
+    const needed = this.neededPrompts.get(key);
+    return needed !== undefined && needed.until > Date.now() ? needed.what : undefined;
+  }
+
   /** The kept connection of these options, connecting it when there is none (a failed one is forgotten). */
   private connectionFor(key: string, request: ConnectionRequest): KeptConnection {
     const kept = this.connections.get(key);
@@ -367,9 +373,9 @@ class SessionServer {
    */
   private async serveConnect(socket: net.Socket, request: ConnectionRequest): Promise<void> {
     const key = connectionKey(request);
-    const needed = this.neededPrompts.get(key);
-    if (needed !== undefined && needed.until > Date.now()) {
-      reply(socket, { needsPrompt: needed.what });
+    const needed = this.rememberedPrompt(key);
+    if (needed !== undefined) {
+      reply(socket, { needsPrompt: needed });
       socket.end();
       return;
     }
@@ -532,12 +538,12 @@ function agentStartKey(request: AgentRequest): string {
 async function pipeFramed(socket: net.Socket, child: RunningProcess, alreadyRead: Buffer): Promise<void> {
   const forward = (kind: typeof FrameKind.Stdout | typeof FrameKind.Stderr, from: NodeJS.ReadableStream) => {
     from.on('data', (chunk: Buffer) => {
-      for (let at = 0; at < chunk.length; at += MAX_FRAME_PAYLOAD) {
-        if (socket.destroyed) return;
-        if (!socket.write(encodeFrame(kind, chunk.subarray(at, at + MAX_FRAME_PAYLOAD)))) {
-          from.pause();
-          socket.once('drain', () => from.resume());
-        }
+      if (socket.destroyed) return;
+      let flowing = true;
+      for (let at = 0; at < chunk.length; at += MAX_FRAME_PAYLOAD) flowing = socket.write(encodeFrame(kind, chunk.subarray(at, at + MAX_FRAME_PAYLOAD)));
+      if (!flowing) {
+        from.pause();
+        socket.once('drain', () => from.resume());
       }
     });
   };

@@ -15,7 +15,7 @@ import { PassThrough } from 'node:stream';
 import { abortReason } from './abortReason';
 import { AgentSessionError } from './sessionError';
 import { connectAgain, reachSessionProcess, type ConnectDirectly, type SessionProcessLauncher } from './sessionProcessLink';
-import { FrameKind, FrameReader, readFirstLine, type ConnectionRequest, type LostLine, type SessionReply, type SessionRequest } from './sessionProcessWire';
+import { exchangeFirstLines, FrameKind, FrameReader, type ConnectionRequest, type LostLine, type SessionReply } from './sessionProcessWire';
 import { runToCompletion, writeFileWithCat, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
 
 const MAX_REPLY_LINE = 64 * 1024;
@@ -37,10 +37,7 @@ export async function connectThroughSessionProcess(launcher: SessionProcessLaunc
   let reply: SessionReply;
   let rest: Buffer;
   try {
-    socket.write(`${JSON.stringify({ build, connect: request } satisfies SessionRequest)}\n`);
-    const first = await readFirstLine(socket, MAX_REPLY_LINE);
-    rest = first.rest;
-    reply = JSON.parse(first.line) as SessionReply;
+    ({ reply, rest } = await exchangeFirstLines(socket, { build, connect: request }, MAX_REPLY_LINE));
   } catch (error) {
     socket.destroy();
     if (signal?.aborted) throw abortReason(signal);
@@ -123,13 +120,10 @@ class SessionProcessTransport implements Transport {
     socket.on('error', () => {
       // A command whose socket broke ends without an exit status: `exited` says so.
     });
-    socket.write(`${JSON.stringify({ build: this.build, exec: { connection: this.connection, command } } satisfies SessionRequest)}\n`);
     let reply: SessionReply;
     let rest: Buffer;
     try {
-      const first = await readFirstLine(socket, MAX_REPLY_LINE);
-      rest = first.rest;
-      reply = JSON.parse(first.line) as SessionReply;
+      ({ reply, rest } = await exchangeFirstLines(socket, { build: this.build, exec: { connection: this.connection, command } }, MAX_REPLY_LINE));
     } catch (error) {
       socket.destroy();
       throw refuse((error as Error).message);
@@ -196,9 +190,8 @@ function commandOverSocket(socket: net.Socket, alreadyRead: Buffer, lostReason: 
   // The session process ends its side after the exit frame; ours stays open for stdin until then.
   socket.on('end', () => socket.destroy());
   socket.resume();
-  const stdin = socket;
   return {
-    stdin,
+    stdin: socket,
     stdout,
     stderr,
     exited,

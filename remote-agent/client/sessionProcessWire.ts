@@ -127,6 +127,20 @@ function parseExitStatus(payload: Buffer): ExitStatus {
   return { exitCode, signal, ...(typeof value.failure === 'string' && { failure: value.failure }) };
 }
 
+/**
+ * Sends `request` as one line and reads the session process's one-line reply; what follows it on
+ * the socket is handed back unread (the socket is left paused).
+ */
+export async function exchangeFirstLines(
+  socket: NodeJS.ReadWriteStream & { destroyed: boolean },
+  request: SessionRequest,
+  maxBytes: number,
+): Promise<{ reply: SessionReply; rest: Buffer }> {
+  socket.write(`${JSON.stringify(request)}\n`);
+  const { line, rest } = await readFirstLine(socket, maxBytes);
+  return { reply: JSON.parse(line) as SessionReply, rest };
+}
+
 /** Reads one '\n'-terminated line from `socket`; what follows it is handed back unread. */
 export function readFirstLine(socket: NodeJS.ReadableStream & { destroyed: boolean }, maxBytes: number): Promise<{ line: string; rest: Buffer }> {
   return new Promise((resolve, reject) => {
