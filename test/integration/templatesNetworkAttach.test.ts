@@ -254,7 +254,13 @@ const EXERCISES: Record<TemplateId, { programs: (site: KernelSite) => { program:
       assert.equal(await u64At(site.agent, objectId, 'drop_counts', 0), 3 + 4, 'after the map update, UDP to the new port dropped, to the old one passed');
       // A TCP connect to the dropped port never completes: its SYN (and any retransmission) is dropped.
       // Waited for by polling the count, as a loaded machine may take a while to start the connecting shell.
-      const connecting = await site.shell.spawn(`exec ip netns exec ${NETNS} timeout 20 bash -c ${shellQuote(`echo > /dev/tcp/${HOST_ADDR}/${PORT + 1}`)}`);
+      // The connecting shell must be gone before the next test, or its retransmitted SYN (and the
+      // host's RST once this program is detached) lands in a later test's TCP count. It is killed
+      // by the namespace's pid list, as closing its channel does not stop it: OpenSSH 9.2 refuses
+      // signal requests for a root login, and a shell blocked in connect() never touches its pipes.
+      const connecting = await site.shell.spawn(`exec ip netns exec ${NETNS} bash -c ${shellQuote(`echo > /dev/tcp/${HOST_ADDR}/${PORT + 1}`)}`);
+      connecting.stdout.resume(); // its streams must end for `exited` to resolve
+      connecting.stderr.resume();
       try {
         let tcpDrops = 0;
         for (let waited = 0; tcpDrops === 0 && waited < 20_000; waited += 100) {
@@ -263,7 +269,9 @@ const EXERCISES: Record<TemplateId, { programs: (site: KernelSite) => { program:
         }
         assert.ok(tcpDrops >= 1, 'the TCP SYN to the dropped port was dropped');
       } finally {
+        await sh(site.shell, `ip netns pids ${NETNS} | xargs -r kill -KILL 2>/dev/null || true`); // one may exit meanwhile
         connecting.kill();
+        await connecting.exited;
       }
     },
   },
