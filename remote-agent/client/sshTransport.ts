@@ -498,8 +498,10 @@ function exitOfChannel(channel: ClientChannel): Promise<ExitStatus> {
 }
 
 function killChannel(channel: ClientChannel): void {
-  // OpenSSH honours signal requests since 7.9 (ssh2 sends none once our side of the channel is
-  // ended); closing the channel covers the rest: the process loses its pipes.
+  // OpenSSH honours signal requests since 7.9, but not for a root login (9.2 logs "session
+  // signalling requires privilege separation"), and ssh2 sends none once our side of the channel
+  // is ended; closing the channel covers the rest: the process loses its pipes. A process that
+  // never touches them outlives its channel, so no caller may wait for its exit after a kill.
   channel.signal('KILL');
   channel.close();
 }

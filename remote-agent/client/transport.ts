@@ -23,7 +23,10 @@ export interface RunningProcess {
   readonly stdin: Writable;
   readonly stdout: Readable;
   readonly stderr: Readable;
-  /** Resolves (never rejects) once the process is gone and its streams are closed. */
+  /**
+   * Resolves (never rejects) once the process is gone and its streams are closed: as with a child
+   * process's 'close', stdout and stderr must be read (or resumed) for that to happen.
+   */
   readonly exited: Promise<ExitStatus>;
   /** Stops the process (SIGKILL locally; over SSH, a KILL signal request and closing the channel). */
   kill(): void;
@@ -51,14 +54,31 @@ export async function runToCompletion(process: RunningProcess, options: { signal
   process.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
   process.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   process.stdin.end(options.stdin ?? '');
-  const onAbort = (): void => process.kill();
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const status = await exitUnlessAborted(process, signal);
+  return { ...status, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+}
+
+/**
+ * The process's exit status; on abort it is killed and the abort reason thrown at once. Not waiting
+ * for its exit then is deliberate: over SSH a process may outlive its channel (OpenSSH 9.2 refuses
+ * signal requests for a root login, and a process that touches none of its pipes never notices
+ * they closed), and a cancelled operation must not hang on it.
+ */
+async function exitUnlessAborted(process: RunningProcess, signal: AbortSignal | undefined): Promise<ExitStatus> {
+  if (!signal) return process.exited;
+  let onAbort = (): void => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      process.kill();
+      reject(abortReason(signal));
+    };
+  });
+  if (signal.aborted) onAbort();
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const status = await process.exited;
-    if (signal?.aborted) throw abortReason(signal);
-    return { ...status, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+    return await Promise.race([process.exited, aborted]);
   } finally {
-    signal?.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', onAbort);
   }
 }
 
@@ -75,17 +95,10 @@ export async function writeFileWithCat(transport: Pick<Transport, 'spawn' | 'des
   process.stdout.resume();
   process.stdin.on('error', () => {}); // a command that failed early closes its stdin; its exit says why
   process.stdin.end(content);
-  const onAbort = (): void => process.kill();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    const status = await process.exited;
-    if (signal?.aborted) throw abortReason(signal);
-    if (status.exitCode !== 0) {
-      const why = status.failure ?? (tailOf(Buffer.concat(stderr).toString('utf8')) || `exit status ${status.exitCode}`);
-      throw new Error(`cannot write ${path} on ${transport.description}: ${why}`);
-    }
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
+  const status = await exitUnlessAborted(process, signal);
+  if (status.exitCode !== 0) {
+    const why = status.failure ?? (tailOf(Buffer.concat(stderr).toString('utf8')) || `exit status ${status.exitCode}`);
+    throw new Error(`cannot write ${path} on ${transport.description}: ${why}`);
   }
 }
 

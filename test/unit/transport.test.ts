@@ -1,0 +1,74 @@
+/**
+ * The helpers every transport's commands go through (transport.ts), on a stand-in process whose
+ * exit the test controls: a cancelled command or file write gives up at once with the abort reason
+ * and kills the process, even when the process never exits — as a root login's remote process
+ * outlives its channel when OpenSSH refuses the kill signal.
+ */
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { runToCompletion, writeFileWithCat, type ExitStatus, type RunningProcess } from '../../remote-agent/client/transport';
+
+/** A process that exits only when `exit` is called; `killed` counts kill() calls, which change nothing. */
+function standIn(): { process: RunningProcess; exit: (status: ExitStatus) => void; killed: () => number; stdin: () => string } {
+  let exit: (status: ExitStatus) => void = () => {};
+  const exited = new Promise<ExitStatus>((resolve) => (exit = resolve));
+  const stdin = new PassThrough();
+  const received: Buffer[] = [];
+  stdin.on('data', (chunk: Buffer) => received.push(chunk));
+  let kills = 0;
+  const process: RunningProcess = { stdin, stdout: new PassThrough(), stderr: new PassThrough(), exited, kill: () => void kills++ };
+  return { process, exit, killed: () => kills, stdin: () => Buffer.concat(received).toString('utf8') };
+}
+
+test('a command that exits gives its status, output and the stdin it was fed', async () => {
+  const p = standIn();
+  const result = runToCompletion(p.process, { stdin: 'input' });
+  (p.process.stdout as PassThrough).write('out');
+  (p.process.stderr as PassThrough).write('err');
+  await new Promise((r) => setImmediate(r));
+  p.exit({ exitCode: 3, signal: null });
+  assert.deepEqual(await result, { exitCode: 3, signal: null, stdout: 'out', stderr: 'err' });
+  assert.equal(p.stdin(), 'input');
+  assert.equal(p.killed(), 0);
+});
+
+test('a cancelled command rejects with the abort reason at once and kills the process, which never exits', async () => {
+  const p = standIn();
+  const controller = new AbortController();
+  const result = runToCompletion(p.process, { signal: controller.signal });
+  controller.abort(new Error('the user cancelled'));
+  await assert.rejects(result, { message: 'the user cancelled' });
+  assert.equal(p.killed(), 1);
+});
+
+test('a command started with an already aborted signal is killed and rejected', async () => {
+  const p = standIn();
+  await assert.rejects(runToCompletion(p.process, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+  assert.equal(p.killed(), 1);
+});
+
+test('a cancelled file write rejects with the abort reason although cat never exits', async () => {
+  const p = standIn();
+  const controller = new AbortController();
+  let command = '';
+  const transport = { description: 'a stand-in', spawn: async (c: string) => ((command = c), p.process) };
+  const writing = writeFileWithCat(transport, "/tmp/it's", Buffer.from('content'), 0o644, controller.signal);
+  await new Promise((r) => setImmediate(r));
+  controller.abort();
+  await assert.rejects(writing, { name: 'AbortError' });
+  assert.equal(p.killed(), 1);
+  assert.equal(command, `cat > '/tmp/it'\\''s' && chmod 644 '/tmp/it'\\''s'`);
+  assert.equal(p.stdin(), 'content');
+});
+
+test('a file write that fails names the path, the target and the command’s last words', async () => {
+  const p = standIn();
+  const transport = { description: 'a stand-in', spawn: async () => p.process };
+  const writing = writeFileWithCat(transport, '/ro/file', Buffer.from('x'), 0o600);
+  await new Promise((r) => setImmediate(r));
+  (p.process.stderr as PassThrough).write('sh: 1: cannot create /ro/file: Read-only file system\n');
+  await new Promise((r) => setImmediate(r));
+  p.exit({ exitCode: 2, signal: null });
+  await assert.rejects(writing, { message: 'cannot write /ro/file on a stand-in: sh: 1: cannot create /ro/file: Read-only file system' });
+});
