@@ -564,6 +564,10 @@ async function pipeFramed(socket: net.Socket, child: RunningProcess, alreadyRead
   socket.resume();
   const outcome = await Promise.race([child.exited, closedFirst]);
   if (outcome === 'closed') {
+    // Its output is dropped from now on, and must flow for its exit to be seen: a stream paused
+    // for a socket that will never drain would hold the command's channel open for good.
+    child.stdout.resume();
+    child.stderr.resume();
     child.kill();
     await child.exited;
     return;
