@@ -18,7 +18,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { abortReason } from './abortReason';
 import { integrityFailure, PRIVATE_DIR_FUNCTIONS, type VerifiableAgent } from './agentIntegrity';
-import { BUILD_DIR_NAME, knownAgentBuildsFile, type KnownAgentBuilds } from './knownAgentBuilds';
+import { BUILD_DIR_NAME, knownAgentBuildsFile, type AgentBuild, type KnownAgentBuilds } from './knownAgentBuilds';
 import { AgentSessionError } from './sessionError';
 import { shellQuote, tailOf, type Transport } from './transport';
 
@@ -45,6 +45,8 @@ export interface DeployedAgent extends VerifiableAgent {
 
 /** Minutes after which a staging directory (`agent-….tmp-…`) is taken for one a cut-off deploy left behind. */
 export const STALE_STAGING_MINUTES = 60;
+/** How many of this client's builds recorded for other targets a target with no record of its own is checked for. */
+const OTHER_NAMES_CHECKED = 8;
 
 /** What the build needs, as Debian/Ubuntu packages; each probe is a command or a header. */
 const BUILD_NEEDS: Array<{ probe: string; kind: 'tool' | 'header'; debian: string }> = [
@@ -132,12 +134,16 @@ export async function deployAgent(
   const targetKey = options.targetKey ?? transport.description;
   const binaries: AgentBinaries = options.binaries ?? new Map();
   const where = transport.description;
-  // This client's own build of these sources, if it made one there (knownAgentBuilds.ts).
-  const recordedBuild = knownBuilds.lookup(targetKey, sources.hash);
-  const sourceDirName = recordedBuild !== undefined && BUILD_DIR_NAME.test(recordedBuild.dirName) ? recordedBuild.dirName : undefined;
+  // This client's own build of these sources, if it made one there (knownAgentBuilds.ts); else
+  // its latest builds of them elsewhere, in case this target is one of those under another name.
+  const recordedHere = knownBuilds.lookup(targetKey, sources.hash);
+  const recordedBuilds = (recordedHere !== undefined ? [recordedHere] : knownBuilds.buildsOf(sources.hash).slice(-OTHER_NAMES_CHECKED).reverse()).filter((build) =>
+    BUILD_DIR_NAME.test(build.dirName),
+  );
+  const builtAgent = (build: AgentBuild): string => `${build.dirName}/build/ebpf-agent`;
   const binaryDirName = (arch: string): string => `agent-${binaries.get(arch)!.hash.slice(0, 12)}`;
   // Relative to the cache directory: every agent that may already be installed there.
-  const candidates = [...(sourceDirName !== undefined ? [`${sourceDirName}/build/ebpf-agent`] : []), ...[...binaries.keys()].map((arch) => `${binaryDirName(arch)}/ebpf-agent`)];
+  const candidates = [...recordedBuilds.map(builtAgent), ...[...binaries.keys()].map((arch) => `${binaryDirName(arch)}/ebpf-agent`)];
   // One round trip: who we are there, the architecture, the private cache directory (created or
   // checked), which versions are installed (their directories checked too), and whether clang and
   // libbpf's headers (needed to compile the user's programs, not to run the agent) are there.
@@ -195,10 +201,17 @@ export async function deployAgent(
   }
 
   const deployed = { ...identity, cacheDir: cache, origin: 'source' as const };
-  if (sourceDirName !== undefined && recordedBuild !== undefined && installed(`${sourceDirName}/build/ebpf-agent`)) {
-    log?.(`Agent ${sourceDirName} is already built on ${where}.`);
-    const dir = `${cache}/${sourceDirName}`;
-    return { ...deployed, agentDir: dir, agentPath: `${dir}/build/ebpf-agent`, sha256: recordedBuild.sha256, built: false };
+  const recordedBuild = recordedBuilds.find((build) => installed(builtAgent(build)));
+  if (recordedBuild !== undefined) {
+    if (recordedBuild === recordedHere) log?.(`Agent ${recordedBuild.dirName} is already built on ${where}.`);
+    else {
+      // Found under a name recorded for another target: the same machine or home. It runs only with
+      // the recorded sha256 (checked right before the exec), as every build this client made.
+      knownBuilds.record(targetKey, sources.hash, recordedBuild);
+      log?.(`Agent ${recordedBuild.dirName}, which this client built from these sources, is already on ${where} (recorded under another name for it).`);
+    }
+    const dir = `${cache}/${recordedBuild.dirName}`;
+    return { ...deployed, agentDir: dir, agentPath: `${cache}/${builtAgent(recordedBuild)}`, sha256: recordedBuild.sha256, built: false };
   }
   // A build of its own, in a directory of its own: one another client made is not trusted (nothing
   // says it holds what make wrote), and is left alone, since that client's record names it.

@@ -6,7 +6,9 @@
  * of its own (`agent-<sources hash12>-<random8>`), so two clients building the same sources on one
  * target never replace each other's build and make the other's record look like tampering. One JSON
  * file, `${XDG_CACHE_HOME:-~/.cache}/ebpf-studio/known-agent-builds.json` unless told otherwise,
- * keyed by the target and the sources' hash; sources with no record are built afresh, never trusted.
+ * keyed by the target and the sources' hash. A target with no record of its own runs a build this
+ * client recorded for another name only when that build's directory is there and, as always, its
+ * binary has the recorded sha256; otherwise the sources are built afresh, never trusted.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -23,6 +25,12 @@ export interface AgentBuild {
 export interface KnownAgentBuilds {
   /** The build of the sources hashed `sourcesHash` this client made on `target`, if any. */
   lookup(target: string, sourcesHash: string): AgentBuild | undefined;
+  /**
+   * Every build of the sources hashed `sourcesHash` this client recorded, on any target, the most
+   * recent last: one of them may be on a target this client reaches under another name (an alias,
+   * another address or port, a home shared over NFS).
+   */
+  buildsOf(sourcesHash: string): AgentBuild[];
   record(target: string, sourcesHash: string, build: AgentBuild): void;
 }
 
@@ -56,8 +64,12 @@ export function knownAgentBuildsFile(file: string = defaultKnownAgentBuildsFile(
   };
   return {
     lookup: (target, sourcesHash) => read()[key(target, sourcesHash)],
+    buildsOf: (sourcesHash) => Object.entries(read()).filter(([name]) => name.endsWith(` ${sourcesHash}`)).map(([, build]) => build),
     record: (target, sourcesHash, build) => {
-      const records = { ...read(), [key(target, sourcesHash)]: build };
+      // Deleted and added again: the newest record is the last (buildsOf's order).
+      const records = read();
+      delete records[key(target, sourcesHash)];
+      records[key(target, sourcesHash)] = build;
       // Through a temporary file and rename, so a concurrent reader never sees half a file.
       const temporary = `${file}.tmp-${randomBytes(4).toString('hex')}`;
       try {

@@ -3,7 +3,9 @@
  * with passwordless sudo logs in to the private sshd; their agent cache is created private; an
  * installed agent overwritten between sessions (with a script that would leave a marker file) is
  * never run — the next session refuses it and moves it aside, the one after installs a fresh copy —
- * for a shipped binary and for one built from source; a cache directory others can write, or an
+ * for a shipped binary and for one built from source; a build this client recorded is run on the
+ * same machine reached under another name (found there, hash checked), and one recorded elsewhere
+ * but missing there is built afresh; a cache directory others can write, or an
  * agent directory that is a symbolic link, is refused with the path and the fix; the sudoers rule
  * suggested to a user whose sudo wants a password pins the agent by sha256 and works; the agent started
  * by hand from a world-writable directory, or from a file another user owns, exits 2 with one line
@@ -18,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AgentSessionError, openAgentSession } from '../../remote-agent/client/agentSession';
-import { readAgentBinaries } from '../../remote-agent/client/deployAgent';
+import { deployAgent, readAgentBinaries, readAgentSources } from '../../remote-agent/client/deployAgent';
 import { knownAgentBuildsFile, type KnownAgentBuilds } from '../../remote-agent/client/knownAgentBuilds';
 import { connectSsh } from '../../remote-agent/client/sshTransport';
 import { agentBinary as sanitizedAgent, assertNoSanitizerReport, buildSanitizedAgent, programFixtures, RawAgent } from '../support/rawAgent';
@@ -182,6 +184,33 @@ test('an agent another client built is not trusted: this client builds its own b
   await openAndClose(OWNER, { shipped: false, log: (line) => again.push(line) });
   assert.ok(again.includes(`Agent ${ours[0]} is already built on ${OWNER}@127.0.0.1:${sshd.port}.`), again.join('\n'));
   await openAndClose(OWNER, { shipped: false, records: otherClient });
+});
+
+test('the same target reached under another name runs the build this client recorded for the first, after checking it is there', async () => {
+  const sources = readAgentSources(agentSourceDir);
+  await openAndClose(OWNER, { shipped: false });
+  const first = knownAgentBuilds.lookup(`${OWNER}@127.0.0.1:${sshd.port}`, sources.hash);
+  assert.ok(first !== undefined);
+  const transport = await connectSsh({ host: sshd.host, port: sshd.port, user: OWNER, identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile, sshConfigFile: join(scratch, 'no-ssh-config') });
+  try {
+    const lines: string[] = [];
+    const deployed = await deployAgent(transport, sources, { knownBuilds: knownAgentBuilds, targetKey: 'owner-vm (an alias)', log: (line) => lines.push(line) });
+    assert.deepEqual(
+      { built: deployed.built, agentPath: deployed.agentPath, sha256: deployed.sha256 },
+      { built: false, agentPath: join(ownerCache, first.dirName, 'build/ebpf-agent'), sha256: first.sha256 },
+    );
+    assert.ok(lines.includes(`Agent ${first.dirName}, which this client built from these sources, is already on ${OWNER}@127.0.0.1:${sshd.port} (recorded under another name for it).`), lines.join('\n'));
+    assert.deepEqual(knownAgentBuilds.lookup('owner-vm (an alias)', sources.hash), first);
+
+    // A build recorded elsewhere that this target does not hold is no reason to skip building.
+    const elsewhere = knownAgentBuildsFile(join(scratch, 'elsewhere-builds.json'));
+    elsewhere.record('another machine', sources.hash, { dirName: 'agent-000000000000-00000000', sha256: '0'.repeat(64) });
+    const built = await deployAgent(transport, sources, { knownBuilds: elsewhere, targetKey: 'owner-vm (an alias)' });
+    assert.equal(built.built, true);
+    assert.notEqual(built.agentPath, deployed.agentPath);
+  } finally {
+    await transport.dispose();
+  }
 });
 
 test('a cache directory others can write is refused, naming the path and the fix, and nothing is run', async () => {
