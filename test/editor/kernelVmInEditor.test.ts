@@ -25,7 +25,7 @@ import type { Locator, Page } from 'playwright-core';
 import { vmCachePaths } from '../../remote-agent/client/vm/cachePaths';
 import { listVms, stopVm } from '../../remote-agent/client/vm/vmManager';
 import { vmFiles, writeVmRecord } from '../../remote-agent/client/vm/vmState';
-import { editorTestSkipReason, openEditorSession, repoRoot, runCommand, type EditorSession } from '../support/codeServer';
+import { editorTestSkipReason, eventually, openEditorSession, repoRoot, runCommand, type EditorSession } from '../support/codeServer';
 import { ensureTestVm, kernelVmsUnavailable, TEST_VMS } from '../support/testKernels';
 
 const VM = TEST_VMS.find((vm) => vm.kernel === '6.1')!;
@@ -261,15 +261,6 @@ async function openFile(name: string): Promise<void> {
 /** The Kernel Matrix cell of `target` (its row under the program). */
 function cell(matrix: Locator, target: string): Locator {
   return matrix.locator('.monaco-list-row', { hasText: `${target} (` });
-}
-
-/** Polls `condition` until it holds; fails after `timeout` ms. */
-async function eventually(condition: () => Promise<boolean>, timeout: number): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`still not true after ${timeout} ms: ${condition.toString()}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
 }
 
 function escape(text: string): string {

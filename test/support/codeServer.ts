@@ -224,6 +224,15 @@ export interface EditorSession {
 
 export const testResultsDir = join(repoRoot, 'test-results');
 
+/** Polls `condition` until it holds; fails after `timeout` ms. */
+export async function eventually(condition: () => Promise<boolean>, timeout: number): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`still not true after ${timeout} ms: ${condition.toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 /**
  * The command palette (F1), the command typed, run with Enter. Until the remote extension host has
  * registered the extension the palette does not list its commands, so it is asked again.
