@@ -8,13 +8,14 @@
  *  - with --no-session: the run connects and starts an agent by itself;
  *  - the last two again through the user's OpenSSH client (--ssh-client openssh), as a target that
  *    uses certificates is reached.
+ * For scale, one `ssh host true`, and where a --no-session run's time goes (its debug lines' times).
  * The target is a private sshd on 127.0.0.1 logging in as root, whose login shell is root's (so
  * every exec pays for its rc files, as on users' machines). Uses the built CLI (out/cli.js: run
  * `npm run build` first). Reports p50/p95 and manual / ours.
  *
  *   node --import tsx bench/cliCheck.ts [--runs N]
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -91,6 +92,38 @@ function cliCheck(sshd: PrivateSshd, env: Record<string, string>, extra: string[
   if (!/: ok, /.test(out)) throw new Error(`the check did not pass: ${out}`);
 }
 
+/**
+ * Where a `--no-session` run's time goes, from the timestamps of its EBPF_STUDIO_DEBUG lines: the
+ * Node start and the command's code until the first packet, the SSH handshake and authentication,
+ * the agent's start (one exec through the login shell) and hello, then the check itself.
+ */
+const PHASES = [
+  { name: 'Node start and the check command, until connecting', ends: /^Connecting to / },
+  { name: 'SSH handshake and authentication', ends: /^Connected to / },
+  { name: "the agent's start exec (login shell rc) and hello", ends: /^Agent \S+ on / },
+  { name: 'compile, load, report, exit', ends: undefined },
+] as const;
+
+async function noSessionPhases(sshd: PrivateSshd): Promise<number[]> {
+  const args = [cli, 'check', program, '--target', `ssh://${sshd.user}@${sshd.host}:${sshd.port}`, '--identity', sshd.identityFile, '--known-hosts', sshd.knownHostsFile, '--no-session'];
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { cwd: programDir, env: { ...process.env, EBPF_STUDIO_DEBUG: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ends: number[] = [];
+  let pending = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    const now = performance.now() - started;
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) if (ends.length < PHASES.length - 1 && PHASES[ends.length]!.ends!.test(line)) ends.push(now);
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0 || ends.length !== PHASES.length - 1) throw new Error(`the --no-session check exited ${code} after ${ends.length} of its phases`);
+  ends.push(performance.now() - started);
+  return ends.map((end, i) => end - (i === 0 ? 0 : ends[i - 1]!));
+}
+
 function row(name: string, samples: number[], manualP50?: number): string {
   const p50 = percentile(samples, 50);
   const ratio = manualP50 === undefined ? '' : `   ${(p50 / manualP50).toFixed(2)} of manual`;
@@ -111,6 +144,11 @@ async function main(): Promise<void> {
     const cold = await timeRuns(runs, () => cliCheck(sshd, { EBPF_STUDIO_SESSION_DIR: newSessionDir(), EBPF_STUDIO_SESSION_IDLE_SECONDS: '5' }));
     console.log(row('ebpf-studio check, fully cold (session process started)', cold, manualP50));
     console.log(row('ebpf-studio check --no-session', await timeRuns(runs, () => cliCheck(sshd, {}, ['--no-session'])), manualP50));
+    const login = ['-i', sshd.identityFile, '-o', `UserKnownHostsFile=${sshd.knownHostsFile}`, '-o', 'BatchMode=yes', '-p', String(sshd.port), `${sshd.user}@${sshd.host}`, 'true'];
+    console.log(row('  for scale: ssh host true (one login)', await timeRuns(runs, () => void execFileSync('ssh', login)), manualP50));
+    const phases: number[][] = PHASES.map(() => []);
+    await timeRuns(runs, async () => (await noSessionPhases(sshd)).forEach((ms, i) => phases[i]!.push(ms)));
+    PHASES.forEach((phase, i) => console.log(row(`  --no-session: ${phase.name}`, phases[i]!.slice(1))));
     // The user's ssh instead of ours (what a target with certificates gets): one ssh -M login, commands as sessions.
     const openssh = ['--ssh-client', 'openssh'];
     const warmOpensshDir = newSessionDir();
