@@ -63,10 +63,15 @@ const vmlinuxDir = path.join(scratch, 'vmlinux');
 fs.mkdirSync(vmlinuxDir);
 fs.writeFileSync(path.join(vmlinuxDir, 'vmlinux.h'), execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { maxBuffer: 1 << 30 }));
 
+/** OpenSSH's options for the private sshd, as the manual way and the login row use them. */
+function sshOptions(sshd: PrivateSshd): string[] {
+  return ['-i', sshd.identityFile, '-o', `UserKnownHostsFile=${sshd.knownHostsFile}`, '-o', 'BatchMode=yes'];
+}
+
 function manualOverSsh(sshd: PrivateSshd): Promise<number[]> {
   const remoteDir = path.join(scratch, 'remote');
   fs.mkdirSync(remoteDir, { recursive: true });
-  const ssh = ['-i', sshd.identityFile, '-o', `UserKnownHostsFile=${sshd.knownHostsFile}`, '-o', 'BatchMode=yes'];
+  const ssh = sshOptions(sshd);
   const pin = `/sys/fs/bpf/ebpf-studio-bench-cli-${process.pid}`;
   const remoteFile = path.join(remoteDir, path.basename(program));
   const clang = ['clang', '-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I${vmlinuxDir}`, '-c', remoteFile, '-o', `${remoteDir}/manual.o`].join(' ');
@@ -84,8 +89,13 @@ function newSessionDir(): string {
   return dir;
 }
 
+/** `ebpf-studio check` of the program on the private sshd, as Node's arguments. */
+function checkArgs(sshd: PrivateSshd, extra: string[]): string[] {
+  return [cli, 'check', program, '--target', `ssh://${sshd.user}@${sshd.host}:${sshd.port}`, '--identity', sshd.identityFile, '--known-hosts', sshd.knownHostsFile, ...extra];
+}
+
 function cliCheck(sshd: PrivateSshd, env: Record<string, string>, extra: string[] = []): void {
-  const args = [cli, 'check', program, '--target', `ssh://${sshd.user}@${sshd.host}:${sshd.port}`, '--identity', sshd.identityFile, '--known-hosts', sshd.knownHostsFile, ...extra];
+  const args = checkArgs(sshd, extra);
   const inherited = { ...process.env };
   delete inherited['EBPF_STUDIO_SESSION'];
   const out = execFileSync(process.execPath, args, { cwd: programDir, encoding: 'utf8', env: { ...inherited, ...env } });
@@ -105,9 +115,8 @@ const PHASES = [
 ] as const;
 
 async function noSessionPhases(sshd: PrivateSshd): Promise<number[]> {
-  const args = [cli, 'check', program, '--target', `ssh://${sshd.user}@${sshd.host}:${sshd.port}`, '--identity', sshd.identityFile, '--known-hosts', sshd.knownHostsFile, '--no-session'];
   const started = performance.now();
-  const child = spawn(process.execPath, args, { cwd: programDir, env: { ...process.env, EBPF_STUDIO_DEBUG: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, checkArgs(sshd, ['--no-session']), { cwd: programDir, env: { ...process.env, EBPF_STUDIO_DEBUG: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
   const ends: number[] = [];
   let pending = '';
   child.stderr.setEncoding('utf8');
@@ -144,7 +153,7 @@ async function main(): Promise<void> {
     const cold = await timeRuns(runs, () => cliCheck(sshd, { EBPF_STUDIO_SESSION_DIR: newSessionDir(), EBPF_STUDIO_SESSION_IDLE_SECONDS: '5' }));
     console.log(row('ebpf-studio check, fully cold (session process started)', cold, manualP50));
     console.log(row('ebpf-studio check --no-session', await timeRuns(runs, () => cliCheck(sshd, {}, ['--no-session'])), manualP50));
-    const login = ['-i', sshd.identityFile, '-o', `UserKnownHostsFile=${sshd.knownHostsFile}`, '-o', 'BatchMode=yes', '-p', String(sshd.port), `${sshd.user}@${sshd.host}`, 'true'];
+    const login = [...sshOptions(sshd), '-p', String(sshd.port), `${sshd.user}@${sshd.host}`, 'true'];
     console.log(row('  for scale: ssh host true (one login)', await timeRuns(runs, () => void execFileSync('ssh', login)), manualP50));
     const phases: number[][] = PHASES.map(() => []);
     await timeRuns(runs, async () => (await noSessionPhases(sshd)).forEach((ms, i) => phases[i]!.push(ms)));

@@ -66,7 +66,7 @@ export async function runToCompletion(process: RunningProcess, options: { signal
  */
 async function exitUnlessAborted(process: RunningProcess, signal: AbortSignal | undefined): Promise<ExitStatus> {
   if (!signal) return process.exited;
-  let onAbort = (): void => {};
+  let onAbort!: () => void;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => {
       process.kill();
