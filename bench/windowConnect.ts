@@ -1,11 +1,12 @@
 /**
  * What a second VS Code window pays to reach an SSH target, side by side in one run: opening its
- * agent session over its own connection (SSH login, the login shell's rc files on the agent's exec,
- * hello) against over the connection the session process already keeps for another window (the
- * same exec and hello, no login); then what a save costs over each (a compile and load of a small
- * program, the requests relayed through the session process or not). The target is a private sshd
- * on 127.0.0.1 logging in as root with root's login shell. Uses the shipped agent in out/ (run
- * `npm run build` first). Reports p50/p95 and shared / own (p50).
+ * own agent session over its own connection (SSH login, the login shell's rc files on the agent's
+ * exec, hello) against taking its place on the agent the session process already shares with
+ * another window (no login, no exec, no hello: one exchange on a local socket); then what a save
+ * costs through each (a compile and load of a small program, the requests relayed through the
+ * session process or not). The target is a private sshd on 127.0.0.1 logging in as root with
+ * root's login shell. Uses the shipped agent in out/ (run `npm run build` first). Reports p50/p95
+ * and shared / own (p50).
  *
  *   node --import tsx bench/windowConnect.ts [--runs N]
  */
@@ -14,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openAgentSession, type AgentSession, type OpenSessionOptions } from '../remote-agent/client/agentSession';
-import { connectThroughSessionProcess } from '../remote-agent/client/sessionProcessTransport';
+import { agentThroughSessionProcess } from '../remote-agent/client/sessionProcessAgent';
 import { startSshd } from '../test/support/sshd';
 import { stopSessionProcessesIn } from '../test/support/sessionProcesses';
 import { percentile, timeRuns } from './samples';
@@ -39,7 +40,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 function row(name: string, samples: number[], baseP50?: number): string {
   const p50 = percentile(samples, 50);
-  const ratio = baseP50 === undefined ? '' : `   ${(p50 / baseP50).toFixed(2)} of its own connection's`;
+  const ratio = baseP50 === undefined ? '' : `   ${(p50 / baseP50).toFixed(2)} of its own agent's`;
   return `  ${name.padEnd(58)} ${p50.toFixed(0).padStart(6)} ms ${percentile(samples, 95).toFixed(0).padStart(6)} ms${ratio}`;
 }
 
@@ -66,23 +67,23 @@ async function main(): Promise<void> {
     sshConfigFile: path.join(scratch, 'no-ssh-config'),
   };
   const shared = async (): Promise<AgentSession> => {
-    const transport = await connectThroughSessionProcess(launcher, connection);
-    if ('direct' in transport) throw new Error(`the session process did not share the connection: ${transport.notice}`);
-    return openAgentSession({ ...options, transport });
+    const place = await agentThroughSessionProcess(launcher, { share: { ...connection, clientVersion: 'bench-window', graceSeconds: 120 } }, { signal: new AbortController().signal });
+    if ('direct' in place) throw new Error(`the session process did not share its agent: ${place.notice}`);
+    return place;
   };
-  // The first window: it holds the shared connection for the whole bench.
+  // The first window: it holds the shared agent for the whole bench.
   const firstWindow = await shared();
   try {
     console.log(`a second window reaching an SSH target (127.0.0.1), ${runs} runs after one warm-up, kernel ${os.release()}, ${os.cpus().length} CPUs; p50, p95`);
     const own = await timeRuns(runs, async () => (await openAgentSession(options)).dispose());
-    console.log(row('open the session over its own connection', own));
-    console.log(row('open the session over the shared connection', await timeRuns(runs, async () => (await shared()).dispose()), percentile(own, 50)));
+    console.log(row('open its own agent session over its own connection', own));
+    console.log(row('take a place on the shared agent', await timeRuns(runs, async () => (await shared()).dispose()), percentile(own, 50)));
     const ownSession = await openAgentSession(options);
     const sharedSession = await shared();
     try {
       const ownSave = await timeRuns(runs, () => save(ownSession));
-      console.log(row('a save (compile, load, release), own connection', ownSave));
-      console.log(row('a save (compile, load, release), shared connection', await timeRuns(runs, () => save(sharedSession)), percentile(ownSave, 50)));
+      console.log(row('a save (compile, load, release), its own agent', ownSave));
+      console.log(row('a save (compile, load, release), shared agent', await timeRuns(runs, () => save(sharedSession)), percentile(ownSave, 50)));
     } finally {
       await ownSession.dispose();
       await sharedSession.dispose();

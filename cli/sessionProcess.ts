@@ -3,10 +3,11 @@
  * that keeps SSH connections warm for the user's CLI runs and editor windows, and agents warm
  * between CLI runs, as OpenSSH's ControlPersist keeps a master connection. The first client starts
  * it detached (remote-agent/client/sessionProcessLink.ts) and it exits after N seconds (default
- * 600) with no client using it. A window asks for the connection (`connect`) and runs its commands
- * over it (`exec`), its own agent among them; what follows is about CLI runs' agents.
+ * 600) with no client using it.
  *
- * One connection per target and connection options; on it, agents. A run checks out one agent for
+ * One connection per target and connection options; on it, agents. Editor windows share one agent
+ * per target (`share`, sharedAgent.ts: each window its own place on it, resumed after a dropped link
+ * while this process resumes the agent). A CLI run checks out one agent for
  * itself alone (a concurrent run gets another agent over the same connection: another exec channel);
  * after the reply line the socket is a byte pipe to that agent's JSON-RPC stream. When the run's
  * socket closes, the agent is sent `reset` (which runs after everything the run sent, since the agent
@@ -20,13 +21,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { connectToTarget, openAgentSession, type AgentSession } from '../remote-agent/client/agentSession';
+import { connectToTarget, openAgentSession, type AgentSession, type OpenSessionOptions } from '../remote-agent/client/agentSession';
 import { describeCredential, type CredentialPrompter } from '../remote-agent/client/credentialPrompt';
 import { AgentSessionError } from '../remote-agent/client/sessionError';
 import type { RunningProcess, Transport } from '../remote-agent/client/transport';
+import type { ResumeTicket } from '../remote-agent/protocol';
 import { agentBinaryDir, agentSourceDir } from './cliSession';
 import { buildId, ensurePrivateDirectory } from '../remote-agent/client/sessionProcessDirectory';
-import { encodeFrame, FrameKind, MAX_FRAME_PAYLOAD, readFirstLine, type AgentRequest, type ConnectionRequest, type SessionReply, type SessionRequest } from '../remote-agent/client/sessionProcessWire';
+import { readFirstLine, type AgentRequest, type ConnectionRequest, type SessionReply, type SessionRequest, type SessionStatus, type SharedResumed, type ShareRequest } from '../remote-agent/client/sessionProcessWire';
+import { SharedAgent } from './sharedAgent';
 
 export const DEFAULT_IDLE_SECONDS = 600;
 /** How long a checked-in agent may take to finish the run's last requests and its reset. */
@@ -172,10 +175,20 @@ interface WarmAgent {
   dead: boolean;
 }
 
+/** The agent every window of the user shares on a target (sharedAgent.ts), while it is started and resumed. */
+interface SharedEntry {
+  serial: number;
+  /** The connection it was started on (what a target asked of a person is noted there). */
+  kept: KeptConnection;
+  /** Rejects when it could not be started; then forgotten, and the next window tries again. */
+  ready: Promise<SharedAgent>;
+}
+
+/** A resume of a shared agent waits this long before its first try, then doubles up to the last. */
+const SHARED_RESUME_DELAYS_MS = [500, 1000, 2000, 4000, 5000];
+
 interface KeptConnection {
   key: string;
-  /** What editor windows name it by in `exec` requests. */
-  serial: number;
   transport: Promise<Transport>;
   agents: WarmAgent[];
   /** What a connection of these options needed from a person, when it did. */
@@ -184,11 +197,14 @@ interface KeptConnection {
 
 class SessionServer {
   private readonly connections = new Map<string, KeptConnection>();
-  private nextConnection = 1;
+  /** By connection key, agent start key and grace period. */
+  private readonly sharedAgents = new Map<string, SharedEntry>();
   /** Connection keys whose target asked for a secret, and what it asked for: those runs go direct. */
   private readonly neededPrompts = new Map<string, { what: string; until: number }>();
   private readonly build = buildId();
   private activeRuns = 0;
+  /** The sessions of the shared agents now, disposed when the process stops. */
+  private readonly sharedSessions = new Set<AgentSession>();
   private idleTimer: NodeJS.Timeout | undefined;
   private nextSerial = 1;
   private server: net.Server | undefined;
@@ -225,7 +241,7 @@ class SessionServer {
   /** Listens on the socket; false when a live session process already does. A stale socket is removed. */
   private async listen(): Promise<boolean> {
     for (let attempt = 0; attempt < 2; attempt++) {
-      // Half-open: a command's stdin ends with the client's half-close while its output still flows.
+      // Half-open: a client ends its requests with a half-close while answers still flow.
       const server = net.createServer({ allowHalfOpen: true }, (socket) => void this.serve(socket));
       const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
         server.once('error', resolve);
@@ -256,6 +272,10 @@ class SessionServer {
     this.server?.close();
     // Only our own socket: a newer process may have replaced a socket it thought stale.
     fs.rmSync(this.socketPath, { force: true });
+    const shared = [...this.sharedAgents.values()];
+    this.sharedAgents.clear();
+    await Promise.all(shared.map((entry) => entry.ready.then((agent) => agent.end(new Error(`the session process stopped (${why})`)), () => undefined)));
+    await Promise.all([...this.sharedSessions].map((session) => session.dispose()));
     const connections = [...this.connections.values()];
     this.connections.clear();
     await Promise.all(
@@ -283,12 +303,11 @@ class SessionServer {
         return;
       }
       if (request.status) {
-        reply(socket, { status: this.status() });
+        reply(socket, { status: await this.status() });
         socket.end();
         return;
       }
-      if (request.connect !== undefined) return await this.serveConnect(socket, request.connect);
-      if (request.exec !== undefined) return await this.serveExec(socket, request.exec, rest);
+      if (request.share !== undefined) return await this.serveShare(socket, request.share, rest);
       if (request.open === undefined) throw new Error('the request asks for nothing');
       // A run ends by half-closing its socket: the pipe's other half ends with it.
       socket.once('end', () => socket.end());
@@ -313,9 +332,12 @@ class SessionServer {
     }
   }
 
-  private status(): { connections: number; agents: { serial: number; busy: boolean }[] } {
+  private async status(): Promise<SessionStatus> {
     const agents = [...this.connections.values()].flatMap((c) => c.agents.map((a) => ({ serial: a.serial, busy: a.busy })));
-    return { connections: this.connections.size, agents };
+    const shared = await Promise.all(
+      [...this.sharedAgents.values()].map(async (entry) => ({ serial: entry.serial, windows: await entry.ready.then((a) => a.windows, () => 0) })),
+    );
+    return { connections: this.connections.size, agents, shared };
   }
 
   private async checkOut(request: AgentRequest): Promise<{ agent: WarmAgent; reused: boolean } | { reply: SessionReply }> {
@@ -368,10 +390,10 @@ class SessionServer {
   }
 
   /**
-   * `connect` (an editor window): the connection, and this socket as its watch until the window
-   * closes it: a `lost` line goes out when the link is gone.
+   * `share` (an editor window): the target's shared agent, started for the first window; the socket
+   * is then the window's JSON-RPC stream to it (a new place, or the one its ticket names).
    */
-  private async serveConnect(socket: net.Socket, request: ConnectionRequest): Promise<void> {
+  private async serveShare(socket: net.Socket, request: ShareRequest, alreadyRead: Buffer): Promise<void> {
     const key = connectionKey(request);
     const needed = this.rememberedPrompt(key);
     if (needed !== undefined) {
@@ -379,44 +401,109 @@ class SessionServer {
       socket.end();
       return;
     }
-    const kept = this.connectionFor(key, request);
-    let transport: Transport;
+    const sharedKey = JSON.stringify([key, agentStartKey(request), request.graceSeconds]);
+    let entry = this.sharedAgents.get(sharedKey);
+    const reused = entry !== undefined;
+    if (entry === undefined) {
+      const kept = this.connectionFor(key, request);
+      const made: SharedEntry = { serial: this.nextSerial++, kept, ready: this.startShared(sharedKey, key, kept, request) };
+      entry = made;
+      this.sharedAgents.set(sharedKey, made);
+      void made.ready.catch(() => {
+        if (this.sharedAgents.get(sharedKey) === made) this.sharedAgents.delete(sharedKey);
+      });
+    }
+    let shared: SharedAgent;
+    let place: number;
+    let ticket: ResumeTicket | undefined;
+    let resumed: SharedResumed | undefined;
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort(new Error('the window left'));
+    socket.once('close', onClose);
     try {
-      transport = await kept.transport;
+      try {
+        shared = await entry.ready;
+      } catch (error) {
+        reply(socket, this.failureReply(entry.kept, error));
+        socket.end();
+        return;
+      }
+      if (request.resume !== undefined) {
+        ({ place, resumed } = await shared.reclaim(request.resume.ticket, request.resume.streams, gone.signal));
+        ticket = request.resume.ticket;
+      } else {
+        ({ place, ticket } = shared.newPlace());
+      }
     } catch (error) {
-      reply(socket, this.failureReply(kept, error));
+      if (!(error instanceof AgentSessionError)) throw error;
+      reply(socket, { error: { kind: error.kind, message: error.message } });
       socket.end();
       return;
+    } finally {
+      socket.off('close', onClose);
     }
-    reply(socket, { connected: { description: transport.description, connection: kept.serial } });
-    void transport.lost.then((reason) => {
-      if (socket.destroyed) return;
-      socket.end(`${JSON.stringify({ lost: reason.message })}\n`);
-    });
+    reply(socket, { ok: { hello: shared.hello, description: shared.description, agent: entry.serial, reused, resume: ticket, ...(resumed !== undefined && { resumed }) } });
+    if (alreadyRead.length > 0) socket.unshift(alreadyRead);
+    // A window ends by half-closing its socket: ours ends with it.
     socket.once('end', () => socket.end());
-    socket.resume();
-    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await shared.serve(place, socket);
   }
 
-  /** `exec`: one command over a kept connection, its output framed back until its exit. */
-  private async serveExec(socket: net.Socket, request: { connection: number; command: string }, alreadyRead: Buffer): Promise<void> {
-    const kept = [...this.connections.values()].find((c) => c.serial === request.connection);
-    let child: RunningProcess;
-    try {
-      if (kept === undefined) throw new Error('that connection is gone');
-      if (typeof request.command !== 'string') throw new Error('the request names no command');
-      child = await (await kept.transport).spawn(request.command);
-    } catch (error) {
-      reply(socket, { error: { kind: 'closed', message: (error as Error).message } });
-      socket.end();
-      return;
+  /** Starts the shared agent of `sharedKey`, watched: a dropped link is resumed within its grace period. */
+  private async startShared(sharedKey: string, key: string, kept: KeptConnection, request: ShareRequest): Promise<SharedAgent> {
+    const session = await openAgentSession({ ...agentOptions(request, kept), transport: lend(await kept.transport), graceSeconds: request.graceSeconds });
+    const shared = new SharedAgent(session.hello, session.description, request.graceSeconds, session.client, log);
+    log(`shared agent on ${session.description} started`);
+    this.watchShared(sharedKey, key, request, shared, session);
+    return shared;
+  }
+
+  private watchShared(sharedKey: string, key: string, request: ShareRequest, shared: SharedAgent, session: AgentSession): void {
+    this.sharedSessions.add(session);
+    void session.closed.then((reason) => {
+      this.sharedSessions.delete(session);
+      if (this.stopping) return;
+      const ticket = session.resumeTicket;
+      if (ticket === null) return this.endShared(sharedKey, shared, reason);
+      log(`shared agent on ${session.description}: link lost (${reason.message}); resuming within ${ticket.graceSeconds} s`);
+      shared.linkLost(reason);
+      void this.resumeShared(sharedKey, key, request, shared, ticket, Date.now() + ticket.graceSeconds * 1000);
+    });
+  }
+
+  /** Tries to resume the shared agent over a new connection until its grace period ends. */
+  private async resumeShared(sharedKey: string, key: string, request: ShareRequest, shared: SharedAgent, ticket: ResumeTicket, deadline: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, SHARED_RESUME_DELAYS_MS[Math.min(attempt, SHARED_RESUME_DELAYS_MS.length - 1)]));
+      if (this.stopping) return;
+      if (Date.now() > deadline) return this.endShared(sharedKey, shared, new Error(`the link to ${shared.description} stayed down longer than the ${ticket.graceSeconds} s grace period; what was attached there was released`));
+      const kept = this.connectionFor(key, request);
+      try {
+        const session = await openAgentSession({
+          ...agentOptions(request, kept),
+          transport: lend(await kept.transport),
+          graceSeconds: request.graceSeconds,
+          resume: { ticket, streams: shared.streamsReceived(), listen: (client) => shared.listenTo(client) },
+        });
+        shared.linkResumed(session.client, session.resumed ?? { streams: [], objects: [] });
+        this.watchShared(sharedKey, key, request, shared, session);
+        return;
+      } catch (error) {
+        if (error instanceof AgentSessionError && (error.kind === 'session-expired' || error.kind === 'session-refused')) return this.endShared(sharedKey, shared, error);
+        log(`shared agent on ${shared.description}: resume try ${attempt + 1} failed: ${(error as Error).message}`);
+      }
     }
-    reply(socket, { started: true });
-    await pipeFramed(socket, child, alreadyRead);
+  }
+
+  private endShared(sharedKey: string, shared: SharedAgent, reason: Error): void {
+    log(`shared agent on ${shared.description} stopped: ${reason.message}`);
+    shared.end(reason);
+    const entry = this.sharedAgents.get(sharedKey);
+    if (entry !== undefined) void entry.ready.then((current) => current === shared && this.sharedAgents.delete(sharedKey), () => undefined);
   }
 
   private connect(key: string, request: ConnectionRequest): KeptConnection {
-    const kept: KeptConnection = { key, serial: this.nextConnection++, transport: Promise.resolve(undefined as unknown as Transport), agents: [] };
+    const kept: KeptConnection = { key, transport: Promise.resolve(undefined as unknown as Transport), agents: [] };
     kept.transport = connectToTarget({
       target: request.target,
       agentSourceDir: agentSourceDir(),
@@ -438,34 +525,13 @@ class SessionServer {
   }
 
   private async startAgent(kept: KeptConnection, request: AgentRequest): Promise<WarmAgent> {
-    const transport = await kept.transport;
     let tap: AgentTap | undefined;
-    // The shared connection, lent: an agent's session must not close it, and its process is tapped.
-    const lent: Transport = {
-      description: transport.description,
-      lost: transport.lost,
-      run: (command, options) => transport.run(command, options),
-      writeFile: (file, content, mode, signal) => transport.writeFile(file, content, mode, signal),
-      spawn: async (command) => {
-        tap = new AgentTap(await transport.spawn(command));
-        return tap.forSession;
-      },
-      dispose: async () => {},
-    };
-    const session = await openAgentSession({
-      target: request.target,
-      agentSourceDir: agentSourceDir(),
-      ...(agentBinaryDir() !== undefined && { agentBinaryDir: agentBinaryDir() }),
-      ...(request.knownHostsFile !== undefined && { knownHostsFile: request.knownHostsFile }),
-      ...(request.identityFile !== undefined && { identityFile: request.identityFile }),
-      ...(request.sudo !== undefined && { sudo: request.sudo }),
-      ...(request.workDirectory !== undefined && { workDirectory: request.workDirectory }),
-      ...(request.chosenBy !== undefined && { chosenBy: request.chosenBy }),
-      ...(request.canPrompt && { credentials: noteWhatIsAsked(kept) }),
-      clientVersion: request.clientVersion,
-      transport: lent,
-      log,
+    // The agent's process is tapped: its output goes to the run's socket after hello.
+    const lent = lend(await kept.transport, (started) => {
+      tap = new AgentTap(started);
+      return tap.forSession;
     });
+    const session = await openAgentSession({ ...agentOptions(request, kept), transport: lent });
     const agent: WarmAgent = { serial: this.nextSerial++, startKey: agentStartKey(request), session, tap: tap!, busy: true, dead: false };
     kept.agents.push(agent);
     void session.closed.then((reason) => {
@@ -488,6 +554,35 @@ class SessionServer {
       await agent.session.dispose();
     }
   }
+}
+
+/** The kept connection, lent to an agent's session, which must not close it; `tap` sees the agent's process. */
+function lend(transport: Transport, tap: (started: RunningProcess) => RunningProcess = (started) => started): Transport {
+  return {
+    description: transport.description,
+    lost: transport.lost,
+    run: (command, options) => transport.run(command, options),
+    writeFile: (file, content, mode, signal) => transport.writeFile(file, content, mode, signal),
+    spawn: async (command) => tap(await transport.spawn(command)),
+    dispose: async () => {},
+  };
+}
+
+/** How a direct session of this request would start its agent. */
+function agentOptions(request: AgentRequest, kept: KeptConnection): OpenSessionOptions {
+  return {
+    target: request.target,
+    agentSourceDir: agentSourceDir(),
+    ...(agentBinaryDir() !== undefined && { agentBinaryDir: agentBinaryDir() }),
+    ...(request.knownHostsFile !== undefined && { knownHostsFile: request.knownHostsFile }),
+    ...(request.identityFile !== undefined && { identityFile: request.identityFile }),
+    ...(request.sudo !== undefined && { sudo: request.sudo }),
+    ...(request.workDirectory !== undefined && { workDirectory: request.workDirectory }),
+    ...(request.chosenBy !== undefined && { chosenBy: request.chosenBy }),
+    ...(request.canPrompt && { credentials: noteWhatIsAsked(kept) }),
+    clientVersion: request.clientVersion,
+    log,
+  };
 }
 
 /**
@@ -529,51 +624,6 @@ function connectionKey(request: ConnectionRequest): string {
 /** How an agent is started over its connection: a run gets a kept agent only if it would start it so. */
 function agentStartKey(request: AgentRequest): string {
   return JSON.stringify([request.sudo, request.workDirectory, request.chosenBy].map((o) => o ?? null));
-}
-
-/**
- * Pipes a command's output to `socket` as frames (backpressure both ways), the socket's bytes to its
- * stdin (the client's half-close is EOF), and its exit status last. A socket closed first kills it.
- */
-async function pipeFramed(socket: net.Socket, child: RunningProcess, alreadyRead: Buffer): Promise<void> {
-  const forward = (kind: typeof FrameKind.Stdout | typeof FrameKind.Stderr, from: NodeJS.ReadableStream) => {
-    from.on('data', (chunk: Buffer) => {
-      if (socket.destroyed) return;
-      let flowing = true;
-      for (let at = 0; at < chunk.length; at += MAX_FRAME_PAYLOAD) flowing = socket.write(encodeFrame(kind, chunk.subarray(at, at + MAX_FRAME_PAYLOAD)));
-      if (!flowing) {
-        from.pause();
-        socket.once('drain', () => from.resume());
-      }
-    });
-  };
-  forward(FrameKind.Stdout, child.stdout);
-  forward(FrameKind.Stderr, child.stderr);
-  child.stdin.on('error', () => {
-    // A command that ended early closes its stdin; its exit status says why.
-  });
-  if (alreadyRead.length > 0) child.stdin.write(alreadyRead);
-  socket.on('data', (chunk: Buffer) => {
-    if (!child.stdin.write(chunk)) {
-      socket.pause();
-      child.stdin.once('drain', () => socket.resume());
-    }
-  });
-  socket.once('end', () => child.stdin.end());
-  const closedFirst = new Promise<'closed'>((resolve) => socket.once('close', () => resolve('closed')));
-  socket.resume();
-  const outcome = await Promise.race([child.exited, closedFirst]);
-  if (outcome === 'closed') {
-    // Its output is dropped from now on, and must flow for its exit to be seen: a stream paused
-    // for a socket that will never drain would hold the command's channel open for good.
-    child.stdout.resume();
-    child.stderr.resume();
-    child.kill();
-    await child.exited;
-    return;
-  }
-  socket.end(encodeFrame(FrameKind.Exit, Buffer.from(JSON.stringify(outcome))));
-  await closedFirst;
 }
 
 function reply(socket: net.Socket, message: SessionReply): void {

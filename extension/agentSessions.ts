@@ -13,8 +13,9 @@
  * Sessions are opened with the `ebpfStudio.reconnectGraceSeconds` grace period: when one is lost,
  * its resume ticket is kept (in memory only) and the reconnect within that time resumes it, telling
  * the registered ResumeParty (the running programs) so they carry on with the same agent.
- * An SSH target's connection is the one the per-user session process keeps for all the user's
- * windows and CLI runs (`ebpfStudio.shareConnections`); this window's agent runs over it as its own.
+ * An SSH target's agent is the one the per-user session process shares between all the user's
+ * windows (`ebpfStudio.shareConnections`, cli/sharedAgent.ts): this window has its place on it,
+ * resumed through the session process; a target that wants a secret gets this window's own agent.
  */
 import * as vscode from 'vscode';
 import { AgentSessionError, openAgentSession, type AgentSession, type CredentialPrompter, type HostKeyInfo, type OpenSessionOptions } from '../remote-agent/client/agentSession';
@@ -22,12 +23,11 @@ import type { AgentClient } from '../remote-agent/client/agentClient';
 import type { ResumeTicket } from '../remote-agent/protocol';
 import { LocalCompiler } from '../remote-agent/client/kernelMatrix';
 import type { AgentSessionErrorKind } from '../remote-agent/client/sessionError';
-import { resolveTargetText, TARGETS_FILE, type NamedTarget } from '../remote-agent/client/namedTargets';
+import { resolveTargetText, TARGETS_FILE, type NamedTarget, type TargetSessionOptions } from '../remote-agent/client/namedTargets';
 import type { TargetSpec } from '../remote-agent/client/targetSpec';
 import type { ExtensionLog } from './extensionLog';
-import { connectThroughSessionProcess } from '../remote-agent/client/sessionProcessTransport';
+import { agentThroughSessionProcess } from '../remote-agent/client/sessionProcessAgent';
 import { SESSION_PROCESS_ENV, type SessionProcessLauncher } from '../remote-agent/client/sessionProcessLink';
-import type { Transport } from '../remote-agent/client/transport';
 import { readNamedTargets, readSettings, resolveTarget, storeTarget, type EbpfStudioSettings, type ResolvedTarget } from './settings';
 
 export type ConnectionState =
@@ -66,7 +66,7 @@ export interface AgentSessionsOptions {
   log: ExtensionLog;
   /** Asks for passphrases and passwords (credentialPrompts.ts). */
   credentials: CredentialPrompter;
-  /** How to start the per-user session process that SSH connections are shared through (`ebpfStudio.shareConnections`). */
+  /** How to start the per-user session process that SSH targets' agents are shared through (`ebpfStudio.shareConnections`). */
   sessionProcess: SessionProcessLauncher;
 }
 
@@ -82,7 +82,9 @@ export class AgentSessions implements vscode.Disposable {
   /** The pending automatic reconnect of each target whose connection was lost. */
   private readonly retries = new Map<string, NodeJS.Timeout>();
   /** The resume ticket of each target whose session was lost, and when (kept in memory only, never logged). */
-  private readonly lostTickets = new Map<string, { ticket: ResumeTicket; lostAt: number }>();
+  private readonly lostTickets = new Map<string, { ticket: ResumeTicket; lostAt: number; shared: boolean }>();
+  /** Sessions that are this window's place on the shared agent: their tickets are the session process's to honour. */
+  private readonly sharedSessions = new WeakSet<AgentSession>();
   private readonly resumeParties = new Set<ResumeParty>();
   /** Targets given up on after their automatic tries, and since when their connection was lost. */
   private readonly unreachable = new Map<string, number>();
@@ -289,10 +291,14 @@ export class AgentSessions implements vscode.Disposable {
       this.tellExpired(description, `the link stayed down longer than the ${lost.ticket.graceSeconds} s grace period`);
     }
     try {
-      const transport = await this.sharedConnection(target, description, settings);
-      const opened = await openAgentSession({
+      // A place on the shared agent is resumed through the session process; a direct session's ticket, directly.
+      let opened = resume === undefined || lost?.shared ? await this.sharedAgent(target, description, settings, startOptions, resume) : undefined;
+      if (opened === undefined && resume !== undefined && lost?.shared) {
+        this.tellExpired(description, 'the session process that kept what was attached is no longer there');
+        resume = undefined;
+      }
+      opened ??= await openAgentSession({
         ...startOptions,
-        ...(transport !== undefined && { transport }),
         graceSeconds: settings.reconnectGraceSeconds,
         ...(resume !== undefined && { resume }),
         target,
@@ -336,28 +342,41 @@ export class AgentSessions implements vscode.Disposable {
   }
 
   /**
-   * The SSH connection of `target` as the session process shares it with the user's other windows
-   * and CLI runs, or undefined when this window connects by itself (sharing is off, not an SSH
-   * target, or the session process handed it back: a secret or a host-key decision is needed).
+   * This window's place on the agent the session process shares with the user's other windows, or
+   * undefined when this window starts its own (sharing is off, not an SSH target, or the session
+   * process handed it back: a secret or a host-key decision is needed, which only a window asks).
    */
-  private async sharedConnection(target: TargetSpec, description: string, settings: EbpfStudioSettings): Promise<Transport | undefined> {
+  private async sharedAgent(
+    target: TargetSpec,
+    description: string,
+    settings: EbpfStudioSettings,
+    startOptions: Partial<TargetSessionOptions>,
+    resume: OpenSessionOptions['resume'],
+  ): Promise<AgentSession | undefined> {
     if (target.kind !== 'ssh' || !settings.shareConnections || process.env[SESSION_PROCESS_ENV] === 'off') return undefined;
-    const shared = await connectThroughSessionProcess(
+    const shared = await agentThroughSessionProcess(
       this.options.sessionProcess,
       {
-        target,
-        ...(settings.knownHostsFile ? { knownHostsFile: settings.knownHostsFile } : {}),
-        ...(settings.identityFile ? { identityFile: settings.identityFile } : {}),
-        sshClient: settings.sshClient,
-        canPrompt: true,
+        share: {
+          target,
+          ...startOptions,
+          ...(settings.knownHostsFile ? { knownHostsFile: settings.knownHostsFile } : {}),
+          ...(settings.identityFile ? { identityFile: settings.identityFile } : {}),
+          sshClient: settings.sshClient,
+          canPrompt: true,
+          clientVersion: this.options.clientVersion,
+          graceSeconds: settings.reconnectGraceSeconds,
+          ...(resume !== undefined && { resume: { ticket: resume.ticket, streams: resume.streams } }),
+        },
       },
-      this.shutdown.signal,
+      { signal: this.shutdown.signal, ...(resume?.listen !== undefined && { listen: resume.listen }) },
     );
     if ('direct' in shared) {
       this.options.log.info(`${description}: ${shared.notice}`);
       return undefined;
     }
-    this.options.log.info(`${description}: using the SSH connection shared through the session process`);
+    this.sharedSessions.add(shared);
+    this.options.log.info(`${description}: using the agent the session process shares with this user's other windows`);
     return shared;
   }
 
@@ -384,7 +403,7 @@ export class AgentSessions implements vscode.Disposable {
     if (!isCurrent) return; // replaced by Reconnect: its closing is expected
     this.sessions.delete(description);
     if (session.resumeTicket !== null && !this.shutdown.signal.aborted) {
-      this.lostTickets.set(description, { ticket: session.resumeTicket, lostAt: Date.now() });
+      this.lostTickets.set(description, { ticket: session.resumeTicket, lostAt: Date.now(), shared: this.sharedSessions.has(session) });
       this.options.log.info(`${description}: the agent keeps what was attached for ${session.resumeTicket.graceSeconds} s; a reconnect within that time resumes it`);
     }
     const target = this.target.resolved;

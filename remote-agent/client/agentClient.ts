@@ -61,6 +61,12 @@ export interface AgentClientOptions {
   explainClose?: (cause: Error | undefined) => Error | Promise<Error>;
   /** Where vscode-jsonrpc's own complaints go (unexpected responses, unhandled notifications). */
   log?: (line: string) => void;
+  /**
+   * Handlers of notifications that are not the agent's own, from what stands between the client and
+   * the agent (the session process's `sharedAgent/closing`). Called as each is read, so one sent
+   * right before the stream ends is heard before the close is explained.
+   */
+  notifications?: Record<string, (params: unknown) => void>;
 }
 
 /** Unhandled `events` batches at which the client stops reading the agent, and at which it reads again. */
@@ -81,6 +87,7 @@ export class AgentClient implements AgentRequester<AgentMethod>, AgentListener<A
   private pendingEventBatches = 0;
   private readingPaused = false;
   private readonly input: Readable;
+  private readonly otherNotifications: Record<string, (params: unknown) => void>;
 
   constructor(input: Readable, output: Writable, options: AgentClientOptions = {}) {
     this.closed = new Promise<Error>((resolve) => {
@@ -95,6 +102,7 @@ export class AgentClient implements AgentRequester<AgentMethod>, AgentListener<A
       log: () => {},
     };
     this.input = input;
+    this.otherNotifications = options.notifications ?? {};
     this.connection = createMessageConnection(this.pacedReader(new LineMessageReader(input)), new LineMessageWriter(output), logger);
     // Always handled here, so every batch counted as pending is also counted as handled.
     this.connection.onNotification('events', (batch: EventsNotification) => this.dispatchEvents(batch));
@@ -180,6 +188,10 @@ export class AgentClient implements AgentRequester<AgentMethod>, AgentListener<A
       dispose: () => reader.dispose(),
       listen: (callback) =>
         reader.listen((message) => {
+          if (Message.isNotification(message) && Object.hasOwn(this.otherNotifications, message.method)) {
+            this.otherNotifications[message.method]!(message.params);
+            return;
+          }
           if (Message.isNotification(message) && message.method === 'events') {
             this.pendingEventBatches++;
             if (!this.readingPaused && this.pendingEventBatches >= PAUSE_AT_PENDING_BATCHES) {

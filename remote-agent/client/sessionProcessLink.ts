@@ -1,6 +1,6 @@
 /**
  * Finding the per-user session process (cli/sessionProcess.ts), or starting it detached, for the
- * CLI (cli/sessionClient.ts) and the editor (sessionProcessTransport.ts) alike. Whenever it cannot
+ * CLI and the editor alike (sessionProcessAgent.ts). Whenever it cannot
  * serve — its directory is not private, its socket is stale (removed, and a new process started for
  * the next client), it does not start — the caller is told why and connects directly: it never
  * waits on a session process that is not there.
@@ -76,17 +76,9 @@ export async function reachSessionProcess(launcher: SessionProcessLauncher): Pro
   return { socket, build };
 }
 
-/** Another socket to the session process already reached (one per command a shared connection runs). */
-export async function connectAgain(build: string): Promise<net.Socket> {
-  const socketPath = sessionSocketPath(sessionDirectory(), build);
-  const socket = await connectTo(socketPath);
-  if (typeof socket === 'string') throw new Error(`the session process no longer answers on ${socketPath}`);
-  return socket;
-}
-
 /**
  * A connected socket, or why not: no socket file ('absent'), or a file no process listens on
- * ('refused'). Half-open allowed: a command's stdin ends with our half-close while its output flows.
+ * ('refused'). Half-open allowed: a client ends its requests with a half-close while answers still flow.
  */
 export function connectTo(socketPath: string): Promise<net.Socket | 'absent' | 'refused'> {
   return new Promise((resolve) => {

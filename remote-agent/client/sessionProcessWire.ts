@@ -3,27 +3,22 @@
  * line each way, then what the request opened.
  * - `open` (a CLI run): an agent on a target, checked out with the run's own connection options;
  *   the reply carries its hello and the socket becomes a byte pipe of that agent's JSON-RPC lines.
- * - `connect` (an editor window, sessionProcessTransport.ts): the SSH connection alone, kept open
- *   on the session process's side and shared; the socket stays open as the connection's watch and
- *   carries one `lost` line when the link is gone.
- * - `exec` (the same window): one command run over that shared connection; after the reply the
- *   socket carries the command's stdin raw (half-closing it is EOF) one way and `frames` the other.
+ * - `share` (an editor window, sessionProcessAgent.ts): the agent of a target that every window of
+ *   the user shares (cli/sharedAgent.ts); the reply carries its hello and this window's resume
+ *   ticket, and the socket becomes this window's JSON-RPC stream to it, as if the agent were its own.
  * A reply can also say why the client must connect by itself.
  */
-import type { HelloResult } from '../protocol';
+import type { HelloResult, ResumeTicket, StreamCounters } from '../protocol';
 import type { AgentSessionErrorKind } from './sessionError';
 import type { SudoMode } from './namedTargets';
 import type { SshClientSetting } from './sshClientChoice';
 import type { TargetSpec } from './targetSpec';
-import type { ExitStatus } from './transport';
 
 export interface SessionRequest {
   /** buildId() of the CLI: a session process of another build refuses. */
   build: string;
   open?: AgentRequest;
-  connect?: ConnectionRequest;
-  /** `connection`: the number `connected` gave. */
-  exec?: { connection: number; command: string };
+  share?: ShareRequest;
   /** Asks how many connections and agents the process keeps (tests, debugging). */
   status?: true;
 }
@@ -46,85 +41,47 @@ export interface AgentRequest extends ConnectionRequest {
   clientVersion: string;
 }
 
+/** The shared agent of a target, for one editor window, or that window's place on it again. */
+export interface ShareRequest extends AgentRequest {
+  /** The window's wish for its things after its socket drops (hello's graceSeconds); part of the shared agent's key. */
+  graceSeconds: number;
+  /**
+   * Instead of a new place: the one `ok.resume` gave, whose socket closed (the link dropped), with
+   * the records of each of its streams this window received.
+   */
+  resume?: { ticket: ResumeTicket; streams: { streamId: string; decoded: number }[] };
+}
+
 export interface SessionStatus {
   connections: number;
   agents: { serial: number; busy: boolean }[];
+  /** Each shared agent: its serial and how many windows it serves (attached or waiting to be resumed). */
+  shared: { serial: number; windows: number }[];
 }
 
 export type SessionReply =
-  | { ok: { hello: HelloResult; description: string; agent: number; reused: boolean } }
+  | { ok: { hello: HelloResult; description: string; agent: number; reused: boolean; resume?: ResumeTicket | null; resumed?: SharedResumed } }
   /** The target wants a passphrase or password: the session never asks, the CLI connects itself. */
   | { needsPrompt: string }
   | { error: { kind: AgentSessionErrorKind; message: string } }
   /** Not served (another build); the CLI connects itself. */
   | { refused: string }
-  | { status: SessionStatus }
-  /** `connect`: the connection is up ('user@host:port'); a `lost` line follows when it goes. */
-  | { connected: { description: string; connection: number } }
-  /** `exec`: the command runs; frames follow. */
-  | { started: true };
+  | { status: SessionStatus };
 
-/** The line on a `connect` socket when the shared connection is gone. */
-export interface LostLine {
-  lost: string;
-}
-
-/** What an `exec` socket carries from the session process, each as kind byte, u32 BE length, payload. */
-export const FrameKind = {
-  Stdout: 1,
-  Stderr: 2,
-  /** JSON ExitStatus; the last frame. */
-  Exit: 3,
-} as const;
-export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
-
-export type Frame = { kind: typeof FrameKind.Stdout | typeof FrameKind.Stderr; data: Buffer } | { kind: typeof FrameKind.Exit; status: ExitStatus };
-
-/** Output larger than this goes in several frames. */
-export const MAX_FRAME_PAYLOAD = 64 * 1024;
-
-export function encodeFrame(kind: FrameKind, payload: Buffer): Buffer {
-  const header = Buffer.alloc(5);
-  header.writeUInt8(kind, 0);
-  header.writeUInt32BE(payload.length, 1);
-  return Buffer.concat([header, payload]);
+/** `share` with `resume`: what the window still holds on the shared agent (as session.resume answers). */
+export interface SharedResumed {
+  streams: { streamId: string; counters: StreamCounters }[];
+  objects: string[];
 }
 
 /**
- * Splits a byte stream into frames, whatever the chunks' boundaries. Throws on a kind it does not
- * know or a length over MAX_FRAME_PAYLOAD: the other side is not the session process of this build.
+ * Notification session process → window, on a `share` socket, right before the session process
+ * closes it: why. `resumable`: the window's things are kept for its ticket's grace period.
  */
-export class FrameReader {
-  private pending: Buffer = Buffer.alloc(0);
-
-  push(chunk: Buffer): Frame[] {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    const frames: Frame[] = [];
-    while (this.pending.length >= 5) {
-      const kind = this.pending.readUInt8(0);
-      const length = this.pending.readUInt32BE(1);
-      if (kind !== FrameKind.Stdout && kind !== FrameKind.Stderr && kind !== FrameKind.Exit) throw new Error(`unknown frame kind ${kind}`);
-      if (length > MAX_FRAME_PAYLOAD) throw new Error(`a frame of ${length} bytes is over the ${MAX_FRAME_PAYLOAD}-byte bound`);
-      if (this.pending.length < 5 + length) break;
-      const payload = this.pending.subarray(5, 5 + length);
-      this.pending = this.pending.subarray(5 + length);
-      if (kind === FrameKind.Exit) frames.push({ kind, status: parseExitStatus(payload) });
-      else frames.push({ kind, data: Buffer.from(payload) });
-    }
-    return frames;
-  }
-
-  /** Bytes of a frame not yet complete (a stream that ends with some was cut). */
-  get buffered(): number {
-    return this.pending.length;
-  }
-}
-
-function parseExitStatus(payload: Buffer): ExitStatus {
-  const value = JSON.parse(payload.toString('utf8')) as Partial<ExitStatus>;
-  const exitCode = typeof value.exitCode === 'number' ? value.exitCode : null;
-  const signal = typeof value.signal === 'string' ? value.signal : null;
-  return { exitCode, signal, ...(typeof value.failure === 'string' && { failure: value.failure }) };
+export const SHARED_CLOSING_NOTIFICATION = 'sharedAgent/closing';
+export interface SharedClosingNotice {
+  reason: string;
+  resumable: boolean;
 }
 
 /**

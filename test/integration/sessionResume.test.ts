@@ -5,7 +5,8 @@
  * openProgramRun. Restored within the grace period, the same run carries on through a resumed
  * session: its program still attached (bpftool agrees), its stream delivering again, and records
  * received + dropped = generated — as root, and as a user whose agent runs through passwordless
- * sudo (a local user the test creates); a run following trace_pipe gets the lines printed during
+ * sudo (a local user the test creates), and as an editor window's place on the agent the session
+ * process shares (the session process resumes the agent, the window its place); a run following trace_pipe gets the lines printed during
  * and after the cut, and its stop ends the follower through the new connection. Not restored: nothing of ours stays loaded after the grace
  * period, and a late resume says what happened.
  */
@@ -23,8 +24,8 @@ import { getpidHalvesDriver } from '../support/getpidDriver';
 import { runTrue } from '../support/processTree';
 import { ensureLoginUser, startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 import { startCuttableRelay } from '../support/tcpRelay';
-import { connectThroughSessionProcess } from '../../remote-agent/client/sessionProcessTransport';
-import type { Transport } from '../../remote-agent/client/transport';
+import { agentThroughSessionProcess } from '../../remote-agent/client/sessionProcessAgent';
+import type { AgentClient } from '../../remote-agent/client/agentClient';
 import { sourceLauncher, stopSessionProcessesIn } from '../support/sessionProcesses';
 
 const agentSourceDir = join(import.meta.dirname, '../../remote-agent/agent');
@@ -48,7 +49,7 @@ before(async () => {
 after(async () => {
   rmSync(SUDOERS, { force: true });
   await sshd?.stop();
-  rmSync(scratch, { recursive: true, force: true });
+  if (process.env.KEEP_SCRATCH) console.error("scratch", scratch); else rmSync(scratch, { recursive: true, force: true });
 });
 
 async function sessionOptionsThrough(relayPort: number, graceSeconds: number, user: string = sshd.user): Promise<OpenSessionOptions> {
@@ -95,8 +96,11 @@ async function until(what: string, done: () => boolean, timeoutMs = 15_000, stat
 
 let sessionDir: string | undefined;
 
-/** The connection of `options` as the session process keeps it, in a private directory of this file's. */
-async function sharedTransport(t: TestContext, options: OpenSessionOptions): Promise<Transport> {
+/**
+ * This window's place on the agent the session process shares between editor windows (in a
+ * private directory of this file's), as the editor opens it; with `resume`, the place of a dropped one.
+ */
+async function sharedWindow(t: TestContext, options: OpenSessionOptions, resume?: OpenSessionOptions['resume']): Promise<AgentSession> {
   if (sessionDir === undefined) {
     sessionDir = join(scratch, 'session');
     mkdirSync(sessionDir, { mode: 0o700 });
@@ -104,15 +108,31 @@ async function sharedTransport(t: TestContext, options: OpenSessionOptions): Pro
     const dir = sessionDir;
     t.after(() => stopSessionProcessesIn(dir));
   }
-  const { target, identityFile, knownHostsFile } = options;
-  const shared = await connectThroughSessionProcess(sourceLauncher, { target, identityFile: identityFile!, knownHostsFile: knownHostsFile!, sshClient: 'builtin', canPrompt: false });
-  if ('direct' in shared) throw new Error(`expected the shared connection: ${shared.notice}`);
+  const { target, identityFile, knownHostsFile, graceSeconds } = options;
+  const shared = await agentThroughSessionProcess(
+    sourceLauncher,
+    {
+      share: {
+        target,
+        identityFile: identityFile!,
+        knownHostsFile: knownHostsFile!,
+        sshClient: 'builtin',
+        canPrompt: false,
+        clientVersion: 'sessionResume.test',
+        graceSeconds: graceSeconds ?? 0,
+        ...(resume !== undefined && { resume: { ticket: resume.ticket, streams: resume.streams } }),
+      },
+    },
+    { signal: new AbortController().signal, ...(resume?.listen !== undefined && { listen: resume.listen }) },
+  );
+  if ('direct' in shared) throw new Error(`expected the shared agent: ${shared.notice}`);
   return shared;
 }
 
 /** A new session that resumes `first`'s dropped one, `run` carried over to it (heard from before the answer). */
-function resumeSession(options: OpenSessionOptions, first: AgentSession, run: ProgramRun) {
-  return openAgentSession({ ...options, resume: { ticket: first.resumeTicket!, streams: run.streamsDecoded(), listen: (client) => run.resumeOn(client) } });
+function resumeSession(options: OpenSessionOptions, first: AgentSession, run: ProgramRun, shared?: TestContext): Promise<AgentSession> {
+  const resume = { ticket: first.resumeTicket!, streams: run.streamsDecoded(), listen: (client: AgentClient) => run.resumeOn(client) };
+  return shared !== undefined ? sharedWindow(shared, options, resume) : openAgentSession({ ...options, resume });
 }
 
 /** The flood program attached through `session`'s agent in a run, its stream counted. */
@@ -134,20 +154,18 @@ async function floodRun(session: Awaited<ReturnType<typeof openAgentSession>>, c
 const HOW = {
   root: 'as root',
   sudo: 'the agent started with sudo -n',
-  shared: "as root, over the SSH connection the session process shares between editor windows",
+  shared: 'as root, a place on the agent the session process shares between editor windows',
 } as const;
 
 for (const through of ['root', 'sudo', 'shared'] as const) {
   test(`the link cut mid-stream and restored within the grace period (${HOW[through]}): the same program stays attached, the stream resumes, received + dropped = generated`, { skip: unavailable ?? false, timeout: 120_000 }, async (t) => {
     const relay = await startCuttableRelay(sshd.port);
-    const direct = await sessionOptionsThrough(relay.port, 30, through === 'sudo' ? SUDO_USER : sshd.user);
-    // Shared: each session (the first, then the resuming one) on the session process's connection of the moment.
-    const withTransport = async (): Promise<OpenSessionOptions> => (through === 'shared' ? { ...direct, transport: await sharedTransport(t, direct) } : direct);
-    const options = await withTransport();
+    const options = await sessionOptionsThrough(relay.port, 30, through === 'sudo' ? SUDO_USER : sshd.user);
     const calls = 400;
     const generated = calls * PER_CALL;
-    const first = await openAgentSession(options);
-    let second: Awaited<ReturnType<typeof openAgentSession>> | undefined;
+    // Shared: the session process resumes its agent, and the window its place on it.
+    const first = through === 'shared' ? await sharedWindow(t, options) : await openAgentSession(options);
+    let second: AgentSession | undefined;
     try {
       assert.equal(first.hello.resume, null, 'the ticket is kept apart from hello');
       assert.equal(first.resumeTicket?.graceSeconds, 30);
@@ -163,7 +181,7 @@ for (const through of ['root', 'sudo', 'shared'] as const) {
       assert.ok(beforeResume < generated, `${beforeResume} records before the cut`);
       assert.equal(kernelLinksOf(attached.programId).length, 1, 'still attached while the link is down');
 
-      second = await resumeSession(await withTransport(), first, run);
+      second = await resumeSession(options, first, run, through === 'shared' ? t : undefined);
       assert.deepEqual(second.resumed?.objects, [run.objectId]);
       assert.equal(run.resumed(second.resumed!), true);
       // What the agent had queued arrives now; what it had written into the dying link is counted

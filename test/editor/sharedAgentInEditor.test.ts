@@ -1,8 +1,9 @@
 /**
  * Two VS Code windows (two tabs of one code-server, each with its own extension host) on the same
- * SSH target share one SSH login through the per-user session process: both verify a file, the
- * private sshd accepts one login for both, and each window's Output says it used the shared
- * connection. When the link drops, both windows reconnect on their own, through one new login.
+ * SSH target share one agent, and so one SSH login, through the per-user session process: both
+ * verify a file, the private sshd accepts one login for both, and each window's Output says it used
+ * the shared agent. When the link drops (the sshd's session processes killed, the agent with them),
+ * both windows reconnect on their own, through one new login.
  *
  * Needs code-server (scripts/install-code-server.sh), chromium and sshd; skipped without them,
  * except on CI (CI=true) where that is a failure. Screenshots go to test-results/.
@@ -19,7 +20,7 @@ import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/s
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check deploys the agent and builds this kernel's vmlinux.h
 const ALIAS = 'shared-box';
 
-const missing = editorTestSkipReason('the shared connection editor test', sshdUnavailableReason() ?? undefined);
+const missing = editorTestSkipReason('the shared agent editor test', sshdUnavailableReason() ?? undefined);
 
 let session: EditorSession;
 let sshd: PrivateSshd;
@@ -28,7 +29,7 @@ before(async () => {
   if (missing) return;
   sshd = await startSshd();
   session = await openEditorSession({
-    name: 'shared-connection',
+    name: 'shared-agent',
     workspace: { files: { 'passes.bpf.c': await readFile(join(repoRoot, 'test/fixtures/programs/passes.bpf.c'), 'utf8') } },
     settings: { 'ebpfStudio.target': ALIAS, 'ebpfStudio.reconnectAttempts': 8 },
     shareConnections: true,
@@ -70,7 +71,7 @@ async function waitFor(what: string, condition: () => boolean | Promise<boolean>
   }
 }
 
-test('two windows on one SSH target log in once, and reconnect through one login after the link drops', { skip: missing, timeout: 600_000 }, async () => {
+test('two windows on one SSH target share one agent and log in once, and reconnect through one login after the link drops', { skip: missing, timeout: 600_000 }, async () => {
   const first = session.page;
   let second: Page | undefined;
   try {
@@ -82,8 +83,8 @@ test('two windows on one SSH target log in once, and reconnect through one login
     await verifiedIn(second);
     await session.screenshot('1-second-window-verified');
     assert.equal(acceptedLogins() - loginsBefore, 1, 'one SSH login for both windows');
-    const shared = (await everyWindowsOutput()).filter((log) => log.includes(`${ALIAS}: using the SSH connection shared through the session process`));
-    assert.equal(shared.length, 2, 'each window says it used the shared connection');
+    const shared = (await everyWindowsOutput()).filter((log) => log.includes(`${ALIAS}: using the agent the session process shares with this user's other windows`));
+    assert.equal(shared.length, 2, 'each window says it used the shared agent');
 
     sshd.dropConnections();
     await waitFor('the windows reconnected', async () => (await everyWindowsOutput()).filter((log) => (log.match(new RegExp(`${ALIAS}: connected in`, 'g')) ?? []).length >= 2).length === 2, 90_000);
