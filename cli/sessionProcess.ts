@@ -182,6 +182,8 @@ interface SharedEntry {
   kept: KeptConnection;
   /** Rejects when it could not be started; then forgotten, and the next window tries again. */
   ready: Promise<SharedAgent>;
+  /** Set once ready. */
+  agent?: SharedAgent;
 }
 
 /** A resume of a shared agent waits this long before its first try, then doubles up to the last. */
@@ -415,7 +417,7 @@ class SessionServer {
     }
     let shared: SharedAgent;
     let place: number;
-    let ticket: ResumeTicket | undefined;
+    let ticket: ResumeTicket | null;
     let resumed: SharedResumed | undefined;
     const gone = new AbortController();
     const onClose = (): void => gone.abort(new Error('the window left'));
@@ -453,6 +455,8 @@ class SessionServer {
   private async startShared(sharedKey: string, key: string, kept: KeptConnection, request: ShareRequest): Promise<SharedAgent> {
     const session = await openAgentSession({ ...agentOptions(request, kept), transport: lend(await kept.transport), graceSeconds: request.graceSeconds });
     const shared = new SharedAgent(session.hello, session.description, request.graceSeconds, session.client, log);
+    const entry = this.sharedAgents.get(sharedKey);
+    if (entry !== undefined) entry.agent = shared;
     log(`shared agent on ${session.description} started`);
     this.watchShared(sharedKey, key, request, shared, session);
     return shared;
@@ -498,8 +502,8 @@ class SessionServer {
   private endShared(sharedKey: string, shared: SharedAgent, reason: Error): void {
     log(`shared agent on ${shared.description} stopped: ${reason.message}`);
     shared.end(reason);
-    const entry = this.sharedAgents.get(sharedKey);
-    if (entry !== undefined) void entry.ready.then((current) => current === shared && this.sharedAgents.delete(sharedKey), () => undefined);
+    // At once: a window asking right after this gets a new agent, not this one.
+    if (this.sharedAgents.get(sharedKey)?.agent === shared) this.sharedAgents.delete(sharedKey);
   }
 
   private connect(key: string, request: ConnectionRequest): KeptConnection {

@@ -116,11 +116,12 @@ export class SharedAgent {
     return this.places.size;
   }
 
-  /** A new place for a window; serve() it on the window's socket. */
-  newPlace(): { place: number; ticket: ResumeTicket } {
+  /** A new place for a window, and its ticket (none without a grace period); serve() it on the window's socket. */
+  newPlace(): { place: number; ticket: ResumeTicket | null } {
+    if (this.gone !== undefined) throw new AgentSessionError('closed', `The shared agent on ${this.description} is gone: ${this.gone.message}`);
     const place = new WindowPlace(this.nextPlace++, crypto.randomBytes(32).toString('hex'));
     this.places.set(place.id, place);
-    return { place: place.id, ticket: { agentId: place.id, token: place.token, graceSeconds: this.graceSeconds } };
+    return { place: place.id, ticket: this.graceSeconds > 0 ? { agentId: place.id, token: place.token, graceSeconds: this.graceSeconds } : null };
   }
 
   /**
@@ -227,7 +228,8 @@ export class SharedAgent {
   linkLost(reason: Error): void {
     this.link = undefined;
     for (const place of this.places.values()) {
-      if (place.socket !== undefined) this.close(place, { reason: `The link to ${this.description} dropped (${reason.message}).`, resumable: true });
+      // The link's own words, as a window's own agent session would have said them.
+      if (place.socket !== undefined) this.close(place, { reason: reason.message, resumable: true });
     }
   }
 

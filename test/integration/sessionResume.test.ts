@@ -49,7 +49,7 @@ before(async () => {
 after(async () => {
   rmSync(SUDOERS, { force: true });
   await sshd?.stop();
-  if (process.env.KEEP_SCRATCH) console.error("scratch", scratch); else rmSync(scratch, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 async function sessionOptionsThrough(relayPort: number, graceSeconds: number, user: string = sshd.user): Promise<OpenSessionOptions> {

@@ -253,9 +253,9 @@ test('after a dropped link, a window comes back with its ticket to its things an
   agent.emit('events', batch(streamId, 5, { received: 5, sent: 5, dropped: 0 }));
   await until(() => a.events.length === 1, 'the first records');
 
-  shared.linkLost(new Error('keepalive timeout'));
+  shared.linkLost(new Error('connection to root@box:22 lost: keepalive timeout'));
   await a.client.closed;
-  assert.deepEqual(a.closing, { reason: 'The link to root@box:22 dropped (keepalive timeout).', resumable: true });
+  assert.deepEqual(a.closing, { reason: 'connection to root@box:22 lost: keepalive timeout', resumable: true });
   await other.client.closed;
 
   // A request made while the link is down waits for the resume.
@@ -288,5 +288,17 @@ test('an agent gone for good closes every window with the reason, and nothing is
   await a.client.closed;
   assert.deepEqual(a.closing, { reason: 'the link stayed down longer than the 60 s grace period', resumable: false });
   await assert.rejects(shared.reclaim(a.ticket, [], AbortSignal.timeout(1000)), (error: Error & { kind?: string }) => error.kind === 'session-expired');
+  assert.equal(shared.windows, 0);
+});
+
+test('without a grace period a window gets no ticket, and what it made is released as soon as it leaves', async () => {
+  const agent = new StandInAgent();
+  const { shared } = sharedAgent(agent, 0);
+  const a = await open(shared);
+  assert.equal(a.ticket, null);
+  const { objectId } = await compile(a, 'a.bpf.c');
+  a.socket.destroy();
+  await until(() => agent.called('release').length === 1, 'the release');
+  assert.deepEqual(agent.called('release'), [{ objectId }]);
   assert.equal(shared.windows, 0);
 });
