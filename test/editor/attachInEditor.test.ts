@@ -16,7 +16,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -24,6 +24,7 @@ import { promisify } from 'node:util';
 import type { Locator, Page } from 'playwright-core';
 import { editorTestSkipReason, eventsWebview, openEditorSession, repoRoot, type EditorSession } from '../support/codeServer';
 import { runTrue } from '../support/processTree';
+import { attachPrerequisitesMissing, BPFTOOL } from '../support/kernelLinks';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check builds the agent and this kernel's vmlinux.h
 const ATTACH_TIMEOUT = 60_000;
@@ -32,12 +33,10 @@ const EVENT_TIMEOUT = 20_000;
 const MAP_ENTRY_TIMEOUT = 60_000;
 /** The height of a row of VS Code's trees. */
 const ROW_HEIGHT = 22;
-const BPFTOOL = ['/usr/sbin/bpftool', '/usr/bin/bpftool'].find((p) => existsSync(p));
 
 const missing = editorTestSkipReason(
   'the attach editor test',
-  process.getuid?.() !== 0 ? 'attaching programs needs root (the local agent loads them)' : undefined,
-  BPFTOOL ? undefined : 'bpftool is not installed (apt-get install bpftool): the test checks the kernel with it',
+  ...attachPrerequisitesMissing(),
 );
 
 let session: EditorSession;

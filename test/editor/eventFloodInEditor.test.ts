@@ -36,6 +36,7 @@ import type { Frame, Page } from 'playwright-core';
 import { agentMemory, buildFlooder, soakProgram } from '../../bench/eventFloodRun';
 import { processHoldingProgram } from '../support/processTree';
 import { editorTestSkipReason, openEditorSession, webviewFrame, type EditorSession } from '../support/codeServer';
+import { attachPrerequisitesMissing, BPFTOOL } from '../support/kernelLinks';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check builds the agent and this kernel's vmlinux.h
 const ATTACH_TIMEOUT = 60_000;
@@ -57,12 +58,10 @@ const CATCH_UP_WAIT_MS = 60_000;
 /** The start of the line typed at the end of the source file; the letters after it are measured. */
 const EDITOR_MARKER = '//typed:';
 const EDITOR_CHUNK = 'abcdefghijklmnopqrstuvwxyz';
-const BPFTOOL = ['/usr/sbin/bpftool', '/usr/bin/bpftool'].find((p) => existsSync(p));
 
 const missing = editorTestSkipReason(
   'the event flood editor test',
-  process.getuid?.() !== 0 ? 'attaching programs needs root (the local agent loads them)' : undefined,
-  BPFTOOL ? undefined : 'bpftool is not installed (apt-get install bpftool): the test checks the kernel with it',
+  ...attachPrerequisitesMissing(),
   ['/usr/bin/make', '/usr/bin/cc'].every((p) => existsSync(p)) ? undefined : 'make and cc are not installed (apt-get install build-essential): the test builds bench/native/pacedFlood.c',
 );
 

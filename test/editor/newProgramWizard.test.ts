@@ -22,6 +22,7 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Locator, Page } from 'playwright-core';
 import { editorTestSkipReason, openEditorSession, runCommand, type EditorSession } from '../support/codeServer';
+import { attachPrerequisitesMissing, BPFTOOL } from '../support/kernelLinks';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check builds the agent and this kernel's vmlinux.h
 const STEP_TIMEOUT = 60_000;
@@ -50,13 +51,11 @@ async function chooseFolder(quickInput: Locator, folder: string): Promise<void> 
   await quickInput.locator('.monaco-list-row', { hasText: '..' }).first().waitFor({ timeout: STEP_TIMEOUT }); // the folder's listing
 }
 const SUGGESTED = 'syscalls/sys_enter_execveat';
-const BPFTOOL = ['/usr/sbin/bpftool', '/usr/bin/bpftool'].find((p) => existsSync(p));
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
 
 const missing = editorTestSkipReason(
   'the New Program editor test',
-  process.getuid?.() !== 0 ? 'attaching programs needs root (the local agent loads them)' : undefined,
-  BPFTOOL ? undefined : 'bpftool is not installed (apt-get install bpftool): the test reads the kernel with it',
+  ...attachPrerequisitesMissing(),
   PYTHON ? undefined : 'python3 is not installed: the test calls execveat through it',
 );
 

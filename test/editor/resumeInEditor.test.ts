@@ -16,7 +16,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -26,6 +26,7 @@ import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/s
 import { TEST_SECRETS } from '../support/testSecrets';
 import { startCuttableRelay, type CuttableRelay } from '../support/tcpRelay';
 import { runTrue } from '../support/processTree';
+import { attachPrerequisitesMissing, linksOf } from '../support/kernelLinks';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check deploys the agent and builds this kernel's vmlinux.h
 const ATTACH_TIMEOUT = 60_000;
@@ -33,14 +34,12 @@ const EVENT_TIMEOUT = 20_000;
 const RESUME_TIMEOUT = 60_000;
 /** How long the cut path stays dead: the first reconnects fail meanwhile, so the waiting run can be seen. */
 const LINK_DOWN_MS = 6_000;
-const BPFTOOL = ['/usr/sbin/bpftool', '/usr/bin/bpftool'].find((p) => existsSync(p));
 const ALIAS = 'ebpf-resume-target';
 const JUMP = 'ebpf-resume-jump';
 
 const missing = editorTestSkipReason(
   'the resume editor test',
-  process.getuid?.() !== 0 ? 'attaching programs needs root (the agent loads them)' : undefined,
-  BPFTOOL ? undefined : 'bpftool is not installed (apt-get install bpftool): the test checks the kernel with it',
+  ...attachPrerequisitesMissing(),
   sshdUnavailableReason() ?? undefined,
 );
 
@@ -172,11 +171,6 @@ async function answerPassphrase(): Promise<void> {
   await offer.getByRole('button', { name: 'Not Now' }).click({ timeout: EVENT_TIMEOUT });
 }
 
-/** How many links the kernel holds for program `progId` (bpftool link show). */
-function linksOf(progId: number): number {
-  const links = JSON.parse(execFileSync(BPFTOOL!, ['-j', 'link', 'show'], { encoding: 'utf8' })) as { prog_id: number }[];
-  return links.filter((l) => l.prog_id === progId).length;
-}
 
 /** Polls `condition` every 250 ms; fails with `what` after `timeout` ms. */
 async function until(condition: () => Promise<boolean>, timeout: number, what: string): Promise<void> {

@@ -14,9 +14,8 @@
  * without them, except on CI (CI=true) where that is a failure. Screenshots go to test-results/.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -24,6 +23,7 @@ import { editorTestSkipReason, eventsWebview, openEditorSession, repoRoot, type 
 import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 import { startCuttableRelay, type CuttableRelay } from '../support/tcpRelay';
 import { runTrue } from '../support/processTree';
+import { attachPrerequisitesMissing, linksOf } from '../support/kernelLinks';
 
 const FIRST_VERDICT_TIMEOUT = 180_000; // the first check deploys the agent and builds this kernel's vmlinux.h
 const ATTACH_TIMEOUT = 60_000;
@@ -31,13 +31,11 @@ const EVENT_TIMEOUT = 20_000;
 const RESUME_TIMEOUT = 60_000;
 /** How long the cut path stays dead: the session process's first resume tries fail meanwhile. */
 const LINK_DOWN_MS = 6_000;
-const BPFTOOL = ['/usr/sbin/bpftool', '/usr/bin/bpftool'].find((p) => existsSync(p));
 const ALIAS = 'shared-box';
 
 const missing = editorTestSkipReason(
   'the shared agent editor test',
-  process.getuid?.() !== 0 ? 'attaching programs needs root (the agent loads them)' : undefined,
-  BPFTOOL ? undefined : 'bpftool is not installed (apt-get install bpftool): the test checks the kernel with it',
+  ...attachPrerequisitesMissing(),
   sshdUnavailableReason() ?? undefined,
 );
 
@@ -99,11 +97,6 @@ async function allOutput(): Promise<string> {
   return (await everyWindowsOutput()).join('\n');
 }
 
-/** How many links the kernel holds for program `progId` (bpftool link show). */
-function linksOf(progId: number): number {
-  const links = JSON.parse(execFileSync(BPFTOOL!, ['-j', 'link', 'show'], { encoding: 'utf8' })) as { prog_id: number }[];
-  return links.filter((l) => l.prog_id === progId).length;
-}
 
 test('two windows share one agent and one login; a program attached in one survives a cut link into the same Events view, and a second drop', { skip: missing, timeout: 600_000 }, async (t) => {
   const first = session.page;
