@@ -1,7 +1,8 @@
 /**
- * The CLI's side of the session process (cli/sessionProcess.ts): an agent checked out for this run
- * with its own connection options (remote-agent/client/sessionProcessAgent.ts), or why the run
- * connects directly, said once on stderr. Also: whether the session process is off, and its status.
+ * The CLI's side of the session process (cli/sessionProcess.ts): this run's place on the target's
+ * shared agent, with the run's own connection options (remote-agent/client/sessionProcessAgent.ts),
+ * or why the run connects directly, said once on stderr. Also: whether the session process is off,
+ * and its status.
  */
 import type { AgentSession } from '../remote-agent/client/agentSession';
 import { buildId, sessionDirectory, sessionSocketPath } from '../remote-agent/client/sessionProcessDirectory';
@@ -26,7 +27,7 @@ export function sessionDisabled(noSession: boolean | undefined): boolean {
   return noSession === true || process.env[SESSION_PROCESS_ENV] === 'off';
 }
 
-/** An agent checked out of the session process, or why this run must connect directly. */
+/** This run's place on the target's shared agent, or why this run must connect directly. */
 export function openThroughSessionProcess(request: AgentRequest, signal: AbortSignal): Promise<AgentSession | ConnectDirectly> {
   return agentThroughSessionProcess(cliLauncher(), { open: request }, { signal, closedHint: 'run again, or use --no-session' });
 }

@@ -1,30 +1,28 @@
 /**
  * `ebpf-studio session --socket PATH [--idle-seconds N]` (internal): the per-user session process
- * that keeps SSH connections warm for the user's CLI runs and editor windows, and agents warm
- * between CLI runs, as OpenSSH's ControlPersist keeps a master connection. The first client starts
- * it detached (remote-agent/client/sessionProcessLink.ts) and it exits after N seconds (default
- * 600) with no client using it.
+ * that keeps SSH connections and agents warm for the user's CLI runs and editor windows, as
+ * OpenSSH's ControlPersist keeps a master connection. The first client starts it detached
+ * (remote-agent/client/sessionProcessLink.ts) and it exits after N seconds (default 600) with no
+ * client using it.
  *
- * One connection per target and connection options; on it, agents. Editor windows share one agent
- * per target (`share`, sharedAgent.ts: each window its own place on it, resumed after a dropped link
- * while this process resumes the agent). A CLI run checks out one agent for
- * itself alone (a concurrent run gets another agent over the same connection: another exec channel);
- * after the reply line the socket is a byte pipe to that agent's JSON-RPC stream. When the run's
- * socket closes, the agent is sent `reset` (which runs after everything the run sent, since the agent
- * runs requests one at a time) and is kept for the next run only once it answered: an agent that
- * does not is stopped, never handed on. The process never asks for a secret: a target that wants a
- * passphrase or password is answered `needsPrompt`, and the CLI connects by itself.
+ * One connection per target and connection options; on it, one agent per way of starting it (sudo,
+ * work directory), shared by every window and run (sharedAgent.ts): each client its own place on it,
+ * after the reply line the socket is its JSON-RPC stream. A window's place (`share`) is kept for its
+ * grace period when its socket closes, and the window comes back to it with its ticket; a run's
+ * (`open`) is released when it leaves, so the next run finds nothing of it. When the link drops, the
+ * agent is resumed over a new connection within its grace period. The process never asks for a
+ * secret: a target that wants a passphrase or password is answered `needsPrompt`, and the client
+ * connects by itself.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { connectToTarget, openAgentSession, type AgentSession, type OpenSessionOptions } from '../remote-agent/client/agentSession';
 import { describeCredential, type CredentialPrompter } from '../remote-agent/client/credentialPrompt';
 import { AgentSessionError } from '../remote-agent/client/sessionError';
-import type { RunningProcess, Transport } from '../remote-agent/client/transport';
+import type { Transport } from '../remote-agent/client/transport';
 import type { ResumeTicket } from '../remote-agent/protocol';
 import { agentBinaryDir, agentSourceDir } from './cliSession';
 import { buildId, ensurePrivateDirectory } from '../remote-agent/client/sessionProcessDirectory';
@@ -32,8 +30,11 @@ import { readFirstLine, type AgentRequest, type ConnectionRequest, type SessionR
 import { SharedAgent } from './sharedAgent';
 
 export const DEFAULT_IDLE_SECONDS = 600;
-/** How long a checked-in agent may take to finish the run's last requests and its reset. */
-const RESET_TIMEOUT_MS = 120_000;
+/**
+ * The grace period of an agent a CLI run starts: the editor's default `ebpfStudio.reconnectGraceSeconds`,
+ * so a window with the default settings later shares the agent the run started.
+ */
+const RUN_STARTED_AGENT_GRACE_SECONDS = 120;
 const MAX_REQUEST_LINE = 64 * 1024;
 /** How long a target known to want a secret is answered `needsPrompt` without connecting again. */
 const NEEDS_PROMPT_MEMORY_MS = 5 * 60_000;
@@ -48,136 +49,11 @@ export async function sessionCommand(argv: string[]): Promise<number> {
   return server.run();
 }
 
-/** The agent's process as openAgentSession sees it, with its output switchable to a run's socket. */
-class AgentTap {
-  private mode: 'session' | 'pipe' | 'scan' = 'session';
-  /** What the session's AgentClient reads (hello) and writes. */
-  readonly forSession: RunningProcess;
-  private readonly sessionInput = new PassThrough();
-  private socket: net.Socket | undefined;
-  private lastByteToAgent = 0x0a;
-  private scanBuffer = '';
-  private scanner: ((line: string) => void) | undefined;
-  private ended = false;
-  private readonly endWaiters = new Set<() => void>();
-
-  constructor(readonly real: RunningProcess) {
-    const sessionOutput = new Writable({
-      write: (chunk: Buffer, _encoding, callback) => {
-        if (this.mode !== 'session') return callback();
-        this.toAgent(chunk, callback);
-      },
-      final: (callback) => {
-        real.stdin.end();
-        callback();
-      },
-    });
-    this.forSession = { stdin: sessionOutput, stdout: this.sessionInput, stderr: real.stderr, exited: real.exited, kill: () => real.kill() };
-    real.stdout.on('data', (chunk: Buffer) => this.fromAgent(chunk));
-    real.stdout.on('end', () => {
-      this.ended = true;
-      this.sessionInput.end();
-      this.socket?.end();
-      for (const wake of this.endWaiters) wake();
-    });
-    real.stdin.on('error', () => {
-      // The agent's exit shows in `exited` and ends stdout; a write after it is not a second failure.
-    });
-  }
-
-  private toAgent(chunk: Buffer, callback?: () => void): void {
-    if (chunk.length > 0) this.lastByteToAgent = chunk[chunk.length - 1]!;
-    if (this.real.stdin.write(chunk)) callback?.();
-    else this.real.stdin.once('drain', () => callback?.());
-  }
-
-  private fromAgent(chunk: Buffer): void {
-    if (this.mode === 'session') this.sessionInput.write(chunk);
-    else if (this.mode === 'pipe') {
-      if (!this.socket!.write(chunk)) {
-        this.real.stdout.pause();
-        this.socket!.once('drain', () => this.real.stdout.resume());
-      }
-    } else {
-      this.scanBuffer += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = this.scanBuffer.indexOf('\n')) >= 0) {
-        const line = this.scanBuffer.slice(0, newline);
-        this.scanBuffer = this.scanBuffer.slice(newline + 1);
-        this.scanner?.(line);
-      }
-    }
-  }
-
-  /** From now on the run's socket and the agent exchange bytes, both ways, with backpressure. */
-  attach(socket: net.Socket, alreadyRead: Buffer): void {
-    this.mode = 'pipe';
-    this.socket = socket;
-    if (alreadyRead.length > 0) this.toAgent(alreadyRead);
-    socket.on('data', (chunk: Buffer) => {
-      if (this.mode !== 'pipe' || this.socket !== socket) return;
-      this.lastByteToAgent = chunk.length > 0 ? chunk[chunk.length - 1]! : this.lastByteToAgent;
-      if (!this.real.stdin.write(chunk)) {
-        socket.pause();
-        this.real.stdin.once('drain', () => socket.resume());
-      }
-    });
-    socket.resume();
-  }
-
-  /**
-   * The run is over: its socket is cut off, and `reset` goes to the agent after whatever the run
-   * sent; every line before reset's answer (late answers, events) is dropped. Resolves once the
-   * agent answered; rejects when it failed, died or took longer than `timeoutMs`.
-   */
-  async detachAndReset(serial: number, timeoutMs: number): Promise<void> {
-    this.mode = 'scan';
-    this.socket = undefined;
-    this.scanBuffer = '';
-    this.real.stdout.resume();
-    if (this.ended) throw new Error('the agent had exited');
-    const id = `session-reset-${serial}`;
-    // A run cut off in the middle of a line: end that line, so reset is a line of its own.
-    const prefix = this.lastByteToAgent === 0x0a ? '' : '\n';
-    this.toAgent(Buffer.from(`${prefix}${JSON.stringify({ jsonrpc: '2.0', id, method: 'reset', params: {} })}\n`));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`the agent did not answer reset within ${timeoutMs / 1000} s`)), timeoutMs);
-        const wake = (): void => reject(new Error('the agent exited before answering reset'));
-        this.endWaiters.add(wake);
-        this.scanner = (line) => {
-          let message: { id?: unknown; error?: { message?: string } };
-          try {
-            message = JSON.parse(line) as typeof message;
-          } catch {
-            return;
-          }
-          if (message.id !== id) return;
-          clearTimeout(timer);
-          this.endWaiters.delete(wake);
-          if (message.error !== undefined) reject(new Error(`the agent refused reset: ${message.error.message ?? 'no message'}`));
-          else resolve();
-        };
-      });
-    } finally {
-      this.scanner = undefined;
-    }
-  }
-}
-
-interface WarmAgent {
-  serial: number;
-  /** How it was started (agentStartKey): only a run that would start it the same way gets it. */
-  startKey: string;
-  session: AgentSession;
-  tap: AgentTap;
-  busy: boolean;
-  dead: boolean;
-}
-
 /** The agent every window of the user shares on a target (sharedAgent.ts), while it is started and resumed. */
 interface SharedEntry {
   serial: number;
+  /** The connection and agent start keys: a CLI run takes a place on any agent of these, whatever its grace period. */
+  startedAs: string;
   /** The connection it was started on (what a target asked of a person is noted there). */
   kept: KeptConnection;
   /** Rejects when it could not be started; then forgotten, and the next window tries again. */
@@ -192,7 +68,6 @@ const SHARED_RESUME_DELAYS_MS = [500, 1000, 2000, 4000, 5000];
 interface KeptConnection {
   key: string;
   transport: Promise<Transport>;
-  agents: WarmAgent[];
   /** What a connection of these options needed from a person, when it did. */
   neededPrompt?: string;
 }
@@ -280,12 +155,7 @@ class SessionServer {
     await Promise.all([...this.sharedSessions].map((session) => session.dispose()));
     const connections = [...this.connections.values()];
     this.connections.clear();
-    await Promise.all(
-      connections.map(async (kept) => {
-        await Promise.all(kept.agents.map((agent) => agent.session.dispose()));
-        await kept.transport.then((t) => t.dispose(), () => undefined);
-      }),
-    );
+    await Promise.all(connections.map((kept) => kept.transport.then((t) => t.dispose(), () => undefined)));
     this.finished(0);
   }
 
@@ -293,9 +163,8 @@ class SessionServer {
     this.activeRuns++;
     this.armIdleTimer();
     socket.on('error', () => {
-      // A run that went away shows as the socket's close, handled where the agent is checked in.
+      // A client that went away shows as the socket's close, where its place is kept or released.
     });
-    let checkedOut: WarmAgent | undefined;
     try {
       const { line, rest } = await readFirstLine(socket, MAX_REQUEST_LINE);
       const request = JSON.parse(line) as SessionRequest;
@@ -309,55 +178,23 @@ class SessionServer {
         socket.end();
         return;
       }
-      if (request.share !== undefined) return await this.serveShare(socket, request.share, rest);
-      if (request.open === undefined) throw new Error('the request asks for nothing');
-      // A run ends by half-closing its socket: the pipe's other half ends with it.
-      socket.once('end', () => socket.end());
-      const outcome = await this.checkOut(request.open);
-      if ('reply' in outcome) {
-        reply(socket, outcome.reply);
-        socket.end();
-        return;
-      }
-      checkedOut = outcome.agent;
-      if (socket.destroyed) throw new Error('the run left before its agent was ready');
-      reply(socket, { ok: { hello: checkedOut.session.hello, description: checkedOut.session.description, agent: checkedOut.serial, reused: outcome.reused } });
-      checkedOut.tap.attach(socket, rest);
-      await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      if (request.share !== undefined) return await this.serveShare(socket, request.share, rest, 'window');
+      if (request.open !== undefined) return await this.serveShare(socket, { ...request.open, graceSeconds: 0 }, rest, 'run');
+      throw new Error('the request asks for nothing');
     } catch (error) {
-      log(`a run failed: ${(error as Error).message}`);
+      log(`a client failed: ${(error as Error).message}`);
       if (!socket.destroyed) socket.destroy();
     } finally {
-      if (checkedOut !== undefined) await this.checkIn(checkedOut);
       this.activeRuns--;
       this.armIdleTimer();
     }
   }
 
   private async status(): Promise<SessionStatus> {
-    const agents = [...this.connections.values()].flatMap((c) => c.agents.map((a) => ({ serial: a.serial, busy: a.busy })));
     const shared = await Promise.all(
       [...this.sharedAgents.values()].map(async (entry) => ({ serial: entry.serial, windows: await entry.ready.then((a) => a.windows, () => 0) })),
     );
-    return { connections: this.connections.size, agents, shared };
-  }
-
-  private async checkOut(request: AgentRequest): Promise<{ agent: WarmAgent; reused: boolean } | { reply: SessionReply }> {
-    const key = connectionKey(request);
-    const needed = this.rememberedPrompt(key);
-    if (needed !== undefined) return { reply: { needsPrompt: needed } };
-    const kept = this.connectionFor(key, request);
-    const startKey = agentStartKey(request);
-    const idle = kept.agents.find((a) => !a.busy && !a.dead && a.startKey === startKey);
-    if (idle !== undefined) {
-      idle.busy = true;
-      return { agent: idle, reused: true };
-    }
-    try {
-      return { agent: await this.startAgent(kept, request), reused: false };
-    } catch (error) {
-      return { reply: this.failureReply(kept, error) };
-    }
+    return { connections: this.connections.size, shared };
   }
 
   /**
@@ -395,7 +232,7 @@ class SessionServer {
    * `share` (an editor window): the target's shared agent, started for the first window; the socket
    * is then the window's JSON-RPC stream to it (a new place, or the one its ticket names).
    */
-  private async serveShare(socket: net.Socket, request: ShareRequest, alreadyRead: Buffer): Promise<void> {
+  private async serveShare(socket: net.Socket, request: ShareRequest, alreadyRead: Buffer, client: 'window' | 'run'): Promise<void> {
     const key = connectionKey(request);
     const needed = this.rememberedPrompt(key);
     if (needed !== undefined) {
@@ -403,12 +240,17 @@ class SessionServer {
       socket.end();
       return;
     }
-    const sharedKey = JSON.stringify([key, agentStartKey(request), request.graceSeconds]);
-    let entry = this.sharedAgents.get(sharedKey);
+    const startedAs = JSON.stringify([key, agentStartKey(request)]);
+    // A window's place is kept for its grace period, so it needs an agent of that grace period; a
+    // run's place is released when it leaves, so any agent started the same way serves it.
+    let entry = client === 'run' ? [...this.sharedAgents.values()].find((e) => e.startedAs === startedAs) : undefined;
+    const agentGrace = client === 'run' ? RUN_STARTED_AGENT_GRACE_SECONDS : request.graceSeconds;
+    const sharedKey = JSON.stringify([startedAs, agentGrace]);
+    entry ??= this.sharedAgents.get(sharedKey);
     const reused = entry !== undefined;
     if (entry === undefined) {
       const kept = this.connectionFor(key, request);
-      const made: SharedEntry = { serial: this.nextSerial++, kept, ready: this.startShared(sharedKey, key, kept, request) };
+      const made: SharedEntry = { serial: this.nextSerial++, startedAs, kept, ready: this.startShared(sharedKey, key, kept, { ...request, graceSeconds: agentGrace }) };
       entry = made;
       this.sharedAgents.set(sharedKey, made);
       void made.ready.catch(() => {
@@ -434,7 +276,7 @@ class SessionServer {
         ({ place, resumed } = await shared.reclaim(request.resume.ticket, request.resume.streams, gone.signal));
         ticket = request.resume.ticket;
       } else {
-        ({ place, ticket } = shared.newPlace());
+        ({ place, ticket } = shared.newPlace(request.graceSeconds));
       }
     } catch (error) {
       if (!(error instanceof AgentSessionError)) throw error;
@@ -446,7 +288,7 @@ class SessionServer {
     }
     reply(socket, { ok: { hello: shared.hello, description: shared.description, agent: entry.serial, reused, resume: ticket, ...(resumed !== undefined && { resumed }) } });
     if (alreadyRead.length > 0) socket.unshift(alreadyRead);
-    // A window ends by half-closing its socket: ours ends with it.
+    // A client ends by half-closing its socket: ours ends with it.
     socket.once('end', () => socket.end());
     await shared.serve(place, socket);
   }
@@ -507,7 +349,7 @@ class SessionServer {
   }
 
   private connect(key: string, request: ConnectionRequest): KeptConnection {
-    const kept: KeptConnection = { key, transport: Promise.resolve(undefined as unknown as Transport), agents: [] };
+    const kept: KeptConnection = { key, transport: Promise.resolve(undefined as unknown as Transport) };
     kept.transport = connectToTarget({
       target: request.target,
       agentSourceDir: agentSourceDir(),
@@ -527,47 +369,16 @@ class SessionServer {
     );
     return kept;
   }
-
-  private async startAgent(kept: KeptConnection, request: AgentRequest): Promise<WarmAgent> {
-    let tap: AgentTap | undefined;
-    // The agent's process is tapped: its output goes to the run's socket after hello.
-    const lent = lend(await kept.transport, (started) => {
-      tap = new AgentTap(started);
-      return tap.forSession;
-    });
-    const session = await openAgentSession({ ...agentOptions(request, kept), transport: lent });
-    const agent: WarmAgent = { serial: this.nextSerial++, startKey: agentStartKey(request), session, tap: tap!, busy: true, dead: false };
-    kept.agents.push(agent);
-    void session.closed.then((reason) => {
-      agent.dead = true;
-      kept.agents.splice(kept.agents.indexOf(agent), 1);
-      log(`agent ${agent.serial} on ${session.description} stopped: ${reason.message}`);
-    });
-    log(`agent ${agent.serial} started on ${session.description}`);
-    return agent;
-  }
-
-  /** Back in the pool only once reset answered; otherwise stopped, so no run ever gets a dirty agent. */
-  private async checkIn(agent: WarmAgent): Promise<void> {
-    try {
-      await agent.tap.detachAndReset(agent.serial, RESET_TIMEOUT_MS);
-      agent.busy = false;
-    } catch (error) {
-      log(`agent ${agent.serial} is stopped instead of kept: ${(error as Error).message}`);
-      agent.dead = true;
-      await agent.session.dispose();
-    }
-  }
 }
 
-/** The kept connection, lent to an agent's session, which must not close it; `tap` sees the agent's process. */
-function lend(transport: Transport, tap: (started: RunningProcess) => RunningProcess = (started) => started): Transport {
+/** The kept connection, lent to an agent's session, which must not close it. */
+function lend(transport: Transport): Transport {
   return {
     description: transport.description,
     lost: transport.lost,
     run: (command, options) => transport.run(command, options),
     writeFile: (file, content, mode, signal) => transport.writeFile(file, content, mode, signal),
-    spawn: async (command) => tap(await transport.spawn(command)),
+    spawn: (command) => transport.spawn(command),
     dispose: async () => {},
   };
 }
@@ -620,14 +431,16 @@ function connectionKey(request: ConnectionRequest): string {
   });
   const t = request.target;
   const target = t.kind === 'ssh' ? [t.kind, t.user ?? null, t.host, t.port ?? null] : t.kind === 'vm' ? [t.kind, t.name] : [t.kind];
-  // An absent sshClient is 'auto': the same connection either way.
-  const options = [request.knownHostsFile, request.identityFile, request.sshClient ?? 'auto', request.canPrompt].map((o) => o ?? null);
+  // An absent sshClient is 'auto': the same connection either way. Whether the client can ask a
+  // person is not part of it: a connection that is up needed no one, whoever asked for it.
+  const options = [request.knownHostsFile, request.identityFile, request.sshClient ?? 'auto'].map((o) => o ?? null);
   return JSON.stringify({ target, options, stamps });
 }
 
-/** How an agent is started over its connection: a run gets a kept agent only if it would start it so. */
+/** How an agent is started over its connection: a client gets a place on an agent only if it would start it so. */
 function agentStartKey(request: AgentRequest): string {
-  return JSON.stringify([request.sudo, request.workDirectory, request.chosenBy].map((o) => o ?? null));
+  // Absent sudo is 'auto'; `chosenBy` only names the setting in messages, so it is not part of it.
+  return JSON.stringify([request.sudo ?? 'auto', request.workDirectory ?? null]);
 }
 
 function reply(socket: net.Socket, message: SessionReply): void {

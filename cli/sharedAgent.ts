@@ -1,7 +1,8 @@
 /**
- * One agent on a target, shared by every editor window of the user through the session process
- * (cli/sessionProcess.ts, `share`). Each window speaks the agent's JSON-RPC on its own socket as if
- * the agent were its own, and gets what its own agent would give it:
+ * One agent on a target, shared by every editor window and CLI run of the user through the session
+ * process (cli/sessionProcess.ts: a window's `share`, a run's `open`). Each of them — "window" below,
+ * a run being a window without a grace period — speaks the agent's JSON-RPC on its own socket as
+ * if the agent were its own, and gets what its own agent would give it:
  * - its requests go to the agent through the session's one AgentClient (vscode-jsonrpc numbers
  *   them, so windows' ids never meet), and its answers come back to it alone;
  * - what a window creates is its own: objects (compile, object.put), links (attach) and streams
@@ -82,6 +83,8 @@ class WindowPlace {
   constructor(
     readonly id: number,
     readonly token: string,
+    /** How long it is kept after its socket closes without session.end (0: released at once). */
+    readonly graceSeconds: number,
   ) {}
 }
 
@@ -116,12 +119,17 @@ export class SharedAgent {
     return this.places.size;
   }
 
-  /** A new place for a window, and its ticket (none without a grace period); serve() it on the window's socket. */
-  newPlace(): { place: number; ticket: ResumeTicket | null } {
+  /**
+   * A new place for a client, kept `graceSeconds` after its socket closes (at most the agent's own
+   * grace period; 0: released at once, as for a CLI run), and its ticket (none without a grace
+   * period); serve() it on the client's socket.
+   */
+  newPlace(graceSeconds: number = this.graceSeconds): { place: number; ticket: ResumeTicket | null } {
     if (this.gone !== undefined) throw new AgentSessionError('closed', `The shared agent on ${this.description} is gone: ${this.gone.message}`);
-    const place = new WindowPlace(this.nextPlace++, crypto.randomBytes(32).toString('hex'));
+    const kept = Math.max(0, Math.min(graceSeconds, this.graceSeconds));
+    const place = new WindowPlace(this.nextPlace++, crypto.randomBytes(32).toString('hex'), kept);
     this.places.set(place.id, place);
-    return { place: place.id, ticket: this.graceSeconds > 0 ? { agentId: place.id, token: place.token, graceSeconds: this.graceSeconds } : null };
+    return { place: place.id, ticket: kept > 0 ? { agentId: place.id, token: place.token, graceSeconds: kept } : null };
   }
 
   /**
@@ -229,7 +237,7 @@ export class SharedAgent {
     this.link = undefined;
     for (const place of this.places.values()) {
       // The link's own words, as a window's own agent session would have said them.
-      if (place.socket !== undefined) this.close(place, { reason: reason.message, resumable: true });
+      if (place.socket !== undefined) this.close(place, { reason: reason.message, resumable: place.graceSeconds > 0 });
     }
   }
 
@@ -305,10 +313,10 @@ export class SharedAgent {
   private checkOwner(place: WindowPlace, params: Record<string, unknown>): void {
     const { objectId, linkId, streamId } = params;
     if (typeof objectId === 'string' && !place.objects.has(objectId)) {
-      throw new ResponseError(ErrorCode.UnknownObject, `Object ${objectId} is not held for this window; compile the file again.`);
+      throw new ResponseError(ErrorCode.UnknownObject, `Object ${objectId} is not held for this client; compile the file again.`);
     }
-    if (typeof linkId === 'string' && !place.links.has(linkId)) throw new ResponseError(ErrorCode.UnknownHandle, `Link ${linkId} is not one of this window's.`);
-    if (typeof streamId === 'string' && !place.streams.has(streamId)) throw new ResponseError(ErrorCode.UnknownHandle, `Stream ${streamId} is not one of this window's.`);
+    if (typeof linkId === 'string' && !place.links.has(linkId)) throw new ResponseError(ErrorCode.UnknownHandle, `Link ${linkId} is not one of this client's.`);
+    if (typeof streamId === 'string' && !place.streams.has(streamId)) throw new ResponseError(ErrorCode.UnknownHandle, `Stream ${streamId} is not one of this client's.`);
   }
 
   private async forward(method: AgentMethod, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
@@ -354,7 +362,7 @@ export class SharedAgent {
   }
 
   private async follow(place: WindowPlace, signal: AbortSignal): Promise<object> {
-    if (place.trace !== undefined) throw new ResponseError(ErrorCode.InvalidParams, 'trace_pipe is already followed by this window; call trace.stop first.');
+    if (place.trace !== undefined) throw new ResponseError(ErrorCode.InvalidParams, 'trace_pipe is already followed by this client; call trace.stop first.');
     if (this.traceFollowers.size === 0) {
       await this.forward('trace.start', {}, signal);
       this.traceDroppedByAgent = 0;
@@ -366,7 +374,7 @@ export class SharedAgent {
 
   private async unfollow(place: WindowPlace, signal: AbortSignal): Promise<TraceStopResult> {
     const share = place.trace;
-    if (share === undefined) throw new ResponseError(ErrorCode.UnknownHandle, 'trace_pipe is not being followed by this window; call trace.start first.');
+    if (share === undefined) throw new ResponseError(ErrorCode.UnknownHandle, 'trace_pipe is not being followed by this client; call trace.start first.');
     place.trace = undefined;
     this.traceFollowers.delete(place);
     if (this.traceFollowers.size === 0) await this.forward('trace.stop', {}, signal);
@@ -436,12 +444,12 @@ export class SharedAgent {
 
   private keepOrRelease(place: WindowPlace): void {
     if (place.released) return;
-    if (place.ended || this.graceSeconds === 0) {
-      void this.release(place, place.ended ? 'the window ended its session' : 'its window left');
+    if (place.ended || place.graceSeconds === 0) {
+      void this.release(place, place.ended ? 'the window ended its session' : 'its client left');
       return;
     }
     clearTimeout(place.keepTimer);
-    place.keepTimer = setTimeout(() => void this.release(place, `its window did not come back within ${this.graceSeconds} s`), this.graceSeconds * 1000);
+    place.keepTimer = setTimeout(() => void this.release(place, `its window did not come back within ${place.graceSeconds} s`), place.graceSeconds * 1000);
   }
 
   private async release(place: WindowPlace, why: string): Promise<void> {

@@ -774,7 +774,8 @@ export interface ObjectPutResult {
 // (as `release` does: its streams end, its links go, its work directory is deleted) and the
 // trace_pipe follower. Links pinned on request stay pinned, as they do when the agent exits. The
 // agent runs requests one at a time, so a reset sent after a client's last request runs after it:
-// the session process (cli/sessionProcess.ts) hands an agent to the next run only after its reset.
+// a client can start afresh on the agent it has. Through the session process's shared agent
+// (cli/sharedAgent.ts) a client's reset releases that client's things only.
 
 export type ResetParams = Record<string, never>;
 

@@ -1,8 +1,8 @@
 /**
- * An agent reached through the per-user session process (cli/sessionProcess.ts), as an AgentSession:
- * a CLI run's `open` (an agent checked out for the run) or an editor window's `share` (its place on
- * the agent all the user's windows share, cli/sharedAgent.ts). Either way the reply carries the
- * agent's hello and the socket becomes a JSON-RPC stream to it. Whenever the session process cannot
+ * A place on the agent the per-user session process (cli/sessionProcess.ts) shares between all the
+ * user's windows and runs (cli/sharedAgent.ts), as an AgentSession: a CLI run's `open` (released
+ * when the run leaves) or an editor window's `share` (kept for its grace period, with a ticket). The
+ * reply carries the agent's hello and the socket becomes a JSON-RPC stream to it. Whenever the session process cannot
  * serve — it is dead (its stale socket is removed), of another build, its directory is not private,
  * or the target wants a passphrase or password (it never holds secrets) — the caller is told why and
  * connects directly; it never waits on a session process that is not there.
@@ -23,7 +23,7 @@ export interface SessionProcessAgentOptions {
   signal: AbortSignal;
   /** Given the client before it reads anything: a resumed window subscribes here, as records held for it follow the reply at once. */
   listen?: (client: AgentClient) => void;
-  /** Said when a checked-out agent's stream closes under the run (the CLI names its own way out). */
+  /** Said when the stream closes under the client for no reason given (the CLI names its own way out). */
   closedHint?: string;
 }
 
@@ -96,8 +96,7 @@ function sessionOverSocket(
     description,
     hello: ok.hello,
     client,
-    // A checked-out agent lives as long as the session process keeps it; a window's place has its
-    // ticket, until the session process says the place is gone.
+    // A window's place has its ticket, until the session process says the place is gone; a run's has none.
     get resumeTicket() {
       return closing?.resumable === false ? null : (ok.resume ?? null);
     },

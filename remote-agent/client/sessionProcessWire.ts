@@ -1,11 +1,10 @@
 /**
  * What a client and the per-user session process (cli/sessionProcess.ts) say on a socket: one JSON
  * line each way, then what the request opened.
- * - `open` (a CLI run): an agent on a target, checked out with the run's own connection options;
- *   the reply carries its hello and the socket becomes a byte pipe of that agent's JSON-RPC lines.
- * - `share` (an editor window, sessionProcessAgent.ts): the agent of a target that every window of
- *   the user shares (cli/sharedAgent.ts); the reply carries its hello and this window's resume
- *   ticket, and the socket becomes this window's JSON-RPC stream to it, as if the agent were its own.
+ * - `share` (an editor window) and `open` (a CLI run, with the run's own connection options): a
+ *   place on the agent of a target that all the user's windows and runs share (cli/sharedAgent.ts);
+ *   the reply carries its hello (and a window's resume ticket), and the socket becomes the client's
+ *   JSON-RPC stream to it, as if the agent were its own. A run's place is released when it leaves.
  * A reply can also say why the client must connect by itself.
  */
 import type { HelloResult, ResumeTicket, StreamCounters } from '../protocol';
@@ -33,7 +32,7 @@ export interface ConnectionRequest {
   canPrompt: boolean;
 }
 
-/** An agent as a direct session would start it, over a connection of these options. */
+/** An agent as a direct session would start it (the shared one started so), over a connection of these options. */
 export interface AgentRequest extends ConnectionRequest {
   sudo?: SudoMode;
   workDirectory?: string;
@@ -54,8 +53,7 @@ export interface ShareRequest extends AgentRequest {
 
 export interface SessionStatus {
   connections: number;
-  agents: { serial: number; busy: boolean }[];
-  /** Each shared agent: its serial and how many windows it serves (attached or waiting to be resumed). */
+  /** Each shared agent: its serial and how many clients it serves (windows, attached or waiting to be resumed, and runs). */
   shared: { serial: number; windows: number }[];
 }
 

@@ -75,8 +75,9 @@ test('a kernel VM started from the quick pick becomes the target, is listed with
     await name.fill(VM.name);
     await page.keyboard.press('Enter');
     const started = Date.now();
-    const done = page.locator('.notification-toast.notification-fade-in-done', { hasText: `Kernel VM ${VM.name}` });
-    await done.filter({ hasText: `the eBPF target is now ${VM_TARGET}` }).waitFor({ timeout: START_TIMEOUT });
+    // The start's own progress toast ("Starting kernel VM …") may still be fading out: the done toast is the one naming the new target.
+    const done = page.locator('.notification-toast.notification-fade-in-done', { hasText: `Kernel VM ${VM.name}` }).filter({ hasText: `the eBPF target is now ${VM_TARGET}` });
+    await done.waitFor({ timeout: START_TIMEOUT });
     assert.match(await done.innerText(), new RegExp(`Kernel VM ${VM.name} (was already running|is running) kernel 6\\.1\\.\\d+-\\d+-amd64`));
     t.diagnostic(`quick pick → VM ready: ${Date.now() - started} ms`);
     await session.screenshot('1-vm-started');

@@ -22,7 +22,7 @@ import { sessionProcessStatus } from '../../cli/sessionClient';
 import { buildId } from '../../remote-agent/client/sessionProcessDirectory';
 import { startCuttableRelay } from '../support/tcpRelay';
 import { commOf, descendantsOf } from '../support/processTree';
-import { sessionProcessesIn, sourceLauncher, stopSessionProcessesIn } from '../support/sessionProcesses';
+import { killSessionProcessesIn, sessionProcessesIn, sourceLauncher, stopSessionProcessesIn } from '../support/sessionProcesses';
 import { startSshd, sshdUnavailableReason, type PrivateSshd } from '../support/sshd';
 
 const launcher = sourceLauncher;
@@ -169,11 +169,10 @@ test('a killed session process is a lost link for its windows, said as such, nev
   const dir = useSessionDir(t, 'killed');
   const window = await openWindow();
   try {
-    stopSessionProcessesIn(dir, 'SIGKILL');
+    // Until it has exited, its listening socket still takes connections (then resets them).
+    await killSessionProcessesIn(dir);
     const reason = await window.closed;
     assert.equal(reason.message, `The session process's link to the agent on root@127.0.0.1:${sshd.port} closed.`);
-    // Until it has exited, its listening socket still takes connections (then resets them).
-    await waitFor('the killed session process is gone', () => sessionProcessesIn(dir).length === 0);
     // Its socket is stale now: the next window connects by itself, and a new session process is started for the one after.
     const next = await share();
     assert.ok('direct' in next);

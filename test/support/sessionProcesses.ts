@@ -37,3 +37,26 @@ export function stopSessionProcessesIn(dir: string, signal: NodeJS.Signals = 'SI
     }
   }
 }
+
+/**
+ * SIGKILLs the session processes listening in `dir` and waits until they have exited for real: a
+ * dying process's command line reads empty (its memory goes first) while its listening socket is
+ * still open and takes connections, so only its end, or its zombie, says the socket is closed.
+ */
+export async function killSessionProcessesIn(dir: string, timeoutMs = 20_000): Promise<void> {
+  const pids = sessionProcessesIn(dir);
+  stopSessionProcessesIn(dir, 'SIGKILL');
+  const ended = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+    } catch {
+      return true;
+    }
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (!pids.every(ended)) {
+    if (Date.now() > deadline) throw new Error(`the session processes ${pids.join(', ')} in ${dir} did not exit within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

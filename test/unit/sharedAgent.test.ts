@@ -91,7 +91,7 @@ async function socketPair(): Promise<[net.Socket, net.Socket]> {
   return [client, serverSide];
 }
 
-async function open(shared: SharedAgent, place?: { place: number; ticket: ResumeTicket }): Promise<Window> {
+async function open(shared: SharedAgent, place?: { place: number; ticket: ResumeTicket | null }): Promise<Window> {
   const given = place ?? shared.newPlace();
   const [mine, theirs] = await socketPair();
   const window = { ticket: given.ticket, place: given.place, events: [], trace: [], closing: undefined, socket: mine } as unknown as Window;
@@ -149,7 +149,7 @@ test("a window cannot name another window's object, link or stream: the agent ne
   const a = await open(shared);
   const b = await open(shared);
   const { objectId } = await compile(a, 'a.bpf.c');
-  await assert.rejects(b.client.request('load', { objectId: objectId! } as never), (error: AgentError) => error.code === ErrorCode.UnknownObject && /not held for this window/.test(error.message));
+  await assert.rejects(b.client.request('load', { objectId: objectId! } as never), (error: AgentError) => error.code === ErrorCode.UnknownObject && /not held for this client/.test(error.message));
   await assert.rejects(b.client.request('stream.stop', { streamId: 's9' }), (error: AgentError) => error.code === ErrorCode.UnknownHandle);
   await assert.rejects(b.client.request('detach', { linkId: 'l1' }), (error: AgentError) => error.code === ErrorCode.UnknownHandle);
   assert.deepEqual(agent.called('load'), []);
@@ -207,7 +207,7 @@ test('trace_pipe is followed once for every window that asks, and stopped when t
   const b = await open(shared);
   await a.client.request('trace.start', {});
   await b.client.request('trace.start', {});
-  await assert.rejects(b.client.request('trace.start', {}), /already followed by this window/);
+  await assert.rejects(b.client.request('trace.start', {}), /already followed by this client/);
   assert.equal(agent.called('trace.start').length, 1);
   agent.emit('trace', { lines: ['one', 'two'], dropped: 0 });
   await until(() => a.trace.length === 1 && b.trace.length === 1, 'both windows to get the lines');
@@ -300,5 +300,22 @@ test('without a grace period a window gets no ticket, and what it made is releas
   a.socket.destroy();
   await until(() => agent.called('release').length === 1, 'the release');
   assert.deepEqual(agent.called('release'), [{ objectId }]);
+  assert.equal(shared.windows, 0);
+});
+
+test("a run's place on an agent kept through dropped links has no ticket and is released as soon as the run leaves, even while the link is down", async () => {
+  const agent = new StandInAgent();
+  const { shared } = sharedAgent(agent, 60);
+  const run = await open(shared, shared.newPlace(0));
+  assert.equal(run.ticket, null);
+  const { objectId } = await compile(run, 'a.bpf.c');
+  shared.linkLost(new Error('connection to root@box:22 lost: reset'));
+  await run.client.closed;
+  assert.deepEqual(run.closing, { reason: 'connection to root@box:22 lost: reset', resumable: false });
+  const resumed = new StandInAgent();
+  shared.listenTo(resumed);
+  shared.linkResumed(resumed, { objects: [objectId!], streams: [] });
+  await until(() => resumed.called('release').length === 1, 'the release once the link is back');
+  assert.deepEqual(resumed.called('release'), [{ objectId }]);
   assert.equal(shared.windows, 0);
 });
