@@ -13,9 +13,10 @@
  * Sessions are opened with the `ebpfStudio.reconnectGraceSeconds` grace period: when one is lost,
  * its resume ticket is kept (in memory only) and the reconnect within that time resumes it, telling
  * the registered ResumeParty (the running programs) so they carry on with the same agent.
- * An SSH target's agent is the one the per-user session process shares between all the user's
- * windows (`ebpfStudio.shareConnections`, cli/sharedAgent.ts): this window has its place on it,
- * resumed through the session process; a target that wants a secret gets this window's own agent.
+ * An SSH or kernel VM target's agent is the one the per-user session process shares between all the
+ * user's windows and CLI runs (`ebpfStudio.shareConnections`, cli/sharedAgent.ts): this window has
+ * its place on it, resumed through the session process; a target that wants a secret gets this
+ * window's own agent.
  */
 import * as vscode from 'vscode';
 import { AgentSessionError, openAgentSession, type AgentSession, type CredentialPrompter, type HostKeyInfo, type OpenSessionOptions } from '../remote-agent/client/agentSession';
@@ -343,8 +344,8 @@ export class AgentSessions implements vscode.Disposable {
 
   /**
    * This window's place on the agent the session process shares with the user's other windows, or
-   * undefined when this window starts its own (sharing is off, not an SSH target, or the session
-   * process handed it back: a secret or a host-key decision is needed, which only a window asks).
+   * undefined when this window starts its own (sharing is off, this machine is the target, or the
+   * session process handed it back: a secret or a host-key decision is needed, which only a window asks).
    */
   private async sharedAgent(
     target: TargetSpec,
@@ -353,7 +354,7 @@ export class AgentSessions implements vscode.Disposable {
     startOptions: Partial<TargetSessionOptions>,
     resume: OpenSessionOptions['resume'],
   ): Promise<AgentSession | undefined> {
-    if (target.kind !== 'ssh' || !settings.shareConnections || process.env[SESSION_PROCESS_ENV] === 'off') return undefined;
+    if (target.kind === 'local' || !settings.shareConnections || process.env[SESSION_PROCESS_ENV] === 'off') return undefined;
     const shared = await agentThroughSessionProcess(
       this.options.sessionProcess,
       {

@@ -50,6 +50,8 @@ before(async () => {
     name: 'kernel-vm',
     workspace: { copyFrom: join(repoRoot, 'examples/workspace') },
     settings: { 'ebpfStudio.target': 'local' },
+    // The VM's agent is the one the session process shares, as for a user with the default settings.
+    shareConnections: true,
   });
   page = session.page;
 });
@@ -150,6 +152,7 @@ test('a kernel VM started from the quick pick becomes the target, is listed with
     const verdictStarted = Date.now();
     await shown('.editor-instance .monaco-editor .codelens-decoration', new RegExp(`✓ [\\d,]+ insns processed · [\\d,]+ states? \\(peak [\\d,]+\\) · [\\d,]+ µs · stack \\d+ B · \\w+ on ${escape(VM_TARGET)} \\(6\\.1\\)`), FIRST_VERDICT_TIMEOUT);
     t.diagnostic(`open → first verdict on the VM: ${Date.now() - verdictStarted} ms`);
+    assert.match(await session.extensionOutput(), new RegExp(`${escape(VM_TARGET)}: using the agent the session process shares with this user's other windows`));
     await openFile('broken.bpf.c');
     await page.keyboard.press('Control+Shift+M');
     await shown('.markers-panel .monaco-list-row', /R0 invalid mem access 'map_value_or_null'.*\[Ln 25, Col \d+\]/, SAVE_VERDICT_TIMEOUT);
