@@ -229,8 +229,9 @@ class SessionServer {
   }
 
   /**
-   * `share` (an editor window): the target's shared agent, started for the first window; the socket
-   * is then the window's JSON-RPC stream to it (a new place, or the one its ticket names).
+   * `share` (an editor window) and `open` (a CLI run): the target's shared agent, started for the
+   * first client; the socket is then the client's JSON-RPC stream to it (a new place, or the one a
+   * window's ticket names).
    */
   private async serveShare(socket: net.Socket, request: ShareRequest, alreadyRead: Buffer, client: 'window' | 'run'): Promise<void> {
     const key = connectionKey(request);
@@ -262,7 +263,7 @@ class SessionServer {
     let ticket: ResumeTicket | null;
     let resumed: SharedResumed | undefined;
     const gone = new AbortController();
-    const onClose = (): void => gone.abort(new Error('the window left'));
+    const onClose = (): void => gone.abort(new Error('the client left'));
     socket.once('close', onClose);
     try {
       try {

@@ -462,10 +462,10 @@ export class SharedAgent {
     const held = place.objects.size;
     try {
       await this.releaseAll(place, releasing.signal);
-      this.log(`shared agent on ${this.description}: released window ${place.id}'s ${held} object(s): ${why}`);
+      this.log(`shared agent on ${this.description}: released client ${place.id}'s ${held} object(s): ${why}`);
     } catch (error) {
       // A link that is down for good took everything with it (the agent releases it all); anything else is logged.
-      if (this.gone === undefined) this.log(`shared agent on ${this.description}: releasing window ${place.id}'s objects failed: ${(error as Error).message}`);
+      if (this.gone === undefined) this.log(`shared agent on ${this.description}: releasing client ${place.id}'s objects failed: ${(error as Error).message}`);
     } finally {
       this.places.delete(place.id);
     }
