@@ -2,7 +2,9 @@
  * Event throughput, measured in one run side by side on the same flood program:
  *   native: a plain libbpf consumer (bench/native/ringbufDrain.c) writing each record to /dev/null;
  *   eBPF Studio: the agent over SSH on loopback (private sshd) → JSON-RPC batches → the client
- *       decoding every record with the program's BTF into named fields.
+ *       decoding every record with the program's BTF into named fields; in the live flood also
+ *       through the session process's shared agent, as an editor window with the default settings
+ *       gets its records (relayed batch by batch by out/cli.js: run `npm run build` first).
  * Three situations:
  *   live flood: the flooder runs while the consumer reads (both share this machine's CPUs, as on a
  *       real host); events/s = records consumed / time to the last one, plus what got lost;
@@ -26,7 +28,9 @@ import { parseArgs } from 'node:util';
 import { openAgentSession, type AgentSession } from '../remote-agent/client/agentSession';
 import { startProgramRun } from '../remote-agent/client/openProgramRun';
 import type { EventBatch } from '../remote-agent/client/programRun';
+import { agentThroughSessionProcess } from '../remote-agent/client/sessionProcessAgent';
 import { startSshd } from '../test/support/sshd';
+import { stopSessionProcessesIn } from '../test/support/sessionProcesses';
 
 const root = path.join(__dirname, '..');
 const nativeDir = path.join(root, 'bench/native');
@@ -159,9 +163,25 @@ async function main(): Promise<void> {
     const nativeLive = await measureNative(out, 'live');
     const slow = await measureStudio(session, out, 'live', slowReaderUs);
     const studioLive = await measureStudio(session, out, 'live');
+    const sessionDir = path.join(out, 'session');
+    fs.mkdirSync(sessionDir, { mode: 0o700 });
+    process.env['EBPF_STUDIO_SESSION_DIR'] = sessionDir;
+    let sharedLive: Measured;
+    const place = await agentThroughSessionProcess(
+      { cliEntry: path.join(root, 'out/cli.js'), execPath: process.execPath, execArgv: [] },
+      { share: { target: { kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user }, identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile, sshClient: 'builtin', canPrompt: false, clientVersion: 'event-throughput-bench', graceSeconds: 120 } },
+      { signal: new AbortController().signal },
+    );
+    if ('direct' in place) throw new Error(`the session process did not share its agent: ${place.notice}`);
+    try {
+      sharedLive = await measureStudio(place, out, 'live');
+    } finally {
+      await place.dispose();
+      stopSessionProcessesIn(sessionDir);
+    }
     const nativeDrain = await measureNative(out, 'drain');
     const studioDrain = await measureStudio(session, out, 'drain');
-    rows.push(['live flood: native libbpf → /dev/null', nativeLive], ['live flood: eBPF Studio over SSH, decoded', studioLive]);
+    rows.push(['live flood: native libbpf → /dev/null', nativeLive], ['live flood: eBPF Studio over SSH, decoded', studioLive], ['live flood: … through the shared agent, decoded', sharedLive]);
     rows.push(['drain full ring: native libbpf → /dev/null', nativeDrain], ['drain full ring: eBPF Studio over SSH, decoded', studioDrain]);
     rows.push([`slow reader (${slowReaderUs} µs/record): eBPF Studio`, slow]);
 
