@@ -23,15 +23,20 @@ const CODE = TEST_SECRETS.oneTimeCode;
 const SECRETS = [PASSPHRASE, PASSWORD, CODE];
 
 const dir = mkdtempSync(join(tmpdir(), 'ssh-auth-test-'));
-const hostKey = utils.generateKeyPairSync('ed25519');
-const plain = utils.generateKeyPairSync('ed25519');
-const encryptedKeyFile = join(dir, 'id_encrypted');
-const plainKeyFile = join(dir, 'id_plain');
-// The protected key as users have them, from ssh-keygen: ssh2's generator writes, about once in
-// 300 keys, an encrypted key that nothing can decrypt (ssh-keygen -y refuses it too).
-execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-a', '4', '-N', PASSPHRASE, '-C', 'ssh-auth-test', '-f', encryptedKeyFile]);
-const encrypted = { public: readFileSync(`${encryptedKeyFile}.pub`, 'utf8') };
-writeFileSync(plainKeyFile, plain.private, { mode: 0o600 });
+/**
+ * A key pair from ssh-keygen, as users have them: ssh2's generator writes, now and then, a key that
+ * nothing can read — about once in 300 an encrypted key nothing can decrypt (ssh-keygen -y refuses
+ * it too), and a plain one ssh2's own Server calls "Malformed OpenSSH private key" (CI, 2026-11-30).
+ */
+function keygen(name: string, passphrase = ''): { file: string; private: string; public: string } {
+  const file = join(dir, name);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-a', '4', '-N', passphrase, '-C', 'ssh-auth-test', '-f', file]);
+  return { file, private: readFileSync(file, 'utf8'), public: readFileSync(`${file}.pub`, 'utf8') };
+}
+const hostKey = keygen('host_key');
+const plainKeyFile = keygen('id_plain').file;
+const encrypted = keygen('id_encrypted', PASSPHRASE);
+const encryptedKeyFile = encrypted.file;
 // A config naming no usable key and no ssh-agent: each test names the key it means.
 const sshConfigFile = join(dir, 'ssh_config');
 writeFileSync(sshConfigFile, `Host *\n  IdentityFile ${join(dir, 'absent')}\n  IdentitiesOnly yes\n`);
