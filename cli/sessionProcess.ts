@@ -79,7 +79,8 @@ class SessionServer {
   /** Connection keys whose target asked for a secret, and what it asked for: those runs go direct. */
   private readonly neededPrompts = new Map<string, { what: string; until: number }>();
   private readonly build = buildId();
-  private activeRuns = 0;
+  /** Sockets of clients being served (windows and runs): the process idles out only at 0. */
+  private openClients = 0;
   /** The sessions of the shared agents now, disposed when the process stops. */
   private readonly sharedSessions = new Set<AgentSession>();
   private idleTimer: NodeJS.Timeout | undefined;
@@ -138,7 +139,7 @@ class SessionServer {
   private armIdleTimer(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    if (this.activeRuns === 0 && !this.stopping) this.idleTimer = setTimeout(() => void this.stop('idle'), this.idleMs);
+    if (this.openClients === 0 && !this.stopping) this.idleTimer = setTimeout(() => void this.stop('idle'), this.idleMs);
   }
 
   private async stop(why: string): Promise<void> {
@@ -160,7 +161,7 @@ class SessionServer {
   }
 
   private async serve(socket: net.Socket): Promise<void> {
-    this.activeRuns++;
+    this.openClients++;
     this.armIdleTimer();
     socket.on('error', () => {
       // A client that went away shows as the socket's close, where its place is kept or released.
@@ -174,7 +175,7 @@ class SessionServer {
         return;
       }
       if (request.status) {
-        reply(socket, { status: await this.status() });
+        reply(socket, { status: this.status() });
         socket.end();
         return;
       }
@@ -185,15 +186,14 @@ class SessionServer {
       log(`a client failed: ${(error as Error).message}`);
       if (!socket.destroyed) socket.destroy();
     } finally {
-      this.activeRuns--;
+      this.openClients--;
       this.armIdleTimer();
     }
   }
 
-  private async status(): Promise<SessionStatus> {
-    const shared = await Promise.all(
-      [...this.sharedAgents.values()].map(async (entry) => ({ serial: entry.serial, windows: await entry.ready.then((a) => a.windows, () => 0) })),
-    );
+  private status(): SessionStatus {
+    // An agent still starting serves no one yet.
+    const shared = [...this.sharedAgents.values()].map((entry) => ({ serial: entry.serial, windows: entry.agent?.windows ?? 0 }));
     return { connections: this.connections.size, shared };
   }
 
