@@ -185,8 +185,8 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
       const started = running ?? (await transport.spawn(verifiedStartCommand(deployed, execAgent)));
       agent = started;
       const stderr = collectStderr(started, log, markers);
-      const startFailed = (status: ExitStatus, cause?: Error): AgentSessionError =>
-        startFailure(where, deployed, privilege, status, stderr(), cause);
+      const startFailed = async (status: ExitStatus, cause?: Error): Promise<AgentSessionError> =>
+        startFailure(where, deployed, privilege, status, await stderr(), cause);
 
       if (markers !== undefined) {
         // Nothing of the protocol is sent until sudo has read the password and let the agent run.
@@ -198,7 +198,7 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
           signal,
           timeoutMs: helloTimeoutMs,
         });
-        if (sudo.outcome === 'exited') throw sudo.passwordRefused ? wrongPassword({ target: where, userName: deployed.userName }) : startFailed(sudo.status);
+        if (sudo.outcome === 'exited') throw sudo.passwordRefused ? wrongPassword({ target: where, userName: deployed.userName }) : await startFailed(sudo.status);
       }
 
       let helloDone = false;
@@ -210,7 +210,7 @@ export async function openAgentSession(opts: OpenSessionOptions): Promise<AgentS
           if (status instanceof Error) return status;
           if (!helloDone) return startFailed(status, cause);
           const how = cause ? `broke the protocol (${cause.message})` : describeExit(status);
-          return new AgentSessionError('closed', `The agent on ${where} ${how}.${stderrSuffix(stderr())}`);
+          return new AgentSessionError('closed', `The agent on ${where} ${how}.${stderrSuffix(await stderr())}`);
         },
       });
       void transport.lost.then((reason) => client.close(reason));
@@ -448,7 +448,7 @@ function stderrSuffix(stderr: string): string {
  * Forwards the agent's stderr lines to the log and keeps the last few KiB for failure messages;
  * sudo's markers (when it was asked for a password) are left out of both.
  */
-function collectStderr(agent: RunningProcess, log: (line: string) => void, markers: SudoMarkers | undefined): () => string {
+function collectStderr(agent: RunningProcess, log: (line: string) => void, markers: SudoMarkers | undefined): () => Promise<string> {
   let tail = '';
   let partial = '';
   const scrub = (text: string): string => (markers === undefined ? text : withoutSudoMarkers(text, markers));
@@ -459,11 +459,21 @@ function collectStderr(agent: RunningProcess, log: (line: string) => void, marke
     partial = lines.pop()!;
     for (const line of lines.map(scrub)) if (line.trim() !== '') log(`agent: ${line}`);
   });
-  agent.stderr.on('end', () => {
-    if (scrub(partial).trim() !== '') log(`agent: ${scrub(partial)}`);
-    partial = '';
+  const ended = new Promise<void>((resolve) => {
+    agent.stderr.on('end', () => {
+      if (scrub(partial).trim() !== '') log(`agent: ${scrub(partial)}`);
+      partial = '';
+      resolve();
+    });
+    agent.stderr.on('close', resolve);
   });
-  return () => scrub(tail);
+  // Asked once the agent is gone: its last words may still be on their way (the exit status and
+  // stderr reach us through separate streams), so up to the end of stderr, but never longer than a
+  // clean stop may take (a child the agent left behind can hold stderr open).
+  return async () => {
+    await Promise.race([ended, delay(STOP_GRACE_MS)]);
+    return scrub(tail);
+  };
 }
 
 function delay(ms: number): Promise<void> {
