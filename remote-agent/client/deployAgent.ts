@@ -9,7 +9,7 @@
  * 0700, and one another user could change is refused. Uploads and builds go to a staging directory
  * renamed into place only once the agent ran there (or was built and hashed), so a deploy cut off
  * midway never leaves a half-written agent where one is run; its staging directory is removed by
- * a deploy an hour later. What is returned carries the sha256 the agent
+ * a deploy an hour later, and the agents of other versions once unused for 30 days. What is returned carries the sha256 the agent
  * must have when it is started: the shipped bytes' hash, or the one recorded when this client built
  * it (knownAgentBuilds.ts; a build this client has no record of is not used).
  */
@@ -45,6 +45,12 @@ export interface DeployedAgent extends VerifiableAgent {
 
 /** Minutes after which a staging directory (`agent-….tmp-…`) is taken for one a cut-off deploy left behind. */
 export const STALE_STAGING_MINUTES = 60;
+/**
+ * Days after which an agent directory of another version whose binary nobody started (its atime:
+ * every start reads it for the sha256 check) is removed by a deploy: each extension update leaves
+ * the last version's agent behind (1.5 MB shipped, ~8 MB built from source).
+ */
+export const UNUSED_AGENT_DAYS = 30;
 /** How many of this client's builds recorded for other targets a target with no record of its own is checked for. */
 const OTHER_NAMES_CHECKED = 8;
 
@@ -156,6 +162,7 @@ export async function deployAgent(
       // than an hour was left by a deploy cut off mid-upload or mid-build (connection lost, client
       // killed): never run, only removed.
       `find "$ebpf_cache" -mindepth 1 -maxdepth 1 -type d -name 'agent-*.tmp-*' -mmin +${STALE_STAGING_MINUTES} -exec rm -rf {} + 2>/dev/null; ` +
+      `${pruneUnusedAgents(candidates.map((candidate) => candidate.split('/')[0]!))}; ` +
       `for f in ${candidates.join(' ')}; do if test -x "$ebpf_cache/$f"; then ebpf_private "$ebpf_cache/\${f%%/*}"; echo "installed $f"; fi; done; ` +
       `command -v clang >/dev/null 2>&1 || echo 'lacks clang'; ` +
       `test -r /usr/include/bpf/bpf_helpers.h || test -r /usr/local/include/bpf/bpf_helpers.h || echo 'lacks bpf/bpf_helpers.h'; true`,
@@ -174,6 +181,8 @@ export async function deployAgent(
   const installed = (relative: string): boolean => facts.includes(`installed ${relative}`);
   const identity = { uid: Number(uidText), userName };
   if (options.unlessRoot !== undefined && identity.uid !== 0) throw options.unlessRoot(identity);
+  const pruned = facts.filter((fact) => fact.startsWith('pruned ')).map((fact) => fact.slice('pruned '.length));
+  if (pruned.length > 0) log?.(`Removed ${pruned.length} agent(s) of other versions unused for ${UNUSED_AGENT_DAYS} days from ${cache} on ${where}: ${pruned.join(', ')}.`);
   const lacking = facts.filter((fact) => fact.startsWith('lacks ')).map((fact) => fact.slice('lacks '.length));
   if (lacking.length > 0) log?.(lackingWarning(where, lacking));
 
@@ -260,6 +269,21 @@ export async function deployAgent(
     });
     throw error;
   }
+}
+
+/**
+ * Shell that removes, from "$ebpf_cache", every agent directory but `keep` (never a staging
+ * `agent-….tmp-…` nor a moved-aside `agent-….tampered-…`: the dot tells them apart) in
+ * which no `ebpf-agent` was read within UNUSED_AGENT_DAYS, printing "pruned NAME" for each. A
+ * relatime mount (the default) updates a file's atime at most daily, which is enough here; on a
+ * noatime mount an agent in use may go after 30 days, and the deploy that needs it puts it back.
+ */
+function pruneUnusedAgents(keep: string[]): string {
+  const perDirectory = `for d do test -n "$(find "$d" -maxdepth 2 -type f -name ebpf-agent -atime -${UNUSED_AGENT_DAYS} 2>/dev/null)" || { rm -rf "$d" && echo "pruned \${d##*/}"; }; done`;
+  return (
+    `find "$ebpf_cache" -mindepth 1 -maxdepth 1 -type d -name 'agent-*' ! -name 'agent-*.*' ${keep.map((name) => `! -name ${shellQuote(name)}`).join(' ')} ` +
+    `-exec sh -c ${shellQuote(perDirectory)} ebpf-studio-prune {} + 2>/dev/null`
+  );
 }
 
 /**
