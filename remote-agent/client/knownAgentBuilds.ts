@@ -37,6 +37,12 @@ export interface KnownAgentBuilds {
 /** What a build directory's name must look like: it becomes part of shell commands on the target. */
 export const BUILD_DIR_NAME = /^agent-[0-9a-f]{12}-[0-9a-f]{8}$/;
 
+/**
+ * Records kept, the newest: one per target and agent version, so the file stays small (~50 KB)
+ * however many versions and targets a client sees. A build whose record went is built again.
+ */
+export const MAX_RECORDED_BUILDS = 256;
+
 export function defaultKnownAgentBuildsFile(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ebpf-studio', 'known-agent-builds.json');
 }
@@ -70,11 +76,12 @@ export function knownAgentBuildsFile(file: string = defaultKnownAgentBuildsFile(
       const records = read();
       delete records[key(target, sourcesHash)];
       records[key(target, sourcesHash)] = build;
+      const kept = Object.fromEntries(Object.entries(records).slice(-MAX_RECORDED_BUILDS));
       // Through a temporary file and rename, so a concurrent reader never sees half a file.
       const temporary = `${file}.tmp-${randomBytes(4).toString('hex')}`;
       try {
         mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-        writeFileSync(temporary, `${JSON.stringify(records, null, 2)}\n`, { mode: 0o600 });
+        writeFileSync(temporary, `${JSON.stringify(kept, null, 2)}\n`, { mode: 0o600 });
         renameSync(temporary, file);
       } catch (error) {
         throw new AgentSessionError('agent-build', `Cannot record the agent built on ${target} in ${file}: ${(error as Error).message}.`, { cause: error });

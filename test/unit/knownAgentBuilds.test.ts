@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { knownAgentBuildsFile } from '../../remote-agent/client/knownAgentBuilds';
+import { knownAgentBuildsFile, MAX_RECORDED_BUILDS } from '../../remote-agent/client/knownAgentBuilds';
 
 const scratch = mkdtempSync(join(tmpdir(), 'known-agent-builds-unit-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -45,4 +45,14 @@ test('a record whose directory name could not be a build directory is ignored', 
   const file = join(scratch, 'forged.json');
   writeFileSync(file, JSON.stringify({ [`root@vm1:22 ${SOURCES}`]: { dirName: 'agent-x; rm -rf ~', sha256: '1'.repeat(64) } }));
   assert.deepEqual(knownAgentBuildsFile(file).buildsOf(SOURCES), []);
+});
+
+test(`only the newest ${MAX_RECORDED_BUILDS} records are kept; the oldest go first`, () => {
+  const builds = knownAgentBuildsFile(join(scratch, 'capped.json'));
+  for (let n = 0; n < MAX_RECORDED_BUILDS + 2; n++) builds.record(`host-${n}`, SOURCES, build(n % 10));
+  assert.equal(builds.lookup('host-0', SOURCES), undefined);
+  assert.equal(builds.lookup('host-1', SOURCES), undefined);
+  assert.deepEqual(builds.lookup('host-2', SOURCES), build(2));
+  assert.deepEqual(builds.lookup(`host-${MAX_RECORDED_BUILDS + 1}`, SOURCES), build((MAX_RECORDED_BUILDS + 1) % 10));
+  assert.equal(builds.buildsOf(SOURCES).length, MAX_RECORDED_BUILDS);
 });
