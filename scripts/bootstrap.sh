@@ -21,9 +21,10 @@ node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || di
 # procps' sysctl turns IPv6 off on the test veths of test/integration/templatesNetworkAttach.test.ts.
 # Kernel VMs (ebpf-studio vm): QEMU, a static busybox for the initramfs, kmod's depmod for the
 # downloaded kernels' modules.dep, xz for their .ko.xz modules.
+# fish: a login shell that is not POSIX, for test/integration/loginShells.test.ts.
 packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev libjson-c-dev pkg-config make gcc g++ bpftool
           openssh-server openssh-client sudo iputils-ping chromium ripgrep clangd libkrb5-dev iproute2 git ca-certificates
-          file binutils systemtap-sdt-dev procps python3 libclang-rt-14-dev qemu-system-x86 busybox-static kmod xz-utils)
+          file binutils systemtap-sdt-dev procps python3 libclang-rt-14-dev qemu-system-x86 busybox-static kmod xz-utils fish)
 # The static agents that ship in the .vsix (scripts/build-agent-binaries.sh) are built for amd64 and
 # arm64: the other architecture's cross gcc and static libraries come from Debian's multiarch
 # packages (the -dev packages of both architectures install side by side); qemu-user runs the

@@ -19,7 +19,7 @@ import { AgentSessionError } from './sessionError';
 import { AskpassBridge, classifyAskpassPrompt } from './sshAskpass';
 import { effectiveConfigFile } from './sshConfigHosts';
 import type { SshHostConfig } from './sshHostConfig';
-import { runToCompletion, writeFileWithCat, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
+import { runToCompletion, underPosixShell, writeFileWithCat, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
 
 export interface OpensshConnectOptions {
   /** The destination as the user named it (alias or host); ssh resolves it again itself. */
@@ -273,7 +273,7 @@ export class OpensshTransport implements Transport {
     if (this.lostReason !== undefined) throw new AgentSessionError('closed', `cannot run a command on ${this.description}: ${this.lostReason.message}`);
     // BatchMode: a session rides the master's login; should the master just have gone, ssh would
     // log in on its own, and that must fail rather than ask a person a second time.
-    const child = spawn('ssh', [...this.common, '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', '--', this.destination, command], {
+    const child = spawn('ssh', [...this.common, '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', '--', this.destination, underPosixShell(command)], {
       env: this.env,
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,

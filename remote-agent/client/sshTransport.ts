@@ -20,7 +20,7 @@ import { planSshAuthentication } from './sshAuthentication';
 import { resolveSshHost } from './sshConfigHosts';
 import type { SshHostConfig } from './sshHostConfig';
 import { planSshRoute, type SshHopRequest, type SshRouteStep } from './sshRoute';
-import { runToCompletion, tailOf, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
+import { runToCompletion, tailOf, underPosixShell, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
 
 export interface SshConnectOptions {
   host: string;
@@ -479,7 +479,8 @@ export class SshTransport implements Transport {
     return new Promise((resolve, reject) => {
       const failed = (why: string): void => reject(new AgentSessionError('closed', `cannot run a command on ${this.description}: ${why}`));
       try {
-        this.client.exec(command, (error, channel) => (error ? failed(error.message) : resolve({ channel, exited: exitOfChannel(channel) })));
+        // sshd gives the command to the login shell, which may not be POSIX (fish): it only execs sh.
+        this.client.exec(underPosixShell(command), (error, channel) => (error ? failed(error.message) : resolve({ channel, exited: exitOfChannel(channel) })));
       } catch (error) {
         failed((error as Error).message);
       }

@@ -107,6 +107,25 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * `command` as a remote login shell must get it for /bin/sh to run it. sshd hands a command to the
+ * user's login shell, which is not always a POSIX one (fish is): every command this client sends
+ * is POSIX sh, so the login shell only execs /bin/sh with it, quoted for POSIX shells and fish
+ * alike (loginShellQuote). The exec keeps the process the one sshd started, so a signal reaches it.
+ */
+export function underPosixShell(command: string): string {
+  return `exec /bin/sh -c ${loginShellQuote(command)}`;
+}
+
+/**
+ * Quotes a value as one word for POSIX shells and fish: single quotes, with every ' and \ put
+ * between double quotes instead (fish reads \' and \\ inside single quotes, sh does not; both
+ * read "'" and "\\" the same).
+ */
+export function loginShellQuote(value: string): string {
+  return `'${value.replace(/['\\]/g, (c) => (c === "'" ? `'"'"'` : `'"\\\\"'`))}'`;
+}
+
 /** The last lines of a tool's output (at most `maxLines` lines and `maxChars` characters), for error messages. */
 export function tailOf(text: string, maxLines = 30, maxChars = 4000): string {
   let tail = text.trimEnd().split('\n').slice(-maxLines).join('\n');

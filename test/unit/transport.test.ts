@@ -2,12 +2,15 @@
  * The helpers every transport's commands go through (transport.ts), on a stand-in process whose
  * exit the test controls: a cancelled command or file write gives up at once with the abort reason
  * and kills the process, even when the process never exits — as a root login's remote process
- * outlives its channel when OpenSSH refuses the kill signal.
+ * outlives its channel when OpenSSH refuses the kill signal. A command for a login shell reaches
+ * /bin/sh byte for byte whether that shell is POSIX or fish.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { runToCompletion, writeFileWithCat, type ExitStatus, type RunningProcess } from '../../remote-agent/client/transport';
+import { loginShellQuote, runToCompletion, shellQuote, underPosixShell, writeFileWithCat, type ExitStatus, type RunningProcess } from '../../remote-agent/client/transport';
 
 /** A process that exits only when `exit` is called; `killed` counts kill() calls, which change nothing. */
 function standIn(): { process: RunningProcess; exit: (status: ExitStatus) => void; killed: () => number; stdin: () => string } {
@@ -72,3 +75,29 @@ test('a file write that fails names the path, the target and the command’s las
   p.exit({ exitCode: 2, signal: null });
   await assert.rejects(writing, { message: 'cannot write /ro/file on a stand-in: sh: 1: cannot create /ro/file: Read-only file system' });
 });
+
+/** Words that each shell reads differently when quoted naively: quotes, backslashes, expansions, lines. */
+const AWKWARD_WORDS = [
+  'plain',
+  "it's",
+  'back\\slash \\\\ two, \\\' quote after',
+  '$HOME $(id) `id` ${x} %s \\n',
+  'two\nlines; echo injected',
+  '"double" * ? [a] ~ # {a,b} (x) &&',
+  '',
+];
+
+for (const shell of ['/bin/sh', '/usr/bin/fish']) {
+  test(`a word quoted for a login shell reaches ${shell} unchanged`, () => {
+    // scripts/bootstrap.sh installs fish, the non-POSIX login shell these commands must survive.
+    assert.ok(existsSync(shell), `${shell} is missing: run scripts/bootstrap.sh`);
+    for (const word of AWKWARD_WORDS) {
+      assert.equal(execFileSync(shell, ['-c', `printf '%s' ${loginShellQuote(word)}`], { encoding: 'utf8' }), word);
+    }
+  });
+
+  test(`a POSIX script given to ${shell} as a login shell runs under /bin/sh, its output byte for byte`, () => {
+    const script = `f() { printf '%s|' "$@"; }; f ${AWKWARD_WORDS.map(shellQuote).join(' ')}`;
+    assert.equal(execFileSync(shell, ['-c', underPosixShell(script)], { encoding: 'utf8' }), AWKWARD_WORDS.map((word) => `${word}|`).join(''));
+  });
+}
