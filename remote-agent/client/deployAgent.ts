@@ -199,8 +199,8 @@ export async function deployAgent(
       await installShippedAgent(transport, binaries.get(arch)!.content, `${cache}/${dirName}`, { arch, signal, log });
       return { ...shipped, built: true };
     } catch (error) {
-      // Cancelled, or the connection is gone: building from source there cannot go better.
-      if (signal?.aborted || (error instanceof AgentSessionError && error.kind === 'closed')) throw error;
+      // Cancelled, the connection is gone, or no program may run there: building from source there cannot go better.
+      if (signal?.aborted || error instanceof CannotRunPrograms || (error instanceof AgentSessionError && error.kind === 'closed')) throw error;
       shippedFailure = (error as Error).message;
       log?.(`${shippedFailure} Building the agent from source on ${where} instead.`);
     }
@@ -250,10 +250,13 @@ export async function deployAgent(
     // Hashed in the private staging directory, then renamed into place; the hash is recorded: from
     // now on this agent runs only while it has these bytes.
     const installedBuild = await transport.run(
-      `test -x ${shellQuote(`${staging}/build/ebpf-agent`)} || { echo "make succeeded but wrote no build/ebpf-agent" >&2; exit 1; }; ` +
+      `test -f ${shellQuote(`${staging}/build/ebpf-agent`)} || { echo "make succeeded but wrote no build/ebpf-agent" >&2; exit 1; }; ` +
+        // Built but not executable: the filesystem is mounted noexec (access(X_OK) says so).
+        `test -x ${shellQuote(`${staging}/build/ebpf-agent`)} || exit 126; ` +
         `sha256sum < ${shellQuote(`${staging}/build/ebpf-agent`)} && mv -T ${shellQuote(staging)} ${shellQuote(dir)}`,
       signalOption(signal),
     );
+    if (installedBuild.exitCode === 126) throw await cannotRunProgramsIn(transport, cache, '', signal);
     const sha256 = /^([0-9a-f]{64})\b/.exec(installedBuild.stdout)?.[1];
     if (installedBuild.exitCode !== 0 || sha256 === undefined) {
       throw new AgentSessionError(
@@ -307,6 +310,8 @@ async function installShippedAgent(
     await mustSucceed(transport, `umask 077 && mkdir -p ${shellQuote(staging)}`, 'create the agent directory', signal);
     await transport.writeFile(stagedAgent, content, 0o755, signal);
     const run = await transport.run(`${shellQuote(stagedAgent)} --version 2>&1`, signalOption(signal));
+    // 126: the shell found the file but could not execute it — nothing built there could run either.
+    if (run.exitCode === 126) throw await cannotRunProgramsIn(transport, dir.slice(0, dir.lastIndexOf('/')), run.stdout, signal);
     if (run.exitCode !== 0 || !run.stdout.startsWith('ebpf-agent ')) {
       const status = run.exitCode === null ? (run.failure ?? 'no exit status') : `exit ${run.exitCode}`;
       throw new AgentSessionError('agent-start', `The shipped ${arch} agent does not run on ${where} (${status}): ${tailOf(run.stdout, 5, 500) || 'no output'}.`);
@@ -325,6 +330,24 @@ async function installShippedAgent(
     });
     throw error;
   }
+}
+
+/** The work directory is on a filesystem (or under a policy) that lets no program run from it. */
+class CannotRunPrograms extends AgentSessionError {}
+
+async function cannotRunProgramsIn(transport: Transport, cacheDir: string, output: string, signal: AbortSignal | undefined): Promise<CannotRunPrograms> {
+  // util-linux's findmnt names the mount and its options; without it, the shell's own words.
+  const mount = await transport.run(`findmnt -n -o TARGET,OPTIONS -T ${shellQuote(cacheDir)} 2>/dev/null`, signalOption(signal));
+  const [mountPoint, options] = mount.stdout.trim().split(/\s+/);
+  const why =
+    mountPoint !== undefined && options?.split(',').includes('noexec')
+      ? `${mountPoint} is mounted noexec`
+      : `running a program there was refused (${tailOf(output, 3, 300) || 'exit 126'})`;
+  return new CannotRunPrograms(
+    'agent-start',
+    `The agent cannot run from ${cacheDir} on ${transport.description}: ${why}. Give this target a "workDirectory" on a filesystem that allows running programs ` +
+      `(a named target in ebpfStudio.targets or .ebpf-studio/targets.json), e.g. a directory of yours under /var/lib or /opt.`,
+  );
 }
 
 async function mustSucceed(transport: Transport, command: string, what: string, signal: AbortSignal | undefined): Promise<void> {
