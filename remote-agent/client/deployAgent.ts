@@ -256,7 +256,10 @@ export async function deployAgent(
         `sha256sum < ${shellQuote(`${staging}/build/ebpf-agent`)} && mv -T ${shellQuote(staging)} ${shellQuote(dir)}`,
       signalOption(signal),
     );
-    if (installedBuild.exitCode === 126) throw await cannotRunProgramsIn(transport, cache, '', signal);
+    if (installedBuild.exitCode === 126) {
+      const noexec = await noexecMountOf(transport, cache, signal);
+      throw cannotRunPrograms(where, cache, noexec !== undefined ? `${noexec} is mounted noexec` : 'the agent built there is not executable (test -x)');
+    }
     const sha256 = /^([0-9a-f]{64})\b/.exec(installedBuild.stdout)?.[1];
     if (installedBuild.exitCode !== 0 || sha256 === undefined) {
       throw new AgentSessionError(
@@ -291,8 +294,9 @@ function pruneUnusedAgents(keep: string[]): string {
 
 /**
  * Uploads a shipped static agent into a private staging directory, checks that it runs there
- * (`--version`: a wrong architecture, a noexec home or a seccomp policy show up here), and renames
- * it into place, so a cache directory that exists always holds an agent that ran.
+ * (`--version`: a wrong architecture or a seccomp policy show up here; a noexec home is an error
+ * of its own, since no build could run there either), and renames it into place, so a cache
+ * directory that exists always holds an agent that ran.
  */
 async function installShippedAgent(
   transport: Transport,
@@ -310,8 +314,14 @@ async function installShippedAgent(
     await mustSucceed(transport, `umask 077 && mkdir -p ${shellQuote(staging)}`, 'create the agent directory', signal);
     await transport.writeFile(stagedAgent, content, 0o755, signal);
     const run = await transport.run(`${shellQuote(stagedAgent)} --version 2>&1`, signalOption(signal));
-    // 126: the shell found the file but could not execute it — nothing built there could run either.
-    if (run.exitCode === 126) throw await cannotRunProgramsIn(transport, dir.slice(0, dir.lastIndexOf('/')), run.stdout, signal);
+    // 126: the shell found the file but could not execute it. When that is the place (noexec, a
+    // policy), nothing built there could run either; another reason (its format) falls through.
+    if (run.exitCode === 126) {
+      const cacheDir = dir.slice(0, dir.lastIndexOf('/'));
+      const noexec = await noexecMountOf(transport, cacheDir, signal);
+      if (noexec !== undefined) throw cannotRunPrograms(where, cacheDir, `${noexec} is mounted noexec`);
+      if (/Permission denied/.test(run.stdout)) throw cannotRunPrograms(where, cacheDir, `running a program there was refused (${tailOf(run.stdout, 3, 300)})`);
+    }
     if (run.exitCode !== 0 || !run.stdout.startsWith('ebpf-agent ')) {
       const status = run.exitCode === null ? (run.failure ?? 'no exit status') : `exit ${run.exitCode}`;
       throw new AgentSessionError('agent-start', `The shipped ${arch} agent does not run on ${where} (${status}): ${tailOf(run.stdout, 5, 500) || 'no output'}.`);
@@ -335,17 +345,17 @@ async function installShippedAgent(
 /** The work directory is on a filesystem (or under a policy) that lets no program run from it. */
 class CannotRunPrograms extends AgentSessionError {}
 
-async function cannotRunProgramsIn(transport: Transport, cacheDir: string, output: string, signal: AbortSignal | undefined): Promise<CannotRunPrograms> {
-  // util-linux's findmnt names the mount and its options; without it, the shell's own words.
-  const mount = await transport.run(`findmnt -n -o TARGET,OPTIONS -T ${shellQuote(cacheDir)} 2>/dev/null`, signalOption(signal));
+/** The mount `dir` is on when it is mounted noexec (util-linux's findmnt tells), else undefined. */
+async function noexecMountOf(transport: Transport, dir: string, signal: AbortSignal | undefined): Promise<string | undefined> {
+  const mount = await transport.run(`findmnt -n -o TARGET,OPTIONS -T ${shellQuote(dir)} 2>/dev/null`, signalOption(signal));
   const [mountPoint, options] = mount.stdout.trim().split(/\s+/);
-  const why =
-    mountPoint !== undefined && options?.split(',').includes('noexec')
-      ? `${mountPoint} is mounted noexec`
-      : `running a program there was refused (${tailOf(output, 3, 300) || 'exit 126'})`;
+  return mountPoint !== undefined && options?.split(',').includes('noexec') ? mountPoint : undefined;
+}
+
+function cannotRunPrograms(where: string, cacheDir: string, why: string): CannotRunPrograms {
   return new CannotRunPrograms(
     'agent-start',
-    `The agent cannot run from ${cacheDir} on ${transport.description}: ${why}. Give this target a "workDirectory" on a filesystem that allows running programs ` +
+    `The agent cannot run from ${cacheDir} on ${where}: ${why}. Give this target a "workDirectory" on a filesystem that allows running programs ` +
       `(a named target in ebpfStudio.targets or .ebpf-studio/targets.json), e.g. a directory of yours under /var/lib or /opt.`,
   );
 }
