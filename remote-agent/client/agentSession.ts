@@ -426,6 +426,13 @@ function startFailure(where: string, deployed: DeployedAgent, privilege: Privile
         `(sudo then runs that path only while it holds these bytes).`,
     );
   }
+  if (!asRoot && /sudo: sorry, you must have a tty to run sudo/.test(stderr)) {
+    return new AgentSessionError(
+      'agent-start',
+      `The agent must run as root on ${where}, but sudo there runs only from a terminal ("Defaults requiretty") and eBPF Studio's commands have none. ` +
+        `Connect as root, or exempt ${userName} with visudo on the target: 'Defaults:${userName} !requiretty'.`,
+    );
+  }
   if (!asRoot && status.exitCode === 127 && /sudo/.test(stderr)) {
     return new AgentSessionError('agent-start', `The agent must run as root on ${where}, but sudo is not installed there. Connect as root or install sudo.`);
   }

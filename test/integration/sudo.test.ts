@@ -19,6 +19,8 @@ import { ensureLoginUser, startSshd, type PrivateSshd } from '../support/sshd';
 const root = path.join(__dirname, '..', '..');
 const NEEDS_PASSWORD = 'ebpfstudio-pw';
 const PASSWORDLESS = 'ebpfstudio-nopw';
+/** A user whose sudo needs no password but a terminal ("Defaults requiretty", RHEL 7's default). */
+const NEEDS_TTY = 'ebpfstudio-tty';
 const SUDOERS = '/etc/sudoers.d/ebpfstudio-test';
 /** NEEDS_PASSWORD's password, which sudo asks for. */
 const SUDO_PASSWORD = TEST_SECRETS.sudoPassword;
@@ -32,9 +34,14 @@ before(async () => {
   if (!fs.existsSync('/usr/bin/sudo')) throw new Error('sudo is not installed (scripts/bootstrap.sh installs it)');
   ensureLoginUser(NEEDS_PASSWORD);
   ensureLoginUser(PASSWORDLESS);
+  ensureLoginUser(NEEDS_TTY);
   // The key still logs NEEDS_PASSWORD in; the password is only for sudo.
   execFileSync('chpasswd', { input: `${NEEDS_PASSWORD}:${SUDO_PASSWORD}\n` });
-  fs.writeFileSync(SUDOERS, `${PASSWORDLESS} ALL=(root) NOPASSWD: ALL\n${NEEDS_PASSWORD} ALL=(root) ALL\n`, { mode: 0o440 });
+  fs.writeFileSync(
+    SUDOERS,
+    `${PASSWORDLESS} ALL=(root) NOPASSWD: ALL\n${NEEDS_PASSWORD} ALL=(root) ALL\nDefaults:${NEEDS_TTY} requiretty\n${NEEDS_TTY} ALL=(root) NOPASSWD: ALL\n`,
+    { mode: 0o440 },
+  );
   sshd = await startSshd();
 });
 
@@ -80,6 +87,21 @@ test('a sudo that asks for a password is refused with what to do, not a hang', a
     assert.match(error.message, /NOPASSWD/);
     return true;
   });
+});
+
+test('a sudo that wants a terminal is refused naming requiretty and the sudoers line that lifts it, and no one is asked for anything', async () => {
+  const prompter = scriptedPrompter(() => SUDO_PASSWORD);
+  await assert.rejects(open(NEEDS_TTY, prompter), (error: unknown) => {
+    assert.ok(error instanceof AgentSessionError);
+    assert.equal(error.kind, 'agent-start');
+    assert.equal(
+      error.message,
+      `The agent must run as root on ${NEEDS_TTY}@127.0.0.1:${sshd.port}, but sudo there runs only from a terminal ("Defaults requiretty") and eBPF Studio's commands have none. ` +
+        `Connect as root, or exempt ${NEEDS_TTY} with visudo on the target: 'Defaults:${NEEDS_TTY} !requiretty'.`,
+    );
+    return true;
+  });
+  assert.deepEqual(prompter.asked, []);
 });
 
 test('asked for the sudo password, the right one starts the agent as root; it is asked once and told it worked', async () => {
