@@ -20,7 +20,7 @@ import { planSshAuthentication } from './sshAuthentication';
 import { resolveSshHost } from './sshConfigHosts';
 import type { SshHostConfig } from './sshHostConfig';
 import { planSshRoute, type SshHopRequest, type SshRouteStep } from './sshRoute';
-import { runToCompletion, tailOf, underPosixShell, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
+import { runToCompletion, tailOf, underPosixShell, writeFileWithCat, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
 
 export interface SshConnectOptions {
   host: string;
@@ -397,7 +397,7 @@ export class SshTransport implements Transport {
   readonly description: string;
   readonly lost: Promise<Error>;
   private readonly client: Client;
-  private sftpSession: Promise<SFTPWrapper> | undefined;
+  private sftpSession: Promise<SFTPWrapper | Error> | undefined;
   private disposed = false;
 
   /** `route` holds the jump hosts and ProxyCommand the connection runs through: closed with it. */
@@ -436,10 +436,19 @@ export class SshTransport implements Transport {
 
   async writeFile(path: string, content: Buffer, mode: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) throw abortReason(signal);
-    this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) => {
-      this.client.sftp((error, sftp) => (error ? reject(new Error(`cannot open SFTP on ${this.description}: ${error.message}`)) : resolve(sftp)));
+    // A server may have no SFTP subsystem (hardened configs drop it): then cat writes the file.
+    this.sftpSession ??= new Promise<SFTPWrapper | Error>((resolve) => {
+      this.client.sftp((error, sftp) => resolve(error ? new Error(`no SFTP on ${this.description}: ${error.message}`) : sftp));
     });
     const sftp = await this.untilLost(this.sftpSession, signal);
+    if (sftp instanceof Error) {
+      try {
+        return await writeFileWithCat(this, path, content, mode, signal);
+      } catch (error) {
+        if (signal?.aborted || error instanceof AgentSessionError) throw error;
+        throw new Error(`${(error as Error).message} (written with cat: ${sftp.message})`, { cause: error });
+      }
+    }
     await this.untilLost(
       new Promise<void>((resolve, reject) => {
         sftp.writeFile(path, content, { mode }, (error) => (error ? reject(new Error(`cannot write ${path} on ${this.description}: ${error.message}`)) : resolve()));

@@ -5,7 +5,7 @@
  * and the local transport.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
@@ -55,6 +55,34 @@ test('an SSH session to root@127.0.0.1 deploys the agent, which says hello with 
   }
   assert.equal((await session.closed).message, `The session to root@127.0.0.1:${sshd.port} was closed.`);
   await assert.rejects(session.client.request('hello', { clientVersion: 'test' }), /was closed/);
+});
+
+test('a server without SFTP gets the shipped agent written with cat, and the session works', { skip: unavailable ?? false }, async () => {
+  const noSftp = await startSshd({ noSftp: true });
+  try {
+    // The server really has no SFTP: OpenSSH's own sftp client is refused.
+    const sftp = spawnSync('sftp', ['-i', noSftp.identityFile, '-o', `UserKnownHostsFile=${noSftp.knownHostsFile}`, '-o', 'BatchMode=yes', '-P', String(noSftp.port), '-b', '/dev/null', `root@${noSftp.host}`], { encoding: 'utf8', timeout: 30_000 });
+    assert.notEqual(sftp.status, 0);
+    assert.match(sftp.stderr, /subsystem request failed/);
+    const lines: string[] = [];
+    const session = await openAgentSession({
+      ...sshOptions(),
+      target: { kind: 'ssh', host: noSftp.host, port: noSftp.port, user: noSftp.user },
+      identityFile: noSftp.identityFile,
+      knownHostsFile: noSftp.knownHostsFile,
+      agentBinaryDir: join(import.meta.dirname, '../../out/agent-bin'),
+      workDirectory: mkdtempSync(join(scratch, 'no-sftp-')),
+      log: (line) => lines.push(line),
+    });
+    try {
+      assert.equal(session.hello.euid, 0);
+      assert.ok(lines.some((line) => /^Installed the shipped \S+ agent .* without building it\.$/.test(line)), lines.join('\n'));
+    } finally {
+      await session.dispose();
+    }
+  } finally {
+    await noSftp.stop();
+  }
 });
 
 test('an unknown host key is refused without a confirm callback, naming its SHA256 fingerprint', { skip: unavailable ?? false }, async () => {

@@ -67,6 +67,8 @@ export interface SshdOptions {
   keyboardInteractive?: boolean;
   /** With keyboardInteractive: PAM may change an expired password (pam_unix for `password`, not pam_deny). */
   passwordChange?: boolean;
+  /** No SFTP subsystem, as some hardened servers are configured: files must be written another way. */
+  noSftp?: boolean;
 }
 
 /**
@@ -104,7 +106,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<PrivateSshd>
       `PasswordAuthentication ${options.passwordAuthentication && !options.keyboardInteractive ? 'yes' : 'no'}`,
       `KbdInteractiveAuthentication ${options.keyboardInteractive ? 'yes' : 'no'}`,
       'PermitRootLogin prohibit-password',
-      'Subsystem sftp internal-sftp',
+      ...(options.noSftp ? [] : ['Subsystem sftp internal-sftp']),
       '',
     ].join('\n'),
   );
