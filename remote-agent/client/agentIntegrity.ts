@@ -139,6 +139,13 @@ export function integrityFailure(stderr: string, context: IntegrityContext): Age
 
 function unsafeDirMessage(details: string[], where: string, userName: string): string {
   const [path = '?', reason = '', extra = ''] = details;
+  if (reason === 'missing') {
+    // Nothing unsafe is there: the directory could not be made (no home, a read-only or foreign parent).
+    return (
+      `eBPF Studio cannot create ${path} on ${where}, where it keeps the agent: ${userName} cannot make that directory there (its parent is missing, read-only, or not ${userName}'s). ` +
+      `Give this target a "workDirectory" ${userName} can create (a named target in ebpfStudio.targets or .ebpf-studio/targets.json), and connect again.`
+    );
+  }
   const why =
     reason === 'symlink'
       ? 'is a symbolic link, which could lead anywhere'
@@ -148,9 +155,7 @@ function unsafeDirMessage(details: string[], where: string, userName: string): s
           ? `is writable by other users (${extra})`
           : reason === 'not-a-directory'
             ? 'is not a directory'
-            : reason === 'missing'
-              ? 'could not be created or examined'
-              : `cannot be made private (${extra})`;
+            : `cannot be made private (${extra})`;
   const fix =
     reason === 'writable' || reason === 'chmod'
       ? `Check that nobody changed what is in it, then make it private (chmod 700 ${path}) or remove it (rm -rf ${path})`

@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { integrityFailure, INTEGRITY_EXIT, verifiedStartCommand, type VerifiableAgent } from '../../remote-agent/client/agentIntegrity';
+import { integrityFailure, INTEGRITY_EXIT, PRIVATE_DIR_FUNCTIONS, verifiedStartCommand, type VerifiableAgent } from '../../remote-agent/client/agentIntegrity';
 import { AgentSessionError } from '../../remote-agent/client/sessionError';
 import { shellQuote } from '../../remote-agent/client/transport';
 
@@ -88,6 +88,20 @@ test('a cache directory others can write is refused, and the error names it and 
     error.message,
     `eBPF Studio refuses to use ${agent.cacheDir} on alice@host:22: it is writable by other users (drwxrwxrwx). The agent kept there runs as root, so anyone who can change that directory could run their own program as root. ` +
       `Check that nobody changed what is in it, then make it private (chmod 700 ${agent.cacheDir}) or remove it (rm -rf ${agent.cacheDir}), and connect again; eBPF Studio then creates it private to alice (mode 700).`,
+  );
+});
+
+test('a work directory that cannot be created is no safety refusal: the error says so and names the workDirectory setting', () => {
+  // /proc takes no new directories, even from root.
+  const path = '/proc/ebpf-studio-cache';
+  const run = spawnSync('/bin/sh', ['-c', `${PRIVATE_DIR_FUNCTIONS}\nebpf_private_dir_create ${shellQuote(path)}`], { encoding: 'utf8' });
+  assert.equal(run.status, INTEGRITY_EXIT);
+  const error = integrityFailure(run.stderr, { where: 'alice@host:22', userName: 'alice' });
+  assert.ok(error instanceof AgentSessionError);
+  assert.equal(
+    error.message,
+    `eBPF Studio cannot create ${path} on alice@host:22, where it keeps the agent: alice cannot make that directory there (its parent is missing, read-only, or not alice's). ` +
+      'Give this target a "workDirectory" alice can create (a named target in ebpfStudio.targets or .ebpf-studio/targets.json), and connect again.',
   );
 });
 
