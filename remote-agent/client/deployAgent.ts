@@ -347,9 +347,10 @@ class CannotRunPrograms extends AgentSessionError {}
 
 /** The mount `dir` is on when it is mounted noexec (util-linux's findmnt tells), else undefined. */
 async function noexecMountOf(transport: Transport, dir: string, signal: AbortSignal | undefined): Promise<string | undefined> {
-  const mount = await transport.run(`findmnt -n -o TARGET,OPTIONS -T ${shellQuote(dir)} 2>/dev/null`, signalOption(signal));
-  const [mountPoint, options] = mount.stdout.trim().split(/\s+/);
-  return mountPoint !== undefined && options?.split(',').includes('noexec') ? mountPoint : undefined;
+  // Options first: a mount point may hold spaces.
+  const mount = await transport.run(`findmnt -n -o OPTIONS,TARGET -T ${shellQuote(dir)} 2>/dev/null`, signalOption(signal));
+  const found = /^(\S+)\s+(.+)$/.exec(mount.stdout.trim());
+  return found !== null && found[1]!.split(',').includes('noexec') ? found[2] : undefined;
 }
 
 function cannotRunPrograms(where: string, cacheDir: string, why: string): CannotRunPrograms {
