@@ -14,6 +14,7 @@ import { after, before, test } from 'node:test';
 import { Server, utils, type AuthContext, type ParsedKey } from 'ssh2';
 import type { CredentialPrompter } from '../../remote-agent/client/credentialPrompt';
 import { AgentSessionError } from '../../remote-agent/client/sessionError';
+import { underPosixShell } from '../../remote-agent/client/transport';
 import { answersByAttempt, scriptedPrompter, whoAmIOver } from '../support/credentials';
 import { TEST_SECRETS } from '../support/testSecrets';
 
@@ -56,6 +57,8 @@ let rules: ServerRules = { methods: ['publickey'] };
 /** The methods clients tried, in order ('none', 'publickey', …). */
 let tried: string[] = [];
 let port = 0;
+/** What the server answers once logged in: the command it got, which the client hands to /bin/sh through the login shell. */
+const RAN_ID = `ran ${underPosixShell('id -un')}`;
 const server = new Server({ hostKeys: [hostKey.private] }, (client) => {
   client.on('authentication', (ctx: AuthContext) => authenticate(ctx));
   client.on('ready', () => {
@@ -120,7 +123,7 @@ async function login(options: { rules: ServerRules; identityFile?: string; crede
 
 test('a key protected by a passphrase is unlocked with the passphrase, asked once, and logs in', async () => {
   const prompter = answersByAttempt('key-passphrase', [PASSPHRASE]);
-  assert.equal(await login({ rules: { methods: ['publickey'] }, identityFile: encryptedKeyFile, credentials: prompter }), 'ran id -un');
+  assert.equal(await login({ rules: { methods: ['publickey'] }, identityFile: encryptedKeyFile, credentials: prompter }), RAN_ID);
   assert.deepEqual(
     prompter.asked.map(({ kind, keyFile, echo, attempt, target }) => ({ kind, keyFile, echo, attempt, target })),
     [{ kind: 'key-passphrase', keyFile: encryptedKeyFile, echo: false, attempt: 1, target: `tester@127.0.0.1:${port}` }],
@@ -131,7 +134,7 @@ test('a key protected by a passphrase is unlocked with the passphrase, asked onc
 
 test('a wrong passphrase is asked for again, and the right one then logs in', async () => {
   const prompter = answersByAttempt('key-passphrase', ['not it', PASSPHRASE]);
-  assert.equal(await login({ rules: { methods: ['publickey'] }, identityFile: encryptedKeyFile, credentials: prompter }), 'ran id -un');
+  assert.equal(await login({ rules: { methods: ['publickey'] }, identityFile: encryptedKeyFile, credentials: prompter }), RAN_ID);
   assert.deepEqual(prompter.outcomes, ['refused key-passphrase #1', 'accepted key-passphrase #2']);
 });
 
@@ -167,7 +170,7 @@ test('without anyone to ask, a key with a passphrase is refused with what to do 
 
 test("keyboard-interactive shows the server's own prompt and instructions, and logs in with the answer", async () => {
   const prompter = answersByAttempt('keyboard-interactive', [CODE]);
-  assert.equal(await login({ rules: { methods: ['keyboard-interactive'] }, credentials: prompter }), 'ran id -un');
+  assert.equal(await login({ rules: { methods: ['keyboard-interactive'] }, credentials: prompter }), RAN_ID);
   assert.equal(prompter.asked.length, 1);
   const [request] = prompter.asked;
   assert.equal(request!.prompt, 'Verification code: ');
@@ -178,7 +181,7 @@ test("keyboard-interactive shows the server's own prompt and instructions, and l
 test('a password is asked only after the keys failed, in OpenSSH words, and again when wrong', async () => {
   const prompter = answersByAttempt('password', ['wrong', PASSWORD]);
   const rulesWithPassword: ServerRules = { methods: ['publickey', 'password'] };
-  assert.equal(await login({ rules: rulesWithPassword, identityFile: plainKeyFile, credentials: prompter }), 'ran id -un');
+  assert.equal(await login({ rules: rulesWithPassword, identityFile: plainKeyFile, credentials: prompter }), RAN_ID);
   assert.deepEqual(tried, ['publickey', 'password', 'password']);
   assert.deepEqual(
     prompter.asked.map(({ prompt, attempt }) => `${prompt} #${attempt}`),
@@ -200,7 +203,7 @@ test('no one is asked for what the server does not take: a key-only server gets 
 
 test('a passphrase is not asked when the server takes passwords only: it is asked which methods it takes first', async () => {
   const prompter = scriptedPrompter((request) => (request.kind === 'password' ? PASSWORD : PASSPHRASE));
-  assert.equal(await login({ rules: { methods: ['password'] }, identityFile: encryptedKeyFile, credentials: prompter }), 'ran id -un');
+  assert.equal(await login({ rules: { methods: ['password'] }, identityFile: encryptedKeyFile, credentials: prompter }), RAN_ID);
   assert.deepEqual(prompter.asked.map((request) => request.kind), ['password']);
   assert.deepEqual(tried, ['none', 'password']);
 });
