@@ -19,7 +19,7 @@ import { AgentSessionError } from './sessionError';
 import { AskpassBridge, classifyAskpassPrompt } from './sshAskpass';
 import { effectiveConfigFile } from './sshConfigHosts';
 import type { SshHostConfig } from './sshHostConfig';
-import { runToCompletion, underPosixShell, writeFileWithCat, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
+import { commandOutput, exitAfterOutput, runToCompletion, underPosixShell, writeFileWithCat, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
 
 export interface OpensshConnectOptions {
   /** The destination as the user named it (alias or host); ssh resolves it again itself. */
@@ -288,7 +288,8 @@ export class OpensshTransport implements Transport {
         else resolve({ exitCode: code, signal: signalName });
       });
     });
-    return { stdin: child.stdin!, stdout: child.stdout!, stderr: child.stderr!, exited, kill: () => child.kill('SIGTERM') };
+    const stdout = commandOutput(child.stdout!);
+    return { stdin: child.stdin!, stdout, stderr: child.stderr!, exited: exitAfterOutput(exited, stdout), kill: () => child.kill('SIGTERM') };
   }
 
   writeFile(path: string, content: Buffer, mode: number, signal?: AbortSignal): Promise<void> {

@@ -20,7 +20,7 @@ import { planSshAuthentication } from './sshAuthentication';
 import { resolveSshHost } from './sshConfigHosts';
 import type { SshHostConfig } from './sshHostConfig';
 import { planSshRoute, type SshHopRequest, type SshRouteStep } from './sshRoute';
-import { runToCompletion, tailOf, underPosixShell, writeFileWithCat, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
+import { commandOutput, exitAfterOutput, runToCompletion, tailOf, underPosixShell, writeFileWithCat, type CommandResult, type ExitStatus, type RunningProcess, type Transport } from './transport';
 
 export interface SshConnectOptions {
   host: string;
@@ -431,7 +431,8 @@ export class SshTransport implements Transport {
 
   async spawn(command: string): Promise<RunningProcess> {
     const { channel, exited } = await this.exec(command);
-    return { stdin: channel, stdout: channel, stderr: channel.stderr, exited, kill: () => killChannel(channel) };
+    const stdout = commandOutput(channel);
+    return { stdin: channel, stdout, stderr: channel.stderr, exited: exitAfterOutput(exited, stdout), kill: () => killChannel(channel) };
   }
 
   async writeFile(path: string, content: Buffer, mode: number, signal?: AbortSignal): Promise<void> {

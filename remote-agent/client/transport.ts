@@ -3,7 +3,7 @@
  * start a long-running process with its three streams, write a file. Local (child_process) and SSH
  * (ssh2 exec channels + SFTP) implement it, so deployment and the session are written once.
  */
-import type { Readable, Writable } from 'node:stream';
+import { pipeline, Transform, type Readable, type Writable } from 'node:stream';
 import { abortReason } from './abortReason';
 
 export interface ExitStatus {
@@ -112,9 +112,51 @@ export function shellQuote(value: string): string {
  * user's login shell, which is not always a POSIX one (fish is): every command this client sends
  * is POSIX sh, so the login shell only execs /bin/sh with it, quoted for POSIX shells and fish
  * alike (loginShellQuote). The exec keeps the process the one sshd started, so a signal reaches it.
+ * The shell first prints OUTPUT_MARK: what the login shell's rc files printed comes before it,
+ * and commandOutput drops that from stdout.
  */
 export function underPosixShell(command: string): string {
-  return `exec /bin/sh -c ${loginShellQuote(command)}`;
+  return `exec /bin/sh -c ${loginShellQuote(`printf '${OUTPUT_MARK_PRINTF}'; ${command}`)}`;
+}
+
+/** The line that starts a command's own stdout (ASCII record separators around a name no rc file prints). */
+const OUTPUT_MARK = Buffer.from('\x1eebpf-studio output\x1e\n');
+const OUTPUT_MARK_PRINTF = '\\036ebpf-studio output\\036\\n';
+
+/**
+ * The stdout of a command started with underPosixShell, from its first own byte: what a login
+ * shell's rc files printed first (a greeting, conda's or nvm's notes) would otherwise reach a
+ * parser or the agent's JSON-RPC client. Bytes pass through unchanged once the mark was seen; if
+ * it never comes (the login shell could not run the command), all of it is kept, as it may say why.
+ * Ends when `stdout` ends or fails (how it failed, the process's exit status tells).
+ */
+export function commandOutput(stdout: Readable): Readable {
+  let before: Buffer | undefined = Buffer.alloc(0); // undefined once the mark was seen
+  const output = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (before === undefined) return done(null, chunk);
+      before = Buffer.concat([before, chunk]);
+      const at = before.indexOf(OUTPUT_MARK);
+      if (at === -1) return done();
+      const own = before.subarray(at + OUTPUT_MARK.length);
+      before = undefined;
+      done(null, own.length > 0 ? own : undefined);
+    },
+    flush(done) {
+      done(null, before !== undefined && before.length > 0 ? before : undefined);
+    },
+  });
+  pipeline(stdout, output, () => {});
+  return output;
+}
+
+/** `exited`, but only once `output` has ended too, so whoever reads it has every byte (RunningProcess.exited). */
+export function exitAfterOutput(exited: Promise<ExitStatus>, output: Readable): Promise<ExitStatus> {
+  const ended = new Promise<void>((resolve) => {
+    output.once('end', resolve);
+    output.once('close', resolve);
+  });
+  return Promise.all([exited, ended]).then(([status]) => status);
 }
 
 /**

@@ -3,14 +3,15 @@
  * exit the test controls: a cancelled command or file write gives up at once with the abort reason
  * and kills the process, even when the process never exits — as a root login's remote process
  * outlives its channel when OpenSSH refuses the kill signal. A command for a login shell reaches
- * /bin/sh byte for byte whether that shell is POSIX or fish.
+ * /bin/sh byte for byte whether that shell is POSIX or fish, and its stdout is its own: what the
+ * login shell's rc files printed before it is dropped.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { loginShellQuote, runToCompletion, shellQuote, underPosixShell, writeFileWithCat, type ExitStatus, type RunningProcess } from '../../remote-agent/client/transport';
+import { commandOutput, exitAfterOutput, loginShellQuote, runToCompletion, shellQuote, underPosixShell, writeFileWithCat, type ExitStatus, type RunningProcess } from '../../remote-agent/client/transport';
 
 /** A process that exits only when `exit` is called; `killed` counts kill() calls, which change nothing. */
 function standIn(): { process: RunningProcess; exit: (status: ExitStatus) => void; killed: () => number; stdin: () => string } {
@@ -98,6 +99,58 @@ for (const shell of ['/bin/sh', '/usr/bin/fish']) {
 
   test(`a POSIX script given to ${shell} as a login shell runs under /bin/sh, its output byte for byte`, () => {
     const script = `f() { printf '%s|' "$@"; }; f ${AWKWARD_WORDS.map(shellQuote).join(' ')}`;
-    assert.equal(execFileSync(shell, ['-c', underPosixShell(script)], { encoding: 'utf8' }), AWKWARD_WORDS.map((word) => `${word}|`).join(''));
+    // After the mark that starts the command's own output.
+    assert.equal(execFileSync(shell, ['-c', underPosixShell(script)], { encoding: 'utf8' }), `${underPosixShellMarkOf()}${AWKWARD_WORDS.map((word) => `${word}|`).join('')}`);
   });
+}
+
+/** What a reader of `stream` gets, byte for byte, once it ends. */
+function bytesOf(stream: import('node:stream').Readable): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+test('a command’s stdout starts after what a chatty login shell printed, whatever the shell', async () => {
+  for (const shell of ['/bin/sh', '/usr/bin/fish']) {
+    // The rc files' greeting comes first, as sshd's login shell prints it before running the command.
+    const run = execFileSync(shell, ['-c', `echo 'Welcome to the build box'; ${underPosixShell("printf 'own\\n'; printf '\\000\\001binary'")}`]);
+    const stdout = new PassThrough();
+    const own = bytesOf(commandOutput(stdout));
+    // Split anywhere, the mark included.
+    for (let i = 0; i < run.length; i += 3) stdout.write(run.subarray(i, i + 3));
+    stdout.end();
+    assert.deepEqual(await own, Buffer.concat([Buffer.from('own\n'), Buffer.from([0, 1]), Buffer.from('binary')]), shell);
+  }
+});
+
+test('without the mark (the login shell could not run the command) all of stdout is kept, as it may say why', async () => {
+  const stdout = new PassThrough();
+  const own = bytesOf(commandOutput(stdout));
+  stdout.end('fish: Unknown command\n');
+  assert.equal((await own).toString(), 'fish: Unknown command\n');
+});
+
+test('the exit is reported only once the output has ended, so a reader has every byte', async () => {
+  const stdout = new PassThrough();
+  const output = commandOutput(stdout);
+  const received: string[] = [];
+  output.on('data', (chunk: Buffer) => received.push(chunk.toString()));
+  const exited = exitAfterOutput(Promise.resolve({ exitCode: 0, signal: null }), output);
+  let reported = false;
+  void exited.then(() => (reported = true));
+  stdout.write(underPosixShellMarkOf());
+  stdout.write('last words');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(reported, false, 'output still open');
+  stdout.end();
+  assert.deepEqual(await exited, { exitCode: 0, signal: null });
+  assert.equal(received.join(''), 'last words');
+});
+
+/** The mark exactly as /bin/sh prints it for underPosixShell. */
+function underPosixShellMarkOf(): Buffer {
+  return execFileSync('/bin/sh', ['-c', underPosixShell('true')]);
 }
