@@ -196,7 +196,7 @@ export async function deployAgent(
       return { ...shipped, built: false };
     }
     try {
-      await installShippedAgent(transport, binaries.get(arch)!.content, `${cache}/${dirName}`, { arch, signal, log });
+      await installShippedAgent(transport, binaries.get(arch)!.content, cache, dirName, { arch, signal, log });
       return { ...shipped, built: true };
     } catch (error) {
       // Cancelled, the connection is gone, or no program may run there: building from source there cannot go better.
@@ -301,11 +301,13 @@ function pruneUnusedAgents(keep: string[]): string {
 async function installShippedAgent(
   transport: Transport,
   content: Buffer,
-  dir: string,
+  cacheDir: string,
+  dirName: string,
   options: { arch: string; signal: AbortSignal | undefined; log: ((line: string) => void) | undefined },
 ): Promise<void> {
   const { arch, signal, log } = options;
   const where = transport.description;
+  const dir = `${cacheDir}/${dirName}`;
   const staging = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
   const stagedAgent = `${staging}/ebpf-agent`;
   const started = Date.now();
@@ -317,7 +319,6 @@ async function installShippedAgent(
     // 126: the shell found the file but could not execute it. When that is the place (noexec, a
     // policy), nothing built there could run either; another reason (its format) falls through.
     if (run.exitCode === 126) {
-      const cacheDir = dir.slice(0, dir.lastIndexOf('/'));
       const noexec = await noexecMountOf(transport, cacheDir, signal);
       if (noexec !== undefined) throw cannotRunPrograms(where, cacheDir, `${noexec} is mounted noexec`);
       if (/Permission denied/.test(run.stdout)) throw cannotRunPrograms(where, cacheDir, `running a program there was refused (${tailOf(run.stdout, 3, 300)})`);
